@@ -1,0 +1,32 @@
+# The two commands: `make demo` runs the nightly job on generated logs, `make test` runs the suite.
+# Both create the environment (.venv, pinned by requirements.lock) when it is missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+demo: venv
+	PYTHONPATH=plugins $(BIN)/python -m ztad_airflow.demo
+
+test: venv
+	$(BIN)/python -m pytest
+
+# Re-resolve the pinned set after changing dependencies in pyproject.toml.
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra dl --extra airflow --extra geoip --extra dev \
+		--python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf ztad-home .pytest_cache

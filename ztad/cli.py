@@ -1,0 +1,271 @@
+"""The ``ztad`` command line: generate logs, run days, evaluate, and read findings.
+
+Start-up stays fast: every heavy import (pandas, scikit-learn, TensorFlow) happens inside the
+sub-command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+EPILOG = """\
+examples:
+  ztad generate --out logs --start 2026-03-02 --days 45 --users 200
+  ztad run --logs logs --day 2026-03-20
+  ztad run --logs logs --start 2026-03-16 --end 2026-04-15      # a backfill
+  ztad evaluate --logs logs --cutoff 2026-03-16 --report report
+  ztad findings --day 2026-03-20
+
+environment: ZTAD_HOME (state folder, default ./ztad-home), ZTAD_DATABASE_URL (findings
+database; default a SQLite file in ZTAD_HOME), ZTAD_LOG_ROOT, ZTAD_LOG_FORMAT.
+"""
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-20") from None
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--logs", help="log root: partition folder, flat file or URL ($ZTAD_LOG_ROOT)")
+    parser.add_argument(
+        "--format",
+        help="csv, parquet, jsonl, or a vendor format: sshd, windows, okta, entra, mapping",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="format option, e.g. --option year=2026 --option timezone=Europe/Madrid",
+    )
+    parser.add_argument("--home", type=Path, help="state folder ($ZTAD_HOME, default ./ztad-home)")
+    parser.add_argument("--db", help="findings database URL ($ZTAD_DATABASE_URL; default SQLite)")
+    parser.add_argument("--history-days", type=int, help="baseline window in days (default 30)")
+    parser.add_argument(
+        "--target-fpr", type=float, help="alert budget as a false-positive rate (default 0.005)"
+    )
+    parser.add_argument("--seed", type=int, help="random seed for training (default 42)")
+
+
+def _job_config(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from ztad.config import JobConfig
+
+    config = JobConfig.from_env()
+    source = config.source
+    if args.logs:
+        source = replace(source, root=args.logs)
+    if args.format:
+        source = replace(source, format=args.format)
+    if args.option:
+        options = dict(source.options)
+        for item in args.option:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"--option {item!r}: expected KEY=VALUE")
+            options[key] = value
+        source = replace(source, options=options)
+    detection = config.detection
+    for name in ("history_days", "target_fpr", "seed"):
+        value = getattr(args, name, None)
+        if value is not None:
+            detection = replace(detection, **{name: value})
+    changes = {"source": source, "detection": detection}
+    if args.home:
+        changes["home"] = args.home.resolve()
+    if args.db:
+        changes["database_url"] = args.db
+    return config.with_overrides(**changes)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from ztad.generate import generate
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rgenerating day {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    summary = generate(
+        args.out,
+        start=args.start,
+        days=args.days,
+        users=args.users,
+        seed=args.seed,
+        attack_rate=args.attack_rate,
+        clean_days=args.clean_days,
+        layout="flat" if args.flat else "partitioned",
+        fmt=args.out_format,
+        progress=progress,
+    )
+    print(file=sys.stderr)
+    print(summary)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ztad.pipeline import run_day, run_range
+    from ztad.store import safe_url
+
+    config = _job_config(args)
+    if args.day and (args.start or args.end):
+        raise SystemExit("give either --day or --start/--end, not both")
+    if args.day:
+        start = end = args.day
+    elif args.start:
+        start, end = args.start, args.end or args.start
+    else:
+        start = end = date.today() - timedelta(days=1)
+    options = {"retrain": args.retrain, "dry_run": args.dry_run}
+
+    def progress(summary, done: int, total: int) -> None:
+        print(
+            f"[{done}/{total}] {summary.day}: read {summary.rows_read}, "
+            f"quarantined {summary.rows_quarantined}, scored {summary.rows_scored}, "
+            f"flagged {summary.rows_flagged} (model {summary.model_version}, "
+            f"{summary.model_action}) in {sum(summary.timings.values()):.1f}s",
+            flush=True,
+        )
+
+    if start == end:
+        progress(run_day(start, config, **options), 1, 1)
+    else:
+        run_range(start, end, config, progress=progress, **options)
+    if not args.dry_run:
+        print(f"findings database: {safe_url(config.resolved_database_url)}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ztad.evaluation.evaluate import evaluate
+
+    config = _job_config(args)
+    metrics = evaluate(
+        config.source,
+        cutoff=args.cutoff,
+        split=args.split,
+        report_dir=args.report,
+        config=config,
+        progress=lambda text: print(text, file=sys.stderr, flush=True),
+    )
+    final = metrics.get("ztad", {}).get("final", {})
+    origin = metrics.get("origin", {})
+    print(f"ztad   ROC-AUC {final.get('roc_auc', float('nan')):.3f}  PR-AUC {final.get('pr_auc', float('nan')):.3f}")
+    for name, values in origin.items():
+        if isinstance(values, dict) and "roc_auc" in values:
+            print(f"origin {name:<16} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}")
+    if args.report:
+        print(f"report: {Path(args.report).resolve() / 'report.html'}")
+    return 0
+
+
+def cmd_findings(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ztad.store import FindingsStore
+
+    config = _job_config(args)
+    frame = FindingsStore(config.resolved_database_url).findings(day=args.day, user_id=args.user)
+    if frame.empty:
+        print("no findings")
+        return 0
+    columns = ["event_time", "user_id", "location", "resource", "score", "reasons"]
+    frame = frame[columns].head(args.limit).copy()
+    frame["reasons"] = frame["reasons"].map(lambda rs: "; ".join(r["text"] for r in rs))
+    with pd.option_context("display.max_colwidth", 120, "display.width", 200):
+        print(frame.to_string(index=False))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from ztad.store import FindingsStore
+
+    config = _job_config(args)
+    frame = FindingsStore(config.resolved_database_url).runs()
+    columns = [
+        "day", "status", "rows_read", "rows_quarantined", "rows_scored", "rows_flagged",
+        "model_version", "model_action",
+    ]
+    print(frame[columns].to_string(index=False) if not frame.empty else "no runs")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ztad",
+        description="Zero-trust anomaly detection for authentication logs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = commands.add_parser("generate", help="write synthetic auth logs with labelled attacks")
+    gen.add_argument("--out", type=Path, required=True, help="output folder")
+    gen.add_argument("--start", type=_day, default=date(2026, 3, 2), help="first day")
+    gen.add_argument("--days", type=int, default=45)
+    gen.add_argument("--users", type=int, default=200)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--attack-rate", type=float, default=0.01, help="share of attack events")
+    gen.add_argument("--clean-days", type=int, default=14, help="days before any attack")
+    gen.add_argument("--flat", action="store_true", help="one flat file instead of partitions")
+    gen.add_argument("--out-format", default="csv", choices=["csv", "parquet", "jsonl"])
+    gen.set_defaults(handler=cmd_generate)
+
+    run = commands.add_parser("run", help="score one day, or a range of days (backfill)")
+    _add_job_options(run)
+    run.add_argument("--day", type=_day, help="the day to score (default: yesterday)")
+    run.add_argument("--start", type=_day, help="first day of a backfill")
+    run.add_argument("--end", type=_day, help="last day of a backfill (inclusive)")
+    run.add_argument("--retrain", action="store_true", help="train a new model first")
+    run.add_argument("--dry-run", action="store_true", help="score, but write nothing")
+    run.set_defaults(handler=cmd_run)
+
+    ev = commands.add_parser("evaluate", help="measure detection on labelled logs")
+    _add_job_options(ev)
+    ev.add_argument("--cutoff", type=_day, help="first scored day (default: after 14 days)")
+    ev.add_argument("--split", choices=["time", "random"], default="time")
+    ev.add_argument("--report", type=Path, help="folder for report.html and metrics.json")
+    ev.set_defaults(handler=cmd_evaluate)
+
+    fi = commands.add_parser("findings", help="print findings from the database")
+    _add_job_options(fi)
+    fi.add_argument("--day", type=_day)
+    fi.add_argument("--user")
+    fi.add_argument("--limit", type=int, default=50)
+    fi.set_defaults(handler=cmd_findings)
+
+    ru = commands.add_parser("runs", help="print the run records")
+    _add_job_options(ru)
+    ru.set_defaults(handler=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ztad`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ztad: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Typed configuration for one ztad job, passed in rather than read from globals.
+
+The CLI builds it from flags and environment variables, the Airflow operators from
+connections, Variables and DAG ``Params``, and tests construct it directly.
+
+Environment variables (all optional):
+
+``ZTAD_HOME``
+    Folder for the embedded findings database, model artifacts and per-day state.
+    Default: ``./ztad-home``.
+``ZTAD_DATABASE_URL``
+    SQLAlchemy URL of the findings database, e.g.
+    ``postgresql+psycopg://user@host:5432/ztad``. Default: a SQLite file in ``ZTAD_HOME``.
+``ZTAD_LOG_ROOT``
+    Where the logs are: a folder of daily partitions, a single flat file, or any
+    fsspec/pyarrow URL.
+``ZTAD_LOG_FORMAT``
+    ``csv``, ``parquet`` or ``jsonl``; default: guessed from file names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where a day's logs come from.
+
+    Parameters
+    ----------
+    root
+        Folder (or URL) of daily partitions ``date=YYYY-MM-DD/*.{csv,parquet,jsonl}``, or a
+        single file holding many days.
+    format
+        ``csv``, ``parquet``, ``jsonl``, or ``None`` to guess from the file extension.
+    column_mapping
+        Source column name -> canonical input column name (``timestamp``, ``user_id`` ...).
+    options
+        Format-specific settings, e.g. ``{"year": "2026", "timezone": "Europe/Madrid"}`` for
+        syslog files whose timestamps carry neither.
+    """
+
+    root: str
+    format: str | None = None
+    column_mapping: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """How baselines are built and how alerts are decided.
+
+    Parameters
+    ----------
+    history_days
+        Length of the baseline window: day D is judged against days [D - history_days, D).
+    training_days
+        How many trailing days of feature vectors train the detectors.
+    max_training_rows
+        Cap on training rows (a uniform, seeded sample beyond it).
+    retrain_every_days
+        A model older than this many days is retrained; otherwise the latest is loaded.
+    target_fpr
+        Alert budget: the fraction of normal events allowed to alert. The threshold is the
+        ``1 - target_fpr`` quantile of the model's scores on trailing normal history, never a
+        percentile of the day being scored.
+    detectors
+        Registered detectors combined in the ensemble (see ``ztad.detectors.DETECTORS``).
+    psi_threshold
+        A day whose features drift from the model's training rows by more than this
+        population stability index (largest over features) triggers a retrain.
+    seed
+        Seed for every random choice (sampling, model training).
+    sensitive_resources
+        Resources whose access is weighted up.
+    """
+
+    history_days: int = 30
+    training_days: int = 14
+    max_training_rows: int = 200_000
+    retrain_every_days: int = 7
+    target_fpr: float = 0.005
+    detectors: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")
+    psi_threshold: float = 0.25
+    seed: int = 42
+    sensitive_resources: tuple[str, ...] = ()
+
+
+def default_home() -> Path:
+    """The folder for local state: ``$ZTAD_HOME`` or ``./ztad-home``."""
+    return Path(os.environ.get("ZTAD_HOME", "ztad-home")).resolve()
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything one run of the job needs.
+
+    Parameters
+    ----------
+    source
+        Where logs come from.
+    home
+        Folder for per-day state, intermediate files and model artifacts.
+    database_url
+        SQLAlchemy URL of the findings store; ``None`` means the embedded SQLite file
+        ``<home>/findings.db``.
+    detection
+        Baseline and alerting settings.
+    """
+
+    source: SourceConfig
+    home: Path = field(default_factory=default_home)
+    database_url: str | None = None
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The findings database URL, falling back to the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.home) / 'findings.db'}"
+
+    @property
+    def state_dir(self) -> Path:
+        """Per-day baseline aggregates and feature files live here."""
+        return Path(self.home) / "state"
+
+    @property
+    def work_dir(self) -> Path:
+        """Intermediate files passed between pipeline steps (one folder per day)."""
+        return Path(self.home) / "work"
+
+    @property
+    def model_dir(self) -> Path:
+        """Trained detector artifacts."""
+        return Path(self.home) / "models"
+
+    def with_overrides(self, **changes) -> "JobConfig":
+        """Return a copy with top-level fields replaced (``detection=...``, ``home=...``)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "JobConfig":
+        """Build a config from ``ZTAD_*`` environment variables, then apply ``overrides``."""
+        source = SourceConfig(
+            root=os.environ.get("ZTAD_LOG_ROOT", "ztad-home/logs"),
+            format=os.environ.get("ZTAD_LOG_FORMAT") or None,
+        )
+        config = cls(source=source, database_url=os.environ.get("ZTAD_DATABASE_URL") or None)
+        return replace(config, **overrides) if overrides else config

@@ -1,0 +1,92 @@
+"""Turn the flagged events of a day into rows of the ``findings`` table.
+
+Pure: DataFrames in, a DataFrame out. Only flagged events (a small share of the day) reach this
+module, so building the per-row lists of detectors and scores here is cheap.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+#: Prefix of per-detector score columns in the scored frame (``score_isolation_forest`` ...).
+DETECTOR_SCORE_PREFIX = "score_"
+#: Prefix of behavioural rule columns in the scored frame (``rule_impossible_travel`` ...).
+RULE_PREFIX = "rule_"
+#: Name the ensemble decision carries in a finding's ``detectors`` list.
+ENSEMBLE_SOURCE = "ensemble"
+
+
+def _sources_raised(scored: pd.DataFrame) -> list[list[str]]:
+    """Per row, which sources raised it: the ensemble, and ``rule:<code>`` per rule hit."""
+    rule_columns = [c for c in scored.columns if c.startswith(RULE_PREFIX) and c != "rule_hit"]
+    labels = np.array([f"rule:{c.removeprefix(RULE_PREFIX)}" for c in rule_columns], dtype=object)
+    hits = scored[rule_columns].to_numpy(dtype=bool) if rule_columns else np.zeros((len(scored), 0), bool)
+    model = scored["model_flag"].to_numpy(dtype=bool)
+    return [
+        ([ENSEMBLE_SOURCE] if raised_by_model else []) + labels[row_hits].tolist()
+        for raised_by_model, row_hits in zip(model, hits)
+    ]
+
+
+def _detector_scores(scored: pd.DataFrame) -> list[dict[str, float]]:
+    """Per row, every detector's normalised contribution and the ensemble score."""
+    columns = [c for c in scored.columns if c.startswith(DETECTOR_SCORE_PREFIX)]
+    names = [c.removeprefix(DETECTOR_SCORE_PREFIX) for c in columns] + [ENSEMBLE_SOURCE]
+    values = np.column_stack(
+        [scored[columns].to_numpy(dtype=float), scored["score"].to_numpy(dtype=float)]
+    ).round(6)
+    return [dict(zip(names, row.tolist())) for row in values]
+
+
+def build_findings(
+    *,
+    day: date,
+    events: pd.DataFrame,
+    scored: pd.DataFrame,
+    reasons: pd.Series,
+    model_version: str,
+    run_id: str,
+) -> pd.DataFrame:
+    """Assemble findings rows for the flagged events of ``day``.
+
+    Parameters
+    ----------
+    events, scored
+        The flagged events (canonical columns) and their scores, row-aligned.
+    reasons
+        Per flagged event, a list of ``{"code", "text"}`` explanations, row-aligned.
+    """
+    if not (len(events) == len(scored) == len(reasons)):
+        raise ValueError(
+            f"events ({len(events)}), scores ({len(scored)}) and reasons ({len(reasons)}) "
+            "must describe the same flagged rows"
+        )
+    events = events.reset_index(drop=True)
+    scored = scored.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "finding_id": day.isoformat() + ":" + events["event_id"].astype(str),
+            "day": day,
+            "event_id": events["event_id"].astype(str),
+            "event_time": events["timestamp"],
+            "user_id": events["user_id"],
+            "device_id": events["device_id"],
+            "ip_address": events["ip_address"],
+            "location": events["location"],
+            "resource": events["resource"],
+            "login_success": events["login_success"],
+            "bytes_transferred": events["bytes_transferred"],
+            "event_label": events["event_label"],
+            "score": scored["score"].astype(float),
+            "threshold": scored["threshold"].astype(float),
+            "detectors": _sources_raised(scored),
+            "detector_scores": _detector_scores(scored),
+            "reasons": list(reasons),
+            "model_version": model_version,
+            "run_id": run_id,
+            "status": "new",
+        }
+    )

@@ -1,0 +1,130 @@
+"""Which model scores a day: train a new ensemble or load the registered one, and say why.
+
+This is the glue between the pipeline and the detector machinery (:mod:`ztad.ensemble`,
+:mod:`ztad.registry`, :mod:`ztad.drift`). The decision only reads registry metadata, so it is
+cheap; the model itself is loaded once, by the scoring step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import pandas as pd
+
+from ztad.config import JobConfig
+
+
+@dataclass
+class ScoringModel:
+    """A fitted ensemble with its registry version, ready to score feature frames."""
+
+    version: str
+    ensemble: object
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated alert threshold on the combined score."""
+        return float(self.ensemble.threshold_)
+
+    def score(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per event: the combined ``score``, ``threshold``, ``model_flag`` and every member's
+        normalised contribution as ``score_<member>``, row-aligned with ``features``."""
+        matrix = features[list(self.ensemble.feature_names_in_)]
+        contributions = self.ensemble.contributions(matrix).reset_index(drop=True)
+        combined = self.ensemble.combined(contributions)
+        out = contributions.add_prefix("score_")
+        out.insert(0, "score", combined)
+        out.insert(1, "threshold", self.threshold)
+        out.insert(2, "model_flag", combined > self.threshold)
+        return out
+
+
+def _registry(config: JobConfig):
+    from ztad.registry import ModelRegistry
+
+    return ModelRegistry(config.model_dir)
+
+
+def _day_drift(meta: dict, day_features: pd.DataFrame) -> pd.Series | None:
+    """PSI of the day's features against the training rows recorded with the model."""
+    from ztad.drift import DriftReference
+
+    reference = meta.get("metrics", {}).get("drift_reference")
+    if not reference or day_features.empty:
+        return None
+    reference = DriftReference.from_dict(reference)
+    return reference.psi(day_features[list(meta["feature_names"])])
+
+
+def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
+    """Fit the configured ensemble on ``matrix`` (normal history) and register it."""
+    from ztad.ensemble import Ensemble
+    from ztad.pipeline import training_window
+
+    detection = config.detection
+    ensemble = Ensemble.from_names(
+        detection.detectors, target_fpr=detection.target_fpr, random_state=detection.seed
+    ).fit(matrix)
+    start, end = training_window(config, day)
+    return _registry(config).save(
+        ensemble,
+        trained_on=(start, end),
+        rows=len(matrix),
+        feature_names=list(matrix.columns),
+        params={"detection": asdict(detection)},
+        metrics={
+            "fit_seconds": ensemble.fit_seconds_,
+            "threshold": float(ensemble.threshold_),
+            "drift_reference": ensemble.drift_reference_.to_dict(),
+        },
+    )
+
+
+def train_or_load(
+    day: date,
+    config: JobConfig,
+    *,
+    training_matrix: Callable[[], pd.DataFrame],
+    day_features: Callable[[], pd.DataFrame],
+    force_retrain: bool = False,
+) -> dict:
+    """Pick the model for ``day`` under the retrain policy and return the decision.
+
+    Returns a dict with ``model_version``, ``action`` (``trained`` or ``loaded``) and
+    ``reason`` in words, which the run record keeps.
+    """
+    from ztad.features import FEATURE_NAMES
+    from ztad.registry import should_retrain
+
+    registry = _registry(config)
+    latest = registry.latest(before=day)
+    meta = registry.metadata(latest) if latest else None
+    if force_retrain:
+        retrain, reason = True, "a retrain was requested for this run"
+    else:
+        drift = _day_drift(meta, day_features()) if meta else None
+        retrain, reason = should_retrain(
+            meta,
+            day,
+            config.detection.retrain_every_days,
+            drift,
+            config.detection.psi_threshold,
+            feature_names=list(FEATURE_NAMES),
+        )
+    if not retrain:
+        return {"model_version": latest, "action": "loaded", "reason": reason}
+    version = train(day, config, training_matrix())
+    return {"model_version": version, "action": "trained", "reason": reason}
+
+
+def load_model(config: JobConfig, version: str) -> ScoringModel:
+    """Load and verify a registered model by version (never by path)."""
+    from ztad.features import FEATURE_NAMES
+
+    registered = _registry(config).load(version, expected_features=list(FEATURE_NAMES))
+    return ScoringModel(version=registered.version, ensemble=registered.model)
+
+
+__all__ = ["ScoringModel", "load_model", "train", "train_or_load"]

@@ -1,0 +1,475 @@
+"""One day of the detection job, end to end, with no orchestrator.
+
+The same functions run from the CLI, from the tests and from each Airflow task. Each step
+reads and writes files in the day's work folder (``<home>/work/day=YYYY-MM-DD``) and returns a
+small JSON-able dict, so that every step can run in its own process:
+
+1. :func:`pull` loads the day's events and quarantines bad rows;
+2. :func:`update_baselines` builds the baseline as it stood before the day and computes the
+   day's behavioural features;
+3. :func:`prepare_detectors` loads the latest model or trains a new one;
+4. :func:`score` scores the events, applies the calibrated threshold and the behavioural rules;
+5. :func:`write_findings` replaces the day's findings and run record in one transaction, then
+   teaches the baseline the day's unflagged events.
+
+:func:`run_day` runs all five; :func:`run_range` runs consecutive days (a backfill).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from ztad.config import JobConfig
+
+log = logging.getLogger(__name__)
+
+STEPS = ("pull", "update_baselines", "prepare_detectors", "score", "write_findings")
+
+
+@dataclass
+class RunSummary:
+    """What one day's run did: the counts and timings that also land in the ``runs`` table."""
+
+    day: date
+    run_id: str
+    status: str
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    rows_scored: int = 0
+    rows_flagged: int = 0
+    model_version: str | None = None
+    model_action: str | None = None
+    threshold: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        """A JSON-able copy (the day as an ISO string)."""
+        out = asdict(self)
+        out["day"] = self.day.isoformat()
+        return out
+
+
+# --------------------------------------------------------------------------- work files
+
+
+def day_dir(config: JobConfig, day: date) -> Path:
+    """The folder holding one day's intermediate files."""
+    return Path(config.work_dir) / f"day={day.isoformat()}"
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    tmp.replace(path)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run the earlier pipeline steps for this day first"
+        )
+    return json.loads(path.read_text())
+
+
+def _optional_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _started_at(folder: Path) -> datetime:
+    """When :func:`run_day` started this day's run (now, for a step run on its own)."""
+    started = _optional_json(folder / "started.json").get("started_at")
+    return datetime.fromisoformat(started) if started else datetime.now(timezone.utc)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write atomically so a killed step never leaves a half file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run the earlier pipeline steps for this day first"
+        )
+    return pd.read_parquet(path)
+
+
+# --------------------------------------------------------------------------- step 1: pull
+
+
+def pull(day: date, config: JobConfig) -> dict:
+    """Load the day's events, quarantine bad rows, and keep both in the work folder.
+
+    Raises
+    ------
+    ztad.sources.MissingPartitionError
+        When the source has no data at all for the day (never a silent "0 findings").
+    """
+    from ztad.sources import load_day
+
+    result = load_day(config.source, day)
+    folder = day_dir(config, day)
+    _write_parquet(result.events, folder / "events.parquet")
+    _write_parquet(result.quarantine.astype({"raw": "string"}), folder / "quarantine.parquet")
+    counts = {
+        "day": day.isoformat(),
+        "rows_read": int(result.rows_read),
+        "rows_quarantined": int(len(result.quarantine)),
+        "rows_duplicate": int(result.duplicates),
+        "rows_valid": int(len(result.events)),
+    }
+    _write_json(folder / "pull.json", counts)
+    if counts["rows_quarantined"]:
+        log.warning(
+            "%s: %d of %d rows quarantined (see the quarantine table for row, field, reason)",
+            day, counts["rows_quarantined"], counts["rows_read"],
+        )
+    return counts
+
+
+# --------------------------------------------------------------------------- step 2: baselines
+
+
+def _history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
+    """A loader of one past day's events for baselines; a day with no data is empty."""
+    from ztad.schema import empty_events
+    from ztad.sources import MissingPartitionError, load_day
+
+    def load(past_day: date) -> pd.DataFrame:
+        try:
+            return load_day(config.source, past_day).events
+        except MissingPartitionError:
+            return empty_events()
+
+    return load
+
+
+def _baseline(config: JobConfig, day: date):
+    from ztad.baselines import baseline_as_of
+
+    return baseline_as_of(
+        config.state_dir, day, config.detection.history_days, _history_loader(config)
+    )
+
+
+def update_baselines(day: date, config: JobConfig) -> dict:
+    """Build the baseline as of the start of ``day`` and compute the day's features."""
+    from ztad.features import compute_features
+
+    folder = day_dir(config, day)
+    events = _read_parquet(folder / "events.parquet")
+    baseline = _baseline(config, day)
+    features = compute_features(events, baseline, config.detection)
+    _write_parquet(features, folder / "features.parquet")
+    return {"day": day.isoformat(), "rows": int(len(features)), "features": len(features.columns)}
+
+
+# --------------------------------------------------------------------------- step 3: detectors
+
+
+def training_features_path(config: JobConfig, day: date) -> Path:
+    """Where the unflagged feature vectors of a past day are kept for training."""
+    return Path(config.state_dir) / "training" / f"day={day.isoformat()}.parquet"
+
+
+def _training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
+    """Feature vectors of one past day: those kept after scoring it, else computed now.
+
+    A day that was never scored (history before the job started) is taken as it is.
+    """
+    from ztad.features import compute_features
+
+    path = training_features_path(config, past_day)
+    if path.exists():
+        return pd.read_parquet(path)
+    events = _history_loader(config)(past_day)
+    if events.empty:
+        return pd.DataFrame()
+    features = compute_features(events, _baseline(config, past_day), config.detection)
+    _write_parquet(features, path)
+    return features
+
+
+def training_window(config: JobConfig, day: date) -> tuple[date, date]:
+    """The days ``[start, day)`` whose features train a model used from ``day`` on."""
+    return day - timedelta(days=config.detection.training_days), day
+
+
+def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
+    from ztad.features import FEATURE_NAMES
+
+    start, end = training_window(config, day)
+    frames = []
+    for offset in range((end - start).days):
+        frame = _training_features_of(config, start + timedelta(days=offset))
+        if not frame.empty:
+            frames.append(frame[list(FEATURE_NAMES)])
+    if not frames:
+        raise RuntimeError(
+            f"no history to train on for {day}: days {start}..{end - timedelta(days=1)} "
+            "have no events. Load some history first, or score later days."
+        )
+    matrix = pd.concat(frames, ignore_index=True)
+    cap = config.detection.max_training_rows
+    if len(matrix) > cap:
+        matrix = matrix.sample(n=cap, random_state=config.detection.seed)
+    return matrix.reset_index(drop=True)
+
+
+def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> dict:
+    """Load the newest model trained before ``day``, or train one, and say which and why."""
+    from ztad.models import train_or_load
+
+    decision = train_or_load(
+        day,
+        config,
+        training_matrix=lambda: _training_matrix(config, day),
+        day_features=lambda: _read_parquet(day_dir(config, day) / "features.parquet"),
+        force_retrain=retrain,
+    )
+    _write_json(day_dir(config, day) / "detectors.json", decision)
+    return decision
+
+
+# --------------------------------------------------------------------------- step 4: score
+
+
+def score(day: date, config: JobConfig) -> dict:
+    """Score the day against the chosen model and rules; flag what crosses the threshold."""
+    from ztad.models import load_model
+    from ztad.rules import evaluate_rules
+
+    folder = day_dir(config, day)
+    features = _read_parquet(folder / "features.parquet")
+    decision = _read_json(folder / "detectors.json")
+    model = load_model(config, decision["model_version"])
+    scored = model.score(features)
+    rule_hits = evaluate_rules(features)
+    scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
+    scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
+    rule_hits.columns = [f"rule_{c}" for c in rule_hits.columns]
+    scored = pd.concat([scored, rule_hits.reset_index(drop=True)], axis=1)
+    _write_parquet(scored, folder / "scored.parquet")
+    result = {
+        "day": day.isoformat(),
+        "rows_scored": int(len(scored)),
+        "rows_flagged": int(scored["flagged"].sum()),
+        "threshold": float(model.threshold),
+        "model_version": decision["model_version"],
+    }
+    _write_json(folder / "score.json", result)
+    return result
+
+
+def scored_events(day: date, config: JobConfig) -> pd.DataFrame:
+    """The day's events joined with their scores, flags and rule hits (for evaluation)."""
+    folder = day_dir(config, day)
+    events = _read_parquet(folder / "events.parquet")
+    scored = _read_parquet(folder / "scored.parquet")
+    return pd.concat([events.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)
+
+
+# --------------------------------------------------------------------------- step 5: write
+
+
+def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -> pd.DataFrame:
+    from ztad.explain import explain
+    from ztad.findings import build_findings
+
+    folder = day_dir(config, day)
+    events = _read_parquet(folder / "events.parquet")
+    features = _read_parquet(folder / "features.parquet")
+    scored = _read_parquet(folder / "scored.parquet")
+    flagged = scored["flagged"].to_numpy()
+    rule_hits = scored[[c for c in scored.columns if c.startswith("rule_") and c != "rule_hit"]]
+    rule_hits = rule_hits.rename(columns=lambda c: c.removeprefix("rule_"))
+    reasons = explain(events, features, rule_hits, flagged)
+    return build_findings(
+        day=day,
+        events=events[flagged],
+        scored=scored[flagged],
+        reasons=reasons,
+        model_version=decision["model_version"],
+        run_id=run_id,
+    )
+
+
+def _learn_day(day: date, config: JobConfig) -> None:
+    """Teach the baseline and the training set the day's unflagged events only."""
+    from ztad.baselines import daily_aggregate, save_daily_aggregate
+
+    folder = day_dir(config, day)
+    events = _read_parquet(folder / "events.parquet")
+    features = _read_parquet(folder / "features.parquet")
+    keep = ~_read_parquet(folder / "scored.parquet")["flagged"].to_numpy()
+    save_daily_aggregate(daily_aggregate(events[keep]), config.state_dir, day)
+    _write_parquet(features[keep].reset_index(drop=True), training_features_path(config, day))
+
+
+def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
+    """Replace the day's findings, quarantine rows and run record in one transaction.
+
+    With ``dry_run`` nothing is written anywhere; the counts are still returned.
+    """
+    from ztad.store import FindingsStore, RunRecord
+
+    folder = day_dir(config, day)
+    pulled = _read_json(folder / "pull.json")
+    decision = _read_json(folder / "detectors.json")
+    scored = _read_json(folder / "score.json")
+    findings = _findings_frame(day, config, run_id, decision)
+    quarantine = _read_parquet(folder / "quarantine.parquet")
+    interval_start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+    run = RunRecord(
+        run_id=run_id,
+        day=day,
+        interval_start=interval_start,
+        interval_end=interval_start + timedelta(days=1),
+        status="success",
+        rows_read=pulled["rows_read"],
+        rows_quarantined=pulled["rows_quarantined"],
+        rows_duplicate=pulled["rows_duplicate"],
+        rows_scored=scored["rows_scored"],
+        rows_flagged=scored["rows_flagged"],
+        model_version=decision["model_version"],
+        model_action=decision["action"],
+        threshold=scored["threshold"],
+        started_at=_started_at(folder),
+        finished_at=datetime.now(timezone.utc),
+        timings=_optional_json(folder / "timings.json"),
+        message=decision.get("reason", ""),
+    )
+    result = {"day": day.isoformat(), "findings": int(len(findings)), "dry_run": dry_run}
+    if dry_run:
+        return result
+    store = FindingsStore(config.resolved_database_url)
+    store.create_schema()
+    store.replace_day(run, findings, quarantine)
+    _learn_day(day, config)
+    return result
+
+
+# --------------------------------------------------------------------------- whole days
+
+
+def new_run_id(day: date) -> str:
+    """A unique, sortable run id for one day's run."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{day.isoformat()}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def run_day(
+    day: date,
+    config: JobConfig,
+    run_id: str | None = None,
+    *,
+    retrain: bool = False,
+    dry_run: bool = False,
+) -> RunSummary:
+    """Run all five steps for one day and return what happened.
+
+    A rerun of the same day replaces its findings; a failure records a failed run (when the
+    database is reachable) and re-raises.
+    """
+    run_id = run_id or new_run_id(day)
+    folder = day_dir(config, day)
+    started = datetime.now(timezone.utc)
+    _write_json(folder / "started.json", {"started_at": started.isoformat()})
+    timings: dict[str, float] = {}
+
+    def timed(name: str, step: Callable[[], dict]) -> dict:
+        begin = time.perf_counter()
+        out = step()
+        timings[name] = round(time.perf_counter() - begin, 3)
+        _write_json(folder / "timings.json", timings)
+        return out
+
+    try:
+        pulled = timed("pull", lambda: pull(day, config))
+        timed("update_baselines", lambda: update_baselines(day, config))
+        decision = timed("prepare_detectors", lambda: prepare_detectors(day, config, retrain))
+        scored = timed("score", lambda: score(day, config))
+        timed("write_findings", lambda: write_findings(day, config, run_id, dry_run))
+    except Exception as error:
+        _record_failure(day, config, run_id, started, timings, error, dry_run)
+        raise
+    return RunSummary(
+        day=day,
+        run_id=run_id,
+        status="dry_run" if dry_run else "success",
+        rows_read=pulled["rows_read"],
+        rows_quarantined=pulled["rows_quarantined"],
+        rows_duplicate=pulled["rows_duplicate"],
+        rows_scored=scored["rows_scored"],
+        rows_flagged=scored["rows_flagged"],
+        model_version=decision["model_version"],
+        model_action=decision["action"],
+        threshold=scored["threshold"],
+        timings=timings,
+        message=decision.get("reason", ""),
+    )
+
+
+def _record_failure(day, config, run_id, started, timings, error, dry_run) -> None:
+    """Best effort: leave a failed run row so that the failure is visible in SQL."""
+    if dry_run:
+        return
+    try:
+        from ztad.store import FindingsStore, RunRecord
+
+        interval_start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+        store = FindingsStore(config.resolved_database_url)
+        store.create_schema()
+        store.record_run(
+            RunRecord(
+                run_id=run_id,
+                day=day,
+                interval_start=interval_start,
+                interval_end=interval_start + timedelta(days=1),
+                status="failed",
+                started_at=started,
+                finished_at=datetime.now(timezone.utc),
+                timings=timings,
+                message=f"{type(error).__name__}: {error}"[:2000],
+            )
+        )
+    except Exception:  # the original error matters more than this one
+        log.exception("could not record the failed run for %s", day)
+
+
+def run_range(
+    start: date,
+    end: date,
+    config: JobConfig,
+    progress: Callable[[RunSummary, int, int], None] | None = None,
+    **options,
+) -> list[RunSummary]:
+    """Run every day from ``start`` to ``end`` inclusive, in order (a backfill).
+
+    ``progress(summary, done, total)`` is called after each day.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    total = (end - start).days + 1
+    summaries = []
+    for offset in range(total):
+        summary = run_day(start + timedelta(days=offset), config, **options)
+        summaries.append(summary)
+        if progress:
+            progress(summary, offset + 1, total)
+    return summaries

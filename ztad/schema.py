@@ -1,0 +1,98 @@
+"""The canonical auth-event schema every source is turned into.
+
+Every reader (the origin CSV, Parquet, JSON Lines, and later vendor adapters) produces a
+DataFrame with exactly these columns and dtypes, so that validation, baselines, features,
+detectors and the findings store only ever see one shape.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Columns an input file must carry (after any column mapping), in the origin CSV's names.
+REQUIRED_INPUT_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "user_id",
+    "ip_address",
+    "login_success",
+)
+
+#: Columns an input file may carry; absent ones are filled with nulls.
+OPTIONAL_INPUT_COLUMNS: tuple[str, ...] = (
+    "device_id",
+    "location",
+    "access_time",
+    "resource_accessed",
+    "bytes_transferred",
+    "event_label",
+    "department",
+    "latitude",
+    "longitude",
+    "event_id",
+    "scenario",
+)
+
+#: Canonical column -> pandas dtype. Timestamps are always UTC.
+CANONICAL_DTYPES: dict[str, str] = {
+    "event_id": "string",
+    "timestamp": "datetime64[us, UTC]",
+    "user_id": "string",
+    "device_id": "string",
+    "ip_address": "string",
+    "location": "string",
+    "latitude": "float64",
+    "longitude": "float64",
+    "department": "string",
+    "login_success": "bool",
+    "resource": "string",
+    "bytes_transferred": "int64",
+    "event_label": "string",
+    "scenario": "string",
+    "source_row": "int64",
+}
+
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
+
+#: ``event_label`` and ``scenario`` (a hard-negative marker such as ``business_travel`` on
+#: normal events) are for evaluation only and are never model inputs.
+#: The trusted label. In labelled data every other label is an anomaly (zero trust).
+NORMAL_LABEL = "normal"
+
+
+def empty_events() -> pd.DataFrame:
+    """Return an empty DataFrame with the canonical columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in CANONICAL_DTYPES.items()})
+
+
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with exactly the canonical columns, in order, with canonical dtypes.
+
+    Missing optional columns are added as nulls. The caller is responsible for having
+    validated values first; this only fixes shape and types.
+    """
+    out = {}
+    n = len(frame)
+    for column, dtype in CANONICAL_DTYPES.items():
+        if column in frame.columns:
+            out[column] = frame[column].astype(dtype)
+        elif dtype == "float64":
+            out[column] = pd.Series([float("nan")] * n, index=frame.index, dtype=dtype)
+        elif dtype == "string":
+            out[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+        else:
+            raise KeyError(f"canonical column {column!r} is required but missing")
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+
+
+def is_anomaly_label(labels: pd.Series) -> pd.Series:
+    """True where a label marks an anomaly: anything but ``normal`` (zero trust).
+
+    Null labels are unknown and return ``<NA>``.
+    """
+    lowered = labels.astype("string").str.strip().str.lower()
+    return (lowered != NORMAL_LABEL).astype("boolean").mask(lowered.isna())
+
+
+def label_categories(label: str) -> list[str]:
+    """Split a combined label such as ``impossible_travel+large_data_transfer`` into parts."""
+    return [part.strip() for part in str(label).split("+") if part.strip()]
