@@ -71,7 +71,8 @@ class DetectionConfig:
         Registered detectors combined in the ensemble (see ``ztad.detectors.DETECTORS``).
     psi_threshold
         A day whose features drift from the model's training rows by more than this
-        population stability index (largest over features) triggers a retrain.
+        population stability index (the median over the features that vary within the
+        day) triggers a retrain.
     seed
         Seed for every random choice (sampling, model training).
     sensitive_resources

@@ -48,14 +48,23 @@ def _registry(config: JobConfig):
 
 
 def _day_drift(meta: dict, day_features: pd.DataFrame) -> pd.Series | None:
-    """PSI of the day's features against the training rows recorded with the model."""
+    """Drift of the day's features from the model's training rows, as one robust number.
+
+    The population stability index of a single day is noisy for sparse features, and
+    features that are constant within a day (weekend, holiday) always look drifted, so the
+    measure is the median PSI over the features that vary within the day.
+    """
     from ztad.drift import DriftReference
 
     reference = meta.get("metrics", {}).get("drift_reference")
     if not reference or day_features.empty:
         return None
-    reference = DriftReference.from_dict(reference)
-    return reference.psi(day_features[list(meta["feature_names"])])
+    features = day_features[list(meta["feature_names"])]
+    psi = DriftReference.from_dict(reference).psi(features)
+    varying = features.columns[features.nunique() > 1]
+    if len(varying) == 0:
+        return None
+    return pd.Series({f"median PSI of {len(varying)} features": float(psi[varying].median())})
 
 
 def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
