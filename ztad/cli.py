@@ -52,6 +52,10 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         "--target-fpr", type=float, help="alert budget as a false-positive rate (default 0.005)"
     )
     parser.add_argument("--seed", type=int, help="random seed for training (default 42)")
+    parser.add_argument(
+        "--detectors",
+        help="comma-separated ensemble members (default isolation_forest,ocsvm,autoencoder,ecod)",
+    )
 
 
 def _job_config(args: argparse.Namespace):
@@ -78,6 +82,8 @@ def _job_config(args: argparse.Namespace):
         value = getattr(args, name, None)
         if value is not None:
             detection = replace(detection, **{name: value})
+    if getattr(args, "detectors", None):
+        detection = replace(detection, detectors=tuple(args.detectors.split(",")))
     changes = {"source": source, "detection": detection}
     if args.home:
         changes["home"] = args.home.resolve()

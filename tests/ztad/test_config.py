@@ -1,0 +1,34 @@
+"""Typed job configuration."""
+
+from pathlib import Path
+
+from ztad.config import DetectionConfig, JobConfig, SourceConfig
+
+
+def test_sqlite_is_the_default_database(tmp_path):
+    config = JobConfig(source=SourceConfig(root="logs"), home=tmp_path)
+    assert config.resolved_database_url == f"sqlite:///{tmp_path / 'findings.db'}"
+    assert config.state_dir == tmp_path / "state"
+
+
+def test_a_configured_database_wins(tmp_path):
+    url = "postgresql+psycopg://ztad@db/ztad"
+    config = JobConfig(source=SourceConfig(root="logs"), home=tmp_path, database_url=url)
+    assert config.resolved_database_url == url
+
+
+def test_from_env_reads_ztad_variables(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZTAD_HOME", str(tmp_path))
+    monkeypatch.setenv("ZTAD_LOG_ROOT", "s3://bucket/auth")
+    monkeypatch.setenv("ZTAD_LOG_FORMAT", "parquet")
+    monkeypatch.setenv("ZTAD_DATABASE_URL", "postgresql+psycopg://x@y/z")
+    config = JobConfig.from_env()
+    assert config.home == Path(tmp_path).resolve()
+    assert config.source == SourceConfig(root="s3://bucket/auth", format="parquet")
+    assert config.database_url == "postgresql+psycopg://x@y/z"
+
+
+def test_overrides_replace_fields(tmp_path):
+    config = JobConfig(source=SourceConfig(root="a"), home=tmp_path)
+    changed = config.with_overrides(detection=DetectionConfig(target_fpr=0.01))
+    assert changed.detection.target_fpr == 0.01 and config.detection.target_fpr == 0.005

@@ -1,0 +1,65 @@
+"""Building findings rows from flagged events."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from ztad.findings import build_findings
+
+DAY = date(2026, 3, 16)
+
+
+def _events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "event_id": ["a", "b"],
+            "timestamp": pd.to_datetime(["2026-03-16T03:00:00Z", "2026-03-16T09:00:00Z"]),
+            "user_id": ["alice", "bob"],
+            "device_id": ["d1", "d2"],
+            "ip_address": ["203.0.113.7", "10.0.0.2"],
+            "location": ["Lagos, Nigeria", "Madrid, Spain"],
+            "resource": ["payroll", "email"],
+            "login_success": [True, False],
+            "bytes_transferred": [5_000_000, 10],
+            "event_label": ["new_device", "normal"],
+        }
+    )
+
+
+def _scored() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "score": [7.5, 2.0],
+            "threshold": [2.5, 2.5],
+            "model_flag": [True, False],
+            "score_isolation_forest": [3.0, 1.0],
+            "score_ecod": [9.0, 0.5],
+            "rule_impossible_travel": [True, False],
+            "rule_password_spray": [False, True],
+            "rule_hit": [True, True],
+        }
+    )
+
+
+def test_each_finding_names_its_sources_and_scores():
+    reasons = pd.Series([[{"code": "x", "text": "1"}], [{"code": "y", "text": "2"}]])
+    out = build_findings(
+        day=DAY, events=_events(), scored=_scored(), reasons=reasons, model_version="m", run_id="r"
+    )
+    assert out["finding_id"].tolist() == ["2026-03-16:a", "2026-03-16:b"]
+    assert out["detectors"].tolist() == [
+        ["ensemble", "rule:impossible_travel"],
+        ["rule:password_spray"],
+    ]
+    assert out["detector_scores"][0] == {"isolation_forest": 3.0, "ecod": 9.0, "ensemble": 7.5}
+    assert out["reasons"][1] == [{"code": "y", "text": "2"}]
+    assert (out["status"] == "new").all() and (out["model_version"] == "m").all()
+
+
+def test_misaligned_inputs_are_refused():
+    with pytest.raises(ValueError, match="same flagged rows"):
+        build_findings(
+            day=DAY, events=_events(), scored=_scored().iloc[:1], reasons=pd.Series([[]]),
+            model_version="m", run_id="r",
+        )

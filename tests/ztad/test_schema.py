@@ -1,0 +1,50 @@
+"""The canonical event schema."""
+
+import pandas as pd
+import pytest
+
+from ztad import schema
+
+
+def test_empty_events_has_every_canonical_column_and_dtype():
+    frame = schema.empty_events()
+    assert tuple(frame.columns) == schema.CANONICAL_COLUMNS
+    assert str(frame["timestamp"].dtype) == "datetime64[us, UTC]"
+    assert frame["login_success"].dtype == bool
+
+
+def test_conform_adds_optional_columns_and_orders_them():
+    frame = pd.DataFrame(
+        {
+            "user_id": ["alice"],
+            "timestamp": pd.to_datetime(["2026-03-02T08:00:00Z"]),
+            "event_id": ["e1"],
+            "ip_address": ["10.0.0.1"],
+            "login_success": [True],
+            "resource": ["email"],
+            "bytes_transferred": [10],
+            "source_row": [2],
+        }
+    )
+    out = schema.conform(frame)
+    assert tuple(out.columns) == schema.CANONICAL_COLUMNS
+    assert out["location"].isna().all() and out["latitude"].isna().all()
+
+
+def test_conform_refuses_a_missing_required_column():
+    frame = schema.empty_events().drop(columns=["login_success"])
+    with pytest.raises(KeyError, match="login_success"):
+        schema.conform(frame)
+
+
+def test_only_normal_is_trusted():
+    labels = pd.Series(["normal", " Normal ", "password_spray", "benign", None])
+    assert schema.is_anomaly_label(labels).tolist() == [False, False, True, True, pd.NA]
+
+
+def test_combined_labels_split_into_parts():
+    assert schema.label_categories("impossible_travel+large_data_transfer") == [
+        "impossible_travel",
+        "large_data_transfer",
+    ]
+    assert schema.label_categories("normal") == ["normal"]
