@@ -1,0 +1,39 @@
+"""The findings store: flagged events, run records and quarantined rows in SQL.
+
+PostgreSQL (psycopg 3) in production, a SQLite file as the embedded default. The schema is
+managed by the Alembic migrations in ``ztad/migrations``.
+
+>>> store = FindingsStore("sqlite:///ztad-home/findings.db")   # doctest: +SKIP
+>>> store.create_schema()                                      # doctest: +SKIP
+>>> store.replace_day(run, findings, quarantine)               # doctest: +SKIP
+"""
+
+from ztad.store.errors import (
+    InvalidRowError,
+    MissingColumnError,
+    StoreInputError,
+    UnsupportedDatabaseError,
+)
+from ztad.store.frames import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_COLUMNS
+from ztad.store.locks import day_lock_name, lock_key
+from ztad.store.records import RunRecord
+from ztad.store.store import FindingsStore
+from ztad.store.tables import SEVERITY_LEVELS, TRIAGE_STATUSES
+from ztad.store.urls import normalize_url, safe_url
+
+__all__ = [
+    "FindingsStore",
+    "RunRecord",
+    "safe_url",
+    "normalize_url",
+    "lock_key",
+    "day_lock_name",
+    "MissingColumnError",
+    "InvalidRowError",
+    "StoreInputError",
+    "UnsupportedDatabaseError",
+    "REQUIRED_FINDING_COLUMNS",
+    "REQUIRED_QUARANTINE_COLUMNS",
+    "TRIAGE_STATUSES",
+    "SEVERITY_LEVELS",
+]

@@ -1,0 +1,216 @@
+"""``FindingsStore``: write a day's findings atomically, read findings, runs and quarantine."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+from sqlalchemy import Table, delete, inspect, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine
+
+from ztad.store import frames, migrate, tables
+from ztad.store.bulk import insert_rows
+from ztad.store.engine import make_engine, prepare_engine, writer_options
+from ztad.store.locks import day_lock_name, lock_for_transaction
+from ztad.store.records import RunRecord
+from ztad.store.urls import normalize_url, safe_url
+
+log = logging.getLogger(__name__)
+
+
+class FindingsStore:
+    """The findings database: PostgreSQL in production, a SQLite file by default.
+
+    Parameters
+    ----------
+    url
+        ``postgresql+psycopg://user@host:5432/db`` (``postgres://`` and ``postgresql://``
+        are taken to mean psycopg 3), ``sqlite:///path/findings.db``, or an existing
+        SQLAlchemy ``Engine`` (e.g. from an Airflow hook), which the store then does not
+        dispose of.
+    """
+
+    def __init__(self, url: str | URL | Engine):
+        if isinstance(url, Engine):
+            normalize_url(url.url)  # refuses unsupported backends
+            self.engine = prepare_engine(url)
+            self._owns_engine = False
+        else:
+            parsed = normalize_url(url)
+            _make_sqlite_folder(parsed)
+            self.engine = make_engine(parsed)
+            self._owns_engine = True
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked."""
+        return safe_url(self.engine.url)
+
+    def __repr__(self) -> str:
+        return f"FindingsStore({self.url!r})"
+
+    def __enter__(self) -> "FindingsStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections (only of an engine the store created)."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    # ----------------------------------------------------------------------- schema
+
+    def create_schema(self) -> None:
+        """Create or upgrade the tables through the migrations; safe to call every run."""
+        migrate.upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        """The migration revision the database is at (``None`` before ``create_schema``)."""
+        with self.engine.connect() as connection:
+            return migrate.current_revision(connection)
+
+    # ----------------------------------------------------------------------- writes
+
+    def replace_day(
+        self,
+        run: RunRecord,
+        findings: pd.DataFrame,
+        quarantine: pd.DataFrame | None = None,
+        *,
+        keep_triage: bool = True,
+    ) -> None:
+        """Replace ``run.day``'s findings and quarantined rows, and upsert the run, atomically.
+
+        One transaction: on PostgreSQL it first takes the day's advisory lock, so that two
+        overlapping runs of one day apply one after the other instead of mixing; then it
+        deletes the day's findings and quarantine rows, inserts the new ones and upserts
+        the run row. Either all of it lands or none of it. Re-running a day leaves exactly
+        the new run's findings.
+
+        Parameters
+        ----------
+        run
+            The run; its ``day`` selects what is replaced.
+        findings
+            One row per flagged event: ``REQUIRED_FINDING_COLUMNS`` (``timestamp`` is
+            accepted for ``event_time``) plus any other ``findings`` column.
+        quarantine
+            ``source, source_row, field, reason, raw`` rows; ``None`` for none.
+        keep_triage
+            Keep the stored status, assignee, notes and ``updated_at`` of findings that the
+            new run raises again, so that a rerun does not undo analysts' work.
+
+        Raises
+        ------
+        MissingColumnError, InvalidRowError
+            Before anything is written, when the frames cannot be stored.
+        """
+        finding_values = frames.finding_columns(findings, run)
+        quarantine_values = frames.quarantine_columns(quarantine, run)
+        with self._writing() as connection:
+            lock_for_transaction(connection, day_lock_name(run.day))
+            if keep_triage:
+                finding_values = frames.carry_triage(finding_values, _read_triage(connection, run.day))
+            _delete_day(connection, run.day)
+            insert_rows(connection, tables.findings, finding_values)
+            insert_rows(connection, tables.quarantine, quarantine_values)
+            _upsert_run(connection, run)
+        log.info(
+            "%s: wrote %d findings and %d quarantined rows for run %s",
+            run.day, len(finding_values["finding_id"]), len(quarantine_values["day"]), run.run_id,
+        )
+
+    def record_run(self, run: RunRecord) -> None:
+        """Insert or update one run row only (e.g. a run that failed before writing)."""
+        with self._writing() as connection:
+            _upsert_run(connection, run)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            connection.execution_options(**writer_options(self.engine))
+            with connection.begin():
+                yield connection
+
+    # ----------------------------------------------------------------------- reads
+
+    def findings(self, day: date | str | None = None, user_id: str | None = None) -> pd.DataFrame:
+        """Findings, optionally of one day and/or one user, oldest event first."""
+        table = tables.findings
+        query = select(table).order_by(table.c.event_time, table.c.finding_id)
+        if day is not None:
+            query = query.where(table.c.day == _as_date(day))
+        if user_id is not None:
+            query = query.where(table.c.user_id == user_id)
+        return self._read(table, query)
+
+    def runs(self, day: date | str | None = None) -> pd.DataFrame:
+        """Run records, optionally of one day, in day then start order."""
+        table = tables.runs
+        query = select(table).order_by(table.c.day, table.c.started_at, table.c.run_id)
+        if day is not None:
+            query = query.where(table.c.day == _as_date(day))
+        return self._read(table, query)
+
+    def quarantined(self, day: date | str | None = None) -> pd.DataFrame:
+        """Quarantined input rows, optionally of one day, in the order they were written."""
+        table = tables.quarantine
+        query = select(table).order_by(table.c.id)
+        if day is not None:
+            query = query.where(table.c.day == _as_date(day))
+        return self._read(table, query)
+
+    def _read(self, table: Table, query) -> pd.DataFrame:
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table(table.name):
+                return frames.empty_frame(table)
+            return frames.frame_from_rows(table, connection.execute(query).all())
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _read_triage(connection: Connection, day: date) -> dict[str, tuple]:
+    """Stored triage of the day's findings that an analyst has touched."""
+    table = tables.findings
+    columns = [table.c[name] for name in frames.TRIAGE_COLUMNS]
+    query = select(table.c.finding_id, *columns).where(
+        table.c.day == day,
+        or_(table.c.status != "new", table.c.assignee.is_not(None), table.c.notes.is_not(None)),
+    )
+    return {row[0]: tuple(row[1:]) for row in connection.execute(query)}
+
+
+def _delete_day(connection: Connection, day: date) -> None:
+    connection.execute(delete(tables.findings).where(tables.findings.c.day == day))
+    connection.execute(delete(tables.quarantine).where(tables.quarantine.c.day == day))
+
+
+def _upsert_run(connection: Connection, run: RunRecord) -> None:
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    row = run.as_row()
+    statement = dialect_insert(tables.runs).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=[tables.runs.c.run_id],
+        set_={name: statement.excluded[name] for name in row if name != "run_id"},
+    )
+    connection.execute(statement)
+
+
+def _as_date(day: date | str) -> date:
+    if isinstance(day, datetime):
+        return day.date()
+    return day if isinstance(day, date) else date.fromisoformat(str(day))
+
+
+def _make_sqlite_folder(url: URL) -> None:
+    """SQLite creates the file but not its folder."""
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
