@@ -162,6 +162,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report_dir=args.report,
         config=config,
         progress=lambda text: print(text, file=sys.stderr, flush=True),
+        rerun=not args.reuse,
     )
     final = metrics.get("ztad", {}).get("final", {})
     origin = metrics.get("origin", {})
@@ -244,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cutoff", type=_day, help="first scored day (default: after 14 days)")
     ev.add_argument("--split", choices=["time", "random"], default="time")
     ev.add_argument("--report", type=Path, help="folder for report.html and metrics.json")
+    ev.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read the scored days already in --home instead of re-running them afresh",
+    )
     ev.set_defaults(handler=cmd_evaluate)
 
     fi = commands.add_parser("findings", help="print findings from the database")

@@ -32,11 +32,11 @@ def _sources_raised(scored: pd.DataFrame) -> list[list[str]]:
 
 
 def _detector_scores(scored: pd.DataFrame) -> list[dict[str, float]]:
-    """Per row, every detector's normalised contribution and the ensemble score."""
+    """Per row, every detector's normalised contribution, the ensemble and the final score."""
     columns = [c for c in scored.columns if c.startswith(DETECTOR_SCORE_PREFIX)]
-    names = [c.removeprefix(DETECTOR_SCORE_PREFIX) for c in columns] + [ENSEMBLE_SOURCE]
+    names = [c.removeprefix(DETECTOR_SCORE_PREFIX) for c in columns] + [ENSEMBLE_SOURCE, "final"]
     values = np.column_stack(
-        [scored[columns].to_numpy(dtype=float), scored["score"].to_numpy(dtype=float)]
+        [scored[columns + ["ensemble_score", "score"]].to_numpy(dtype=float)]
     ).round(6)
     return [dict(zip(names, row.tolist())) for row in values]
 

@@ -29,13 +29,13 @@ class ScoringModel:
         return float(self.ensemble.threshold_)
 
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Per event: the combined ``score``, ``threshold``, ``model_flag`` and every member's
-        normalised contribution as ``score_<member>``, row-aligned with ``features``."""
+        """Per event: the combined ``ensemble_score``, ``threshold``, ``model_flag`` and every
+        member's normalised contribution as ``score_<member>``, row-aligned with ``features``."""
         matrix = features[list(self.ensemble.feature_names_in_)]
         contributions = self.ensemble.contributions(matrix).reset_index(drop=True)
         combined = self.ensemble.combined(contributions)
         out = contributions.add_prefix("score_")
-        out.insert(0, "score", combined)
+        out.insert(0, "ensemble_score", combined)
         out.insert(1, "threshold", self.threshold)
         out.insert(2, "model_flag", combined > self.threshold)
         return out

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -261,6 +262,7 @@ def score(day: date, config: JobConfig) -> dict:
     scored = model.score(features)
     rule_hits = evaluate_rules(features)
     scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
+    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], model.threshold)
     scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
     rule_hits.columns = [f"rule_{c}" for c in rule_hits.columns]
     scored = pd.concat([scored, rule_hits.reset_index(drop=True)], axis=1)
@@ -274,6 +276,21 @@ def score(day: date, config: JobConfig) -> dict:
     }
     _write_json(folder / "score.json", result)
     return result
+
+
+#: How far above the model threshold a behavioural rule hit ranks, in ensemble score units.
+RULE_MARGIN = 1.0
+
+
+def final_score(ensemble_score: pd.Series, rule_hit: pd.Series, threshold: float) -> np.ndarray:
+    """One score for the whole decision: the ensemble's, lifted above the threshold by a rule.
+
+    A rule hit is flagged whatever the models say, so it must also rank above every event
+    that the models alone would not flag; among rule hits the ensemble still orders them.
+    """
+    values = ensemble_score.to_numpy(dtype=float)
+    lifted = np.maximum(values, threshold) + RULE_MARGIN
+    return np.where(rule_hit.to_numpy(dtype=bool), lifted, values)
 
 
 def scored_events(day: date, config: JobConfig) -> pd.DataFrame:

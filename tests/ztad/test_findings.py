@@ -30,7 +30,8 @@ def _events() -> pd.DataFrame:
 def _scored() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "score": [7.5, 2.0],
+            "ensemble_score": [7.5, 2.0],
+            "score": [8.5, 3.5],
             "threshold": [2.5, 2.5],
             "model_flag": [True, False],
             "score_isolation_forest": [3.0, 1.0],
@@ -52,7 +53,9 @@ def test_each_finding_names_its_sources_and_scores():
         ["ensemble", "rule:impossible_travel"],
         ["rule:password_spray"],
     ]
-    assert out["detector_scores"][0] == {"isolation_forest": 3.0, "ecod": 9.0, "ensemble": 7.5}
+    assert out["detector_scores"][0] == {
+        "isolation_forest": 3.0, "ecod": 9.0, "ensemble": 7.5, "final": 8.5
+    }
     assert out["reasons"][1] == [{"code": "y", "text": "2"}]
     assert (out["status"] == "new").all() and (out["model_version"] == "m").all()
 
