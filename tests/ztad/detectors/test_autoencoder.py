@@ -1,0 +1,72 @@
+"""Autoencoder specifics: TensorFlow stays out of imports, per-feature errors, early stopping."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.ztad.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
+from ztad.detectors import AutoencoderDetector, DetectorError, make_detector
+
+
+@pytest.fixture(scope="module")
+def model():
+    return make_detector("autoencoder", random_state=1, **FAST_PARAMS["autoencoder"]).fit(
+        normal_features(2000, seed=1)
+    )
+
+
+def test_importing_the_package_does_not_import_tensorflow():
+    code = (
+        "import sys, ztad.detectors, ztad.ensemble, ztad.registry, ztad.threshold, ztad.drift; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_feature_errors_explain_the_score(model):
+    rows = far_anomalies(6, seed=4)
+    rows.index = [f"event-{i}" for i in range(6)]
+    errors = model.feature_errors(rows)
+    assert list(errors.columns) == model.feature_names_in_
+    assert list(errors.index) == list(rows.index)
+    assert (errors.to_numpy() >= 0).all()
+    np.testing.assert_allclose(errors.mean(axis=1).to_numpy(), model.score_samples(rows))
+
+
+def test_the_feature_pushed_out_has_the_largest_error(model):
+    row = normal_features(1, seed=7)
+    row.loc[0, "shifted"] = 60.0
+    errors = model.feature_errors(row)
+    assert errors.iloc[0].idxmax() == "shifted"
+
+
+def test_feature_contributions_are_the_feature_errors(model):
+    rows = normal_features(5, seed=8)
+    pd.testing.assert_frame_equal(model.feature_contributions(rows), model.feature_errors(rows))
+
+
+def test_early_stopping_ends_training_and_keeps_the_best_epoch():
+    detector = AutoencoderDetector(
+        epochs=60, batch_size=64, learning_rate=0.05, patience=2, random_state=2
+    ).fit(normal_features(1000, seed=2))
+    history = detector.history_
+    assert history["epochs_run"] < 60
+    assert history["best_val_loss"] == min(history["val_loss"])
+    assert history["epochs_run"] - history["best_epoch"] == 2
+
+
+def test_training_rows_are_capped_and_split_for_validation():
+    detector = AutoencoderDetector(max_training_rows=100, validation_fraction=0.25)
+    train, validation = detector._training_rows(np.arange(1000.0).reshape(500, 2))
+    assert len(train) == 75 and len(validation) == 25
+
+
+def test_invalid_validation_fraction_is_refused():
+    with pytest.raises(DetectorError, match="validation_fraction"):
+        AutoencoderDetector(validation_fraction=1.0)._training_rows(np.zeros((50, 2)))

@@ -1,0 +1,204 @@
+"""The detector contract, run over every registered detector, and the shared input checks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.ztad.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
+from ztad.detectors import (
+    DETECTORS,
+    FeatureMismatchError,
+    InsufficientDataError,
+    InvalidFeaturesError,
+    NotFittedError,
+    load_detector,
+    make_detector,
+)
+from ztad.detectors.base import calibration_split, feature_matrix
+
+NAMES = sorted(DETECTORS)
+
+
+@pytest.fixture(scope="module")
+def train():
+    return normal_features(3000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def fresh_normal():
+    return normal_features(4000, seed=2)
+
+
+@pytest.fixture(scope="module")
+def anomalies():
+    return far_anomalies(12, seed=3)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def fitted(request, train):
+    name = request.param
+    detector = make_detector(name, random_state=5, **FAST_PARAMS[name])
+    returned = detector.fit(train)
+    return name, detector, returned
+
+
+def test_registry_holds_the_three_required_detectors():
+    assert {"isolation_forest", "ocsvm", "autoencoder"} <= set(DETECTORS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_init_only_stores_hyperparameters(name):
+    params = {"random_state": 3, **FAST_PARAMS[name]}
+    detector = make_detector(name, **params)
+    assert not [a for a in vars(detector) if a.endswith("_")]
+    assert {k: detector.get_params()[k] for k in params} == params
+    assert detector.name == name and not detector.is_fitted
+
+
+def test_fit_returns_self_with_learned_attributes(fitted, train):
+    _, detector, returned = fitted
+    assert returned is detector
+    assert detector.feature_names_in_ == list(train.columns)
+    assert detector.n_features_in_ == train.shape[1]
+    assert np.isfinite(detector.threshold_)
+    assert np.all(np.diff(detector.reference_scores_) >= 0)
+    # 20 % of the rows are held out to calibrate on.
+    assert detector.calibration_scores_.shape == (600,)
+
+
+def test_score_and_predict_shapes(fitted, fresh_normal):
+    _, detector, _ = fitted
+    scores = detector.score_samples(fresh_normal)
+    labels = detector.predict(fresh_normal)
+    assert scores.shape == (len(fresh_normal),) and scores.dtype == np.float64
+    assert np.isfinite(scores).all()
+    assert labels.shape == scores.shape and set(np.unique(labels)) <= {0, 1}
+    np.testing.assert_array_equal(labels, (scores > detector.threshold_).astype(int))
+
+
+def test_numpy_input_scores_like_the_frame(fitted, fresh_normal):
+    _, detector, _ = fitted
+    np.testing.assert_array_equal(
+        detector.score_samples(fresh_normal.to_numpy()), detector.score_samples(fresh_normal)
+    )
+
+
+def test_same_seed_gives_the_same_scores(fitted, train, fresh_normal):
+    name, detector, _ = fitted
+    again = make_detector(name, random_state=5, **FAST_PARAMS[name]).fit(train)
+    np.testing.assert_array_equal(
+        again.score_samples(fresh_normal), detector.score_samples(fresh_normal)
+    )
+    assert again.threshold_ == detector.threshold_
+
+
+def test_save_then_load_gives_identical_scores(fitted, fresh_normal, anomalies, tmp_path):
+    name, detector, _ = fitted
+    detector.save(tmp_path / name)
+    loaded = load_detector(tmp_path / name)
+    assert type(loaded) is type(detector)
+    assert loaded.get_params() == detector.get_params()
+    assert loaded.threshold_ == detector.threshold_
+    both = pd.concat([fresh_normal, anomalies], ignore_index=True)
+    np.testing.assert_array_equal(loaded.score_samples(both), detector.score_samples(both))
+    assert type(detector).load(tmp_path / name).threshold_ == detector.threshold_
+
+
+def test_injected_anomalies_score_above_the_threshold(fitted, anomalies):
+    _, detector, _ = fitted
+    scores = detector.score_samples(anomalies)
+    assert (scores > detector.threshold_).all(), scores - detector.threshold_
+
+
+def test_threshold_holds_the_false_positive_budget_on_new_normal_rows(fitted, fresh_normal):
+    _, detector, _ = fitted
+    rate = detector.predict(fresh_normal).mean()
+    # target_fpr is 1 %; 600 calibration rows estimate that quantile only roughly.
+    assert 0.004 <= rate <= 0.025
+
+
+def test_scoring_other_features_is_refused(fitted, fresh_normal):
+    _, detector, _ = fitted
+    renamed = fresh_normal.rename(columns={"ratio": "bytes_ratio"})
+    expected = "missing \\['ratio'\\].*unexpected \\['bytes_ratio'\\]"
+    with pytest.raises(FeatureMismatchError, match=expected):
+        detector.score_samples(renamed)
+    with pytest.raises(FeatureMismatchError, match="another order"):
+        detector.score_samples(fresh_normal[fresh_normal.columns[::-1]])
+    with pytest.raises(FeatureMismatchError, match="trained on 6 features but got 5"):
+        detector.score_samples(fresh_normal.to_numpy()[:, :5])
+
+
+def test_loaded_model_refuses_other_features(fitted, fresh_normal, tmp_path):
+    name, detector, _ = fitted
+    detector.save(tmp_path / name)
+    loaded = load_detector(tmp_path / name)
+    with pytest.raises(FeatureMismatchError, match="missing \\['flag'\\]"):
+        loaded.score_samples(fresh_normal.drop(columns="flag"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unfitted_detector_refuses_to_score_or_save(name, tmp_path, fresh_normal):
+    detector = make_detector(name)
+    with pytest.raises(NotFittedError, match="fit"):
+        detector.score_samples(fresh_normal)
+    with pytest.raises(NotFittedError):
+        detector.save(tmp_path)
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def test_nan_is_refused_naming_row_and_feature():
+    frame = normal_features(30, seed=1)
+    frame.index = [f"e{i}" for i in range(30)]
+    frame.loc["e7", "ratio"] = np.nan
+    with pytest.raises(InvalidFeaturesError, match="row 'e7', feature 'ratio'.*1 such cell"):
+        make_detector("ecod").fit(frame)
+
+
+def test_non_numeric_column_is_refused():
+    frame = normal_features(30, seed=1).assign(user=["u"] * 30)
+    with pytest.raises(InvalidFeaturesError, match="\\['user'\\] are not numeric"):
+        feature_matrix(frame, None, None)
+
+
+def test_one_dimensional_input_is_refused():
+    with pytest.raises(InvalidFeaturesError, match="2-D"):
+        feature_matrix(np.zeros(5), None, None)
+
+
+def test_too_few_training_rows_are_refused():
+    with pytest.raises(InsufficientDataError, match="at least 20"):
+        make_detector("isolation_forest").fit(normal_features(10, seed=1))
+
+
+def test_calibration_split_is_seeded_disjoint_and_complete():
+    fit_a, cal_a = calibration_split(100, 0.2, seed=1)
+    fit_b, cal_b = calibration_split(100, 0.2, seed=1)
+    np.testing.assert_array_equal(cal_a, cal_b)
+    assert len(cal_a) == 20 and not set(fit_a) & set(cal_a)
+    assert sorted(set(fit_a) | set(cal_a)) == list(range(100))
+    assert not np.array_equal(calibration_split(100, 0.2, seed=2)[1], cal_a)
+
+
+def test_zero_calibration_fraction_calibrates_on_the_fitted_rows():
+    fit_rows, calibration_rows = calibration_split(50, 0.0, seed=1)
+    np.testing.assert_array_equal(fit_rows, calibration_rows)
+
+
+def test_explicit_calibration_rows_set_the_reference(train):
+    calibration = normal_features(300, seed=9)
+    detector = make_detector("ecod").fit(train, calibration=calibration)
+    np.testing.assert_array_equal(detector.calibration_scores_, detector.score_samples(calibration))
+
+
+@pytest.mark.parametrize("name", ["ecod", "isolation_forest"])
+def test_calibrate_moves_the_threshold_to_new_normal_rows(name, train):
+    detector = make_detector(name, **FAST_PARAMS[name]).fit(train)
+    before = detector.threshold_
+    busier = normal_features(2000, seed=11).assign(count=lambda f: f["count"] + 3)
+    assert detector.calibrate(busier) is detector
+    assert detector.threshold_ > before
+    assert detector.calibration_scores_.size == 2000
+    assert (detector.score_samples(busier) > detector.threshold_).mean() <= detector.target_fpr

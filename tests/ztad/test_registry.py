@@ -1,0 +1,295 @@
+"""Model registry: versioned artifacts, verified loading, point-in-time choice, retrain policy."""
+
+import hashlib
+import json
+import uuid
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ztad.registry as registry_module
+from tests.ztad.detectors.synthetic import normal_features
+from ztad.detectors import FeatureMismatchError, make_detector
+from ztad.ensemble import DEFAULT_MEMBERS, Ensemble
+from ztad.registry import (
+    ArtifactIntegrityError,
+    LibraryVersionError,
+    ModelRegistry,
+    RegistryError,
+    UnknownVersionError,
+    library_versions,
+    should_retrain,
+)
+
+MEMBERS = ("isolation_forest", "ocsvm", "ecod")
+MARCH = (date(2026, 3, 1), date(2026, 3, 15))
+
+
+def fitted_ensemble(seed: int = 1, rows: int = 1000) -> tuple[Ensemble, object]:
+    train = normal_features(rows, seed=seed)
+    model = Ensemble.from_names(MEMBERS, params={"isolation_forest": {"n_estimators": 30}})
+    return model.fit(train), train
+
+
+@pytest.fixture(scope="module")
+def model_and_rows():
+    return fitted_ensemble()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    return ModelRegistry(tmp_path / "models")
+
+
+def save(registry, model, rows, trained_on=MARCH, **extra):
+    return registry.save(
+        model,
+        trained_on=trained_on,
+        rows=len(rows),
+        feature_names=list(rows.columns),
+        params={"training_days": 14},
+        metrics={"train_seconds": 1.5},
+        **extra,
+    )
+
+
+def test_round_trip_gives_identical_scores(registry, model_and_rows):
+    model, rows = model_and_rows
+    version = save(registry, model, rows)
+    loaded = registry.load(version, expected_features=list(rows.columns))
+    assert loaded.version == version
+    probe = normal_features(300, seed=9)
+    np.testing.assert_array_equal(loaded.model.score_samples(probe), model.score_samples(probe))
+    assert loaded.model.threshold_ == model.threshold_
+
+
+def test_version_names_the_first_day_the_model_may_score(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    assert version.startswith("m-20260315-")
+    assert registry_module.VERSION_PATTERN.match(version)
+
+
+def test_metadata_records_what_the_model_was_trained_on(registry, model_and_rows):
+    model, rows = model_and_rows
+    meta = registry.metadata(save(registry, model, rows))
+    assert meta["trained_on"] == {"start": "2026-03-01", "end": "2026-03-15"}
+    assert meta["rows"] == len(rows)
+    assert meta["feature_names"] == list(rows.columns)
+    assert meta["params"] == {"training_days": 14}
+    assert meta["model"]["kind"] == "ensemble"
+    assert list(meta["model"]["params"]["members"]) == list(MEMBERS)
+    assert meta["metrics"]["train_seconds"] == 1.5
+    assert meta["metrics"]["model"]["threshold"] == model.threshold_
+    assert {"numpy", "pandas", "scikit-learn", "ztad"} <= set(meta["libraries"])
+    assert meta["libraries"]["numpy"] == np.__version__
+
+
+def test_metadata_holds_the_sha256_of_every_file(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    folder = Path(registry.root) / version
+    meta = registry.metadata(version)
+    on_disk = {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "metadata.json"
+    }
+    assert meta["files"] == on_disk
+    assert any(name.endswith(".joblib") for name in on_disk)
+
+
+def test_tensorflow_is_recorded_when_the_autoencoder_is_a_member():
+    libraries = library_versions(Ensemble.from_names(DEFAULT_MEMBERS))
+    assert {"tensorflow", "keras"} <= set(libraries)
+    assert "tensorflow" not in library_versions(Ensemble.from_names(MEMBERS))
+
+
+def test_saving_the_same_model_again_is_idempotent(registry, model_and_rows):
+    first = save(registry, *model_and_rows)
+    second = save(registry, *model_and_rows)
+    assert first == second
+    assert registry.versions() == [first]
+
+
+def test_a_model_of_other_data_gets_another_version(registry, model_and_rows):
+    other, rows = fitted_ensemble(seed=2)
+    assert save(registry, *model_and_rows) != save(registry, other, rows)
+
+
+def test_latest_before_a_day_is_point_in_time(registry, model_and_rows):
+    model, rows = model_and_rows
+    other, other_rows = fitted_ensemble(seed=2)
+    march = save(registry, model, rows, trained_on=MARCH)
+    later = save(registry, other, other_rows, trained_on=(date(2026, 3, 8), date(2026, 3, 22)))
+    assert registry.latest(before=date(2026, 3, 14)) is None
+    assert registry.latest(before=date(2026, 3, 15)) == march
+    assert registry.latest(before=date(2026, 3, 21)) == march
+    assert registry.latest(before=date(2026, 3, 22)) == later
+    assert registry.latest() == later
+    assert registry.load().version == later
+
+
+def test_object_store_url_round_trip(model_and_rows):
+    model, rows = model_and_rows
+    registry = ModelRegistry(f"memory://ztad-tests/{uuid.uuid4().hex}")
+    version = save(registry, model, rows)
+    probe = normal_features(50, seed=9)
+    loaded = registry.load(version).model
+    np.testing.assert_array_equal(loaded.score_samples(probe), model.score_samples(probe))
+
+
+def test_a_single_detector_can_be_registered(registry):
+    rows = normal_features(500, seed=1)
+    detector = make_detector("ecod").fit(rows)
+    version = save(registry, detector, rows)
+    loaded = registry.load(version)
+    assert loaded.metadata["model"]["kind"] == "detector"
+    np.testing.assert_array_equal(loaded.model.score_samples(rows), detector.score_samples(rows))
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_a_tampered_artifact_is_refused(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    artifact = Path(registry.root) / version / "model" / "members" / "ocsvm" / "ocsvm.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(ArtifactIntegrityError, match="ocsvm.joblib of model .* was changed"):
+        registry.load(version)
+
+
+def test_tampered_metadata_is_refused(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    path = Path(registry.root) / version / "metadata.json"
+    meta = json.loads(path.read_text())
+    meta["feature_names"][0] = "renamed"
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ArtifactIntegrityError, match="metadata.json of .* was changed"):
+        registry.load(version)
+
+
+def test_a_file_the_registry_did_not_write_is_refused(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    (Path(registry.root) / version / "model" / "extra.joblib").write_bytes(b"payload")
+    with pytest.raises(ArtifactIntegrityError, match="did not write: \\['model/extra.joblib'\\]"):
+        registry.load(version)
+
+
+def test_a_missing_file_is_refused(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    (Path(registry.root) / version / "model" / "ensemble.json").unlink()
+    expected = "lacks file\\(s\\) \\['model/ensemble.json'\\]"
+    with pytest.raises(ArtifactIntegrityError, match=expected):
+        registry.load(version)
+
+
+def test_a_feature_mismatch_is_refused_on_load(registry, model_and_rows):
+    model, rows = model_and_rows
+    version = save(registry, model, rows)
+    expected = [*rows.columns[:-1], "new_feature"]
+    message = "lacks \\['new_feature'\\] and needs \\['rarity'\\]"
+    with pytest.raises(FeatureMismatchError, match=message):
+        registry.load(version, expected_features=expected)
+
+
+def test_feature_names_other_than_the_models_are_refused_on_save(registry, model_and_rows):
+    model, rows = model_and_rows
+    with pytest.raises(FeatureMismatchError, match="not the model's features"):
+        registry.save(model, trained_on=MARCH, rows=10, feature_names=list(rows.columns)[::-1])
+
+
+def test_library_version_mismatch_is_refused(registry, model_and_rows, monkeypatch):
+    version = save(registry, *model_and_rows)
+    real = registry_module.installed_version
+    monkeypatch.setattr(
+        registry_module,
+        "installed_version",
+        lambda name: "0.1.0" if name == "scikit-learn" else real(name),
+    )
+    with pytest.raises(LibraryVersionError, match="scikit-learn trained 1\\.\\d+.*installed 0.1.0"):
+        registry.load(version)
+    assert registry.load(version, allow_version_mismatch=True).version == version
+
+
+@pytest.mark.parametrize(
+    "version",
+    ["../outside", "/tmp/model", "m-20260315-../../x", "model", "m-20260315-0123456789ab"],
+)
+def test_only_indexed_versions_are_loaded_never_paths(registry, model_and_rows, version):
+    save(registry, *model_and_rows)
+    with pytest.raises(UnknownVersionError):
+        registry.load(version)
+
+
+def test_an_empty_registry_says_so(registry):
+    with pytest.raises(UnknownVersionError, match="holds no models yet"):
+        registry.load()
+    assert registry.latest() is None and registry.versions() == []
+
+
+@pytest.mark.parametrize(
+    "trained_on, rows, message",
+    [
+        ((date(2026, 3, 15), date(2026, 3, 15)), 10, "start < end"),
+        (MARCH, 0, "rows must be positive"),
+    ],
+)
+def test_invalid_training_description_is_refused(
+    registry, model_and_rows, trained_on, rows, message
+):
+    model, frame = model_and_rows
+    with pytest.raises(RegistryError, match=message):
+        registry.save(model, trained_on=trained_on, rows=rows, feature_names=list(frame.columns))
+
+
+def test_an_unfitted_model_is_refused(registry):
+    with pytest.raises(RegistryError, match="only fitted models"):
+        registry.save(Ensemble(), trained_on=MARCH, rows=1, feature_names=["a"])
+
+
+# --------------------------------------------------------------------------- retrain policy
+
+
+@pytest.fixture
+def meta():
+    return {
+        "version": "m-20260315-0123456789ab",
+        "trained_on": {"start": "2026-03-01", "end": "2026-03-15"},
+        "feature_names": ["a", "b"],
+        "libraries": {"numpy": np.__version__},
+    }
+
+
+def test_no_model_means_train(meta):
+    expected = (True, "no model was trained before 2026-03-15")
+    assert should_retrain(None, date(2026, 3, 15), 7) == expected
+
+
+def test_a_fresh_model_is_loaded(meta):
+    retrain, reason = should_retrain(meta, date(2026, 3, 21), 7, {"a": 0.02, "b": 0.05})
+    assert not retrain
+    assert reason == "loaded m-20260315-0123456789ab: 6 day(s) old, largest feature PSI 0.050 (b)"
+
+
+def test_an_old_model_is_retrained(meta):
+    retrain, reason = should_retrain(meta, date(2026, 3, 22), 7)
+    assert retrain and "7 day(s) old" in reason and "every 7 day(s)" in reason
+
+
+def test_drift_above_the_threshold_retrains(meta):
+    retrain, reason = should_retrain(meta, date(2026, 3, 16), 7, {"a": 0.4, "b": 0.01}, 0.25)
+    assert retrain and reason == "feature drift: PSI of a is 0.400 > 0.25"
+
+
+def test_changed_features_retrain(meta):
+    retrain, reason = should_retrain(meta, date(2026, 3, 16), 7, feature_names=["a", "c"])
+    assert retrain and "features changed" in reason
+
+
+def test_changed_libraries_retrain(meta):
+    meta["libraries"]["numpy"] = "1.0.0"
+    retrain, reason = should_retrain(meta, date(2026, 3, 16), 7)
+    assert retrain and "numpy trained 1.0.0" in reason

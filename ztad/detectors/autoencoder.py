@@ -1,0 +1,237 @@
+"""Keras autoencoder: normal behaviour is what a narrow network can reconstruct.
+
+The network is trained on robustly standardised normal features (:mod:`ztad.detectors.scaling`)
+to reproduce its input through a bottleneck; the anomaly score is the mean squared
+reconstruction error over the features, and the per-feature errors say which features did not
+fit (:meth:`AutoencoderDetector.feature_errors`).
+
+Training holds out a seeded validation share and stops early on its loss, restoring the best
+weights. Under a fixed ``random_state`` it is deterministic as far as TensorFlow allows: the
+Python, NumPy and TensorFlow seeds are set (``keras.utils.set_random_seed``), op determinism is
+enabled (``tf.config.experimental.enable_op_determinism``, process-wide) and the thread pools
+are limited to ``threads`` when TensorFlow has not started yet in the process.
+
+TensorFlow is imported only inside this module's functions, so importing :mod:`ztad.detectors`
+stays light; the model is saved as a ``.keras`` file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ztad.detectors.base import Detector, DetectorError
+from ztad.detectors.scaling import FeatureScaler
+
+MODEL_FILE = "autoencoder.keras"
+#: Rows per batch when scoring (memory-bound, not a quality setting).
+PREDICT_BATCH = 8192
+
+
+def _keras(threads: int):
+    """Import TensorFlow and Keras, configured for reproducible CPU runs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already started in this process: its thread pools are fixed.
+    tf.config.experimental.enable_op_determinism()
+    return keras
+
+
+@contextlib.contextmanager
+def _quiet_numpy_bridge():
+    """Silence Keras's NumPy 2 ``__array__(copy=...)`` deprecation notice; it is not ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message="__array__ implementation doesn't accept a copy keyword",
+            category=DeprecationWarning,
+        )
+        yield
+
+
+def _build_network(keras, n_features: int, hidden_units: tuple[int, ...], code_size: int):
+    """Mirror-image dense network: input -> hidden... -> code -> ...hidden -> linear output."""
+    layers = keras.layers
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = inputs
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, activation="relu", name=f"encode_{i}")(x)
+    x = layers.Dense(code_size, activation="linear", name="code")(x)
+    for i, units in enumerate(reversed(hidden_units)):
+        x = layers.Dense(units, activation="relu", name=f"decode_{i}")(x)
+    outputs = layers.Dense(n_features, activation="linear", name="reconstruction")(x)
+    return keras.Model(inputs, outputs, name="ztad_autoencoder")
+
+
+class AutoencoderDetector(Detector):
+    """Dense autoencoder scored by reconstruction error.
+
+    Parameters
+    ----------
+    hidden_units
+        Widths of the encoder's hidden layers (the decoder mirrors them).
+    code_ratio
+        Bottleneck width as a share of the number of features (at least 2 units).
+    epochs
+        Most passes over the training rows (early stopping usually ends sooner).
+    batch_size
+        Rows per gradient step.
+    learning_rate
+        Adam step size.
+    validation_fraction
+        Share of training rows held out for early stopping.
+    patience
+        Epochs without validation improvement before stopping.
+    max_training_rows
+        Cap on rows the network trains on (a seeded sample beyond it).
+    threads
+        TensorFlow thread pool size, applied when TensorFlow starts.
+    target_fpr, calibration_fraction, random_state
+        As for every detector (see :class:`ztad.detectors.base.Detector`).
+
+    Attributes
+    ----------
+    model_ : keras.Model
+    scaler_ : FeatureScaler
+    history_ : dict
+        ``epochs_run``, ``best_epoch``, ``best_val_loss`` and the per-epoch ``loss`` and
+        ``val_loss``: the training metrics.
+    """
+
+    name = "autoencoder"
+    libraries = ("numpy", "scikit-learn", "tensorflow", "keras")
+
+    def __init__(
+        self,
+        *,
+        hidden_units: tuple[int, ...] = (32,),
+        code_ratio: float = 0.3,
+        epochs: int = 30,
+        batch_size: int = 512,
+        learning_rate: float = 1e-3,
+        validation_fraction: float = 0.1,
+        patience: int = 3,
+        max_training_rows: int = 100_000,
+        threads: int = 1,
+        target_fpr: float = 0.01,
+        calibration_fraction: float = 0.2,
+        random_state: int = 0,
+    ):
+        self.hidden_units = hidden_units
+        self.code_ratio = code_ratio
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.max_training_rows = max_training_rows
+        self.threads = threads
+        self.target_fpr = target_fpr
+        self.calibration_fraction = calibration_fraction
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- training
+
+    def _training_rows(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded (train, validation) rows, after the row cap."""
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise DetectorError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
+        order = np.random.default_rng(self.random_state).permutation(len(Z))
+        order = order[: self.max_training_rows]
+        n_validation = min(max(1, round(len(order) * self.validation_fraction)), len(order) - 1)
+        return Z[order[n_validation:]], Z[order[:n_validation]]
+
+    def _fit_model(self, X: np.ndarray) -> None:
+        keras = _keras(self.threads)
+        keras.utils.set_random_seed(self.random_state)
+        self.scaler_ = FeatureScaler.fit(X)
+        train, validation = self._training_rows(self.scaler_.transform(X).astype(np.float32))
+        code_size = max(2, round(X.shape[1] * self.code_ratio))
+        model = _build_network(keras, X.shape[1], tuple(self.hidden_units), code_size)
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=self.patience, restore_best_weights=True
+        )
+        with _quiet_numpy_bridge():
+            fitted = model.fit(
+                train,
+                train,
+                validation_data=(validation, validation),
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                shuffle=True,
+                callbacks=[stop],
+                verbose=0,
+            )
+        self.model_ = model
+        self.history_ = _history_summary(fitted.history)
+
+    # ----------------------------------------------------------------- scoring
+
+    def _squared_errors(self, X: np.ndarray) -> np.ndarray:
+        Z = self.scaler_.transform(X).astype(np.float32)
+        with _quiet_numpy_bridge():
+            reconstruction = self.model_.predict(Z, batch_size=PREDICT_BATCH, verbose=0)
+        return (Z.astype(np.float64) - reconstruction.astype(np.float64)) ** 2
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return self._squared_errors(X).mean(axis=1)
+
+    def feature_errors(self, X) -> pd.DataFrame:
+        """Squared reconstruction error per row and feature (standardised units).
+
+        The row's score is their mean, so the largest entries name the features that did not
+        fit what the network learned as normal.
+        """
+        return self._feature_frame(self._squared_errors(self._input(X)), X)
+
+    def feature_contributions(self, X) -> pd.DataFrame:
+        """Same as :meth:`feature_errors`."""
+        return self.feature_errors(X)
+
+    # ----------------------------------------------------------------- persistence
+
+    def _state(self) -> dict:
+        return {"scaler": self.scaler_.to_dict(), "history": self.history_}
+
+    def _load_state(self, state: dict) -> None:
+        self.scaler_ = FeatureScaler.from_dict(state["scaler"])
+        self.history_ = state["history"]
+
+    def _save_model(self, folder: Path) -> None:
+        with _quiet_numpy_bridge():
+            self.model_.save(folder / MODEL_FILE)
+
+    def _load_model(self, folder: Path) -> None:
+        keras = _keras(self.threads)
+        with _quiet_numpy_bridge():
+            self.model_ = keras.saving.load_model(
+                folder / MODEL_FILE, compile=False, safe_mode=True
+            )
+
+
+def _history_summary(history: dict) -> dict:
+    """Training metrics of a Keras ``History.history`` dict, as plain floats."""
+    val_loss = [float(v) for v in history["val_loss"]]
+    best = int(np.argmin(val_loss))
+    return {
+        "epochs_run": len(val_loss),
+        "best_epoch": best + 1,
+        "best_val_loss": val_loss[best],
+        "loss": [float(v) for v in history["loss"]],
+        "val_loss": val_loss,
+    }

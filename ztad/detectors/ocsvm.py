@@ -1,0 +1,157 @@
+"""One-Class SVM with an RBF kernel, exact on small histories and subsampled on large ones.
+
+The exact kernel SVM costs time quadratic in the training rows to fit, and its scoring cost
+grows with the support vectors (about ``nu`` times the rows). Beyond ``exact_max_rows`` rows the
+detector therefore switches to an approximation chosen by ``method``:
+
+- ``"subsample"`` (what ``"auto"`` picks beyond the cutoff): the exact kernel SVM on a seeded
+  uniform sample of ``exact_max_rows`` rows. A uniform sample of normal history estimates the
+  same support as the full history; calibration still uses every held-out row;
+- ``"nystroem"``: a Nystroem feature map of the same RBF kernel (``n_components`` landmark
+  rows) followed by a linear One-Class SVM trained by SGD; linear in the rows.
+
+``bench/bench_detectors.py`` measured both against the exact kernel on held-out synthetic
+anomalies (one run on a shared 2-core machine). At 50,000 training rows: exact fit 10.5 s,
+scoring 12.9 s per 100,000 rows, PR-AUC 0.869; exact on a 10,000-row subsample 0.9 s, 4.0 s,
+PR-AUC 0.869 (ROC-AUC 0.997 for both); Nystroem + SGD 4.3 s, 1.3 s, PR-AUC 0.746, and
+unstable from one size to the next (0.55 to 0.87). Up to 10,000 rows the exact kernel fits in
+about half a second, hence :data:`EXACT_MAX_ROWS`.
+
+Features are robustly standardised first (:mod:`ztad.detectors.scaling`); ``gamma="scale"``
+is ``1 / (n_features * variance)`` of the standardised training rows, the same for every
+method so that all of them use one kernel. The score is the negated decision function.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.kernel_approximation import Nystroem
+from sklearn.linear_model import SGDOneClassSVM
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import OneClassSVM
+
+from ztad.detectors.base import Detector, DetectorError
+from ztad.detectors.scaling import FeatureScaler
+
+#: Largest training set fitted with the exact kernel when ``method="auto"``.
+EXACT_MAX_ROWS = 10_000
+METHODS = ("auto", "exact", "nystroem", "subsample")
+MODEL_FILE = "ocsvm.joblib"
+
+
+class OneClassSVMDetector(Detector):
+    """RBF One-Class SVM that picks the exact kernel or an approximation by training size.
+
+    Parameters
+    ----------
+    method
+        ``"auto"`` (exact up to ``exact_max_rows`` rows, else ``"subsample"``), ``"exact"``,
+        ``"subsample"`` or ``"nystroem"``.
+    exact_max_rows
+        Cutoff for ``"auto"``, and the sample size of ``"subsample"``.
+    nu
+        Upper bound on the share of training rows outside the learned boundary.
+    gamma
+        RBF kernel width: ``"scale"`` or a positive number.
+    n_components
+        Landmark rows of the Nystroem map.
+    max_iter
+        Passes over the data of the SGD solver.
+    target_fpr, calibration_fraction, random_state
+        As for every detector (see :class:`ztad.detectors.base.Detector`).
+
+    Attributes
+    ----------
+    method_ : str
+        The method actually used (``"auto"`` resolved).
+    gamma_ : float
+        The kernel width actually used.
+    """
+
+    name = "ocsvm"
+
+    def __init__(
+        self,
+        *,
+        method: str = "auto",
+        exact_max_rows: int = EXACT_MAX_ROWS,
+        nu: float = 0.05,
+        gamma: float | str = "scale",
+        n_components: int = 300,
+        max_iter: int = 50,
+        target_fpr: float = 0.01,
+        calibration_fraction: float = 0.2,
+        random_state: int = 0,
+    ):
+        self.method = method
+        self.exact_max_rows = exact_max_rows
+        self.nu = nu
+        self.gamma = gamma
+        self.n_components = n_components
+        self.max_iter = max_iter
+        self.target_fpr = target_fpr
+        self.calibration_fraction = calibration_fraction
+        self.random_state = random_state
+
+    def _resolved_method(self, n_rows: int) -> str:
+        if self.method not in METHODS:
+            raise DetectorError(f"unknown ocsvm method {self.method!r}; choose from {METHODS}")
+        if self.method != "auto":
+            return self.method
+        return "exact" if n_rows <= self.exact_max_rows else "subsample"
+
+    def _kernel_width(self, Z: np.ndarray) -> float:
+        if self.gamma == "scale":
+            variance = float(Z.var())
+            return 1.0 / (Z.shape[1] * variance) if variance > 0 else 1.0
+        gamma = float(self.gamma)
+        if not gamma > 0:
+            raise DetectorError(f"gamma must be 'scale' or a positive number, got {self.gamma!r}")
+        return gamma
+
+    def _fit_model(self, X: np.ndarray) -> None:
+        self.method_ = self._resolved_method(len(X))
+        self.scaler_ = FeatureScaler.fit(X)
+        Z = self.scaler_.transform(X)
+        self.gamma_ = self._kernel_width(Z)
+        if self.method_ == "nystroem":
+            self.model_ = make_pipeline(
+                Nystroem(
+                    gamma=self.gamma_,
+                    n_components=min(self.n_components, len(Z)),
+                    random_state=self.random_state,
+                ),
+                SGDOneClassSVM(
+                    nu=self.nu, max_iter=self.max_iter, tol=None, random_state=self.random_state
+                ),
+            ).fit(Z)
+            return
+        if self.method_ == "subsample" and len(Z) > self.exact_max_rows:
+            rows = np.random.default_rng(self.random_state).choice(
+                len(Z), self.exact_max_rows, replace=False
+            )
+            Z = Z[np.sort(rows)]
+        self.model_ = OneClassSVM(
+            kernel="rbf", gamma=self.gamma_, nu=self.nu, cache_size=500
+        ).fit(Z)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        return -self.model_.decision_function(self.scaler_.transform(X))
+
+    def _state(self) -> dict:
+        return {"method": self.method_, "gamma": self.gamma_, "scaler": self.scaler_.to_dict()}
+
+    def _load_state(self, state: dict) -> None:
+        self.method_ = state["method"]
+        self.gamma_ = float(state["gamma"])
+        self.scaler_ = FeatureScaler.from_dict(state["scaler"])
+
+    def _save_model(self, folder: Path) -> None:
+        joblib.dump(self.model_, folder / MODEL_FILE)
+
+    def _load_model(self, folder: Path) -> None:
+        # joblib files are pickles: the registry checks their hashes before anything loads them.
+        self.model_ = joblib.load(folder / MODEL_FILE)
