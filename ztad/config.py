@@ -61,6 +61,9 @@ class DetectionConfig:
         How many trailing days of feature vectors train the detectors.
     max_training_rows
         Cap on training rows (a uniform, seeded sample beyond it).
+    calibration_days
+        The most recent days of the training window are held out of fitting and set the
+        alert threshold, so the budget is set on behaviour closest to the scored days.
     retrain_every_days
         A model older than this many days is retrained; otherwise the latest is loaded.
     target_fpr
@@ -82,6 +85,7 @@ class DetectionConfig:
     history_days: int = 30
     training_days: int = 14
     max_training_rows: int = 200_000
+    calibration_days: int = 3
     retrain_every_days: int = 7
     target_fpr: float = 0.005
     detectors: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")

@@ -67,25 +67,47 @@ def _day_drift(meta: dict, day_features: pd.DataFrame) -> pd.Series | None:
     return pd.Series({f"median PSI of {len(varying)} features": float(psi[varying].median())})
 
 
+def split_calibration(matrix: pd.DataFrame, calibration_days: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Hold out the most recent ``calibration_days`` of the training window for calibration.
+
+    The alert threshold must be set on behaviour like the days about to be scored. The
+    oldest training days are judged against thin baselines and look unusual, so a random
+    hold-out would set the threshold too high and under-spend the budget. With too few
+    days to split, ``None`` lets the ensemble hold out a random share instead.
+    """
+    from ztad.pipeline import TRAINING_DAY
+
+    days = matrix[TRAINING_DAY]
+    distinct = days.drop_duplicates().sort_values()
+    features = matrix.drop(columns=[TRAINING_DAY])
+    if calibration_days <= 0 or len(distinct) <= calibration_days:
+        return features, None
+    recent = days.isin(set(distinct.iloc[-calibration_days:]))
+    return features[~recent.to_numpy()], features[recent.to_numpy()]
+
+
 def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
-    """Fit the configured ensemble on ``matrix`` (normal history) and register it."""
+    """Fit the configured ensemble on ``matrix`` (normal history, rows tagged with their day)
+    and register it."""
     from ztad.ensemble import Ensemble
     from ztad.pipeline import training_window
 
     detection = config.detection
+    fit_rows, calibration_rows = split_calibration(matrix, detection.calibration_days)
     ensemble = Ensemble.from_names(
         detection.detectors, target_fpr=detection.target_fpr, random_state=detection.seed
-    ).fit(matrix)
+    ).fit(fit_rows, calibration=calibration_rows)
     start, end = training_window(config, day)
     return _registry(config).save(
         ensemble,
         trained_on=(start, end),
         rows=len(matrix),
-        feature_names=list(matrix.columns),
+        feature_names=list(fit_rows.columns),
         params={"detection": asdict(detection)},
         metrics={
             "fit_seconds": ensemble.fit_seconds_,
             "threshold": float(ensemble.threshold_),
+            "calibration_rows": 0 if calibration_rows is None else len(calibration_rows),
             "drift_reference": ensemble.drift_reference_.to_dict(),
         },
     )

@@ -211,15 +211,24 @@ def training_window(config: JobConfig, day: date) -> tuple[date, date]:
     return day - timedelta(days=config.detection.training_days), day
 
 
+#: Column of the training frame telling which past day a row comes from.
+TRAINING_DAY = "training_day"
+
+
 def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
+    """Feature vectors of the training window, each row tagged with its day.
+
+    Rows beyond ``max_training_rows`` are dropped by a seeded uniform sample.
+    """
     from ztad.features import FEATURE_NAMES
 
     start, end = training_window(config, day)
     frames = []
     for offset in range((end - start).days):
-        frame = _training_features_of(config, start + timedelta(days=offset))
+        past_day = start + timedelta(days=offset)
+        frame = _training_features_of(config, past_day)
         if not frame.empty:
-            frames.append(frame[list(FEATURE_NAMES)])
+            frames.append(frame[list(FEATURE_NAMES)].assign(**{TRAINING_DAY: past_day}))
     if not frames:
         raise RuntimeError(
             f"no history to train on for {day}: days {start}..{end - timedelta(days=1)} "
@@ -228,7 +237,7 @@ def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
     matrix = pd.concat(frames, ignore_index=True)
     cap = config.detection.max_training_rows
     if len(matrix) > cap:
-        matrix = matrix.sample(n=cap, random_state=config.detection.seed)
+        matrix = matrix.sample(n=cap, random_state=config.detection.seed).sort_index()
     return matrix.reset_index(drop=True)
 
 
