@@ -1,0 +1,364 @@
+"""Operators that each run one step of :mod:`ztad.pipeline` for the data interval's UTC day.
+
+An operator holds only strings and templated values (connection ids, a Variable key, the
+``ZTAD_HOME`` folder, detection settings). ``execute`` builds a :class:`ztad.config.JobConfig`
+from the hooks, calls ONE pipeline function and returns its small JSON-able result to XCom.
+The steps hand data to each other through files in ``<ZTAD_HOME>/work/day=YYYY-MM-DD``, so all
+tasks of a run need the same ``ZTAD_HOME`` (a shared volume when workers are separate machines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from ztad_airflow.hooks import (
+    FindingsConnectionError,
+    SourceConfigError,
+    ZtadSourceHook,
+    findings_database_url,
+)
+from ztad_airflow.intervals import DataIntervalError, interval_day
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from ztad.config import DetectionConfig, JobConfig, SourceConfig
+
+#: Errors in a run's settings, which no retry can fix.
+CONFIGURATION_ERRORS = (DataIntervalError, SourceConfigError, FindingsConnectionError)
+
+#: What to do when the source has no logs at all for the day.
+ON_MISSING_PARTITION = ("fail", "skip", "wait")
+
+
+class ZtadJobMixin:
+    """The settings every ztad task shares, and how they become a :class:`JobConfig`.
+
+    :param findings_conn_id: Airflow connection of the findings database. When it is not
+        defined, ``ZTAD_DATABASE_URL`` or the embedded SQLite file ``<home>/findings.db`` is used.
+    :param source_variable: Variable holding the log source JSON (see :mod:`ztad_airflow.hooks`).
+    :param source_conn_id: connection whose extra holds the log source JSON, when the
+        Variable is not set.
+    :param home: folder for ztad's state, work files and models; ``$ZTAD_HOME`` when empty.
+    :param history_days: baseline window in days; the ztad default when empty.
+    :param target_fpr: alert budget (fraction of normal events allowed to alert); the ztad
+        default when empty.
+    """
+
+    job_template_fields: Sequence[str] = (
+        "findings_conn_id",
+        "source_variable",
+        "source_conn_id",
+        "home",
+        "history_days",
+        "target_fpr",
+    )
+
+    def _init_job(
+        self,
+        findings_conn_id: str = "ztad_findings",
+        source_variable: str = "ztad_source",
+        source_conn_id: str = "ztad_source",
+        home: str | None = None,
+        history_days: int | str | None = None,
+        target_fpr: float | str | None = None,
+    ) -> None:
+        self.findings_conn_id = findings_conn_id
+        self.source_variable = source_variable
+        self.source_conn_id = source_conn_id
+        self.home = home
+        self.history_days = history_days
+        self.target_fpr = target_fpr
+
+    def day_and_config(self, context: Context) -> tuple[date, JobConfig]:
+        """The run's day and configuration; a setting that is wrong fails the task at once,
+        without retries, since retrying cannot fix it."""
+        try:
+            day = interval_day(context.get("data_interval_start"), context.get("data_interval_end"))
+            return day, self.job_config()
+        except CONFIGURATION_ERRORS as error:
+            raise AirflowFailException(f"{type(error).__name__}: {error}") from error
+
+    def source_config(self) -> SourceConfig:
+        """The log source, from the Variable, the connection or the environment."""
+        hook = ZtadSourceHook(source_conn_id=self.source_conn_id, variable_key=self.source_variable)
+        return hook.get_source_config()
+
+    def job_config(self) -> JobConfig:
+        """Build the run's configuration: environment defaults, then Airflow's settings."""
+        from ztad.config import JobConfig
+        from ztad.store import safe_url
+
+        overrides: dict[str, Any] = {"source": self.source_config(), **self._database_override()}
+        if _present(self.home):
+            overrides["home"] = Path(str(self.home)).expanduser().resolve()
+        config = JobConfig.from_env(**overrides)
+        self.log.info("ztad home %s, logs from %s", config.home, safe_url(config.source.root))
+        return config.with_overrides(detection=self._detection(config.detection))
+
+    def _database_override(self) -> dict[str, str]:
+        """``{"database_url": ...}`` from the findings connection, or nothing when it is absent."""
+        found = findings_database_url(self.findings_conn_id) if self.findings_conn_id else None
+        if found is None:
+            self.log.info(
+                "no connection %r: findings go to $ZTAD_DATABASE_URL if set, else to "
+                "<ZTAD_HOME>/findings.db", self.findings_conn_id,
+            )
+            return {}
+        url, masked = found
+        self.log.info("findings database: %s (connection %r)", masked, self.findings_conn_id)
+        return {"database_url": url}
+
+    def _detection(self, detection: DetectionConfig) -> DetectionConfig:
+        """``detection`` with the history window and alert budget given to this task."""
+        if _present(self.history_days):
+            history_days = _positive_int(self.history_days, "history_days")
+            detection = replace(detection, history_days=history_days)
+        if _present(self.target_fpr):
+            detection = replace(detection, target_fpr=_fraction(self.target_fpr, "target_fpr"))
+        return detection
+
+
+class ZtadStepOperator(ZtadJobMixin, BaseOperator):
+    """Base of the pipeline step operators: one step for the UTC day of the data interval.
+
+    Subclasses name the step in ``step`` and implement :meth:`run_step`.
+    See :class:`ZtadJobMixin` for the shared parameters.
+    """
+
+    step: str = ""
+    template_fields: Sequence[str] = ZtadJobMixin.job_template_fields
+    ui_color = "#dbe9f6"
+
+    def __init__(
+        self,
+        *,
+        findings_conn_id: str = "ztad_findings",
+        source_variable: str = "ztad_source",
+        source_conn_id: str = "ztad_source",
+        home: str | None = None,
+        history_days: int | str | None = None,
+        target_fpr: float | str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._init_job(
+            findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr
+        )
+
+    def execute(self, context: Context) -> dict:
+        day, config = self.day_and_config(context)
+        self.log.info("ztad %s for %s", self.step, day)
+        result = self.run_step(day, config, context)
+        self.log.info("ztad %s for %s: %s", self.step, day, result)
+        return result
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
+        """Run the step for ``day`` and return its small result."""
+        raise NotImplementedError
+
+
+class ZtadPullOperator(ZtadStepOperator):
+    """Load the day's events into the work folder and quarantine bad rows (``pipeline.pull``).
+
+    :param on_missing_partition: ``fail`` (default), ``skip`` or ``wait`` when the source has
+        no logs for the day. ``fail`` fails the task at once, without retries; ``skip`` skips
+        the rest of the run. Both record the outcome in the ``runs`` table, so a missing day
+        is never mistaken for a quiet one. ``wait`` is handled by
+        :class:`ztad_airflow.sensors.ZtadPartitionSensor` upstream; if the logs are still
+        missing when this task runs, it fails.
+    :param dry_run: in a dry run a missing day is not recorded in the ``runs`` table.
+    """
+
+    step = "pull"
+    template_fields: Sequence[str] = (
+        *ZtadStepOperator.template_fields, "on_missing_partition", "dry_run",
+    )
+
+    def __init__(
+        self, *, on_missing_partition: str = "fail", dry_run: bool | str = False, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.on_missing_partition = on_missing_partition
+        self.dry_run = dry_run
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
+        from ztad import pipeline
+        from ztad.sources import MissingPartitionError
+
+        outcome = missing_partition_outcome(self.on_missing_partition)
+        try:
+            return pipeline.pull(day, config)
+        except MissingPartitionError as error:
+            message = f"{error} [on_missing_partition={outcome!r}]"
+            status = "skipped" if outcome == "skip" else "failed"
+            if not _flag(self.dry_run, "dry_run"):
+                record_missing_day(day, config, context["run_id"], status, message, self.log)
+            if outcome == "skip":
+                raise AirflowSkipException(f"{message}: the day is skipped") from error
+            raise AirflowFailException(
+                f"{message}. Load the day's logs and clear this task, or trigger the run with "
+                "on_missing_partition='skip' or 'wait'"
+            ) from error
+
+
+class ZtadBaselinesOperator(ZtadStepOperator):
+    """Build the baseline as of the day and compute its features (``pipeline.update_baselines``)."""
+
+    step = "update_baselines"
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
+        from ztad import pipeline
+
+        return pipeline.update_baselines(day, config)
+
+
+class ZtadDetectorsOperator(ZtadStepOperator):
+    """Load the current model or train a new one (``pipeline.prepare_detectors``).
+
+    :param retrain: train a new model even when a recent one exists (templated; a bool or
+        ``"true"``/``"false"``).
+    """
+
+    step = "prepare_detectors"
+    template_fields: Sequence[str] = (*ZtadStepOperator.template_fields, "retrain")
+
+    def __init__(self, *, retrain: bool | str = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.retrain = retrain
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
+        from ztad import pipeline
+
+        return pipeline.prepare_detectors(day, config, retrain=_flag(self.retrain, "retrain"))
+
+
+class ZtadScoreOperator(ZtadStepOperator):
+    """Score the day's events and flag those over the threshold (``pipeline.score``)."""
+
+    step = "score"
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
+        from ztad import pipeline
+
+        return pipeline.score(day, config)
+
+
+class ZtadWriteFindingsOperator(ZtadStepOperator):
+    """Replace the day's findings and run record in one transaction (``pipeline.write_findings``).
+
+    Give it the findings Asset as outlet: each successful write then emits an Asset event
+    whose ``extra`` holds ``day``, ``findings`` and ``run_id``.
+
+    :param dry_run: compute everything but write nothing (templated). The task then ends
+        skipped, so that no Asset event claims that findings landed; its counts still go to
+        XCom.
+    """
+
+    step = "write_findings"
+    template_fields: Sequence[str] = (*ZtadStepOperator.template_fields, "dry_run")
+    ui_color = "#c8e6c9"
+
+    def __init__(self, *, dry_run: bool | str = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dry_run = dry_run
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
+        from ztad import pipeline
+
+        dry_run = _flag(self.dry_run, "dry_run")
+        result = pipeline.write_findings(day, config, run_id=context["run_id"], dry_run=dry_run)
+        if dry_run:
+            context["ti"].xcom_push(key="return_value", value=result)
+            raise AirflowSkipException(
+                f"dry run for {day}: {result.get('findings')} findings computed, nothing written"
+            )
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = {
+                "day": day.isoformat(),
+                "findings": result.get("findings"),
+                "run_id": context["run_id"],
+            }
+        return result
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def missing_partition_outcome(value: Any) -> str:
+    """Check and return an ``on_missing_partition`` setting (``fail``, ``skip`` or ``wait``)."""
+    outcome = str(value).strip().lower() if _present(value) else "fail"
+    if outcome not in ON_MISSING_PARTITION:
+        raise AirflowFailException(
+            f"on_missing_partition must be one of {list(ON_MISSING_PARTITION)}, not {value!r}"
+        )
+    return outcome
+
+
+def record_missing_day(
+    day: date, config: JobConfig, run_id: str, status: str, message: str, log
+) -> None:
+    """Leave a ``runs`` row for a day without logs, so that the gap is visible in SQL too.
+
+    Best effort: when the database cannot be reached the task still fails or skips with the
+    original message.
+    """
+    try:
+        from ztad.store import FindingsStore, RunRecord
+
+        now = datetime.now(timezone.utc)
+        with FindingsStore(config.resolved_database_url) as store:
+            store.create_schema()
+            store.record_run(
+                RunRecord(run_id=run_id, day=day, status=status, started_at=now,
+                          finished_at=now, message=message[:2000])
+            )
+    except Exception:  # the missing day matters more than this bookkeeping
+        log.exception("could not record the %s run of %s in the runs table", status, day)
+
+
+def _present(value: Any) -> bool:
+    """Whether a templated value was given (an empty rendering means "use the default")."""
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", "", "none"):
+        return False
+    raise AirflowFailException(f"{name} must be true or false, not {value!r}")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise AirflowFailException(
+            f"{name} must be a whole number of days, not {value!r}"
+        ) from None
+    if number < 1:
+        raise AirflowFailException(f"{name} must be at least 1, not {number}")
+    return number
+
+
+def _fraction(value: Any, name: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise AirflowFailException(
+            f"{name} must be a number between 0 and 1, not {value!r}"
+        ) from None
+    if not 0.0 < number < 1.0:
+        raise AirflowFailException(f"{name} must be between 0 and 1 (exclusive), not {number}")
+    return number

@@ -1,0 +1,36 @@
+from datetime import date
+
+import pytest
+
+from ztad_airflow.local import RunOutcome, run_day_in_process
+
+
+def test_an_unknown_dag_is_a_clear_error():
+    with pytest.raises(LookupError, match="DAG 'no_such_dag' not found in .*dags"):
+        run_day_in_process(date(2026, 3, 2), dag_id="no_such_dag")
+
+
+def test_an_outcome_knows_whether_the_run_succeeded():
+    assert RunOutcome(date(2026, 3, 2), "r1", "success").succeeded
+    assert not RunOutcome(date(2026, 3, 2), "r2", "failed", {"pull": "failed"}).succeeded
+
+
+def test_the_environment_points_airflow_at_this_projects_dags_and_plugins(tmp_path):
+    from ztad_airflow.local import PROJECT_ROOT, airflow_environment
+
+    env = airflow_environment(tmp_path / "airflow", log_level="WARNING")
+    assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow' / 'airflow.db'}"
+    assert (PROJECT_ROOT / "dags" / "ztad_daily.py").is_file()
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(PROJECT_ROOT / "dags")
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(PROJECT_ROOT / "plugins")
+    assert env["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "WARNING"
+
+
+def test_configuring_after_airflow_was_imported_is_refused(tmp_path):
+    import airflow.settings  # noqa: F401  (already imported by the tests' own setup)
+    from ztad_airflow.local import use_local_airflow
+
+    with pytest.raises(RuntimeError, match="already imported"):
+        use_local_airflow(tmp_path / "airflow")
+    assert not (tmp_path / "airflow").exists()
