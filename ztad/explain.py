@@ -1,0 +1,376 @@
+"""Reasons for flagged events, as machine codes and sentences with the actual numbers.
+
+Only flagged rows are explained (a small share of a day). For each kind of evidence a mask
+over the flagged rows says where it applies and a sentence is built for those rows, e.g.
+"first login from Lagos, Nigeria in 45 days of history; 3,830 km from Madrid, Spain 40 min
+earlier (5,750 km/h)". Every flagged row gets at least one reason with numbers: when no
+behavioural evidence stands out, the features that deviate most from the day's typical values
+are quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ztad.features import FEATURE_NAMES
+
+_BYTES_BASELINE_WORDS = {
+    "user_resource": "this user's usual for {resource}",
+    "peer_resource": "the usual of peers in {group} for {resource}",
+    "org_resource": "the organisation's usual for {resource}",
+    "user": "this user's usual",
+    "org": "the organisation's usual",
+}
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class ExplainInputError(ValueError):
+    """Events, features, rule hits and the flag mask do not describe the same rows."""
+
+
+# --------------------------------------------------------------------------- number formats
+
+
+def format_bytes(value: float) -> str:
+    """``48213`` -> ``"47 KB"``; ``2.2e9`` -> ``"2.0 GB"`` (binary units)."""
+    value = float(value)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit in ("B", "KB") else f"{value:,.1f} {unit}"
+        value /= 1024.0
+    return f"{value:,.1f} TB"
+
+
+def format_minutes(minutes: float) -> str:
+    """``40`` -> ``"40 min"``, ``190`` -> ``"3 h 10 min"``, ``4000`` -> ``"2.8 days"``."""
+    minutes = float(minutes)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        hours, rest = divmod(int(round(minutes)), 60)
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+def format_clock(hour: float) -> str:
+    """``3.2`` -> ``"03:12"``."""
+    total = int(np.floor(float(hour) * 60 + 1e-6)) % (24 * 60)
+    return f"{total // 60:02d}:{total % 60:02d}"
+
+
+def _count(value: float, noun: str) -> str:
+    """``1 user``, ``3 users``."""
+    return f"{value:,.0f} {noun}" + ("" if round(value) == 1 else "s")
+
+
+def format_ratio(ratio: float) -> str:
+    """``48.3`` -> ``"48x"``, ``2.54`` -> ``"2.5x"``."""
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class _Rows:
+    """The flagged rows' events, features and rule hits, with safe column access."""
+
+    def __init__(self, events: pd.DataFrame, features: pd.DataFrame, hits: pd.DataFrame):
+        self.events, self.features, self.hits = events, features, hits
+
+    def num(self, name: str) -> np.ndarray:
+        if name not in self.features.columns:
+            return np.zeros(len(self.features))
+        return pd.to_numeric(self.features[name], errors="coerce").to_numpy("float64", na_value=np.nan)
+
+    def text(self, name: str, source: str = "features") -> np.ndarray:
+        frame = self.events if source == "events" else self.features
+        if name not in frame.columns:
+            return np.full(len(frame), "unknown", dtype=object)
+        values = frame[name].astype("string").fillna("unknown")
+        return values.to_numpy(dtype=object)
+
+    def rule(self, code: str) -> np.ndarray:
+        if self.hits is None or code not in self.hits.columns:
+            return np.zeros(len(self.features), dtype=bool)
+        return self.hits[code].fillna(False).to_numpy(dtype=bool)
+
+
+def _history_phrase(r: _Rows) -> np.ndarray:
+    days = np.nan_to_num(r.num("ctx_history_days")).astype(int)
+    return np.array([f"in {d} days of history" if d > 0 else "with no history" for d in days], dtype=object)
+
+
+def _place_and_travel(r: _Rows) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """New place and travel, in one sentence when both apply (the most telling pair)."""
+    new_city = np.nan_to_num(r.num("city_novelty")) >= 0.5
+    new_country = np.nan_to_num(r.num("country_novelty")) >= 0.5
+    speed = np.nan_to_num(r.num("ctx_travel_kmh"))
+    distance = np.nan_to_num(r.num("ctx_travel_km"))
+    minutes, direction = r.num("ctx_travel_minutes"), np.nan_to_num(r.num("ctx_travel_direction"))
+    impossible = r.rule("impossible_travel")
+    fast = impossible | ((speed > 900) & (distance >= 500))
+    mask = new_city | fast
+    locations, other = r.text("location", "events"), r.text("ctx_travel_location")
+    history = _history_phrase(r)
+    texts, codes = np.full(len(mask), "", dtype=object), []
+    for i in np.flatnonzero(mask):
+        parts = []
+        if new_city[i]:
+            country = " (a country new for this user)" if new_country[i] else ""
+            parts.append(f"first login from {locations[i]}{country} {history[i]}")
+        if fast[i]:
+            when = "later" if direction[i] > 0 else "earlier"
+            parts.append(
+                f"{distance[i]:,.0f} km from {other[i]} {format_minutes(minutes[i])} {when} "
+                f"({speed[i]:,.0f} km/h)"
+            )
+        texts[i] = "; ".join(parts)
+        codes.append("impossible_travel" if impossible[i] else ("travel" if fast[i] else "new_city"))
+    return mask, texts[mask], codes
+
+
+def _rare_place(r: _Rows):
+    peers = r.num("ctx_city_peer_users")
+    org = np.nan_to_num(r.num("ctx_city_org_users"))
+    rare_peers = np.nan_to_num(r.num("city_rarity_peers")) >= 1.0
+    rare = rare_peers | (np.nan_to_num(r.num("city_rarity_org")) >= 1.5)
+    mask = rare & r.events["location"].notna().to_numpy()
+    loc, group = r.text("location", "events"), r.text("ctx_peer_group")
+    texts = [
+        (f"{loc[i]} was used by {peers[i]:.0f} peers in {group[i]} and {org[i]:.0f} users "
+         "of the organisation in the baseline window")
+        if not np.isnan(peers[i])
+        else f"{loc[i]} was used by {org[i]:.0f} users of the organisation in the baseline window"
+        for i in np.flatnonzero(mask)
+    ]
+    return mask, texts
+
+
+def _off_hours(r: _Rows):
+    distance = np.nan_to_num(r.num("off_hours_distance"))
+    rarity = np.nan_to_num(r.num("hour_rarity"))
+    mask = (distance >= 1.0) | (rarity >= 1.0)
+    local, zone = r.num("ctx_local_hour"), r.text("ctx_timezone")
+    start, end = r.num("ctx_usual_start"), r.num("ctx_usual_end")
+    probability = r.num("ctx_hour_probability")
+    weekend = np.nan_to_num(r.num("weekend")) >= 0.5
+    texts = []
+    for i in np.flatnonzero(mask):
+        day = " on a weekend" if weekend[i] else ""
+        sentence = f"login at {format_clock(local[i])} local time ({zone[i]}){day}"
+        if distance[i] >= 1.0 and not np.isnan(end[i]):
+            sentence += (f"; this user's usual hours are {format_clock(start[i])}-{format_clock(end[i])}"
+                         f" ({distance[i]:.1f} h outside)")
+        else:
+            sentence += f"; this hour of the week holds {probability[i]:.2%} of this user's expected logins"
+        texts.append(sentence)
+    return mask, texts
+
+
+def _failures(r: _Rows):
+    count = np.nan_to_num(r.num("ctx_user_failures_10m"))
+    span = np.nan_to_num(r.num("ctx_burst_minutes"))
+    success = np.nan_to_num(r.num("login_failed")) < 0.5
+    mask = count >= 3
+    ip = r.text("ctx_burst_ip")
+    texts = [
+        f"{count[i]:.0f} failed logins in {max(span[i], 1):.0f} minutes from {ip[i]}"
+        + (", then a success" if success[i] else "")
+        for i in np.flatnonzero(mask)
+    ]
+    codes = ["success_after_failures" if r.rule("success_after_failures")[i]
+             else "brute_force" if r.rule("brute_force")[i] else "failures" for i in np.flatnonzero(mask)]
+    return mask, texts, codes
+
+
+def _spray(r: _Rows):
+    users = np.nan_to_num(r.num("ctx_ip_failed_users_60m"))
+    attempts = np.nan_to_num(r.num("ctx_ip_failures_60m"))
+    mask = users >= 3
+    ip = r.text("ip_address", "events")
+    texts = [f"{ip[i]} failed to log in as {users[i]:.0f} different users ({attempts[i]:.0f} attempts) "
+             "within an hour" for i in np.flatnonzero(mask)]
+    return mask, texts
+
+
+def _new_device(r: _Rows):
+    mask = np.nan_to_num(r.num("device_novelty")) >= 0.5
+    device, known = r.text("device_id", "events"), np.nan_to_num(r.num("ctx_user_devices"))
+    history = _history_phrase(r)
+    texts = [f"first use of device {device[i]} {history[i]} (the user had {_count(known[i], 'known device')})"
+             for i in np.flatnonzero(mask)]
+    takeover = r.rule("new_device_new_place")
+    codes = ["new_device_new_place" if takeover[i] else "new_device" for i in np.flatnonzero(mask)]
+    return mask, texts, codes
+
+
+def _new_ip(r: _Rows):
+    novelty = np.nan_to_num(r.num("ip_novelty")) >= 0.5
+    new_in_org = np.nan_to_num(r.num("ip_new_in_org")) >= 0.5
+    today = np.nan_to_num(r.num("ctx_ip_users_today"))
+    before = np.nan_to_num(r.num("ctx_ip_users_history"))
+    mask = novelty | (new_in_org & (today >= 3))
+    ip = r.text("ip_address", "events")
+    texts = []
+    for i in np.flatnonzero(mask):
+        opening = f"first login from IP {ip[i]}" if novelty[i] else f"IP {ip[i]}"
+        seen = ("never seen in the organisation before" if new_in_org[i]
+                else f"used by {_count(before[i], 'user')} before")
+        texts.append(f"{opening}, {seen}; it served {_count(today[i], 'user')} today")
+    return mask, texts
+
+
+def _resource(r: _Rows):
+    novelty = np.nan_to_num(r.num("resource_novelty")) >= 0.5
+    rare = np.nan_to_num(r.num("resource_rarity_peers")) >= 1.0
+    sensitive = np.nan_to_num(r.num("resource_sensitive")) >= 0.5
+    mask = (novelty | rare) & r.events["resource"].notna().to_numpy()
+    resource, group = r.text("resource", "events"), r.text("ctx_peer_group")
+    users, size = np.nan_to_num(r.num("ctx_resource_group_users")), np.nan_to_num(r.num("ctx_group_size"))
+    texts = []
+    for i in np.flatnonzero(mask):
+        opening = "first access to" if novelty[i] else "access to"
+        kind = "sensitive resource " if sensitive[i] else ""
+        texts.append(f"{opening} {kind}{resource[i]}; "
+                     f"used by {users[i]:.0f} of {size[i]:.0f} peers in {group[i]}")
+    codes = ["rare_sensitive_access" if r.rule("rare_sensitive_access")[i]
+             else "new_resource" if novelty[i] else "rare_resource" for i in np.flatnonzero(mask)]
+    return mask, texts, codes
+
+
+def _volume(r: _Rows):
+    ratio_log = np.nan_to_num(r.num("bytes_log_ratio"))
+    z = np.nan_to_num(r.num("bytes_z"))
+    mask = (ratio_log >= np.log10(5.0)) & (z >= 2.0)
+    usual = r.num("ctx_usual_bytes")
+    sent = pd.to_numeric(r.events["bytes_transferred"], errors="coerce").to_numpy("float64")
+    baseline, group = r.text("ctx_bytes_baseline"), r.text("ctx_peer_group")
+    resource = r.text("resource", "events")
+    texts = []
+    for i in np.flatnonzero(mask):
+        template = _BYTES_BASELINE_WORDS.get(baseline[i], "the usual")
+        words = template.format(resource=resource[i], group=group[i])
+        texts.append(f"bytes {format_ratio(10 ** ratio_log[i])} {words} "
+                     f"({format_bytes(sent[i])} vs {format_bytes(usual[i])}, z = {z[i]:.1f})")
+    rule = r.rule("large_transfer")
+    codes = ["large_transfer" if rule[i] else "unusual_volume" for i in np.flatnonzero(mask)]
+    return mask, texts, codes
+
+
+def _many_logins(r: _Rows):
+    ratio = np.nan_to_num(r.num("logins_today_ratio"))
+    mask = ratio >= 2.0
+    so_far, usual = np.nan_to_num(r.num("ctx_events_so_far")), np.nan_to_num(r.num("ctx_usual_daily_events"))
+    texts = [f"{so_far[i]:.0f} events so far today; usually {usual[i]:.0f} per day"
+             for i in np.flatnonzero(mask)]
+    return mask, texts
+
+
+def _cold_start(r: _Rows):
+    maturity = r.num("ctx_maturity")
+    mask = np.nan_to_num(maturity, nan=1.0) < 1.0
+    group, history = r.text("ctx_peer_group"), _history_phrase(r)
+    events = np.nan_to_num(r.num("ctx_history_events"))
+    texts = [
+        f"new user ({history[i].removeprefix('in ')}, {events[i]:.0f} events), judged against "
+        + (f"peers in {group[i]}" if group[i] != "unknown" else "the organisation")
+        for i in np.flatnonzero(mask)
+    ]
+    return mask, texts
+
+
+def _deviations(r: _Rows, typical: pd.Series, spread: pd.Series, missing: np.ndarray):
+    """Fallback: the two features furthest from the day's typical values, with both numbers."""
+    names = [n for n in FEATURE_NAMES if n in r.features.columns]
+    values = r.features[names].to_numpy("float64")
+    score = np.abs(values - typical[names].to_numpy()) / spread[names].to_numpy()
+    texts = []
+    for i in np.flatnonzero(missing):
+        top = np.argsort(-score[i])[:2]
+        texts.append("; ".join(
+            f"{names[j]} = {values[i, j]:.2f} (typical today {typical[names[j]]:.2f})" for j in top
+        ))
+    return missing, texts
+
+
+def _simple(code: str, builder: Callable) -> Callable:
+    def run(r: _Rows):
+        mask, texts = builder(r)
+        return mask, texts, [code] * int(np.sum(mask))
+    return run
+
+
+_EVIDENCE: tuple[Callable, ...] = (
+    _place_and_travel,
+    _simple("password_spray", _spray),
+    _failures,
+    _volume,
+    _new_device,
+    _simple("new_ip", _new_ip),
+    _resource,
+    _simple("off_hours", _off_hours),  # the rule code, and the reason code without it
+    _simple("rare_place", _rare_place),
+    _simple("many_logins", _many_logins),
+)
+
+
+def _check(events, features, rule_hits, flagged) -> np.ndarray:
+    flagged = np.asarray(flagged, dtype=bool)
+    sizes = {"events": len(events), "features": len(features), "flagged_mask": len(flagged)}
+    if rule_hits is not None:
+        sizes["rule_hits"] = len(rule_hits)
+    if len(set(sizes.values())) > 1:
+        raise ExplainInputError(f"inputs describe different numbers of rows: {sizes}")
+    return flagged
+
+
+def explain(
+    events: pd.DataFrame,
+    features: pd.DataFrame,
+    rule_hits: pd.DataFrame | None,
+    flagged_mask,
+) -> pd.Series:
+    """Reasons for each flagged event.
+
+    Parameters
+    ----------
+    events, features, rule_hits
+        The day's events, their features (:func:`ztad.features.compute_features`) and rule
+        hits (:func:`ztad.rules.evaluate_rules`), row-aligned.
+    flagged_mask
+        Boolean per row: which events were flagged.
+
+    Returns
+    -------
+    pandas.Series
+        One entry per flagged row (index of the flagged events, in order): a list of
+        ``{"code": str, "text": str}``, strongest evidence first, never empty.
+    """
+    flagged = _check(events, features, rule_hits, flagged_mask)
+    rows = np.flatnonzero(flagged)
+    r = _Rows(
+        events.iloc[rows].reset_index(drop=True),
+        features.iloc[rows].reset_index(drop=True),
+        None if rule_hits is None else rule_hits.iloc[rows].reset_index(drop=True),
+    )
+    reasons: list[list[dict[str, str]]] = [[] for _ in rows]
+    for evidence in _EVIDENCE:
+        mask, texts, codes = evidence(r)
+        for i, text, code in zip(np.flatnonzero(mask), texts, codes):
+            reasons[i].append({"code": code, "text": text})
+    missing = np.array([not reason for reason in reasons], dtype=bool)
+    if missing.any():
+        names = [n for n in FEATURE_NAMES if n in features.columns]
+        typical = features[names].median()
+        spread = (features[names].quantile(0.75) - features[names].quantile(0.25)).clip(lower=0.1)
+        for i, text in zip(*[np.flatnonzero(missing), _deviations(r, typical, spread, missing)[1]]):
+            reasons[i].append({"code": "deviation", "text": text})
+    cold_mask, cold_texts = _cold_start(r)
+    for i, text in zip(np.flatnonzero(cold_mask), cold_texts):
+        reasons[i].append({"code": "cold_start", "text": text})
+    return pd.Series(reasons, index=events.index[rows], dtype=object)

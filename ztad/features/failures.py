@@ -1,0 +1,172 @@
+"""Failure features: bursts of failed logins per user, one source failing across many users
+(password spray), and a success right after a burst (a guessed password).
+
+All windows look back in time from each event ("in the last 10 minutes"), counting the event
+itself. They are computed with sorted keys and binary search, never a loop over events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ztad.features.context import MICROS_PER_MINUTE, EventContext
+from ztad.features.cross_user import given
+
+#: Bound on (window, failure) pairs examined at once when counting distinct users.
+_PAIR_CHUNK = 4_000_000
+
+DESCRIPTIONS: dict[str, str] = {
+    "login_failed": "1 when the login attempt failed",
+    "user_failures_10m": "The user's failed logins in the last 10 minutes, log(1 + count)",
+    "user_failures_60m": "The user's failed logins in the last hour, log(1 + count)",
+    "ip_failed_users_60m": "Distinct users this source IP failed to log in as in the last hour, "
+    "counting only users for whom the IP is new (password spray, not a busy office), "
+    "log(1 + users)",
+    "success_after_failures": "For a successful login, the user's failed logins in the "
+    "preceding 10 minutes, log(1 + count); 0 for failures",
+}
+
+
+def _sorted_keys(groups: np.ndarray, micros: np.ndarray, span: int) -> np.ndarray:
+    return groups.astype("int64") * span + micros
+
+
+def _span(micros: np.ndarray, window: int) -> int:
+    """Key stride per group: larger than any time difference plus the window."""
+    return int(micros.max() - micros.min() + 2 * window + 1) if len(micros) else 1
+
+
+def window_counts(groups, micros, flags, window_micros) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per event, flagged events of the same group in ``[t - window, t]`` (in sorted order).
+
+    Returns the count, the row of the earliest flagged event in the window and the row of the
+    latest one (-1 when none), all aligned with the input rows.
+    """
+    n = len(micros)
+    if n == 0:
+        empty = np.array([], dtype="int64")
+        return empty, empty, empty
+    base = micros - micros.min()
+    order = np.lexsort((base, groups))
+    keys = _sorted_keys(groups[order], base[order], _span(base, window_micros))
+    hit = flags[order].astype("int64")
+    cumulative = np.r_[0, np.cumsum(hit)]
+    position = np.arange(n)
+    low = np.searchsorted(keys, keys - window_micros, side="left")
+    count = cumulative[position + 1] - cumulative[low]
+    next_hit = np.minimum.accumulate(np.where(hit > 0, position, n)[::-1])[::-1]
+    last_hit = np.maximum.accumulate(np.where(hit > 0, position, -1))
+    first = np.where(count > 0, order[np.minimum(next_hit[low], n - 1)], -1)
+    last = np.where(count > 0, order[np.maximum(last_hit, 0)], -1)
+    out_count, out_first, out_last = (np.empty(n, dtype="int64") for _ in range(3))
+    out_count[order], out_first[order], out_last[order] = count, first, last
+    return out_count, out_first, out_last
+
+
+def distinct_in_window(
+    point_groups: np.ndarray,
+    point_micros: np.ndarray,
+    point_members: np.ndarray,
+    query_groups: np.ndarray,
+    query_micros: np.ndarray,
+    window_micros: int,
+    cap: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query, points of its group in ``[t - window, t]``: count and distinct members.
+
+    Distinct members are counted among the latest ``cap`` points of the window, which bounds
+    the work when one group holds a huge burst (the count is exact; distinct is a lower bound).
+    """
+    if len(point_micros) == 0 or len(query_micros) == 0:
+        zeros = np.zeros(len(query_micros), dtype="int64")
+        return zeros, zeros
+    origin = min(point_micros.min(), query_micros.min())
+    span = _span(np.r_[point_micros, query_micros] - origin, window_micros)
+    order = np.lexsort((point_micros, point_groups))
+    keys = _sorted_keys(point_groups[order], point_micros[order] - origin, span)
+    members = point_members[order].astype("int64")
+    query_keys = _sorted_keys(query_groups, query_micros - origin, span)
+    high = np.searchsorted(keys, query_keys, side="right")
+    low = np.searchsorted(keys, query_keys - window_micros, side="left")
+    count = np.where(query_groups >= 0, high - low, 0)
+    low = np.maximum(low, high - cap)
+    distinct = np.minimum(np.where(query_groups >= 0, high - low, 0), 1)
+    several = np.flatnonzero(count >= 2)
+    width = int(members.max()) + 1
+    for chunk in _chunks(several, (high - low)[several]):
+        lengths = (high - low)[chunk]
+        owner = np.repeat(np.arange(len(chunk)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pairs = np.unique(owner * width + members[np.repeat(low[chunk], lengths) + offsets])
+        distinct[chunk] = np.bincount(pairs // width, minlength=len(chunk))
+    return count, distinct
+
+
+def _chunks(rows: np.ndarray, lengths: np.ndarray):
+    """Split ``rows`` so that each chunk expands to at most about ``_PAIR_CHUNK`` pairs."""
+    if len(rows) == 0:
+        return
+    bucket = np.cumsum(lengths) // _PAIR_CHUNK
+    bounds = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        yield rows[a:b]
+
+
+def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]``, None where ``rows`` is -1."""
+    if len(values) == 0:
+        return np.full(len(rows), None, dtype=object)
+    return np.where(rows >= 0, values[np.maximum(rows, 0)], None)
+
+
+def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
+    """Per event, its source IP's failures in the spray window and the distinct users they
+    were against, counting only users for whom the IP is new.
+
+    A cross-user count: the whole day's values when they were given
+    (:mod:`ztad.features.cross_user`), so that a shard of users counts the other users too.
+    """
+    given_attempts = given(ctx, "ip_failures_60m")
+    if given_attempts is not None:
+        return given_attempts, given(ctx, "ip_failed_users_60m")
+    s = ctx.settings
+    ip_codes, _ = pd.factorize(ctx.events["ip_address"].astype("string"), use_na_sentinel=True)
+    ip_codes = ip_codes.astype("int64")
+    # An office or VPN address fails for many of its own users every hour; a spraying source
+    # fails for users who never came from it. Count only the latter.
+    foreign = (ctx.lookup("ip")[1] == 0) if s.known_networks else np.ones(ctx.n, dtype=bool)
+    fails = np.flatnonzero(ctx.failed & (ip_codes >= 0) & foreign)
+    return distinct_in_window(
+        ip_codes[fails], ctx.micros[fails], ctx.day_user[fails],
+        ip_codes, ctx.micros, s.spray_minutes * MICROS_PER_MINUTE, s.spray_pair_cap,
+    )
+
+
+def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Failure features and their context columns for the day's events."""
+    s, failed = ctx.settings, ctx.failed
+    burst = s.burst_minutes * MICROS_PER_MINUTE
+    per_10m, first_failure, last_failure = window_counts(ctx.day_user, ctx.micros, failed, burst)
+    per_60m, _, _ = window_counts(ctx.day_user, ctx.micros, failed, 60 * MICROS_PER_MINUTE)
+    ip_attempts, ip_users = spray_counts(ctx)
+    succeeded = ~failed
+    since_first = ctx.micros - ctx.micros[np.maximum(first_failure, 0)] if ctx.n else ctx.micros
+    burst_minutes = np.where(first_failure >= 0, since_first / MICROS_PER_MINUTE, 0.0)
+    ips = ctx.events["ip_address"].astype("string").to_numpy()
+    features = {
+        "login_failed": failed.astype("float64"),
+        "user_failures_10m": np.log1p(per_10m),
+        "user_failures_60m": np.log1p(per_60m),
+        "ip_failed_users_60m": np.log1p(ip_users),
+        "success_after_failures": np.where(succeeded, np.log1p(per_10m), 0.0),
+    }
+    context = {
+        "ctx_user_failures_10m": per_10m.astype("float64"),
+        "ctx_user_failures_60m": per_60m.astype("float64"),
+        "ctx_burst_minutes": burst_minutes,
+        "ctx_burst_ip": pd.Categorical(_take(ips, last_failure)),
+        "ctx_ip_failures_60m": ip_attempts.astype("float64"),
+        "ctx_ip_failed_users_60m": ip_users.astype("float64"),
+    }
+    return features, context
