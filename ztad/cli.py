@@ -19,6 +19,8 @@ examples:
   ztad run --logs logs --start 2026-03-16 --end 2026-04-15      # a backfill
   ztad evaluate --logs logs --cutoff 2026-03-16 --report report
   ztad findings --day 2026-03-20
+  ztad triage list --day 2026-03-20
+  ztad triage incident 2026-03-20:user:u00042 --status false_positive --note "travelling"
 
 environment: ZTAD_HOME (state folder, default ./ztad-home), ZTAD_DATABASE_URL (findings
 database; default a SQLite file in ZTAD_HOME), ZTAD_LOG_ROOT, ZTAD_LOG_FORMAT.
@@ -206,6 +208,33 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ztad.store import FindingsStore
+    from ztad.triage import listing, update
+
+    config = _job_config(args)
+    with FindingsStore(config.resolved_database_url) as store:
+        store.create_schema()  # a database of an earlier release has no incidents yet
+        if args.triage_command == "list":
+            target = "finding" if args.findings else "incident"
+            frame = listing(store, target, day=args.day, status=args.status, limit=args.limit)
+            if frame.empty:
+                print(f"no {args.status} {target}s")
+                return 0
+            with pd.option_context("display.max_colwidth", 100, "display.width", 220):
+                print(frame.to_string(index=False))
+            return 0
+        row = update(
+            store, args.triage_command, args.id, status=args.status, assignee=args.assignee, note=args.note
+        )
+    print(f"{args.triage_command} {args.id}: status {row['status']}, assignee {row['assignee'] or '-'}")
+    if row.get("notes"):
+        print(f"notes:\n{row['notes']}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -262,6 +291,26 @@ def build_parser() -> argparse.ArgumentParser:
     ru = commands.add_parser("runs", help="print the run records")
     _add_job_options(ru)
     ru.set_defaults(handler=cmd_runs)
+
+    tr = commands.add_parser("triage", help="set the status, assignee and notes of findings and incidents")
+    targets = tr.add_subparsers(dest="triage_command", required=True, metavar="TARGET")
+    for target in ("finding", "incident"):
+        one = targets.add_parser(target, help=f"triage one {target} by id")
+        _add_job_options(one)
+        one.add_argument("id", help=f"the {target} id, as `ztad triage list` prints it")
+        one.add_argument(
+            "--status", help="new, investigating, false_positive, confirmed or resolved"
+        )
+        one.add_argument("--assignee", help="who handles it")
+        one.add_argument("--note", help="a note, appended with the time")
+        one.set_defaults(handler=cmd_triage)
+    ls = targets.add_parser("list", help="list incidents (or findings) to triage, most severe first")
+    _add_job_options(ls)
+    ls.add_argument("--day", type=_day)
+    ls.add_argument("--findings", action="store_true", help="list findings instead of incidents")
+    ls.add_argument("--status", default="open", help="open (default), all, or one status")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.set_defaults(handler=cmd_triage)
     return parser
 
 

@@ -90,3 +90,71 @@ def build_findings(
             "status": "new",
         }
     )
+
+
+def enrich_findings(
+    findings: pd.DataFrame,
+    *,
+    events: pd.DataFrame,
+    features: pd.DataFrame,
+    scored: pd.DataFrame,
+    rule_hits: pd.DataFrame | None,
+    attributions: dict[str, pd.DataFrame] | None = None,
+    exact_shap=None,
+    sensitive_resources: tuple[str, ...] = (),
+    day_features: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Add what an analyst acts on: severity, category, top features, attributions, incident.
+
+    Parameters
+    ----------
+    findings
+        Rows of :func:`build_findings`.
+    events, features, scored, rule_hits
+        The same flagged events, their features (with ``ctx_*``), scores and rule hits (rule
+        codes as column names), row-aligned with ``findings``.
+    attributions
+        Per ensemble member, rows x features attributions of the same rows
+        (:mod:`ztad.attributions`); ``None`` when the model gave none.
+    exact_shap
+        Per row, whether the Isolation Forest attributions are exact TreeSHAP values.
+    sensitive_resources
+        ``DetectionConfig.sensitive_resources``.
+    day_features
+        The whole day's features: features of rows no detector attributed are ranked by their
+        distance from the day's typical values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``findings`` with ``category``, ``severity``, ``severity_level``, ``top_features``,
+        ``attributions`` and ``incident_id``.
+    """
+    from ztad.attributions import attributions_documents, combined_shares
+    from ztad.features import FEATURE_NAMES
+    from ztad.incidents import incident_ids
+    from ztad.severity import categories, finding_severity, level_of, sensitive_mask
+    from ztad.top_features import deviations, top_feature_documents
+
+    out = findings.reset_index(drop=True).copy()
+    events, features, scored = (f.reset_index(drop=True) for f in (events, features, scored))
+    rule_hits = None if rule_hits is None else rule_hits.reset_index(drop=True)
+    frames = {m: f.reset_index(drop=True) for m, f in (attributions or {}).items()}
+    names = [n for n in FEATURE_NAMES if n in features.columns]
+    sensitive = sensitive_mask(events["resource"], sensitive_resources, features.get("resource_sensitive"))
+    out["category"] = categories(out["reasons"], events["login_success"])
+    out["severity"] = finding_severity(
+        out["reasons"], scored["ensemble_score"], scored["threshold"], events["login_success"], sensitive
+    )
+    out["severity_level"] = level_of(out["severity"])
+    member_scores = scored[[c for c in scored.columns if c.startswith(DETECTOR_SCORE_PREFIX)]]
+    shares = combined_shares(frames, member_scores.rename(columns=lambda c: c.removeprefix(DETECTOR_SCORE_PREFIX)))
+    deviation = None
+    unattributed = shares.empty or bool((shares.to_numpy().sum(axis=1) <= 0).any())
+    if day_features is not None and len(out) and unattributed:
+        deviation = deviations(day_features, features, names)
+    out["top_features"] = top_feature_documents(events, features, names, shares, rule_hits, deviation)
+    documents = attributions_documents(frames, exact_shap)
+    out["attributions"] = documents if documents else [None] * len(out)
+    out["incident_id"] = incident_ids(out, out["day"].iloc[0]).to_numpy() if len(out) else []
+    return out

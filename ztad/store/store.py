@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -85,8 +85,11 @@ class FindingsStore:
         quarantine: pd.DataFrame | None = None,
         *,
         keep_triage: bool = True,
+        incidents: pd.DataFrame | None = None,
+        user_risk: pd.DataFrame | None = None,
     ) -> None:
-        """Replace ``run.day``'s findings and quarantined rows, and upsert the run, atomically.
+        """Replace ``run.day``'s findings, incidents, user risk and quarantined rows, and upsert
+        the run, atomically.
 
         One transaction: on PostgreSQL it first takes the day's advisory lock, so that two
         overlapping runs of one day apply one after the other instead of mixing; then it
@@ -104,8 +107,16 @@ class FindingsStore:
         quarantine
             ``source, source_row, field, reason, raw`` rows; ``None`` for none.
         keep_triage
-            Keep the stored status, assignee, notes and ``updated_at`` of findings that the
-            new run raises again, so that a rerun does not undo analysts' work.
+            Keep the stored status, assignee, notes and ``updated_at`` of findings and
+            incidents that the new run raises again, so that a rerun does not undo analysts'
+            work.
+        incidents
+            The day's incidents (``incidents`` columns; ``incident_id``, ``kind``,
+            ``first_time``, ``last_time``, ``finding_count`` and ``user_count`` required);
+            ``None`` for none.
+        user_risk
+            The day's per-user risk rows (``user_risk`` columns; ``user_id``, ``risk_score``,
+            ``findings_count`` and ``incidents_count`` required); ``None`` for none.
 
         Raises
         ------
@@ -114,12 +125,17 @@ class FindingsStore:
         """
         finding_values = frames.finding_columns(findings, run)
         quarantine_values = frames.quarantine_columns(quarantine, run)
+        incident_values = _day_rows(incidents, tables.incidents, run, _INCIDENT_REQUIRED)
+        risk_values = _day_rows(user_risk, tables.user_risk, run, _RISK_REQUIRED)
         with self._writing() as connection:
             lock_for_transaction(connection, day_lock_name(run.day))
             if keep_triage:
                 finding_values = frames.carry_triage(finding_values, _read_triage(connection, run.day))
+                incident_values = _carry_incident_triage(incident_values, _read_incident_triage(connection, run.day))
             _delete_day(connection, run.day)
+            insert_rows(connection, tables.incidents, incident_values)
             insert_rows(connection, tables.findings, finding_values)
+            insert_rows(connection, tables.user_risk, risk_values)
             insert_rows(connection, tables.quarantine, quarantine_values)
             _upsert_run(connection, run)
         log.info(
@@ -167,6 +183,26 @@ class FindingsStore:
             query = query.where(table.c.day == _as_date(day))
         return self._read(table, query)
 
+    def incidents(self, day: date | str | None = None, status: str | None = None) -> pd.DataFrame:
+        """Incidents, optionally of one day and/or one status, most severe first."""
+        table = tables.incidents
+        query = select(table).order_by(table.c.day, table.c.severity.desc(), table.c.incident_id)
+        if day is not None:
+            query = query.where(table.c.day == _as_date(day))
+        if status is not None:
+            query = query.where(table.c.status == status)
+        return self._read(table, query)
+
+    def user_risk(self, day: date | str | None = None, user_id: str | None = None) -> pd.DataFrame:
+        """Per-user daily risk rows, optionally of one day and/or one user, riskiest first."""
+        table = tables.user_risk
+        query = select(table).order_by(table.c.day, table.c.risk_score.desc(), table.c.user_id)
+        if day is not None:
+            query = query.where(table.c.day == _as_date(day))
+        if user_id is not None:
+            query = query.where(table.c.user_id == user_id)
+        return self._read(table, query)
+
     def _read(self, table: Table, query) -> pd.DataFrame:
         with self.engine.connect() as connection:
             if not inspect(connection).has_table(table.name):
@@ -189,8 +225,61 @@ def _read_triage(connection: Connection, day: date) -> dict[str, tuple]:
 
 
 def _delete_day(connection: Connection, day: date) -> None:
-    connection.execute(delete(tables.findings).where(tables.findings.c.day == day))
-    connection.execute(delete(tables.quarantine).where(tables.quarantine.c.day == day))
+    for table in (tables.findings, tables.incidents, tables.user_risk, tables.quarantine):
+        connection.execute(delete(table).where(table.c.day == day))
+
+
+_INCIDENT_REQUIRED = ("incident_id", "kind", "first_time", "last_time", "finding_count", "user_count")
+_RISK_REQUIRED = ("user_id", "risk_score", "findings_count", "incidents_count")
+
+
+def _day_rows(frame: pd.DataFrame | None, table: Table, run: RunRecord, required: tuple[str, ...]) -> frames.Columns:
+    """Values per column of ``table`` for the run's day (``day``, ``run_id``, ``status`` and
+    ``created_at`` filled in); columns the frame lacks are NULL."""
+    if frame is None or len(frame) == 0:
+        return {}
+    frames._require(frame, required, table.name)
+    frame = frame.reset_index(drop=True)
+    defaults = {"day": run.day, "run_id": run.run_id, "status": "new", "created_at": datetime.now(timezone.utc)}
+    values = {}
+    for column in table.columns:
+        if column.name in frame.columns:
+            values[column.name] = frames._column_values(frame, column, table.name)
+        elif column.name in defaults:
+            values[column.name] = [defaults[column.name]] * len(frame)
+        elif column.server_default is None and not column.primary_key:
+            values[column.name] = [None] * len(frame)
+    values["day"] = [run.day] * len(frame)
+    for name in ("status", "created_at", "run_id"):
+        if name in values:
+            values[name] = [defaults[name] if v is None else v for v in values[name]]
+    return values
+
+
+def _read_incident_triage(connection: Connection, day: date) -> dict[str, tuple]:
+    """Stored triage of the day's incidents that an analyst has touched."""
+    table = tables.incidents
+    columns = [table.c[name] for name in frames.TRIAGE_COLUMNS]
+    query = select(table.c.incident_id, *columns).where(
+        table.c.day == day,
+        or_(table.c.status != "new", table.c.assignee.is_not(None), table.c.notes.is_not(None)),
+    )
+    return {row[0]: tuple(row[1:]) for row in connection.execute(query)}
+
+
+def _carry_incident_triage(values: frames.Columns, triaged: dict[str, tuple]) -> frames.Columns:
+    """Keep analysts' triage on incidents raised again (incident ids are stable per day)."""
+    if not triaged or not values:
+        return values
+    out = {name: list(column) for name, column in values.items()}
+    for name in frames.TRIAGE_COLUMNS:
+        out.setdefault(name, [None] * len(values["incident_id"]))
+    for row, incident_id in enumerate(values["incident_id"]):
+        kept = triaged.get(incident_id)
+        if kept is not None:
+            for name, value in zip(frames.TRIAGE_COLUMNS, kept):
+                out[name][row] = value
+    return out
 
 
 def _upsert_run(connection: Connection, run: RunRecord) -> None:

@@ -1,4 +1,4 @@
-"""The findings database: three tables, described once for queries and for migration checks.
+"""The findings database: its tables, described once for queries and for migration checks.
 
 The schema itself is created and changed only by the Alembic migrations in
 ``ztad/migrations``; a test keeps these definitions and the migrations in step.
@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -79,6 +80,10 @@ findings = Table(
     Column("assignee", Text),
     Column("notes", Text),
     Column("updated_at", UTCDateTime, comment="last triage change"),
+    Column("incident_id", Text, comment="the incident grouping it (incidents.incident_id)"),
+    Column("category", Text, comment="code of the weightiest reason"),
+    Column("top_features", JSONDocument, comment="list of {feature, value, observed, baseline, share, text}"),
+    Column("attributions", JSONDocument, comment="per detector: method and top per-feature attributions"),
     CheckConstraint(f"status IN ({_quoted(TRIAGE_STATUSES)})", name="status"),
     CheckConstraint("severity BETWEEN 0 AND 100", name="severity_range"),
     CheckConstraint(f"severity_level IN ({_quoted(SEVERITY_LEVELS)})", name="severity_level"),
@@ -86,6 +91,7 @@ findings = Table(
     Index(None, "user_id", "event_time"),
     Index(None, "status"),
     Index(None, "severity"),
+    Index(None, "incident_id"),
 )
 
 runs = Table(
@@ -128,4 +134,80 @@ quarantine = Table(
     Column("reason", Text),
     Column("raw", Text, comment="the original row, as JSON text"),
     Index(None, "day"),
+)
+
+#: How the findings of an incident are related: one user's day, or one source across users.
+INCIDENT_KINDS = ("user", "source")
+#: What a false-positive verdict lets through for a user: a place, device, resource or address.
+ALLOWLIST_KINDS = ("location", "device", "resource", "ip")
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", Text, primary_key=True, comment="'<day>:user:<user_id>' or '<day>:source:<ip>'"),
+    Column("day", Date, nullable=False),
+    Column("kind", Text, nullable=False, comment="user: one user's day; source: one IP across users"),
+    Column("user_id", Text, comment="the user (a source incident's only user, else NULL)"),
+    Column("source_ip", IPAddress, comment="the attacking address of a source incident"),
+    Column("category", Text, comment="code of the weightiest reason among its findings"),
+    Column("categories", JSONDocument, comment="reason code -> number of findings"),
+    Column("severity", SmallInteger, comment="0-100"),
+    Column("severity_level", Text),
+    Column("first_time", UTCDateTime, nullable=False),
+    Column("last_time", UTCDateTime, nullable=False),
+    Column("finding_count", Integer, nullable=False),
+    Column("user_count", Integer, nullable=False),
+    Column("users", JSONDocument, comment="user ids involved (at most 100)"),
+    Column("summary", Text),
+    Column("run_id", Text),
+    Column("status", Text, nullable=False, server_default=text("'new'")),
+    Column("assignee", Text),
+    Column("notes", Text),
+    Column("created_at", UTCDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+    Column("updated_at", UTCDateTime, comment="last triage change"),
+    CheckConstraint(f"kind IN ({_quoted(INCIDENT_KINDS)})", name="kind"),
+    CheckConstraint(f"status IN ({_quoted(TRIAGE_STATUSES)})", name="status"),
+    CheckConstraint("severity BETWEEN 0 AND 100", name="severity_range"),
+    CheckConstraint(f"severity_level IN ({_quoted(SEVERITY_LEVELS)})", name="severity_level"),
+    Index(None, "day"),
+    Index(None, "status"),
+    Index(None, "severity"),
+    Index(None, "user_id"),
+)
+
+user_risk = Table(
+    "user_risk",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("user_id", Text, primary_key=True),
+    Column("risk_score", Double, nullable=False, comment="0-100: the chance-like union of its incidents' severities"),
+    Column("findings_count", Integer, nullable=False),
+    Column("incidents_count", Integer, nullable=False),
+    Column("max_severity", SmallInteger),
+    Column("top_category", Text),
+    Column("categories", JSONDocument, comment="reason code -> number of findings"),
+    Column("run_id", Text),
+    Column("created_at", UTCDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+    CheckConstraint("risk_score BETWEEN 0 AND 100", name="risk_range"),
+    Index(None, "user_id", "day"),
+)
+
+feedback_allowlist = Table(
+    "feedback_allowlist",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        Identity(),
+        primary_key=True,
+    ),
+    Column("user_id", Text, nullable=False),
+    Column("kind", Text, nullable=False, comment="location, device, resource or ip"),
+    Column("value", Text, nullable=False),
+    Column("valid_from", Date, nullable=False, comment="first day it suppresses alerts"),
+    Column("source_finding_id", Text, comment="the false positive it comes from"),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+    CheckConstraint(f"kind IN ({_quoted(ALLOWLIST_KINDS)})", name="kind"),
+    UniqueConstraint("user_id", "kind", "value"),
 )

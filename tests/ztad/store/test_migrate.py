@@ -16,9 +16,12 @@ from ztad.store import FindingsStore
 from ztad.store import migrate
 from ztad.store.tables import VERSION_TABLE, metadata
 
-TABLES = {"findings", "runs", "quarantine"}
+TABLES = {"findings", "runs", "quarantine", "incidents", "user_risk", "feedback_allowlist"}
 INDEXES = {
-    "findings": {"ix_findings_day", "ix_findings_user_id_event_time", "ix_findings_status", "ix_findings_severity"},
+    "findings": {
+        "ix_findings_day", "ix_findings_user_id_event_time", "ix_findings_status", "ix_findings_severity",
+        "ix_findings_incident_id",
+    },
     "runs": {"ix_runs_day"},
     "quarantine": {"ix_quarantine_day"},
 }
@@ -32,7 +35,7 @@ def test_create_schema_builds_tables_and_indexes_at_the_newest_revision(store_ur
         assert TABLES | {VERSION_TABLE} <= set(inspector.get_table_names())
         for table, names in INDEXES.items():
             assert {index["name"] for index in inspector.get_indexes(table)} == names
-        assert store.schema_revision() == migrate.head_revision() == "0001"
+        assert store.schema_revision() == migrate.head_revision() == "0002"
 
 
 def test_create_schema_is_idempotent_and_keeps_data(store):
@@ -64,7 +67,7 @@ def test_concurrent_create_schema_upgrades_once(store_url):
         thread.join(timeout=120)
     try:
         assert not errors
-        assert {store.schema_revision() for store in stores} == {"0001"}
+        assert {store.schema_revision() for store in stores} == {migrate.head_revision()}
     finally:
         for store in stores:
             store.close()
@@ -94,7 +97,7 @@ def test_shares_a_database_with_another_alembic_project(store_url):
             connection.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
             connection.execute(sa.text("INSERT INTO alembic_version VALUES ('airflow-head')"))
         store.create_schema()
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == migrate.head_revision()
         with store.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [("airflow-head",)]
 

@@ -1,0 +1,169 @@
+"""Group a day's findings into incidents, so that one attack is one row to triage.
+
+Two kinds of incident:
+
+- **source**: every finding of the day from one IP address that attacked several accounts:
+  a password spray (a finding with the ``password_spray`` reason), or failed-login bursts
+  (``brute_force``, ``failures``, ``success_after_failures``) against at least two users.
+  Id ``<day>:source:<ip>``.
+- **user**: every other finding of one user that day. Id ``<day>:user:<user_id>``.
+
+Ids are derived from the day and the entity only, so a rerun of the day gives the same
+incidents and the store keeps their triage (status, assignee, notes).
+
+Each incident carries its severity (its worst finding, plus a little for many findings), its
+first and last event times, counts, the reason codes seen and a one-line summary.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ztad.severity import incident_severity, level_of, pattern_points
+
+#: Reasons that make an address a source of attack when they span users.
+FAILURE_CODES = frozenset({"brute_force", "failures", "success_after_failures"})
+SPRAY_CODE = "password_spray"
+#: Users listed in an incident's ``users`` document at most.
+MAX_USERS_LISTED = 100
+#: Incident columns, as the ``incidents`` table has them (triage columns default in the store).
+INCIDENT_COLUMNS: tuple[str, ...] = (
+    "incident_id", "day", "kind", "user_id", "source_ip", "category", "categories", "severity",
+    "severity_level", "first_time", "last_time", "finding_count", "user_count", "users", "summary",
+    "run_id", "status",
+)
+#: Finding columns the grouping reads.
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "user_id", "ip_address", "event_time", "reasons", "severity", "category", "login_success",
+)
+
+
+class IncidentInputError(ValueError):
+    """The findings cannot be grouped: a column is missing."""
+
+
+def _code_sets(reasons: pd.Series) -> list[frozenset[str]]:
+    return [frozenset(str(r["code"]) for r in (rs if rs is not None else [])) for rs in reasons]
+
+
+def source_addresses(findings: pd.DataFrame) -> set[str]:
+    """IP addresses that attacked several accounts (spray), or failed for several users."""
+    codes = _code_sets(findings["reasons"])
+    spray = np.array([SPRAY_CODE in c for c in codes], dtype=bool)
+    failing = np.array([bool(c & FAILURE_CODES) for c in codes], dtype=bool)
+    ips = findings["ip_address"].astype("string")
+    sprayers = set(ips[spray].dropna())
+    users = findings.loc[failing, "user_id"].groupby(ips[failing].to_numpy()).nunique()
+    return sprayers | set(users.index[users.to_numpy() >= 2])
+
+
+def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
+    """The incident id of each finding (same index)."""
+    _require(findings)
+    ips = findings["ip_address"].astype("string")
+    sources = ips.isin(source_addresses(findings)).fillna(False).to_numpy(bool)
+    prefix = day.isoformat()
+    by_source = prefix + ":source:" + ips.fillna("")
+    by_user = prefix + ":user:" + findings["user_id"].astype("string")
+    return pd.Series(np.where(sources, by_source, by_user), index=findings.index, dtype="string")
+
+
+def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None) -> pd.DataFrame:
+    """One row per incident of the day's findings (which must carry ``incident_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`INCIDENT_COLUMNS`, most severe first.
+    """
+    _require(findings, ("incident_id",))
+    if findings.empty:
+        return pd.DataFrame({name: [] for name in INCIDENT_COLUMNS})
+    frame = findings.assign(_codes=_code_sets(findings["reasons"]))
+    rows = [_incident(incident_id, group, day, run_id) for incident_id, group in frame.groupby("incident_id", sort=True)]
+    out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
+    # "severity" holds the worst finding's until here.
+    out["severity"] = incident_severity(out["severity"], out["finding_count"])
+    out["severity_level"] = level_of(out["severity"])
+    return out.sort_values(["severity", "first_time"], ascending=[False, True], ignore_index=True)
+
+
+def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | None) -> dict:
+    kind = "source" if ":source:" in incident_id else "user"
+    users = sorted(group["user_id"].astype(str).unique())
+    counts: dict[str, int] = {}
+    for codes in group["_codes"]:
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    category = _category(kind, group, counts)
+    return {
+        "incident_id": incident_id,
+        "day": day,
+        "kind": kind,
+        "user_id": users[0] if kind == "user" or len(users) == 1 else None,
+        "source_ip": str(group["ip_address"].iloc[0]) if kind == "source" else None,
+        "category": category,
+        "categories": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+        "severity": int(pd.to_numeric(group["severity"]).max()),
+        "severity_level": None,
+        "first_time": group["event_time"].min(),
+        "last_time": group["event_time"].max(),
+        "finding_count": len(group),
+        "user_count": len(users),
+        "users": users[:MAX_USERS_LISTED],
+        "summary": _summary(kind, group, users, counts),
+        "run_id": run_id,
+        "status": "new",
+    }
+
+
+def _category(kind: str, group: pd.DataFrame, counts: dict[str, int]) -> str | None:
+    """A source incident is a spray or a brute force; a user's, its weightiest category."""
+    if kind == "source":
+        if SPRAY_CODE in counts:
+            return SPRAY_CODE
+        failures = [code for code in counts if code in FAILURE_CODES]
+        if failures:
+            return max(failures, key=pattern_points)
+    categories = [str(c) for c in group["category"].dropna()]
+    return max(categories, key=pattern_points) if categories else None
+
+
+def _clock(value) -> str:
+    return pd.Timestamp(value).strftime("%H:%M")
+
+
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _listing(counts: dict[str, int], limit: int = 4) -> str:
+    ranked = sorted(counts.items(), key=lambda item: (-pattern_points(item[0]), -item[1]))
+    return ", ".join(f"{_words(code)} ({n})" for code, n in ranked[:limit] if code != "cold_start")
+
+
+def _summary(kind: str, group: pd.DataFrame, users: list[str], counts: dict[str, int]) -> str:
+    span = f"{_clock(group['event_time'].min())}-{_clock(group['event_time'].max())} UTC"
+    worst = int(pd.to_numeric(group["severity"]).max())
+    if kind == "source":
+        ip = group["ip_address"].iloc[0]
+        succeeded = group["login_success"].astype("boolean").fillna(False).to_numpy(bool)
+        winners = sorted(group.loc[succeeded, "user_id"].astype(str).unique())
+        gained = f"; {len(winners)} success(es): {', '.join(winners[:5])}" if winners else "; no success"
+        return (f"{ip} against {len(users)} users: {int((~succeeded).sum())} failed and "
+                f"{int(succeeded.sum())} successful logins {span}{gained}; {_listing(counts)}; worst finding {worst}")
+    places = group["location"].dropna().astype(str).value_counts() if "location" in group else pd.Series(dtype=int)
+    where = f"; from {', '.join(places.index[:3])}" if len(places) else ""
+    return f"{users[0]}: {len(group)} finding(s) {span}: {_listing(counts)}{where}; worst finding {worst}"
+
+
+def _require(findings: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:
+    missing = [c for c in REQUIRED_COLUMNS + extra if c not in findings.columns]
+    if missing:
+        raise IncidentInputError(
+            f"findings lack column(s) {missing}; build them with ztad.findings.build_findings and "
+            "add severity, category and incident_id first"
+        )
