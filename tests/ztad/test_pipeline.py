@@ -159,13 +159,14 @@ def test_a_day_without_logs_is_a_clear_error(small_logs, tmp_path):
 
 
 @pytest.mark.postgres
-def test_findings_land_in_postgres(small_logs, tmp_path, postgres_url):
-    config = _config(small_logs, tmp_path, database_url=postgres_url)
+def test_findings_land_in_postgres(small_logs, tmp_path, empty_postgres_url):
+    config = _config(small_logs, tmp_path, database_url=empty_postgres_url)
     summary = pipeline.run_day(FIRST_SCORED + timedelta(days=1), config)
-    store = FindingsStore(postgres_url)
+    store = FindingsStore(empty_postgres_url)
     findings = store.findings(day=FIRST_SCORED + timedelta(days=1))
     assert len(findings) == summary.rows_flagged > 0
     assert store.runs()["rows_scored"].tolist() == [summary.rows_scored]
+    store.close()
 
 
 def test_run_range_rejects_a_reversed_range(tmp_path):
