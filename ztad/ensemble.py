@@ -71,6 +71,21 @@ class EnsembleError(DetectorError):
 # --------------------------------------------------------------------------- normalisation
 
 
+def _log_tail_probability(scores: np.ndarray, reference_sorted: np.ndarray) -> np.ndarray:
+    """Natural log of :func:`tail_probability`, finite however far out a score lies."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n = reference_sorted.size
+    at_least = n - np.searchsorted(reference_sorted, scores, side="left")
+    log_p = np.log1p(at_least) - np.log(n + 1.0)
+    top = reference_sorted[-min(TAIL_FIT_ROWS, n):]
+    tail_scale = float(np.mean(top - top[0]))
+    beyond = scores > reference_sorted[-1]
+    if tail_scale > 0 and beyond.any():
+        excess = (scores[beyond] - reference_sorted[-1]) / tail_scale
+        log_p[beyond] = -excess - np.log(n + 1.0)
+    return log_p
+
+
 def tail_probability(scores: np.ndarray, reference_sorted: np.ndarray) -> np.ndarray:
     """Share of normal reference scores at least as high as each score (smoothed).
 
@@ -84,25 +99,21 @@ def tail_probability(scores: np.ndarray, reference_sorted: np.ndarray) -> np.nda
     Returns
     -------
     np.ndarray
-        ``(1 + #{reference >= s}) / (n + 1)``, in ``(0, 1]``; above the highest reference
+        ``(1 + #{reference >= s}) / (n + 1)``, in ``[0, 1]``; above the highest reference
         score it keeps falling as an exponential whose scale is the mean excess of the top
-        :data:`TAIL_FIT_ROWS` reference scores over the lowest of them.
+        :data:`TAIL_FIT_ROWS` reference scores over the lowest of them (far out it may
+        underflow to 0: use :func:`surprise` for scoring).
     """
-    n = reference_sorted.size
-    at_least = n - np.searchsorted(reference_sorted, scores, side="left")
-    p = (1.0 + at_least) / (n + 1.0)
-    top = reference_sorted[-min(TAIL_FIT_ROWS, n):]
-    tail_scale = float(np.mean(top - top[0]))
-    beyond = scores > reference_sorted[-1]
-    if tail_scale > 0 and beyond.any():
-        excess = (scores[beyond] - reference_sorted[-1]) / tail_scale
-        p[beyond] = np.exp(-excess) / (n + 1.0)
-    return p
+    return np.exp(_log_tail_probability(scores, reference_sorted))
 
 
 def surprise(scores: np.ndarray, reference_sorted: np.ndarray) -> np.ndarray:
-    """``-log10`` of :func:`tail_probability`: 3 means as rare as 1 in 1,000 normal events."""
-    return -np.log10(tail_probability(scores, reference_sorted))
+    """``-log10`` of :func:`tail_probability`: 3 means as rare as 1 in 1,000 normal events.
+
+    Computed in log space, so an event far beyond every normal score gets a large, finite
+    surprise rather than an infinite one.
+    """
+    return -_log_tail_probability(scores, reference_sorted) / np.log(10.0)
 
 
 def combine_surprises(surprises: np.ndarray, how: str) -> np.ndarray:

@@ -205,3 +205,12 @@ def test_calibrate_holds_the_budget_on_recent_behaviour(train):
     assert ensemble.predict(busier).mean() > 0.05  # the fit-time threshold overspends
     assert ensemble.calibrate(busier.iloc[:2000]) is ensemble
     assert ensemble.predict(busier.iloc[2000:]).mean() <= 0.025
+
+
+def test_surprise_stays_finite_far_beyond_every_normal_score():
+    from ztad.ensemble import surprise
+
+    reference = np.sort(np.random.default_rng(0).normal(size=1000))
+    far = surprise(np.array([0.0, 10.0, 1e6]), reference)
+    assert np.isfinite(far).all()
+    assert far[0] < far[1] < far[2]
