@@ -2,42 +2,65 @@
 ### ztad_daily: nightly anomaly detection on one UTC day of authentication logs
 
 Each run covers one **data interval = one UTC calendar day** `[D 00:00, D+1 00:00)` and runs
-`wait_for_logs → pull → update_baselines → prepare_detectors → score → write_findings`.
-Every task calls one function of `ztad.pipeline` for day D; the last one replaces D's
-findings and run record in one transaction and updates the Asset `ztad_findings`.
+
+`wait_for_logs → pull → cross_user → update_baselines[shards] → prepare_detectors →
+score[shards] → write_findings`.
+
+Every task calls `ztad.pipeline` / `ztad.sharding` for day D; the last one replaces D's
+findings, incidents and run record in ONE transaction and updates the Asset `ztad_findings`
+(the downstream DAG `ztad_report` is scheduled on it).
+
+**Scale-out** (Param `shards`, default 1): `cross_user` applies the analysts' feedback,
+settles the baseline, computes the signals that look across users (users one IP served today,
+distinct users one source failed against in the last hour) ONCE over the whole day, and
+splits the events into `shards` shards by a stable hash of the user id. `update_baselines` and
+`score` are mapped over the shards (dynamic task mapping), so the Celery or Kubernetes
+executor runs them on as many workers. The model is trained or loaded once, between the two,
+on the whole day; `write_findings` gathers the shards and writes the day in one transaction.
+A sharded day gives exactly the findings of an unsharded one. All tasks of a run must share
+`ZTAD_HOME` (a shared volume or file system when workers are separate machines).
 
 **Configuration** (nothing is read while this file is parsed):
 
-- findings database: the connection `ztad_findings` (PostgreSQL); without it
+- findings database: the connection `ztad_findings` (PostgreSQL, e.g.
+  `AIRFLOW_CONN_ZTAD_FINDINGS=postgresql://ztad:***@db:5432/ztad`); without it
   `ZTAD_DATABASE_URL`, else the SQLite file `<ZTAD_HOME>/findings.db`;
 - log source: the Variable `ztad_source`, JSON such as
   `{"root": "s3://bucket/auth", "format": "csv", "column_mapping": {}, "options": {}}`;
   else the connection `ztad_source` (the same JSON as its extra); else env `ZTAD_LOG_ROOT`;
-- local state (baselines, models, files passed between tasks): env `ZTAD_HOME`, which all
-  tasks of a run must share;
+- local state (baselines, models, files passed between tasks): env `ZTAD_HOME`;
 - per-run choices: the Params below (trigger with config).
 
 **Params**: `retrain` (train a new model), `target_fpr` (alert budget), `history_days`
-(baseline window), `dry_run` (compute, write nothing), `on_missing_partition`
-(`fail`: fail loudly, default; `skip`: skip the day; `wait`: wait up to 6 h for the logs).
-A day without logs is recorded in the `runs` table as `failed` or `skipped`, never as a quiet day.
+(baseline window), `detectors` (ensemble members, e.g. `["isolation_forest", "ecod"]`; empty:
+ztad's default), `shards` (shards of users, 1-64), `dry_run` (compute, write nothing),
+`on_missing_partition` (`fail`: fail loudly, default; `skip`: skip the day; `wait`: wait up to
+6 h for the logs). A day without logs is recorded in the `runs` table as `failed` or
+`skipped`, never as a quiet day; any task that fails for good leaves a `failed` runs row
+(`on_failure_callback`).
+
+**Failure safety**: every task retries 3 times with exponential backoff (2 min doubling, at
+most 30 min) and has a timeout. Steps exchange files written atomically, and the write is one
+transaction under a per-day PostgreSQL advisory lock: a killed or retried run never leaves a
+partial day, and two overlapping runs of one day apply one after the other.
 
 **Schedule**: `CronDataIntervalTimetable("0 0 * * *", timezone="UTC")`, so each run's data
-interval is exactly the UTC day that ztad partitions logs by (a `0 2 * * *` cron would give
-02:00-to-02:00 windows that straddle two partitions). Late logs are handled by
+interval is exactly the UTC day that ztad partitions logs by. Late logs are handled by
 `on_missing_partition=wait`, not by shifting the window.
 
 **Backfill**: `airflow backfill create --dag-id ztad_daily --from-date 2026-03-01
---to-date 2026-03-31 --max-active-runs 1`. Days build on the previous days' state
-(baselines learn each scored day), so they run one at a time, oldest first
-(`max_active_runs=1`), like `ztad run --start ... --end ...`.
+--to-date 2026-03-31 --max-active-runs 1` (never `--run-backwards`: days build on the
+previous days' state). Days run one at a time, oldest first (`max_active_runs=1`), like
+`ztad run --start 2026-03-01 --end 2026-03-31`, and give the same findings. Each day reads
+only its own partition: the baselines are daily aggregates kept in `ZTAD_HOME`.
 
 **A manual run of day D** needs the logical date `D+1 00:00 UTC`, because Airflow gives a
 manual run the last complete interval before its logical date
-(`airflow dags trigger ztad_daily --logical-date 2026-03-21T00:00:00+00:00` processes
-2026-03-20; in Python, `ztad_airflow.intervals.manual_logical_date(day)`). Scheduled and
-backfill runs of day D have the logical date D. A backfill skips logical dates that already
-have a run, manual ones included: pass `--reprocess-behavior completed` to redo such days.
+(`airflow dags trigger ztad_daily --logical-date 2026-03-21T00:00:00+00:00 --conf
+'{"shards": 4}'` processes 2026-03-20; in Python,
+`ztad_airflow.intervals.manual_logical_date(day)`). Scheduled and backfill runs of day D have
+the logical date D. A backfill skips logical dates that already have a run, manual ones
+included: pass `--reprocess-behavior completed` to redo such days.
 """
 
 from __future__ import annotations
@@ -50,10 +73,12 @@ from ztad_airflow.assets import FINDINGS
 from ztad_airflow.operators import (
     ON_MISSING_PARTITION,
     ZtadBaselinesOperator,
+    ZtadCrossUserOperator,
     ZtadDetectorsOperator,
     ZtadPullOperator,
     ZtadScoreOperator,
     ZtadWriteFindingsOperator,
+    record_failed_run,
 )
 from ztad_airflow.sensors import ZtadPartitionSensor
 
@@ -64,6 +89,7 @@ JOB = {
     "source_conn_id": "ztad_source",
     "history_days": "{{ params.history_days }}",
     "target_fpr": "{{ params.target_fpr }}",
+    "detectors": "{{ params.detectors }}",
 }
 
 with DAG(
@@ -84,6 +110,7 @@ with DAG(
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(hours=1),
+        "on_failure_callback": record_failed_run,
     },
     params={
         "retrain": Param(False, type="boolean", description="Train a new model for this day."),
@@ -94,6 +121,15 @@ with DAG(
         "history_days": Param(
             30, type="integer", minimum=1, maximum=366,
             description="Baseline window: the day is judged against this many days before it.",
+        ),
+        "detectors": Param(
+            None, type=["null", "array"], items={"type": "string"}, minItems=1, uniqueItems=True,
+            description="Ensemble members, e.g. [\"isolation_forest\", \"ecod\"]; empty for "
+            "ztad's default (Isolation Forest, One-Class SVM, autoencoder, ECOD).",
+        ),
+        "shards": Param(
+            1, type="integer", minimum=1, maximum=64,
+            description="Shards of users that compute and score the day in parallel tasks.",
         ),
         "dry_run": Param(False, type="boolean", description="Compute everything, write nothing."),
         "on_missing_partition": Param(
@@ -116,20 +152,26 @@ with DAG(
         dry_run="{{ params.dry_run }}",
         **JOB,
     )
-    update_baselines = ZtadBaselinesOperator(task_id="update_baselines", **JOB)
+    cross_user = ZtadCrossUserOperator(task_id="cross_user", shards="{{ params.shards }}", **JOB)
+    update_baselines = ZtadBaselinesOperator.partial(task_id="update_baselines", **JOB).expand(
+        shard=cross_user.output
+    )
     prepare_detectors = ZtadDetectorsOperator(
         task_id="prepare_detectors",
         retrain="{{ params.retrain }}",
+        sharded=True,
         execution_timeout=timedelta(hours=2),
         **JOB,
     )
-    score = ZtadScoreOperator(task_id="score", **JOB)
+    score = ZtadScoreOperator.partial(task_id="score", **JOB).expand(shard=cross_user.output)
     write_findings = ZtadWriteFindingsOperator(
         task_id="write_findings",
         dry_run="{{ params.dry_run }}",
+        sharded=True,
         outlets=[FINDINGS],
         execution_timeout=timedelta(minutes=30),
         **JOB,
     )
 
-    wait_for_logs >> pull >> update_baselines >> prepare_detectors >> score >> write_findings
+    wait_for_logs >> pull >> cross_user >> update_baselines >> prepare_detectors >> score
+    score >> write_findings

@@ -1,4 +1,4 @@
-"""docker-compose.yml and docker/ checked without Docker: structure, references and settings agree."""
+"""docker-compose.yml checked without Docker: structure, references and settings agree."""
 
 import copy
 import re
@@ -10,17 +10,22 @@ from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
-DOCKERFILE = REPO / "docker" / "Dockerfile"
-INIT_SQL = REPO / "docker" / "postgres" / "init-databases.sh"
+#: The repository's top level; the stack needs nothing outside it (``ztad-home`` is the local,
+#: ignored state folder where ``make demo`` writes its logs).
+TOP_LEVEL = {"dags", "plugins", "ztad", "tests", "bench", ".ci", "ztad-home"}
+INIT_TARGET = "/docker-entrypoint-initdb.d/10-init-databases.sh"
 
 AIRFLOW_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 LONG_RUNNING = ("postgres", *AIRFLOW_SERVICES, "redis", "airflow-worker")
-_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?::?[-?](?P<default>[^}]*))?\}")
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?::?[-?](?P<default>[^}]*))?\}")
 
 
 def resolve(text: str) -> str:
-    """The value Compose gives ``text`` with no variables set: ``${X:-default}`` -> ``default``."""
-    return _VARIABLE.sub(lambda match: match.group("default") or "", str(text)).replace("$$", "$")
+    """The value Compose gives ``text`` with no variables set: ``${X:-default}`` -> ``default``,
+    and the escape ``$$`` -> a literal ``$``."""
+    return _VARIABLE.sub(
+        lambda match: "$" if match.group(0) == "$$" else match.group("default") or "", str(text)
+    )
 
 
 def dependencies(service: dict) -> list[str]:
@@ -57,6 +62,36 @@ def mounts(service: dict) -> dict[str, str]:
         source, target = resolve(volume).split(":")[:2]
         found[target] = source
     return found
+
+
+def init_script(compose: dict) -> str:
+    """The PostgreSQL init script as the container sees it (Compose's ``$$`` unescaped)."""
+    mounted = {c["target"]: c["source"] for c in compose["services"]["postgres"]["configs"]}
+    return resolve(compose["configs"][mounted[INIT_TARGET]]["content"])
+
+
+def dockerfile(compose: dict, service: str = "airflow-scheduler") -> str:
+    return resolve(compose["services"][service]["build"]["dockerfile_inline"])
+
+
+def host_paths(compose: dict) -> set[str]:
+    """Every host path the stack reads: bind mounts, build contexts and config files."""
+    found = set()
+    for service in compose["services"].values():
+        found |= {source for source in mounts(service).values() if source.startswith(".")}
+        if "build" in service:
+            found.add(service["build"]["context"])
+            found |= {service["build"][key] for key in ("dockerfile",) if key in service["build"]}
+    found |= {c["file"] for c in (compose.get("configs") or {}).values() if "file" in c}
+    return found
+
+
+def outside_top_level(compose: dict) -> list[str]:
+    """Host paths below a folder that is not part of the repository's fixed top level."""
+    return sorted(
+        path for path in host_paths(compose)
+        if Path(path).parts and Path(path).parts[0] not in TOP_LEVEL
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +161,7 @@ def airflow_like(compose):
 
 def test_findings_connection_matches_the_postgres_service_and_init_script(compose):
     postgres = environment(compose["services"]["postgres"])
-    init_sql = INIT_SQL.read_text()
+    init_sql = init_script(compose)
     for name in airflow_like(compose):
         url = make_url(environment(compose["services"][name])["AIRFLOW_CONN_ZTAD_FINDINGS"])
         assert url.get_backend_name() == "postgresql", name
@@ -139,7 +174,7 @@ def test_findings_connection_matches_the_postgres_service_and_init_script(compos
 
 def test_metadata_database_matches_the_postgres_service_and_init_script(compose):
     postgres = environment(compose["services"]["postgres"])
-    init_sql = INIT_SQL.read_text()
+    init_sql = init_script(compose)
     for name in airflow_like(compose):
         url = make_url(environment(compose["services"][name])["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         assert (url.host, url.port) == ("postgres", 5432), name
@@ -148,9 +183,26 @@ def test_metadata_database_matches_the_postgres_service_and_init_script(compose)
     assert "CREATE DATABASE airflow OWNER airflow" in init_sql
 
 
-def test_the_init_script_is_mounted_into_postgres(compose):
-    target = "/docker-entrypoint-initdb.d/10-init-databases.sh"
-    assert mounts(compose["services"]["postgres"])[target] == "./docker/postgres/init-databases.sh"
+def test_the_init_script_is_given_to_postgres_and_reads_its_passwords_from_the_environment(compose):
+    script = init_script(compose)
+    assert "ON_ERROR_STOP=1" in script
+    for name in ("AIRFLOW_DB_PASSWORD", "ZTAD_DB_PASSWORD"):
+        assert f'"${{{name}:?' in script and f'="${name}"' in script, name
+    # Compose would substitute a single "$" itself, from the host's environment.
+    raw = compose["configs"]["init-databases"]["content"]
+    assert "$" not in raw.replace("$$", "")
+
+
+def test_the_stack_needs_nothing_outside_the_repositorys_top_level(compose):
+    assert outside_top_level(compose) == []
+    assert not (REPO / "docker").exists()
+
+
+def test_a_file_outside_the_top_level_is_noticed(compose):
+    broken = copy.deepcopy(compose)
+    broken["services"]["airflow-init"]["build"] = {"context": ".", "dockerfile": "docker/Dockerfile"}
+    broken["services"]["postgres"]["volumes"].append("./docker/postgres/init.sh:/init.sh:ro")
+    assert outside_top_level(broken) == ["./docker/postgres/init.sh", "docker/Dockerfile"]
 
 
 def test_airflow_services_share_the_settings_that_must_agree(compose):
@@ -180,9 +232,12 @@ def test_airflow_services_mount_dags_plugins_logs_and_the_shared_state(compose):
 
 
 def test_every_airflow_service_runs_the_project_image(compose):
+    images = {compose["services"][name]["image"] for name in airflow_like(compose)}
+    assert images == {"${ZTAD_IMAGE:-ztad-airflow:latest}"}
     for name in airflow_like(compose):
         build = compose["services"][name]["build"]
-        assert (build["context"], build["dockerfile"]) == (".", "docker/Dockerfile"), name
+        assert build["context"] == ".", name
+        assert dockerfile(compose, name) == dockerfile(compose), name
 
 
 def test_nothing_secret_is_written_into_the_file_without_a_variable(compose):
@@ -201,18 +256,33 @@ def locked_version(package: str) -> str:
     return found.group(1)
 
 
-def test_the_image_is_the_locked_airflow_with_the_project_installed_under_the_lock():
-    dockerfile = DOCKERFILE.read_text()
+def test_the_image_is_the_locked_airflow_with_the_project_installed_under_the_lock(compose):
+    text = dockerfile(compose)
     airflow = locked_version("apache-airflow")
-    assert re.search(rf"^FROM apache/airflow:{re.escape(airflow)}-python3\.11$", dockerfile, re.MULTILINE)
-    assert "--constraint requirements.lock" in dockerfile
-    assert f'"apache-airflow=={airflow}"' in dockerfile
+    assert re.search(rf"^FROM apache/airflow:{re.escape(airflow)}-python3\.11$", text, re.MULTILINE)
+    assert "--constraint requirements.lock" in text
+    assert f'"apache-airflow=={airflow}"' in text
+    assert '".[${ZTAD_EXTRAS}]"' in text, "the extras are the build argument, left to Docker"
     for copied in ("requirements.lock", "pyproject.toml", "ztad", "dags", "plugins"):
-        assert re.search(rf"^COPY .*\b{copied}\b", dockerfile, re.MULTILINE), copied
+        assert re.search(rf"^COPY .*\b{copied}\b", text, re.MULTILINE), copied
 
 
-def test_the_build_context_leaves_out_the_local_environment():
-    lines = (REPO / "docker" / "Dockerfile.dockerignore").read_text().splitlines()
-    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    assert rules[0] == "*", "everything is left out unless listed"
-    assert "!ztad/" in rules and not any(rule.startswith("!.venv") for rule in rules)
+def copied_sources(text: str) -> list[str]:
+    """The build-context paths of the Dockerfile's COPY lines (options and target left out)."""
+    sources = []
+    for line in text.splitlines():
+        if line.startswith("COPY "):
+            words = [w for w in line.split()[1:] if not w.startswith("--")]
+            sources += words[:-1]
+    return sources
+
+
+def test_the_build_copies_only_named_project_paths_never_the_whole_context(compose):
+    # Without a .dockerignore, copying "." would send the local .venv and ztad-home along.
+    sources = copied_sources(dockerfile(compose))
+    assert sources and all(s not in (".", "./", "*") and not s.startswith(".venv") for s in sources)
+    assert not [s for s in sources if not (REPO / s).exists()], "a COPY names a missing path"
+
+
+def test_copying_the_whole_context_is_noticed():
+    assert copied_sources("FROM x\nCOPY --chown=a:0 . /opt/ztad\n") == ["."]

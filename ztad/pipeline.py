@@ -13,6 +13,9 @@ small JSON-able dict, so that every step can run in its own process:
    teaches the baseline the day's unflagged events.
 
 :func:`run_day` runs all five; :func:`run_range` runs consecutive days (a backfill).
+
+A large day can be spread over several workers in shards of users (:mod:`ztad.sharding`):
+:func:`cross_user` prepares the day once, then steps 2 and 4 run per ``shard``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
+
+if TYPE_CHECKING:
+    from ztad.sharding import Shard
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +71,10 @@ class RunSummary:
 # --------------------------------------------------------------------------- work files
 
 
-def day_dir(config: JobConfig, day: date) -> Path:
-    """The folder holding one day's intermediate files."""
-    return Path(config.work_dir) / f"day={day.isoformat()}"
+def day_dir(config: JobConfig, day: date, shard: Shard | None = None) -> Path:
+    """The folder holding one day's intermediate files (a shard's own inside it)."""
+    folder = Path(config.work_dir) / f"day={day.isoformat()}"
+    return folder if shard is None else folder / shard.folder_name
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -168,16 +176,60 @@ def _baseline(config: JobConfig, day: date):
     )
 
 
-def update_baselines(day: date, config: JobConfig) -> dict:
-    """Build the baseline as of the start of ``day`` and compute the day's features."""
+def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
+    """Build the baseline as of the start of ``day`` and compute the day's features.
+
+    With a ``shard``, only that shard's users, once :func:`cross_user` has prepared the day:
+    the analysts' feedback is already applied, the baseline is the one it built, and the
+    counts across users come from the whole day.
+    """
     from ztad.features import compute_features
+    from ztad.sharding import load_baseline
+
+    folder = day_dir(config, day, shard)
+    events = _read_parquet(folder / "events.parquet")
+    if shard is None:
+        feedback, baseline, whole_day = _read_feedback(day, config), _baseline(config, day), None
+    else:
+        feedback, baseline = {}, load_baseline(day_dir(config, day), day)
+        whole_day = _read_parquet(folder / "cross_user.parquet")
+    features = compute_features(events, baseline, config.detection, cross_user=whole_day)
+    _write_parquet(features, folder / "features.parquet")
+    return {"day": day.isoformat(), "rows": int(len(features)), "features": len(features.columns), **feedback}
+
+
+def cross_user(day: date, config: JobConfig, shards: int = 1) -> dict:
+    """Prepare the day for :func:`update_baselines` and :func:`score` in ``shards`` parts.
+
+    Applies the analysts' feedback and builds the baseline once (kept for the shards),
+    computes the counts that look across users (users per IP today, password-spray counts)
+    over the whole day, and gives each shard of users its events and their counts
+    (:mod:`ztad.sharding`).
+    """
+    from ztad.features import cross_user_signals
+    from ztad.sharding import split_day
 
     folder = day_dir(config, day)
     events = _read_parquet(folder / "events.parquet")
+    feedback = _read_feedback(day, config)
     baseline = _baseline(config, day)
-    features = compute_features(events, baseline, config.detection)
-    _write_parquet(features, folder / "features.parquet")
-    return {"day": day.isoformat(), "rows": int(len(features)), "features": len(features.columns)}
+    signals = cross_user_signals(events, baseline, config.detection)
+    split = split_day(folder, events, signals, shards, baseline)
+    return {"day": day.isoformat(), **split, **feedback}
+
+
+def _read_feedback(day: date, config: JobConfig) -> dict:
+    """Apply analysts' verdicts before the day is judged: rebuild the past days they changed
+    and keep the day's allowlist for scoring (see :mod:`ztad.feedback`)."""
+    from ztad.feedback import apply_feedback
+
+    return apply_feedback(
+        day,
+        config,
+        _history_loader(config),
+        lambda past_day: training_features_path(config, past_day),
+        day_dir(config, day),
+    )
 
 
 # --------------------------------------------------------------------------- step 3: detectors
@@ -191,8 +243,10 @@ def training_features_path(config: JobConfig, day: date) -> Path:
 def _training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
     """Feature vectors of one past day: those kept after scoring it, else computed now.
 
-    A day that was never scored (history before the job started) is taken as it is.
+    A day that was never scored (history before the job started) is taken as it is; of a day
+    whose findings are stored, the flagged and confirmed events are left out.
     """
+    from ztad.feedback import learnable_events
     from ztad.features import compute_features
 
     path = training_features_path(config, past_day)
@@ -202,6 +256,8 @@ def _training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame()
     features = compute_features(events, _baseline(config, past_day), config.detection)
+    keep = learnable_events(config, past_day, events["event_id"])
+    features = features[keep].reset_index(drop=True).assign(event_id=events["event_id"].to_numpy()[keep])
     _write_parquet(features, path)
     return features
 
@@ -259,32 +315,88 @@ def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> di
 # --------------------------------------------------------------------------- step 4: score
 
 
-def score(day: date, config: JobConfig) -> dict:
-    """Score the day against the chosen model and rules; flag what crosses the threshold."""
+def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
+    """Score the day against the chosen model and rules; flag what crosses the threshold.
+
+    With a ``shard``, only that shard's events, with the day's model.
+    """
     from ztad.models import load_model
     from ztad.rules import evaluate_rules
 
-    folder = day_dir(config, day)
+    folder = day_dir(config, day, shard)
     features = _read_parquet(folder / "features.parquet")
-    decision = _read_json(folder / "detectors.json")
+    decision = _read_json(day_dir(config, day) / "detectors.json")
     model = load_model(config, decision["model_version"])
     scored = model.score(features)
     rule_hits = evaluate_rules(features)
     scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
     scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], model.threshold)
     scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
+    scored["suppressed"] = _suppressed(folder, features, rule_hits, scored["flagged"], day_dir(config, day))
+    scored["flagged"] = scored["flagged"].to_numpy() & ~scored["suppressed"].to_numpy()
     rule_hits.columns = [f"rule_{c}" for c in rule_hits.columns]
     scored = pd.concat([scored, rule_hits.reset_index(drop=True)], axis=1)
     _write_parquet(scored, folder / "scored.parquet")
+    if shard is None:  # a sharded day is explained once gathered: see attribute_scores
+        _write_attributions(folder, model, features, scored["flagged"], scored["score"])
     result = {
         "day": day.isoformat(),
         "rows_scored": int(len(scored)),
         "rows_flagged": int(scored["flagged"].sum()),
+        "rows_suppressed": int(scored["suppressed"].sum()),
         "threshold": float(model.threshold),
         "model_version": decision["model_version"],
     }
     _write_json(folder / "score.json", result)
     return result
+
+
+def _suppressed(
+    folder: Path, features: pd.DataFrame, rule_hits: pd.DataFrame, flagged: pd.Series, day_folder: Path
+) -> np.ndarray:
+    """Flagged events that analysts' false positives cover (:mod:`ztad.feedback`); the
+    feedback is the day's (``day_folder``), the events are ``folder``'s (a shard's, maybe)."""
+    from ztad.feedback import load_day_feedback, suppressed_mask
+
+    feedback = load_day_feedback(day_folder)
+    if feedback.allowlist.empty or not flagged.any():
+        return np.zeros(len(flagged), dtype=bool)
+    events = _read_parquet(folder / "events.parquet")
+    return suppressed_mask(
+        events.reset_index(drop=True),
+        features.reset_index(drop=True),
+        rule_hits.reset_index(drop=True),
+        flagged.to_numpy(),
+        feedback.allowlist,
+        feedback.protected_event_ids,
+    )
+
+
+def attribute_scores(day: date, config: JobConfig) -> None:
+    """Per-feature attributions of the day's flagged events, as :func:`score` keeps them.
+
+    For a day scored in shards, run once the shards' scores are gathered
+    (:func:`ztad.sharding.gather_scores`): which flagged events get the costly exact
+    explanations depends on the whole day's ranking.
+    """
+    from ztad.models import load_model
+
+    folder = day_dir(config, day)
+    features = _read_parquet(folder / "features.parquet")
+    scored = _read_parquet(folder / "scored.parquet")
+    model = load_model(config, _read_json(folder / "detectors.json")["model_version"])
+    _write_attributions(folder, model, features, scored["flagged"], scored["score"])
+
+
+def _write_attributions(
+    folder: Path, model, features: pd.DataFrame, flagged: pd.Series, priority: pd.Series
+) -> None:
+    """Per-feature attributions of each member for the flagged rows, while the model is loaded
+    (exact TreeSHAP for those with the highest ``priority``)."""
+    from ztad.attributions import attribution_table
+
+    table = attribution_table(model.ensemble, features, flagged.to_numpy(), priority=priority.to_numpy())
+    _write_parquet(table, folder / "attributions.parquet")
 
 
 #: How far above the model threshold a behavioural rule hit ranks, in ensemble score units.
@@ -315,7 +427,7 @@ def scored_events(day: date, config: JobConfig) -> pd.DataFrame:
 
 def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -> pd.DataFrame:
     from ztad.explain import explain
-    from ztad.findings import build_findings
+    from ztad.findings import build_findings, enrich_findings
 
     folder = day_dir(config, day)
     events = _read_parquet(folder / "events.parquet")
@@ -325,7 +437,7 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -
     rule_hits = scored[[c for c in scored.columns if c.startswith("rule_") and c != "rule_hit"]]
     rule_hits = rule_hits.rename(columns=lambda c: c.removeprefix("rule_"))
     reasons = explain(events, features, rule_hits, flagged)
-    return build_findings(
+    findings = build_findings(
         day=day,
         events=events[flagged],
         scored=scored[flagged],
@@ -333,25 +445,64 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -
         model_version=decision["model_version"],
         run_id=run_id,
     )
+    attributions, exact_shap = _read_attributions(folder, flagged)
+    return enrich_findings(
+        findings,
+        events=events[flagged],
+        features=features[flagged],
+        scored=scored[flagged],
+        rule_hits=rule_hits[flagged],
+        attributions=attributions,
+        exact_shap=exact_shap,
+        sensitive_resources=config.detection.sensitive_resources,
+        day_features=features,
+    )
+
+
+def _read_attributions(folder: Path, flagged: np.ndarray) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """The score step's attributions and exact-SHAP marks, aligned with the flagged rows."""
+    from ztad.attributions import exact_mask, split_table
+
+    rows = np.flatnonzero(flagged)
+    path = folder / "attributions.parquet"
+    if not path.exists():
+        return {}, np.zeros(len(rows), dtype=bool)
+    table = pd.read_parquet(path)
+    frames = {
+        member: frame.reindex(rows, fill_value=0.0).reset_index(drop=True)
+        for member, frame in split_table(table).items()
+    }
+    return frames, exact_mask(table).reindex(rows, fill_value=False).to_numpy(bool)
 
 
 def _learn_day(day: date, config: JobConfig) -> None:
-    """Teach the baseline and the training set the day's unflagged events only."""
+    """Teach the baseline the day's unflagged events and false positives, and the training set
+    its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`)."""
     from ztad.baselines import daily_aggregate, save_daily_aggregate
+    from ztad.feedback import baseline_mask, day_verdicts, record_fingerprint, training_mask
 
     folder = day_dir(config, day)
     events = _read_parquet(folder / "events.parquet")
     features = _read_parquet(folder / "features.parquet")
-    keep = ~_read_parquet(folder / "scored.parquet")["flagged"].to_numpy()
+    flagged = _read_parquet(folder / "scored.parquet")["flagged"].to_numpy()
+    verdicts = day_verdicts(config, day)
+    keep = baseline_mask(events["event_id"], flagged, verdicts)
     save_daily_aggregate(daily_aggregate(events[keep]), config.state_dir, day)
-    _write_parquet(features[keep].reset_index(drop=True), training_features_path(config, day))
+    train = training_mask(events["event_id"], flagged, verdicts)
+    training = features[train].reset_index(drop=True).assign(event_id=events["event_id"].to_numpy()[train])
+    _write_parquet(training, training_features_path(config, day))
+    record_fingerprint(config.state_dir, day, verdicts)
 
 
 def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
-    """Replace the day's findings, quarantine rows and run record in one transaction.
+    """Replace the day's findings, incidents, user risk, quarantine rows and run record in one
+    transaction.
 
     With ``dry_run`` nothing is written anywhere; the counts are still returned.
     """
+    from ztad.feedback import sync_allowlist
+    from ztad.incidents import build_incidents
+    from ztad.risk import user_risk
     from ztad.store import FindingsStore, RunRecord
 
     folder = day_dir(config, day)
@@ -380,12 +531,22 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
         timings=_optional_json(folder / "timings.json"),
         message=decision.get("reason", ""),
     )
-    result = {"day": day.isoformat(), "findings": int(len(findings)), "dry_run": dry_run}
+    incidents = build_incidents(findings, day, run_id)
+    risk = user_risk(findings, day, run_id)
+    result = {
+        "day": day.isoformat(),
+        "findings": int(len(findings)),
+        "incidents": int(len(incidents)),
+        "dry_run": dry_run,
+    }
     if dry_run:
         return result
     store = FindingsStore(config.resolved_database_url)
     store.create_schema()
-    store.replace_day(run, findings, quarantine)
+    # Before the day is replaced: a false positive that this run no longer raises keeps its
+    # allowlist entry.
+    sync_allowlist(store)
+    store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk)
     _learn_day(day, config)
     return result
 
@@ -432,7 +593,7 @@ def run_day(
         scored = timed("score", lambda: score(day, config))
         timed("write_findings", lambda: write_findings(day, config, run_id, dry_run))
     except Exception as error:
-        _record_failure(day, config, run_id, started, timings, error, dry_run)
+        record_failure(day, config, run_id, error, started=started, timings=timings, dry_run=dry_run)
         raise
     return RunSummary(
         day=day,
@@ -451,31 +612,50 @@ def run_day(
     )
 
 
-def _record_failure(day, config, run_id, started, timings, error, dry_run) -> None:
-    """Best effort: leave a failed run row so that the failure is visible in SQL."""
+def record_failure(
+    day: date,
+    config: JobConfig,
+    run_id: str,
+    error: BaseException | str | None,
+    *,
+    started: datetime | None = None,
+    timings: dict[str, float] | None = None,
+    dry_run: bool = False,
+) -> bool:
+    """Best effort: leave a ``failed`` run row so that the failure is visible in SQL.
+
+    Called by :func:`run_day` and by an orchestrator's failure hook. It never raises: the
+    original error matters more than this bookkeeping, and is what the caller reports.
+    ``started`` and ``timings`` default to what the day's work folder recorded. Returns
+    whether the row was written (never in a dry run).
+    """
     if dry_run:
-        return
+        return False
     try:
         from ztad.store import FindingsStore, RunRecord
 
+        folder = day_dir(config, day)
+        message = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
         interval_start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
-        store = FindingsStore(config.resolved_database_url)
-        store.create_schema()
-        store.record_run(
-            RunRecord(
-                run_id=run_id,
-                day=day,
-                interval_start=interval_start,
-                interval_end=interval_start + timedelta(days=1),
-                status="failed",
-                started_at=started,
-                finished_at=datetime.now(timezone.utc),
-                timings=timings,
-                message=f"{type(error).__name__}: {error}"[:2000],
+        with FindingsStore(config.resolved_database_url) as store:
+            store.create_schema()
+            store.record_run(
+                RunRecord(
+                    run_id=run_id,
+                    day=day,
+                    interval_start=interval_start,
+                    interval_end=interval_start + timedelta(days=1),
+                    status="failed",
+                    started_at=started or _started_at(folder),
+                    finished_at=datetime.now(timezone.utc),
+                    timings=_optional_json(folder / "timings.json") if timings is None else timings,
+                    message=message[:2000],
+                )
             )
-        )
+        return True
     except Exception:  # the original error matters more than this one
         log.exception("could not record the failed run for %s", day)
+        return False
 
 
 def run_range(

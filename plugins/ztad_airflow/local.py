@@ -83,7 +83,8 @@ def migrate_metadata_db() -> None:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What one in-process run did: its run id, final state and each task's state."""
+    """What one in-process run did: its run id, final state and each task's state (a mapped
+    task's instances as ``score[0]``, ``score[1]`` ...)."""
 
     day: date
     run_id: str
@@ -117,8 +118,14 @@ def run_day_in_process(
         day=day,
         run_id=run.run_id,
         state=_state(run.state),
-        tasks={ti.task_id: _state(ti.state) for ti in run.get_task_instances()},
+        tasks={task_key(ti): _state(ti.state) for ti in run.get_task_instances()},
     )
+
+
+def task_key(ti) -> str:
+    """``task_id``, or ``task_id[i]`` for the ``i``-th task of a mapped (per shard) step."""
+    index = getattr(ti, "map_index", -1)
+    return ti.task_id if index is None or index < 0 else f"{ti.task_id}[{index}]"
 
 
 def _state(value) -> str | None:

@@ -5,10 +5,17 @@ An operator holds only strings and templated values (connection ids, a Variable 
 from the hooks, calls ONE pipeline function and returns its small JSON-able result to XCom.
 The steps hand data to each other through files in ``<ZTAD_HOME>/work/day=YYYY-MM-DD``, so all
 tasks of a run need the same ``ZTAD_HOME`` (a shared volume when workers are separate machines).
+
+A day can be split into shards of users (:mod:`ztad.sharding`): :class:`ZtadCrossUserOperator`
+prepares the split and returns the list of shards, over which the features and scoring steps
+are mapped (``.partial(...).expand(shard=cross_user.output)``); the detectors and write steps
+then gather the shards' files (``sharded=True``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, timezone
@@ -50,6 +57,8 @@ class ZtadJobMixin:
     :param history_days: baseline window in days; the ztad default when empty.
     :param target_fpr: alert budget (fraction of normal events allowed to alert); the ztad
         default when empty.
+    :param detectors: ensemble members (registered detector names), as a list, JSON text or
+        comma-separated text; the ztad default when empty.
     """
 
     job_template_fields: Sequence[str] = (
@@ -59,6 +68,7 @@ class ZtadJobMixin:
         "home",
         "history_days",
         "target_fpr",
+        "detectors",
     )
 
     def _init_job(
@@ -69,6 +79,7 @@ class ZtadJobMixin:
         home: str | None = None,
         history_days: int | str | None = None,
         target_fpr: float | str | None = None,
+        detectors: Sequence[str] | str | None = None,
     ) -> None:
         self.findings_conn_id = findings_conn_id
         self.source_variable = source_variable
@@ -76,6 +87,7 @@ class ZtadJobMixin:
         self.home = home
         self.history_days = history_days
         self.target_fpr = target_fpr
+        self.detectors = detectors
 
     def day_and_config(self, context: Context) -> tuple[date, JobConfig]:
         """The run's day and configuration; a setting that is wrong fails the task at once,
@@ -123,6 +135,8 @@ class ZtadJobMixin:
             detection = replace(detection, history_days=history_days)
         if _present(self.target_fpr):
             detection = replace(detection, target_fpr=_fraction(self.target_fpr, "target_fpr"))
+        if _present(self.detectors) and self.detectors != []:
+            detection = replace(detection, detectors=detector_names(self.detectors))
         return detection
 
 
@@ -146,19 +160,25 @@ class ZtadStepOperator(ZtadJobMixin, BaseOperator):
         home: str | None = None,
         history_days: int | str | None = None,
         target_fpr: float | str | None = None,
+        detectors: Sequence[str] | str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self._init_job(
-            findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr
+            findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr,
+            detectors,
         )
 
-    def execute(self, context: Context) -> dict:
+    def execute(self, context: Context) -> Any:
         day, config = self.day_and_config(context)
-        self.log.info("ztad %s for %s", self.step, day)
+        self.log.info("ztad %s for %s%s", self.step, day, self.describe_part())
         result = self.run_step(day, config, context)
-        self.log.info("ztad %s for %s: %s", self.step, day, result)
+        self.log.info("ztad %s for %s%s: %s", self.step, day, self.describe_part(), result)
         return result
+
+    def describe_part(self) -> str:
+        """What part of the day the task covers, for its log lines ("" for the whole day)."""
+        return ""
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
         """Run the step for ``day`` and return its small result."""
@@ -209,15 +229,71 @@ class ZtadPullOperator(ZtadStepOperator):
             ) from error
 
 
-class ZtadBaselinesOperator(ZtadStepOperator):
-    """Build the baseline as of the day and compute its features (``pipeline.update_baselines``)."""
+class ZtadCrossUserOperator(ZtadStepOperator):
+    """Prepare the day for its shards (``pipeline.cross_user``): apply the analysts' feedback,
+    settle the baseline, count across users once over the whole day, and split the events.
+
+    Returns the list of shards (``[{"index": 0, "count": n}, ...]``) to map the features and
+    scoring steps over; the step's counts go to the XCom key ``summary``.
+
+    :param shards: how many shards of users (templated; 1 to ``ztad.sharding.MAX_SHARDS``).
+    """
+
+    step = "cross_user"
+    template_fields: Sequence[str] = (*ZtadStepOperator.template_fields, "shards")
+
+    def __init__(self, *, shards: int | str = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shards = shards
+
+    def run_step(self, day: date, config: JobConfig, context: Context) -> list[dict]:
+        from ztad import pipeline, sharding
+
+        count = shard_count(self.shards)
+        summary = pipeline.cross_user(day, config, count)
+        context["ti"].xcom_push(key="summary", value=summary)
+        self.log.info("ztad cross_user for %s: %s", day, summary)
+        return [shard.as_dict() for shard in sharding.all_shards(count)]
+
+
+class ZtadShardMixin:
+    """A step that covers one shard of the day when given ``shard``, else the whole day.
+
+    :param shard: ``{"index": i, "count": n}``, one item of :class:`ZtadCrossUserOperator`'s
+        result (the argument a mapped task is expanded over); ``None`` for the whole day.
+    """
+
+    shard: dict | None = None
+
+    def shard_of_task(self):
+        """The :class:`ztad.sharding.Shard` of this task, or ``None`` for the whole day."""
+        if self.shard is None:
+            return None
+        from ztad.sharding import Shard, ShardError
+
+        try:
+            return Shard.from_dict(self.shard)
+        except ShardError as error:
+            raise AirflowFailException(str(error)) from error
+
+    def describe_part(self) -> str:
+        return "" if self.shard is None else f" ({self.shard_of_task()})"
+
+
+class ZtadBaselinesOperator(ZtadShardMixin, ZtadStepOperator):
+    """Build the baseline as of the day and compute its features (``pipeline.update_baselines``),
+    for the whole day or for one shard of its users."""
 
     step = "update_baselines"
+
+    def __init__(self, *, shard: dict | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shard = shard
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
         from ztad import pipeline
 
-        return pipeline.update_baselines(day, config)
+        return pipeline.update_baselines(day, config, shard=self.shard_of_task())
 
 
 class ZtadDetectorsOperator(ZtadStepOperator):
@@ -225,30 +301,39 @@ class ZtadDetectorsOperator(ZtadStepOperator):
 
     :param retrain: train a new model even when a recent one exists (templated; a bool or
         ``"true"``/``"false"``).
+    :param sharded: the day's features were computed in shards: gather them first
+        (``ztad.sharding.prepare_detectors``).
     """
 
     step = "prepare_detectors"
     template_fields: Sequence[str] = (*ZtadStepOperator.template_fields, "retrain")
 
-    def __init__(self, *, retrain: bool | str = False, **kwargs) -> None:
+    def __init__(self, *, retrain: bool | str = False, sharded: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.retrain = retrain
+        self.sharded = sharded
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
-        from ztad import pipeline
+        from ztad import pipeline, sharding
 
-        return pipeline.prepare_detectors(day, config, retrain=_flag(self.retrain, "retrain"))
+        prepare = sharding.prepare_detectors if self.sharded else pipeline.prepare_detectors
+        return prepare(day, config, retrain=_flag(self.retrain, "retrain"))
 
 
-class ZtadScoreOperator(ZtadStepOperator):
-    """Score the day's events and flag those over the threshold (``pipeline.score``)."""
+class ZtadScoreOperator(ZtadShardMixin, ZtadStepOperator):
+    """Score the day's events and flag those over the threshold (``pipeline.score``), for the
+    whole day or for one shard of its users."""
 
     step = "score"
 
+    def __init__(self, *, shard: dict | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shard = shard
+
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
         from ztad import pipeline
 
-        return pipeline.score(day, config)
+        return pipeline.score(day, config, shard=self.shard_of_task())
 
 
 class ZtadWriteFindingsOperator(ZtadStepOperator):
@@ -260,21 +345,25 @@ class ZtadWriteFindingsOperator(ZtadStepOperator):
     :param dry_run: compute everything but write nothing (templated). The task then ends
         skipped, so that no Asset event claims that findings landed; its counts still go to
         XCom.
+    :param sharded: the day was scored in shards: gather their files first
+        (``ztad.sharding.write_findings``).
     """
 
     step = "write_findings"
     template_fields: Sequence[str] = (*ZtadStepOperator.template_fields, "dry_run")
     ui_color = "#c8e6c9"
 
-    def __init__(self, *, dry_run: bool | str = False, **kwargs) -> None:
+    def __init__(self, *, dry_run: bool | str = False, sharded: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.dry_run = dry_run
+        self.sharded = sharded
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
-        from ztad import pipeline
+        from ztad import pipeline, sharding
 
         dry_run = _flag(self.dry_run, "dry_run")
-        result = pipeline.write_findings(day, config, run_id=context["run_id"], dry_run=dry_run)
+        write = sharding.write_findings if self.sharded else pipeline.write_findings
+        result = write(day, config, run_id=context["run_id"], dry_run=dry_run)
         if dry_run:
             context["ti"].xcom_push(key="return_value", value=result)
             raise AirflowSkipException(
@@ -287,6 +376,35 @@ class ZtadWriteFindingsOperator(ZtadStepOperator):
                 "run_id": context["run_id"],
             }
         return result
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def record_failed_run(context: Context) -> None:
+    """``on_failure_callback`` of the ztad tasks: leave a ``failed`` row in the ``runs`` table.
+
+    Best effort (``ztad.pipeline.record_failure``): it logs its own problems and never raises,
+    so the task's original error stays the one Airflow reports. Nothing is written for a dry
+    run, or for a task that is not a ztad task.
+
+    :param context: the failed task's Airflow context.
+    """
+    task = context.get("task")
+    log = getattr(task, "log", None) or logging.getLogger(__name__)
+    try:
+        if not isinstance(task, ZtadJobMixin):
+            return
+        if _flag((context.get("params") or {}).get("dry_run", False), "dry_run"):
+            return
+        from ztad import pipeline
+
+        day, config = task.day_and_config(context)
+        error = context.get("exception") or f"task {task.task_id} failed"
+        if pipeline.record_failure(day, config, context["run_id"], error):
+            log.info("recorded the failed run %s of %s in the runs table", context["run_id"], day)
+    except Exception:  # the task's own error is the one that matters
+        log.exception("could not record the failed run in the runs table")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -322,6 +440,41 @@ def record_missing_day(
             )
     except Exception:  # the missing day matters more than this bookkeeping
         log.exception("could not record the %s run of %s in the runs table", status, day)
+
+
+def shard_count(value: Any) -> int:
+    """Check and return a templated number of shards."""
+    from ztad.sharding import ShardError, check_count
+
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else value
+        return check_count(number)
+    except (ShardError, ValueError) as error:
+        raise AirflowFailException(f"shards: {error}") from None
+
+
+def detector_names(value: Any) -> tuple[str, ...]:
+    """Check and return the detector names of a templated ``detectors`` setting.
+
+    :param value: a list of names, JSON text of one, or comma-separated names.
+    """
+    from ztad.detectors import DETECTORS
+
+    names = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            names = json.loads(text) if text.startswith("[") else [n.strip() for n in text.split(",")]
+        except json.JSONDecodeError:
+            raise AirflowFailException(f"detectors is not a JSON list of names: {value!r}") from None
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        raise AirflowFailException(f"detectors must be a list of detector names, not {value!r}")
+    unknown = sorted(set(names) - set(DETECTORS))
+    if unknown or not names:
+        raise AirflowFailException(
+            f"unknown detector(s) {unknown or names!r}; choose among {sorted(DETECTORS)}"
+        )
+    return tuple(names)
 
 
 def _present(value: Any) -> bool:

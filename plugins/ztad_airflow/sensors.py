@@ -39,6 +39,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
         home: str | None = None,
         history_days: int | str | None = None,
         target_fpr: float | str | None = None,
+        detectors: Sequence[str] | str | None = None,
         mode: str = "reschedule",
         poke_interval: timedelta | float = timedelta(minutes=10),
         timeout: timedelta | float = timedelta(hours=6),
@@ -46,7 +47,8 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
     ) -> None:
         super().__init__(mode=mode, poke_interval=poke_interval, timeout=timeout, **kwargs)
         self._init_job(
-            findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr
+            findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr,
+            detectors,
         )
         self.on_missing_partition = on_missing_partition
 

@@ -10,8 +10,23 @@ import pytest
 
 from tests.plugins.airflow_home import DAGS_FOLDER, airflow_environment
 
-EXPECTED_DAGS = {"ztad_daily"}
-DAILY_STEPS = ["wait_for_logs", "pull", "update_baselines", "prepare_detectors", "score", "write_findings"]
+EXPECTED_DAGS = {"ztad_daily", "ztad_report"}
+DAILY_STEPS = [
+    "wait_for_logs", "pull", "cross_user", "update_baselines", "prepare_detectors", "score",
+    "write_findings",
+]
+#: Each step of ztad_daily and the steps right after it.
+DAILY_EDGES = {
+    "wait_for_logs": {"pull"},
+    "pull": {"cross_user"},
+    "cross_user": {"update_baselines", "score"},
+    "update_baselines": {"prepare_detectors"},
+    "prepare_detectors": {"score"},
+    "score": {"write_findings"},
+    "write_findings": set(),
+}
+#: The steps that run once per shard of users (dynamic task mapping).
+SHARD_STEPS = {"update_baselines", "score"}
 HEAVY_MODULES = (
     "pandas", "numpy", "pyarrow", "sklearn", "scipy", "tensorflow", "keras", "shap",
     "matplotlib", "torch", "ztad",
@@ -140,8 +155,19 @@ def test_daily_runs_days_one_at_a_time(daily):
 
 def test_daily_chains_the_pipeline_steps(daily):
     assert [task.task_id for task in daily.topological_sort()] == DAILY_STEPS
-    for upstream, downstream in zip(DAILY_STEPS, DAILY_STEPS[1:]):
-        assert daily.get_task(upstream).downstream_task_ids == {downstream}
+    assert {task.task_id: task.downstream_task_ids for task in daily.tasks} == DAILY_EDGES
+
+
+def test_features_and_scoring_are_mapped_over_the_shards_of_the_pre_pass(daily):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    mapped = {task.task_id for task in daily.tasks if isinstance(task, MappedOperator)}
+    assert mapped == SHARD_STEPS
+    for step in SHARD_STEPS:
+        expanded = daily.get_task(step).expand_input.value["shard"]
+        assert expanded.operator.task_id == "cross_user" and expanded.key == "return_value"
+    for step in ("prepare_detectors", "write_findings"):
+        assert daily.get_task(step).sharded is True, f"{step} must gather the shards"
 
 
 def test_daily_uses_the_ztad_operators(daily):
@@ -151,9 +177,17 @@ def test_daily_uses_the_ztad_operators(daily):
     assert isinstance(daily.get_task("wait_for_logs"), ZtadPartitionSensor)
     for step in DAILY_STEPS[1:]:
         task = daily.get_task(step)
-        assert isinstance(task, ZtadStepOperator)
-        assert task.findings_conn_id == "ztad_findings"
-        assert task.source_variable == "ztad_source"
+        settings = task.partial_kwargs if step in SHARD_STEPS else vars(task)
+        assert issubclass(task.operator_class if step in SHARD_STEPS else type(task), ZtadStepOperator)
+        assert settings["findings_conn_id"] == "ztad_findings", step
+        assert settings["source_variable"] == "ztad_source", step
+
+
+def test_every_daily_task_records_its_failure(daily):
+    from ztad_airflow.operators import record_failed_run
+
+    for task in daily.tasks:
+        assert record_failed_run in list(task.on_failure_callback or []), task.task_id
 
 
 def test_only_write_findings_updates_the_findings_asset(daily):
@@ -169,6 +203,8 @@ def test_daily_params_and_their_defaults(daily):
         "retrain": False,
         "target_fpr": 0.005,
         "history_days": 30,
+        "detectors": None,
+        "shards": 1,
         "dry_run": False,
         "on_missing_partition": "fail",
     }
@@ -182,6 +218,12 @@ def test_daily_params_and_their_defaults(daily):
         ("target_fpr", 0.9),
         ("history_days", 0),
         ("retrain", "yes"),
+        ("shards", 0),
+        ("shards", 65),
+        ("shards", 1.5),
+        ("detectors", []),
+        ("detectors", "ecod"),
+        ("detectors", ["ecod", "ecod"]),
     ],
 )
 def test_daily_params_refuse_bad_values(daily, name, value):
@@ -196,4 +238,32 @@ def test_params_reach_the_operators_as_templates(daily):
     assert daily.get_task("write_findings").dry_run == "{{ params.dry_run }}"
     assert daily.get_task("pull").on_missing_partition == "{{ params.on_missing_partition }}"
     assert daily.get_task("pull").dry_run == "{{ params.dry_run }}"
-    assert daily.get_task("score").target_fpr == "{{ params.target_fpr }}"
+    assert daily.get_task("prepare_detectors").target_fpr == "{{ params.target_fpr }}"
+    assert daily.get_task("score").partial_kwargs["target_fpr"] == "{{ params.target_fpr }}"
+    assert daily.get_task("score").partial_kwargs["detectors"] == "{{ params.detectors }}"
+    assert daily.get_task("cross_user").shards == "{{ params.shards }}"
+
+
+# --------------------------------------------------------------------------- ztad_report
+
+
+@pytest.fixture(scope="module")
+def report(dag_bag):
+    return dag_bag.dags["ztad_report"]
+
+
+def test_the_report_is_scheduled_on_the_findings_asset(report):
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
+
+    from ztad_airflow.assets import FINDINGS
+
+    assert isinstance(report.timetable, AssetTriggeredTimetable)
+    assert [asset.name for asset in report.timetable.asset_condition.objects] == [FINDINGS.name]
+
+
+def test_the_report_writes_nothing_back_to_the_findings_asset(report):
+    from ztad_airflow.assets import FINDINGS
+
+    assert all(FINDINGS not in task.outlets for task in report.tasks)
+    assert [task.task_id for task in report.tasks] == ["daily_report"]
+    assert {name: report.params[name] for name in report.params} == {"day": None, "trailing_days": 30}

@@ -34,3 +34,13 @@ def test_configuring_after_airflow_was_imported_is_refused(tmp_path):
     with pytest.raises(RuntimeError, match="already imported"):
         use_local_airflow(tmp_path / "airflow")
     assert not (tmp_path / "airflow").exists()
+
+
+def test_the_tasks_of_a_mapped_step_are_told_apart_by_their_shard():
+    from types import SimpleNamespace
+
+    from ztad_airflow.local import task_key
+
+    assert task_key(SimpleNamespace(task_id="score", map_index=2)) == "score[2]"
+    assert task_key(SimpleNamespace(task_id="score", map_index=-1)) == "score"
+    assert task_key(SimpleNamespace(task_id="pull")) == "pull"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from ztad import pipeline
+from ztad import pipeline, sharding
 from ztad.sources import MissingPartitionError
 from ztad.store import FindingsStore
 from ztad_airflow.assets import FINDINGS
@@ -16,10 +16,12 @@ from ztad_airflow.hooks import SourceConfigError
 from ztad_airflow.intervals import DataIntervalError
 from ztad_airflow.operators import (
     ZtadBaselinesOperator,
+    ZtadCrossUserOperator,
     ZtadDetectorsOperator,
     ZtadPullOperator,
     ZtadScoreOperator,
     ZtadWriteFindingsOperator,
+    record_failed_run,
 )
 
 DAY = date(2026, 3, 2)
@@ -62,6 +64,9 @@ def calls(monkeypatch):
     monkeypatch.setattr(pipeline, "prepare_detectors", recorder("prepare_detectors", {"model_version": "m1"}))
     monkeypatch.setattr(pipeline, "score", recorder("score", {"rows_flagged": 2}))
     monkeypatch.setattr(pipeline, "write_findings", recorder("write_findings", {"findings": 2}))
+    monkeypatch.setattr(pipeline, "cross_user", recorder("cross_user", {"shards": 0}))
+    monkeypatch.setattr(sharding, "prepare_detectors", recorder("gather+prepare_detectors", {"model_version": "m1"}))
+    monkeypatch.setattr(sharding, "write_findings", recorder("gather+write_findings", {"findings": 2}))
     return seen
 
 
@@ -276,3 +281,99 @@ def test_other_pull_errors_are_not_mistaken_for_missing_logs(monkeypatch, source
     with pytest.raises(PermissionError):
         ZtadPullOperator(task_id="pull", on_missing_partition="skip").execute(context_for())
     assert runs_of(tmp_path / "ztad-home").empty
+
+
+# --------------------------------------------------------------------------- shards
+
+
+def test_the_pre_pass_splits_the_day_and_returns_the_shards_to_map_over(calls, source):
+    context = context_for()
+    result = ZtadCrossUserOperator(task_id="cross_user", shards="3").execute(context)
+    assert result == [{"index": 0, "count": 3}, {"index": 1, "count": 3}, {"index": 2, "count": 3}]
+    assert [call.step for call in calls] == ["cross_user"] and calls[0].args == (3,)
+    assert context["ti"].pushed["summary"] == {"shards": 0}
+
+
+@pytest.mark.parametrize("shards", ["0", "many", 1000, None])
+def test_a_bad_shard_count_fails_before_the_pre_pass(shards, calls, source):
+    with pytest.raises(AirflowFailException, match="shards: "):
+        ZtadCrossUserOperator(task_id="cross_user", shards=shards).execute(context_for())
+    assert calls == []
+
+
+@pytest.mark.parametrize("operator_class", [ZtadBaselinesOperator, ZtadScoreOperator])
+def test_a_mapped_step_covers_its_shard(operator_class, calls, source):
+    operator_class(task_id="step", shard={"index": 1, "count": 3}).execute(context_for())
+    assert calls[0].kwargs == {"shard": sharding.Shard(1, 3)}
+
+
+@pytest.mark.parametrize("operator_class", [ZtadBaselinesOperator, ZtadScoreOperator])
+def test_without_a_shard_a_step_covers_the_whole_day(operator_class, calls, source):
+    operator_class(task_id="step").execute(context_for())
+    assert calls[0].kwargs == {"shard": None}
+
+
+@pytest.mark.parametrize("shard", [{"index": 3, "count": 3}, {"shard": 1}, "1/3"])
+def test_a_shard_that_does_not_exist_fails_without_retries(shard, calls, source):
+    with pytest.raises(AirflowFailException):
+        ZtadScoreOperator(task_id="score", shard=shard).execute(context_for())
+    assert calls == []
+
+
+def test_sharded_detectors_and_write_steps_gather_the_shards_first(calls, source):
+    ZtadDetectorsOperator(task_id="prepare_detectors", sharded=True).execute(context_for())
+    ZtadWriteFindingsOperator(task_id="write_findings", sharded=True).execute(context_for(run_id="r1"))
+    assert [call.step for call in calls] == ["gather+prepare_detectors", "gather+write_findings"]
+    assert calls[1].kwargs == {"run_id": "r1", "dry_run": False}
+
+
+@pytest.mark.parametrize(
+    "detectors", [["isolation_forest", "ecod"], '["isolation_forest", "ecod"]', "isolation_forest, ecod"]
+)
+def test_the_detectors_come_as_a_list_json_or_text(detectors, calls, source):
+    ZtadScoreOperator(task_id="score", detectors=detectors).execute(context_for())
+    assert calls[0].config.detection.detectors == ("isolation_forest", "ecod")
+
+
+@pytest.mark.parametrize("detectors", [["isolation_forest", "magic"], "[broken", [3]])
+def test_unknown_detectors_fail_without_retries(detectors, calls, source):
+    with pytest.raises(AirflowFailException, match="detector"):
+        ZtadScoreOperator(task_id="score", detectors=detectors).execute(context_for())
+    assert calls == []
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def failure_context(task, run_id="run-9", params=None, error=None):
+    return {**context_for(run_id=run_id), "task": task, "params": params or {},
+            "exception": error or RuntimeError("the disk is full")}
+
+
+@pytest.mark.postgres
+def test_a_failed_task_leaves_a_failed_run_row(source, monkeypatch, empty_postgres_url):
+    monkeypatch.setenv("ZTAD_DATABASE_URL", empty_postgres_url)
+    record_failed_run(failure_context(ZtadScoreOperator(task_id="score")))
+    with FindingsStore(empty_postgres_url) as store:
+        runs = store.runs()
+    assert runs[["run_id", "day", "status"]].to_dict("records") == [
+        {"run_id": "run-9", "day": DAY, "status": "failed"}
+    ]
+    assert runs.loc[0, "message"] == "RuntimeError: the disk is full"
+
+
+@pytest.mark.postgres
+def test_a_failed_dry_run_or_foreign_task_records_nothing(source, monkeypatch, empty_postgres_url):
+    from airflow.sdk import BaseOperator
+
+    monkeypatch.setenv("ZTAD_DATABASE_URL", empty_postgres_url)
+    record_failed_run(failure_context(ZtadScoreOperator(task_id="score"), params={"dry_run": True}))
+    record_failed_run(failure_context(BaseOperator(task_id="other")))
+    with FindingsStore(empty_postgres_url) as store:
+        assert store.runs().empty
+
+
+def test_recording_a_failure_never_raises(capfd):
+    # No log source is configured: building the configuration fails inside the callback.
+    record_failed_run(failure_context(ZtadScoreOperator(task_id="score")))
+    assert "could not record the failed run" in "".join(capfd.readouterr())

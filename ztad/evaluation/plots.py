@@ -151,6 +151,19 @@ def alerts_per_day(series: Mapping[str, Mapping[str, int]]):
     return figure
 
 
+def category_counts(counts: Mapping[str, int], title: str):
+    """Horizontal bars: how many items fall in each category, largest on top."""
+    series = pd.Series(dict(counts), dtype="int64").sort_values()
+    if series.empty:
+        return placeholder("nothing to count")
+    figure, axes = pyplot().subplots(figsize=(7, max(2.2, 0.35 * len(series) + 1)))
+    bars = axes.barh(series.index.astype(str), series.to_numpy(), color="tab:red")
+    axes.bar_label(bars, padding=3, fontsize=7)
+    axes.set(xlabel="count", title=title)
+    axes.tick_params(axis="y", labelsize=8)
+    return figure
+
+
 def label_distribution(labels: pd.Series):
     """Events per label, as the origin notebook's first exploratory plot (log scale)."""
     counts = labels.astype("string").fillna("(unlabelled)").value_counts()

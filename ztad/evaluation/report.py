@@ -377,6 +377,20 @@ def _image(plot_id: str, alt: str, images: dict[str, str]) -> str:
     )
 
 
+def figure_html(plot_id: str, alt: str, images: dict[str, str]) -> str:
+    """One embedded figure with its caption; ``images`` maps plot ids to base64 PNG."""
+    return _image(plot_id, alt, images)
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained HTML page with ``body`` (HTML) in the report's style."""
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
 table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.85em; }

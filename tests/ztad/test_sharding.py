@@ -1,0 +1,260 @@
+"""Days split into shards of users: stable assignment, exact gathering, identical findings."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ztad import pipeline, sharding
+from ztad.config import DetectionConfig, JobConfig, SourceConfig
+from ztad.sharding import Shard, ShardError, all_shards, check_count, shard_of
+from ztad.store import FindingsStore
+
+DAY = date(2026, 3, 18)
+FIRST_SCORED = date(2026, 3, 16)  # the small data set's attacks start after 14 clean days
+#: The detector choice does not matter for equality; these two are fast.
+FAST = DetectionConfig(detectors=("isolation_forest", "ecod"))
+#: Columns that say when a row was written, not what was found.
+WRITE_TIME = {"created_at", "updated_at"}
+
+
+def config_in(home: Path, root: str = "unused", **changes) -> JobConfig:
+    return JobConfig(source=SourceConfig(root=root), home=home, detection=FAST, **changes)
+
+
+# --------------------------------------------------------------------------- assignment
+
+
+def test_a_users_shard_is_fixed_for_good():
+    ids = pd.Series(["u00001", "u00002", "alice", "bob@example.com", "CORP\\j.doe"])
+    # Pinned: a change of the hash would move users between shards of running deployments.
+    assert shard_of(ids, 4).tolist() == [2, 1, 0, 2, 3]
+    assert shard_of(ids, 7).tolist() == [6, 6, 2, 6, 4]
+
+
+def test_a_users_shard_does_not_depend_on_the_other_users_of_the_day():
+    many = pd.Series([f"u{i:05d}" for i in range(500)])
+    alone = np.array([shard_of(many.iloc[[i]], 5)[0] for i in (0, 17, 499)])
+    assert alone.tolist() == shard_of(many, 5)[[0, 17, 499]].tolist()
+
+
+def test_users_spread_evenly_over_the_shards():
+    counts = np.bincount(shard_of(pd.Series([f"u{i:05d}" for i in range(10_000)]), 4), minlength=4)
+    assert counts.min() > 2_300 and counts.max() < 2_700
+
+
+def test_one_shard_holds_everyone():
+    assert set(shard_of(pd.Series(["a", "b", "c"]), 1)) == {0}
+
+
+@pytest.mark.parametrize("bad", [0, -1, sharding.MAX_SHARDS + 1, 2.0, "4", True, None])
+def test_a_bad_shard_count_is_refused(bad):
+    with pytest.raises(ShardError, match="number of shards"):
+        check_count(bad)
+
+
+@pytest.mark.parametrize("index, count", [(4, 4), (-1, 4), (0, 0), ("1", 2)])
+def test_a_shard_outside_its_day_is_refused(index, count):
+    with pytest.raises(ShardError):
+        Shard(index, count)
+
+
+def test_a_shard_names_its_folder_and_travels_as_a_small_dict():
+    shard = Shard(1, 4)
+    assert shard.folder_name == "shard=002-of-004"
+    assert str(shard) == "shard 2 of 4"
+    assert Shard.from_dict(shard.as_dict()) == shard
+    assert [s.index for s in all_shards(3)] == [0, 1, 2]
+    with pytest.raises(ShardError, match="'index'"):
+        Shard.from_dict({"shard": 1})
+
+
+# --------------------------------------------------------------------------- split and gather
+
+
+@pytest.fixture
+def split(tmp_path):
+    """A hand-made day of 40 events by 9 users, split into 3 shards, with per-shard
+    features (one categorical column) and scores written as the steps would."""
+    config = config_in(tmp_path)
+    folder = pipeline.day_dir(config, DAY)
+    users = [f"user{i % 9}" for i in range(40)]
+    events = pd.DataFrame({"event_id": [f"e{i:02d}" for i in range(40)], "user_id": users})
+    signals = pd.DataFrame({
+        "ip_users_today": np.arange(40, dtype="float64"),
+        "ip_failures_60m": np.arange(40, dtype="int64"),
+        "ip_failed_users_60m": np.zeros(40, dtype="int64"),
+    })
+    manifest = sharding.split_day(folder, events, signals, 3)
+    for shard in all_shards(3):
+        part = pd.read_parquet(folder / shard.folder_name / "events.parquet")
+        ids = part["event_id"].str[1:].astype(int).to_numpy()
+        where = folder / shard.folder_name
+        pd.DataFrame({
+            "value": ids.astype("float64"),
+            "place": pd.Categorical([f"city{i % 4}" for i in ids]),
+        }).to_parquet(where / "features.parquet")
+        flagged = ids % 5 == 0
+        pd.DataFrame({"score": ids.astype("float64"), "flagged": flagged}).to_parquet(where / "scored.parquet")
+        (where / "score.json").write_text(json.dumps({
+            "day": DAY.isoformat(), "rows_scored": len(ids), "rows_flagged": int(flagged.sum()),
+            "threshold": 2.5, "model_version": "m1",
+        }))
+    return config, folder, events, manifest
+
+
+def test_every_event_goes_to_its_users_shard_once(split):
+    config, folder, events, manifest = split
+    assert manifest["shards"] == 3 and sum(manifest["events_per_shard"]) == 40
+    seen = []
+    for shard in all_shards(3):
+        part = pd.read_parquet(folder / shard.folder_name / "events.parquet")
+        counts = pd.read_parquet(folder / shard.folder_name / "cross_user.parquet")
+        assert set(shard_of(part["user_id"], 3)) <= {shard.index}
+        assert part["event_id"].tolist() == events["event_id"].iloc[counts["row"]].tolist()
+        assert counts["ip_failures_60m"].tolist() == counts["row"].tolist()
+        seen += counts["row"].tolist()
+    assert sorted(seen) == list(range(40))
+
+
+def test_gathered_features_are_the_days_in_event_order(split):
+    config, folder, events, _ = split
+    assert sharding.gather_features(DAY, config) == {"day": DAY.isoformat(), "shards": 3, "rows": 40}
+    features = pd.read_parquet(folder / "features.parquet")
+    assert features["value"].tolist() == list(range(40))
+    assert isinstance(features["place"].dtype, pd.CategoricalDtype)
+    assert features["place"].astype(str).tolist() == [f"city{i % 4}" for i in range(40)]
+
+
+def test_gathered_scores_and_counts_are_the_days_and_the_day_is_then_explained(split, monkeypatch):
+    config, folder, _, _ = split
+    explained = []
+    monkeypatch.setattr(pipeline, "attribute_scores", lambda day, config: explained.append(
+        pd.read_parquet(pipeline.day_dir(config, day) / "scored.parquet")["flagged"].sum()
+    ))
+    counts = sharding.gather_scores(DAY, config)
+    assert counts == {"day": DAY.isoformat(), "rows_scored": 40, "rows_flagged": 8,
+                      "threshold": 2.5, "model_version": "m1"}
+    assert pd.read_parquet(folder / "scored.parquet")["score"].tolist() == list(range(40))
+    assert explained == [8], "the whole day's flags are explained, once"
+
+
+def test_shards_scored_with_different_models_are_refused(split, monkeypatch):
+    config, folder, _, _ = split
+    monkeypatch.setattr(pipeline, "attribute_scores", lambda day, config: None)
+    path = folder / Shard(1, 3).folder_name / "score.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "threshold": 9.9}))
+    with pytest.raises(ShardError, match="different thresholds"):
+        sharding.gather_scores(DAY, config)
+
+
+def test_a_shard_that_lost_rows_is_refused(split):
+    config, folder, _, _ = split
+    path = folder / Shard(2, 3).folder_name / "features.parquet"
+    pd.read_parquet(path).iloc[1:].to_parquet(path)
+    with pytest.raises(ShardError, match="rows for"):
+        sharding.gather_features(DAY, config)
+
+
+def test_a_new_split_replaces_the_old_shards(split):
+    config, folder, events, _ = split
+    signals = pd.DataFrame({"ip_users_today": np.zeros(40), "ip_failures_60m": 0, "ip_failed_users_60m": 0})
+    sharding.split_day(folder, events, signals, 2)
+    assert sorted(p.name for p in folder.glob("shard=*")) == ["shard=001-of-002", "shard=002-of-002"]
+    assert sharding.read_manifest(folder)["shards"] == 2
+
+
+def test_gathering_a_day_that_was_never_split_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the cross_user step"):
+        sharding.gather_features(DAY, config_in(tmp_path))
+
+
+def test_a_shard_step_before_the_split_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the earlier pipeline steps"):
+        pipeline.update_baselines(DAY, config_in(tmp_path), shard=Shard(0, 2))
+
+
+def test_the_days_baseline_is_kept_for_its_shards(split):
+    from ztad.baselines import combine_aggregates
+
+    _, folder, _, _ = split
+    baseline = combine_aggregates([], DAY, 30)
+    sharding.save_baseline(folder, baseline)
+    assert sharding.load_baseline(folder, DAY).day == DAY
+    with pytest.raises(ShardError, match="holds the baseline of 2026-03-18, not of 2026-03-19"):
+        sharding.load_baseline(folder, DAY + timedelta(days=1))
+
+
+def test_a_shard_without_the_days_baseline_says_what_to_run(split):
+    with pytest.raises(FileNotFoundError, match="run the cross_user step"):
+        sharding.load_baseline(split[1], DAY)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def stored(url: str, days: list[date]) -> dict[str, pd.DataFrame]:
+    """The findings and incidents of ``days``, in a fixed order, without write times."""
+    with FindingsStore(url) as store:
+        findings = pd.concat([store.findings(day=d) for d in days], ignore_index=True)
+        incidents = pd.concat([store.incidents(day=d) for d in days], ignore_index=True)
+    return {
+        "findings": findings.drop(columns=list(WRITE_TIME & set(findings.columns)))
+        .sort_values("finding_id").reset_index(drop=True),
+        "incidents": incidents.drop(columns=list(WRITE_TIME & set(incidents.columns)))
+        .sort_values("incident_id").reset_index(drop=True),
+    }
+
+
+def exactly_explained(findings: pd.DataFrame) -> pd.Series:
+    """Findings per day whose Isolation Forest attributions are exact TreeSHAP values."""
+    from ztad.attributions import EXACT_METHOD
+
+    exact = findings["attributions"].map(
+        lambda doc: (doc or {}).get("isolation_forest", {}).get("method") == EXACT_METHOD
+    )
+    return exact.groupby(findings["day"]).sum()
+
+
+@pytest.mark.postgres
+def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
+    small_logs, empty_postgres_url, tmp_path, monkeypatch
+):
+    """Three days, whole then in 3 shards (each with its own state), into PostgreSQL: the
+    same findings, incidents, scores, flags and explanations, column for column."""
+    from ztad import attributions
+
+    # Only the day's 3 highest findings get exact TreeSHAP (250 in production, more than
+    # these small days flag): the choice must be the whole day's, not each shard's.
+    monkeypatch.setattr(attributions.attribution_table, "__defaults__", (None, 3))
+    days = [FIRST_SCORED + timedelta(days=k) for k in range(3)]
+    whole = config_in(tmp_path / "whole", str(small_logs), database_url=empty_postgres_url)
+    split = config_in(tmp_path / "split", str(small_logs), database_url=empty_postgres_url)
+
+    for day in days:
+        pipeline.run_day(day, whole, run_id=f"whole-{day}")
+    expected = stored(empty_postgres_url, days)
+    summaries = [sharding.run_day(day, split, 3, run_id=f"split-{day}") for day in days]
+    actual = stored(empty_postgres_url, days)
+
+    assert len(expected["findings"]) > 0 and len(expected["incidents"]) > 0
+    assert "password_spray" in set(expected["findings"]["category"]), "the cross-user case is covered"
+    assert exactly_explained(expected["findings"]).tolist() == [3, 3, 3]
+    for table in ("findings", "incidents"):
+        left, right = expected[table], actual[table].assign(run_id=lambda f: f["run_id"].str.replace("split-", "whole-"))
+        pd.testing.assert_frame_equal(left, right, check_exact=True)
+    for day, summary in zip(days, summaries):
+        assert summary.timings["update_baselines_slowest_shard"] <= summary.timings["update_baselines"]
+        a = pd.read_parquet(pipeline.day_dir(whole, day) / "scored.parquet")
+        b = pd.read_parquet(pipeline.day_dir(split, day) / "scored.parquet")
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    with FindingsStore(empty_postgres_url) as store:
+        runs = store.runs().set_index("run_id")
+    for day, summary in zip(days, summaries):
+        assert runs.loc[summary.run_id, "rows_flagged"] == runs.loc[f"whole-{day}", "rows_flagged"]
+        assert runs.loc[summary.run_id, "status"] == "success"
