@@ -61,6 +61,28 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
 
+    @classmethod
+    def from_steps(
+        cls, day: date, run_id: str, dry_run: bool, pulled: dict, decision: dict, scored: dict,
+        timings: dict[str, float],
+    ) -> "RunSummary":
+        """The summary of a finished run, from what its pull, detector and score steps returned."""
+        return cls(
+            day=day,
+            run_id=run_id,
+            status="dry_run" if dry_run else "success",
+            rows_read=pulled["rows_read"],
+            rows_quarantined=pulled["rows_quarantined"],
+            rows_duplicate=pulled["rows_duplicate"],
+            rows_scored=scored["rows_scored"],
+            rows_flagged=scored["rows_flagged"],
+            model_version=decision["model_version"],
+            model_action=decision["action"],
+            threshold=scored["threshold"],
+            timings=timings,
+            message=decision.get("reason", ""),
+        )
+
     def as_dict(self) -> dict:
         """A JSON-able copy (the day as an ISO string)."""
         out = asdict(self)
@@ -595,21 +617,7 @@ def run_day(
     except Exception as error:
         record_failure(day, config, run_id, error, started=started, timings=timings, dry_run=dry_run)
         raise
-    return RunSummary(
-        day=day,
-        run_id=run_id,
-        status="dry_run" if dry_run else "success",
-        rows_read=pulled["rows_read"],
-        rows_quarantined=pulled["rows_quarantined"],
-        rows_duplicate=pulled["rows_duplicate"],
-        rows_scored=scored["rows_scored"],
-        rows_flagged=scored["rows_flagged"],
-        model_version=decision["model_version"],
-        model_action=decision["action"],
-        threshold=scored["threshold"],
-        timings=timings,
-        message=decision.get("reason", ""),
-    )
+    return RunSummary.from_steps(day, run_id, dry_run, pulled, decision, scored, timings)
 
 
 def record_failure(

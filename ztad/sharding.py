@@ -389,18 +389,4 @@ def run_day(
     except Exception as error:
         pipeline.record_failure(day, config, run_id, error, started=started, timings=timings, dry_run=dry_run)
         raise
-    return pipeline.RunSummary(
-        day=day,
-        run_id=run_id,
-        status="dry_run" if dry_run else "success",
-        rows_read=pulled["rows_read"],
-        rows_quarantined=pulled["rows_quarantined"],
-        rows_duplicate=pulled["rows_duplicate"],
-        rows_scored=scored["rows_scored"],
-        rows_flagged=scored["rows_flagged"],
-        model_version=decision["model_version"],
-        model_action=decision["action"],
-        threshold=scored["threshold"],
-        timings=timings,
-        message=decision.get("reason", ""),
-    )
+    return pipeline.RunSummary.from_steps(day, run_id, dry_run, pulled, decision, scored, timings)
