@@ -67,7 +67,9 @@ FORMAT_SUFFIXES: dict[str, str] = {
 }
 
 #: Modules of ``ztad.sources`` that are machinery, not formats.
-_NOT_FORMATS = frozenset({"files", "readers"})
+_NOT_FORMATS = frozenset(
+    {"blocks", "files", "frames", "json_stream", "options", "overlap", "readers", "record_columns"}
+)
 
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024
 DEFAULT_CHUNK_ROWS = 262_144

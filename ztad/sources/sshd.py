@@ -62,20 +62,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ztad.sources.mapping import (
-    SourceOptionError,
-    batch,
-    chunk_bytes,
-    concat_quarantine,
-    iter_line_blocks,
-    localize,
-    option_int,
-    option_str,
-    option_timezone,
-    parse_times,
-    quarantine_records,
-    stable_ids,
-)
+from ztad.sources.blocks import iter_line_blocks
+from ztad.sources.frames import batch, concat_quarantine, localize, parse_times, quarantine_records, stable_ids
+from ztad.sources.options import SourceOptionError, chunk_bytes, option_int, option_str, option_timezone
 from ztad.sources.readers import RawBatch, open_binary
 
 #: Classic syslog timestamp, fixed width: ``Mar  2 08:15:04`` then one space.

@@ -34,8 +34,8 @@ Events and their meaning
 a Kerberos ``@REALM`` or ``DOMAIN\\`` part, because 4624 logs the NetBIOS domain and 4768 the
 realm for the same account. ``ip_address`` is ``IpAddress`` (IPv4-mapped IPv6 unwrapped);
 ``device_id`` the client's ``WorkstationName`` (4776: ``Workstation``). 4776 events, and
-local logons logged with ``IpAddress`` ``-``, carry no client address: they are passed on
-without one, and validation quarantines them for it. ``event_id`` is
+local logons logged with ``IpAddress`` ``-``, carry no client address: they are kept with a
+null ``ip_address`` and judged by their workstation (``device_id``) instead. ``event_id`` is
 ``win:<computer>:<record id>``, the same whichever shipper carried the event.
 
 Machine accounts (``NAME$``) are filtered by default (option ``keep_machine_accounts``), as
@@ -51,28 +51,38 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
 
 import msgspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ztad.sources.mapping import (
-    SourceOptionError,
+from ztad.sources.frames import (
     batch,
+    coalesce,
     concat_quarantine,
-    iter_json_records,
-    option_bool,
-    option_list,
-    option_str,
-    option_timezone,
-    parse_times,
-    pluck_many,
+    contains,
+    integers,
+    is_in,
+    iso_times,
+    lower,
+    mask,
+    no_quarantine,
+    quarantine_records,
     regex_matches,
     regex_replace,
-    quarantine_records,
-    text_column,
+    starts_with,
+    string_series,
+    text,
+    values_array,
+    whole,
 )
+from ztad.sources.json_stream import iter_json_records
+from ztad.sources.overlap import overlapped
+from ztad.sources.options import SourceOptionError, option_bool, option_list, option_str, option_timezone
 from ztad.sources.readers import RawBatch, open_binary
 
 Scalar = str | int | float | bool | None
@@ -82,6 +92,7 @@ ALWAYS_SUCCESS = (4624, 4648)
 NEVER_SUCCESS = (4625, 4771)
 STATUS_DECIDES = (4768, 4769, 4776)
 SERVICE_IDENTITIES = r"^(?:anonymous logon|system|local service|network service|dwm-\d+|umfd-\d+)$"
+SERVICE_NAMES = ("anonymous logon", "system", "local service", "network service")
 SERVICE_SIDS = ("S-1-5-7", "S-1-5-18", "S-1-5-19", "S-1-5-20")
 
 
@@ -217,11 +228,16 @@ def read(path: str, options: dict) -> Iterator[RawBatch]:
         raise SourceOptionError(f"option 'layout' must be one of {sorted(LAYOUTS)}, not {layout!r}")
     record_type, paths, data_prefix = LAYOUTS[layout]
     settings = _Settings.from_options(options)
-    for chunk in iter_json_records(path, record_type, options):
-        wanted = {**paths, **{name: data_prefix + name for name in _DATA_FIELDS}}
-        columns = pluck_many(chunk.records, wanted)
-        frame, bad = _events(columns, chunk, settings, path)
-        yield batch(frame, concat_quarantine([chunk.quarantine, bad]))
+    fields = {**paths, **{name: data_prefix + name for name in _DATA_FIELDS}}
+    convert = {"event": evtx_event_ids} if layout == "evtx" else {}
+    chunks = iter_json_records(path, record_type, options, fields, convert)
+    yield from overlapped(chunks, partial(_batch, settings=settings, source=path))
+
+
+def _batch(chunk, settings: _Settings, source: str) -> RawBatch:
+    """The events and quarantine of one chunk of decoded records."""
+    frame, bad = _events(chunk.columns, chunk, settings, source)
+    return batch(frame, concat_quarantine([chunk.quarantine, bad]))
 
 
 def detect_layout(path: str) -> str:
@@ -259,32 +275,40 @@ class _Settings:
 def _events(columns: dict, chunk, settings: _Settings, source: str):
     """Turn decoded columns into ztad input columns; return (frame, quarantine)."""
     event = _event_ids(columns)
-    data = {name: text_column(columns[name]) for name in _DATA_FIELDS}
-    keep = event.isin(AUTH_EVENTS).fillna(False).to_numpy()
-    keep &= _people(data, settings) & _logon_types(event, data, settings)
-    event = event[keep].reset_index(drop=True)
-    data = {name: values[keep].reset_index(drop=True) for name, values in data.items()}
-    computer = text_column(columns["computer"])[keep].str.lower().reset_index(drop=True)
-    record = text_column(columns["record"])[keep].reset_index(drop=True)
+    name, logon_type = text(columns["TargetUserName"]), text(columns["LogonType"])
+    sid = coalesce(text(columns["TargetUserSid"]), text(columns["TargetSid"]))
+    keep = is_in(event, AUTH_EVENTS) & _people(name, sid, settings) & _logon_types(event, logon_type, settings)
     kept = np.flatnonzero(keep)
+    if len(kept) < len(keep):
+        chosen = pa.array(keep)
+        columns = {key: values.filter(chosen) for key, values in columns.items()}
+        event, name = event.filter(chosen), name.filter(chosen)
+    data = {key: text(columns[key]) for key in ("Status", "IpAddress", "WorkstationName", "Workstation",
+                                                "TargetServerName", "ServiceName")}
+    computer = lower(text(columns["computer"]))
+    record = text(columns["record"])
     rows = chunk.rows[kept]
     success, status_known = _success(event, data["Status"])
-    timestamps = _timestamps(columns, keep, settings.zone)
+    timestamps = _timestamps(columns, settings.zone)
     frame = pd.DataFrame(
         {
             "timestamp": timestamps,
-            "user_id": _account(data["TargetUserName"]),
-            "device_id": _workstation(data["WorkstationName"].fillna(data["Workstation"])),
-            "ip_address": _address(data["IpAddress"]),
+            "user_id": string_series(_account(name)),
+            "device_id": string_series(_workstation(coalesce(data["WorkstationName"], data["Workstation"]))),
+            "ip_address": string_series(_address(data["IpAddress"])),
             "login_success": success,
-            "resource_accessed": _resource(event, data, computer),
-            "bytes_transferred": np.zeros(len(event), dtype=np.int64),
-            "event_id": "win:" + computer.fillna("") + ":" + record.fillna(""),
+            "resource_accessed": string_series(_resource(event, data, computer)),
+            "bytes_transferred": np.zeros(len(kept), dtype=np.int64),
+            "event_id": string_series(
+                pc.binary_join_element_wise("win:", coalesce(computer, ""), ":", coalesce(record, ""), "")
+            ),
             "source_row": rows,
         }
     )
     bad_time = timestamps.isna().to_numpy()
     bad_status = ~status_known & ~bad_time
+    if not (bad_time.any() or bad_status.any()):
+        return frame, no_quarantine()
     quarantine = concat_quarantine(
         [
             quarantine_records(
@@ -300,79 +324,99 @@ def _events(columns: dict, chunk, settings: _Settings, source: str):
     return frame[~(bad_time | bad_status)], quarantine
 
 
-def _event_ids(columns: dict) -> pd.Series:
-    """Numeric event id; EVTX elements with attributes carry it in ``#text`` or ``Value``."""
-    values = columns["event"]
-    if _EvtxText in set(map(type, values)):
-        text = text_column(list(map(getattr, values, repeat("text"), values)))
-        values = text.fillna(text_column(list(map(getattr, values, repeat("Value"), repeat(None)))))
-    number = text_column(values)
-    if "code" in columns:
-        number = number.fillna(text_column(columns["code"]))
-    return pd.to_numeric(number, errors="coerce").astype("Int64")
+def evtx_event_ids(values: list) -> pa.Array:
+    """EVTX event ids: elements with attributes carry the id in ``#text`` or ``Value``."""
+    if _EvtxText not in set(map(type, values)):
+        return values_array(values)
+    plain = text(list(map(getattr, values, repeat("text"), values)))
+    return coalesce(plain, text(list(map(getattr, values, repeat("Value"), repeat(None)))))
 
 
-def _people(data: dict, settings: _Settings) -> np.ndarray:
+def _event_ids(columns: dict) -> pa.Array:
+    """Numeric event id (ECS documents may carry it in ``event.code`` only)."""
+    number = integers(columns["event"])
+    if "code" in columns and number.null_count:
+        absent = pa.array(mask(pc.is_null(text(columns["event"]))))
+        number = pc.if_else(absent, integers(columns["code"]), number)
+    return number
+
+
+def _people(name: pa.Array, sid: pa.Array, settings: _Settings) -> np.ndarray:
     """False for machine accounts and service identities unless the options keep them."""
-    name = data["TargetUserName"].str.lower()
-    sid = data["TargetUserSid"].fillna(data["TargetSid"])
+    name = lower(name)
     keep = np.ones(len(name), dtype=bool)
     if not settings.keep_machines:
-        keep &= ~name.str.endswith("$", na=False).to_numpy()
+        keep &= ~mask(pc.ends_with(name, "$"))
     if not settings.keep_anonymous:
-        service = regex_matches(name, SERVICE_IDENTITIES) | sid.isin(SERVICE_SIDS).fillna(False).to_numpy()
-        keep &= ~service
+        numbered = starts_with(name, "dwm-", "umfd-")
+        if numbered.any():
+            numbered &= regex_matches(name, SERVICE_IDENTITIES)
+        keep &= ~(is_in(name, SERVICE_NAMES) | numbered | is_in(sid, SERVICE_SIDS))
     return keep
 
 
-def _logon_types(event: pd.Series, data: dict, settings: _Settings) -> np.ndarray:
+def _logon_types(event: pa.Array, logon_type: pa.Array, settings: _Settings) -> np.ndarray:
     """True where the logon type is wanted (only 4624/4625 have one)."""
     if not settings.logon_types:
         return np.ones(len(event), dtype=bool)
-    has_type = event.isin((4624, 4625)).fillna(False).to_numpy()
-    wanted = data["LogonType"].isin(settings.logon_types).fillna(False).to_numpy()
-    return ~has_type | wanted
+    return ~is_in(event, (4624, 4625)) | is_in(logon_type, settings.logon_types)
 
 
-def _success(event: pd.Series, status: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Success per event id; for Kerberos/NTLM events, ``Status`` 0 (any hex spelling)."""
-    digits = regex_replace(status.str.lower(), r"^0x0*", "").str.lstrip("0")
-    readable = regex_matches(digits, r"^[0-9a-f]*$")
-    by_status = event.isin(STATUS_DECIDES).to_numpy()
-    success = event.isin(ALWAYS_SUCCESS).to_numpy() | (by_status & (digits == "").fillna(False).to_numpy())
-    return success, ~by_status | readable
+def _success(event: pa.Array, status: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Success per event id; for Kerberos/NTLM events, ``Status`` 0 (any hex spelling).
+
+    Returns (success, status readable); the status is read for those events only.
+    """
+    success = is_in(event, ALWAYS_SUCCESS)
+    readable = np.ones(len(event), dtype=bool)
+    by_status = is_in(event, STATUS_DECIDES)
+    if by_status.any():
+        status = lower(status.filter(pa.array(by_status)))
+        hexadecimal = pa.array(starts_with(status, "0x"))
+        digits = pc.utf8_ltrim(pc.if_else(hexadecimal, pc.utf8_slice_codeunits(status, 2), status), characters="0")
+        readable[by_status] = regex_matches(digits, r"^[0-9a-f]*$")
+        success[by_status] = mask(pc.equal(digits, ""))
+    return success, readable
 
 
-def _timestamps(columns: dict, keep: np.ndarray, zone: str) -> pd.Series:
+def _timestamps(columns: dict, zone: str) -> pd.Series:
     """UTC event times; NXLog's zone-less ``EventTime`` is local to option ``timezone``."""
-    text = text_column(columns["time"])
+    times = text(columns["time"])
     if "time_plain" in columns:
-        text = text.fillna(text_column(columns["time_plain"]))
-    return parse_times(text[keep].reset_index(drop=True), zone)
+        times = coalesce(times, text(columns["time_plain"]))
+    return iso_times(times, zone)
 
 
-def _account(name: pd.Series) -> pd.Series:
+def _account(name: pa.Array) -> pa.Array:
     """Lower-case account name without ``DOMAIN\\`` or ``@REALM``."""
-    return regex_replace(name.str.lower(), r"^[^\\]*\\|@.*$", "")
+    name = lower(name)
+    return regex_replace(name, r"^[^\\]*\\|@.*$", "", where=contains(name, "\\", "@"))
 
 
-def _workstation(name: pd.Series) -> pd.Series:
+def _workstation(name: pa.Array) -> pa.Array:
     """Client computer name, without a UNC ``\\\\`` prefix, in lower case."""
-    return name.str.lstrip("\\").str.lower()
+    return lower(pc.utf8_ltrim(name, characters="\\"))
 
 
-def _address(ip: pd.Series) -> pd.Series:
+def _address(ip: pa.Array) -> pa.Array:
     """IpAddress with IPv4-mapped IPv6 (``::ffff:10.0.0.5``) unwrapped."""
-    return regex_replace(ip.str.lower(), r"^::ffff:(\d+\.\d+\.\d+\.\d+)$", r"\1")
+    ip = lower(ip)
+    return regex_replace(ip, r"^::ffff:(\d+\.\d+\.\d+\.\d+)$", r"\1", where=starts_with(ip, "::ffff:"))
 
 
-def _resource(event: pd.Series, data: dict, computer: pd.Series) -> pd.Series:
+def _resource(event: pa.Array, data: dict, computer: pa.Array) -> pa.Array:
     """The service (4769), the target server (4648), else the computer that logged it."""
-    service = data["ServiceName"].str.lower().str.rstrip("$")
-    service = service.where(~service.str.startswith("krbtgt", na=False))
-    server = data["TargetServerName"].str.lower()
-    server = server.where(~server.isin(["localhost", "127.0.0.1", "::1"]))
-    resource = computer.copy()
-    resource = resource.mask((event == 4769).to_numpy() & service.notna().to_numpy(), service)
-    resource = resource.mask((event == 4648).to_numpy() & server.notna().to_numpy(), server)
+    resource = computer
+    for event_id, column in ((4769, "ServiceName"), (4648, "TargetServerName")):
+        rows = is_in(event, [event_id])
+        if not rows.any():
+            continue
+        name = lower(data[column].filter(pa.array(rows)))
+        if event_id == 4769:
+            name = pc.utf8_rtrim(name, characters="$")
+            usable = mask(pc.is_valid(name)) & ~starts_with(name, "krbtgt")
+        else:
+            usable = mask(pc.is_valid(name)) & ~is_in(name, ["localhost", "127.0.0.1", "::1"])
+        rows[rows] = usable
+        resource = pc.replace_with_mask(whole(resource), pa.array(rows), whole(name.filter(pa.array(usable))))
     return resource

@@ -1,24 +1,14 @@
-"""Generic CSV / JSON Lines through a mapping file, and the streaming the adapters share."""
+"""Generic CSV / JSON Lines through a mapping file."""
 
 import json
 
-import msgspec
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from ztad.sources import get_reader
-from ztad.sources.mapping import (
-    MappingError,
-    SourceOptionError,
-    decode_records,
-    iter_json_records,
-    json_layout,
-    load_mapping,
-    option_bool,
-    read,
-)
+from ztad.sources.mapping import MappingError, load_mapping, read
+from ztad.sources.options import SourceOptionError
 
 VPN_CSV = (
     "when;login;src;result;gateway;octets\n"
@@ -160,68 +150,17 @@ def test_the_reader_is_found_by_format_name():
     assert get_reader("mapping") is read
 
 
-# --------------------------------------------------------------------------- shared streaming
-
-
-class Record(msgspec.Struct):
-    a: int | str | None = None
-    s: str | None = None
-
-
-def tricky_records(n):
-    """Strings holding brackets, commas, escaped quotes and backslashes."""
-    return [{"a": i, "s": 'x"},[' + "\\" * (i % 3) + '"]{' if i % 2 else "plain"} for i in range(n)]
-
-
-@pytest.mark.parametrize("wrapped", [False, True])
-@pytest.mark.parametrize("chunk", ["100", "1000", "1048576"])
-def test_array_elements_are_decoded_exactly_whatever_the_block_size(tmp_path, wrapped, chunk):
-    records = tricky_records(1500)  # larger than the first 64 KiB read
-    document = {"@odata.context": "x", "value": records, "@odata.nextLink": "y"} if wrapped else records
-    path = tmp_path / "records.json"
-    path.write_text(json.dumps(document, indent=2))
-    assert json_layout(path.read_bytes()) == ("wrapped" if wrapped else "array")
-    chunks = list(iter_json_records(str(path), Record, {"chunk_bytes": chunk}))
-    assert all(chunk.quarantine.empty for chunk in chunks)
-    assert [(r.a, r.s) for chunk in chunks for r in chunk.records] == [(r["a"], r["s"]) for r in records]
-    assert [int(row) for chunk in chunks for row in chunk.rows] == list(range(1, 1501))
-
-
-def test_original_text_of_array_elements_is_recovered(tmp_path):
-    records = tricky_records(3000)
-    path = tmp_path / "records.json"
-    path.write_text(json.dumps(records))
-    for chunk in iter_json_records(str(path), Record, {"chunk_bytes": "3000"}):
-        texts = chunk.raw_at(range(len(chunk.records)))
-        assert [json.loads(text) for text in texts] == [records[row - 1] for row in chunk.rows]
-
-
-def test_a_bad_element_in_an_array_is_quarantined_alone(tmp_path):
-    records = tricky_records(3000)
-    records[2012]["a"] = [1, 2]
-    path = tmp_path / "records.json"
-    path.write_text(json.dumps(records, indent=1))
-    chunks = list(iter_json_records(str(path), Record, {"chunk_bytes": "5000"}))
-    quarantine = pd.concat([chunk.quarantine for chunk in chunks])
-    assert quarantine["source_row"].tolist() == [2013]
-    assert [int(row) for chunk in chunks for row in chunk.rows] == [n for n in range(1, 3001) if n != 2013]
-
-
-def test_bad_lines_are_isolated_with_reasons():
-    lines = [b'{"a": 1}', b"", b'{"a": [1]}', b"not json", b'{"a": 2}{"a": 3}', b'{"a": "z"}']
-    chunk = decode_records(msgspec.json.Decoder(Record), lines, np.arange(1, 7), "f.jsonl")
-    assert [r.a for r in chunk.records] == [1, "z"]
-    assert chunk.rows.tolist() == [1, 6]
-    reasons = chunk.quarantine.set_index("source_row")["reason"]
-    assert reasons[3].startswith("unexpected JSON value")
-    assert reasons[4].startswith("malformed JSON")
-    assert reasons[5].startswith("malformed JSON")
-    assert json.loads(chunk.quarantine.set_index("source_row").loc[4, "raw"]) == "not json"
-
-
-def test_boolean_options_accept_common_spellings_and_reject_others():
-    assert option_bool({"x": "Yes"}, "x", False) is True
-    assert option_bool({"x": "0"}, "x", True) is False
-    assert option_bool({}, "x", True) is True
-    with pytest.raises(SourceOptionError, match="'x'"):
-        option_bool({"x": "maybe"}, "x", False)
+def test_large_json_lines_keep_their_line_numbers_around_a_bad_line(tmp_path):
+    lines = [
+        json.dumps({"ts": f"2026-03-02T08:{i // 60 % 60:02d}:{i % 60:02d}Z", "user": {"name": f"u{i}"},
+                    "net": {"ip": "192.0.2.4"}, "ok": i % 2 == 0})
+        for i in range(6000)
+    ]
+    lines[3210] = lines[3210][:40]  # cut short
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    events, quarantine, batches = load(path, {"mapping": APP_MAPPING, "chunk_bytes": "65536"})
+    assert batches > 5
+    assert quarantine.index.tolist() == [3211] and quarantine.loc[3211, "field"] == "record"
+    assert events.index.tolist() == [n for n in range(1, 6001) if n != 3211]
+    assert (events["user_id"] == "u" + (events.index - 1).astype(str)).all()

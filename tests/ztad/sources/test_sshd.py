@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ztad.sources import get_reader
-from ztad.sources.mapping import SourceOptionError
+from ztad.sources.options import SourceOptionError
 from ztad.sources.sshd import YearUnknownError, read
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sources" / "auth.log"

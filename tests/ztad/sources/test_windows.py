@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ztad.sources import get_reader
-from ztad.sources.mapping import SourceOptionError
+from ztad.sources.options import SourceOptionError
 from ztad.sources.windows import detect_layout, read
 
 DATA = Path(__file__).parents[2] / "data" / "sources"
