@@ -29,8 +29,13 @@ import pandas as pd
 PLACE_COLUMNS = ("location", "latitude", "longitude")
 
 
-class GeoIPDatabaseError(OSError):
-    """The GeoIP database file is missing, unreadable or of the wrong kind."""
+#: Source options naming the databases (paths or local files).
+DATABASE_OPTIONS = ("geoip_city_db", "geoip_asn_db")
+
+
+class GeoIPDatabaseError(OSError, ValueError):
+    """The GeoIP database file is missing, unreadable or of the wrong kind (a configuration
+    error: the source options name a file that cannot serve)."""
 
 
 def enrich(frame: pd.DataFrame, city_db: str | None = None, asn_db: str | None = None) -> pd.DataFrame:
@@ -55,19 +60,40 @@ def enrich(frame: pd.DataFrame, city_db: str | None = None, asn_db: str | None =
     out = _with_place_columns(frame)
     if city_db is None and asn_db is None:
         return out
-    addresses = pd.Index(out["ip_address"].astype("string").dropna().unique())
-    found = lookup(addresses, city_db, asn_db)
-    at = addresses.get_indexer(out["ip_address"].astype("string"))
-    # One extra all-missing row at the end stands for rows without an address.
-    padded = found.reindex(range(len(found) + 1))
-    rows = padded.iloc[np.where(at < 0, len(found), at)]
-    rows.index = out.index
+    codes, addresses = pd.factorize(out["ip_address"].astype("string"), use_na_sentinel=True)
+    found = lookup(pd.Index(addresses, dtype="string"), city_db, asn_db)
+    # Row -> its address's lookup; rows without an address point at an extra missing entry.
+    at = np.where(codes >= 0, codes, len(found))
     no_place = out[list(PLACE_COLUMNS)].isna().all(axis=1).to_numpy()
     for column in PLACE_COLUMNS:
-        out.loc[no_place, column] = rows.loc[no_place, column]
+        out[column] = _filled(out[column], found[column], at, no_place)
     for column in ("asn", "as_org"):
-        out[column] = out[column].fillna(rows[column])
+        out[column] = _filled(out[column], found[column], at, out[column].isna().to_numpy())
     return out
+
+
+def _filled(current: pd.Series, looked_up: pd.Series, at: np.ndarray, where: np.ndarray) -> pd.Series:
+    """``current`` with the looked-up value of each row's address in the rows ``where`` says.
+
+    Works on numpy arrays of the few distinct addresses' values, then converts once.
+    """
+    if current.dtype == "float64":
+        numbers = np.append(looked_up.to_numpy(dtype="float64", na_value=np.nan), np.nan)[at]
+        fill = where & ~np.isnan(numbers)
+        return current.mask(fill, numbers) if fill.any() else current
+    values = looked_up.to_numpy(dtype=object, na_value=None)
+    per_row = np.append(values, None)[at]
+    fill = where & pd.notna(per_row)
+    if not fill.any():
+        return current
+    merged = current.to_numpy(dtype=object, na_value=None, copy=True)
+    merged[fill] = per_row[fill]
+    return pd.Series(pd.array(merged, dtype=current.dtype), index=current.index, name=current.name)
+
+
+def configured(options: Mapping[str, object]) -> bool:
+    """True when the source options name a City or an ASN database."""
+    return any(options.get(name) for name in DATABASE_OPTIONS)
 
 
 def enrich_from_options(frame: pd.DataFrame, options: Mapping[str, object]) -> pd.DataFrame:
@@ -128,11 +154,18 @@ def _with_place_columns(frame: pd.DataFrame) -> pd.DataFrame:
     }
     for column, empty in defaults.items():
         out[column] = out[column] if column in out.columns else empty
-    out["location"] = out["location"].astype("string").replace("", pd.NA)
-    out["latitude"] = pd.to_numeric(out["latitude"], errors="coerce").astype("float64")
-    out["longitude"] = pd.to_numeric(out["longitude"], errors="coerce").astype("float64")
-    out["asn"] = pd.to_numeric(out["asn"], errors="coerce").astype("Int64")
-    out["as_org"] = out["as_org"].astype("string")
+    if out["location"].dtype != "string":
+        out["location"] = out["location"].astype("string")
+    blank = (out["location"] == "").fillna(False).to_numpy(dtype=bool)
+    if blank.any():
+        out["location"] = out["location"].mask(blank)
+    for column in ("latitude", "longitude"):
+        if out[column].dtype != "float64":
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    if out["asn"].dtype != "Int64":
+        out["asn"] = pd.to_numeric(out["asn"], errors="coerce").astype("Int64")
+    if out["as_org"].dtype != "string":
+        out["as_org"] = out["as_org"].astype("string")
     return out
 
 

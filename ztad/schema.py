@@ -30,6 +30,8 @@ OPTIONAL_INPUT_COLUMNS: tuple[str, ...] = (
     "longitude",
     "event_id",
     "scenario",
+    "asn",
+    "as_org",
 )
 
 #: Canonical column -> pandas dtype. Timestamps are always UTC.
@@ -42,6 +44,8 @@ CANONICAL_DTYPES: dict[str, str] = {
     "location": "string",
     "latitude": "float64",
     "longitude": "float64",
+    "asn": "Int64",
+    "as_org": "string",
     "department": "string",
     "login_success": "bool",
     "resource": "string",
@@ -52,6 +56,12 @@ CANONICAL_DTYPES: dict[str, str] = {
 }
 
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
+
+#: The network of the event's IP address, where known: ``asn`` (autonomous system number) and
+#: ``as_org`` (its organisation), from the source itself (Okta, Entra ID) or from a GeoIP ASN
+#: database (:mod:`ztad.geoip`). They describe the address rather than the event, so they are
+#: not part of an event's identity (:mod:`ztad.ids`).
+NETWORK_COLUMNS: tuple[str, ...] = ("asn", "as_org")
 
 #: ``event_label`` and ``scenario`` (a hard-negative marker such as ``business_travel`` on
 #: normal events) are for evaluation only and are never model inputs.
@@ -77,7 +87,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = frame[column].astype(dtype)
         elif dtype == "float64":
             out[column] = pd.Series([float("nan")] * n, index=frame.index, dtype=dtype)
-        elif dtype == "string":
+        elif dtype in ("string", "Int64"):
             out[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
         else:
             raise KeyError(f"canonical column {column!r} is required but missing")

@@ -13,11 +13,21 @@ Rules (all vectorised; only distinct values of a column are parsed where that is
   (``HH:MM:SS``); a full timestamp wins over ``access_time``. Datetime-typed columns (e.g.
   Parquet) are taken as they are, naive ones as UTC.
 - ``user_id``: must not be empty or blank.
-- ``ip_address``: a valid IPv4 or IPv6 address in Python's :mod:`ipaddress` sense; stored in
-  its normal form (lowercase, compressed IPv6).
+- ``ip_address``: a valid IPv4 or IPv6 address in Python's :mod:`ipaddress` sense, stored in
+  its normal form (lowercase, compressed IPv6); or missing. A missing address (empty, blank,
+  or ``-``, the placeholder Windows and web servers write for "no address") is kept as null:
+  NTLM credential validation (Windows 4776), local and interactive logons and some Okta
+  events carry no client address, and a burst of them against a domain controller is exactly
+  what brute-force detection must see. Downstream, a null address is no address at all:
+  never a new IP, a new network, a place change or a spray source (the client computer, in
+  ``device_id``, still identifies where a Windows attempt came from). Text that is present
+  but not an IP address is quarantined.
 - ``login_success``: ``0``/``1`` (numbers or text) or ``true``/``false`` in any case.
 - ``bytes_transferred``: a whole number >= 0; an empty value or a missing column means 0.
 - ``latitude`` / ``longitude``: optional; when given, numbers within [-90, 90] / [-180, 180].
+- ``asn``: optional; when given, the autonomous system number of the address, a whole number
+  in [0, 2**32), written as a number or as text with or without the ``AS`` prefix
+  (``AS15169``). ``as_org`` (its organisation) is optional text.
 - Text fields are stripped; blank text is missing. ``resource_accessed`` (or ``resource``)
   becomes ``resource``. Optional columns that are absent are missing (null).
 - ``event_id``: the source's id when it has one, else a stable hash of the event's content
@@ -42,11 +52,14 @@ from ztad import ids
 from ztad.schema import REQUIRED_INPUT_COLUMNS, conform
 
 #: Optional free-text input columns copied to the canonical column of the same name.
-_TEXT_COLUMNS = ("device_id", "location", "department", "event_label", "scenario")
+_TEXT_COLUMNS = ("device_id", "location", "as_org", "department", "event_label", "scenario")
 
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"
 _DATE_ONLY = r"\d{4}-\d{2}-\d{2}"
+#: Text meaning "no address" rather than a bad one.
+_NO_ADDRESS = ("-",)
+_MAX_ASN = 2.0**32
 _TRUE_TEXT = ("1", "true")
 _FALSE_TEXT = ("0", "false")
 
@@ -196,6 +209,7 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
         "bytes_transferred": _bytes(frame, problems),
         "latitude": _coordinate(frame, "latitude", 90.0, problems),
         "longitude": _coordinate(frame, "longitude", 180.0, problems),
+        "asn": _asn(frame, problems),
         "resource": _resource(frame),
         **{name: _optional_text(frame, name) for name in _TEXT_COLUMNS},
         "source_row": rows,
@@ -247,12 +261,6 @@ def _optional_text(frame: pd.DataFrame, name: str) -> pd.Series:
 def _quoted(text: pd.Series) -> pd.Series:
     """Text in single quotes for reasons; a missing value is shown as empty."""
     return "'" + text.astype("string").fillna("") + "'"
-
-
-def _unique_map(text: pd.Series, parse) -> tuple[np.ndarray, pd.Index]:
-    """Factorise ``text`` so that ``parse`` runs on distinct values only."""
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    return codes, parse(pd.Index(uniques))
 
 
 # --------------------------------------------------------------------------- fields
@@ -319,11 +327,14 @@ def _user(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
 
 
 def _ip_addresses(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
+    """Normal-form addresses; null where there is none (kept), quarantined where not an IP."""
     text = _text(frame["ip_address"])
-    codes, normal = _unique_map(text, _normal_ips)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    distinct = pd.Index(uniques)
+    normal = _normal_ips(distinct)
     values = pd.Series(normal.array.take(codes, allow_fill=True), index=frame.index, dtype="string")
-    missing = text.isna().to_numpy()
-    problems.add("ip_address", missing, "empty ip_address")
+    # Blank, missing or a placeholder: an event without a client address, kept.
+    missing = (codes < 0) | np.isin(codes, np.flatnonzero(distinct.isin(_NO_ADDRESS)))
     invalid = values.isna().to_numpy() & ~missing
     problems.add("ip_address", invalid, "invalid IP address", text)
     return values
@@ -418,6 +429,22 @@ def _coordinate(frame: pd.DataFrame, name: str, limit: float, problems: _Problem
         bad = not_number | (np.abs(values) > limit)
     problems.add(name, bad, f"{name} must be a number in [-{limit:g}, {limit:g}], got", frame[name])
     return pd.Series(np.where(bad, np.nan, values), index=frame.index)
+
+
+def _asn(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
+    """Autonomous system numbers as Int64 (missing where absent or unusable)."""
+    if "asn" not in frame:
+        return pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    raw = frame["asn"]
+    given = raw
+    if not pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        given = _text(raw).str.replace(r"^[Aa][Ss]\s*", "", regex=True)
+    values, not_number = _numbers(given)
+    with np.errstate(invalid="ignore"):
+        bad = not_number | ~np.isnan(values) & ((values < 0) | (values >= _MAX_ASN) | (values % 1 != 0))
+    problems.add("asn", bad, "asn must be a whole number in [0, 2**32) or 'AS<number>', got", raw)
+    usable = np.where(bad, np.nan, values)
+    return pd.Series(pd.array(usable, dtype="Float64"), index=frame.index).astype("Int64")
 
 
 def _resource(frame: pd.DataFrame) -> pd.Series:

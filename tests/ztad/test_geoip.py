@@ -134,3 +134,13 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path):
     bogus.write_bytes(b"not a maxmind database" * 10)
     with pytest.raises(GeoIPDatabaseError, match="not a MaxMind database"):
         enrich(events("81.2.69.160"), city_db=str(bogus))
+
+
+def test_configured_tells_whether_the_options_name_a_database():
+    assert not geoip.configured({}) and not geoip.configured({"geoip_city_db": "", "year": "2026"})
+    assert geoip.configured({"geoip_asn_db": "/data/GeoLite2-ASN.mmdb"})
+
+
+def test_a_database_error_is_a_configuration_error(tmp_path):
+    with pytest.raises(ValueError, match="not found"):  # what the CLI reports as a clear error
+        enrich_from_options(events("81.2.69.160"), {"geoip_city_db": str(tmp_path / "absent.mmdb")})

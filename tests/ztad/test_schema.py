@@ -48,3 +48,25 @@ def test_combined_labels_split_into_parts():
         "large_data_transfer",
     ]
     assert schema.label_categories("normal") == ["normal"]
+
+
+def test_networks_are_nullable_canonical_columns():
+    assert schema.CANONICAL_DTYPES["asn"] == "Int64" and schema.CANONICAL_DTYPES["as_org"] == "string"
+    assert set(schema.NETWORK_COLUMNS) <= set(schema.OPTIONAL_INPUT_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2026-03-02T08:00:00Z"]),
+            "user_id": ["alice"], "event_id": ["e1"], "ip_address": ["81.2.69.160"],
+            "login_success": [True], "bytes_transferred": [0], "source_row": [2],
+        }
+    )
+    out = schema.conform(frame)
+    assert str(out["asn"].dtype) == "Int64" and out["asn"].isna().all() and out["as_org"].isna().all()
+    kept = schema.conform(out.assign(asn=pd.Series([15169.0]), as_org="Google LLC"))
+    assert kept["asn"].tolist() == [15169] and kept["as_org"].tolist() == ["Google LLC"]
+
+
+def test_networks_describe_the_address_not_the_event():
+    from ztad.ids import CONTENT_COLUMNS
+
+    assert not set(schema.NETWORK_COLUMNS) & set(CONTENT_COLUMNS)

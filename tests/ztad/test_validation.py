@@ -66,7 +66,9 @@ def test_good_row_becomes_canonical_event():
         ({"ip_address": "10.0.0.300"}, "ip_address", "invalid IP address '10.0.0.300'"),
         ({"ip_address": "010.0.0.1"}, "ip_address", "invalid IP address"),
         ({"ip_address": "not-an-ip"}, "ip_address", "invalid IP address"),
-        ({"ip_address": ""}, "ip_address", "empty ip_address"),
+        ({"ip_address": "- -"}, "ip_address", "invalid IP address '- -'"),
+        ({"asn": "AS-1"}, "asn", "asn must be a whole number"),
+        ({"asn": "4294967296"}, "asn", "asn must be a whole number"),
         ({"login_success": "2"}, "login_success", "login_success must be 0/1 or true/false, got '2'"),
         ({"login_success": "yes"}, "login_success", "got 'yes'"),
         ({"login_success": ""}, "login_success", "login_success must be"),
@@ -228,6 +230,39 @@ def test_coordinates_out_of_range_or_not_numbers_are_quarantined():
     events, quarantine = validate(frame, "f")
     assert quarantine["field"].tolist() == ["latitude", "latitude"]
     assert events["latitude"].tolist() == [45.5] and events["longitude"].tolist() == [-180.0]
+
+
+@pytest.mark.parametrize("missing", ["", "   ", "-", None])
+def test_an_event_without_a_client_address_is_kept_with_a_null_ip(missing):
+    events, quarantine = validate(rows({"ip_address": missing}, {}), "f")
+    assert quarantine.empty
+    assert events["ip_address"].isna().tolist() == [True, False]
+    assert events["user_id"].tolist() == ["alice", "alice"]
+
+
+def test_an_address_free_event_has_a_stable_id_of_its_own():
+    first, _ = validate(rows({"ip_address": ""}), "f")
+    again, _ = validate(rows({"ip_address": "-"}), "f")
+    addressed, _ = validate(rows({}), "f")
+    assert first["event_id"].iloc[0] == again["event_id"].iloc[0] != addressed["event_id"].iloc[0]
+
+
+@pytest.mark.parametrize("text, expected", [("15169", 15169), ("AS15169", 15169), (" as 20712 ", 20712), ("", None)])
+def test_asn_is_read_as_a_number_with_or_without_the_as_prefix(text, expected):
+    events, quarantine = validate(rows({"asn": text, "as_org": " Example Net "}), "f")
+    assert quarantine.empty
+    value = events["asn"].iloc[0]
+    assert (pd.isna(value) if expected is None else value == expected)
+    assert str(events["asn"].dtype) == "Int64" and events["as_org"].iloc[0] == "Example Net"
+
+
+def test_numeric_asn_columns_are_kept_and_do_not_change_the_event_id():
+    frame = rows({}, {})
+    frame["asn"] = pd.Series([64500, None], dtype="Int64")
+    events, quarantine = validate(frame, "f")
+    assert quarantine.empty and events["asn"].tolist() == [64500, pd.NA]
+    plain, _ = validate(rows({}), "f")
+    assert events["event_id"].iloc[0] == plain["event_id"].iloc[0]
 
 
 def test_resource_accessed_becomes_resource():

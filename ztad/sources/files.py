@@ -18,6 +18,11 @@ A single flat file holding many days
     The file is read again for each call; for large data use partitions.
 
 Accounting: ``rows_read == len(events) + len(quarantine) + duplicates`` for every load.
+
+Places and networks: when the source options name MaxMind databases (``geoip_city_db``,
+``geoip_asn_db``; see :mod:`ztad.geoip`), every load fills the events' missing places and
+networks from their IP addresses, whatever the format, once per distinct address of the load.
+Baselines and the scored day therefore see the same places for the same addresses.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from ztad import ids
+from ztad import geoip, ids
 from ztad.config import SourceConfig
-from ztad.schema import empty_events
+from ztad.schema import conform, empty_events
 from ztad.sources.readers import (
     FORMAT_SUFFIXES,
     QUARANTINE_COLUMNS,
@@ -123,8 +128,23 @@ def load_range(source: SourceConfig, start: date, end: date) -> LoadResult:
         raise ValueError(f"empty day range [{start}, {end}): end must be after start")
     root = _Root.open(source.root)
     if root.flat:
-        return _load_flat(root, source, start, end)
-    return _load_partitions(root, source, start, end)
+        result = _load_flat(root, source, start, end)
+    else:
+        result = _load_partitions(root, source, start, end)
+    result.events = _located(result.events, source)
+    return result
+
+
+def _located(events: pd.DataFrame, source: SourceConfig) -> pd.DataFrame:
+    """The events with places and networks looked up in the configured GeoIP databases.
+
+    Done on the validated, de-duplicated events: the lookups write only well-formed values
+    and run once per distinct address. Rows that carry their own place (Okta, Entra ID) keep
+    it; private and reserved addresses and rows without an address get nothing.
+    """
+    if not geoip.configured(source.options) or events.empty:
+        return events
+    return conform(geoip.enrich_from_options(events, source.options))
 
 
 def available_days(source: SourceConfig) -> list[date]:

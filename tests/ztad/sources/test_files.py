@@ -352,3 +352,70 @@ def test_memory_url_flat_file(memory_root):
     fs.pipe(f"{root}/all.csv", FLAT.encode())
     result = load_day(SourceConfig(f"memory://{root}/all.csv"), date(2024, 3, 2))
     assert result.events["user_id"].tolist() == ["u4", "u5"]
+
+
+# --------------------------------------------------------------------------- places from GeoIP
+
+
+@pytest.fixture(scope="module")
+def geoip_databases(tmp_path_factory):
+    from tests.fixtures.geoip import write_databases
+
+    return write_databases(tmp_path_factory.mktemp("geoip"))
+
+
+GEO_HEADER = "timestamp,user_id,ip_address,location,latitude,longitude,login_success"
+
+
+def test_configured_geoip_databases_place_and_network_every_loaded_event(tmp_path, geoip_databases):
+    rows = [
+        "2024-03-01T08:00:00Z,alice,81.2.69.160,,,,1",
+        "2024-03-01T08:05:00Z,bob,81.2.69.161,,,,0",
+        "2024-03-01T08:06:00Z,bob,10.1.2.3,,,,1",  # private: never looked up
+        "2024-03-01T08:07:00Z,carol,,,,,0",  # no address at all
+        '2024-03-01T08:08:00Z,dave,89.160.20.7,"Paris, France",48.85,2.35,1',  # has its own place
+        "2024-03-01T08:09:00Z,erin,192.0.2.1,,,,1",  # public but unknown to the database
+    ]
+    write_partition(tmp_path, DAY, "auth.csv", "\n".join([GEO_HEADER, *rows]) + "\n")
+    city_db, asn_db = geoip_databases
+    plain = load_day(SourceConfig(str(tmp_path)), DAY)
+    located = load_day(SourceConfig(str(tmp_path), options={"geoip_city_db": city_db, "geoip_asn_db": asn_db}), DAY)
+    assert {c: str(t) for c, t in located.events.dtypes.items()} == CANONICAL_DTYPES
+    assert located.events["location"].tolist()[:2] == ["London, United Kingdom"] * 2
+    assert located.events["latitude"].tolist()[:2] == [51.5142] * 2
+    assert located.events["asn"].tolist()[:2] == [20712, 20712]
+    assert located.events["as_org"].iloc[0] == "Andrews & Arnold Ltd"
+    assert located.events.loc[2:3, ["location", "asn"]].isna().all().all()
+    assert located.events["ip_address"].isna().tolist() == [False, False, False, True, False, False]
+    dave = located.events.iloc[4]
+    assert (dave["location"], dave["latitude"], dave["asn"]) == ("Paris, France", 48.85, 29518)
+    assert pd.isna(located.events["location"].iloc[5]) and pd.isna(located.events["asn"].iloc[5])
+    # The lookup adds facts about the address; the events and their ids stay the same.
+    assert located.events["event_id"].tolist() == plain.events["event_id"].tolist()
+    assert plain.events["location"].isna().sum() == 5 and plain.events["asn"].isna().all()
+    assert len(located.events) == 6 and located.quarantine.empty
+
+
+def test_only_a_city_database_places_events_without_networks(tmp_path, geoip_databases):
+    write_partition(tmp_path, DAY, "auth.csv", f"{GEO_HEADER}\n2024-03-01T08:00:00Z,alice,89.160.20.5,,,,1\n")
+    events = load_day(SourceConfig(str(tmp_path), options={"geoip_city_db": geoip_databases[0]}), DAY).events
+    assert events["location"].tolist() == ["Linkoping, Sweden"] and events["asn"].isna().all()
+
+
+def test_a_geoip_database_that_is_not_there_is_a_clear_error(tmp_path):
+    from ztad.geoip import GeoIPDatabaseError
+
+    write_partition(tmp_path, DAY, "auth.csv", f"{GEO_HEADER}\n2024-03-01T08:00:00Z,alice,89.160.20.5,,,,1\n")
+    source = SourceConfig(str(tmp_path), options={"geoip_city_db": str(tmp_path / "missing.mmdb")})
+    with pytest.raises(GeoIPDatabaseError, match="missing.mmdb"):
+        load_day(source, DAY)
+
+
+def test_vendor_formats_are_located_too(tmp_path, geoip_databases):
+    log = ("Mar  1 09:15:04 bastion sshd[4242]: Accepted password for alice from 81.2.69.160 port 50022 ssh2\n"
+           "Mar  1 09:16:04 bastion sshd[4243]: Failed password for bob from 175.16.199.9 port 50023 ssh2\n")
+    write_partition(tmp_path, DAY, "auth.log", log)
+    options = {"year": "2024", "geoip_city_db": geoip_databases[0], "geoip_asn_db": geoip_databases[1]}
+    events = load_day(SourceConfig(str(tmp_path), format="sshd", options=options), DAY).events
+    assert events["location"].tolist() == ["London, United Kingdom", "Changchun, China"]
+    assert events["asn"].tolist() == [20712, 4837] and events["resource"].tolist() == ["bastion"] * 2
