@@ -1,8 +1,10 @@
 """Failure features: bursts of failed logins per user, one source failing across many users
 (password spray), and a success right after a burst (a guessed password).
 
-All windows look back in time from each event ("in the last 10 minutes"), counting the event
-itself. They are computed with sorted keys and binary search, never a loop over events.
+A user's own windows look back in time from each event ("in the last 10 minutes"), counting
+the event itself. A spray is judged on the whole hour it fills: the job scores a finished day,
+so the first attempts of a spray belong to it as much as the last (see :func:`spray_counts`).
+Everything is computed with sorted keys and binary search, never a loop over events.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ DESCRIPTIONS: dict[str, str] = {
     "login_failed": "1 when the login attempt failed",
     "user_failures_10m": "The user's failed logins in the last 10 minutes, log(1 + count)",
     "user_failures_60m": "The user's failed logins in the last hour, log(1 + count)",
-    "ip_failed_users_60m": "Distinct users this source IP failed to log in as in the last hour, "
-    "counting only users for whom the IP is new (password spray, not a busy office), "
-    "log(1 + users)",
+    "ip_failed_users_60m": "Distinct users this source IP failed to log in as within the busiest "
+    "hour that holds the event, counting only users for whom the IP is new (password spray, not "
+    "a busy office), log(1 + users)",
     "success_after_failures": "For a successful login, the user's failed logins in the "
     "preceding 10 minutes, log(1 + count); 0 for failures",
 }
@@ -113,6 +115,70 @@ def _chunks(rows: np.ndarray, lengths: np.ndarray):
         yield rows[a:b]
 
 
+def _range_argmax(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Per query, the position of the largest ``values`` in ``[low, high)``; -1 when empty.
+
+    A sparse table: level k holds the argmax of each run of 2**k values, so that any range is
+    covered by two (overlapping) runs. Memory is n log n positions.
+    """
+    n = len(values)
+    best = np.full(len(low), -1, dtype="int64")
+    if n == 0:
+        return best
+    levels = [np.arange(n)]
+    while 2 ** len(levels) <= n:
+        half, prev = 2 ** (len(levels) - 1), levels[-1]
+        left, right = prev[: n - 2 * half + 1], prev[half : n - half + 1]
+        levels.append(np.where(values[right] > values[left], right, left))
+    some = np.flatnonzero(high > low)
+    width = high[some] - low[some]
+    level = np.floor(np.log2(width)).astype("int64")
+    for k in np.unique(level):
+        rows = some[level == k]
+        left = levels[k][low[rows]]
+        right = levels[k][high[rows] - 2**k]
+        best[rows] = np.where(values[right] > values[left], right, left)
+    return best
+
+
+def peak_in_window(
+    point_groups: np.ndarray,
+    point_micros: np.ndarray,
+    point_members: np.ndarray,
+    query_groups: np.ndarray,
+    query_micros: np.ndarray,
+    window_micros: int,
+    cap: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query, the busiest window of its group that holds it: count and distinct members.
+
+    The windows considered are ``[p - window, p]`` for every point ``p`` of the group with
+    ``t <= p <= t + window`` (every window that holds ``t`` and ends at a point), and the
+    query's own trailing window ``[t - window, t]``. "Busiest" means the most distinct members,
+    then the most points. Counts are as :func:`distinct_in_window` gives them.
+    """
+    own_count, own_distinct = distinct_in_window(
+        point_groups, point_micros, point_members, query_groups, query_micros, window_micros, cap
+    )
+    if len(point_micros) == 0 or len(query_micros) == 0:
+        return own_count, own_distinct
+    count, distinct = distinct_in_window(
+        point_groups, point_micros, point_members, point_groups, point_micros, window_micros, cap
+    )
+    origin = min(point_micros.min(), query_micros.min())
+    span = _span(np.r_[point_micros, query_micros] - origin, window_micros)
+    order = np.lexsort((point_micros, point_groups))
+    keys = _sorted_keys(point_groups[order], point_micros[order] - origin, span)
+    query_keys = _sorted_keys(query_groups, query_micros - origin, span)
+    low = np.searchsorted(keys, query_keys, side="left")
+    high = np.where(query_groups >= 0, np.searchsorted(keys, query_keys + window_micros, side="right"), low)
+    stride = int(count.max()) + 1
+    busiest = _range_argmax((distinct * stride + count)[order], low, high)
+    later = order[np.maximum(busiest, 0)]
+    better = (busiest >= 0) & (distinct[later] * stride + count[later] > own_distinct * stride + own_count)
+    return np.where(better, count[later], own_count), np.where(better, distinct[later], own_distinct)
+
+
 def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``values[rows]``, None where ``rows`` is -1."""
     if len(values) == 0:
@@ -121,8 +187,11 @@ def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
-    """Per event, its source IP's failures in the spray window and the distinct users they
-    were against, counting only users for whom the IP is new.
+    """Per event, its source IP's failures in the busiest spray window (an hour) that holds the
+    event, and the distinct users they were against, counting only users for whom the IP is new.
+
+    A spray of 20 users over half an hour gives every one of its 20 attempts the count 20, not
+    1, 2, ... 20: the job scores a finished day, and the first victims are as sprayed as the last.
 
     A cross-user count: the whole day's values when they were given
     (:mod:`ztad.features.cross_user`), so that a shard of users counts the other users too.
@@ -137,7 +206,7 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     # fails for users who never came from it. Count only the latter.
     foreign = (ctx.lookup("ip")[1] == 0) if s.known_networks else np.ones(ctx.n, dtype=bool)
     fails = np.flatnonzero(ctx.failed & (ip_codes >= 0) & foreign)
-    return distinct_in_window(
+    return peak_in_window(
         ip_codes[fails], ctx.micros[fails], ctx.day_user[fails],
         ip_codes, ctx.micros, s.spray_minutes * MICROS_PER_MINUTE, s.spray_pair_cap,
     )

@@ -10,7 +10,7 @@ import pytest
 
 from tests.ztad.features.sequences import DAY, features_of, login, working_days
 from ztad.features import FeatureSettings
-from ztad.features.failures import distinct_in_window, window_counts
+from ztad.features.failures import distinct_in_window, peak_in_window, window_counts
 
 ATTACKER = "203.0.113.7"
 
@@ -46,9 +46,19 @@ def test_one_source_failing_for_many_users_is_a_spray():
     history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
     today = [login(v, f"{DAY} 11:{k:02d}", ip=ATTACKER, success=False) for k, v in enumerate(victims)]
     out = features_of(history, today)
-    assert out["ctx_ip_failed_users_60m"].tolist() == list(range(1, 13))
-    assert out["ctx_ip_failures_60m"].iloc[-1] == 12
-    assert out["ip_failed_users_60m"].iloc[-1] == pytest.approx(np.log1p(12))
+    # The first victim of the spray is as sprayed as the last: the whole hour counts.
+    assert out["ctx_ip_failed_users_60m"].tolist() == [12] * 12
+    assert out["ctx_ip_failures_60m"].tolist() == [12] * 12
+    assert out["ip_failed_users_60m"].iloc[0] == pytest.approx(np.log1p(12))
+
+
+def test_a_spray_an_hour_later_does_not_reach_back():
+    victims = [f"v{k:02d}" for k in range(12)]
+    history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
+    early = [login("v00", f"{DAY} 09:00", ip=ATTACKER, success=False)]
+    spray = [login(v, f"{DAY} 11:{k:02d}", ip=ATTACKER, success=False) for k, v in enumerate(victims)]
+    out = features_of(history, early + spray)
+    assert out["ctx_ip_failed_users_60m"].tolist() == [1] + [12] * 12
 
 
 def test_failures_of_users_on_their_own_office_address_are_not_a_spray():
@@ -82,3 +92,17 @@ def test_distinct_in_window_matches_a_direct_count():
         assert distinct[i] == len(set(members[inside]))
     _, capped = distinct_in_window(groups, micros, members, groups, micros, 3600 * 1_000_000, cap=3)
     assert (capped <= np.minimum(distinct, 3)).all() and (capped >= np.minimum(distinct, 1)).all()
+
+
+def test_peak_in_window_matches_the_busiest_window_holding_each_query():
+    rng = np.random.default_rng(5)
+    n, hour = 400, 3600 * 1_000_000
+    groups, micros, members = rng.integers(0, 3, n), rng.integers(0, 4 * 3600, n) * 1_000_000, rng.integers(0, 25, n)
+    queries = rng.integers(0, 4 * 3600, 60) * 1_000_000
+    query_groups = np.r_[rng.integers(0, 3, 59), -1]
+    count, distinct = peak_in_window(groups, micros, members, query_groups, queries, hour, cap=10_000)
+    for i, (g, t) in enumerate(zip(query_groups, queries)):
+        ends = [t] + [p for p in micros[groups == g] if t <= p <= t + hour] if g >= 0 else []
+        windows = [(groups == g) & (micros <= e) & (micros >= e - hour) for e in ends]
+        best = max(((len(set(members[w])), w.sum()) for w in windows), default=(0, 0))
+        assert (distinct[i], count[i]) == best
