@@ -25,6 +25,11 @@ write and check.
 
 On a local root, index updates are serialised with a lock file; on an object store the
 registry expects one writer at a time (one nightly job).
+
+**The index in SQL.** :meth:`ModelRegistry.index_record` gives a version's verified facts as
+the findings database's ``models`` table keeps them; the pipeline's write step upserts that row
+in the day's transaction, so that SQL joins each finding (``findings.model_version``) to the
+model that raised it. ``index.json`` stays the root of trust for loading.
 """
 
 from __future__ import annotations
@@ -385,6 +390,48 @@ class ModelRegistry:
             "rows": description["rows"],
             "created_at": json.loads(stored)["created_at"],
             "metadata_sha256": sha256_bytes(stored),
+        }
+
+    # ----------------------------------------------------------------- the index in SQL
+
+    def location(self, version: str) -> str:
+        """Folder or URL of ``version``'s artifact set (under the registry root)."""
+        self._entry(version)
+        return f"{self.root.rstrip('/')}/{version}"
+
+    def index_record(self, version: str) -> dict:
+        """``version``'s facts as the findings database's ``models`` table keeps them.
+
+        Read from the verified metadata, so that what SQL says about a model is what the
+        registry checks when loading it: training interval and rows, features, parameters,
+        library versions, training metrics, the calibrated threshold and its budget, where
+        the artifacts are and the SHA-256 of each file (the keyword arguments of
+        :class:`ztad.store.ModelRecord`, without the run that trained it).
+        """
+        entry = self._entry(version)
+        meta = self.metadata(version)
+        metrics = dict(meta.get("metrics", {}))
+        # A per-feature reference distribution for drift checks: bulky and not a metric.
+        metrics.pop("drift_reference", None)
+        own = metrics.get("model", {})
+        return {
+            "model_version": version,
+            "trained_at": meta["created_at"],
+            "trained_from": meta["trained_on"]["start"],
+            "trained_to": meta["trained_on"]["end"],
+            "training_rows": int(meta["rows"]),
+            "kind": meta["model"]["kind"],
+            "detectors": list(own.get("members", {})),
+            "feature_names": list(meta["feature_names"]),
+            "params": {"model": meta["model"]["params"], **meta.get("params", {})},
+            "libraries": dict(meta["libraries"]),
+            "metrics": metrics,
+            "target_fpr": own.get("target_fpr"),
+            "threshold": own.get("threshold"),
+            "calibration_rows": own.get("calibration_rows"),
+            "artifact_uri": self.location(version),
+            "metadata_sha256": entry["metadata_sha256"],
+            "files": dict(meta["files"]),
         }
 
     # ----------------------------------------------------------------- loading

@@ -293,3 +293,49 @@ def test_changed_libraries_retrain(meta):
     meta["libraries"]["numpy"] = "1.0.0"
     retrain, reason = should_retrain(meta, date(2026, 3, 16), 7)
     assert retrain and "numpy trained 1.0.0" in reason
+
+
+# --------------------------------------------------------------------------- the index in SQL
+
+
+def test_index_record_states_the_verified_facts_of_a_version(registry, model_and_rows):
+    model, rows = model_and_rows
+    version = registry.save(
+        model, trained_on=MARCH, rows=len(rows), feature_names=list(rows.columns),
+        params={"training_days": 14}, metrics={"train_seconds": 1.5, "drift_reference": {"bins": [1]}},
+    )
+    record = registry.index_record(version)
+    entry = next(e for e in registry.entries() if e["version"] == version)
+    meta = registry.metadata(version)
+
+    assert record["model_version"] == version
+    assert (record["trained_from"], record["trained_to"]) == ("2026-03-01", "2026-03-15")
+    assert record["training_rows"] == len(rows)
+    assert record["feature_names"] == list(rows.columns)
+    assert record["kind"] == "ensemble" and record["detectors"] == list(MEMBERS)
+    assert record["params"]["training_days"] == 14 and record["params"]["model"] == meta["model"]["params"]
+    assert record["libraries"] == meta["libraries"] and "numpy" in record["libraries"]
+    assert record["threshold"] == model.threshold_ and record["target_fpr"] == model.target_fpr
+    assert record["calibration_rows"] == np.asarray(model.calibration_scores_).size
+    assert record["metrics"]["train_seconds"] == 1.5
+    assert "drift_reference" not in record["metrics"]  # a reference distribution, not a metric
+    assert record["trained_at"] == meta["created_at"]
+    assert record["metadata_sha256"] == entry["metadata_sha256"]
+    # The location holds exactly the listed files, each with the recorded SHA-256.
+    folder = Path(record["artifact_uri"])
+    assert folder == Path(registry.root) / version
+    for relative, digest in record["files"].items():
+        assert hashlib.sha256((folder / relative).read_bytes()).hexdigest() == digest
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert on_disk - {"metadata.json"} == set(record["files"])
+    assert hashlib.sha256((folder / "metadata.json").read_bytes()).hexdigest() == record["metadata_sha256"]
+
+
+def test_index_record_refuses_an_unknown_or_altered_version(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    with pytest.raises(UnknownVersionError):
+        registry.index_record("m-20260315-0123456789ab")
+    path = Path(registry.root) / version / "metadata.json"
+    path.write_text(path.read_text().replace('"rows"', '"rows" ', 1))
+    with pytest.raises(ArtifactIntegrityError):
+        registry.index_record(version)

@@ -7,6 +7,9 @@ on the same split, and reports both side by side:
 - :mod:`ztad.evaluation.metrics`: ranking and alert-budget metrics from continuous scores;
 - :mod:`ztad.evaluation.origin`: the origin method, reproduced as the baseline to beat;
 - :mod:`ztad.evaluation.splits`: the time-based split (default) and the stratified random one;
+- :mod:`ztad.evaluation.budget`: expected against actual alerts per scored day (the budget);
+- :mod:`ztad.evaluation.ablation`: false positives on the hard negatives with and without the
+  known-network and cold-start logic (``ztad evaluate --ablation``);
 - :mod:`ztad.evaluation.plots` and :mod:`ztad.evaluation.report`: ``report.html`` and
   ``metrics.json``;
 - :mod:`ztad.evaluation.evaluate`: the entry points ``evaluate`` and ``evaluate_scored``.

@@ -9,13 +9,20 @@ produce that frame (a pipeline run, a saved file, a test) can be evaluated the s
 The scored-events frame has one row per event with the columns ``event_id``, ``timestamp``,
 ``event_label``, optionally ``scenario``, and ztad's output: ``score`` (final, higher = more
 anomalous), ``flagged`` (final decision), one ``score_<detector>`` column per detector and,
-where a detector decides on its own, ``flag_<detector>``.
+where a detector decides on its own, ``flag_<detector>``. The pipeline's frames also carry
+``model_flag`` (the ensemble's own decision), from which the alert budget is checked
+(:mod:`ztad.evaluation.budget`).
+
+``evaluate(..., ablation=True)`` scores the same days a second time with the known-network,
+cold-start and plausible-travel logic off, in a throwaway folder of its own, and compares the
+false positives on the hard negatives (:mod:`ztad.evaluation.ablation`).
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,6 +31,8 @@ import pandas as pd
 
 from ztad.config import JobConfig, SourceConfig
 from ztad.evaluation import EvaluationError
+from ztad.evaluation.ablation import ablated_config, ablation_metrics
+from ztad.evaluation.budget import budget_metrics, has_model_decisions
 from ztad.evaluation.metrics import (
     GroundTruth,
     detector_metrics,
@@ -47,6 +56,8 @@ from ztad.schema import is_anomaly_label
 Progress = Callable[[str], None] | None
 
 SCORE_PREFIX = "score_"
+#: The ensemble's combined score, before rules (``score`` is the final one).
+ENSEMBLE_SCORE = "ensemble_score"
 FLAG_PREFIX = "flag_"
 REQUIRED_SCORED_COLUMNS = ("event_id", "timestamp", "score", "flagged")
 #: Rows of a tree model's input explained by SHAP: enough for a summary, cheap to compute.
@@ -113,6 +124,10 @@ def align(scored: pd.DataFrame, origin: OriginResult) -> tuple[pd.DataFrame, Ori
 
 def _ztad_metrics(scored: pd.DataFrame, truth: GroundTruth) -> dict:
     out = {"final": detector_metrics(truth, scored["score"], scored["flagged"].astype(bool))}
+    if ENSEMBLE_SCORE in scored.columns:
+        # The detectors' combined decision alone, before behavioural rules raise findings.
+        flags = scored["model_flag"].astype(bool) if "model_flag" in scored.columns else None
+        out["ensemble"] = detector_metrics(truth, scored[ENSEMBLE_SCORE], flags)
     for name in ztad_detectors(scored):
         flags = scored.get(f"{FLAG_PREFIX}{name}")
         out[name] = detector_metrics(
@@ -136,6 +151,8 @@ def evaluate_scored(
     shap_models: dict[str, tuple[object, pd.DataFrame]] | None = None,
     report_dir: Path | None = None,
     progress: Progress = None,
+    target_fpr: float | Mapping[date, float] | None = None,
+    ablated: pd.DataFrame | None = None,
 ) -> dict:
     """Compute every metric for ztad (and the origin method) and optionally write the report.
 
@@ -157,12 +174,20 @@ def evaluate_scored(
         Title -> (fitted tree model, feature sample) for the SHAP view.
     report_dir
         Where to write ``report.html`` and ``metrics.json``; ``None`` writes nothing.
+    target_fpr
+        The alert budget the scored days were run with (one value, or per day as the run
+        records kept it). With it, and the ensemble's decisions in ``model_flag``, the
+        metrics hold ``budget``: expected against actual alerts per day and in total.
+    ablated
+        The same days scored without the known-network and cold-start logic; with it the
+        metrics hold ``ablation`` (:func:`ztad.evaluation.ablation.ablation_metrics`).
 
     Returns
     -------
     dict
         ``protocol``, ``ztad`` (``final`` and one entry per detector), ``origin`` (one entry
-        per detector), ``origin_params``, ``origin_sweep`` and ``data``.
+        per detector), ``origin_params``, ``origin_sweep``, ``data``, and ``budget`` and
+        ``ablation`` when their inputs are given.
 
     Raises
     ------
@@ -170,6 +195,14 @@ def evaluate_scored(
         No ``event_label`` column, a single class, missing score columns or unaligned ids.
     """
     scored = _check_scored(scored_events)
+    budget = None
+    if target_fpr is not None and has_model_decisions(scored):
+        _say(progress, "checking the alert budget day by day")
+        budget = budget_metrics(scored, target_fpr)
+    ablation = None
+    if ablated is not None:
+        _say(progress, "comparing false positives with and without the known-network and cold-start logic")
+        ablation = ablation_metrics(scored, _check_scored(ablated))
     scored, unlabelled = labelled_only(scored)
     protocol = {"split": "given", "description": "scored events given directly",
                 **(protocol or {})}
@@ -203,6 +236,10 @@ def evaluate_scored(
             for name in origin.detectors
         }
         metrics["origin_params"] = origin.params
+    if budget is not None:
+        metrics["budget"] = budget
+    if ablation is not None:
+        metrics["ablation"] = ablation
     if report_dir is not None:
         _write(report_dir, metrics, scored, origin, truth, events, shap_models, progress)
     return metrics
@@ -271,6 +308,45 @@ def _tree_model_sample(days, config, seed) -> dict[str, tuple[object, pd.DataFra
     return {"ztad isolation_forest": (estimator, sample.reset_index(drop=True))}
 
 
+@dataclass
+class ZtadRun:
+    """What ztad's pipeline produced for the scored days.
+
+    Attributes
+    ----------
+    scored
+        The scored events of every day.
+    shap_models
+        Title -> (tree model, feature sample) for the SHAP view, when the pipeline exposes one.
+    target_fpr
+        Day -> the alert budget its run record kept (days without one are left out).
+    """
+
+    scored: pd.DataFrame
+    shap_models: dict[str, tuple[object, pd.DataFrame]] = field(default_factory=dict)
+    target_fpr: dict[date, float] = field(default_factory=dict)
+
+
+def run_targets(days: list[date], config: JobConfig) -> dict[date, float]:
+    """Day -> the target false-positive rate of its latest successful run record."""
+    from ztad.store import FindingsStore
+
+    with FindingsStore(config.resolved_database_url) as store:
+        runs = store.runs()
+    wanted = set(days)
+    kept = runs[(runs["status"] == "success") & runs["target_fpr"].notna() & runs["day"].isin(wanted)]
+    latest = kept.sort_values(["day", "finished_at"]).groupby("day").tail(1)
+    return {day: float(target) for day, target in zip(latest["day"], latest["target_fpr"])}
+
+
+def _collect(days: list[date], config: JobConfig, seed: int) -> ZtadRun:
+    return ZtadRun(
+        scored=collect_scored_events(days, config),
+        shap_models=_tree_model_sample(days, config, seed),
+        target_fpr=run_targets(days, config),
+    )
+
+
 def run_ztad(
     source: SourceConfig,
     days: list[date],
@@ -278,33 +354,33 @@ def run_ztad(
     *,
     rerun: bool = True,
     progress: Progress = None,
-) -> tuple[pd.DataFrame, dict]:
-    """ztad's scored events for ``days``, and its tree model for the SHAP view if exposed.
+    label: str = "ztad",
+) -> ZtadRun:
+    """ztad's scored events for ``days``, their run records' budgets, and its tree model.
 
     With ``rerun`` the day-by-day pipeline runs in a throwaway home folder (fresh baselines,
     models and an embedded database), so every scored day sees only the history before it and
-    real findings are never touched. Without it, the scored files of an earlier run under
-    ``config.home`` are read as they are.
+    real findings are never touched. Without it, the scored files and run records of an
+    earlier run under ``config.home`` are read as they are. ``label`` prefixes the progress
+    lines and names the throwaway folder.
     """
     from ztad import pipeline
 
     if not rerun:
-        run_config = config.with_overrides(source=source)
-        return collect_scored_events(days, run_config), _tree_model_sample(
-            days, run_config, config.detection.seed)
+        return _collect(days, config.with_overrides(source=source), config.detection.seed)
 
     def report(summary, done: int, total: int) -> None:
-        _say(progress, f"ztad {summary.day}: {summary.rows_scored} scored, "
+        _say(progress, f"{label} {summary.day}: {summary.rows_scored} scored, "
                        f"{summary.rows_flagged} flagged ({done}/{total})")
 
     home = Path(config.home)
     home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="evaluation-", dir=home) as scratch:
+    prefix = "evaluation-" if label == "ztad" else f"evaluation-{label}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=home) as scratch:
         run_config = config.with_overrides(source=source, home=Path(scratch), database_url=None)
         for first, last in consecutive_blocks(days):
             pipeline.run_range(first, last, run_config, progress=report)
-        scored = collect_scored_events(days, run_config)
-        return scored, _tree_model_sample(days, run_config, config.detection.seed)
+        return _collect(days, run_config, config.detection.seed)
 
 
 # --------------------------------------------------------------------------- the whole run
@@ -339,6 +415,7 @@ def evaluate(
     origin_settings: OriginSettings | None = None,
     sweep: bool = True,
     test_fraction: float = DEFAULT_TEST_FRACTION,
+    ablation: bool = False,
 ) -> dict:
     """Evaluate ztad and the origin method on labelled logs; see :func:`evaluate_scored`.
 
@@ -368,6 +445,10 @@ def evaluate(
         Also run the origin tuning sweep.
     test_fraction
         Held-out share of the random protocol.
+    ablation
+        Also score the scored days without the known-network, cold-start and plausible-travel
+        logic (always afresh, in a throwaway folder of its own) and compare the false
+        positives on the hard negatives.
     """
     if split not in PROTOCOLS:
         raise ValueError(f"split must be one of {PROTOCOLS}, got {split!r}")
@@ -385,7 +466,15 @@ def evaluate(
     parts = _split(events, labelled, split, cutoff, test_fraction, seed)
 
     _say(progress, f"running ztad over {len(scored_days)} days from {cutoff}")
-    scored, shap_models = run_ztad(source, scored_days, config, rerun=rerun, progress=progress)
+    run = run_ztad(source, scored_days, config, rerun=rerun, progress=progress)
+    scored, shap_models = run.scored, run.shap_models
+    target_fpr = {day: run.target_fpr.get(day, config.detection.target_fpr) for day in scored_days}
+    ablated = None
+    if ablation:
+        _say(progress, f"running ztad again over {len(scored_days)} days without the "
+                       "known-network and cold-start logic")
+        ablated = run_ztad(source, scored_days, ablated_config(config), progress=progress,
+                           label="ablation").scored
 
     _say(progress, f"fitting the origin method on {len(parts.train)} events ({split} split)")
     settings = origin_settings or OriginSettings(seed=seed)
@@ -406,6 +495,7 @@ def evaluate(
         "origin_train_events": len(parts.train),
         "ztad": "day-by-day pipeline from the cut-off; each day's baseline and model use "
                 "only the days before it",
+        "target_fpr_from_run_records": len(run.target_fpr),
     }
     return evaluate_scored(
         scored,
@@ -416,4 +506,6 @@ def evaluate(
         shap_models=shap_models,
         report_dir=report_dir,
         progress=progress,
+        target_fpr=target_fpr,
+        ablated=ablated,
     )

@@ -3,8 +3,9 @@
 The page opens with the split protocol and a summary table of ztad against the origin method
 (ROC-AUC, PR-AUC, recall at alert budgets, recall per category at a 1 % false-positive rate),
 where ztad's cell is green when it beats the best origin detector and orange when it is
-behind, and any recall under 50 % is marked as a miss. The details, the tuning sweep and
-every plot follow.
+behind, and any recall under 50 % is marked as a miss. The details follow: false positives on
+the hard negatives (with and without the known-network and cold-start logic, when measured),
+the alert budget per day, every detector, the tuning sweep and every plot.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ztad.evaluation.ablation import ALL_HARD_NEGATIVES
 from ztad.evaluation.metrics import ORDINARY_SCENARIO, GroundTruth, budget_key
 
 #: Every plot in the report: (element id, alt text). Tests check the HTML for each.
@@ -324,6 +326,112 @@ def scenario_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _verdict(held) -> str:
+    if held is None:
+        return "<td>–</td>"
+    return "<td class='win'>yes</td>" if held else "<td class='behind'>no</td>"
+
+
+def _pct(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.2%}"
+
+
+def _budget_cells(part: dict, keys: tuple[str, ...]) -> str:
+    """Alerts, actual / expected, held; false positives, FPR on normal, FP / budget, held."""
+    alerts, ratio, within, fp, fpr, fp_ratio, fp_within = (part[k] for k in keys)
+    return (f"<td>{alerts}</td><td>{_fmt(ratio, 2)}</td>{_verdict(within)}"
+            f"<td>{fp}</td><td>{_pct(fpr)}</td><td>{_fmt(fp_ratio, 2)}</td>{_verdict(fp_within)}")
+
+
+_DAY_KEYS = ("alerts", "ratio", "within", "fp", "fpr", "fp_ratio", "fp_within")
+_TOTAL_KEYS = ("alerts", "ratio", "within", "false_positives", "fpr", "fp_ratio", "fp_within")
+
+
+def budget_table(metrics: dict) -> str:
+    """Expected against actual alerts and false positives per scored day and in total, for the
+    ensemble alone and for the final decision with rules."""
+    budget = metrics.get("budget")
+    if not budget:
+        return "<p>No alert budget was checked (the scored events carry no model decisions).</p>"
+    tolerance = budget["tolerance"]
+    columns = ("<th>alerts</th><th>alerts / expected</th><th>held</th><th>false positives</th>"
+               "<th>FPR on normal</th><th>FP / budget</th><th>held</th>")
+    head = (
+        "<tr><th rowspan='2'>day</th><th rowspan='2'>events</th><th rowspan='2'>normal</th>"
+        "<th rowspan='2'>target FPR</th><th rowspan='2'>expected alerts</th>"
+        "<th colspan='7'>ensemble alone</th><th colspan='7'>final (with rules)</th></tr>"
+        f"<tr>{columns * 2}</tr>"
+    )
+    lines = ["<table class='budget'>", head]
+    for row in budget["by_day"]:
+        cells = f"<td>{row['events']}</td><td>{row['normal_events']}</td>"
+        cells += f"<td>{_pct(row['target_fpr'])}</td><td>{_fmt(row['expected_alerts'], 1)}</td>"
+        for name in ("model", "final"):
+            cells += _budget_cells({k: row[f"{name}_{k}"] for k in _DAY_KEYS}, _DAY_KEYS)
+        lines.append(f"<tr><th>{html.escape(str(row['day']))}</th>{cells}</tr>")
+    total = budget["total"]
+    cells = f"<td>{total['events']}</td><td>{total['normal_events']}</td>"
+    cells += f"<td>{_pct(total['target_fpr'])}</td><td>{_fmt(total['expected_alerts'], 1)}</td>"
+    for name in ("model", "final"):
+        cells += _budget_cells(total[name], _TOTAL_KEYS)
+    lines.append(f"<tr class='best'><th>all {total['days']} days</th>{cells}</tr>")
+    lines.append("</table>")
+    model = total["model"]
+    lines.append(
+        f"<p class='note'>Expected alerts are the target false-positive rate times the events "
+        f"scored, as each day's run record kept it; the budget is held when actual / expected "
+        f"lies within ±{tolerance:.0%}. Alerts include the attacks, so the false positives are "
+        f"also set against the budget on their own (FP / budget: false positives over target "
+        f"FPR x normal events). Ensemble alone over all days: {model['alerts']} alerts for "
+        f"{_fmt(total['expected_alerts'], 1)} expected (ratio {_fmt(model['ratio'], 2)}), "
+        f"{model['false_positives']} false positives for {_fmt(total['expected_fp'], 1)} allowed "
+        f"(ratio {_fmt(model['fp_ratio'], 2)}).</p>"
+    )
+    return "\n".join(lines)
+
+
+def _point_title(point: str) -> str:
+    """``operating point`` or ``at 0.01 FPR`` for an ablation comparison point."""
+    return "operating point" if point == "operating" else f"at {point.removeprefix('fpr_')} FPR"
+
+
+def ablation_table(metrics: dict) -> str:
+    """False positives per hard-negative kind with and without the known-network and
+    cold-start logic, at the operating point and at 1% FPR."""
+    ablation = metrics.get("ablation")
+    if not ablation:
+        return ("<p>Not measured: run <code>ztad evaluate --ablation</code> to score the same "
+                "days without the known-network and cold-start logic.</p>")
+    points = ablation["points"]
+    kinds = list(next(iter(points.values())))
+    titles = "".join(f"<th colspan='4'>{html.escape(_point_title(point))}</th>" for point in points)
+    columns = ("<th>FP with</th><th>FP without</th><th>with / without</th>"
+               f"<th>&le; {ablation['max_ratio']:g}</th>") * len(points)
+    head = (f"<tr><th rowspan='2'>normal events</th><th rowspan='2'>events</th>{titles}</tr>"
+            f"<tr>{columns}</tr>")
+    lines = ["<table class='ablation'>", head]
+    for kind in kinds:
+        first = next(iter(points.values()))[kind]
+        cells = f"<td>{first['events']}</td>"
+        for table in points.values():
+            row = table[kind]
+            cells += (f"<td>{row['with']}</td><td>{row['without']}</td>"
+                      f"<td>{_fmt(row['ratio'], 2)}</td>" + _verdict(row["met"]))
+        css = " class='best'" if kind == ALL_HARD_NEGATIVES else ""
+        lines.append(f"<tr{css}><th>{html.escape(kind.replace('_', ' '))}</th>{cells}</tr>")
+    lines.append("</table>")
+    runs = ablation["runs"]
+    lines.append(
+        "<p class='note'>Without: the same days scored again through the same pipeline with "
+        f"{', '.join(html.escape(n) for n in ablation['logic_off'])} switched off, in a folder of "
+        f"its own. ROC-AUC {_fmt(runs['with']['roc_auc'])} with the logic, "
+        f"{_fmt(runs['without']['roc_auc'])} without; PR-AUC {_fmt(runs['with']['pr_auc'])} "
+        f"and {_fmt(runs['without']['pr_auc'])}. Each run's 1% FPR threshold is set on its own "
+        "normal scores; the ordinary row is shown for comparison and not judged.</p>"
+    )
+    return "\n".join(lines)
+
+
 def sweep_table(sweep: list[dict]) -> str:
     """The origin tuning sweep, best F1 per detector in bold."""
     if not sweep:
@@ -435,6 +543,10 @@ normal events; the operating threshold is each method's own, set without labels.
 {img["plot-category-recall"]}
 <h2>False positives on hard negatives (normal events marked by scenario)</h2>
 {scenario_table(metrics)}
+<h2>Hard negatives without the known-network and cold-start logic</h2>
+{ablation_table(metrics)}
+<h2>Alert budget: expected and actual alerts per day</h2>
+{budget_table(metrics)}
 <h2>Every detector</h2>
 {detector_table(metrics)}
 {img["plot-score-distributions"]}

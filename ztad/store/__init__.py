@@ -1,4 +1,4 @@
-"""The findings store: flagged events, run records and quarantined rows in SQL.
+"""The findings store: flagged events, run records, quarantined rows and the model index in SQL.
 
 PostgreSQL (psycopg 3) in production, a SQLite file as the embedded default. The schema is
 managed by the Alembic migrations in ``ztad/migrations``.
@@ -16,7 +16,7 @@ from ztad.store.errors import (
 )
 from ztad.store.frames import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_COLUMNS
 from ztad.store.locks import day_lock_name, lock_key
-from ztad.store.records import RunRecord
+from ztad.store.records import ModelRecord, RunRecord
 from ztad.store.store import FindingsStore
 from ztad.store.tables import SEVERITY_LEVELS, TRIAGE_STATUSES
 from ztad.store.urls import normalize_url, safe_url
@@ -24,6 +24,7 @@ from ztad.store.urls import normalize_url, safe_url
 __all__ = [
     "FindingsStore",
     "RunRecord",
+    "ModelRecord",
     "safe_url",
     "normalize_url",
     "lock_key",

@@ -1,4 +1,5 @@
-"""``RunRecord``: one row of the ``runs`` table, as the pipeline reports it."""
+"""``RunRecord`` and ``ModelRecord``: rows of the ``runs`` and ``models`` tables, as the
+pipeline reports them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from datetime import date, datetime, timedelta, timezone
 
 from ztad.store.types import as_utc_datetime
 
-_COUNT_FIELDS = ("rows_read", "rows_quarantined", "rows_duplicate", "rows_scored", "rows_flagged")
+_COUNT_FIELDS = (
+    "rows_read", "rows_quarantined", "rows_duplicate", "rows_scored", "rows_flagged",
+    "rows_model_flagged", "rows_rule_flagged",
+)
+_RATE_FIELDS = ("threshold", "target_fpr", "expected_alerts")
 _TIME_FIELDS = ("interval_start", "interval_end", "started_at", "finished_at")
 
 
@@ -19,6 +24,11 @@ class RunRecord:
     recorded. Values are normalised on creation: ``day`` may be an ISO string, timestamps
     may be ISO strings or pandas Timestamps (naive ones are taken as UTC), counts may be
     numpy integers. The data interval defaults to the UTC day ``[day, day + 1)``.
+
+    The alert budget of the day: ``target_fpr`` is the share of normal events the model's
+    threshold was calibrated to flag, ``expected_alerts`` is ``target_fpr x rows_scored``, and
+    ``rows_model_flagged`` counts what the ensemble alone flagged, beside the rules'
+    ``rows_rule_flagged`` and the final ``rows_flagged``.
     """
 
     run_id: str
@@ -38,6 +48,10 @@ class RunRecord:
     finished_at: datetime | None = None
     timings: dict = field(default_factory=dict)
     message: str | None = None
+    target_fpr: float | None = None
+    expected_alerts: float | None = None
+    rows_model_flagged: int | None = None
+    rows_rule_flagged: int | None = None
 
     def __post_init__(self) -> None:
         if not self.run_id:
@@ -57,8 +71,9 @@ class RunRecord:
         for name in _COUNT_FIELDS:
             value = getattr(self, name)
             setattr(self, name, None if value is None else int(value))
-        if self.threshold is not None:
-            self.threshold = float(self.threshold)
+        for name in _RATE_FIELDS:
+            value = getattr(self, name)
+            setattr(self, name, None if value is None else float(value))
         self.timings = dict(self.timings or {})
 
     def as_row(self) -> dict:
@@ -69,3 +84,78 @@ class RunRecord:
     def columns(cls) -> tuple[str, ...]:
         """Field names, which are also the ``runs`` columns."""
         return tuple(f.name for f in fields(cls))
+
+
+def _as_day(value, what: str) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{what} must be a date like 2026-03-15, got {value!r}") from None
+
+
+@dataclass
+class ModelRecord:
+    """One registered model as a row of the ``models`` table: the registry's index in SQL.
+
+    The registry facts (:meth:`ztad.registry.ModelRegistry.index_record` gives them) are fixed
+    for a version; ``train_reason``, ``trained_for_day`` and ``run_id`` say which run trained
+    it and why, and are ``None`` when a run only loaded it. Writing a record whose run fields
+    are ``None`` never erases those of a stored one (see ``FindingsStore.record_model``).
+    """
+
+    model_version: str
+    trained_at: datetime
+    trained_from: date
+    trained_to: date
+    training_rows: int
+    feature_names: list
+    artifact_uri: str
+    metadata_sha256: str
+    files: dict
+    kind: str | None = None
+    detectors: list | None = None
+    params: dict | None = None
+    libraries: dict | None = None
+    metrics: dict | None = None
+    target_fpr: float | None = None
+    threshold: float | None = None
+    calibration_rows: int | None = None
+    train_reason: str | None = None
+    trained_for_day: date | None = None
+    run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model_version:
+            raise ValueError("a model record needs a non-empty model_version")
+        where = f"model {self.model_version}"
+        self.trained_at = as_utc_datetime(self.trained_at)
+        if self.trained_at is None:
+            raise ValueError(f"{where}: trained_at is required")
+        self.trained_from = _as_day(self.trained_from, f"{where}: trained_from")
+        self.trained_to = _as_day(self.trained_to, f"{where}: trained_to")
+        self.trained_for_day = _as_day(self.trained_for_day, f"{where}: trained_for_day")
+        if not self.trained_from < self.trained_to:
+            raise ValueError(
+                f"{where}: the training interval [{self.trained_from}, {self.trained_to}) is empty"
+            )
+        self.training_rows = int(self.training_rows)
+        if self.calibration_rows is not None:
+            self.calibration_rows = int(self.calibration_rows)
+        for name in ("target_fpr", "threshold"):
+            value = getattr(self, name)
+            setattr(self, name, None if value is None else float(value))
+        self.feature_names = [str(name) for name in self.feature_names]
+        self.files = {str(path): str(digest) for path, digest in dict(self.files).items()}
+
+    def as_row(self) -> dict:
+        """The record as a ``models`` row (column -> value)."""
+        return asdict(self)
+
+    @classmethod
+    def run_fields(cls) -> tuple[str, ...]:
+        """The fields that describe the training run rather than the artifact set."""
+        return ("train_reason", "trained_for_day", "run_id")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-from sqlalchemy import Table, delete, inspect, or_, select
+from sqlalchemy import Table, delete, func, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
@@ -17,7 +17,7 @@ from ztad.store import frames, migrate, tables
 from ztad.store.bulk import insert_rows
 from ztad.store.engine import make_engine, prepare_engine, writer_options
 from ztad.store.locks import day_lock_name, lock_for_transaction
-from ztad.store.records import RunRecord
+from ztad.store.records import ModelRecord, RunRecord
 from ztad.store.urls import normalize_url, safe_url
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,10 @@ class FindingsStore:
         keep_triage: bool = True,
         incidents: pd.DataFrame | None = None,
         user_risk: pd.DataFrame | None = None,
+        model: ModelRecord | None = None,
     ) -> None:
         """Replace ``run.day``'s findings, incidents, user risk and quarantined rows, and upsert
-        the run, atomically.
+        the run and the model that scored the day, atomically.
 
         One transaction: on PostgreSQL it first takes the day's advisory lock, so that two
         overlapping runs of one day apply one after the other instead of mixing; then it
@@ -137,6 +138,8 @@ class FindingsStore:
             insert_rows(connection, tables.findings, finding_values)
             insert_rows(connection, tables.user_risk, risk_values)
             insert_rows(connection, tables.quarantine, quarantine_values)
+            if model is not None:
+                _upsert_model(connection, model)
             _upsert_run(connection, run)
         log.info(
             "%s: wrote %d findings and %d quarantined rows for run %s",
@@ -147,6 +150,16 @@ class FindingsStore:
         """Insert or update one run row only (e.g. a run that failed before writing)."""
         with self._writing() as connection:
             _upsert_run(connection, run)
+
+    def record_model(self, model: ModelRecord) -> None:
+        """Insert or update one row of the registry's index in ``models``.
+
+        Idempotent: the registry facts of a version never change, so writing it again only
+        refreshes ``train_reason``, ``trained_for_day`` and ``run_id``, and only with values
+        that are set (a run that loaded the model leaves its training run's in place).
+        """
+        with self._writing() as connection:
+            _upsert_model(connection, model)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -201,6 +214,14 @@ class FindingsStore:
             query = query.where(table.c.day == _as_date(day))
         if user_id is not None:
             query = query.where(table.c.user_id == user_id)
+        return self._read(table, query)
+
+    def models(self, model_version: str | None = None) -> pd.DataFrame:
+        """The registry's index: registered models (or one version), newest training first."""
+        table = tables.models
+        query = select(table).order_by(table.c.trained_to.desc(), table.c.trained_at.desc())
+        if model_version is not None:
+            query = query.where(table.c.model_version == model_version)
         return self._read(table, query)
 
     def _read(self, table: Table, query) -> pd.DataFrame:
@@ -291,6 +312,24 @@ def _upsert_run(connection: Connection, run: RunRecord) -> None:
         set_={name: statement.excluded[name] for name in row if name != "run_id"},
     )
     connection.execute(statement)
+
+
+def _upsert_model(connection: Connection, model: ModelRecord) -> None:
+    """Insert the model's row, or refresh its run fields with the values that are set."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    table = tables.models
+    row = model.as_row()
+    statement = dialect_insert(table).values(row)
+    run_fields = ModelRecord.run_fields()
+    updates = {
+        name: func.coalesce(statement.excluded[name], table.c[name]) if name in run_fields
+        else statement.excluded[name]
+        for name in row
+        if name != "model_version"
+    }
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=[table.c.model_version], set_=updates)
+    )
 
 
 def _as_date(day: date | str) -> date:

@@ -114,6 +114,10 @@ runs = Table(
     Column("finished_at", UTCDateTime),
     Column("timings", JSONDocument, comment="seconds per step"),
     Column("message", Text),
+    Column("target_fpr", Double, comment="alert budget the model's threshold was calibrated for"),
+    Column("expected_alerts", Double, comment="target_fpr x rows_scored: the budget's alerts"),
+    Column("rows_model_flagged", BigInteger, comment="events over the model threshold (the ensemble alone)"),
+    Column("rows_rule_flagged", BigInteger, comment="events a behavioural rule flagged"),
     Index(None, "day"),
 )
 
@@ -210,4 +214,31 @@ feedback_allowlist = Table(
     Column("created_at", UTCDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
     CheckConstraint(f"kind IN ({_quoted(ALLOWLIST_KINDS)})", name="kind"),
     UniqueConstraint("user_id", "kind", "value"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("model_version", Text, primary_key=True, comment="registry version, as in findings.model_version"),
+    Column("trained_at", UTCDateTime, nullable=False, comment="when the registry wrote the artifact set"),
+    Column("trained_from", Date, nullable=False, comment="first training day"),
+    Column("trained_to", Date, nullable=False, comment="first day after the training days [trained_from, trained_to)"),
+    Column("training_rows", BigInteger, nullable=False),
+    Column("kind", Text, comment="ensemble or detector"),
+    Column("detectors", JSONDocument, comment="member detectors, in order"),
+    Column("feature_names", JSONDocument, nullable=False, comment="model inputs, in order"),
+    Column("params", JSONDocument, comment="model parameters and the job settings it was trained with"),
+    Column("libraries", JSONDocument, comment="library -> installed version at training"),
+    Column("metrics", JSONDocument, comment="training metrics (fit seconds, per-member thresholds ...)"),
+    Column("target_fpr", Double, comment="alert budget the threshold was calibrated for"),
+    Column("threshold", Double, comment="calibrated alert threshold on the ensemble score"),
+    Column("calibration_rows", BigInteger, comment="normal rows the threshold was calibrated on"),
+    Column("artifact_uri", Text, nullable=False, comment="folder or URL of the version's artifact set"),
+    Column("metadata_sha256", Text, nullable=False, comment="SHA-256 of metadata.json, as the registry index holds it"),
+    Column("files", JSONDocument, nullable=False, comment="artifact file -> SHA-256"),
+    Column("train_reason", Text, comment="why it was trained (retrain policy)"),
+    Column("trained_for_day", Date, comment="the day whose run trained it"),
+    Column("run_id", Text, comment="the run that trained it"),
+    Column("registered_at", UTCDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
+    Index(None, "trained_to"),
 )

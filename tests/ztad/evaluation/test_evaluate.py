@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 import types
 from dataclasses import dataclass
@@ -261,3 +263,73 @@ def test_origin_and_report_on_generated_logs(generated, tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert all(f"<img id='{plot_id}'" in page for plot_id, _ in PLOTS)
     assert "0" not in metrics["data"]["label_counts"].values()
+
+
+# --------------------------------------------------------------------------- the real pipeline
+
+
+@pytest.fixture(scope="module")
+def three_attack_days(small_logs, tmp_path_factory) -> Path:
+    """The small data set cut after its third attack day, so that two runs stay quick."""
+    root = tmp_path_factory.mktemp("three_attack_days")
+    for partition in sorted(small_logs.glob("date=*")):
+        if date.fromisoformat(partition.name.removeprefix("date=")) <= date(2026, 3, 18):
+            shutil.copytree(partition, root / partition.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def evaluated(three_attack_days, tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    report = home / "report"
+    config = JobConfig(source=SourceConfig(root=str(three_attack_days)), home=home,
+                       detection=DetectionConfig(detectors=("isolation_forest", "ecod")))
+    metrics = evaluate(config.source, cutoff=date(2026, 3, 16), report_dir=report, config=config,
+                       origin_settings=IF_ONLY, sweep=False, ablation=True)
+    return metrics, config, report
+
+
+def test_the_budget_is_reported_per_day_from_the_run_records(evaluated):
+    metrics, config, report = evaluated
+    budget = metrics["budget"]
+    target = config.detection.target_fpr
+    assert metrics["protocol"]["target_fpr_from_run_records"] == 3
+    assert [row["day"] for row in budget["by_day"]] == ["2026-03-16", "2026-03-17", "2026-03-18"]
+    for row in budget["by_day"]:
+        assert row["target_fpr"] == target
+        assert row["expected_alerts"] == pytest.approx(target * row["events"])
+        assert row["model_ratio"] == pytest.approx(row["model_alerts"] / row["expected_alerts"])
+        assert row["model_fpr"] == pytest.approx(row["model_fp"] / row["normal_events"])
+        assert row["final_alerts"] >= row["model_alerts"]  # rules only add (no feedback here)
+    total = budget["total"]
+    assert total["events"] == metrics["protocol"]["evaluated_events"] == sum(r["events"] for r in budget["by_day"])
+    assert total["model"]["alerts"] == sum(r["model_alerts"] for r in budget["by_day"])
+    assert total["model"]["within"] == (abs(total["model"]["ratio"] - 1) <= 0.25)
+    stored = json.loads((report / "metrics.json").read_text())
+    assert stored["budget"]["total"]["model"]["alerts"] == total["model"]["alerts"]
+    page = (report / "report.html").read_text()
+    assert "Alert budget: expected and actual alerts per day" in page and "<table class='budget'>" in page
+
+
+def test_the_ablation_scores_the_same_days_again_without_the_logic(evaluated, three_attack_days):
+    metrics, config, report = evaluated
+    ablation = metrics["ablation"]
+    normal = pd.concat(
+        [pd.read_csv(p / "events.csv", dtype=str, keep_default_na=False) for p in sorted(three_attack_days.glob("date=*"))
+         if p.name >= "date=2026-03-16"]
+    ).query("event_label == 'normal' and scenario != ''")
+    expected_kinds = normal["scenario"].value_counts().to_dict()
+    for point in ("operating", "fpr_0.01"):
+        table = ablation["points"][point]
+        assert {k: v["events"] for k, v in table.items() if k in expected_kinds} == expected_kinds
+        assert table["all_hard_negatives"]["events"] == len(normal)
+        for kind, row in table.items():
+            judged = kind == "all_hard_negatives" or (point == "operating" and kind != "(ordinary)")
+            assert row["met"] == ((row["with"] <= 0.25 * row["without"]) if judged else None)
+    # The second run really ran without the logic: it ranks the events differently.
+    assert ablation["runs"]["with"]["roc_auc"] != ablation["runs"]["without"]["roc_auc"]
+    assert ablation["runs"]["with"]["roc_auc"] == pytest.approx(metrics["ztad"]["final"]["roc_auc"])
+    # Both throwaway folders are gone.
+    assert not list(Path(config.home).glob("evaluation-*"))
+    assert "ablation" in json.loads((report / "metrics.json").read_text())
+    assert "Hard negatives without the known-network and cold-start logic" in (report / "report.html").read_text()

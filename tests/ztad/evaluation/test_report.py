@@ -129,3 +129,31 @@ def test_summary_marks_a_win_and_a_tie(scored_frame):
 def test_jsonable_turns_non_finite_numbers_into_null():
     assert jsonable({"a": float("nan"), "b": np.float64(np.inf), "c": [np.int64(3), True]}) == {
         "a": None, "b": None, "c": [3, True]}
+
+
+def test_budget_and_ablation_tables_show_one_row_per_day_and_per_kind(scored_frame, tmp_path):
+    from ztad.evaluation.report import ablation_table, budget_table
+
+    scored = scored_frame.assign(model_flag=scored_frame["flag_isolation_forest"])
+    ablated = scored.assign(score=scored["score"].to_numpy()[::-1], flagged=scored["flagged"].to_numpy()[::-1])
+    metrics = evaluate_scored(scored, target_fpr=0.01, ablated=ablated, report_dir=tmp_path)
+    days = [row["day"] for row in metrics["budget"]["by_day"]]
+    budget = budget_table(metrics)
+    assert all(f"<th>{day}</th>" in budget for day in days)
+    assert f"all {len(days)} days" in budget and "ensemble alone" in budget and "final (with rules)" in budget
+    ablation = ablation_table(metrics)
+    for kind in ("business travel", "vpn", "new employee", "new laptop", "all hard negatives"):
+        assert f"<th>{kind}</th>" in ablation
+    assert "operating point" in ablation and "at 0.01 FPR" in ablation
+    stored = json.loads((tmp_path / "metrics.json").read_text())
+    assert stored["budget"]["total"]["model"]["alerts"] == int(scored["model_flag"].sum())
+    assert set(stored["ablation"]["points"]) == {"operating", "fpr_0.01"}
+    page = (tmp_path / "report.html").read_text()
+    assert budget in page and ablation in page
+
+
+def test_without_decisions_or_a_second_run_the_sections_say_so(written):
+    folder, metrics = written
+    assert "budget" not in metrics and "ablation" not in metrics
+    page = (folder / "report.html").read_text()
+    assert "No alert budget was checked" in page and "ztad evaluate --ablation" in page

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pandas as pd
 
-from ztad.store import RunRecord
+from ztad.store import ModelRecord, RunRecord
 
 DAY = date(2024, 3, 5)
 NEXT_DAY = date(2024, 3, 6)
@@ -29,6 +29,10 @@ def run(run_id: str = "run-a", day: date = DAY, **fields) -> RunRecord:
         finished_at=datetime(2024, 3, 6, 1, 2, 30, tzinfo=timezone.utc),
         timings={"pull": 1.25, "score": 3.5},
         message="",
+        target_fpr=0.01,
+        expected_alerts=0.97,
+        rows_model_flagged=1,
+        rows_rule_flagged=2,
     )
     values.update(fields)
     return RunRecord(run_id=run_id, day=day, **values)
@@ -81,3 +85,27 @@ def quarantine(n: int, source: str = "date=2024-03-05/auth.csv") -> pd.DataFrame
             "raw": [f'{{"ip_address": "999.1.1.{i}"}}' for i in range(n)],
         }
     )
+
+
+def model(version: str = "m-20240305-0123456789ab", **fields) -> ModelRecord:
+    """A registered model as the registry's index describes it (trained on 14 days)."""
+    values = dict(
+        trained_at=datetime(2024, 3, 5, 0, 30, tzinfo=timezone.utc),
+        trained_from=date(2024, 2, 20),
+        trained_to=date(2024, 3, 5),
+        training_rows=12_345,
+        kind="ensemble",
+        detectors=["isolation_forest", "ecod"],
+        feature_names=["hour_rarity", "new_city", "km_per_hour"],
+        params={"model": {"combine": "max"}, "detection": {"target_fpr": 0.01, "training_days": 14}},
+        libraries={"numpy": "2.1.3", "scikit-learn": "1.6.1"},
+        metrics={"fit_seconds": 3.25, "model": {"threshold": 2.5, "members": {"ecod": {"threshold": 2.0}}}},
+        target_fpr=0.01,
+        threshold=2.5,
+        calibration_rows=2_000,
+        artifact_uri=f"/srv/ztad/models/{version}",
+        metadata_sha256="ab" * 32,
+        files={"model/ensemble.json": "cd" * 32, "model/isolation_forest/model.joblib": "ef" * 32},
+    )
+    values.update(fields)
+    return ModelRecord(model_version=version, **values)

@@ -16,7 +16,7 @@ from ztad.store import FindingsStore
 from ztad.store import migrate
 from ztad.store.tables import VERSION_TABLE, metadata
 
-TABLES = {"findings", "runs", "quarantine", "incidents", "user_risk", "feedback_allowlist"}
+TABLES = {"findings", "runs", "quarantine", "incidents", "user_risk", "feedback_allowlist", "models"}
 INDEXES = {
     "findings": {
         "ix_findings_day", "ix_findings_user_id_event_time", "ix_findings_status", "ix_findings_severity",
@@ -24,6 +24,7 @@ INDEXES = {
     },
     "runs": {"ix_runs_day"},
     "quarantine": {"ix_quarantine_day"},
+    "models": {"ix_models_trained_to"},
 }
 
 
@@ -35,7 +36,7 @@ def test_create_schema_builds_tables_and_indexes_at_the_newest_revision(store_ur
         assert TABLES | {VERSION_TABLE} <= set(inspector.get_table_names())
         for table, names in INDEXES.items():
             assert {index["name"] for index in inspector.get_indexes(table)} == names
-        assert store.schema_revision() == migrate.head_revision() == "0002"
+        assert store.schema_revision() == migrate.head_revision() == "0003"
 
 
 def test_create_schema_is_idempotent_and_keeps_data(store):
