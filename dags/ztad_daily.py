@@ -27,7 +27,12 @@ A sharded day gives exactly the findings of an unsharded one. All tasks of a run
   `ZTAD_DATABASE_URL`, else the SQLite file `<ZTAD_HOME>/findings.db`;
 - log source: the Variable `ztad_source`, JSON such as
   `{"root": "s3://bucket/auth", "format": "csv", "column_mapping": {}, "options": {}}`;
-  else the connection `ztad_source` (the same JSON as its extra); else env `ZTAD_LOG_ROOT`;
+  else the connection `ztad_source` (the same JSON as its extra); else env `ZTAD_LOG_ROOT`.
+  `format` is `csv`, `parquet`, `jsonl` or a log format (`sshd`, `windows`, `okta`,
+  `entra`, `mapping`); `options` are its settings, e.g. for sshd `auth.log` partitions
+  `{"year": "2026", "timezone": "Europe/Madrid"}`. Options `geoip_city_db` and
+  `geoip_asn_db` (paths of MaxMind `.mmdb` files every worker can read) locate the addresses
+  of every format: places for travel, autonomous systems for known networks;
 - local state (baselines, models, files passed between tasks): env `ZTAD_HOME`;
 - per-run choices: the Params below (trigger with config).
 

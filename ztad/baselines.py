@@ -41,11 +41,14 @@ log = logging.getLogger(__name__)
 AGGREGATE_VERSION = 4
 
 #: Pair tables: name -> the canonical event column paired with ``user_id`` (``network`` is
-#: derived from ``ip_address``, see :func:`network_prefix`).
+#: derived from ``ip_address``, see :func:`network_prefix`; ``asn`` is the address's autonomous
+#: system, see :func:`asn_text`). A day saved before a pair kind existed simply has no pairs
+#: of that kind.
 PAIR_COLUMNS: dict[str, str] = {
     "device": "device_id",
     "ip": "ip_address",
     "network": "network",
+    "asn": "asn",
     "city": "location",
     "resource": "resource",
 }
@@ -142,6 +145,18 @@ def network_prefix(ips: pd.Series) -> pd.Series:
     return pd.Series(pd.array(values[codes], dtype="string"), index=ips.index)
 
 
+def asn_text(events: pd.DataFrame) -> pd.Series:
+    """Each event's autonomous system number as text (``"15169"``); null where unknown.
+
+    Events without an ``asn`` column (no ASN data) have none. An autonomous system is the
+    provider's whole network: the addresses a corporate VPN, a cloud host or a mobile carrier
+    hands out all share it, wherever GeoIP places them.
+    """
+    if "asn" not in events.columns:
+        return pd.Series(pd.NA, index=events.index, dtype="string")
+    return pd.to_numeric(events["asn"], errors="coerce").astype("Int64").astype("string")
+
+
 def log_bytes(events: pd.DataFrame) -> np.ndarray:
     """``log1p(bytes)`` of successful logins, NaN for failed ones.
 
@@ -184,8 +199,9 @@ class DailyAggregate:
     user_hour
         Per user × hour of the week in the local time of the login's place (UTC when the place
         is unknown): events. Local time keeps a traveller's working day a working day.
-    user_device, user_ip, user_network, user_city, user_resource
-        Per user × item: events (the resource table also carries log-bytes sums).
+    user_device, user_ip, user_network, user_asn, user_city, user_resource
+        Per user × item: events (the resource table also carries log-bytes sums). Events
+        without the item (no device, no address, no known network) are not counted.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -337,7 +353,7 @@ def daily_aggregate(events: pd.DataFrame) -> DailyAggregate:
             "count": how["rows"].astype("int64"),
         }
     )
-    events = events.assign(network=network_prefix(events["ip_address"]))
+    events = events.assign(network=network_prefix(events["ip_address"]), asn=asn_text(events))
     for kind, column in PAIR_COLUMNS.items():
         tables[f"user_{kind}"] = _pair_table(
             users, user_codes, events[column].astype("string"), column,
@@ -474,7 +490,7 @@ class BaselineState:
     hour_counts
         Events per user × local hour of the week, shape ``(users, 168)``.
     pairs
-        ``device``, ``ip``, ``network``, ``city``, ``country``, ``resource``:
+        ``device``, ``ip``, ``network``, ``asn``, ``city``, ``country``, ``resource``:
         :class:`PairStats` per user × item with ``count``, ``days``, ``last_day`` (resources
         also carry log-bytes sums).
     peer_labels
@@ -483,7 +499,7 @@ class BaselineState:
         ``city``, ``country``, ``network``, ``resource``: :class:`PairStats` per peer group ×
         item with ``users`` (distinct users of the group who used it) and ``count``.
     org_items
-        ``ip``, ``network``, ``city``, ``country``, ``resource``: per item (aligned with the
+        ``ip``, ``network``, ``asn``, ``city``, ``country``, ``resource``: per item (aligned with the
         pair's ``items``) ``users`` and ``count`` across the organisation (resources also
         carry log-bytes sums).
     peer_descriptions
@@ -752,6 +768,7 @@ def combine_aggregates(
         org_items={
             "ip": _org_items(pairs["ip"]),
             "network": _org_items(pairs["network"]),
+            "asn": _org_items(pairs["asn"]),
             "city": _org_items(pairs["city"]),
             "country": _org_items(pairs["country"]),
             "resource": _org_items(pairs["resource"], bytes_columns),

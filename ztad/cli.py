@@ -17,7 +17,10 @@ examples:
   ztad generate --out logs --start 2026-03-02 --days 45 --users 200
   ztad run --logs logs --day 2026-03-20
   ztad run --logs logs --start 2026-03-16 --end 2026-04-15      # a backfill
+  ztad run --logs /var/log/ssh --format sshd --option year=2026 --option timezone=Europe/Madrid \
+      --option geoip_city_db=GeoLite2-City.mmdb --option geoip_asn_db=GeoLite2-ASN.mmdb
   ztad evaluate --logs logs --cutoff 2026-03-16 --report report
+  ztad evaluate --logs logs --cutoff 2026-03-16 --report report --ablation
   ztad findings --day 2026-03-20
   ztad triage list --day 2026-03-20
   ztad triage incident 2026-03-20:user:u00042 --status false_positive --note "travelling"
@@ -45,7 +48,8 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="format option, e.g. --option year=2026 --option timezone=Europe/Madrid",
+        help="source option, e.g. --option year=2026 --option timezone=Europe/Madrid; "
+        "--option geoip_city_db=PATH / geoip_asn_db=PATH locate addresses with MaxMind databases",
     )
     parser.add_argument("--home", type=Path, help="state folder ($ZTAD_HOME, default ./ztad-home)")
     parser.add_argument("--db", help="findings database URL ($ZTAD_DATABASE_URL; default SQLite)")
@@ -55,6 +59,18 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help="random seed for training (default 42)")
     parser.add_argument(
+        "--sensitive-resources", metavar="NAMES",
+        help="resources whose access weighs more, separated by commas ($ZTAD_SENSITIVE_RESOURCES)",
+    )
+    parser.add_argument(
+        "--public-holidays", action="store_true",
+        help="count public holidays of the login's country as days off ($ZTAD_PUBLIC_HOLIDAYS)",
+    )
+    parser.add_argument(
+        "--company-holidays", metavar="DATES",
+        help="organisation-wide days off, ISO dates separated by commas ($ZTAD_COMPANY_HOLIDAYS)",
+    )
+    parser.add_argument(
         "--detectors",
         help="comma-separated ensemble members (default isolation_forest,ocsvm,autoencoder,ecod)",
     )
@@ -63,7 +79,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
 def _job_config(args: argparse.Namespace):
     from dataclasses import replace
 
-    from ztad.config import JobConfig
+    from ztad.config import JobConfig, comma_list, holiday_settings
 
     config = JobConfig.from_env()
     source = config.source
@@ -86,6 +102,15 @@ def _job_config(args: argparse.Namespace):
             detection = replace(detection, **{name: value})
     if getattr(args, "detectors", None):
         detection = replace(detection, detectors=tuple(args.detectors.split(",")))
+    if getattr(args, "sensitive_resources", None):
+        detection = replace(detection, sensitive_resources=comma_list(args.sensitive_resources))
+    public, company = getattr(args, "public_holidays", False), getattr(args, "company_holidays", None)
+    if public or company:
+        try:
+            settings = holiday_settings(public, company)
+        except ValueError as error:
+            raise SystemExit(f"--company-holidays: {error}") from None
+        detection = replace(detection, feature_settings=settings)
     changes = {"source": source, "detection": detection}
     if args.home:
         changes["home"] = args.home.resolve()
@@ -120,8 +145,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day_runner(shards: int):
+    """``run(day, config, **options)`` for one day, in ``shards`` shards of users when > 1."""
+    from ztad import pipeline, sharding
+
+    count = sharding.check_count(shards)
+    if count == 1:
+        return pipeline.run_day
+    return lambda day, config, **options: sharding.run_day(day, config, count, **options)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from ztad.pipeline import run_day, run_range
+    from ztad.pipeline import run_range
     from ztad.store import safe_url
 
     config = _job_config(args)
@@ -133,7 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         start, end = args.start, args.end or args.start
     else:
         start = end = date.today() - timedelta(days=1)
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
     options = {"retrain": args.retrain, "dry_run": args.dry_run}
+    run_day = _day_runner(args.shards)
 
     def progress(summary, done: int, total: int) -> None:
         print(
@@ -146,8 +184,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if start == end:
         progress(run_day(start, config, **options), 1, 1)
-    else:
+    elif args.shards == 1:
         run_range(start, end, config, progress=progress, **options)
+    else:
+        total = (end - start).days + 1
+        for offset in range(total):
+            progress(run_day(start + timedelta(days=offset), config, **options), offset + 1, total)
     if not args.dry_run:
         print(f"findings database: {safe_url(config.resolved_database_url)}")
     return 0
@@ -165,6 +207,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         config=config,
         progress=lambda text: print(text, file=sys.stderr, flush=True),
         rerun=not args.reuse,
+        ablation=args.ablation,
     )
     final = metrics.get("ztad", {}).get("final", {})
     origin = metrics.get("origin", {})
@@ -172,9 +215,44 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name, values in origin.items():
         if isinstance(values, dict) and "roc_auc" in values:
             print(f"origin {name:<16} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}")
+    _print_budget(metrics.get("budget"))
+    _print_ablation(metrics.get("ablation"))
     if args.report:
         print(f"report: {Path(args.report).resolve() / 'report.html'}")
     return 0
+
+
+def _print_budget(budget: dict | None) -> None:
+    """One line per decision: alerts and false positives against the budget, all days."""
+    if not budget:
+        return
+    total = budget["total"]
+
+    def judged(ratio, within) -> str:
+        return "ratio n/a" if ratio is None else f"ratio {ratio:.2f} {'held' if within else 'NOT held'}"
+
+    for name, title in (("model", "ensemble alone"), ("final", "final, with rules")):
+        part = total[name]
+        print(
+            f"budget {title:<18} {part['alerts']} alerts / {total['expected_alerts']:.1f} expected "
+            f"({judged(part['ratio'], part['within'])}); {part['false_positives']} false positives / "
+            f"{total['expected_fp']:.1f} allowed ({judged(part['fp_ratio'], part['fp_within'])}); "
+            f"±{budget['tolerance']:.0%} over {total['days']} days"
+        )
+
+
+def _print_ablation(ablation: dict | None) -> None:
+    """False positives on all hard negatives with and without the logic, per comparison point."""
+    if not ablation:
+        return
+    for point, table in ablation["points"].items():
+        row = table["all_hard_negatives"]
+        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        print(
+            f"hard negatives at {point}: {row['with']} false positives with the logic, "
+            f"{row['without']} without (ratio {ratio}, {'met' if row['met'] else 'NOT met'} "
+            f"<= {ablation['max_ratio']:g})"
+        )
 
 
 def cmd_findings(args: argparse.Namespace) -> int:
@@ -267,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=_day, help="last day of a backfill (inclusive)")
     run.add_argument("--retrain", action="store_true", help="train a new model first")
     run.add_argument("--dry-run", action="store_true", help="score, but write nothing")
+    run.add_argument(
+        "--shards", type=int, default=1,
+        help="compute and score each day in N shards of users, one after another (the same "
+        "findings; what the DAG spreads over workers); default 1",
+    )
     run.set_defaults(handler=cmd_run)
 
     ev = commands.add_parser("evaluate", help="measure detection on labelled logs")
@@ -278,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reuse",
         action="store_true",
         help="read the scored days already in --home instead of re-running them afresh",
+    )
+    ev.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also score the days without the known-network and cold-start logic and compare "
+        "false positives on the hard negatives (twice the run time)",
     )
     ev.set_defaults(handler=cmd_evaluate)
 

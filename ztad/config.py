@@ -23,6 +23,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ztad.features.context import FeatureSettings
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,16 @@ class SourceConfig:
         Folder (or URL) of daily partitions ``date=YYYY-MM-DD/*.{csv,parquet,jsonl}``, or a
         single file holding many days.
     format
-        ``csv``, ``parquet``, ``jsonl``, or ``None`` to guess from the file extension.
+        ``csv``, ``parquet``, ``jsonl``, a log format (``sshd``, ``windows``, ``okta``,
+        ``entra``, ``mapping``; see :mod:`ztad.sources`), or ``None`` to guess from the file
+        extension.
     column_mapping
         Source column name -> canonical input column name (``timestamp``, ``user_id`` ...).
     options
         Format-specific settings, e.g. ``{"year": "2026", "timezone": "Europe/Madrid"}`` for
-        syslog files whose timestamps carry neither.
+        syslog files whose timestamps carry neither. For every format, ``geoip_city_db`` and
+        ``geoip_asn_db`` name MaxMind ``.mmdb`` files that give the loaded events their places
+        and autonomous systems (:mod:`ztad.geoip`).
     """
 
     root: str
@@ -63,7 +71,8 @@ class DetectionConfig:
         Cap on training rows (a uniform, seeded sample beyond it).
     calibration_days
         The most recent days of the training window are held out of fitting and set the
-        alert threshold, so the budget is set on behaviour closest to the scored days.
+        alert threshold, so the budget is set on behaviour closest to the scored days. A
+        whole week, so that weekends count in the budget as often as they occur.
     retrain_every_days
         A model older than this many days is retrained; otherwise the latest is loaded.
     target_fpr
@@ -80,18 +89,24 @@ class DetectionConfig:
         Seed for every random choice (sampling, model training).
     sensitive_resources
         Resources whose access is weighted up.
+    feature_settings
+        Knobs of the behavioural features (:class:`ztad.features.FeatureSettings`), ``None``
+        for their defaults. ``FeatureSettings(cold_start=False, known_networks=False,
+        plausible_travel=False)`` switches the cold-start and known-network logic off, to
+        measure what it buys (``ztad evaluate --ablation``).
     """
 
     history_days: int = 30
     training_days: int = 14
     max_training_rows: int = 200_000
-    calibration_days: int = 3
+    calibration_days: int = 7
     retrain_every_days: int = 7
     target_fpr: float = 0.005
     detectors: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")
     psi_threshold: float = 0.25
     seed: int = 42
     sensitive_resources: tuple[str, ...] = ()
+    feature_settings: FeatureSettings | None = None
 
 
 def default_home() -> Path:
@@ -149,10 +164,55 @@ class JobConfig:
 
     @classmethod
     def from_env(cls, **overrides) -> "JobConfig":
-        """Build a config from ``ZTAD_*`` environment variables, then apply ``overrides``."""
+        """Build a config from ``ZTAD_*`` environment variables, then apply ``overrides``.
+
+        ``ZTAD_LOG_ROOT``, ``ZTAD_LOG_FORMAT``, ``ZTAD_DATABASE_URL``,
+        ``ZTAD_SENSITIVE_RESOURCES`` (names separated by commas), and the holiday calendar of
+        the day-off feature: ``ZTAD_PUBLIC_HOLIDAYS=1`` (public holidays of the country a
+        login comes from) and ``ZTAD_COMPANY_HOLIDAYS=2026-12-24,2026-12-31``.
+        """
         source = SourceConfig(
             root=os.environ.get("ZTAD_LOG_ROOT", "ztad-home/logs"),
             format=os.environ.get("ZTAD_LOG_FORMAT") or None,
         )
-        config = cls(source=source, database_url=os.environ.get("ZTAD_DATABASE_URL") or None)
+        config = cls(
+            source=source,
+            database_url=os.environ.get("ZTAD_DATABASE_URL") or None,
+            detection=DetectionConfig(
+                sensitive_resources=comma_list(os.environ.get("ZTAD_SENSITIVE_RESOURCES")),
+                feature_settings=_holiday_settings_from_env(),
+            ),
+        )
         return replace(config, **overrides) if overrides else config
+
+
+def comma_list(text: str | None) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``; nothing for ``None`` or blanks."""
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def holiday_settings(public: bool, company_days: str | None) -> "FeatureSettings | None":
+    """Feature settings with the holiday calendar asked for, or ``None`` for the defaults.
+
+    ``company_days`` is a comma-separated list of ISO dates; a malformed one is a clear
+    ``ValueError`` naming it.
+    """
+    from datetime import date
+
+    from ztad.features.context import FeatureSettings
+
+    days = comma_list(company_days)
+    for day in days:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ValueError(f"company holiday {day!r} is not an ISO date (YYYY-MM-DD)") from None
+    if not public and not days:
+        return None
+    return FeatureSettings(public_holidays=public, company_holidays=days)
+
+
+def _holiday_settings_from_env() -> "FeatureSettings | None":
+    """``ZTAD_PUBLIC_HOLIDAYS`` (1/true/yes) and ``ZTAD_COMPANY_HOLIDAYS`` (ISO dates, commas)."""
+    public = os.environ.get("ZTAD_PUBLIC_HOLIDAYS", "").strip().lower() in ("1", "true", "yes", "on")
+    return holiday_settings(public, os.environ.get("ZTAD_COMPANY_HOLIDAYS"))

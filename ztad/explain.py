@@ -154,14 +154,16 @@ def _rare_place(r: _Rows):
 def _off_hours(r: _Rows):
     distance = np.nan_to_num(r.num("off_hours_distance"))
     rarity = np.nan_to_num(r.num("hour_rarity"))
-    mask = (distance >= 1.0) | (rarity >= 1.0)
+    day_off = np.nan_to_num(r.num("day_off")) >= 0.5
+    mask = (distance >= 1.0) | (rarity >= 1.0) | day_off
     local, zone = r.num("ctx_local_hour"), r.text("ctx_timezone")
     start, end = r.num("ctx_usual_start"), r.num("ctx_usual_end")
     probability = r.num("ctx_hour_probability")
-    weekend = np.nan_to_num(r.num("weekend")) >= 0.5
+    weekend = np.nan_to_num(r.num("ctx_weekend")) >= 0.5
+    holiday = r.text("ctx_holiday")
     texts = []
     for i in np.flatnonzero(mask):
-        day = " on a weekend" if weekend[i] else ""
+        day = _day_off_words(weekend[i], holiday[i])
         sentence = f"login at {format_clock(local[i])} local time ({zone[i]}){day}"
         if distance[i] >= 1.0 and not np.isnan(end[i]):
             sentence += (f"; this user's usual hours are {format_clock(start[i])}-{format_clock(end[i])}"
@@ -172,6 +174,13 @@ def _off_hours(r: _Rows):
     return mask, texts
 
 
+def _day_off_words(weekend: bool, holiday) -> str:
+    """" on a weekend", " on a holiday (Good Friday)" or nothing."""
+    if holiday not in ("", "unknown"):  # Rows.text fills a missing name with "unknown"
+        return f" on a holiday ({holiday})"
+    return " on a weekend" if weekend else ""
+
+
 def _failures(r: _Rows):
     count = np.nan_to_num(r.num("ctx_user_failures_10m"))
     span = np.nan_to_num(r.num("ctx_burst_minutes"))
@@ -179,7 +188,8 @@ def _failures(r: _Rows):
     mask = count >= 3
     ip = r.text("ctx_burst_ip")
     texts = [
-        f"{count[i]:.0f} failed logins in {max(span[i], 1):.0f} minutes from {ip[i]}"
+        f"{count[i]:.0f} failed logins in {max(span[i], 1):.0f} minutes "
+        + ("with no client address in the log" if ip[i] == "unknown" else f"from {ip[i]}")
         + (", then a success" if success[i] else "")
         for i in np.flatnonzero(mask)
     ]

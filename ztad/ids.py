@@ -15,10 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES
+from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES, NETWORK_COLUMNS
 
-#: Canonical fields that define an event's content (everything but its id and file position).
-CONTENT_COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c not in ("event_id", "source_row"))
+#: Canonical fields that define an event's content (everything but its id, its file position
+#: and the network looked up for its address).
+CONTENT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in CANONICAL_COLUMNS if c not in ("event_id", "source_row", *NETWORK_COLUMNS)
+)
 
 #: Two fixed 16-byte SipHash keys; changing them changes every derived event id.
 _KEYS = ("ztad-event-id-k1", "ztad-event-id-k2")

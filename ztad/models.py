@@ -74,16 +74,24 @@ def split_calibration(matrix: pd.DataFrame, calibration_days: int) -> tuple[pd.D
     oldest training days are judged against thin baselines and look unusual, so a random
     hold-out would set the threshold too high and under-spend the budget. With too few
     days to split, ``None`` lets the ensemble hold out a random share instead.
+
+    Rows the model flagged when their day was scored never train the detectors, but they do
+    count in calibration: the budget is a share of all the normal-looking traffic, and a
+    reference without its own top tail would set the threshold too low and overspend it.
     """
-    from ztad.pipeline import TRAINING_DAY
+    from ztad.pipeline import TRAINING_DAY, TRAINING_FLAGGED
 
     days = matrix[TRAINING_DAY]
+    flagged = (
+        matrix[TRAINING_FLAGGED].to_numpy(bool) if TRAINING_FLAGGED in matrix.columns
+        else pd.Series(False, index=matrix.index).to_numpy()
+    )
     distinct = days.drop_duplicates().sort_values()
-    features = matrix.drop(columns=[TRAINING_DAY])
+    features = matrix.drop(columns=[TRAINING_DAY, TRAINING_FLAGGED], errors="ignore")
     if calibration_days <= 0 or len(distinct) <= calibration_days:
-        return features, None
-    recent = days.isin(set(distinct.iloc[-calibration_days:]))
-    return features[~recent.to_numpy()], features[recent.to_numpy()]
+        return features[~flagged], None
+    recent = days.isin(set(distinct.iloc[-calibration_days:])).to_numpy()
+    return features[~recent & ~flagged], features[recent]
 
 
 def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:

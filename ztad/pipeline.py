@@ -9,8 +9,9 @@ small JSON-able dict, so that every step can run in its own process:
    day's behavioural features;
 3. :func:`prepare_detectors` loads the latest model or trains a new one;
 4. :func:`score` scores the events, applies the calibrated threshold and the behavioural rules;
-5. :func:`write_findings` replaces the day's findings and run record in one transaction, then
-   teaches the baseline the day's unflagged events.
+5. :func:`write_findings` replaces the day's findings and run record, and indexes the day's
+   model in the ``models`` table, in one transaction, then teaches the baseline the day's
+   unflagged events.
 
 :func:`run_day` runs all five; :func:`run_range` runs consecutive days (a backfill).
 
@@ -60,6 +61,10 @@ class RunSummary:
     threshold: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    target_fpr: float | None = None
+    expected_alerts: float | None = None
+    rows_model_flagged: int | None = None
+    rows_rule_flagged: int | None = None
 
     @classmethod
     def from_steps(
@@ -81,6 +86,7 @@ class RunSummary:
             threshold=scored["threshold"],
             timings=timings,
             message=decision.get("reason", ""),
+            **alert_budget(scored),
         )
 
     def as_dict(self) -> dict:
@@ -88,6 +94,19 @@ class RunSummary:
         out = asdict(self)
         out["day"] = self.day.isoformat()
         return out
+
+
+def alert_budget(scored: dict) -> dict:
+    """The day's alert budget from what the score step returned: the target false-positive
+    rate, the alerts it promises (``target_fpr x rows_scored``), and what the ensemble alone
+    and the rules flagged (``None`` for a day scored before these were counted)."""
+    target = scored.get("target_fpr")
+    return {
+        "target_fpr": target,
+        "expected_alerts": None if target is None else float(target) * int(scored["rows_scored"]),
+        "rows_model_flagged": scored.get("rows_model_flagged"),
+        "rows_rule_flagged": scored.get("rows_rule_flagged"),
+    }
 
 
 # --------------------------------------------------------------------------- work files
@@ -215,7 +234,9 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     else:
         feedback, baseline = {}, load_baseline(day_dir(config, day), day)
         whole_day = _read_parquet(folder / "cross_user.parquet")
-    features = compute_features(events, baseline, config.detection, cross_user=whole_day)
+    features = compute_features(
+        events, baseline, config.detection, config.detection.feature_settings, cross_user=whole_day
+    )
     _write_parquet(features, folder / "features.parquet")
     return {"day": day.isoformat(), "rows": int(len(features)), "features": len(features.columns), **feedback}
 
@@ -235,7 +256,7 @@ def cross_user(day: date, config: JobConfig, shards: int = 1) -> dict:
     events = _read_parquet(folder / "events.parquet")
     feedback = _read_feedback(day, config)
     baseline = _baseline(config, day)
-    signals = cross_user_signals(events, baseline, config.detection)
+    signals = cross_user_signals(events, baseline, config.detection, config.detection.feature_settings)
     split = split_day(folder, events, signals, shards, baseline)
     return {"day": day.isoformat(), **split, **feedback}
 
@@ -277,7 +298,8 @@ def _training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
     events = _history_loader(config)(past_day)
     if events.empty:
         return pd.DataFrame()
-    features = compute_features(events, _baseline(config, past_day), config.detection)
+    detection = config.detection
+    features = compute_features(events, _baseline(config, past_day), detection, detection.feature_settings)
     keep = learnable_events(config, past_day, events["event_id"])
     features = features[keep].reset_index(drop=True).assign(event_id=events["event_id"].to_numpy()[keep])
     _write_parquet(features, path)
@@ -291,10 +313,14 @@ def training_window(config: JobConfig, day: date) -> tuple[date, date]:
 
 #: Column of the training frame telling which past day a row comes from.
 TRAINING_DAY = "training_day"
+#: Column of the training frame marking rows the model flagged when their day was scored:
+#: kept out of fitting (an alert must not teach the detectors), kept in calibration.
+TRAINING_FLAGGED = "flagged"
 
 
 def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
-    """Feature vectors of the training window, each row tagged with its day.
+    """Feature vectors of the training window, each row tagged with its day and whether the
+    model flagged it when that day was scored.
 
     Rows beyond ``max_training_rows`` are dropped by a seeded uniform sample.
     """
@@ -306,7 +332,10 @@ def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
         past_day = start + timedelta(days=offset)
         frame = _training_features_of(config, past_day)
         if not frame.empty:
-            frames.append(frame[list(FEATURE_NAMES)].assign(**{TRAINING_DAY: past_day}))
+            flagged = frame[TRAINING_FLAGGED] if TRAINING_FLAGGED in frame.columns else False
+            frames.append(
+                frame[list(FEATURE_NAMES)].assign(**{TRAINING_DAY: past_day, TRAINING_FLAGGED: flagged})
+            )
     if not frames:
         raise RuntimeError(
             f"no history to train on for {day}: days {start}..{end - timedelta(days=1)} "
@@ -366,7 +395,10 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
         "rows_scored": int(len(scored)),
         "rows_flagged": int(scored["flagged"].sum()),
         "rows_suppressed": int(scored["suppressed"].sum()),
+        "rows_model_flagged": int(scored["model_flag"].sum()),
+        "rows_rule_flagged": int(scored["rule_hit"].sum()),
         "threshold": float(model.threshold),
+        "target_fpr": float(model.ensemble.target_fpr),
         "model_version": decision["model_version"],
     }
     _write_json(folder / "score.json", result)
@@ -506,19 +538,36 @@ def _learn_day(day: date, config: JobConfig) -> None:
     folder = day_dir(config, day)
     events = _read_parquet(folder / "events.parquet")
     features = _read_parquet(folder / "features.parquet")
-    flagged = _read_parquet(folder / "scored.parquet")["flagged"].to_numpy()
+    scored = _read_parquet(folder / "scored.parquet")
+    flagged = scored["flagged"].to_numpy()
     verdicts = day_verdicts(config, day)
     keep = baseline_mask(events["event_id"], flagged, verdicts)
     save_daily_aggregate(daily_aggregate(events[keep]), config.state_dir, day)
-    train = training_mask(events["event_id"], flagged, verdicts)
-    training = features[train].reset_index(drop=True).assign(event_id=events["event_id"].to_numpy()[train])
+    # Model-only alerts stay in the file, marked, so that calibration sees the whole tail it
+    # budgets; rule hits and confirmed attacks are left out altogether.
+    train = training_mask(events["event_id"], scored["rule_hit"].to_numpy(), verdicts)
+    training = features[train].reset_index(drop=True).assign(
+        event_id=events["event_id"].to_numpy()[train], **{TRAINING_FLAGGED: flagged[train]}
+    )
     _write_parquet(training, training_features_path(config, day))
     record_fingerprint(config.state_dir, day, verdicts)
 
 
+def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
+    """The registry's index row of the day's model, with this run as its trainer when it
+    trained it (a run that loaded it leaves the training run's reason in place)."""
+    from ztad.registry import ModelRegistry
+    from ztad.store import ModelRecord
+
+    facts = ModelRegistry(config.model_dir).index_record(decision["model_version"])
+    if decision["action"] != "trained":
+        return ModelRecord(**facts)
+    return ModelRecord(**facts, train_reason=decision.get("reason"), trained_for_day=day, run_id=run_id)
+
+
 def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
-    """Replace the day's findings, incidents, user risk, quarantine rows and run record in one
-    transaction.
+    """Replace the day's findings, incidents, user risk, quarantine rows and run record, and
+    upsert the day's model into the registry's index (``models``), in one transaction.
 
     With ``dry_run`` nothing is written anywhere; the counts are still returned.
     """
@@ -552,6 +601,7 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
         finished_at=datetime.now(timezone.utc),
         timings=_optional_json(folder / "timings.json"),
         message=decision.get("reason", ""),
+        **alert_budget(scored),
     )
     incidents = build_incidents(findings, day, run_id)
     risk = user_risk(findings, day, run_id)
@@ -563,12 +613,13 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     }
     if dry_run:
         return result
+    model = _model_record(day, config, run_id, decision)
     store = FindingsStore(config.resolved_database_url)
     store.create_schema()
     # Before the day is replaced: a false positive that this run no longer raises keeps its
     # allowlist entry.
     sync_allowlist(store)
-    store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk)
+    store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
     _learn_day(day, config)
     return result
 

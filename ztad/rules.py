@@ -60,7 +60,7 @@ class RuleThresholds:
     large_transfer_min_z: float = 3.0
     large_transfer_min_observations: int = 5
     off_hours_min_hours: float = 6.0
-    off_hours_min_rarity: float = 1.5
+    off_hours_min_rarity: float = 1.2
     min_maturity: float = 1.0
     rare_sensitive_max_peer_share: float = 0.05
 

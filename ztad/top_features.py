@@ -173,7 +173,7 @@ def _generic(name: str) -> Callable:
 
 
 _FAMILIES: dict[str, Callable] = {
-    **dict.fromkeys(("hour_rarity", "off_hours_distance", "weekend"), _time),
+    **dict.fromkeys(("hour_rarity", "off_hours_distance", "day_off"), _time),
     **dict.fromkeys(("city_novelty", "country_novelty", "city_rarity_peers", "city_rarity_org"), _place),
     "travel_speed": _travel,
     "device_novelty": _device,

@@ -53,6 +53,10 @@ def _configure(home: Path, logs: Path) -> None:
     for name in ("AIRFLOW_CONN_ZTAD_FINDINGS", "ZTAD_DATABASE_URL"):
         os.environ.pop(name, None)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The generated organisation's sensitive applications (payroll, admin console ...).
+    from ztad.generate.catalogue import SENSITIVE_RESOURCES
+
+    os.environ["ZTAD_SENSITIVE_RESOURCES"] = ",".join(SENSITIVE_RESOURCES)
 
 
 def _run_dag(days: list[date], home: Path) -> None:

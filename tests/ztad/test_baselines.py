@@ -72,6 +72,43 @@ def test_daily_aggregate_counts_users_pairs_and_the_last_located_login():
     assert set(tables["user_network"]["network"]) == {"192.0.0.0/16"}
 
 
+def test_autonomous_systems_are_paired_with_users_and_counted_across_the_organisation():
+    history = (working_days("alice", DAY - timedelta(days=3), 3, ip="192.0.2.1", asn=64500)
+               + working_days("bob", DAY - timedelta(days=1), 1, ip="198.51.100.1", asn=64500)
+               + working_days("carol", DAY - timedelta(days=1), 1, ip="198.51.100.2"))
+    state = state_from(history)
+    pairs = state.pairs["asn"]
+    assert list(pairs.items) == ["64500"]
+    alice, bob = state.user_codes(pd.Series(["alice", "bob"], dtype="string"))
+    item = pairs.item_codes(pd.Series(["64500"], dtype="string"))
+    assert pairs.get("days", pairs.find([alice, bob], np.repeat(item, 2))).tolist() == [3.0, 1.0]
+    assert state.org_items["asn"]["users"].tolist() == [2.0]  # carol's address has no known system
+
+
+def test_events_without_an_address_count_for_the_user_but_pair_with_no_address():
+    events = frame([login("dc-user", "2026-03-09 08:00", None, ip=None, success=False),
+                    login("dc-user", "2026-03-09 08:01", None, ip=None, success=False),
+                    login("dc-user", "2026-03-09 09:00", None, ip="192.0.2.1")])
+    tables = daily_aggregate(events).tables
+    users = tables["users"].set_index("user_id")
+    assert users.loc["dc-user", "events"] == 3 and users.loc["dc-user", "failures"] == 2
+    assert tables["user_ip"]["ip_address"].tolist() == ["192.0.2.1"]
+    assert tables["user_network"]["network"].tolist() == ["192.0.0.0/16"]
+    assert tables["user_asn"].empty
+    assert tables["user_device"]["count"].tolist() == [3]
+
+
+def test_an_aggregate_saved_before_autonomous_systems_were_kept_still_combines(tmp_path):
+    d = DAY - timedelta(days=1)
+    save_daily_aggregate(daily_aggregate(_day_events(d, asn=64500)), tmp_path, d)
+    folder = aggregate_dir(tmp_path, d)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "user_asn.parquet").unlink()
+    (folder / "meta.json").write_text(json.dumps({**meta, "tables": [t for t in meta["tables"] if t != "user_asn"]}))
+    state = baseline_as_of(tmp_path, DAY, 30, _loader({}))
+    assert state.n_users == 1 and len(state.pairs["asn"].items) == 0
+
+
 def test_hours_are_kept_in_the_local_time_of_the_place():
     # 09:00 UTC is 10:00 in Madrid in March, and a Monday.
     tables = daily_aggregate(frame([login("alice", "2026-03-09 09:00", "Madrid, Spain")])).tables

@@ -59,3 +59,115 @@ def test_options_reach_the_source(tmp_path):
     config = _job_config(args)
     assert config.source.format == "sshd" and config.source.options == {"year": "2026"}
     assert config.detection.target_fpr == 0.01
+
+
+def test_holiday_flags_reach_the_features(monkeypatch):
+    from ztad.cli import _job_config
+
+    monkeypatch.delenv("ZTAD_PUBLIC_HOLIDAYS", raising=False)
+    monkeypatch.delenv("ZTAD_COMPANY_HOLIDAYS", raising=False)
+    args = build_parser().parse_args(["run", "--public-holidays", "--company-holidays", "2026-12-24"])
+    settings = _job_config(args).detection.feature_settings
+    assert settings.public_holidays and settings.company_holidays == ("2026-12-24",)
+    args = build_parser().parse_args(["run", "--sensitive-resources", "payroll,siem"])
+    assert _job_config(args).detection.sensitive_resources == ("payroll", "siem")
+    bad = build_parser().parse_args(["run", "--company-holidays", "Christmas"])
+    with pytest.raises(SystemExit, match="'Christmas' is not an ISO date"):
+        _job_config(bad)
+
+
+# --------------------------------------------------------------------------- real log formats
+
+
+@pytest.fixture(scope="module")
+def geoip_databases(tmp_path_factory):
+    from tests.fixtures.geoip import write_databases
+
+    return write_databases(tmp_path_factory.mktemp("geoip"))
+
+
+def _incidents_and_findings(url: str, day):
+    from ztad.store import FindingsStore
+
+    with FindingsStore(url) as store:
+        return store.incidents(day=day).set_index("incident_id"), store.findings(day=day)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_run_scores_a_day_of_sshd_logs_into_brute_force_and_spray_incidents(
+    tmp_path, cli_home, empty_postgres_url, geoip_databases, capsys
+):
+    from tests.fixtures import auth_logs as logs
+
+    root = logs.write_sshd_logs(tmp_path / "ssh")
+    city_db, asn_db = geoip_databases
+    day = logs.ATTACK_DAY.isoformat()
+    args = ["run", "--day", day, "--logs", str(root), "--format", "sshd",
+            "--option", f"year={logs.SSHD_OPTIONS['year']}", "--option", f"timezone={logs.SSHD_TIMEZONE}",
+            "--option", f"geoip_city_db={city_db}", "--option", f"geoip_asn_db={asn_db}",
+            "--detectors", "isolation_forest,ecod", "--db", empty_postgres_url]
+    assert main(args) == 0
+    assert f"[1/1] {day}: read " in capsys.readouterr().out
+
+    incidents, findings = _incidents_and_findings(empty_postgres_url, logs.ATTACK_DAY)
+    brute = incidents.loc[f"{day}:user:{logs.BRUTE_FORCE_VICTIM}"]
+    assert brute["category"] == "brute_force" and brute["user_count"] == 1
+    assert brute["finding_count"] >= 8
+    brute_findings = findings[findings["incident_id"] == brute.name]
+    assert set(brute_findings["ip_address"]) == {logs.BRUTE_FORCE_IP}
+    assert set(brute_findings["location"]) == {"Changchun, China"}  # located through the CLI options
+
+    spray = incidents.loc[f"{day}:source:{logs.SPRAY_IP}"]
+    assert spray["kind"] == "source" and spray["category"] == "password_spray"
+    assert spray["source_ip"] == logs.SPRAY_IP
+    assert set(logs.SPRAY_VICTIMS) <= set(spray["users"])
+    assert set(findings.loc[findings["incident_id"] == spray.name, "ip_address"]) == {logs.SPRAY_IP}
+    # Nobody's ordinary sign-ins are folded into the attacks.
+    attacks = findings["ip_address"].isin([logs.BRUTE_FORCE_IP, logs.SPRAY_IP])
+    assert findings.loc[attacks, "incident_id"].isin([brute.name, spray.name]).all()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_run_scores_windows_security_events_with_and_without_client_addresses(
+    tmp_path, cli_home, empty_postgres_url, capsys
+):
+    from tests.fixtures import auth_logs as logs
+
+    root = logs.write_windows_logs(tmp_path / "windows")
+    day = logs.ATTACK_DAY.isoformat()
+    args = ["run", "--day", day, "--logs", str(root), "--format", "windows", "--shards", "2",
+            "--detectors", "isolation_forest,ecod", "--db", empty_postgres_url]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"[1/1] {day}: read " in out and "quarantined 0" in out
+
+    incidents, findings = _incidents_and_findings(empty_postgres_url, logs.ATTACK_DAY)
+    burst = incidents.loc[f"{day}:user:{logs.WINDOWS_BRUTE_FORCE_VICTIM}"]
+    assert burst["category"] == "brute_force"
+    assert set(findings.loc[findings["incident_id"] == burst.name, "ip_address"]) == {logs.WINDOWS_BRUTE_FORCE_IP}
+
+    # NTLM validations carry no client address: kept, scored, and stored with a null address.
+    ntlm = incidents.loc[f"{day}:user:{logs.NTLM_VICTIM}"]
+    assert ntlm["category"] == "brute_force" and ntlm["finding_count"] >= 8
+    ntlm_findings = findings[findings["incident_id"] == ntlm.name]
+    assert ntlm_findings["ip_address"].isna().all()
+    assert set(ntlm_findings["device_id"]) == {logs.NTLM_WORKSTATION}
+    codes = {reason["code"] for reasons in ntlm_findings["reasons"] for reason in reasons}
+    assert "brute_force" in codes and not codes & {"password_spray", "new_ip", "impossible_travel"}
+
+
+def test_shards_must_be_a_sensible_count(cli_home, tmp_path, capsys):
+    assert main(["run", "--day", DAY, "--logs", str(tmp_path), "--shards", "0"]) == 2
+    assert "ztad: error:" in capsys.readouterr().err
+
+
+def test_a_geoip_database_that_is_not_there_is_a_clear_error(cli_home, tmp_path, capsys):
+    day = tmp_path / "logs" / f"date={DAY}"
+    day.mkdir(parents=True)
+    (day / "auth.csv").write_text(f"timestamp,user_id,ip_address,login_success\n{DAY}T08:00:00Z,alice,81.2.69.160,1\n")
+    code = main(["run", "--day", DAY, "--logs", str(tmp_path / "logs"),
+                 "--option", f"geoip_city_db={tmp_path / 'GeoLite2-City.mmdb'}"])
+    assert code == 2
+    assert "GeoIP city database not found" in capsys.readouterr().err

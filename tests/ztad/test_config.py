@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from ztad.config import DetectionConfig, JobConfig, SourceConfig
+import pytest
+
+from ztad.config import DetectionConfig, JobConfig, SourceConfig, holiday_settings
 
 
 def test_sqlite_is_the_default_database(tmp_path):
@@ -32,3 +34,25 @@ def test_overrides_replace_fields(tmp_path):
     config = JobConfig(source=SourceConfig(root="a"), home=tmp_path)
     changed = config.with_overrides(detection=DetectionConfig(target_fpr=0.01))
     assert changed.detection.target_fpr == 0.01 and config.detection.target_fpr == 0.005
+
+
+def test_holiday_calendar_from_the_environment(monkeypatch):
+    monkeypatch.delenv("ZTAD_PUBLIC_HOLIDAYS", raising=False)
+    monkeypatch.delenv("ZTAD_COMPANY_HOLIDAYS", raising=False)
+    assert JobConfig.from_env().detection.feature_settings is None
+    monkeypatch.setenv("ZTAD_PUBLIC_HOLIDAYS", "true")
+    monkeypatch.setenv("ZTAD_COMPANY_HOLIDAYS", "2026-12-24, 2026-12-31")
+    settings = JobConfig.from_env().detection.feature_settings
+    assert settings.public_holidays and settings.company_holidays == ("2026-12-24", "2026-12-31")
+
+
+def test_a_malformed_company_holiday_is_named():
+    with pytest.raises(ValueError, match="company holiday '24/12/2026' is not an ISO date"):
+        holiday_settings(False, "2026-12-31,24/12/2026")
+
+
+def test_sensitive_resources_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ZTAD_SENSITIVE_RESOURCES", "payroll, admin-console,,")
+    assert JobConfig.from_env().detection.sensitive_resources == ("payroll", "admin-console")
+    monkeypatch.delenv("ZTAD_SENSITIVE_RESOURCES")
+    assert JobConfig.from_env().detection.sensitive_resources == ()

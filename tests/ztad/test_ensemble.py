@@ -64,11 +64,14 @@ def test_surprise_of_reference_scores_is_spread_evenly():
 
 
 def test_combiners():
-    surprises = np.array([[1.0, 3.0], [2.0, 2.0]])
-    np.testing.assert_array_equal(combine_surprises(surprises, "mean"), [2.0, 2.0])
-    np.testing.assert_array_equal(combine_surprises(surprises, "max"), [3.0, 2.0])
-    with pytest.raises(EnsembleError, match="unknown combine 'median'"):
-        combine_surprises(surprises, "median")
+    surprises = np.array([[1.0, 3.0, 8.0], [2.0, 2.0, 2.0]])
+    np.testing.assert_array_equal(combine_surprises(surprises, "mean"), [4.0, 2.0])
+    np.testing.assert_array_equal(combine_surprises(surprises, "max"), [8.0, 2.0])
+    np.testing.assert_array_equal(combine_surprises(surprises, "median"), [3.0, 2.0])
+    np.testing.assert_array_equal(combine_surprises(surprises, "second"), [3.0, 2.0])
+    np.testing.assert_array_equal(combine_surprises(surprises[:, :1], "second"), [1.0, 2.0])
+    with pytest.raises(EnsembleError, match="unknown combine 'vote'"):
+        combine_surprises(surprises, "vote")
 
 
 # --------------------------------------------------------------------------- the ensemble
@@ -96,12 +99,18 @@ def test_contributions_keep_each_member_per_event(ensemble):
     assert (contributions.to_numpy() >= 0).all()
 
 
-def test_default_combination_takes_the_rarest_view(ensemble):
+def test_default_combination_takes_the_rarity_two_members_agree_on(ensemble):
     rows = normal_features(10, seed=6)
-    assert ensemble.combine == "max"
-    np.testing.assert_allclose(
-        ensemble.score_samples(rows), ensemble.contributions(rows).max(axis=1).to_numpy()
-    )
+    assert ensemble.combine == "second"
+    contributions = ensemble.contributions(rows).to_numpy()
+    np.testing.assert_allclose(ensemble.score_samples(rows), np.sort(contributions, axis=1)[:, -2])
+
+
+def test_one_member_alone_cannot_raise_the_score(ensemble):
+    contributions = pd.DataFrame([[0.1, 0.2, 50.0]], columns=["a", "b", "c"])
+    assert ensemble.combined(contributions)[0] == pytest.approx(0.2)
+    contributions = pd.DataFrame([[0.1, 40.0, 50.0]], columns=["a", "b", "c"])
+    assert ensemble.combined(contributions)[0] == pytest.approx(40.0)
 
 
 def test_mean_combination_averages_the_surprises(mean_ensemble):

@@ -51,6 +51,13 @@ def test_burst_of_failures_then_a_success():
     assert "14 failed logins in 6 minutes from 203.0.113.7, then a success" in _texts(reasons, "success_after_failures")
 
 
+def test_a_burst_without_client_addresses_says_so():
+    t0 = pd.Timestamp(f"{DAY} 10:00")
+    today = [login("alice", str(t0 + timedelta(seconds=20 * k)), ip=None, success=False) for k in range(12)]
+    reasons = _explain(_madrid(10), today, [False] * 11 + [True]).iloc[0]
+    assert "12 failed logins in 4 minutes with no client address in the log" in _texts(reasons, "brute_force")
+
+
 def test_bytes_many_times_the_users_usual_for_the_resource():
     history = working_days("alice", DAY - timedelta(days=20), 20, resource="erp-finance", nbytes=50_000, ip=HOME_IP)
     today = [login("alice", f"{DAY} 09:00", resource="erp-finance", nbytes=48 * 50_000, ip=HOME_IP)]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.models import split_calibration
-from ztad.pipeline import TRAINING_DAY
+from ztad.pipeline import TRAINING_DAY, TRAINING_FLAGGED
 
 
 def _matrix(days: int, rows_per_day: int = 5) -> pd.DataFrame:
@@ -23,3 +23,18 @@ def test_the_most_recent_days_calibrate():
 def test_too_short_a_window_lets_the_ensemble_hold_out_at_random():
     fit, calibration = split_calibration(_matrix(2), calibration_days=3)
     assert calibration is None and len(fit) == 10
+
+
+def test_flagged_rows_never_fit_but_count_in_calibration():
+    matrix = _matrix(6).assign(**{TRAINING_FLAGGED: False})
+    matrix.loc[[0, 1, 25], TRAINING_FLAGGED] = True  # two on a fitting day, one on a calibration day
+    fit, calibration = split_calibration(matrix, calibration_days=2)
+    assert list(fit.columns) == ["x"] and list(calibration.columns) == ["x"]
+    assert len(fit) == 18 and not fit["x"].isin([0.0, 1.0]).any()
+    assert len(calibration) == 10 and 25.0 in calibration["x"].to_numpy()
+
+
+def test_without_a_calibration_split_flagged_rows_are_still_left_out_of_fitting():
+    matrix = _matrix(2).assign(**{TRAINING_FLAGGED: [True] + [False] * 9})
+    fit, calibration = split_calibration(matrix, calibration_days=3)
+    assert calibration is None and len(fit) == 9

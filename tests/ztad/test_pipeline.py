@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from ztad import pipeline
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
@@ -179,3 +180,98 @@ def test_steps_need_their_inputs(tmp_path):
     config = replace(_config(tmp_path, tmp_path))
     with pytest.raises(FileNotFoundError, match="earlier pipeline steps"):
         pipeline.score(FIRST_SCORED, config)
+
+
+# --------------------------------------------------------------------------- budget and model index
+
+
+def test_each_run_record_holds_its_alert_budget(backfill):
+    config, summaries = backfill
+    runs = FindingsStore(config.resolved_database_url).runs().set_index("run_id")
+    for summary in summaries:
+        scored = pd.read_parquet(pipeline.day_dir(config, summary.day) / "scored.parquet")
+        assert summary.target_fpr == FAST.target_fpr
+        assert summary.expected_alerts == pytest.approx(FAST.target_fpr * summary.rows_scored)
+        assert summary.rows_model_flagged == int(scored["model_flag"].sum())
+        assert summary.rows_rule_flagged == int(scored["rule_hit"].sum())
+        recorded = runs.loc[summary.run_id]
+        for name in ("target_fpr", "expected_alerts", "rows_model_flagged", "rows_rule_flagged"):
+            assert recorded[name] == pytest.approx(getattr(summary, name)), name
+
+
+def test_every_model_that_scored_a_day_is_indexed_with_why_it_was_trained(backfill):
+    config, summaries = backfill
+    store = FindingsStore(config.resolved_database_url)
+    models = store.models().set_index("model_version")
+    assert set(models.index) == {s.model_version for s in summaries}
+    for summary in summaries:
+        if summary.model_action == "trained":
+            row = models.loc[summary.model_version]
+            assert (row["train_reason"], row["run_id"]) == (summary.message, summary.run_id)
+            assert row["trained_for_day"] == summary.day
+    with store.engine.connect() as connection:
+        orphans = connection.execute(sa.text(
+            "SELECT count(*) FROM findings f LEFT JOIN models m ON m.model_version = f.model_version "
+            "WHERE m.model_version IS NULL"
+        )).scalar()
+    assert orphans == 0
+
+
+@pytest.mark.postgres
+def test_the_model_index_in_postgres_joins_findings_and_survives_reruns(small_logs, tmp_path, empty_postgres_url):
+    from ztad.registry import ModelRegistry
+
+    config = _config(small_logs, tmp_path, database_url=empty_postgres_url)
+    first = pipeline.run_day(FIRST_SCORED, config)
+    second = pipeline.run_day(FIRST_SCORED + timedelta(days=1), config)
+    assert (first.model_action, second.model_action) == ("trained", "loaded")
+    assert first.model_version == second.model_version
+    with FindingsStore(empty_postgres_url) as store:
+        before = store.models()
+        (row,) = before.to_dict("records")
+        assert row["model_version"] == first.model_version
+        assert (row["train_reason"], row["run_id"], row["trained_for_day"]) == (first.message, first.run_id, FIRST_SCORED)
+        registry = ModelRegistry(config.model_dir)
+        assert row["files"] == registry.metadata(first.model_version)["files"]
+        assert row["artifact_uri"] == registry.location(first.model_version)
+        assert row["feature_names"] == registry.metadata(first.model_version)["feature_names"]
+        with store.engine.connect() as connection:
+            joined = connection.execute(sa.text(
+                "SELECT f.day, count(*), min(m.trained_to), min(m.metrics -> 'model' ->> 'threshold') "
+                "FROM findings f JOIN models m ON m.model_version = f.model_version GROUP BY f.day ORDER BY f.day"
+            )).all()
+            budget = connection.execute(sa.text(
+                "SELECT day, expected_alerts, rows_model_flagged FROM daily_budget ORDER BY day"
+            )).all()
+        assert [(day, n) for day, n, _, _ in joined] == [
+            (FIRST_SCORED, first.rows_flagged), (FIRST_SCORED + timedelta(days=1), second.rows_flagged)
+        ]
+        assert {trained_to for _, _, trained_to, _ in joined} == {FIRST_SCORED}
+        assert float(joined[0][3]) == pytest.approx(first.threshold)
+        assert [(d, e, m) for d, e, m in budget] == [
+            (s.day, pytest.approx(s.expected_alerts), s.rows_model_flagged) for s in (first, second)
+        ]
+
+        rerun = pipeline.run_day(FIRST_SCORED, config)  # loads the model it trained that night
+        assert rerun.model_version == first.model_version
+        pd.testing.assert_frame_equal(store.models(), before)
+
+
+def test_feature_settings_in_the_config_reach_the_features(small_logs, tmp_path):
+    from ztad.features import FEATURE_NAMES, FeatureSettings
+
+    logic_off = FeatureSettings(cold_start=False, known_networks=False, plausible_travel=False)
+    configs = {
+        "default": _config(small_logs, tmp_path / "default"),
+        "off": _config(small_logs, tmp_path / "off").with_overrides(
+            detection=replace(FAST, feature_settings=logic_off)),
+    }
+    features = {}
+    for name, config in configs.items():
+        pipeline.pull(FIRST_SCORED, config)
+        pipeline.update_baselines(FIRST_SCORED, config)
+        features[name] = pd.read_parquet(pipeline.day_dir(config, FIRST_SCORED) / "features.parquet")
+    default, off = (features[k][list(FEATURE_NAMES)] for k in ("default", "off"))
+    assert default.shape == off.shape
+    changed = [name for name in FEATURE_NAMES if not default[name].equals(off[name])]
+    assert changed, "switching the known-network and cold-start logic off changed no feature"

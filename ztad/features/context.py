@@ -17,6 +17,7 @@ from ztad.baselines import (
     REQUIRED_COLUMNS,
     BaselineState,
     event_coordinates,
+    asn_text,
     network_prefix,
     timestamp_micros,
 )
@@ -47,7 +48,9 @@ class FeatureSettings:
         device the user owns) are not held against the user as new places or addresses.
         Off only to measure.
     min_history_days, min_history_events
-        A user with fewer active days or events than this is (partly) judged against peers.
+        A user first seen fewer days ago than this, or with fewer events, is (partly) judged
+        against peers. Fourteen days follows Entra ID Protection's learning period: a new
+        employee's first fortnight brings new devices, addresses and resources every day.
     hour_prior_events
         Weight, in events, of the peer-group prior in the user's hour-of-week profile.
     usual_hours_share
@@ -58,6 +61,11 @@ class FeatureSettings:
         An IP, network or city seen for the user on at least this many days is one of theirs.
     known_org_users
         An IP or city used by at least this many users of the organisation is a known network.
+    public_holidays
+        Treat the public holidays of the country a login comes from as days off (the offline
+        ``holidays`` calendars). Off by default: many organisations work through them.
+    company_holidays
+        Organisation-wide days off (ISO dates, e.g. a year-end shutdown), always days off.
     burst_minutes, spray_minutes
         Windows for a user's burst of failures and for one source failing across users.
     spray_pair_cap
@@ -73,13 +81,15 @@ class FeatureSettings:
     cold_start: bool = True
     known_networks: bool = True
     plausible_travel: bool = True
-    min_history_days: int = 5
+    min_history_days: int = 14
     min_history_events: int = 20
     hour_prior_events: float = 10.0
     usual_hours_share: float = 0.9
     geo_noise_km: float = 50.0
     known_user_days: int = 2
     known_org_users: int = 10
+    public_holidays: bool = False
+    company_holidays: tuple[str, ...] = ()
     burst_minutes: int = 10
     spray_minutes: int = 60
     spray_pair_cap: int = 500
@@ -141,10 +151,12 @@ class EventContext:
         return self.user >= 0
 
     def item_values(self, kind: str) -> pd.Series:
-        """The events' values of a pair kind (``device``, ``ip``, ``network``, ``city``,
+        """The events' values of a pair kind (``device``, ``ip``, ``network``, ``asn``, ``city``,
         ``country``, ``resource``)."""
         if kind == "network":
             return self.network
+        if kind == "asn":
+            return asn_text(self.events)
         if kind == "country":
             return self.coords["country_code"].astype("string")
         column = {"device": "device_id", "ip": "ip_address", "city": "location", "resource": "resource"}[kind]
@@ -194,16 +206,19 @@ class EventContext:
     @cached_property
     def known_network(self) -> np.ndarray:
         """The event comes from one of the user's or the organisation's regular networks:
-        an IP, network or city seen for the user on several days, or an IP or city used by
-        many users (VPN egress, office). Always False when known-network allowances are off."""
+        an IP, network, autonomous system or city seen for the user on several days, or an IP,
+        autonomous system or city used by many users (VPN egress, office). Always False when
+        known-network allowances are off."""
         if not self.settings.known_networks:
             return np.zeros(self.n, dtype=bool)
         s = self.settings
         return (
             (self.lookup("ip")[1] >= s.known_user_days)
             | (self.lookup("network")[1] >= s.known_user_days)
+            | (self.lookup("asn")[1] >= s.known_user_days)
             | (self.lookup("city")[1] >= s.known_user_days)
             | (self.org_users("ip") >= s.known_org_users)
+            | (self.org_users("asn") >= s.known_org_users)
             | (self.org_users("city") >= s.known_org_users)
         )
 
@@ -241,15 +256,17 @@ class EventContext:
     def maturity(self) -> np.ndarray:
         """How far the user's own history can be trusted: 0 (new) to 1 (mature).
 
-        Without cold-start handling every user counts as mature.
+        The square of the smaller of (days since first seen / ``min_history_days``) and
+        (events / ``min_history_events``): trust grows slowly at first, because a new
+        employee's first days bring new devices, addresses and resources every day, and
+        reaches 1 at the end of the learning period. Without cold-start handling every user
+        counts as mature.
         """
         if not self.settings.cold_start:
             return np.ones(self.n)
         s = self.settings
-        return np.clip(
-            np.minimum(self.active_days / s.min_history_days, self.history_events / s.min_history_events),
-            0.0, 1.0,
-        )
+        progress = np.minimum(self.history_days / s.min_history_days, self.history_events / s.min_history_events)
+        return np.clip(progress, 0.0, 1.0) ** 2
 
     @cached_property
     def peer_size(self) -> np.ndarray:

@@ -3,10 +3,10 @@
 Devices and exact addresses are personal, so peers cannot vouch for them: for a user with thin
 history their novelty is scaled down by the user's maturity. Networks (an IPv4 /16) are
 shared by a city's subscribers, so a new employee's home network is judged against peers.
-Address churn of a known device inside a network the user already uses (a VPN pool, a mobile
-carrier, a home line) is not a new source, and neither is the hotel of a plausible trip. A new device that
-shows up on one of the user's own regular addresses (home line, office egress) is a new laptop,
-not a takeover: takeovers come from somewhere else.
+Address churn of a known device inside a network or autonomous system the user already uses
+(a VPN pool, a mobile carrier, a home line) is not a new source, and neither is the hotel of a
+plausible trip. A new device that shows up on one of the user's own regular addresses (home
+line, office egress) is a new laptop, not a takeover: takeovers come from somewhere else.
 """
 
 from __future__ import annotations
@@ -77,10 +77,13 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     _, device_days = ctx.lookup("device")
     ip_items, ip_days = ctx.lookup("ip")
     _, network_days = ctx.lookup("network")
+    _, asn_days = ctx.lookup("asn")
     known = ctx.settings.known_networks
-    # Churn is a known device getting a new address in a known network; a new device on a
-    # new address is the shape of a takeover, even inside the user's own provider's range.
-    churn = ((network_days >= 1) & (device_days >= 1)) if known else np.zeros(ctx.n, dtype=bool)
+    # Churn is a known device getting a new address in a known network (its /16, or its
+    # provider's autonomous system: a mobile carrier's pool spans many /16s); a new device on
+    # a new address is the shape of a takeover, even inside the user's own provider's range.
+    same_provider = (network_days >= 1) | (asn_days >= 1)
+    churn = (same_provider & (device_days >= 1)) if known else np.zeros(ctx.n, dtype=bool)
     own_address = (ip_days >= ctx.settings.known_user_days) if known else np.zeros(ctx.n, dtype=bool)
     has_device = ctx.events["device_id"].notna().to_numpy()
     has_ip = ctx.events["ip_address"].notna().to_numpy()

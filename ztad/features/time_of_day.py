@@ -19,6 +19,7 @@ import pandas as pd
 from ztad.baselines import HOURS_PER_WEEK, hour_of_week
 from ztad.features.context import EventContext
 from ztad.geo import utc_offsets
+from ztad.public_holidays import holiday_names
 
 _MICROS_PER_HOUR = 3_600_000_000
 _MICROS_PER_DAY = 24 * _MICROS_PER_HOUR
@@ -30,8 +31,13 @@ DESCRIPTIONS: dict[str, str] = {
     "likely than an even spread; smoothed, with peers filling in thin history)",
     "off_hours_distance": "Hours between the login and the user's usual working window, in "
     "local time (0 inside the window)",
-    "weekend": "1 when the login falls on a Saturday or Sunday in local time",
+    "day_off": "1 when the login falls on a weekend (or a configured holiday) in local time "
+    "and the user never works such days; less the more often they do (0 for weekend staff)",
 }
+
+#: Share of an even week's hours that fall on Saturday and Sunday.
+_WEEKEND_SHARE = 2.0 / 7.0
+_WEEKEND_HOURS = np.arange(5 * 24, 7 * 24)
 
 
 def smooth_week(counts: np.ndarray) -> np.ndarray:
@@ -141,6 +147,16 @@ def hours_outside(local_hour: np.ndarray, start: np.ndarray, length: np.ndarray)
     return np.where((into < length) | (length >= 24), 0.0, np.minimum(after, before))
 
 
+def unaccustomed_to_weekends(week_profiles: np.ndarray) -> np.ndarray:
+    """1 for a profile with no weekend logins, falling to 0 at an even week's share (2/7).
+
+    Judges a day off by the user's own habit (with the peer prior for thin history), so that
+    weekend staff and people who often work Saturdays are not flagged for it.
+    """
+    weekend_share = week_profiles[:, _WEEKEND_HOURS].sum(axis=1)
+    return np.clip(1.0 - weekend_share / _WEEKEND_SHARE, 0.0, 1.0)
+
+
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Time features and their context columns for the day's events."""
     zones = ctx.coords["timezone"].astype("string")
@@ -151,12 +167,20 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     local_hour = (local - local_day * _MICROS_PER_DAY) / _MICROS_PER_HOUR
     starts, lengths, window_rows = window_table(ctx)
     start, length = starts[window_rows], lengths[window_rows]
+    weekend = ((local_day + _EPOCH_WEEKDAY) % 7) >= 5
+    holiday = holiday_names(
+        ctx.coords["country_code"], local_day.astype("int64"),
+        public=ctx.settings.public_holidays, company_days=ctx.settings.company_holidays,
+    )
+    rest_day = weekend | holiday.notna().to_numpy()
     features = {
         "hour_rarity": np.log10(1.0 / (HOURS_PER_WEEK * probability)),
         "off_hours_distance": hours_outside(local_hour, start, length),
-        "weekend": (((local_day + _EPOCH_WEEKDAY) % 7) >= 5).astype("float64"),
+        "day_off": rest_day * unaccustomed_to_weekends(table[rows]),
     }
     context = {
+        "ctx_weekend": weekend.astype("float64"),
+        "ctx_holiday": pd.Categorical(holiday),
         "ctx_hour_probability": probability,
         "ctx_local_hour": local_hour,
         "ctx_timezone": pd.Categorical(zones.fillna("UTC")),

@@ -25,14 +25,16 @@ def login(
     at: str,
     location: str | None = "Madrid, Spain",
     *,
-    ip: str = "192.0.2.10",
+    ip: str | None = "192.0.2.10",
     device: str | None = None,
     success: bool = True,
     resource: str | None = "mail",
     nbytes: int = 10_000,
     department: str | None = "finance",
+    asn: int | None = None,
 ) -> dict:
-    """One event as a dict of canonical input fields (UTC time ``YYYY-MM-DD HH:MM[:SS]``)."""
+    """One event as a dict of canonical input fields (UTC time ``YYYY-MM-DD HH:MM[:SS]``);
+    ``ip=None`` is an event without a client address, ``asn`` the address's network."""
     return {
         "timestamp": at,
         "user_id": user,
@@ -43,6 +45,7 @@ def login(
         "login_success": success,
         "resource": resource,
         "bytes_transferred": nbytes,
+        "asn": asn,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from tests.ztad.features.sequences import DAY, features_of, frame, login, state_from, working_days
@@ -13,15 +14,26 @@ from ztad.features.context import build_context
 
 
 def test_maturity_grows_with_days_and_events_and_is_one_without_cold_start():
-    history = (working_days("old", DAY - timedelta(days=10), 10)
+    history = (working_days("old", DAY - timedelta(days=14), 14)
+               + working_days("half", DAY - timedelta(days=7), 7)
                + working_days("thin", DAY - timedelta(days=2), 2))
-    today = [login("old", f"{DAY} 09:00"), login("thin", f"{DAY} 09:00"), login("new", f"{DAY} 09:00")]
+    today = [login(user, f"{DAY} 09:00") for user in ("old", "half", "thin", "new")]
     out = features_of(history, today)
-    assert out["ctx_maturity"].tolist() == pytest.approx([1.0, 0.3, 0.0])
-    assert out["ctx_active_days"].tolist() == [10.0, 2.0, 0.0]
-    assert out["ctx_history_days"].tolist() == [10.0, 2.0, 0.0]
+    # (min(days / 14, events / 20)) ** 2: 14 days -> 1; 7 days, 21 events -> 0.25;
+    # 2 days, 6 events -> (2/14) ** 2.
+    assert out["ctx_maturity"].tolist() == pytest.approx([1.0, 0.25, (2 / 14) ** 2, 0.0])
+    assert out["ctx_active_days"].tolist() == [14.0, 7.0, 2.0, 0.0]
+    assert out["ctx_history_days"].tolist() == [14.0, 7.0, 2.0, 0.0]
     flat = features_of(history, today, FeatureSettings(cold_start=False))
-    assert flat["ctx_maturity"].tolist() == [1.0, 1.0, 1.0]
+    assert flat["ctx_maturity"].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_maturity_counts_calendar_days_since_first_seen_not_active_days():
+    weekdays = [row for row in working_days("ann", DAY - timedelta(days=14), 14)
+                if pd.Timestamp(row["timestamp"]).weekday() < 5]
+    out = features_of(weekdays, [login("ann", f"{DAY} 09:00")])
+    assert out["ctx_active_days"][0] < 14
+    assert out["ctx_maturity"][0] == 1.0
 
 
 def test_new_users_join_the_peer_group_of_their_department_or_the_organisation():

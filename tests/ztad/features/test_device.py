@@ -13,7 +13,7 @@ from ztad.features.device import distinct_per_group
 HOME_IP = "192.0.2.10"
 
 
-def _history(user="alice", days=10):
+def _history(user="alice", days=14):
     return working_days(user, DAY - timedelta(days=days), days, ip=HOME_IP)
 
 
@@ -63,3 +63,22 @@ def test_distinct_per_group_counts_members_once():
     groups = np.array([0, 0, 0, 1, -1])
     members = np.array([5, 5, 6, 5, 5])
     assert distinct_per_group(groups, members).tolist() == [2.0, 2.0, 2.0, 1.0, 0.0]
+
+
+def test_a_known_device_on_a_new_address_of_the_users_own_autonomous_system_is_churn():
+    from datetime import timedelta
+
+    from tests.ztad.features.sequences import DAY, features_of, login, working_days
+
+    carrier = 64510
+    history = working_days("mo", DAY - timedelta(days=14), 14, ip="198.51.100.7", asn=carrier)
+    # A mobile carrier's pool spans many /16s: a new address in another /16, same system.
+    hop = [login("mo", f"{DAY} 09:00", ip="198.19.4.4", asn=carrier)]
+    out = features_of(history, hop).iloc[0]
+    assert out["ctx_network_days"] == 0 and out["ip_novelty"] == 0.0 and out["ip_new_in_org"] == 0.0
+    # A new device there is no churn: it is the shape of a takeover.
+    stranger = features_of(history, [login("mo", f"{DAY} 09:00", ip="198.19.4.4", asn=carrier, device="x")])
+    assert stranger["ip_novelty"][0] == 1.0
+    # Another system: a new source.
+    other = features_of(history, [login("mo", f"{DAY} 09:00", ip="198.19.4.4", asn=carrier + 1)])
+    assert other["ip_novelty"][0] == 1.0

@@ -10,7 +10,7 @@ from tests.ztad.features.sequences import DAY, features_of, login, working_days
 from ztad.features import FeatureSettings
 
 
-def _team(users=("ann", "ben", "cat", "dan"), days=10, location="Madrid, Spain"):
+def _team(users=("ann", "ben", "cat", "dan"), days=14, location="Madrid, Spain"):
     return sum((working_days(u, DAY - timedelta(days=days), days, location=location) for u in users), [])
 
 
@@ -28,7 +28,7 @@ def test_a_city_and_country_the_user_never_used_are_new():
 
 
 def test_rarity_counts_only_for_a_city_new_to_the_user():
-    history = _team() + working_days("eve", DAY - timedelta(days=10), 10, location="Lagos, Nigeria")
+    history = _team() + working_days("eve", DAY - timedelta(days=14), 14, location="Lagos, Nigeria")
     out = features_of(history, [login("ann", f"{DAY} 09:00", "Madrid, Spain"),
                                 login("ann", f"{DAY} 18:00", "Lagos, Nigeria", device=ELSEWHERE),
                                 login("ann", f"{DAY} 20:00", "Sydney, Australia", device=ELSEWHERE),
@@ -54,7 +54,7 @@ def test_a_thin_history_blends_the_users_view_with_the_peers_view():
     thin = working_days("tim", DAY - timedelta(days=2), 2, location="Madrid, Spain")  # 2 days, 6 events
     out = features_of(_team() + thin, [login("tim", f"{DAY} 09:00", "Barcelona, Spain", device=ELSEWHERE)])
     maturity = out["ctx_maturity"][0]
-    assert maturity == pytest.approx(min(2 / 5, 6 / 20))
+    assert maturity == pytest.approx(min(2 / 14, 6 / 20) ** 2)
     # New for tim, new for the peers too: fully new. Madrid would be new for neither.
     assert out["city_novelty"][0] == pytest.approx(1.0)
     today = [login("tim", f"{DAY} 09:00", "Barcelona, Spain", device=ELSEWHERE)]

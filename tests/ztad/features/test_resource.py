@@ -8,7 +8,7 @@ from tests.ztad.features.sequences import DAY, features_of, login, working_days
 from ztad.config import DetectionConfig
 
 
-def _finance(days=10):
+def _finance(days=14):
     users = ("ann", "ben", "cat", "dan")
     return sum((working_days(u, DAY - timedelta(days=days), days, resource="erp-finance") for u in users), []) \
         + working_days("ann", DAY - timedelta(days=days), days, hours=(16,), resource="wiki")

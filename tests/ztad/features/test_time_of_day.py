@@ -1,14 +1,15 @@
-"""Hour-of-week rarity, distance from the usual working window, weekend, in local time."""
+"""Hour-of-week rarity, distance from the usual working window, days off, in local time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.ztad.features.sequences import DAY, features_of, login, working_days
+from ztad.features import FeatureSettings
 from ztad.features.time_of_day import hours_outside, usual_windows
 
 # Madrid is UTC+1 in early March: 08:00-16:00 UTC logins are 09:00-17:00 local.
@@ -43,9 +44,38 @@ def test_weekend_is_judged_in_local_time():
     saturday = DAY - timedelta(days=2)
     out = features_of([], [login("a", f"{saturday} 12:00"), login("b", f"{DAY - timedelta(days=3)} 23:30", "Tokyo, Japan")])
     # Friday 23:30 UTC is Saturday 08:30 in Tokyo.
-    assert out["weekend"].tolist() == [1.0, 1.0]
+    assert out["ctx_weekend"].tolist() == [1.0, 1.0]
     out = features_of([], [login("a", f"{DAY} 12:00")])
-    assert out["weekend"].tolist() == [0.0]
+    assert out["ctx_weekend"].tolist() == [0.0]
+    assert out["day_off"].tolist() == [0.0]
+
+
+def test_a_day_off_counts_for_weekday_staff_but_not_for_weekend_staff():
+    saturday = DAY - timedelta(days=2)
+    weekend_staff = [row for row in working_days("sam", DAY - timedelta(days=21), 21)
+                     if pd.Timestamp(row["timestamp"]).weekday() >= 5]
+    history = _office_worker(days=21) + weekend_staff
+    out = features_of(history, [login("alice", f"{saturday} 10:00"), login("sam", f"{saturday} 10:00")])
+    assert out["day_off"][0] > 0.9
+    assert out["day_off"][1] == 0.0
+
+
+def test_public_and_company_holidays_are_days_off_when_configured():
+    # 2026-04-03 is Good Friday: a public holiday in Spain, not in Japan.
+    good_friday = date(2026, 4, 3)
+    history = [row for row in working_days("alice", good_friday - timedelta(days=21), 21, hours=OFFICE_HOURS_UTC)
+               if pd.Timestamp(row["timestamp"]).weekday() < 5]
+    today = [login("alice", f"{good_friday} 10:00"), login("bob", f"{good_friday} 03:00", "Tokyo, Japan")]
+    plain = features_of(history, today, day=good_friday)
+    assert plain["day_off"].tolist() == [0.0, 0.0]
+    assert plain["ctx_holiday"].isna().all()
+    public = features_of(history, today, FeatureSettings(public_holidays=True), day=good_friday)
+    assert public["ctx_holiday"][0] == "Good Friday" and pd.isna(public["ctx_holiday"][1])
+    assert public["day_off"][0] > 0.9 and public["day_off"][1] == 0.0
+    company = FeatureSettings(company_holidays=(good_friday.isoformat(),))
+    out = features_of(history, today, company, day=good_friday)
+    assert out["ctx_holiday"].tolist() == ["company day off", "company day off"]
+    assert (out["day_off"] > 0.9).all()
 
 
 def test_a_new_user_borrows_the_working_hours_of_their_peers():

@@ -126,3 +126,61 @@ def test_failed_attempts_from_elsewhere_do_not_move_the_user():
     assert out["travel_speed"].tolist() == [0.0, 0.0, 0.0]
     assert out["ctx_prev_location"][2] == "Madrid, Spain"
     assert not evaluate_rules(out)["impossible_travel"].any()
+
+
+# A corporate VPN whose egress addresses GeoIP places all over the world share one autonomous
+# system; the hosting provider an attacker rents does not.
+VPN_ASN, HOME_ASN, HOSTING_ASN = 64500, 64501, 64666
+SINGAPORE_EGRESS = "198.18.7.20"  # another /16 than any address seen before
+
+
+def _vpn_asn_history(user="vera", days=10):
+    rows = []
+    for d in range(days):
+        day = DAY - timedelta(days=days - d)
+        rows += [login(user, f"{day} 08:00", "Madrid, Spain", ip=HOME_IP, asn=HOME_ASN),
+                 login(user, f"{day} 08:10", "Frankfurt, Germany", ip=VPN_IP, asn=VPN_ASN)]
+    return rows
+
+
+def _hop_to_singapore(user="vera", asn=VPN_ASN):
+    return [login(user, f"{DAY} 08:00", "Madrid, Spain", ip=HOME_IP, asn=HOME_ASN),
+            login(user, f"{DAY} 08:10", "Singapore, Singapore", ip=SINGAPORE_EGRESS, asn=asn)]
+
+
+def test_a_new_egress_of_the_users_regular_autonomous_system_is_a_known_network():
+    out = features_of(_vpn_asn_history(), _hop_to_singapore())
+    hop = out.iloc[1]
+    assert hop["ctx_ip_days"] == 0 and hop["ctx_network_days"] == 0  # new address, new /16
+    assert hop["ctx_known_network"] == 1.0
+    assert out["travel_speed"].tolist() == [0.0, 0.0]
+    assert not evaluate_rules(out)["impossible_travel"].any()
+
+
+def test_the_same_hop_from_an_unknown_autonomous_system_is_impossible_travel():
+    out = features_of(_vpn_asn_history(), _hop_to_singapore(asn=HOSTING_ASN))
+    assert out["ctx_known_network"][1] == 0.0 and out["travel_speed"][1] > 3
+    assert evaluate_rules(out)["impossible_travel"].tolist() == [False, True]
+    # Without ASN data the hop is judged on addresses and places alone: also impossible travel.
+    no_asn = [dict(row, asn=None) for row in _hop_to_singapore()]
+    assert evaluate_rules(features_of(_vpn_asn_history(), no_asn))["impossible_travel"].tolist() == [False, True]
+
+
+def test_an_autonomous_system_used_on_a_single_day_is_not_yet_the_users():
+    history = _madrid_history("vera") + [login("vera", f"{YESTERDAY} 08:10", "Frankfurt, Germany",
+                                               ip=VPN_IP, asn=VPN_ASN)]
+    out = features_of(history, _hop_to_singapore())
+    assert out["ctx_known_network"][1] == 0.0
+    assert evaluate_rules(out)["impossible_travel"][1]
+
+
+def test_an_autonomous_system_shared_by_many_users_of_the_organisation_is_a_known_network():
+    colleagues = sum((working_days(f"u{k}", YESTERDAY, 1, location="Frankfurt, Germany",
+                                   ip=f"203.0.113.{k + 1}", asn=VPN_ASN) for k in range(10)), [])
+    history = _madrid_history("vera") + colleagues
+    out = features_of(history, _hop_to_singapore())
+    assert out["ctx_known_network"][1] == 1.0 and out["travel_speed"][1] == 0.0
+    few = features_of(_madrid_history("vera") + colleagues[: 3 * 9], _hop_to_singapore())
+    assert few["ctx_known_network"][1] == 0.0  # nine users: not yet the organisation's network
+    bare = features_of(history, _hop_to_singapore(), FeatureSettings(known_networks=False))
+    assert evaluate_rules(bare)["impossible_travel"][1]
