@@ -2,10 +2,12 @@
 
 Two kinds of incident:
 
-- **source**: every finding of the day from one IP address that attacked several accounts:
+- **source**: every finding of the day from one source that attacked several accounts:
   a password spray (a finding with the ``password_spray`` reason), or failed-login bursts
   (``brute_force``, ``failures``, ``success_after_failures``) against at least two users.
-  Id ``<day>:source:<ip>``.
+  The source is the client IP address, else the workstation for sign-ins logged without an
+  address (:mod:`ztad.attempt_source`). Id ``<day>:source:<ip>`` or
+  ``<day>:source:workstation <name>``; ``source_ip`` is set for an address only.
 - **user**: every other finding of one user that day. Id ``<day>:user:<user_id>``.
 
 Ids are derived from the day and the entity only, so a rerun of the day gives the same
@@ -22,6 +24,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ztad.attempt_source import attempt_sources, is_workstation
 from ztad.severity import incident_severity, level_of, pattern_points
 
 #: Reasons that make an address a source of attack when they span users.
@@ -49,24 +52,29 @@ def _code_sets(reasons: pd.Series) -> list[frozenset[str]]:
     return [frozenset(str(r["code"]) for r in (rs if rs is not None else [])) for rs in reasons]
 
 
+def _sources(findings: pd.DataFrame) -> pd.Series:
+    return attempt_sources(findings["ip_address"], findings.get("device_id"))
+
+
 def source_addresses(findings: pd.DataFrame) -> set[str]:
-    """IP addresses that attacked several accounts (spray), or failed for several users."""
+    """Sources (addresses or workstations) that attacked several accounts (spray), or failed
+    for several users."""
     codes = _code_sets(findings["reasons"])
     spray = np.array([SPRAY_CODE in c for c in codes], dtype=bool)
     failing = np.array([bool(c & FAILURE_CODES) for c in codes], dtype=bool)
-    ips = findings["ip_address"].astype("string")
-    sprayers = set(ips[spray].dropna())
-    users = findings.loc[failing, "user_id"].groupby(ips[failing].to_numpy()).nunique()
+    sources = _sources(findings)
+    sprayers = set(sources[spray].dropna())
+    users = findings.loc[failing, "user_id"].groupby(sources[failing].to_numpy()).nunique()
     return sprayers | set(users.index[users.to_numpy() >= 2])
 
 
 def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
     """The incident id of each finding (same index)."""
     _require(findings)
-    ips = findings["ip_address"].astype("string")
-    sources = ips.isin(source_addresses(findings)).fillna(False).to_numpy(bool)
+    attempts = _sources(findings)
+    sources = attempts.isin(source_addresses(findings)).fillna(False).to_numpy(bool)
     prefix = day.isoformat()
-    by_source = prefix + ":source:" + ips.fillna("")
+    by_source = prefix + ":source:" + attempts.fillna("")
     by_user = prefix + ":user:" + findings["user_id"].astype("string")
     return pd.Series(np.where(sources, by_source, by_user), index=findings.index, dtype="string")
 
@@ -104,7 +112,7 @@ def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | No
         "day": day,
         "kind": kind,
         "user_id": users[0] if kind == "user" or len(users) == 1 else None,
-        "source_ip": str(group["ip_address"].iloc[0]) if kind == "source" else None,
+        "source_ip": _source_ip(group) if kind == "source" else None,
         "category": category,
         "categories": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
         "severity": int(pd.to_numeric(group["severity"]).max()),
@@ -132,6 +140,12 @@ def _category(kind: str, group: pd.DataFrame, counts: dict[str, int]) -> str | N
     return max(categories, key=pattern_points) if categories else None
 
 
+def _source_ip(group: pd.DataFrame) -> str | None:
+    """The address of a source incident; None when its source is a workstation."""
+    source = _sources(group).iloc[0]
+    return None if is_workstation(pd.Series([source])).iloc[0] else str(source)
+
+
 def _clock(value) -> str:
     return pd.Timestamp(value).strftime("%H:%M")
 
@@ -149,11 +163,11 @@ def _summary(kind: str, group: pd.DataFrame, users: list[str], counts: dict[str,
     span = f"{_clock(group['event_time'].min())}-{_clock(group['event_time'].max())} UTC"
     worst = int(pd.to_numeric(group["severity"]).max())
     if kind == "source":
-        ip = group["ip_address"].iloc[0]
+        source = _sources(group).iloc[0]
         succeeded = group["login_success"].astype("boolean").fillna(False).to_numpy(bool)
         winners = sorted(group.loc[succeeded, "user_id"].astype(str).unique())
         gained = f"; {len(winners)} success(es): {', '.join(winners[:5])}" if winners else "; no success"
-        return (f"{ip} against {len(users)} users: {int((~succeeded).sum())} failed and "
+        return (f"{source} against {len(users)} users: {int((~succeeded).sum())} failed and "
                 f"{int(succeeded.sum())} successful logins {span}{gained}; {_listing(counts)}; worst finding {worst}")
     places = group["location"].dropna().astype(str).value_counts() if "location" in group else pd.Series(dtype=int)
     where = f"; from {', '.join(places.index[:3])}" if len(places) else ""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from ztad.attempt_source import attempt_sources
 from ztad.explain import format_bytes, format_clock, format_minutes, format_ratio
 
 #: Features listed per finding.
@@ -55,6 +56,13 @@ class _Facts:
             return np.full(len(frame), None, dtype=object)
         values = frame[name].astype("string")
         return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+
+    def source(self) -> np.ndarray:
+        """Each row's attempt source: its IP address, else its workstation, else None."""
+        if "ip_address" not in self.events.columns:
+            return np.full(len(self.events), None, dtype=object)
+        sources = attempt_sources(self.events["ip_address"], self.events.get("device_id"))
+        return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
 
 
 def _number(value: float) -> float | None:
@@ -141,9 +149,9 @@ def _failures(f: _Facts, i: np.ndarray):
 
 
 def _spray(f: _Facts, i: np.ndarray):
-    users, attempts, ip = f.num("ctx_ip_failed_users_60m")[i], f.num("ctx_ip_failures_60m")[i], f.text("ip_address")[i]
-    texts = [f"{a or 'the IP'} failed as {_count(u)} users in an hour ({_count(n)} attempts)"
-             for a, u, n in zip(ip, users, attempts)]
+    users, attempts, source = f.num("ctx_ip_failed_users_60m")[i], f.num("ctx_ip_failures_60m")[i], f.source()[i]
+    texts = [f"{a or 'the source'} failed as {_count(u)} users in an hour ({_count(n)} attempts)"
+             for a, u, n in zip(source, users, attempts)]
     return [_number(u) for u in users], [None] * len(i), texts
 
 

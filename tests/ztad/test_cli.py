@@ -1,5 +1,6 @@
 """The ``ztad`` command line, run in-process."""
 
+import pandas as pd
 import pytest
 
 from ztad.cli import build_parser, main
@@ -156,6 +157,11 @@ def test_run_scores_windows_security_events_with_and_without_client_addresses(
     assert set(ntlm_findings["device_id"]) == {logs.NTLM_WORKSTATION}
     codes = {reason["code"] for reasons in ntlm_findings["reasons"] for reason in reasons}
     assert "brute_force" in codes and not codes & {"password_spray", "new_ip", "impossible_travel"}
+
+    # A spray with no addresses at all is one incident of the workstation it came from.
+    spray = incidents.loc[f"{day}:source:workstation {logs.NTLM_SPRAY_WORKSTATION}"]
+    assert spray["kind"] == "source" and spray["category"] == "password_spray"
+    assert pd.isna(spray["source_ip"]) and set(logs.NTLM_SPRAY_VICTIMS) <= set(spray["users"])
 
 
 def test_shards_must_be_a_sensible_count(cli_home, tmp_path, capsys):

@@ -51,11 +51,22 @@ def test_burst_of_failures_then_a_success():
     assert "14 failed logins in 6 minutes from 203.0.113.7, then a success" in _texts(reasons, "success_after_failures")
 
 
-def test_a_burst_without_client_addresses_says_so():
+def test_a_burst_without_client_addresses_names_the_workstation():
     t0 = pd.Timestamp(f"{DAY} 10:00")
-    today = [login("alice", str(t0 + timedelta(seconds=20 * k)), ip=None, success=False) for k in range(12)]
+    today = [login("alice", str(t0 + timedelta(seconds=20 * k)), ip=None, device="WS666", success=False)
+             for k in range(12)]
     reasons = _explain(_madrid(10), today, [False] * 11 + [True]).iloc[0]
-    assert "12 failed logins in 4 minutes with no client address in the log" in _texts(reasons, "brute_force")
+    assert "12 failed logins in 4 minutes from workstation WS666" in _texts(reasons, "brute_force")
+
+
+def test_a_spray_from_a_workstation_names_it():
+    victims = [f"v{k:02d}" for k in range(12)]
+    history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
+    today = [login(v, f"{DAY} 11:{k:02d}", ip=None, device="WS666", success=False) for k, v in enumerate(victims)]
+    reasons = _explain(history, today, [True] * 12).iloc[0]
+    assert "workstation WS666 failed to log in as 12 different users (12 attempts) within an hour" in _texts(
+        reasons, "password_spray"
+    )
 
 
 def test_bytes_many_times_the_users_usual_for_the_resource():

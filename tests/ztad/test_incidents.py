@@ -97,3 +97,16 @@ def test_missing_columns_are_named():
         incident_ids(_findings().drop(columns=["severity"]), DAY)
     with pytest.raises(IncidentInputError, match="incident_id"):
         build_incidents(_findings(), DAY)
+
+
+def test_a_workstation_without_addresses_is_a_source_but_not_an_ip():
+    findings = pd.DataFrame(
+        [dict(_finding(f"u{i:02d}", None, i, ["password_spray"]), device_id="WS666") for i in range(12)]
+        + [dict(_finding("carol", None, 40, ["new_device"]), device_id="carol-laptop")]
+    )
+    findings["incident_id"] = incident_ids(findings, DAY)
+    incidents = build_incidents(findings, DAY).set_index("incident_id")
+    spray = incidents.loc[f"{DAY}:source:workstation WS666"]
+    assert spray["kind"] == "source" and spray["user_count"] == 12 and pd.isna(spray["source_ip"])
+    assert spray["summary"].startswith("workstation WS666 against 12 users")
+    assert incidents.loc[f"{DAY}:user:carol", "finding_count"] == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ztad.attempt_source import attempt_sources, is_workstation
 from ztad.features.context import MICROS_PER_MINUTE, EventContext
 from ztad.features.cross_user import given
 
@@ -22,9 +23,9 @@ DESCRIPTIONS: dict[str, str] = {
     "login_failed": "1 when the login attempt failed",
     "user_failures_10m": "The user's failed logins in the last 10 minutes, log(1 + count)",
     "user_failures_60m": "The user's failed logins in the last hour, log(1 + count)",
-    "ip_failed_users_60m": "Distinct users this source IP failed to log in as within the busiest "
-    "hour that holds the event, counting only users for whom the IP is new (password spray, not "
-    "a busy office), log(1 + users)",
+    "ip_failed_users_60m": "Distinct users this source (the IP address, else the workstation) "
+    "failed to log in as within the busiest hour that holds the event, counting only users for "
+    "whom the source is new (password spray, not a busy office), log(1 + users)",
     "success_after_failures": "For a successful login, the user's failed logins in the "
     "preceding 10 minutes, log(1 + count); 0 for failures",
 }
@@ -200,16 +201,28 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     if given_attempts is not None:
         return given_attempts, given(ctx, "ip_failed_users_60m")
     s = ctx.settings
-    ip_codes, _ = pd.factorize(ctx.events["ip_address"].astype("string"), use_na_sentinel=True)
-    ip_codes = ip_codes.astype("int64")
-    # An office or VPN address fails for many of its own users every hour; a spraying source
-    # fails for users who never came from it. Count only the latter.
-    foreign = (ctx.lookup("ip")[1] == 0) if s.known_networks else np.ones(ctx.n, dtype=bool)
-    fails = np.flatnonzero(ctx.failed & (ip_codes >= 0) & foreign)
+    sources = attempt_sources(ctx.events["ip_address"], ctx.events["device_id"])
+    source_codes, _ = pd.factorize(sources, use_na_sentinel=True)
+    source_codes = source_codes.astype("int64")
+    fails = np.flatnonzero(ctx.failed & (source_codes >= 0) & _foreign(ctx, sources))
     return peak_in_window(
-        ip_codes[fails], ctx.micros[fails], ctx.day_user[fails],
-        ip_codes, ctx.micros, s.spray_minutes * MICROS_PER_MINUTE, s.spray_pair_cap,
+        source_codes[fails], ctx.micros[fails], ctx.day_user[fails],
+        source_codes, ctx.micros, s.spray_minutes * MICROS_PER_MINUTE, s.spray_pair_cap,
     )
+
+
+def _foreign(ctx: EventContext, sources: pd.Series) -> np.ndarray:
+    """True where the attempt's source is new to its user.
+
+    An office or VPN address fails for many of its own users every hour (a shared kiosk
+    workstation too); a spraying source fails for users who never came from it. Only the
+    latter count. A workstation source is judged by the user's devices, an address by their
+    addresses.
+    """
+    if not ctx.settings.known_networks:
+        return np.ones(ctx.n, dtype=bool)
+    by_workstation = is_workstation(sources).to_numpy()
+    return np.where(by_workstation, ctx.lookup("device")[1] == 0, ctx.lookup("ip")[1] == 0)
 
 
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
@@ -222,7 +235,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     succeeded = ~failed
     since_first = ctx.micros - ctx.micros[np.maximum(first_failure, 0)] if ctx.n else ctx.micros
     burst_minutes = np.where(first_failure >= 0, since_first / MICROS_PER_MINUTE, 0.0)
-    ips = ctx.events["ip_address"].astype("string").to_numpy()
+    sources = attempt_sources(ctx.events["ip_address"], ctx.events["device_id"]).to_numpy()
     features = {
         "login_failed": failed.astype("float64"),
         "user_failures_10m": np.log1p(per_10m),
@@ -234,7 +247,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_user_failures_10m": per_10m.astype("float64"),
         "ctx_user_failures_60m": per_60m.astype("float64"),
         "ctx_burst_minutes": burst_minutes,
-        "ctx_burst_ip": pd.Categorical(_take(ips, last_failure)),
+        "ctx_burst_ip": pd.Categorical(_take(sources, last_failure)),
         "ctx_ip_failures_60m": ip_attempts.astype("float64"),
         "ctx_ip_failed_users_60m": ip_users.astype("float64"),
     }

@@ -71,6 +71,23 @@ def test_failures_of_users_on_their_own_office_address_are_not_a_spray():
     assert counted["ctx_ip_failed_users_60m"].max() == 12
 
 
+def test_a_workstation_failing_for_many_users_without_addresses_is_a_spray():
+    victims = [f"v{k:02d}" for k in range(12)]
+    history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
+    today = [login(v, f"{DAY} 11:{k:02d}", ip=None, device="WS666", success=False) for k, v in enumerate(victims)]
+    out = features_of(history, today)
+    assert out["ctx_ip_failed_users_60m"].tolist() == [12] * 12
+    assert out["ctx_burst_ip"].iloc[0] == "workstation WS666"
+
+
+def test_users_failing_on_their_own_workstations_are_not_a_spray():
+    # Each user's own laptop fails once, with no address: twelve sources, none new to its user.
+    victims = [f"v{k:02d}" for k in range(12)]
+    history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
+    today = [login(v, f"{DAY} 11:{k:02d}", ip=None, success=False) for k, v in enumerate(victims)]
+    assert features_of(history, today)["ctx_ip_failed_users_60m"].max() == 0
+
+
 def test_window_counts_by_group_with_first_and_last_flagged_rows():
     groups = np.array([0, 0, 1, 0])
     micros = np.array([0, 60, 90, 700]) * 1_000_000

@@ -2,7 +2,8 @@
 
 A null ``ip_address`` is no address at all: not a new IP, network or organisation-wide
 address, not a place change, not one "source" shared by everyone who has none. What the event
-does say (who failed, when, on which computer) still counts.
+does say (who failed, when, from which workstation) still counts: the workstation is the
+attempt's source (:mod:`ztad.attempt_source`).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from ztad.features import cross_user_signals
 from ztad.rules import evaluate_rules
 
 ADDRESS_FEATURES = ("ip_novelty", "network_novelty", "ip_new_in_org", "ip_users_today", "ip_users_history",
-                    "ip_failed_users_60m", "travel_speed", "city_novelty", "country_novelty")
+                    "travel_speed", "city_novelty", "country_novelty")
 
 
-def _history(users=("alice",), days=10):
+def _history(users=("alice",), days=10, **fields):
     first = DAY - timedelta(days=days)
-    return sum((working_days(user, first, days, location="Madrid, Spain", ip="192.0.2.10") for user in users), [])
+    return sum((working_days(user, first, days, location="Madrid, Spain", ip="192.0.2.10", **fields)
+                for user in users), [])
 
 
 def _ntlm(user: str, clock: str, success: bool = False, workstation: str = "ws077") -> dict:
@@ -40,19 +42,30 @@ def test_a_burst_without_addresses_is_a_brute_force_and_nothing_else():
     assert (out["ctx_known_network"] == 0.0).all()
     assert np.isnan(out["ctx_distance_km"]).all()
     assert out["ctx_user_failures_10m"].iloc[9] == 10
+    assert out["ctx_ip_failed_users_60m"].max() == 1  # the workstation failed for alice only
     rules = evaluate_rules(out)
     assert rules["brute_force"].iloc[9] and rules["success_after_failures"].iloc[10]
     assert not rules[["impossible_travel", "password_spray", "new_device_new_place"]].any().any()
 
 
 def test_a_null_address_is_not_one_shared_source_across_users():
+    # Fifteen users mistype their passwords on their own workstations within the hour.
     users = [f"user{k:02d}" for k in range(15)]
-    today = [_ntlm(user, f"09:{k:02d}") for k, user in enumerate(users)]
-    out = features_of(_history(users), today)
+    history = sum((_history([user], device=f"ws{k:03d}") for k, user in enumerate(users)), [])
+    today = [_ntlm(user, f"09:{k:02d}", workstation=f"ws{k:03d}") for k, user in enumerate(users)]
+    out = features_of(history, today)
     assert (out["ip_failed_users_60m"] == 0.0).all() and (out["ip_users_today"] == 0.0).all()
     assert not evaluate_rules(out)["password_spray"].any()
-    signals = cross_user_signals(frame(today), state_from(_history(users)), DetectionConfig())
+    signals = cross_user_signals(frame(today), state_from(history), DetectionConfig())
     assert (signals.to_numpy() == 0).all()
+
+
+def test_one_workstation_failing_for_many_users_is_a_spray_without_any_address():
+    users = [f"user{k:02d}" for k in range(15)]
+    today = [_ntlm(user, f"09:{k:02d}", workstation="ws666") for k, user in enumerate(users)]
+    out = features_of(_history(users), today)
+    assert (out["ctx_ip_failed_users_60m"] == 15).all()
+    assert evaluate_rules(out)["password_spray"].all()
 
 
 def test_addressless_events_between_located_logins_do_not_break_travel():

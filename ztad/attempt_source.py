@@ -1,0 +1,39 @@
+"""Where a login attempt came from: its client IP address, else the workstation that sent it.
+
+Password sprays and brute force are judged per source. Most logs name the client's address,
+but some sign-ins carry none: Windows NTLM credential validation (event 4776) names only the
+workstation the attempt came from, and so do local logons. For those the workstation, which
+ztad keeps as ``device_id``, is the source. Its label says so ("workstation WS042"), so it
+never passes for an address in findings, incidents or SQL.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+WORKSTATION_PREFIX = "workstation "
+
+
+def attempt_sources(ip_address: pd.Series, device_id: pd.Series | None = None) -> pd.Series:
+    """Each attempt's source: its IP address, else ``"workstation <device_id>"``, else missing.
+
+    Parameters
+    ----------
+    ip_address, device_id
+        Aligned columns of the attempts; without ``device_id`` the source is the address only.
+
+    Returns
+    -------
+    pandas.Series
+        Strings (``string`` dtype) on the index of ``ip_address``.
+    """
+    sources = ip_address.astype("string")
+    if device_id is None:
+        return sources
+    workstations = WORKSTATION_PREFIX + device_id.astype("string")
+    return sources.fillna(pd.Series(workstations.to_numpy(), index=sources.index))
+
+
+def is_workstation(sources: pd.Series) -> pd.Series:
+    """True where a source is a workstation rather than an address (False where missing)."""
+    return sources.astype("string").str.startswith(WORKSTATION_PREFIX).fillna(False).astype(bool)
