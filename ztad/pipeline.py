@@ -76,17 +76,8 @@ class RunSummary:
             day=day,
             run_id=run_id,
             status="dry_run" if dry_run else "success",
-            rows_read=pulled["rows_read"],
-            rows_quarantined=pulled["rows_quarantined"],
-            rows_duplicate=pulled["rows_duplicate"],
-            rows_scored=scored["rows_scored"],
-            rows_flagged=scored["rows_flagged"],
-            model_version=decision["model_version"],
-            model_action=decision["action"],
-            threshold=scored["threshold"],
             timings=timings,
-            message=decision.get("reason", ""),
-            **alert_budget(scored),
+            **step_counts(pulled, decision, scored),
         )
 
     def as_dict(self) -> dict:
@@ -94,6 +85,23 @@ class RunSummary:
         out = asdict(self)
         out["day"] = self.day.isoformat()
         return out
+
+
+def step_counts(pulled: dict, decision: dict, scored: dict) -> dict:
+    """What both a run's summary and its stored record report, from what its pull, detector
+    and score steps returned: row counts, the model and why, the threshold and the budget."""
+    return {
+        "rows_read": pulled["rows_read"],
+        "rows_quarantined": pulled["rows_quarantined"],
+        "rows_duplicate": pulled["rows_duplicate"],
+        "rows_scored": scored["rows_scored"],
+        "rows_flagged": scored["rows_flagged"],
+        "model_version": decision["model_version"],
+        "model_action": decision["action"],
+        "threshold": scored["threshold"],
+        "message": decision.get("reason", ""),
+        **alert_budget(scored),
+    }
 
 
 def alert_budget(scored: dict) -> dict:
@@ -589,19 +597,10 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
         interval_start=interval_start,
         interval_end=interval_start + timedelta(days=1),
         status="success",
-        rows_read=pulled["rows_read"],
-        rows_quarantined=pulled["rows_quarantined"],
-        rows_duplicate=pulled["rows_duplicate"],
-        rows_scored=scored["rows_scored"],
-        rows_flagged=scored["rows_flagged"],
-        model_version=decision["model_version"],
-        model_action=decision["action"],
-        threshold=scored["threshold"],
         started_at=_started_at(folder),
         finished_at=datetime.now(timezone.utc),
         timings=_optional_json(folder / "timings.json"),
-        message=decision.get("reason", ""),
-        **alert_budget(scored),
+        **step_counts(pulled, decision, scored),
     )
     incidents = build_incidents(findings, day, run_id)
     risk = user_risk(findings, day, run_id)
