@@ -37,6 +37,18 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-20") from None
 
 
+def _alert_budget(detection, args):
+    """The budget asked for on the command line wins over one from the environment."""
+    from dataclasses import replace
+
+    daily = getattr(args, "max_alerts_per_day", None)
+    if daily is not None and not 0 < daily < float("inf"):
+        raise ValueError(f"--max-alerts-per-day {daily}: expected a positive number of alerts per day")
+    if getattr(args, "target_fpr", None) is not None and daily is None:
+        return replace(detection, max_alerts_per_day=None)
+    return detection
+
+
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logs", help="log root: partition folder, flat file or URL ($ZTAD_LOG_ROOT)")
     parser.add_argument(
@@ -56,6 +68,11 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-days", type=int, help="baseline window in days (default 30)")
     parser.add_argument(
         "--target-fpr", type=float, help="alert budget as a false-positive rate (default 0.005)"
+    )
+    parser.add_argument(
+        "--max-alerts-per-day", type=float, metavar="N",
+        help="alert budget as a mean count of model alerts per day, instead of --target-fpr "
+        "($ZTAD_MAX_ALERTS_PER_DAY)",
     )
     parser.add_argument("--seed", type=int, help="random seed for training (default 42)")
     parser.add_argument(
@@ -96,10 +113,11 @@ def _job_config(args: argparse.Namespace):
             options[key] = value
         source = replace(source, options=options)
     detection = config.detection
-    for name in ("history_days", "target_fpr", "seed"):
+    for name in ("history_days", "target_fpr", "max_alerts_per_day", "seed"):
         value = getattr(args, name, None)
         if value is not None:
             detection = replace(detection, **{name: value})
+    detection = _alert_budget(detection, args)
     if getattr(args, "detectors", None):
         detection = replace(detection, detectors=tuple(args.detectors.split(",")))
     if getattr(args, "sensitive_resources", None):

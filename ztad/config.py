@@ -79,6 +79,11 @@ class DetectionConfig:
         Alert budget: the fraction of normal events allowed to alert. The threshold is the
         ``1 - target_fpr`` quantile of the model's scores on trailing normal history, never a
         percentile of the day being scored.
+    max_alerts_per_day
+        Alert budget as a mean count of model alerts per day, instead of ``target_fpr``: when
+        set, the rate is this count over the mean daily volume of the training window, fixed
+        when a model is trained (so a quiet weekend gets fewer alerts than a busy Monday).
+        ``None`` uses ``target_fpr``.
     detectors
         Registered detectors combined in the ensemble (see ``ztad.detectors.DETECTORS``).
     psi_threshold
@@ -102,6 +107,7 @@ class DetectionConfig:
     calibration_days: int = 7
     retrain_every_days: int = 7
     target_fpr: float = 0.005
+    max_alerts_per_day: float | None = None
     detectors: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")
     psi_threshold: float = 0.25
     seed: int = 42
@@ -167,7 +173,8 @@ class JobConfig:
         """Build a config from ``ZTAD_*`` environment variables, then apply ``overrides``.
 
         ``ZTAD_LOG_ROOT``, ``ZTAD_LOG_FORMAT``, ``ZTAD_DATABASE_URL``,
-        ``ZTAD_SENSITIVE_RESOURCES`` (names separated by commas), and the holiday calendar of
+        ``ZTAD_SENSITIVE_RESOURCES`` (names separated by commas), ``ZTAD_MAX_ALERTS_PER_DAY``
+        (an alert budget as a daily count), and the holiday calendar of
         the day-off feature: ``ZTAD_PUBLIC_HOLIDAYS=1`` (public holidays of the country a
         login comes from) and ``ZTAD_COMPANY_HOLIDAYS=2026-12-24,2026-12-31``.
         """
@@ -180,10 +187,30 @@ class JobConfig:
             database_url=os.environ.get("ZTAD_DATABASE_URL") or None,
             detection=DetectionConfig(
                 sensitive_resources=comma_list(os.environ.get("ZTAD_SENSITIVE_RESOURCES")),
+                max_alerts_per_day=alerts_per_day_budget(os.environ.get("ZTAD_MAX_ALERTS_PER_DAY")),
                 feature_settings=_holiday_settings_from_env(),
             ),
         )
         return replace(config, **overrides) if overrides else config
+
+
+def alerts_per_day_budget(text: str | None) -> float | None:
+    """``ZTAD_MAX_ALERTS_PER_DAY`` as a positive number, ``None`` when unset or blank.
+
+    Raises
+    ------
+    ValueError
+        When the text is not a positive number; the message names the variable.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"ZTAD_MAX_ALERTS_PER_DAY={text!r}: expected a positive number of alerts per day")
+    return value
 
 
 def comma_list(text: str | None) -> tuple[str, ...]:

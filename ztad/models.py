@@ -79,7 +79,7 @@ def split_calibration(matrix: pd.DataFrame, calibration_days: int) -> tuple[pd.D
     count in calibration: the budget is a share of all the normal-looking traffic, and a
     reference without its own top tail would set the threshold too low and overspend it.
     """
-    from ztad.pipeline import TRAINING_DAY, TRAINING_FLAGGED
+    from ztad.pipeline import TRAINING_DAY, TRAINING_DAY_ROWS, TRAINING_FLAGGED
 
     days = matrix[TRAINING_DAY]
     flagged = (
@@ -87,11 +87,32 @@ def split_calibration(matrix: pd.DataFrame, calibration_days: int) -> tuple[pd.D
         else pd.Series(False, index=matrix.index).to_numpy()
     )
     distinct = days.drop_duplicates().sort_values()
-    features = matrix.drop(columns=[TRAINING_DAY, TRAINING_FLAGGED], errors="ignore")
+    features = matrix.drop(columns=[TRAINING_DAY, TRAINING_FLAGGED, TRAINING_DAY_ROWS], errors="ignore")
     if calibration_days <= 0 or len(distinct) <= calibration_days:
         return features[~flagged], None
     recent = days.isin(set(distinct.iloc[-calibration_days:])).to_numpy()
     return features[~recent & ~flagged], features[recent]
+
+
+def budget_rate(detection, matrix: pd.DataFrame) -> float:
+    """The false-positive rate the model is calibrated to: ``target_fpr``, or with
+    ``max_alerts_per_day`` that count over the training window's mean daily volume.
+
+    Raises
+    ------
+    ztad.threshold.ThresholdError
+        When the daily budget is not below the daily volume.
+    """
+    from ztad.pipeline import TRAINING_DAY, TRAINING_DAY_ROWS
+    from ztad.threshold import fpr_for_daily_budget
+
+    if detection.max_alerts_per_day is None:
+        return detection.target_fpr
+    if TRAINING_DAY_ROWS in matrix.columns:
+        per_day = matrix.groupby(TRAINING_DAY)[TRAINING_DAY_ROWS].first()
+    else:
+        per_day = matrix.groupby(TRAINING_DAY).size()
+    return fpr_for_daily_budget(detection.max_alerts_per_day, float(per_day.mean()))
 
 
 def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
@@ -103,7 +124,7 @@ def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
     detection = config.detection
     fit_rows, calibration_rows = split_calibration(matrix, detection.calibration_days)
     ensemble = Ensemble.from_names(
-        detection.detectors, target_fpr=detection.target_fpr, random_state=detection.seed
+        detection.detectors, target_fpr=budget_rate(detection, matrix), random_state=detection.seed
     ).fit(fit_rows, calibration=calibration_rows)
     start, end = training_window(config, day)
     return _registry(config).save(
@@ -119,6 +140,21 @@ def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
             "drift_reference": ensemble.drift_reference_.to_dict(),
         },
     )
+
+
+#: Detection settings that set a model's threshold: a change means a new calibration.
+BUDGET_SETTINGS = ("target_fpr", "max_alerts_per_day")
+
+
+def _budget_change(meta: dict, detection) -> str | None:
+    """How the alert budget differs from the one the model was calibrated to, or None."""
+    trained = meta.get("params", {}).get("detection", {})
+    changes = [
+        f"{name} {trained.get(name)} -> {getattr(detection, name)}"
+        for name in BUDGET_SETTINGS
+        if name in trained and trained[name] != getattr(detection, name)
+    ]
+    return "; ".join(changes) or None
 
 
 def train_or_load(
@@ -140,8 +176,11 @@ def train_or_load(
     registry = _registry(config)
     latest = registry.latest(before=day)
     meta = registry.metadata(latest) if latest else None
+    budget_change = _budget_change(meta, config.detection) if meta else None
     if force_retrain:
         retrain, reason = True, "a retrain was requested for this run"
+    elif budget_change:
+        retrain, reason = True, f"the alert budget changed since {latest} was trained ({budget_change})"
     else:
         drift = _day_drift(meta, day_features()) if meta else None
         retrain, reason = should_retrain(

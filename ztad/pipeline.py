@@ -324,11 +324,14 @@ TRAINING_DAY = "training_day"
 #: Column of the training frame marking rows the model flagged when their day was scored:
 #: kept out of fitting (an alert must not teach the detectors), kept in calibration.
 TRAINING_FLAGGED = "flagged"
+#: Column of the training frame holding the number of rows its day had before any sampling:
+#: the daily volume that turns an alerts-per-day budget into a rate.
+TRAINING_DAY_ROWS = "training_day_rows"
 
 
 def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
-    """Feature vectors of the training window, each row tagged with its day and whether the
-    model flagged it when that day was scored.
+    """Feature vectors of the training window, each row tagged with its day, its day's row
+    count and whether the model flagged it when that day was scored.
 
     Rows beyond ``max_training_rows`` are dropped by a seeded uniform sample.
     """
@@ -342,7 +345,9 @@ def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
         if not frame.empty:
             flagged = frame[TRAINING_FLAGGED] if TRAINING_FLAGGED in frame.columns else False
             frames.append(
-                frame[list(FEATURE_NAMES)].assign(**{TRAINING_DAY: past_day, TRAINING_FLAGGED: flagged})
+                frame[list(FEATURE_NAMES)].assign(
+                    **{TRAINING_DAY: past_day, TRAINING_FLAGGED: flagged, TRAINING_DAY_ROWS: len(frame)}
+                )
             )
     if not frames:
         raise RuntimeError(

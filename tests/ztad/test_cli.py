@@ -62,6 +62,19 @@ def test_options_reach_the_source(tmp_path):
     assert config.detection.target_fpr == 0.01
 
 
+def test_the_alert_budget_on_the_command_line_wins_over_the_environment(monkeypatch):
+    from ztad.cli import _job_config
+
+    monkeypatch.setenv("ZTAD_MAX_ALERTS_PER_DAY", "40")
+    parse = build_parser().parse_args
+    assert _job_config(parse(["run"])).detection.max_alerts_per_day == 40.0
+    assert _job_config(parse(["run", "--max-alerts-per-day", "12"])).detection.max_alerts_per_day == 12.0
+    by_rate = _job_config(parse(["run", "--target-fpr", "0.002"])).detection
+    assert by_rate.max_alerts_per_day is None and by_rate.target_fpr == 0.002
+    with pytest.raises(ValueError, match="--max-alerts-per-day -3.0: expected a positive number"):
+        _job_config(parse(["run", "--max-alerts-per-day", "-3"]))
+
+
 def test_holiday_flags_reach_the_features(monkeypatch):
     from ztad.cli import _job_config
 

@@ -56,3 +56,13 @@ def test_sensitive_resources_from_the_environment(monkeypatch):
     assert JobConfig.from_env().detection.sensitive_resources == ("payroll", "admin-console")
     monkeypatch.delenv("ZTAD_SENSITIVE_RESOURCES")
     assert JobConfig.from_env().detection.sensitive_resources == ()
+
+
+def test_a_daily_alert_budget_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ZTAD_MAX_ALERTS_PER_DAY", "25")
+    assert JobConfig.from_env().detection.max_alerts_per_day == 25.0
+    monkeypatch.setenv("ZTAD_MAX_ALERTS_PER_DAY", "many")
+    with pytest.raises(ValueError, match="ZTAD_MAX_ALERTS_PER_DAY='many': expected a positive number"):
+        JobConfig.from_env()
+    monkeypatch.setenv("ZTAD_MAX_ALERTS_PER_DAY", "")
+    assert JobConfig.from_env().detection.max_alerts_per_day is None

@@ -4,6 +4,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ztad.models import split_calibration
 from ztad.pipeline import TRAINING_DAY, TRAINING_FLAGGED
@@ -38,3 +39,23 @@ def test_without_a_calibration_split_flagged_rows_are_still_left_out_of_fitting(
     matrix = _matrix(2).assign(**{TRAINING_FLAGGED: [True] + [False] * 9})
     fit, calibration = split_calibration(matrix, calibration_days=3)
     assert calibration is None and len(fit) == 9
+
+
+def test_the_budget_rate_is_the_daily_count_over_the_daily_volume_before_sampling():
+    from ztad.config import DetectionConfig
+    from ztad.models import budget_rate
+    from ztad.pipeline import TRAINING_DAY_ROWS
+
+    matrix = _matrix(4).assign(**{TRAINING_DAY_ROWS: 400})  # 5 rows kept of 400 each day
+    assert budget_rate(DetectionConfig(target_fpr=0.01), matrix) == 0.01
+    assert budget_rate(DetectionConfig(max_alerts_per_day=10), matrix) == pytest.approx(10 / 400)
+    assert budget_rate(DetectionConfig(max_alerts_per_day=1), _matrix(4)) == pytest.approx(1 / 5)
+
+
+def test_a_daily_budget_above_the_daily_volume_is_refused():
+    from ztad.config import DetectionConfig
+    from ztad.models import budget_rate
+    from ztad.threshold import ThresholdError
+
+    with pytest.raises(ThresholdError, match="not below the daily volume"):
+        budget_rate(DetectionConfig(max_alerts_per_day=5), _matrix(4))

@@ -275,3 +275,21 @@ def test_feature_settings_in_the_config_reach_the_features(small_logs, tmp_path)
     assert default.shape == off.shape
     changed = [name for name in FEATURE_NAMES if not default[name].equals(off[name])]
     assert changed, "switching the known-network and cold-start logic off changed no feature"
+
+
+def test_a_daily_alert_count_sets_the_rate_and_a_budget_change_retrains(small_logs, tmp_path):
+    config = _config(small_logs, tmp_path)
+    first = pipeline.run_day(FIRST_SCORED, config)
+    daily = replace(config, detection=replace(FAST, max_alerts_per_day=15.0))
+    day = FIRST_SCORED + timedelta(days=1)
+    second = pipeline.run_day(day, daily)
+    assert first.model_action == "trained" and second.model_action == "trained"
+    assert "alert budget changed" in second.message and "max_alerts_per_day None -> 15.0" in second.message
+    start, end = pipeline.training_window(daily, day)
+    volumes = [len(pd.read_parquet(pipeline.training_features_path(daily, start + timedelta(days=n))))
+               for n in range((end - start).days)]
+    assert second.target_fpr == pytest.approx(15.0 / (sum(volumes) / len(volumes)))
+    assert second.expected_alerts == pytest.approx(second.target_fpr * second.rows_scored)
+    # The same budget again: the model is loaded, not retrained.
+    third = pipeline.run_day(day + timedelta(days=1), daily)
+    assert third.model_action == "loaded" and third.target_fpr == second.target_fpr
