@@ -24,7 +24,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import attempt_sources, is_workstation
+from ztad.attempt_source import WORKSTATION_PREFIX, attempt_sources
 from ztad.severity import incident_severity, level_of, pattern_points
 
 #: Reasons that make an address a source of attack when they span users.
@@ -142,8 +142,8 @@ def _category(kind: str, group: pd.DataFrame, counts: dict[str, int]) -> str | N
 
 def _source_ip(group: pd.DataFrame) -> str | None:
     """The address of a source incident; None when its source is a workstation."""
-    source = _sources(group).iloc[0]
-    return None if is_workstation(pd.Series([source])).iloc[0] else str(source)
+    source = str(_sources(group).iloc[0])
+    return None if source.startswith(WORKSTATION_PREFIX) else source
 
 
 def _clock(value) -> str:
