@@ -33,7 +33,13 @@ class Buffers:
         self.buffers: list[bytearray] = []
 
     def get(self, length: int) -> bytearray:
-        """A buffer of ``length`` bytes (its content is undefined)."""
+        """A buffer of ``length`` bytes (its content is undefined).
+
+        A new buffer is allocated with room to spare (an eighth, at most 1 MiB) and cut to
+        ``length``: a bytearray keeps its allocation when cut by less than half, so later
+        blocks a little longer (blocks start with the end of the previous one) grow in place
+        instead of being reallocated and copied.
+        """
         for buffer in self.buffers:
             if sys.getrefcount(buffer) <= 3:  # this list, the loop variable, the argument
                 if len(buffer) > length:
@@ -41,7 +47,8 @@ class Buffers:
                 elif len(buffer) < length:
                     buffer.extend(bytes(length - len(buffer)))
                 return buffer
-        buffer = bytearray(length)
+        buffer = bytearray(length + min(length >> 3, 1 << 20))
+        del buffer[length:]
         if len(self.buffers) < self.keep:
             self.buffers.append(buffer)
         return buffer
@@ -78,17 +85,24 @@ def line_ends(block, start: int = 0, stop: int | None = None) -> np.ndarray:
     return np.flatnonzero(data[start:stop] == 10) + start
 
 
-def iter_line_buffers(stream, size: int, head: bytes = b"") -> Iterator[tuple[bytearray, int]]:
+def iter_line_buffers(
+    stream, size: int, head: bytes | bytearray = b"", buffers: Buffers | None = None
+) -> Iterator[tuple[bytearray, int]]:
     """Yield (block, end): ``block[:end]`` holds whole lines, ``block[end:]`` nothing more.
 
-    ``head`` is data already read from the stream (to sniff the format). ``end`` is the
-    offset after the block's last line end, or the block's length for the last block (whose
-    last line may be unfinished) and for a line longer than :data:`MAX_LINE_BLOCKS` blocks,
-    which is passed on cut into pieces. The bytes after ``end`` start the next block, which
-    is read before a block is handed out, to know whether it is the last.
+    ``head`` is data already read from the stream (to sniff the format): a copy of it is
+    the first block, unless ``buffers`` is given, in which case ``head`` should be a buffer
+    of ``buffers`` and is the first block itself. ``end`` is the offset after the block's
+    last line end, or the block's length for the last block (whose last line may be
+    unfinished) and for a line longer than :data:`MAX_LINE_BLOCKS` blocks, which is passed
+    on cut into pieces. The bytes after ``end`` start the next block, which is read before a
+    block is handed out, to know whether it is the last.
     """
-    buffers = Buffers()
-    block = bytearray(head) if head else read_block(stream, size, buffers=buffers)
+    if buffers is None or not isinstance(head, bytearray):
+        head = bytearray(head)
+    buffers = Buffers() if buffers is None else buffers
+    block = head if head else read_block(stream, size, buffers=buffers)
+    del head
     while block:
         end = block.rfind(b"\n") + 1
         if end == 0 and len(block) > (MAX_LINE_BLOCKS + 1) * size:

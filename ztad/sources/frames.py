@@ -134,8 +134,13 @@ def text(values) -> pa.Array:
     """
     if not isinstance(values, (pa.Array, pa.ChunkedArray)):
         values = values_array(values)
-    trimmed = pc.utf8_trim_whitespace(_typed_text(values))
-    return pc.if_else(pc.is_in(trimmed, value_set=_NO_VALUE), pa.scalar(None, _TEXT), trimmed)
+    if not pa.types.is_string(values.type):
+        values = _typed_text(values)
+    trimmed = pc.utf8_trim_whitespace(values)
+    blank = pc.is_in(trimmed, value_set=_NO_VALUE)
+    if not pc.any(blank).as_py():  # usually none: the copy of if_else is spared
+        return trimmed
+    return pc.if_else(blank, pa.scalar(None, _TEXT), trimmed)
 
 
 def text_column(values, index=None) -> pd.Series:
@@ -145,7 +150,12 @@ def text_column(values, index=None) -> pd.Series:
 
 def string_series(values: pa.Array, index=None) -> pd.Series:
     """An Arrow string array as a nullable pandas string column (no copy)."""
-    return pd.Series(pd.arrays.ArrowStringArray(values), index=index)
+    return pd.Series(string_array(values), index=index)
+
+
+def string_array(values: pa.Array) -> pd.arrays.ArrowStringArray:
+    """An Arrow string array as a pandas string array (no copy), to build a frame from."""
+    return pd.arrays.ArrowStringArray(values)
 
 
 def numbers(values: pa.Array) -> pa.Array:
@@ -218,6 +228,15 @@ def os_and_browser(os: pa.Array, browser: pa.Array) -> pa.Array:
     both = pc.binary_join_element_wise(pc.coalesce(os, "?"), pc.coalesce(browser, "?"), " / ")
     known = pc.or_(pc.is_valid(os), pc.is_valid(browser))
     return pc.if_else(known, both, pa.scalar(None, _TEXT))
+
+
+def place(city: pa.Array, country: pa.Array) -> pa.Array:
+    """``"City, Country"``; just the country when the city is unknown; missing when both are.
+
+    The rule of :func:`ztad.geoip.format_place`, in Arrow, for columns already cleaned by
+    :func:`text` (trimmed, blanks missing).
+    """
+    return pc.coalesce(pc.binary_join_element_wise(city, country, ", "), country)
 
 
 def regex_replace(values: pa.Array, pattern: str, replacement: str, where: np.ndarray | None = None) -> pa.Array:

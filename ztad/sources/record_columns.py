@@ -4,8 +4,8 @@ An adapter names the fields it reads by attribute path ("client.ipAddress") into
 ``Struct`` records decode into. :class:`RecordColumns` walks the records once per level of
 nesting and takes all the attributes it needs at that level in one pass (``astuple`` when it
 needs every field of the ``Struct``, else ``attrgetter``), then turns the rows into one
-sequence per attribute with ``zip``: all in C, no Python bytecode per record, and a third of
-the cost of one ``getattr`` pass per attribute. Leaf fields are converted as text (Arrow
+sequence per attribute with ``zip``: all in C, no Python bytecode per record, and at a
+level of many attributes a third of the cost of one ``getattr`` pass per attribute. Leaf fields are converted as text (Arrow
 checks every value is a string); a field found to hold anything else (numbers, or a
 mixture) is typed by :func:`~ztad.sources.frames.values_array`, and the walk remembers that
 for the next records.
@@ -13,7 +13,9 @@ for the next records.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Collection, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
@@ -53,7 +55,8 @@ class RecordColumns:
 
     def __call__(self, records: list) -> dict[str, pa.Array | list]:
         out: dict[str, pa.Array | list] = {}
-        self._walk(records, self.root, out)
+        with collector_paused():
+            self._walk(records, self.root, out)
         return out
 
     def _walk(self, objects, node: _Node, out: dict) -> None:
@@ -78,38 +81,49 @@ class RecordColumns:
             return values_array(values)
 
 
+@contextmanager
+def collector_paused():
+    """Pause Python's cycle collector while records are decoded and walked.
+
+    Decoding and walking make containers by the thousand (a tuple per record and level,
+    decoded lists), which can hold no cycle but would start a collection every few hundred
+    records, each scanning every container still alive (such as the decoded lists of a
+    whole block): that costs more than the walk itself. The collector runs again after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _attribute_values(objects, attributes: list[str]) -> list:
-    """One sequence per attribute: its value in each object (None where an object is None)."""
+    """One sequence per attribute: its value in each object (None where an object is None).
+
+    Objects of one type are taken a row at a time (missing ones stand in as an empty
+    object, whose fields are missing); anything else one attribute at a time, which works
+    for objects of any kind.
+    """
     if len(attributes) == 1:
         return [list(map(getattr, objects, repeat(attributes[0]), repeat(None)))]
-    sample = next((o for o in objects if o is not None), None)
-    if sample is None:
-        return [[None] * len(objects)] * len(attributes)
-    whole = tuple(attributes) == getattr(type(sample), "__struct_fields__", None)
-    getter = astuple if whole else attrgetter(*attributes)
-    try:
-        rows = list(map(getter, objects))
-    except (AttributeError, TypeError):  # a missing level: its fields are missing
+    types = set(map(type, objects))
+    missing = type(None) in types
+    types.discard(type(None))
+    if len(types) != 1:
+        return [list(map(getattr, objects, repeat(a), repeat(None))) for a in attributes]
+    kind = types.pop()
+    fields = getattr(kind, "__struct_fields__", None)
+    whole = fields is not None and len(fields) == len(attributes) and set(fields) == set(attributes)
+    if missing:
         try:
-            empty = type(sample)()
-        except TypeError:  # a type without defaults: one attribute at a time
+            empty = kind()
+        except TypeError:  # a type without defaults: no stand-in for missing objects
             return [list(map(getattr, objects, repeat(a), repeat(None))) for a in attributes]
-        rows = list(map(getter, [empty if o is None else o for o in objects]))
-    return list(zip(*rows))
-
-
-def pluck_many(records: list, paths: Mapping[str, str]) -> dict[str, list]:
-    """Values at each attribute path ("a.b.c") of every record; None where a level is None.
-
-    ``map`` with ``getattr`` runs in C, so this costs no Python bytecode per record, and
-    each shared prefix ("a.b") is walked only once.
-    """
-    walked: dict[str, list] = {"": records}
-
-    def values_at(path: str) -> list:
-        if path not in walked:
-            parent, _, name = path.rpartition(".")
-            walked[path] = list(map(getattr, values_at(parent), repeat(name), repeat(None)))
-        return walked[path]
-
-    return {name: values_at(path) for name, path in paths.items()}
+        objects = [empty if o is None else o for o in objects]
+    columns = list(zip(*list(map(astuple if whole else attrgetter(*attributes), objects))))
+    if whole and tuple(attributes) != fields:
+        position = {name: index for index, name in enumerate(fields)}
+        columns = [columns[position[a]] for a in attributes]
+    return columns

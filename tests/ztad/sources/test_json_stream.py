@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.sources.json_stream import PIECE_BYTES, decode_records, iter_json_records, json_layout
+from ztad.sources.json_stream import LEARNING_BYTES, PIECE_BYTES, decode_records, iter_json_records, json_layout
 
 
 class Record(msgspec.Struct):
@@ -75,10 +75,11 @@ def test_a_bad_element_in_an_array_is_quarantined_alone(tmp_path, chunk):
 
 def test_records_whose_nested_lists_look_like_the_array_are_still_split_right(tmp_path):
     """The separator between records occurs inside records too: decoding proves each cut."""
+    count = 80_000  # enough records for more than two pieces
     records = [
         {"id": f"r{i}", "kind": "signIn",
          "policies": [{"id": f"p{i}", "kind": "signIn"}, {"id": "q", "kind": "signIn"}]}
-        for i in range(40_000)
+        for i in range(count)
     ]
     path = tmp_path / "nested.json"
     text = json.dumps({"value": records}, separators=(",", ":"))
@@ -91,8 +92,22 @@ def test_records_whose_nested_lists_look_like_the_array_are_still_split_right(tm
     for chunk in (None, 200_000):
         _, values, rows, quarantine = read_all(path, chunk, {"id": "id"}, Nested)
         assert quarantine.empty
-        assert values["id"] == [f"r{i}" for i in range(40_000)]
-        assert rows == list(range(1, 40_001))
+        assert values["id"] == [f"r{i}" for i in range(count)]
+        assert rows == list(range(1, count + 1))
+
+
+def test_records_larger_than_the_bytes_the_separator_is_learnt_from(tmp_path):
+    """The first records alone outgrow the first exact split: it grows until one ends."""
+    records = [{"a": i, "s": "x" * (LEARNING_BYTES + 5000 * i)} for i in range(12)]
+    records[7]["a"] = {"not": "a scalar"}  # one bad record among them
+    path = tmp_path / "large.json"
+    path.write_text(json.dumps(records, separators=(",", ":")))
+    for chunk in (None, 300_000):
+        _, values, rows, quarantine = read_all(path, chunk)
+        assert values["a"] == [i for i in range(12) if i != 7]
+        assert values["s"] == [r["s"] for i, r in enumerate(records) if i != 7]
+        assert rows == [n for n in range(1, 13) if n != 8]
+        assert quarantine["source_row"].tolist() == [8]
 
 
 def test_a_truncated_array_quarantines_the_cut_element(tmp_path):

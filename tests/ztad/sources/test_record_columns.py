@@ -4,7 +4,7 @@ import msgspec
 import pyarrow as pa
 
 from ztad.sources.frames import values_array
-from ztad.sources.record_columns import RecordColumns, pluck_many
+from ztad.sources.record_columns import RecordColumns
 
 Scalar = str | int | float | bool | None
 
@@ -33,6 +33,17 @@ FIELDS = {"id": "id", "time": "time", "user": "data.user", "ip": "data.ip", "typ
 
 def decode(records):
     return msgspec.json.Decoder(list[Event]).decode(msgspec.json.encode(records))
+
+
+def pluck_many(records: list, paths: dict[str, str]) -> dict[str, list]:
+    """The obvious way, one attribute path at a time: values at each path ("a.b.c") of every
+    record, None where a level is None."""
+    def value_at(record, path):
+        for name in path.split("."):
+            record = getattr(record, name, None)
+        return record
+
+    return {name: [value_at(record, path) for record in records] for name, path in paths.items()}
 
 
 def plucked(events):
@@ -70,3 +81,29 @@ def test_missing_levels_give_missing_values():
     got = RecordColumns({"user": "data.user", "ip": "data.ip"})(decode([{"data": None}, {}, {"data": {"ip": "z"}}]))
     assert got["user"].to_pylist() == [None, None, None]
     assert got["ip"].to_pylist() == [None, None, "z"]
+
+
+class First(msgspec.Struct, tag=True, gc=False):
+    x: Scalar = None
+    y: Scalar = None
+
+
+class Second(msgspec.Struct, tag=True, gc=False):
+    y: Scalar = None
+    x: Scalar = None
+
+
+class Mixed(msgspec.Struct, gc=False):
+    data: First | Second | None = None
+    note: Data | str | None = None
+
+
+def test_levels_holding_objects_of_several_kinds_are_taken_by_name():
+    records = msgspec.json.Decoder(list[Mixed]).decode(msgspec.json.encode([
+        {"data": {"type": "First", "x": "a", "y": "b"}, "note": {"user": "u", "ip": "i"}},
+        {"data": {"type": "Second", "y": "d", "x": "c"}, "note": "plain"},
+        {"data": None},
+    ]))
+    got = RecordColumns({"x": "data.x", "y": "data.y", "user": "note.user", "ip": "note.ip"})(records)
+    assert got["x"].to_pylist() == ["a", "c", None] and got["y"].to_pylist() == ["b", "d", None]
+    assert got["user"].to_pylist() == ["u", None, None] and got["ip"].to_pylist() == ["i", None, None]
