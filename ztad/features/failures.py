@@ -188,8 +188,9 @@ def _take(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
-    """Per event, its source IP's failures in the busiest spray window (an hour) that holds the
-    event, and the distinct users they were against, counting only users for whom the IP is new.
+    """Per event, its source's failures in the busiest spray window (an hour) that holds the
+    event, and the distinct users they were against, counting only users for whom the source
+    is new. The source is the IP address, else the workstation (:mod:`ztad.attempt_source`).
 
     A spray of 20 users over half an hour gives every one of its 20 attempts the count 20, not
     1, 2, ... 20: the job scores a finished day, and the first victims are as sprayed as the last.
