@@ -9,9 +9,9 @@ password spray, large transfer, unusual resource, new device.
 Sections (``--section``, default all):
 
 ``quality``
-    Each detector and the ensemble (max and mean combination) trained on normal rows, scored on
-    held-out normal rows plus 1 % anomalies: ROC-AUC, PR-AUC, and the false-positive rate at
-    the calibrated threshold against the budget.
+    Each detector and the ensemble (every combination in ``ztad.ensemble.COMBINERS``) trained
+    on normal rows, scored on held-out normal rows plus 1 % anomalies: ROC-AUC, PR-AUC, and
+    the false-positive rate at the calibrated threshold against the budget.
 ``ocsvm``
     The exact RBF One-Class SVM against its approximations (exact on a 10,000-row subsample,
     which the detector uses beyond 10,000 rows, and Nystroem + SGD) at training sizes where
@@ -53,7 +53,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ztad.config import DetectionConfig, SourceConfig
 from ztad.detectors import make_detector
-from ztad.ensemble import DEFAULT_MEMBERS, Ensemble, combine_surprises
+from ztad.ensemble import COMBINERS, DEFAULT_MEMBERS, Ensemble, combine_surprises
 
 #: Most recent training days held out to calibrate on, in the generated-logs section.
 RECENT_CALIBRATION_DAYS = 3
@@ -184,7 +184,7 @@ def _ranking(y, scores) -> tuple[float, float]:
 
 
 def _quality_table(ensemble: Ensemble, X, y) -> None:
-    """Ranking and operating-point figures of every member and of both combinations."""
+    """Ranking and operating-point figures of every member and of every combination."""
     print(f"{'detector':28s} {'ROC-AUC':>8s} {'PR-AUC':>8s} {'FPR@thr':>8s} {'recall@thr':>10s}")
     normal = y == 0
     for name, member in ensemble.detectors_.items():
@@ -194,7 +194,7 @@ def _quality_table(ensemble: Ensemble, X, y) -> None:
         print(f"{name:28s} {roc:8.4f} {pr:8.4f} {flagged[normal].mean():8.4f} "
               f"{flagged[~normal].mean():10.3f}   (member target_fpr {member.target_fpr})")
     contributions = ensemble.contributions(X)
-    for how in ("max", "mean"):
+    for how in COMBINERS:
         scores = combine_surprises(contributions.to_numpy(), how)
         roc, pr = _ranking(y, scores)
         line = f"{'ensemble (' + how + ')':28s} {roc:8.4f} {pr:8.4f}"
