@@ -34,6 +34,16 @@ def attempt_sources(ip_address: pd.Series, device_id: pd.Series | None = None) -
     return sources.fillna(pd.Series(workstations.to_numpy(), index=sources.index))
 
 
+def sources_of(frame: pd.DataFrame) -> pd.Series:
+    """:func:`attempt_sources` of a frame's ``ip_address`` and ``device_id`` columns; a
+    missing column counts as empty."""
+    if "ip_address" in frame.columns:
+        ips = frame["ip_address"]
+    else:
+        ips = pd.Series(pd.NA, index=frame.index, dtype="string")
+    return attempt_sources(ips, frame.get("device_id"))
+
+
 def is_workstation(sources: pd.Series) -> pd.Series:
     """True where a source is a workstation rather than an address (False where missing)."""
     return sources.astype("string").str.startswith(WORKSTATION_PREFIX).fillna(False).astype(bool)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import attempt_sources
+from ztad.attempt_source import sources_of
 from ztad.features import FEATURE_NAMES
 
 _BYTES_BASELINE_WORDS = {
@@ -203,18 +203,10 @@ def _spray(r: _Rows):
     users = np.nan_to_num(r.num("ctx_ip_failed_users_60m"))
     attempts = np.nan_to_num(r.num("ctx_ip_failures_60m"))
     mask = users >= 3
-    source = _attempt_sources(r)
+    source = sources_of(r.events).fillna("unknown").to_numpy(dtype=object)
     texts = [f"{source[i]} failed to log in as {users[i]:.0f} different users ({attempts[i]:.0f} attempts) "
              "within an hour" for i in np.flatnonzero(mask)]
     return mask, texts
-
-
-def _attempt_sources(r: _Rows) -> np.ndarray:
-    """Each event's source as text: its IP address, else its workstation, else "unknown"."""
-    if "ip_address" not in r.events.columns:
-        return np.full(len(r.events), "unknown", dtype=object)
-    sources = attempt_sources(r.events["ip_address"], r.events.get("device_id"))
-    return sources.fillna("unknown").to_numpy(dtype=object)
 
 
 def _new_device(r: _Rows):

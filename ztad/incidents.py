@@ -24,7 +24,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import WORKSTATION_PREFIX, attempt_sources
+from ztad.attempt_source import WORKSTATION_PREFIX, sources_of
 from ztad.severity import incident_severity, level_of, pattern_points
 
 #: Reasons that make an address a source of attack when they span users.
@@ -52,17 +52,13 @@ def _code_sets(reasons: pd.Series) -> list[frozenset[str]]:
     return [frozenset(str(r["code"]) for r in (rs if rs is not None else [])) for rs in reasons]
 
 
-def _sources(findings: pd.DataFrame) -> pd.Series:
-    return attempt_sources(findings["ip_address"], findings.get("device_id"))
-
-
 def source_addresses(findings: pd.DataFrame) -> set[str]:
     """Sources (addresses or workstations) that attacked several accounts (spray), or failed
     for several users."""
     codes = _code_sets(findings["reasons"])
     spray = np.array([SPRAY_CODE in c for c in codes], dtype=bool)
     failing = np.array([bool(c & FAILURE_CODES) for c in codes], dtype=bool)
-    sources = _sources(findings)
+    sources = sources_of(findings)
     sprayers = set(sources[spray].dropna())
     users = findings.loc[failing, "user_id"].groupby(sources[failing].to_numpy()).nunique()
     return sprayers | set(users.index[users.to_numpy() >= 2])
@@ -71,7 +67,7 @@ def source_addresses(findings: pd.DataFrame) -> set[str]:
 def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
     """The incident id of each finding (same index)."""
     _require(findings)
-    attempts = _sources(findings)
+    attempts = sources_of(findings)
     sources = attempts.isin(source_addresses(findings)).fillna(False).to_numpy(bool)
     prefix = day.isoformat()
     by_source = prefix + ":source:" + attempts.fillna("")
@@ -142,7 +138,7 @@ def _category(kind: str, group: pd.DataFrame, counts: dict[str, int]) -> str | N
 
 def _source_ip(group: pd.DataFrame) -> str | None:
     """The address of a source incident; None when its source is a workstation."""
-    source = str(_sources(group).iloc[0])
+    source = str(sources_of(group).iloc[0])
     return None if source.startswith(WORKSTATION_PREFIX) else source
 
 
@@ -163,7 +159,7 @@ def _summary(kind: str, group: pd.DataFrame, users: list[str], counts: dict[str,
     span = f"{_clock(group['event_time'].min())}-{_clock(group['event_time'].max())} UTC"
     worst = int(pd.to_numeric(group["severity"]).max())
     if kind == "source":
-        source = _sources(group).iloc[0]
+        source = sources_of(group).iloc[0]
         succeeded = group["login_success"].astype("boolean").fillna(False).to_numpy(bool)
         winners = sorted(group.loc[succeeded, "user_id"].astype(str).unique())
         gained = f"; {len(winners)} success(es): {', '.join(winners[:5])}" if winners else "; no success"

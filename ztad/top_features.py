@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import attempt_sources
+from ztad.attempt_source import sources_of
 from ztad.explain import format_bytes, format_clock, format_minutes, format_ratio
 
 #: Features listed per finding.
@@ -59,9 +59,7 @@ class _Facts:
 
     def source(self) -> np.ndarray:
         """Each row's attempt source: its IP address, else its workstation, else None."""
-        if "ip_address" not in self.events.columns:
-            return np.full(len(self.events), None, dtype=object)
-        sources = attempt_sources(self.events["ip_address"], self.events.get("device_id"))
+        sources = sources_of(self.events)
         return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
 
 

@@ -19,3 +19,10 @@ def test_the_address_wins_and_the_workstation_stands_in_for_a_missing_one():
 def test_without_devices_the_source_is_the_address_only():
     sources = attempt_sources(pd.Series(["198.51.100.1", None]))
     assert sources.iloc[0] == "198.51.100.1" and pd.isna(sources.iloc[1])
+
+
+def test_a_frame_without_an_address_column_has_workstation_sources_only():
+    from ztad.attempt_source import sources_of
+
+    sources = sources_of(pd.DataFrame({"device_id": ["ws001", None]}))
+    assert sources.iloc[0] == "workstation ws001" and pd.isna(sources.iloc[1])

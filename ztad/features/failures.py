@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import attempt_sources, is_workstation
+from ztad.attempt_source import is_workstation, sources_of
 from ztad.features.context import MICROS_PER_MINUTE, EventContext
 from ztad.features.cross_user import given
 
@@ -67,6 +67,19 @@ def window_counts(groups, micros, flags, window_micros) -> tuple[np.ndarray, np.
     return out_count, out_first, out_last
 
 
+def _keyed(point_groups, point_micros, query_groups, query_micros, window_micros: int):
+    """Sort order of the points, their sorted (group, time) keys and the queries' keys.
+
+    Groups are strided far enough apart that a window before or after any time never reaches
+    another group's keys, so one binary search finds a group's points in a window.
+    """
+    origin = min(point_micros.min(), query_micros.min())
+    span = _span(np.r_[point_micros, query_micros] - origin, window_micros)
+    order = np.lexsort((point_micros, point_groups))
+    keys = _sorted_keys(point_groups[order], point_micros[order] - origin, span)
+    return order, keys, _sorted_keys(query_groups, query_micros - origin, span)
+
+
 def distinct_in_window(
     point_groups: np.ndarray,
     point_micros: np.ndarray,
@@ -84,12 +97,8 @@ def distinct_in_window(
     if len(point_micros) == 0 or len(query_micros) == 0:
         zeros = np.zeros(len(query_micros), dtype="int64")
         return zeros, zeros
-    origin = min(point_micros.min(), query_micros.min())
-    span = _span(np.r_[point_micros, query_micros] - origin, window_micros)
-    order = np.lexsort((point_micros, point_groups))
-    keys = _sorted_keys(point_groups[order], point_micros[order] - origin, span)
+    order, keys, query_keys = _keyed(point_groups, point_micros, query_groups, query_micros, window_micros)
     members = point_members[order].astype("int64")
-    query_keys = _sorted_keys(query_groups, query_micros - origin, span)
     high = np.searchsorted(keys, query_keys, side="right")
     low = np.searchsorted(keys, query_keys - window_micros, side="left")
     count = np.where(query_groups >= 0, high - low, 0)
@@ -166,11 +175,7 @@ def peak_in_window(
     count, distinct = distinct_in_window(
         point_groups, point_micros, point_members, point_groups, point_micros, window_micros, cap
     )
-    origin = min(point_micros.min(), query_micros.min())
-    span = _span(np.r_[point_micros, query_micros] - origin, window_micros)
-    order = np.lexsort((point_micros, point_groups))
-    keys = _sorted_keys(point_groups[order], point_micros[order] - origin, span)
-    query_keys = _sorted_keys(query_groups, query_micros - origin, span)
+    order, keys, query_keys = _keyed(point_groups, point_micros, query_groups, query_micros, window_micros)
     low = np.searchsorted(keys, query_keys, side="left")
     high = np.where(query_groups >= 0, np.searchsorted(keys, query_keys + window_micros, side="right"), low)
     stride = int(count.max()) + 1
@@ -202,7 +207,7 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     if given_attempts is not None:
         return given_attempts, given(ctx, "ip_failed_users_60m")
     s = ctx.settings
-    sources = attempt_sources(ctx.events["ip_address"], ctx.events["device_id"])
+    sources = sources_of(ctx.events)
     source_codes, _ = pd.factorize(sources, use_na_sentinel=True)
     source_codes = source_codes.astype("int64")
     fails = np.flatnonzero(ctx.failed & (source_codes >= 0) & _foreign(ctx, sources))
@@ -236,7 +241,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     succeeded = ~failed
     since_first = ctx.micros - ctx.micros[np.maximum(first_failure, 0)] if ctx.n else ctx.micros
     burst_minutes = np.where(first_failure >= 0, since_first / MICROS_PER_MINUTE, 0.0)
-    sources = attempt_sources(ctx.events["ip_address"], ctx.events["device_id"]).to_numpy()
+    sources = sources_of(ctx.events).to_numpy()
     features = {
         "login_failed": failed.astype("float64"),
         "user_failures_10m": np.log1p(per_10m),
