@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    from ztad.generate import generate
+    from ztad.synth import generate
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ztad-bench-backfill-"))
     logs = workdir / "logs"

@@ -72,7 +72,7 @@ def _day_with_features(args):
     from ztad.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
     from ztad.config import DetectionConfig
     from ztad.features import compute_features
-    from ztad.generate.catalogue import SENSITIVE_RESOURCES
+    from ztad.synth.catalogue import SENSITIVE_RESOURCES
     from ztad.rules import evaluate_rules
 
     scored_day = date(2026, 3, 4)  # a Wednesday

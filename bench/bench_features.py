@@ -95,7 +95,7 @@ def synthetic_day(day: date, n_events: int, n_users: int, seed: int = 7) -> pd.D
 
 def generated_days(first: date, days: int, users: int):
     """Canonical events of consecutive generated days (attacks after the first 80 %)."""
-    from ztad.generate import GeneratorSettings, build_world, day_frame
+    from ztad.synth import GeneratorSettings, build_world, day_frame
     from ztad.schema import conform
 
     world = build_world(GeneratorSettings(first, days, users, seed=7, clean_days=int(days * 0.8)))
@@ -130,7 +130,7 @@ def main() -> None:
     if args.source == "generator":
         users = args.users or 76_000
         day_events = generated_days(first, args.history_days + 1, users)
-        from ztad.generate.catalogue import SENSITIVE_RESOURCES as sensitive
+        from ztad.synth.catalogue import SENSITIVE_RESOURCES as sensitive
     else:
         users = args.users or 20_000
         day_events = lambda d: synthetic_day(d, args.events, users)  # noqa: E731

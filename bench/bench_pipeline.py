@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ztad import pipeline
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
-from ztad.generate import generate
+from ztad.synth import generate
 
 
 def _peak_rss_gib() -> float:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ztad import pipeline, sharding
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
-from ztad.generate import generate
+from ztad.synth import generate
 
 START = date(2026, 3, 2)
 SHARDED_STEPS = ("update_baselines", "score")

@@ -141,7 +141,7 @@ def _job_config(args: argparse.Namespace):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ztad.generate import generate
+    from ztad.synth import generate
 
     def progress(done: int, total: int) -> None:
         print(f"\rgenerating day {done}/{total}", end="", file=sys.stderr, flush=True)

@@ -35,7 +35,7 @@ def _say(text: str = "") -> None:
 
 
 def _generate(logs: Path) -> None:
-    from ztad.generate import generate
+    from ztad.synth import generate
 
     if logs.exists():
         _say(f"reusing the generated logs in {logs}")
@@ -54,7 +54,7 @@ def _configure(home: Path, logs: Path) -> None:
         os.environ.pop(name, None)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The generated organisation's sensitive applications (payroll, admin console ...).
-    from ztad.generate.catalogue import SENSITIVE_RESOURCES
+    from ztad.synth.catalogue import SENSITIVE_RESOURCES
 
     os.environ["ZTAD_SENSITIVE_RESOURCES"] = ",".join(SENSITIVE_RESOURCES)
 

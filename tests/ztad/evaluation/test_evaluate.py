@@ -232,7 +232,7 @@ def test_unknown_split_is_refused(wired):
 @pytest.fixture(scope="module")
 def generated():
     """Ten days of generated logs in the origin CSV's columns; attacks after six clean days."""
-    from ztad.generate import generate_events
+    from ztad.synth import generate_events
 
     events = generate_events(start=date(2026, 3, 2), days=10, users=30, seed=3, clean_days=6,
                              attack_rate=0.03)

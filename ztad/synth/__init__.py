@@ -19,10 +19,10 @@ Public API
     The address plan (city and network kind of every generated address block).
 """
 
-from ztad.generate.events import ATTACK_CATEGORIES, COMBINED_ATTACKS, LABELS, SCENARIOS
-from ztad.generate.frame import OUTPUT_COLUMNS
-from ztad.generate.networks import network_table
-from ztad.generate.world import (
+from ztad.synth.events import ATTACK_CATEGORIES, COMBINED_ATTACKS, LABELS, SCENARIOS
+from ztad.synth.table import OUTPUT_COLUMNS
+from ztad.synth.networks import network_table
+from ztad.synth.world import (
     GeneratorSettings,
     GeneratorSettingsError,
     World,
@@ -31,7 +31,7 @@ from ztad.generate.world import (
     generate_events,
     iter_day_frames,
 )
-from ztad.generate.writer import FORMATS, LAYOUTS, GenerateSummary, generate
+from ztad.synth.writer import FORMATS, LAYOUTS, GenerateSummary, generate
 
 __all__ = [
     "ATTACK_CATEGORIES",

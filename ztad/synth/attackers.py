@@ -14,13 +14,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from ztad.generate import catalogue as cat
-from ztad.generate import events as ev
-from ztad.generate.hard_negatives import HardNegatives
-from ztad.generate.networks import HOSTING, RESIDENTIAL
-from ztad.generate.organisation import DESKTOP, LAPTOP, Organisation
-from ztad.generate.places import ATTACK_ORIGINS, CITY_COUNTRIES, day_start_seconds, distance_matrix
-from ztad.generate.sampling import choose_per_row, cumulative
+from ztad.synth import catalogue as cat
+from ztad.synth import events as ev
+from ztad.synth.hard_negatives import HardNegatives
+from ztad.synth.networks import HOSTING, RESIDENTIAL
+from ztad.synth.organisation import DESKTOP, LAPTOP, Organisation
+from ztad.synth.places import ATTACK_ORIGINS, CITY_COUNTRIES, day_start_seconds, distance_matrix
+from ztad.synth.sampling import choose_per_row, cumulative
 
 #: An impossible-travel login is at least this far from the victim's place.
 FAR_KM = 3000.0

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ztad.generate import catalogue as cat
-from ztad.generate.places import HEADQUARTERS, OFFICES, OFFICE_WEIGHTS, remote_home_cities
-from ztad.generate.sampling import cumulative
+from ztad.synth import catalogue as cat
+from ztad.synth.places import HEADQUARTERS, OFFICES, OFFICE_WEIGHTS, remote_home_cities
+from ztad.synth.sampling import cumulative
 
 #: Device slots of every user: a laptop always, a phone and an office desktop sometimes.
 DEVICE_KINDS: tuple[str, ...] = ("laptop", "phone", "desktop")

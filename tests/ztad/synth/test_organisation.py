@@ -3,8 +3,8 @@ import re
 import numpy as np
 import pytest
 
-from ztad.generate import catalogue as cat
-from ztad.generate.organisation import (
+from ztad.synth import catalogue as cat
+from ztad.synth.organisation import (
     DESKTOP,
     LAPTOP,
     PHONE,
@@ -12,7 +12,7 @@ from ztad.generate.organisation import (
     device_names,
     user_ids,
 )
-from ztad.generate.places import CITY_COUNTRIES
+from ztad.synth.places import CITY_COUNTRIES
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.generate import catalogue as cat
-from ztad.generate import events as ev
-from ztad.generate.activity import normal_events
-from ztad.generate.organisation import PHONE
-from ztad.generate.places import utc_offsets
+from ztad.synth import catalogue as cat
+from ztad.synth import events as ev
+from ztad.synth.activity import normal_events
+from ztad.synth.organisation import PHONE
+from ztad.synth.places import utc_offsets
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_weekdays_are_busier_than_weekends(gen_world):
 
 
 def test_phones_connect_through_the_mobile_carrier_of_the_day_city(gen_world, monday):
-    from ztad.generate.networks import MOBILE, block_bases
+    from ztad.synth.networks import MOBILE, block_bases
 
     _, events = monday
     phones = np.isin(events.device, gen_world.org.device[:, PHONE])

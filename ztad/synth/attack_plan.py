@@ -17,11 +17,11 @@ from datetime import date
 
 import numpy as np
 
-from ztad.generate import activity
-from ztad.generate import catalogue as cat
-from ztad.generate.events import ATTACK_CATEGORIES, COMBINED_ATTACKS, label_code
-from ztad.generate.hard_negatives import HardNegatives
-from ztad.generate.organisation import Organisation
+from ztad.synth import activity
+from ztad.synth import catalogue as cat
+from ztad.synth.events import ATTACK_CATEGORIES, COMBINED_ATTACKS, label_code
+from ztad.synth.hard_negatives import HardNegatives
+from ztad.synth.organisation import Organisation
 
 #: Kinds of campaign; ``multiple_failed_logins+new_device`` is not one of them: it is what a
 #: brute force that succeeds does next.

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ztad.generate import catalogue as cat
-from ztad.generate import events as ev
-from ztad.generate.activity import VPN_DAY_KEY, home_line_spread, transfer_bytes
-from ztad.generate.attack_plan import CAMPAIGN_KINDS, AttackPlan, campaign_label
-from ztad.generate.attackers import (
+from ztad.synth import catalogue as cat
+from ztad.synth import events as ev
+from ztad.synth.activity import VPN_DAY_KEY, home_line_spread, transfer_bytes
+from ztad.synth.attack_plan import CAMPAIGN_KINDS, AttackPlan, campaign_label
+from ztad.synth.attackers import (
     ELEVATED_FACTOR,
     DayContext,
     NewDevices,
@@ -35,10 +35,10 @@ from ztad.generate.attackers import (
     far_city,
     session_offsets,
 )
-from ztad.generate.networks import HOSTING, RESIDENTIAL, address, mix
-from ztad.generate.organisation import Organisation
-from ztad.generate.places import DAY_SECONDS, utc_offsets
-from ztad.generate.sampling import choose_per_row, cumulative
+from ztad.synth.networks import HOSTING, RESIDENTIAL, address, mix
+from ztad.synth.organisation import Organisation
+from ztad.synth.places import DAY_SECONDS, utc_offsets
+from ztad.synth.sampling import choose_per_row, cumulative
 
 #: An impossible-travel login comes this many minutes after (or before) the victim's own.
 TRAVEL_GAP_MINUTES = (15, 90)

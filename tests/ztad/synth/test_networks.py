@@ -2,7 +2,7 @@ import ipaddress
 
 import numpy as np
 
-from ztad.generate.networks import (
+from ztad.synth.networks import (
     CORPORATE,
     HOSTING,
     MOBILE,
@@ -14,7 +14,7 @@ from ztad.generate.networks import (
     mix,
     network_table,
 )
-from ztad.generate.places import CITY_NAMES, OFFICES
+from ztad.synth.places import CITY_NAMES, OFFICES
 
 
 def test_every_block_is_distinct_ordinary_public_space():

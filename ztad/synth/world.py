@@ -17,15 +17,15 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from ztad.generate.activity import normal_events
-from ztad.generate.attack_plan import AttackPlan, plan_attacks
-from ztad.generate.attackers import DayContext
-from ztad.generate.attacks import attacks_of_day
-from ztad.generate.events import EventArrays
-from ztad.generate.frame import to_frame
-from ztad.generate.hard_negatives import HardNegatives, build_hard_negatives
-from ztad.generate.organisation import PHONE, Organisation, build_organisation
-from ztad.generate.places import DAY_SECONDS, day_start_seconds
+from ztad.synth.activity import normal_events
+from ztad.synth.attack_plan import AttackPlan, plan_attacks
+from ztad.synth.attackers import DayContext
+from ztad.synth.attacks import attacks_of_day
+from ztad.synth.events import EventArrays
+from ztad.synth.table import to_frame
+from ztad.synth.hard_negatives import HardNegatives, build_hard_negatives
+from ztad.synth.organisation import PHONE, Organisation, build_organisation
+from ztad.synth.places import DAY_SECONDS, day_start_seconds
 
 # Random streams, kept apart so that adding draws to one never shifts another.
 _ORGANISATION, _HARD_NEGATIVES, _PLAN, _ACTIVITY, _ATTACKS = range(1, 6)
@@ -159,7 +159,7 @@ def day_arrays(world: World, day: int, local: dict[int, EventArrays] | None = No
 
 
 def day_frame(world: World, day: date, local: dict[int, EventArrays] | None = None) -> pd.DataFrame:
-    """Events of one UTC day as a DataFrame (see :func:`ztad.generate.frame.to_frame`)."""
+    """Events of one UTC day as a DataFrame (see :func:`ztad.synth.table.to_frame`)."""
     events, names = day_arrays(world, day.toordinal(), local)
     return to_frame(events, world.org, names)
 

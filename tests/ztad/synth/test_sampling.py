@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ztad.generate.sampling import choose_per_row, cumulative
+from ztad.synth.sampling import choose_per_row, cumulative
 
 
 def test_cumulative_rows_end_at_one_and_zero_rows_stay_zero():

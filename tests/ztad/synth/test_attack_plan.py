@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from ztad.generate.attack_plan import CAMPAIGN_KINDS, expected_normal_events, kind_code, plan_attacks
-from ztad.generate.hard_negatives import build_hard_negatives
-from ztad.generate.organisation import build_organisation
+from ztad.synth.attack_plan import CAMPAIGN_KINDS, expected_normal_events, kind_code, plan_attacks
+from ztad.synth.hard_negatives import build_hard_negatives
+from ztad.synth.organisation import build_organisation
 
 FIRST = 739677  # a Monday
 

@@ -11,11 +11,11 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ztad.generate import catalogue as cat
-from ztad.generate.events import LABELS, SCENARIOS, EventArrays
-from ztad.generate.networks import format_ipv4
-from ztad.generate.organisation import Organisation
-from ztad.generate.places import CITY_NAMES
+from ztad.synth import catalogue as cat
+from ztad.synth.events import LABELS, SCENARIOS, EventArrays
+from ztad.synth.networks import format_ipv4
+from ztad.synth.organisation import Organisation
+from ztad.synth.places import CITY_NAMES
 
 #: Columns of generated logs, in order: the origin data set's, then department and scenario.
 OUTPUT_COLUMNS: tuple[str, ...] = (

@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ztad.generate import OUTPUT_COLUMNS, GeneratorSettingsError, generate
-from ztad.generate.writer import iso_timestamps
+from ztad.synth import OUTPUT_COLUMNS, GeneratorSettingsError, generate
+from ztad.synth.writer import iso_timestamps
 
 TINY = {"start": date(2026, 3, 2), "days": 3, "users": 20, "clean_days": 1}
 HEADER = list(OUTPUT_COLUMNS)

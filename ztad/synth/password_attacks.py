@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ztad.generate import events as ev
-from ztad.generate.activity import failure_bytes, transfer_bytes
-from ztad.generate.attack_plan import AttackPlan
-from ztad.generate.attackers import (
+from ztad.synth import events as ev
+from ztad.synth.activity import failure_bytes, transfer_bytes
+from ztad.synth.attack_plan import AttackPlan
+from ztad.synth.attackers import (
     ELEVATED_FACTOR,
     DayContext,
     NewDevices,
@@ -26,9 +26,9 @@ from ztad.generate.attackers import (
     domestic_city,
     login_portals,
 )
-from ztad.generate.networks import address
-from ztad.generate.places import ATTACK_ORIGINS, DAY_SECONDS
-from ztad.generate.sampling import choose_per_row
+from ztad.synth.networks import address
+from ztad.synth.places import ATTACK_ORIGINS, DAY_SECONDS
+from ztad.synth.sampling import choose_per_row
 
 #: Seconds between two guesses of a brute force, and between actions once inside.
 BRUTE_FORCE_GAP = (2, 31)

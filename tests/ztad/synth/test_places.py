@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ztad.geo import haversine_km, resolve_place
-from ztad.generate.places import (
+from ztad.synth.places import (
     AIRPORT_HOURS,
     ATTACK_ONLY,
     ATTACK_ORIGINS,

@@ -2,22 +2,22 @@
 
 Attacks are meant to be found by behaviour, the way an analyst would find them: relative to
 the victim's own history and to their peers, never by an odd device name or address range.
-Session attacks (and their combinations) live in :mod:`ztad.generate.session_attacks`,
-password guessing in :mod:`ztad.generate.password_attacks`, the attackers themselves in
-:mod:`ztad.generate.attackers`.
+Session attacks (and their combinations) live in :mod:`ztad.synth.session_attacks`,
+password guessing in :mod:`ztad.synth.password_attacks`, the attackers themselves in
+:mod:`ztad.synth.attackers`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ztad.generate import events as ev
-from ztad.generate.attack_plan import AttackPlan, kind_code
-from ztad.generate.attackers import DayContext, NewDevices
-from ztad.generate.organisation import device_names
-from ztad.generate.password_attacks import brute_force, password_spray
-from ztad.generate.places import DAY_SECONDS
-from ztad.generate.session_attacks import session_attacks
+from ztad.synth import events as ev
+from ztad.synth.attack_plan import AttackPlan, kind_code
+from ztad.synth.attackers import DayContext, NewDevices
+from ztad.synth.organisation import device_names
+from ztad.synth.password_attacks import brute_force, password_spray
+from ztad.synth.places import DAY_SECONDS
+from ztad.synth.session_attacks import session_attacks
 
 
 def attacks_of_day(ctx: DayContext, plan: AttackPlan, known_devices: np.ndarray) -> tuple[ev.EventArrays, np.ndarray]:

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ztad.generate.frame import clock_strings
-from ztad.generate.world import GeneratorSettings, GeneratorSettingsError, build_world, iter_day_frames
+from ztad.synth.table import clock_strings
+from ztad.synth.world import GeneratorSettings, GeneratorSettingsError, build_world, iter_day_frames
 
 LAYOUTS: tuple[str, ...] = ("partitioned", "flat")
 FORMATS: dict[str, str] = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
@@ -204,7 +204,7 @@ def generate(
     out_dir
         Output folder (created if missing). Files of the same names are replaced.
     start, days, users, seed, attack_rate, clean_days
-        See :class:`ztad.generate.world.GeneratorSettings`.
+        See :class:`ztad.synth.world.GeneratorSettings`.
     layout
         ``partitioned`` (``date=YYYY-MM-DD/events.<ext>``) or ``flat`` (``events.<ext>``).
     fmt

@@ -17,13 +17,13 @@ from datetime import date
 
 import numpy as np
 
-from ztad.generate import catalogue as cat
-from ztad.generate import events as ev
-from ztad.generate.hard_negatives import NEW_EMPLOYEE_DAYS, NEW_LAPTOP_DAYS, HardNegatives
-from ztad.generate.networks import CORPORATE, HOSTING, MOBILE, RESIDENTIAL, address, mix
-from ztad.generate.organisation import DESKTOP, LAPTOP, PHONE, Organisation
-from ztad.generate.places import OFFICES, day_start_seconds, utc_offsets
-from ztad.generate.sampling import choose_per_row
+from ztad.synth import catalogue as cat
+from ztad.synth import events as ev
+from ztad.synth.hard_negatives import NEW_EMPLOYEE_DAYS, NEW_LAPTOP_DAYS, HardNegatives
+from ztad.synth.networks import CORPORATE, HOSTING, MOBILE, RESIDENTIAL, address, mix
+from ztad.synth.organisation import DESKTOP, LAPTOP, PHONE, Organisation
+from ztad.synth.places import OFFICES, day_start_seconds, utc_offsets
+from ztad.synth.sampling import choose_per_row
 
 ABSENCE_CHANCE = 0.04
 OVERTIME_CHANCE = 0.05

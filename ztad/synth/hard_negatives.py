@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ztad.generate import catalogue as cat
-from ztad.generate.organisation import LAPTOP, Organisation, device_names
-from ztad.generate.places import (
+from ztad.synth import catalogue as cat
+from ztad.synth.organisation import LAPTOP, Organisation, device_names
+from ztad.synth.places import (
     TRAVEL_DESTINATIONS,
     VPN_EGRESS,
     day_start_seconds,
@@ -33,7 +33,7 @@ from ztad.generate.places import (
     flight_seconds,
     offsets_at,
 )
-from ztad.generate.sampling import choose_per_row, cumulative
+from ztad.synth.sampling import choose_per_row, cumulative
 
 VPN_SHARE = 0.05
 NEW_EMPLOYEE_SHARE = 0.04

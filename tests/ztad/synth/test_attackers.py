@@ -1,7 +1,7 @@
 import numpy as np
 
-from ztad.generate import events as ev
-from ztad.generate.attackers import (
+from ztad.synth import events as ev
+from ztad.synth.attackers import (
     FAR_KM,
     DayContext,
     NewDevices,
@@ -12,11 +12,11 @@ from ztad.generate.attackers import (
     far_city,
     session_offsets,
 )
-from ztad.generate.networks import HOSTING, RESIDENTIAL
-from ztad.generate.places import CITY_COUNTRIES, city_index, distance_matrix
-from ztad.generate.world import day_arrays
+from ztad.synth.networks import HOSTING, RESIDENTIAL
+from ztad.synth.places import CITY_COUNTRIES, city_index, distance_matrix
+from ztad.synth.world import day_arrays
 
-from tests.ztad.generate.conftest import SETTINGS
+from tests.ztad.synth.conftest import SETTINGS
 
 RNG = np.random.default_rng(0)
 CITIES = np.arange(len(CITY_COUNTRIES)).repeat(20)

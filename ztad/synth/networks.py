@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from ztad.generate.places import CITY_NAMES, OFFICES
+from ztad.synth.places import CITY_NAMES, OFFICES
 
 #: First octets of ordinary public unicast space: no private, loopback, link-local, carrier
 #: NAT, multicast or documentation ranges.

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ztad.generate.world import GeneratorSettings, World, build_world, concat_frames, iter_day_frames
+from ztad.synth.world import GeneratorSettings, World, build_world, concat_frames, iter_day_frames
 
 #: Long enough after the clean history for every attack kind to show up in a small world.
 SETTINGS = GeneratorSettings(start=date(2026, 3, 2), days=20, users=50, seed=11, clean_days=6)

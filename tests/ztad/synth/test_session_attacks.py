@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from ztad.generate import catalogue as cat
-from ztad.generate.places import city_index, distance_matrix, utc_offsets
+from ztad.synth import catalogue as cat
+from ztad.synth.places import city_index, distance_matrix, utc_offsets
 
-from tests.ztad.generate.labels import user_position, with_part
+from tests.ztad.synth.labels import user_position, with_part
 
 
 @pytest.fixture(scope="module")
