@@ -1,7 +1,7 @@
 """The findings store: flagged events, run records, quarantined rows and the model index in SQL.
 
 PostgreSQL (psycopg 3) in production, a SQLite file as the embedded default. The schema is
-managed by the Alembic migrations in ``ztad/migrations``.
+managed by the Alembic migrations in ``ztad/store/migrations``.
 
 >>> store = FindingsStore("sqlite:///ztad-home/findings.db")   # doctest: +SKIP
 >>> store.create_schema()                                      # doctest: +SKIP
@@ -14,7 +14,7 @@ from ztad.store.errors import (
     StoreInputError,
     UnsupportedDatabaseError,
 )
-from ztad.store.frames import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_COLUMNS
+from ztad.store.conversion import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_COLUMNS
 from ztad.store.locks import day_lock_name, lock_key
 from ztad.store.records import ModelRecord, RunRecord
 from ztad.store.store import FindingsStore

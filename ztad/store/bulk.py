@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ztad.store.engine import dumps_json
-from ztad.store.frames import Columns, as_records
+from ztad.store.conversion import Columns, as_records
 from ztad.store.types import IPAddress, JSONDocument, json_safe
 
 

@@ -26,7 +26,7 @@ from ztad.store.urls import safe_url
 log = logging.getLogger(__name__)
 
 #: Folder of ``env.py`` and ``versions/``.
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

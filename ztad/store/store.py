@@ -13,7 +13,7 @@ from sqlalchemy import Table, delete, func, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
-from ztad.store import frames, migrate, tables
+from ztad.store import conversion, migrate, tables
 from ztad.store.bulk import insert_rows
 from ztad.store.engine import make_engine, prepare_engine, writer_options
 from ztad.store.locks import day_lock_name, lock_for_transaction
@@ -124,14 +124,14 @@ class FindingsStore:
         MissingColumnError, InvalidRowError
             Before anything is written, when the frames cannot be stored.
         """
-        finding_values = frames.finding_columns(findings, run)
-        quarantine_values = frames.quarantine_columns(quarantine, run)
+        finding_values = conversion.finding_columns(findings, run)
+        quarantine_values = conversion.quarantine_columns(quarantine, run)
         incident_values = _day_rows(incidents, tables.incidents, run, _INCIDENT_REQUIRED)
         risk_values = _day_rows(user_risk, tables.user_risk, run, _RISK_REQUIRED)
         with self._writing() as connection:
             lock_for_transaction(connection, day_lock_name(run.day))
             if keep_triage:
-                finding_values = frames.carry_triage(finding_values, _read_triage(connection, run.day))
+                finding_values = conversion.carry_triage(finding_values, _read_triage(connection, run.day))
                 incident_values = _carry_incident_triage(incident_values, _read_incident_triage(connection, run.day))
             _delete_day(connection, run.day)
             insert_rows(connection, tables.incidents, incident_values)
@@ -227,8 +227,8 @@ class FindingsStore:
     def _read(self, table: Table, query) -> pd.DataFrame:
         with self.engine.connect() as connection:
             if not inspect(connection).has_table(table.name):
-                return frames.empty_frame(table)
-            return frames.frame_from_rows(table, connection.execute(query).all())
+                return conversion.empty_frame(table)
+            return conversion.frame_from_rows(table, connection.execute(query).all())
 
 
 # --------------------------------------------------------------------------- steps
@@ -237,7 +237,7 @@ class FindingsStore:
 def _read_triage(connection: Connection, day: date) -> dict[str, tuple]:
     """Stored triage of the day's findings that an analyst has touched."""
     table = tables.findings
-    columns = [table.c[name] for name in frames.TRIAGE_COLUMNS]
+    columns = [table.c[name] for name in conversion.TRIAGE_COLUMNS]
     query = select(table.c.finding_id, *columns).where(
         table.c.day == day,
         or_(table.c.status != "new", table.c.assignee.is_not(None), table.c.notes.is_not(None)),
@@ -254,18 +254,18 @@ _INCIDENT_REQUIRED = ("incident_id", "kind", "first_time", "last_time", "finding
 _RISK_REQUIRED = ("user_id", "risk_score", "findings_count", "incidents_count")
 
 
-def _day_rows(frame: pd.DataFrame | None, table: Table, run: RunRecord, required: tuple[str, ...]) -> frames.Columns:
+def _day_rows(frame: pd.DataFrame | None, table: Table, run: RunRecord, required: tuple[str, ...]) -> conversion.Columns:
     """Values per column of ``table`` for the run's day (``day``, ``run_id``, ``status`` and
     ``created_at`` filled in); columns the frame lacks are NULL."""
     if frame is None or len(frame) == 0:
         return {}
-    frames._require(frame, required, table.name)
+    conversion._require(frame, required, table.name)
     frame = frame.reset_index(drop=True)
     defaults = {"day": run.day, "run_id": run.run_id, "status": "new", "created_at": datetime.now(timezone.utc)}
     values = {}
     for column in table.columns:
         if column.name in frame.columns:
-            values[column.name] = frames._column_values(frame, column, table.name)
+            values[column.name] = conversion._column_values(frame, column, table.name)
         elif column.name in defaults:
             values[column.name] = [defaults[column.name]] * len(frame)
         elif column.server_default is None and not column.primary_key:
@@ -280,7 +280,7 @@ def _day_rows(frame: pd.DataFrame | None, table: Table, run: RunRecord, required
 def _read_incident_triage(connection: Connection, day: date) -> dict[str, tuple]:
     """Stored triage of the day's incidents that an analyst has touched."""
     table = tables.incidents
-    columns = [table.c[name] for name in frames.TRIAGE_COLUMNS]
+    columns = [table.c[name] for name in conversion.TRIAGE_COLUMNS]
     query = select(table.c.incident_id, *columns).where(
         table.c.day == day,
         or_(table.c.status != "new", table.c.assignee.is_not(None), table.c.notes.is_not(None)),
@@ -288,17 +288,17 @@ def _read_incident_triage(connection: Connection, day: date) -> dict[str, tuple]
     return {row[0]: tuple(row[1:]) for row in connection.execute(query)}
 
 
-def _carry_incident_triage(values: frames.Columns, triaged: dict[str, tuple]) -> frames.Columns:
+def _carry_incident_triage(values: conversion.Columns, triaged: dict[str, tuple]) -> conversion.Columns:
     """Keep analysts' triage on incidents raised again (incident ids are stable per day)."""
     if not triaged or not values:
         return values
     out = {name: list(column) for name, column in values.items()}
-    for name in frames.TRIAGE_COLUMNS:
+    for name in conversion.TRIAGE_COLUMNS:
         out.setdefault(name, [None] * len(values["incident_id"]))
     for row, incident_id in enumerate(values["incident_id"]):
         kept = triaged.get(incident_id)
         if kept is not None:
-            for name, value in zip(frames.TRIAGE_COLUMNS, kept):
+            for name, value in zip(conversion.TRIAGE_COLUMNS, kept):
                 out[name][row] = value
     return out
 

@@ -1,7 +1,7 @@
 """The findings database: its tables, described once for queries and for migration checks.
 
 The schema itself is created and changed only by the Alembic migrations in
-``ztad/migrations``; a test keeps these definitions and the migrations in step.
+``ztad/store/migrations``; a test keeps these definitions and the migrations in step.
 """
 
 from __future__ import annotations

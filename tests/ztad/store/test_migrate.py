@@ -140,4 +140,4 @@ def test_postgres_refuses_an_invalid_ip_address(empty_postgres_url):
 
 
 def test_environment_module_does_nothing_when_imported_outside_alembic():
-    importlib.import_module("ztad.migrations.env")
+    importlib.import_module("ztad.store.migrations.env")

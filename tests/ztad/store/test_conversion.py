@@ -10,7 +10,7 @@ import pytest
 
 from tests.ztad.store import sample
 from ztad.store import REQUIRED_FINDING_COLUMNS, InvalidRowError, MissingColumnError
-from ztad.store.frames import finding_columns, frame_from_rows, quarantine_columns
+from ztad.store.conversion import finding_columns, frame_from_rows, quarantine_columns
 from ztad.store.tables import findings as findings_table
 
 NOW = datetime(2024, 3, 6, 2, 0, tzinfo=timezone.utc)
