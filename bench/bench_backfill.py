@@ -30,20 +30,20 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 class ReadCounter:
-    """Counts ``ztad.sources.load_day`` calls that found data, per day read."""
+    """Counts ``ztad.ingest.load_day`` calls that found data, per day read."""
 
     def __init__(self) -> None:
-        import ztad.sources
+        import ztad.ingest
 
         self.days: list[date] = []
-        original = ztad.sources.load_day
+        original = ztad.ingest.load_day
 
         def counting(source, day):
             result = original(source, day)
             self.days.append(day)
             return result
 
-        ztad.sources.load_day = counting
+        ztad.ingest.load_day = counting
 
     def take(self) -> Counter:
         taken, self.days = Counter(self.days), []

@@ -223,7 +223,7 @@ def bench_quality(seed: int, train_rows: int, test_rows: int) -> None:
 
 def events_of(source: SourceConfig, day: date) -> pd.DataFrame:
     """One day's canonical events (a missing day raises ``FileNotFoundError``)."""
-    from ztad.sources import load_day
+    from ztad.ingest import load_day
 
     return load_day(source, day).events
 
@@ -236,7 +236,7 @@ def generated_features(logs: str, history_days: int) -> pd.DataFrame:
     from ztad.baselines import baseline_as_of
     from ztad.features import FEATURE_NAMES, compute_features
     from ztad.schema import is_anomaly_label
-    from ztad.sources import available_days
+    from ztad.ingest import available_days
 
     source = SourceConfig(root=logs)
     config = DetectionConfig(history_days=history_days)

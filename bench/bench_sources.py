@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ztad.sources.readers import get_reader
+from ztad.ingest.readers import get_reader
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "data" / "sources"
 MESSAGES = (
@@ -206,7 +206,7 @@ def bench_geoip(folder: Path, events: int, distinct: int) -> None:
     from mmdb_writer import MMDBWriter
     from netaddr import IPSet
 
-    from ztad.geoip import enrich
+    from ztad.ingest.geoip import enrich
 
     writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City", languages=["en"])
     for block in range(256):

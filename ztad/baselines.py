@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ztad import geo
+from ztad.ingest import gazetteer
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def event_coordinates(events: pd.DataFrame) -> pd.DataFrame:
 
     Returns columns ``lat``, ``lon``, ``country_code``, ``timezone`` aligned with ``events``.
     """
-    places = geo.resolve_places(events["location"])
+    places = gazetteer.resolve_places(events["location"])
     own_lat = pd.to_numeric(events["latitude"], errors="coerce").to_numpy("float64", na_value=np.nan)
     own_lon = pd.to_numeric(events["longitude"], errors="coerce").to_numpy("float64", na_value=np.nan)
     has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
@@ -344,7 +344,7 @@ def daily_aggregate(events: pd.DataFrame) -> DailyAggregate:
     coords = event_coordinates(events)
     lb = log_bytes(events)
     tables = {"users": _user_table(events, user_codes, users, micros, coords, lb)}
-    local = micros + geo.utc_offsets(micros, coords["timezone"])
+    local = micros + gazetteer.utc_offsets(micros, coords["timezone"])
     how_keys, how = reduce_groups(user_codes * HOURS_PER_WEEK + hour_of_week(local))
     tables["user_hour"] = pd.DataFrame(
         {
@@ -623,7 +623,7 @@ def _hour_counts(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray
 
 def _country_pairs(city: PairStats) -> PairStats:
     """User × country, from user × city (a country's ``days`` counts city-days)."""
-    countries = geo.resolve_places(pd.Series(city.items, dtype="string"))["country_code"]
+    countries = gazetteer.resolve_places(pd.Series(city.items, dtype="string"))["country_code"]
     country_index = pd.Index(np.sort(countries.dropna().unique().to_numpy(dtype=object)), dtype="string")
     item_country = codes_in(country_index, countries)
     return _pair_stats(
@@ -649,7 +649,7 @@ def _home_places(users: pd.DataFrame, city: PairStats) -> pd.DataFrame:
         home_item[owners[order][first]] = city.item_of()[order][first]
     names = np.asarray(city.items, dtype=object)
     location = pd.Series(_take(names, home_item, None), dtype="string")
-    places = geo.resolve_places(location)
+    places = gazetteer.resolve_places(location)
     return pd.DataFrame(
         {
             "home_location": location.to_numpy(),

@@ -40,7 +40,7 @@ class SourceConfig:
         single file holding many days.
     format
         ``csv``, ``parquet``, ``jsonl``, a log format (``sshd``, ``windows``, ``okta``,
-        ``entra``, ``mapping``; see :mod:`ztad.sources`), or ``None`` to guess from the file
+        ``entra``, ``mapping``; see :mod:`ztad.ingest`), or ``None`` to guess from the file
         extension.
     column_mapping
         Source column name -> canonical input column name (``timestamp``, ``user_id`` ...).
@@ -48,7 +48,7 @@ class SourceConfig:
         Format-specific settings, e.g. ``{"year": "2026", "timezone": "Europe/Madrid"}`` for
         syslog files whose timestamps carry neither. For every format, ``geoip_city_db`` and
         ``geoip_asn_db`` name MaxMind ``.mmdb`` files that give the loaded events their places
-        and autonomous systems (:mod:`ztad.geoip`).
+        and autonomous systems (:mod:`ztad.ingest.geoip`).
     """
 
     root: str

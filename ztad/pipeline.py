@@ -175,10 +175,10 @@ def pull(day: date, config: JobConfig) -> dict:
 
     Raises
     ------
-    ztad.sources.MissingPartitionError
+    ztad.ingest.MissingPartitionError
         When the source has no data at all for the day (never a silent "0 findings").
     """
-    from ztad.sources import load_day
+    from ztad.ingest import load_day
 
     result = load_day(config.source, day)
     folder = day_dir(config, day)
@@ -206,7 +206,7 @@ def pull(day: date, config: JobConfig) -> dict:
 def _history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
     """A loader of one past day's events for baselines; a day with no data is empty."""
     from ztad.schema import empty_events
-    from ztad.sources import MissingPartitionError, load_day
+    from ztad.ingest import MissingPartitionError, load_day
 
     def load(past_day: date) -> pd.DataFrame:
         try:

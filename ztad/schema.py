@@ -59,8 +59,8 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
 
 #: The network of the event's IP address, where known: ``asn`` (autonomous system number) and
 #: ``as_org`` (its organisation), from the source itself (Okta, Entra ID) or from a GeoIP ASN
-#: database (:mod:`ztad.geoip`). They describe the address rather than the event, so they are
-#: not part of an event's identity (:mod:`ztad.ids`).
+#: database (:mod:`ztad.ingest.geoip`). They describe the address rather than the event, so they are
+#: not part of an event's identity (:mod:`ztad.ingest.ids`).
 NETWORK_COLUMNS: tuple[str, ...] = ("asn", "as_org")
 
 #: ``event_label`` and ``scenario`` (a hard-negative marker such as ``business_travel`` on

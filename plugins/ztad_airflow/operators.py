@@ -211,7 +211,7 @@ class ZtadPullOperator(ZtadStepOperator):
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
         from ztad import pipeline
-        from ztad.sources import MissingPartitionError
+        from ztad.ingest import MissingPartitionError
 
         outcome = missing_partition_outcome(self.on_missing_partition)
         try:

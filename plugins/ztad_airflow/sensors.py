@@ -55,7 +55,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         if missing_partition_outcome(self.on_missing_partition) != "wait":
             return True
-        from ztad.sources import available_days
+        from ztad.ingest import available_days
         from ztad.store import safe_url
 
         day, config = self.day_and_config(context)

@@ -40,20 +40,20 @@ def stored(url: str) -> dict[str, pd.DataFrame]:
 
 
 class SourceReads:
-    """Counts the days whose partition ztad reads (``ztad.sources.load_day`` calls that found data)."""
+    """Counts the days whose partition ztad reads (``ztad.ingest.load_day`` calls that found data)."""
 
     def __init__(self, monkeypatch):
-        import ztad.sources
+        import ztad.ingest
 
         self.days: list[date] = []
-        original = ztad.sources.load_day
+        original = ztad.ingest.load_day
 
         def counting(source, day):
             result = original(source, day)  # a missing day raises: nothing was read
             self.days.append(day)
             return result
 
-        monkeypatch.setattr(ztad.sources, "load_day", counting)
+        monkeypatch.setattr(ztad.ingest, "load_day", counting)
 
     def take(self) -> Counter:
         taken, self.days = Counter(self.days), []

@@ -9,7 +9,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ztad import pipeline, sharding
-from ztad.sources import MissingPartitionError
+from ztad.ingest import MissingPartitionError
 from ztad.store import FindingsStore
 from ztad_airflow.assets import FINDINGS
 from ztad_airflow.hooks import SourceConfigError

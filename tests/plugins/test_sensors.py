@@ -3,7 +3,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-import ztad.sources
+import ztad.ingest
 from ztad_airflow.sensors import ZtadPartitionSensor
 
 DAY = date(2026, 3, 2)
@@ -25,7 +25,7 @@ def listed(monkeypatch):
         Listing.roots.append(source.root)
         return list(Listing.days)
 
-    monkeypatch.setattr(ztad.sources, "available_days", available_days)
+    monkeypatch.setattr(ztad.ingest, "available_days", available_days)
     monkeypatch.setenv("AIRFLOW_VAR_ZTAD_SOURCE", '{"root": "/data/auth"}')
     return Listing
 

@@ -149,7 +149,7 @@ def test_bad_rows_are_quarantined_and_counted(logs_with_bad_rows, tmp_path):
 
 
 def test_a_day_without_logs_is_a_clear_error(small_logs, tmp_path):
-    from ztad.sources import MissingPartitionError
+    from ztad.ingest import MissingPartitionError
 
     config = _config(small_logs, tmp_path)
     with pytest.raises(MissingPartitionError):

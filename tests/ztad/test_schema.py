@@ -67,6 +67,6 @@ def test_networks_are_nullable_canonical_columns():
 
 
 def test_networks_describe_the_address_not_the_event():
-    from ztad.ids import CONTENT_COLUMNS
+    from ztad.ingest.ids import CONTENT_COLUMNS
 
     assert not set(schema.NETWORK_COLUMNS) & set(CONTENT_COLUMNS)

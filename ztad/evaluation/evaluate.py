@@ -388,7 +388,7 @@ def run_ztad(
 
 def load_events(source: SourceConfig) -> pd.DataFrame:
     """Every valid event of the source (quarantined rows are left out, as the job does)."""
-    from ztad.sources import available_days, load_range
+    from ztad.ingest import available_days, load_range
 
     days = available_days(source)
     if not days:

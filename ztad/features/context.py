@@ -296,7 +296,7 @@ def _check(events: pd.DataFrame) -> None:
         if nulls.any():
             row = int(np.flatnonzero(nulls)[0])
             raise FeatureInputError(
-                f"row {row}: field {column} is empty; validate events (ztad.validation) first"
+                f"row {row}: field {column} is empty; validate events (ztad.ingest.validation) first"
             )
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ztad.features.context import EventContext
 from ztad.features.trips import AIRLINER_KMH, compute_moves
-from ztad.geo import haversine_km
+from ztad.ingest.gazetteer import haversine_km
 
 DESCRIPTIONS: dict[str, str] = {
     "city_novelty": "1 when the user has never logged in from this city in the baseline window "

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ztad.baselines import HOURS_PER_WEEK, hour_of_week
 from ztad.features.context import EventContext
-from ztad.geo import utc_offsets
+from ztad.ingest.gazetteer import utc_offsets
 from ztad.public_holidays import holiday_names
 
 _MICROS_PER_HOUR = 3_600_000_000

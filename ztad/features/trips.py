@@ -22,7 +22,7 @@ import pandas as pd
 
 from ztad.baselines import codes_in
 from ztad.features.context import MICROS_PER_MINUTE, EventContext
-from ztad.geo import haversine_km
+from ztad.ingest.gazetteer import haversine_km
 
 #: Gate-to-gate speed of a long-haul flight; anything up to it is plausible travel.
 AIRLINER_KMH = 900.0

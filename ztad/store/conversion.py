@@ -28,7 +28,7 @@ REQUIRED_FINDING_COLUMNS: tuple[str, ...] = (
     "detector_scores",
     "reasons",
 )
-#: Columns a quarantine frame must carry (``ztad.sources.QUARANTINE_COLUMNS``).
+#: Columns a quarantine frame must carry (``ztad.ingest.QUARANTINE_COLUMNS``).
 REQUIRED_QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "source_row", "field", "reason", "raw")
 #: Analyst-owned columns that survive a rerun of the day for findings raised again.
 TRIAGE_COLUMNS: tuple[str, ...] = ("status", "assignee", "notes", "updated_at")

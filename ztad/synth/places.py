@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ztad.geo import haversine_km
+from ztad.ingest.gazetteer import haversine_km
 
 #: Cruising speed used for flights; a traveller is only ever seen after distance / speed.
 FLIGHT_SPEED_KMH = 800.0

@@ -123,7 +123,7 @@ def wired(monkeypatch, tmp_path):
     """evaluate() with a stub source and a stub pipeline that score what they are given."""
     events = make_events(n=1500, days=12, seed=9)
     calls = {"run_range": [], "origin_train": None}
-    source_module = types.ModuleType("ztad.sources")
+    source_module = types.ModuleType("ztad.ingest")
 
     def available_days(source):
         return sorted(set(events["timestamp"].dt.date))
@@ -134,7 +134,7 @@ def wired(monkeypatch, tmp_path):
 
     source_module.available_days = available_days
     source_module.load_range = load_range
-    monkeypatch.setitem(sys.modules, "ztad.sources", source_module)
+    monkeypatch.setitem(sys.modules, "ztad.ingest", source_module)
 
     from ztad import pipeline
 
@@ -213,7 +213,7 @@ def test_random_protocol_measures_held_out_events_of_the_scored_days(wired):
 def test_unlabelled_data_fails_before_anything_runs(wired, monkeypatch):
     events, calls, config = wired
     stripped = events.drop(columns=["event_label"])
-    monkeypatch.setattr(sys.modules["ztad.sources"], "load_range",
+    monkeypatch.setattr(sys.modules["ztad.ingest"], "load_range",
                         lambda source, start, end: Loaded(stripped))
     with pytest.raises(EvaluationError, match="no event_label column"):
         evaluate(config.source, cutoff=date(2026, 3, 9), report_dir=None, config=config)

@@ -16,7 +16,7 @@ from ztad.features import (
     compute_features,
     cross_user_signals,
 )
-from ztad.sources import MissingPartitionError, load_day
+from ztad.ingest import MissingPartitionError, load_day
 
 SPRAY_DAY = date(2026, 3, 18)  # the small data set holds a password spray on this day
 CONFIG = DetectionConfig()

@@ -75,7 +75,7 @@ def findings(event_ids: list[str], day: date = DAY, run_id: str = "run-a") -> pd
 
 
 def quarantine(n: int, source: str = "date=2024-03-05/auth.csv") -> pd.DataFrame:
-    """``n`` quarantined rows (``ztad.sources.QUARANTINE_COLUMNS``)."""
+    """``n`` quarantined rows (``ztad.ingest.QUARANTINE_COLUMNS``)."""
     return pd.DataFrame(
         {
             "source": [source] * n,

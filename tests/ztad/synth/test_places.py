@@ -3,7 +3,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from ztad.geo import haversine_km, resolve_place
+from ztad.ingest.gazetteer import haversine_km, resolve_place
 from ztad.synth.places import (
     AIRPORT_HOURS,
     ATTACK_ONLY,

@@ -1,0 +1,86 @@
+"""Places resolved with the offline gazetteer, distances and local time offsets."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ztad.ingest.gazetteer import count_unresolved, haversine_km, resolve_place, resolve_places, utc_offsets
+
+
+def test_madrid_to_lagos_is_about_3830_km_and_40_minutes_is_about_5750_kmh():
+    places = resolve_places(pd.Series(["Madrid, Spain", "Lagos, Nigeria"]))
+    km = haversine_km(places.lat[0], places.lon[0], places.lat[1], places.lon[1])
+    assert km == pytest.approx(3830, rel=0.01)
+    assert km / (40 / 60) == pytest.approx(5750, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "spelling, country",
+    [
+        ("New York, USA", "US"),
+        ("New York, United States", "US"),
+        ("Austin, TX, USA", "US"),
+        ("London, UK", "GB"),
+        ("London, Great Britain", "GB"),
+        ("Dubai, UAE", "AE"),
+        ("München, Deutschland", "DE"),
+        ("Sao Paulo, Brasil", "BR"),
+        ("Amsterdam, Netherlands", "NL"),
+        ("MADRID, spain", "ES"),
+        ("Zürich, Switzerland", "CH"),
+    ],
+)
+def test_country_aliases_case_and_accents_resolve(spelling, country):
+    found = resolve_places(pd.Series([spelling]))
+    assert found.country_code[0] == country
+    assert not np.isnan(found.lat[0])
+
+
+def test_accents_do_not_matter():
+    places = resolve_places(pd.Series(["São Paulo, Brazil", "sao paulo, brazil"]))
+    assert places.lat[0] == places.lat[1] and places.lon[0] == places.lon[1]
+
+
+def test_the_most_populous_city_of_a_name_wins():
+    assert resolve_place("Madrid").country_code == "ES"  # not Madrid, Colombia
+    assert resolve_place("Lagos, Portugal").country_code == "PT"  # unless the country says so
+
+
+def test_time_zone_comes_with_the_place():
+    assert resolve_places(pd.Series(["Tokyo, Japan"])).timezone[0] == "Asia/Tokyo"
+
+
+def test_an_unresolvable_place_is_nan_and_warned_about_not_a_crash(caplog):
+    # A name no other test uses: each place is warned about once per process.
+    places = pd.Series(["Madrid, Spain", "Lemuria, Nowhere-Land", None], index=[10, 11, 12])
+    with caplog.at_level(logging.WARNING, logger="ztad.ingest.gazetteer"):
+        found = resolve_places(places)
+    assert list(found.index) == [10, 11, 12]
+    assert np.isnan(found.lat[11]) and pd.isna(found.country_code[11])
+    assert np.isnan(found.lat[12])
+    assert "Lemuria, Nowhere-Land" in caplog.text
+    assert count_unresolved(places) == 1
+
+
+def test_an_unknown_country_does_not_fall_back_to_any_city_of_that_name():
+    assert resolve_place("Paris, Nowhere-Land") is None
+
+
+def test_haversine_is_vectorised_and_propagates_nan():
+    km = haversine_km([0.0, 10.0, np.nan], [0.0, 10.0, 0.0], [0.0, 10.0, 1.0], [1.0, 10.0, 1.0])
+    assert km.shape == (3,)
+    assert km[0] == pytest.approx(111.19, rel=1e-3)
+    assert km[1] == 0.0
+    assert np.isnan(km[2])
+
+
+def test_utc_offsets_follow_daylight_saving_and_null_is_utc():
+    winter = pd.Timestamp("2026-01-15 12:00", tz="UTC").value // 1000
+    summer = pd.Timestamp("2026-07-15 12:00", tz="UTC").value // 1000
+    micros = np.array([winter, summer, summer])
+    offsets = utc_offsets(micros, pd.Series(["Europe/Madrid", "Europe/Madrid", None]))
+    assert (offsets / 3_600_000_000).tolist() == [1.0, 2.0, 0.0]

@@ -1,0 +1,101 @@
+"""Event ids: stable content hashes, and exact duplicates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ztad.ingest.ids import derive_event_ids, duplicate_mask, fill_event_ids, hex_digests
+from ztad.schema import conform
+
+
+def events(**overrides) -> pd.DataFrame:
+    """Two canonical events (the second differs in several fields), columns overridable."""
+    columns = {
+        "timestamp": pd.to_datetime(["2024-03-01T08:15:00Z", "2024-03-01T08:15:00Z"]),
+        "user_id": ["alice", "alice"],
+        "device_id": ["laptop-1", None],
+        "ip_address": ["10.0.0.1", "10.0.0.1"],
+        "location": ["Paris, France", "Paris, France"],
+        "latitude": [48.8566, np.nan],
+        "longitude": [2.3522, np.nan],
+        "department": [None, "hr"],
+        "login_success": [True, False],
+        "resource": ["hr-portal", "hr-portal"],
+        "bytes_transferred": [1200, 0],
+        "event_label": ["normal", "normal"],
+        "scenario": [None, None],
+        "source_row": [2, 3],
+    }
+    columns.update(overrides)
+    return conform(pd.DataFrame(columns))
+
+
+def test_derived_ids_are_pinned_so_they_stay_the_same_across_runs_and_machines():
+    # Known values: if this fails, ids already stored in findings would no longer match.
+    assert derive_event_ids(events()).tolist() == [
+        "59c6d14bfdc9522311d10274d6b45632",
+        "5d1f9d2c96ec82ab827b3f403a31eee7",
+    ]
+
+
+def test_ids_ignore_source_row_and_storage_dtypes():
+    base = derive_event_ids(events())
+    assert derive_event_ids(events(source_row=[90, 91])).tolist() == base.tolist()
+    nanoseconds = events()
+    nanoseconds["timestamp"] = nanoseconds["timestamp"].astype("datetime64[ns, UTC]")
+    assert derive_event_ids(nanoseconds).tolist() == base.tolist()
+    other_zone = events()
+    other_zone["timestamp"] = other_zone["timestamp"].dt.tz_convert("Asia/Tokyo")
+    assert derive_event_ids(other_zone).tolist() == base.tolist()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timestamp", pd.to_datetime(["2024-03-01T08:15:00.000001Z"] * 2)),
+        ("user_id", ["alicf", "alice"]),
+        ("device_id", ["laptop-2", None]),
+        ("latitude", [48.8567, np.nan]),
+        ("login_success", [False, False]),
+        ("bytes_transferred", [1201, 0]),
+        ("event_label", ["new_device", "normal"]),
+        ("scenario", ["vpn", None]),
+    ],
+)
+def test_any_content_change_changes_the_id(field, value):
+    assert derive_event_ids(events(**{field: value})).iloc[0] != derive_event_ids(events()).iloc[0]
+
+
+def test_missing_text_and_swapped_fields_give_different_ids():
+    swapped = events(device_id=[None, "laptop-1"], department=["laptop-1", None])
+    assert derive_event_ids(swapped).iloc[0] != derive_event_ids(swapped).iloc[1]
+    assert derive_event_ids(swapped).iloc[0] != derive_event_ids(events()).iloc[0]
+
+
+def test_fill_event_ids_keeps_given_ids():
+    frame = events()
+    frame["event_id"] = pd.Series(["given", pd.NA], dtype="string")
+    filled = fill_event_ids(frame)
+    assert filled.iloc[0] == "given"
+    assert filled.iloc[1] == derive_event_ids(events()).iloc[1]
+
+
+def test_hex_digests_are_big_endian_hex():
+    digests = hex_digests(np.array([[1, 2], [2**64 - 1, 0]], dtype=np.uint64))
+    assert digests.tolist() == ["00000000000000010000000000000002", "ffffffffffffffff0000000000000000"]
+    assert hex_digests(np.zeros((0, 2), dtype=np.uint64)).empty
+
+
+def test_duplicate_mask_is_exact():
+    frame = pd.concat([events(), events(), events()], ignore_index=True)
+    frame["event_id"] = derive_event_ids(frame)
+    frame["source_row"] = np.arange(len(frame))  # a copy elsewhere in the file is still a copy
+    assert duplicate_mask(frame).tolist() == [False, False, True, True, True, True]
+
+
+def test_same_given_id_with_different_content_is_not_a_duplicate():
+    frame = events()
+    frame["event_id"] = pd.Series(["same", "same"], dtype="string")
+    assert duplicate_mask(frame).tolist() == [False, False]
+    copy = pd.concat([frame.iloc[[0]], frame.iloc[[0]]], ignore_index=True)
+    assert duplicate_mask(copy).tolist() == [False, True]

@@ -1,0 +1,409 @@
+"""Find a day's log files under a root, read them chunk by chunk, and account for every row.
+
+Two layouts are understood (the root is a local path or any fsspec URL, e.g.
+``s3://bucket/logs``, ``file:///data/logs``, ``memory://logs``):
+
+Daily partitions
+    ``<root>/date=YYYY-MM-DD/<any name>.csv|.csv.gz|.parquet|.jsonl|.jsonl.gz``. A partition
+    holds the events of one UTC day; all its files are read, in name order. Files whose name
+    starts with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are ignored. When
+    ``SourceConfig.format`` is set, every other file is read in that format whatever its name.
+    A row whose timestamp is on another UTC day than its partition is quarantined
+    (``timestamp outside partition day``), not moved to another day.
+A single flat file holding many days
+    Each day's events are selected by the UTC day of ``timestamp``. Rows whose timestamp is
+    missing or unreadable (and records the reader could not split into fields) belong to the
+    day of the nearest earlier row with a readable timestamp (rows before the first one
+    belong to that first row's day), so that they are quarantined exactly once across days.
+    The file is read again for each call; for large data use partitions.
+
+Accounting: ``rows_read == len(events) + len(quarantine) + duplicates`` for every load.
+
+Places and networks: when the source options name MaxMind databases (``geoip_city_db``,
+``geoip_asn_db``; see :mod:`ztad.ingest.geoip`), every load fills the events' missing places and
+networks from their IP addresses, whatever the format, once per distinct address of the load.
+Baselines and the scored day therefore see the same places for the same addresses.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from ztad.ingest import geoip, ids
+from ztad.config import SourceConfig
+from ztad.schema import conform, empty_events
+from ztad.ingest.readers import (
+    FORMAT_SUFFIXES,
+    QUARANTINE_COLUMNS,
+    RawBatch,
+    empty_quarantine,
+    format_from_name,
+    get_reader,
+)
+from ztad.ingest.validation import check_columns, event_times, validate
+
+PARTITION_PREFIX = "date="
+
+
+class SourceNotFoundError(FileNotFoundError):
+    """The configured log root does not exist."""
+
+
+class MissingPartitionError(FileNotFoundError):
+    """The source holds no data at all for a day (distinct from a day with zero valid events).
+
+    Attributes
+    ----------
+    day
+        The day asked for (the first day of a range).
+    path
+        Where the data was looked for: the partition folder, or the flat file.
+    """
+
+    def __init__(self, day: date, path: str, detail: str) -> None:
+        self.day, self.path = day, path
+        super().__init__(f"no log data for {day.isoformat()}: {detail} (looked at {path})")
+
+
+class ColumnMappingError(ValueError):
+    """``SourceConfig.column_mapping`` cannot be applied to a file's columns."""
+
+
+@dataclass
+class LoadResult:
+    """A loaded day (or range of days), with every input row accounted for.
+
+    Attributes
+    ----------
+    events
+        Canonical, validated events (``schema.conform``), exact duplicates dropped, in file
+        and row order.
+    quarantine
+        Rejected rows (:data:`QUARANTINE_COLUMNS`), ordered by source and row.
+    rows_read
+        Every input row or line seen (blank lines aside).
+    duplicates
+        Exact duplicate events dropped (each copy after the first).
+
+    ``rows_read == len(events) + len(quarantine) + duplicates``.
+    """
+
+    events: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows_read: int
+    duplicates: int
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_day(source: SourceConfig, day: date) -> LoadResult:
+    """Load one UTC day of events.
+
+    Raises
+    ------
+    MissingPartitionError
+        When there is no data for ``day``, with the path looked at.
+    SourceNotFoundError
+        When the root itself does not exist.
+    ztad.ingest.validation.MissingColumnError
+        When a file lacks a required column.
+    """
+    return load_range(source, day, day + timedelta(days=1))
+
+
+def load_range(source: SourceConfig, start: date, end: date) -> LoadResult:
+    """Load the days ``[start, end)`` in one pass over the files.
+
+    Days without a partition are skipped; :class:`MissingPartitionError` is raised only when
+    none of the days has data.
+    """
+    if end <= start:
+        raise ValueError(f"empty day range [{start}, {end}): end must be after start")
+    root = _Root.open(source.root)
+    if root.flat:
+        result = _load_flat(root, source, start, end)
+    else:
+        result = _load_partitions(root, source, start, end)
+    result.events = _located(result.events, source)
+    return result
+
+
+def _located(events: pd.DataFrame, source: SourceConfig) -> pd.DataFrame:
+    """The events with places and networks looked up in the configured GeoIP databases.
+
+    Done on the validated, de-duplicated events: the lookups write only well-formed values
+    and run once per distinct address. Rows that carry their own place (Okta, Entra ID) keep
+    it; private and reserved addresses and rows without an address get nothing.
+    """
+    if not geoip.configured(source.options) or events.empty:
+        return events
+    return conform(geoip.enrich_from_options(events, source.options))
+
+
+def available_days(source: SourceConfig) -> list[date]:
+    """The days that have data, ascending (for a flat file: days with a readable timestamp)."""
+    root = _Root.open(source.root)
+    if not root.flat:
+        return [day for day, folder in root.partitions() if root.data_files(folder, source.format)[0]]
+    seen: set[int] = set()
+    for batch in _batches(root.path, root, source):
+        frame = _mapped(batch.frame, source, root.url(root.path))
+        days = _day_numbers(event_times(frame))
+        seen.update(np.unique(days[~np.isnan(days)]).astype(np.int64).tolist())
+    epoch = date(1970, 1, 1)
+    return [epoch + timedelta(days=int(n)) for n in sorted(seen)]
+
+
+# --------------------------------------------------------------------------- the root
+
+
+@dataclass(frozen=True)
+class _Root:
+    """A log root resolved to a filesystem and a path on it."""
+
+    fs: object
+    path: str
+    flat: bool
+
+    @classmethod
+    def open(cls, root: str) -> "_Root":
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(str(root))
+        fs.invalidate_cache()  # new partitions appear between runs of a long-lived process
+        if fs.isfile(path):
+            return cls(fs, path, True)
+        if fs.isdir(path):
+            return cls(fs, path.rstrip("/"), False)
+        raise SourceNotFoundError(
+            f"log root {root!s} does not exist: give a folder of date=YYYY-MM-DD partitions, "
+            "a single log file, or a URL that fsspec can open (set ZTAD_LOG_ROOT or --logs)"
+        )
+
+    def url(self, path: str) -> str:
+        """How a file is named in messages and quarantine, and opened by readers."""
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return path if protocol in ("file", "local") else self.fs.unstrip_protocol(path)
+
+    def partition(self, day: date) -> str:
+        return f"{self.path}/{PARTITION_PREFIX}{day.isoformat()}"
+
+    def partitions(self) -> list[tuple[date, str]]:
+        """(day, folder) of every ``date=YYYY-MM-DD`` folder, by day."""
+        found = []
+        for entry in self.fs.ls(self.path, detail=True):
+            name = posixpath.basename(entry["name"].rstrip("/"))
+            if entry["type"] != "directory" or not name.startswith(PARTITION_PREFIX):
+                continue
+            try:
+                found.append((date.fromisoformat(name[len(PARTITION_PREFIX):]), entry["name"].rstrip("/")))
+            except ValueError:
+                continue  # not a partition folder
+        return sorted(found)
+
+    def data_files(self, folder: str, fmt: str | None) -> tuple[list[str], list[str]]:
+        """(files to read, files skipped for an unknown format) in ``folder``, by name."""
+        if not self.fs.isdir(folder):
+            return [], []
+        read, skipped = [], []
+        for entry in self.fs.ls(folder, detail=True):
+            name = posixpath.basename(entry["name"])
+            if entry["type"] != "file" or name.startswith((".", "_")):
+                continue
+            (read if fmt or format_from_name(name) else skipped).append(entry["name"])
+        return sorted(read), sorted(skipped)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _batches(path: str, root: _Root, source: SourceConfig) -> Iterator[RawBatch]:
+    fmt = source.format or format_from_name(path)
+    if fmt is None:
+        raise ValueError(
+            f"cannot tell the format of {root.url(path)} from its name (known endings: "
+            f"{', '.join(FORMAT_SUFFIXES)}); set SourceConfig.format (ZTAD_LOG_FORMAT)"
+        )
+    yield from get_reader(fmt)(root.url(path), dict(source.options))
+
+
+def _mapped(frame: pd.DataFrame, source: SourceConfig, where: str) -> pd.DataFrame:
+    """Rename source columns to ztad input names (``column_mapping``: source -> ztad)."""
+    if not source.column_mapping:
+        return frame
+    renamed = frame.rename(columns=dict(source.column_mapping))
+    repeated = sorted({str(c) for c in renamed.columns[renamed.columns.duplicated()]})
+    if repeated:
+        raise ColumnMappingError(
+            f"{where}: after column_mapping {dict(source.column_mapping)} there are several "
+            f"columns named {repeated}; map exactly one source column to each name"
+        )
+    return renamed
+
+
+class _Accounts:
+    """Collects validated parts and counts every row read."""
+
+    def __init__(self) -> None:
+        self.events: list[pd.DataFrame] = []
+        self.quarantine: list[pd.DataFrame] = []
+        self.rows_read = 0
+
+    def add(self, events: pd.DataFrame, quarantine: pd.DataFrame, rows_read: int) -> None:
+        self.events.append(events)
+        self.quarantine.append(quarantine)
+        self.rows_read += rows_read
+
+    def result(self) -> LoadResult:
+        events = _concat([e for e in self.events if len(e)], empty_events())
+        duplicate = ids.duplicate_mask(events)
+        quarantine = _concat([_quarantine_shape(q) for q in self.quarantine if len(q)], empty_quarantine())
+        quarantine = quarantine.sort_values(["source", "source_row"], kind="stable", ignore_index=True)
+        return LoadResult(
+            events=events[~duplicate].reset_index(drop=True),
+            quarantine=quarantine,
+            rows_read=self.rows_read,
+            duplicates=int(duplicate.sum()),
+        )
+
+
+def _concat(parts: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True) if parts else empty
+
+
+def _quarantine_shape(frame: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine columns and dtypes, whatever a plug-in reader produced."""
+    return frame[QUARANTINE_COLUMNS].astype(
+        {"source": "string", "source_row": "int64", "field": "string", "reason": "string", "raw": "string"}
+    )
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+def _load_partitions(root: _Root, source: SourceConfig, start: date, end: date) -> LoadResult:
+    accounts = _Accounts()
+    days = [start + timedelta(days=n) for n in range((end - start).days)]
+    missing = []
+    for day in days:
+        files, skipped = root.data_files(root.partition(day), source.format)
+        if not files:
+            missing.append(_missing_partition(root, day, skipped))
+            continue
+        for path in files:
+            where = root.url(path)
+            for batch in _batches(path, root, source):
+                frame = _mapped(batch.frame, source, where)
+                events, quarantine = validate(frame, where, day=day)
+                rows_read = len(frame) + len(batch.quarantine)
+                accounts.add(events, pd.concat([batch.quarantine, quarantine]), rows_read)
+    if len(missing) == len(days):
+        if len(days) == 1:
+            raise missing[0]
+        raise MissingPartitionError(start, root.url(root.path), f"no partition for {_days_text(start, end)}")
+    return accounts.result()
+
+
+def _days_text(start: date, end: date) -> str:
+    if end - start == timedelta(days=1):
+        return start.isoformat()
+    return f"any day from {start} to {end - timedelta(days=1)}"
+
+
+def _missing_partition(root: _Root, day: date, skipped: list[str]) -> MissingPartitionError:
+    folder = root.url(root.partition(day))
+    if skipped:
+        names = [posixpath.basename(p) for p in skipped]
+        detail = f"its files {names} have no known format ending; set SourceConfig.format"
+    elif root.fs.isdir(root.partition(day)):
+        detail = "the partition folder holds no log files"
+    else:
+        detail = "there is no partition folder for the day"
+    return MissingPartitionError(day, folder, detail)
+
+
+# --------------------------------------------------------------------------- flat file
+
+
+def _day_numbers(times: pd.Series) -> np.ndarray:
+    """UTC days since 1970-01-01 as floats (NaN where there is no timestamp)."""
+    micros = times.astype("datetime64[us, UTC]").dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+    numbers = micros.astype("datetime64[D]").astype(np.int64).astype(np.float64)
+    numbers[np.isnat(micros)] = np.nan
+    return numbers
+
+
+def _load_flat(root: _Root, source: SourceConfig, start: date, end: date) -> LoadResult:
+    where = root.url(root.path)
+    epoch = date(1970, 1, 1)
+    first, stop = (start - epoch).days, (end - epoch).days
+    accounts = _Accounts()
+    days = _FlatDays()
+    for batch in _batches(root.path, root, source):
+        frame = _mapped(batch.frame, source, where)
+        check_columns(frame, where)
+        for part, quarantine, frame_days, quarantine_days in days.attribute(frame, batch.quarantine):
+            keep = (frame_days >= first) & (frame_days < stop)
+            keep_quarantine = (quarantine_days >= first) & (quarantine_days < stop)
+            events, bad = validate(part[keep], where)
+            chosen = quarantine[keep_quarantine]
+            accounts.add(events, pd.concat([chosen, bad]), int(keep.sum()) + len(chosen))
+    if not accounts.rows_read:
+        detail = f"no row of the file falls on {_days_text(start, end)}"
+        if days.unattributed:
+            detail += f"; {days.unattributed} rows have no readable timestamp at all"
+        raise MissingPartitionError(start, where, detail)
+    return accounts.result()
+
+
+class _FlatDays:
+    """Days of a flat file's rows; rows without a timestamp take the nearest earlier row's day.
+
+    Until the first readable timestamp, whole batches wait; they then take that first day.
+    """
+
+    def __init__(self) -> None:
+        self.last_day = np.nan
+        self.waiting: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+
+    @property
+    def unattributed(self) -> int:
+        return sum(len(frame) + len(quarantine) for frame, quarantine in self.waiting)
+
+    def attribute(self, frame: pd.DataFrame, quarantine: pd.DataFrame):
+        """Yield ``(frame, quarantine, frame_days, quarantine_days)`` once days are known."""
+        frame = frame.reset_index(drop=True)
+        quarantine = quarantine.reset_index(drop=True)
+        dated = _day_numbers(event_times(frame))
+        rows = np.concatenate([frame["source_row"].to_numpy(), quarantine["source_row"].to_numpy()])
+        order = np.argsort(rows, kind="stable")
+        days = pd.Series(np.concatenate([dated, np.full(len(quarantine), np.nan)])[order])
+        days = days.ffill().fillna(self.last_day)
+        if np.isnan(self.last_day):
+            days = days.bfill()
+        if not len(days):
+            yield frame, quarantine, np.zeros(0), np.zeros(0)
+            return
+        if days.isna().all():
+            self.waiting.append((frame, quarantine))
+            return
+        self.last_day = float(days.iloc[-1])
+        first_day = float(days.iloc[0])
+        for waiting_frame, waiting_quarantine in self.waiting:
+            yield (
+                waiting_frame,
+                waiting_quarantine,
+                np.full(len(waiting_frame), first_day),
+                np.full(len(waiting_quarantine), first_day),
+            )
+        self.waiting = []
+        in_order = np.empty(len(order))
+        in_order[order] = days.to_numpy()
+        yield frame, quarantine, in_order[: len(frame)], in_order[len(frame):]
