@@ -1,6 +1,6 @@
 """Benchmark of ztad's detectors: detection quality, the One-Class SVM choice, training time.
 
-Runs on a synthetic behavioural feature matrix shaped like ``ztad.features`` output: 24 float64
+Runs on a synthetic behavioural feature matrix shaped like ``ztad.behaviour.features`` output: 24 float64
 columns, heavy-tailed counts and ratios beside 0/1 flags, with hard negatives (travel, new
 laptops, new employees) among the normal rows. Anomalies are normal rows with the features of
 one attack kind (or two) changed: impossible travel, off-hours login, repeated failures,
@@ -233,8 +233,8 @@ def generated_features(logs: str, history_days: int) -> pd.DataFrame:
 
     Adds ``day`` and ``anomaly`` (from ``event_label``, for evaluation only) columns.
     """
-    from ztad.baselines import baseline_as_of
-    from ztad.features import FEATURE_NAMES, compute_features
+    from ztad.behaviour.baselines import baseline_as_of
+    from ztad.behaviour.features import FEATURE_NAMES, compute_features
     from ztad.schema import is_anomaly_label
     from ztad.ingest import available_days
 

@@ -69,11 +69,11 @@ class Clock:
 
 def _day_with_features(args):
     """Events, features and rule hits of the scored day (setup)."""
-    from ztad.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
+    from ztad.behaviour.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
     from ztad.config import DetectionConfig
-    from ztad.features import compute_features
+    from ztad.behaviour.features import compute_features
     from ztad.synth.catalogue import SENSITIVE_RESOURCES
-    from ztad.rules import evaluate_rules
+    from ztad.behaviour.rules import evaluate_rules
 
     scored_day = date(2026, 3, 4)  # a Wednesday
     first = scored_day - timedelta(days=args.history_days)
@@ -94,7 +94,7 @@ def _day_with_features(args):
 def _score(args, features, rule_hits):
     """Train on a sample of the day, score it and flag the top 0.5 % (setup)."""
     from ztad.ensemble import Ensemble
-    from ztad.features import FEATURE_NAMES
+    from ztad.behaviour.features import FEATURE_NAMES
     from ztad.models import ScoringModel
     from ztad.pipeline import final_score
 

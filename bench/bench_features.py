@@ -119,11 +119,11 @@ def main() -> None:
     parser.add_argument("--history-days", type=int, default=30, help="baseline window in days")
     args = parser.parse_args()
 
-    from ztad.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
+    from ztad.behaviour.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
     from ztad.config import DetectionConfig
     from ztad.explain import explain
-    from ztad.features import compute_features
-    from ztad.rules import evaluate_rules
+    from ztad.behaviour.features import compute_features
+    from ztad.behaviour.rules import evaluate_rules
 
     scored_day = date(2026, 3, 4)  # a Wednesday
     first = scored_day - timedelta(days=args.history_days)

@@ -23,10 +23,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ztad.features.context import FeatureSettings
 
 
 @dataclass(frozen=True)
@@ -55,6 +51,73 @@ class SourceConfig:
     format: str | None = None
     column_mapping: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Knobs of the behavioural features (defaults follow common industry practice).
+
+    Parameters
+    ----------
+    cold_start
+        Judge users with thin history against their peers (and the organisation) instead of
+        calling everything they do "new". Off only to measure what it buys.
+    known_networks
+        An IP or city regularly seen for the user, or shared by many users of the
+        organisation (VPN egress, office), is not impossible travel, and a new address inside a
+        network the user already uses is not a new source. Off only to measure.
+    plausible_travel
+        Logins of a plausible trip (a stay entered and left at airliner speed or slower, on a
+        device the user owns) are not held against the user as new places or addresses.
+        Off only to measure.
+    min_history_days, min_history_events
+        A user first seen fewer days ago than this, or with fewer events, is (partly) judged
+        against peers. Fourteen days follows Entra ID Protection's learning period: a new
+        employee's first fortnight brings new devices, addresses and resources every day.
+    hour_prior_events
+        Weight, in events, of the peer-group prior in the user's hour-of-week profile.
+    usual_hours_share
+        Share of a user's logins that their usual working window covers.
+    geo_noise_km
+        Moves shorter than this are GeoIP noise, never travel.
+    known_user_days
+        An IP, network or city seen for the user on at least this many days is one of theirs.
+    known_org_users
+        An IP or city used by at least this many users of the organisation is a known network.
+    public_holidays
+        Treat the public holidays of the country a login comes from as days off (the offline
+        ``holidays`` calendars). Off by default: many organisations work through them.
+    company_holidays
+        Organisation-wide days off (ISO dates, e.g. a year-end shutdown), always days off.
+    burst_minutes, spray_minutes
+        Windows for a user's burst of failures and for one source failing across users.
+    spray_pair_cap
+        Most recent failures per source examined when counting distinct users in a window;
+        bounds the work when one source fails hundreds of thousands of times.
+    bytes_min_observations
+        Transfers needed before a (user, resource) or peer baseline of bytes is trusted.
+    bytes_std_floor
+        Smallest spread of log-bytes used in z-scores, so that a very regular user does not
+        turn a 20 % change into a huge z.
+    """
+
+    cold_start: bool = True
+    known_networks: bool = True
+    plausible_travel: bool = True
+    min_history_days: int = 14
+    min_history_events: int = 20
+    hour_prior_events: float = 10.0
+    usual_hours_share: float = 0.9
+    geo_noise_km: float = 50.0
+    known_user_days: int = 2
+    known_org_users: int = 10
+    public_holidays: bool = False
+    company_holidays: tuple[str, ...] = ()
+    burst_minutes: int = 10
+    spray_minutes: int = 60
+    spray_pair_cap: int = 500
+    bytes_min_observations: int = 5
+    bytes_std_floor: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -95,7 +158,7 @@ class DetectionConfig:
     sensitive_resources
         Resources whose access is weighted up.
     feature_settings
-        Knobs of the behavioural features (:class:`ztad.features.FeatureSettings`), ``None``
+        Knobs of the behavioural features (:class:`FeatureSettings`), ``None``
         for their defaults. ``FeatureSettings(cold_start=False, known_networks=False,
         plausible_travel=False)`` switches the cold-start and known-network logic off, to
         measure what it buys (``ztad evaluate --ablation``).
@@ -218,15 +281,13 @@ def comma_list(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
-def holiday_settings(public: bool, company_days: str | None) -> "FeatureSettings | None":
+def holiday_settings(public: bool, company_days: str | None) -> FeatureSettings | None:
     """Feature settings with the holiday calendar asked for, or ``None`` for the defaults.
 
     ``company_days`` is a comma-separated list of ISO dates; a malformed one is a clear
     ``ValueError`` naming it.
     """
     from datetime import date
-
-    from ztad.features.context import FeatureSettings
 
     days = comma_list(company_days)
     for day in days:
@@ -239,7 +300,7 @@ def holiday_settings(public: bool, company_days: str | None) -> "FeatureSettings
     return FeatureSettings(public_holidays=public, company_holidays=days)
 
 
-def _holiday_settings_from_env() -> "FeatureSettings | None":
+def _holiday_settings_from_env() -> FeatureSettings | None:
     """``ZTAD_PUBLIC_HOLIDAYS`` (1/true/yes) and ``ZTAD_COMPANY_HOLIDAYS`` (ISO dates, commas)."""
     public = os.environ.get("ZTAD_PUBLIC_HOLIDAYS", "").strip().lower() in ("1", "true", "yes", "on")
     return holiday_settings(public, os.environ.get("ZTAD_COMPANY_HOLIDAYS"))

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import sources_of
-from ztad.features import FEATURE_NAMES
+from ztad.behaviour.attempt_source import sources_of
+from ztad.behaviour.features import FEATURE_NAMES
 
 _BYTES_BASELINE_WORDS = {
     "user_resource": "this user's usual for {resource}",
@@ -351,8 +351,8 @@ def explain(
     Parameters
     ----------
     events, features, rule_hits
-        The day's events, their features (:func:`ztad.features.compute_features`) and rule
-        hits (:func:`ztad.rules.evaluate_rules`), row-aligned.
+        The day's events, their features (:func:`ztad.behaviour.features.compute_features`) and rule
+        hits (:func:`ztad.behaviour.rules.evaluate_rules`), row-aligned.
     flagged_mask
         Boolean per row: which events were flagged.
 

@@ -495,7 +495,7 @@ def relearn_past_days(
     ``training_path(day)`` is where a day's training features are kept. Returns the days
     rebuilt.
     """
-    from ztad.baselines import aggregate_dir, daily_aggregate, save_daily_aggregate
+    from ztad.behaviour.baselines import aggregate_dir, daily_aggregate, save_daily_aggregate
 
     detection = config.detection
     start = day - timedelta(days=max(detection.history_days, detection.training_days))

@@ -131,7 +131,7 @@ def enrich_findings(
         ``attributions`` and ``incident_id``.
     """
     from ztad.attributions import attributions_documents, combined_shares
-    from ztad.features import FEATURE_NAMES
+    from ztad.behaviour.features import FEATURE_NAMES
     from ztad.incidents import incident_ids
     from ztad.severity import categories, finding_severity, level_of, sensitive_mask
     from ztad.top_features import deviations, top_feature_documents

@@ -6,7 +6,7 @@ Two kinds of incident:
   a password spray (a finding with the ``password_spray`` reason), or failed-login bursts
   (``brute_force``, ``failures``, ``success_after_failures``) against at least two users.
   The source is the client IP address, else the workstation for sign-ins logged without an
-  address (:mod:`ztad.attempt_source`). Id ``<day>:source:<ip>`` or
+  address (:mod:`ztad.behaviour.attempt_source`). Id ``<day>:source:<ip>`` or
   ``<day>:source:workstation <name>``; ``source_ip`` is set for an address only.
 - **user**: every other finding of one user that day. Id ``<day>:user:<user_id>``.
 
@@ -24,7 +24,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import WORKSTATION_PREFIX, sources_of
+from ztad.behaviour.attempt_source import WORKSTATION_PREFIX, sources_of
 from ztad.severity import incident_severity, level_of, pattern_points
 
 #: Reasons that make an address a source of attack when they span users.

@@ -170,7 +170,7 @@ def train_or_load(
     Returns a dict with ``model_version``, ``action`` (``trained`` or ``loaded``) and
     ``reason`` in words, which the run record keeps.
     """
-    from ztad.features import FEATURE_NAMES
+    from ztad.behaviour.features import FEATURE_NAMES
     from ztad.registry import should_retrain
 
     registry = _registry(config)
@@ -199,7 +199,7 @@ def train_or_load(
 
 def load_model(config: JobConfig, version: str) -> ScoringModel:
     """Load and verify a registered model by version (never by path)."""
-    from ztad.features import FEATURE_NAMES
+    from ztad.behaviour.features import FEATURE_NAMES
 
     registered = _registry(config).load(version, expected_features=list(FEATURE_NAMES))
     return ScoringModel(version=registered.version, ensemble=registered.model)

@@ -218,7 +218,7 @@ def _history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
 
 
 def _baseline(config: JobConfig, day: date):
-    from ztad.baselines import baseline_as_of
+    from ztad.behaviour.baselines import baseline_as_of
 
     return baseline_as_of(
         config.state_dir, day, config.detection.history_days, _history_loader(config)
@@ -232,7 +232,7 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     the analysts' feedback is already applied, the baseline is the one it built, and the
     counts across users come from the whole day.
     """
-    from ztad.features import compute_features
+    from ztad.behaviour.features import compute_features
     from ztad.sharding import load_baseline
 
     folder = day_dir(config, day, shard)
@@ -257,7 +257,7 @@ def cross_user(day: date, config: JobConfig, shards: int = 1) -> dict:
     over the whole day, and gives each shard of users its events and their counts
     (:mod:`ztad.sharding`).
     """
-    from ztad.features import cross_user_signals
+    from ztad.behaviour.features import cross_user_signals
     from ztad.sharding import split_day
 
     folder = day_dir(config, day)
@@ -298,7 +298,7 @@ def _training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
     whose findings are stored, the flagged and confirmed events are left out.
     """
     from ztad.feedback import learnable_events
-    from ztad.features import compute_features
+    from ztad.behaviour.features import compute_features
 
     path = training_features_path(config, past_day)
     if path.exists():
@@ -335,7 +335,7 @@ def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
 
     Rows beyond ``max_training_rows`` are dropped by a seeded uniform sample.
     """
-    from ztad.features import FEATURE_NAMES
+    from ztad.behaviour.features import FEATURE_NAMES
 
     start, end = training_window(config, day)
     frames = []
@@ -385,7 +385,7 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     With a ``shard``, only that shard's events, with the day's model.
     """
     from ztad.models import load_model
-    from ztad.rules import evaluate_rules
+    from ztad.behaviour.rules import evaluate_rules
 
     folder = day_dir(config, day, shard)
     features = _read_parquet(folder / "features.parquet")
@@ -545,7 +545,7 @@ def _read_attributions(folder: Path, flagged: np.ndarray) -> tuple[dict[str, pd.
 def _learn_day(day: date, config: JobConfig) -> None:
     """Teach the baseline the day's unflagged events and false positives, and the training set
     its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`)."""
-    from ztad.baselines import daily_aggregate, save_daily_aggregate
+    from ztad.behaviour.baselines import daily_aggregate, save_daily_aggregate
     from ztad.feedback import baseline_mask, day_verdicts, record_fingerprint, training_mask
 
     folder = day_dir(config, day)

@@ -162,7 +162,7 @@ def split_day(
     folder: Path, events: pd.DataFrame, signals: pd.DataFrame, count: int, baseline=None
 ) -> dict:
     """Write each shard's events and cross-user counts under the day's work ``folder``, and
-    the day's ``baseline`` (:class:`ztad.baselines.BaselineState`) for all of them.
+    the day's ``baseline`` (:class:`ztad.behaviour.baselines.BaselineState`) for all of them.
 
     Shard folders of an earlier split of the day are removed first, so that a rerun with
     another shard count cannot mix old and new files. Returns what :data:`MANIFEST` records:

@@ -10,7 +10,7 @@ typical values. Each comes as a small document an analyst can read without the m
      "text": "2.0 GB transferred; usually 42.0 MB for this user and resource (48x)"}
 
 ``value`` is the model input, ``observed`` the raw fact behind it and ``baseline`` what the
-user's history says (from the ``ctx_*`` columns of :func:`ztad.features.compute_features`).
+user's history says (from the ``ctx_*`` columns of :func:`ztad.behaviour.features.compute_features`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ztad.attempt_source import sources_of
+from ztad.behaviour.attempt_source import sources_of
 from ztad.explain import format_bytes, format_clock, format_minutes, format_ratio
 
 #: Features listed per finding.

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.features.sequences import DAY, features_of, frame, login, working_days
+from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, working_days
 from ztad.explain import ExplainInputError, explain, format_bytes, format_clock, format_minutes
-from ztad.rules import evaluate_rules
+from ztad.behaviour.rules import evaluate_rules
 
 HOME_IP, ATTACKER = "192.0.2.10", "203.0.113.7"
 

@@ -223,7 +223,7 @@ def _trip_findings(store, day, user):
 @pytest.mark.postgres
 def test_feedback_changes_the_next_run(trip_logs, tmp_path, empty_postgres_url):
     from ztad import pipeline
-    from ztad.baselines import load_daily_aggregate
+    from ztad.behaviour.baselines import load_daily_aggregate
     from ztad.config import DetectionConfig, JobConfig, SourceConfig
     from ztad.store import FindingsStore
     from ztad.triage import update

@@ -258,7 +258,7 @@ def test_the_model_index_in_postgres_joins_findings_and_survives_reruns(small_lo
 
 
 def test_feature_settings_in_the_config_reach_the_features(small_logs, tmp_path):
-    from ztad.features import FEATURE_NAMES, FeatureSettings
+    from ztad.behaviour.features import FEATURE_NAMES, FeatureSettings
 
     logic_off = FeatureSettings(cold_start=False, known_networks=False, plausible_travel=False)
     configs = {

@@ -180,7 +180,7 @@ def test_a_shard_step_before_the_split_says_what_to_run(tmp_path):
 
 
 def test_the_days_baseline_is_kept_for_its_shards(split):
-    from ztad.baselines import combine_aggregates
+    from ztad.behaviour.baselines import combine_aggregates
 
     _, folder, _, _ = split
     baseline = combine_aggregates([], DAY, 30)

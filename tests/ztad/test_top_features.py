@@ -91,8 +91,8 @@ def test_documents_carry_value_observed_fact_and_the_users_baseline():
 
 
 def test_every_rule_names_real_features():
-    from ztad.features import FEATURE_NAMES
-    from ztad.rules import RULES
+    from ztad.behaviour.features import FEATURE_NAMES
+    from ztad.behaviour.rules import RULES
 
     assert set(RULE_FEATURES) == set(RULES)
     assert {f for names in RULE_FEATURES.values() for f in names} <= set(FEATURE_NAMES)

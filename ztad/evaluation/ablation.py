@@ -54,7 +54,7 @@ OPERATING = "operating"
 
 def ablated_config(config: JobConfig) -> JobConfig:
     """``config`` with the known-network, cold-start and plausible-travel logic switched off."""
-    from ztad.features import FeatureSettings
+    from ztad.behaviour.features import FeatureSettings
 
     detection = config.detection
     settings = replace(detection.feature_settings or FeatureSettings(), **LOGIC_OFF)

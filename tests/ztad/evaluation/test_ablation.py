@@ -9,7 +9,7 @@ import pytest
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.evaluation import EvaluationError
 from ztad.evaluation.ablation import ALL_HARD_NEGATIVES, LOGIC_OFF, ablated_config, ablation_metrics
-from ztad.features import FeatureSettings
+from ztad.behaviour.features import FeatureSettings
 
 KINDS = ["business_travel", "vpn", "new_employee", "new_laptop"]
 

@@ -1,0 +1,47 @@
+"""Maturity of a user's history and the peer group events are judged against."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
+from ztad.config import DetectionConfig
+from ztad.behaviour.features import FeatureSettings
+from ztad.behaviour.features.context import build_context
+
+
+def test_maturity_grows_with_days_and_events_and_is_one_without_cold_start():
+    history = (working_days("old", DAY - timedelta(days=14), 14)
+               + working_days("half", DAY - timedelta(days=7), 7)
+               + working_days("thin", DAY - timedelta(days=2), 2))
+    today = [login(user, f"{DAY} 09:00") for user in ("old", "half", "thin", "new")]
+    out = features_of(history, today)
+    # (min(days / 14, events / 20)) ** 2: 14 days -> 1; 7 days, 21 events -> 0.25;
+    # 2 days, 6 events -> (2/14) ** 2.
+    assert out["ctx_maturity"].tolist() == pytest.approx([1.0, 0.25, (2 / 14) ** 2, 0.0])
+    assert out["ctx_active_days"].tolist() == [14.0, 7.0, 2.0, 0.0]
+    assert out["ctx_history_days"].tolist() == [14.0, 7.0, 2.0, 0.0]
+    flat = features_of(history, today, FeatureSettings(cold_start=False))
+    assert flat["ctx_maturity"].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_maturity_counts_calendar_days_since_first_seen_not_active_days():
+    weekdays = [row for row in working_days("ann", DAY - timedelta(days=14), 14)
+                if pd.Timestamp(row["timestamp"]).weekday() < 5]
+    out = features_of(weekdays, [login("ann", f"{DAY} 09:00")])
+    assert out["ctx_active_days"][0] < 14
+    assert out["ctx_maturity"][0] == 1.0
+
+
+def test_new_users_join_the_peer_group_of_their_department_or_the_organisation():
+    history = working_days("ann", DAY - timedelta(days=3), 3, department="finance")
+    today = frame([login("newbie", f"{DAY} 09:00", department="finance"),
+                   login("other", f"{DAY} 09:00", department="legal")])
+    state = state_from(history)
+    ctx = build_context(today, state, DetectionConfig(), FeatureSettings())
+    assert ctx.peer.tolist() == [0, -1]
+    out = features_of(history, [login("other", f"{DAY} 09:00", department="legal")])
+    assert out["ctx_peer_group"].isna().all()

@@ -1,0 +1,58 @@
+"""The public feature API: names, descriptions, shape, dtypes and clear errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
+from ztad.config import DetectionConfig
+from ztad.behaviour.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, FeatureInputError, compute_features
+
+
+def test_every_feature_has_a_plain_words_description():
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) > 20
+    assert set(FEATURE_DESCRIPTIONS) == set(FEATURE_NAMES)
+    assert all(len(text.split()) >= 6 for text in FEATURE_DESCRIPTIONS.values())
+
+
+def test_output_is_float64_finite_and_keeps_the_events_index_and_order():
+    history = working_days("alice", DAY - timedelta(days=7), 7)
+    events = frame([login("alice", f"{DAY} 10:00"), login("bob", f"{DAY} 09:00", "Lagos, Nigeria")])
+    events.index = [7, 3]
+    out = compute_features(events, state_from(history), DetectionConfig())
+    assert list(out.index) == [7, 3]
+    assert list(out.columns[: len(FEATURE_NAMES)]) == list(FEATURE_NAMES)
+    block = out[list(FEATURE_NAMES)]
+    assert (block.dtypes == "float64").all()
+    assert np.isfinite(block.to_numpy()).all()
+    assert all(c.startswith("ctx_") for c in out.columns[len(FEATURE_NAMES):])
+    assert out.loc[3, "ctx_user_known"] == 0.0 and out.loc[7, "ctx_user_known"] == 1.0
+
+
+def test_a_user_with_a_single_event_and_no_history_gets_finite_features():
+    out = features_of([], [login("solo", f"{DAY} 09:00")])
+    assert len(out) == 1
+    assert np.isfinite(out[list(FEATURE_NAMES)].to_numpy()).all()
+    assert out["travel_speed"][0] == 0.0 and out["user_failures_10m"][0] == 0.0
+
+
+def test_an_unresolvable_place_is_not_a_crash():
+    history = working_days("alice", DAY - timedelta(days=5), 5)
+    out = features_of(history, [login("alice", f"{DAY} 09:00"), login("alice", f"{DAY} 09:05", "Atlantis, Nowhere-Land")])
+    assert np.isfinite(out[list(FEATURE_NAMES)].to_numpy()).all()
+    assert out["travel_speed"].tolist() == [0.0, 0.0]
+    assert out["city_novelty"][1] == 1.0  # still a city the user has never used
+
+
+def test_missing_columns_and_empty_users_are_clear_errors():
+    events = frame([login("alice", f"{DAY} 09:00")])
+    state = state_from([])
+    with pytest.raises(FeatureInputError, match="bytes_transferred"):
+        compute_features(events.drop(columns=["bytes_transferred"]), state, DetectionConfig())
+    events["user_id"] = pd.array([None], dtype="string")
+    with pytest.raises(FeatureInputError, match="row 0: field user_id"):
+        compute_features(events, state, DetectionConfig())

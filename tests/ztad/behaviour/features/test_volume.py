@@ -1,0 +1,47 @@
+"""Bytes against the user's usual for the resource (falling back to peers), and logins today."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from tests.ztad.behaviour.features.sequences import DAY, features_of, login, working_days
+
+USUAL = 1_000_000
+
+
+def _finance(nbytes=USUAL):
+    users = ("ann", "ben", "cat", "dan")
+    return sum((working_days(u, DAY - timedelta(days=10), 10, resource="erp-finance", nbytes=nbytes)
+                for u in users), [])
+
+
+def test_bytes_48x_the_users_usual_for_the_resource():
+    out = features_of(_finance(), [login("ann", f"{DAY} 09:00", resource="erp-finance", nbytes=48 * USUAL),
+                                   login("ann", f"{DAY} 10:00", resource="erp-finance", nbytes=USUAL)])
+    assert 10 ** out["bytes_log_ratio"][0] == pytest.approx(48, rel=0.02)
+    assert out["ctx_usual_bytes"][0] == pytest.approx(USUAL, rel=0.02)
+    assert out["ctx_bytes_baseline"][0] == "user_resource"
+    assert out["bytes_z"][0] > 10 and abs(out["bytes_z"][1]) < 0.1
+    assert out["bytes_z_peers"][0] > 10
+
+
+def test_without_own_history_for_the_resource_peers_are_the_baseline():
+    out = features_of(_finance(), [login("newbie", f"{DAY} 09:00", resource="erp-finance", nbytes=48 * USUAL)])
+    assert out["ctx_bytes_baseline"][0] == "peer_resource"
+    assert 10 ** out["bytes_log_ratio"][0] == pytest.approx(48, rel=0.02)
+
+
+def test_a_failed_login_moves_no_data_worth_judging():
+    out = features_of(_finance(), [login("ann", f"{DAY} 09:00", resource="erp-finance", nbytes=300, success=False)])
+    assert out[["bytes_log_ratio", "bytes_z", "bytes_z_peers"]].to_numpy().tolist() == [[0.0, 0.0, 0.0]]
+
+
+def test_logins_so_far_today_against_the_usual_day():
+    today = [login("ann", f"{DAY} {9 + k // 60:02d}:{k % 60:02d}", resource="erp-finance") for k in range(30)]
+    out = features_of(_finance(), today)
+    assert out["ctx_usual_daily_events"][0] == pytest.approx(3.0)
+    assert out["ctx_events_so_far"].tolist() == list(range(1, 31))
+    assert out["logins_today_ratio"].iloc[-1] == pytest.approx(np.log2(31 / 4))

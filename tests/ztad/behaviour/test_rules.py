@@ -1,0 +1,86 @@
+"""Behavioural rules on hand-set feature values: each fires on its pattern and not beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ztad.behaviour.features import FEATURE_NAMES
+from ztad.behaviour.rules import DEFAULT_THRESHOLDS, RULES, RuleInputError, RuleThresholds, evaluate_rules
+
+_CONTEXT = ("ctx_travel_km", "ctx_travel_kmh", "ctx_ip_failed_users_60m", "ctx_user_failures_10m",
+            "ctx_bytes_observations", "ctx_maturity", "ctx_resource_group_users", "ctx_group_size")
+
+
+def _rows(*changes: dict) -> pd.DataFrame:
+    """One row per dict: a mature, unremarkable login with the given values changed."""
+    base = {name: 0.0 for name in FEATURE_NAMES + _CONTEXT}
+    base.update(ctx_maturity=1.0, ctx_bytes_observations=50.0, ctx_group_size=20.0, ctx_resource_group_users=10.0)
+    return pd.DataFrame([{**base, **change} for change in changes])
+
+
+def _fires(code: str, *changes: dict, thresholds: RuleThresholds = DEFAULT_THRESHOLDS) -> list[bool]:
+    return evaluate_rules(_rows(*changes), thresholds)[code].tolist()
+
+
+def test_one_bool_column_per_rule_on_the_same_index():
+    features = _rows({}, {})
+    features.index = [5, 9]
+    hits = evaluate_rules(features)
+    assert list(hits.columns) == list(RULES) and list(hits.index) == [5, 9]
+    assert (hits.dtypes == bool).all() and not hits.to_numpy().any()
+
+
+def test_impossible_travel_needs_both_distance_and_speed():
+    assert _fires("impossible_travel",
+                  {"ctx_travel_km": 3830, "ctx_travel_kmh": 5750},
+                  {"ctx_travel_km": 400, "ctx_travel_kmh": 5000},
+                  {"ctx_travel_km": 5800, "ctx_travel_kmh": 700}) == [True, False, False]
+
+
+def test_password_spray_counts_distinct_users_per_source():
+    assert _fires("password_spray", {"ctx_ip_failed_users_60m": 10}, {"ctx_ip_failed_users_60m": 9}) == [True, False]
+
+
+def test_brute_force_and_success_after_failures():
+    rows = ({"ctx_user_failures_10m": 12, "login_failed": 1.0},
+            {"ctx_user_failures_10m": 12, "login_failed": 0.0},
+            {"ctx_user_failures_10m": 6, "login_failed": 0.0})
+    assert _fires("brute_force", *rows) == [True, True, False]
+    assert _fires("success_after_failures", *rows) == [False, True, False]
+
+
+def test_large_transfer_needs_ratio_spread_and_enough_history():
+    big = {"bytes_log_ratio": np.log10(60), "bytes_z": 5.0}
+    assert _fires("large_transfer", big, {**big, "bytes_z": 2.0}, {**big, "bytes_log_ratio": 1.0},
+                  {**big, "ctx_bytes_observations": 3}) == [True, False, False, False]
+
+
+def test_off_hours_is_for_established_users_far_outside_their_window():
+    night = {"off_hours_distance": 7.0, "hour_rarity": 2.5}
+    assert _fires("off_hours", night, {**night, "ctx_maturity": 0.4}, {**night, "off_hours_distance": 3.0},
+                  {**night, "hour_rarity": 0.5}) == [True, False, False, False]
+
+
+def test_new_device_new_place_needs_all_three_and_a_mature_user():
+    takeover = {"device_novelty": 1.0, "ip_novelty": 1.0, "city_novelty": 1.0}
+    assert _fires("new_device_new_place", takeover, {**takeover, "device_novelty": 0.0},
+                  {**takeover, "ctx_maturity": 0.5}) == [True, False, False]
+
+
+def test_rare_sensitive_access():
+    access = {"resource_sensitive": 1.0, "resource_novelty": 1.0, "ctx_resource_group_users": 0.0}
+    assert _fires("rare_sensitive_access", access, {**access, "ctx_resource_group_users": 5.0},
+                  {**access, "resource_sensitive": 0.0}) == [True, False, False]
+
+
+def test_thresholds_are_configurable():
+    spray = {"ctx_ip_failed_users_60m": 6}
+    assert _fires("password_spray", spray) == [False]
+    assert _fires("password_spray", spray, thresholds=RuleThresholds(spray_min_users=5)) == [True]
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(RuleInputError, match="ctx_travel_km"):
+        evaluate_rules(_rows({}).drop(columns=["ctx_travel_km"]))

@@ -1,0 +1,67 @@
+"""Grouped-array tools the baselines are built with: codes, group reductions, latest values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index`` (-1 when absent or null), hashing distinct values once."""
+    codes, uniques = pd.factorize(pd.Series(values), use_na_sentinel=True)
+    if len(index) == 0 or len(uniques) == 0:
+        return np.full(len(codes), -1, dtype="int64")
+    mapped = np.append(index.get_indexer(pd.Index(uniques)), -1)
+    return mapped[codes].astype("int64")
+
+
+def reduce_groups(
+    keys: np.ndarray,
+    sums: dict[str, np.ndarray] | None = None,
+    maxes: dict[str, np.ndarray] | None = None,
+    mins: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Group rows by an integer key: sorted distinct keys, row counts and reduced columns.
+
+    The ``rows`` entry of the result is the number of rows per key, e.g. the number of days a
+    pair was seen when each row is one day's record.
+    """
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(keys) else np.array([], "int64")
+    out: dict[str, np.ndarray] = {"rows": np.diff(np.r_[starts, len(keys)])}
+    for name, values in (sums or {}).items():
+        out[name] = np.add.reduceat(values[order], starts) if len(keys) else values[:0]
+    for name, values in (maxes or {}).items():
+        out[name] = np.maximum.reduceat(values[order], starts) if len(keys) else values[:0]
+    for name, values in (mins or {}).items():
+        out[name] = np.minimum.reduceat(values[order], starts) if len(keys) else values[:0]
+    return ordered[starts] if len(keys) else keys[:0], out
+
+
+def take(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:
+    """``values[rows]`` with ``fill`` where ``rows`` is -1."""
+    if len(values) == 0:
+        return np.full(len(rows), fill, dtype=object if fill is None else "float64")
+    picked = values[np.maximum(rows, 0)]
+    if fill is None:
+        return np.where(rows >= 0, picked.astype(object), None)
+    return np.where(rows >= 0, picked, fill)
+
+
+def latest_rows(codes: np.ndarray, order_by: np.ndarray, n: int) -> np.ndarray:
+    """Per code, the row with the largest non-NaN ``order_by`` (-1 when none)."""
+    out = np.full(n, -1, dtype="int64")
+    rows = np.flatnonzero(~np.isnan(order_by))
+    if len(rows):
+        ordered = rows[np.lexsort((order_by[rows], codes[rows]))]
+        ending = np.r_[codes[ordered][1:] != codes[ordered][:-1], True]
+        out[codes[ordered][ending]] = ordered[ending]
+    return out
+
+
+def latest_value(values: pd.Series, codes: np.ndarray, order_by: np.ndarray, n: int) -> pd.array:
+    """The latest non-null value of a column per code (e.g. a user's department)."""
+    values = values.astype("string")
+    order = np.where(values.notna().to_numpy(), np.asarray(order_by, dtype="float64"), np.nan)
+    return pd.array(take(values.to_numpy(), latest_rows(codes, order, n), None), dtype="string")

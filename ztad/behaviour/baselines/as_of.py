@@ -1,0 +1,63 @@
+"""The baseline as it stood at the start of a day, from saved (or rebuilt) daily aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from ztad.behaviour.baselines.daily import (
+    BaselineError,
+    DailyAggregate,
+    daily_aggregate,
+)
+from ztad.behaviour.baselines.persist import load_daily_aggregate, save_daily_aggregate
+from ztad.behaviour.baselines.state import BaselineState, combine_aggregates
+
+
+def window_days_before(day: date, window_days: int) -> list[date]:
+    """The days ``[day - window_days, day)``, oldest first."""
+    if window_days < 1:
+        raise BaselineError(f"window_days must be at least 1, got {window_days}")
+    return [day - timedelta(days=k) for k in range(window_days, 0, -1)]
+
+
+def _build_missing(
+    state_dir: Path, d: date, load_events: Callable[[date], pd.DataFrame]
+) -> DailyAggregate | None:
+    """Aggregate a past day from its raw events and save it; ``None`` when it has no data."""
+    try:
+        events = load_events(d)
+    except FileNotFoundError:
+        return None
+    if events is None or len(events) == 0:
+        return None
+    agg = daily_aggregate(events)
+    save_daily_aggregate(agg, state_dir, d)
+    return agg
+
+
+def baseline_as_of(
+    state_dir: Path | str,
+    day: date,
+    window_days: int,
+    load_events: Callable[[date], pd.DataFrame],
+) -> BaselineState:
+    """The baseline as it stood at the start of ``day``: days ``[day - window_days, day)``.
+
+    Saved daily aggregates are reused; a day without one is aggregated from
+    ``load_events(d)`` (all its events: it was never scored) and saved. A day with no data
+    (``load_events`` returns nothing or raises ``FileNotFoundError``) is skipped and not saved,
+    so late-arriving data is picked up later. Nothing from ``day`` or later is read.
+    """
+    state_dir = Path(state_dir)
+    aggregates = []
+    for d in window_days_before(day, window_days):
+        agg = load_daily_aggregate(state_dir, d)
+        if agg is None:
+            agg = _build_missing(state_dir, d, load_events)
+        if agg is not None:
+            aggregates.append((d, agg))
+    return combine_aggregates(aggregates, day, window_days)

@@ -1,0 +1,183 @@
+"""One day's events summarised into small additive tables: per user, and per user x device /
+IP / network / ASN / city / resource."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.baselines.arrays import (
+    latest_rows,
+    latest_value,
+    take,
+    reduce_groups,
+)
+from ztad.behaviour.baselines.event_columns import (
+    PAIR_COLUMNS,
+    REQUIRED_COLUMNS,
+    asn_text,
+    event_coordinates,
+    log_bytes,
+    network_prefix,
+)
+from ztad.behaviour.clock import HOURS_PER_WEEK, hour_of_week, timestamp_micros
+from ztad.ingest import gazetteer
+
+USER_SUMS = ("events", "failures", "events_sq", "lb_count", "lb_sum", "lb_sumsq")
+
+
+LAST_LOGIN = ("last_time", "last_lat", "last_lon", "last_location", "last_ip")
+
+
+class BaselineError(ValueError):
+    """Events or saved state cannot be turned into a baseline; the message says why."""
+
+
+@dataclass
+class DailyAggregate:
+    """Additive summary of one day's events: a few small tables, no raw events.
+
+    Tables
+    ------
+    users
+        Per user: events, failures, events² (for the spread of daily counts), log-bytes count /
+        sum / sum of squares (successful logins only), department, and the last successful
+        located login of the day.
+    user_hour
+        Per user × hour of the week in the local time of the login's place (UTC when the place
+        is unknown): events. Local time keeps a traveller's working day a working day.
+    user_device, user_ip, user_network, user_asn, user_city, user_resource
+        Per user × item: events (the resource table also carries log-bytes sums). Events
+        without the item (no device, no address, no known network) are not counted.
+    """
+
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def events(self) -> int:
+        """How many events the day contributed."""
+        users = self.tables.get("users")
+        return 0 if users is None or users.empty else int(users["events"].sum())
+
+    @classmethod
+    def empty(cls) -> "DailyAggregate":
+        """The aggregate of a day without events."""
+        return daily_aggregate(_empty_frame())
+
+
+def _empty_frame() -> pd.DataFrame:
+    from ztad.schema import empty_events
+
+    return empty_events()
+
+
+def _check_events(events: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]
+    if missing:
+        raise BaselineError(
+            f"events lack column(s) {missing}; pass canonical events (ztad.schema.conform)"
+        )
+    null_users = events["user_id"].isna().to_numpy()
+    if null_users.any():
+        row = int(np.flatnonzero(null_users)[0])
+        raise BaselineError(f"row {row}: field user_id is empty; validate events before baselines")
+
+
+def _user_table(events, user_codes, users, micros, coords, lb) -> pd.DataFrame:
+    """Per-user sums plus the department and the last successful located login of the day."""
+    n_users = len(users)
+    failed = (~events["login_success"].astype(bool)).to_numpy()
+    has_bytes = ~np.isnan(lb)
+    counts = np.bincount(user_codes, minlength=n_users).astype("int64")
+
+    def per_user(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(user_codes, weights=weights, minlength=n_users)
+
+    table = pd.DataFrame(
+        {
+            "user_id": pd.array(np.asarray(users, dtype=object), dtype="string"),
+            "events": counts,
+            "failures": per_user(failed.astype("float64")).astype("int64"),
+            "events_sq": counts**2,
+            "lb_count": per_user(has_bytes.astype("float64")),
+            "lb_sum": per_user(np.where(has_bytes, lb, 0.0)),
+            "lb_sumsq": per_user(np.where(has_bytes, lb * lb, 0.0)),
+        }
+    )
+    table["department"] = latest_value(events["department"], user_codes, micros, n_users)
+    located = ~np.isnan(coords["lat"].to_numpy("float64")) & ~failed
+    last = latest_rows(user_codes, np.where(located, micros.astype("float64"), np.nan), n_users)
+    # The last successful located login, kept so that travel can be judged across midnight.
+    table["last_time"] = take(micros.astype("float64"), last, np.nan)
+    table["last_lat"] = take(coords["lat"].to_numpy("float64"), last, np.nan)
+    table["last_lon"] = take(coords["lon"].to_numpy("float64"), last, np.nan)
+    for column, source in (("last_location", "location"), ("last_ip", "ip_address")):
+        values = events[source].astype("string").to_numpy()
+        table[column] = pd.array(take(values, last, None), dtype="string")
+    return table
+
+
+def _pair_table(users, user_codes, items: pd.Series, item_name: str, lb: np.ndarray | None) -> pd.DataFrame:
+    """Per user × item of one day: events (and log-bytes sums for resources)."""
+    item_codes, item_values = pd.factorize(items, use_na_sentinel=True)
+    keep = item_codes >= 0
+    n_items = max(len(item_values), 1)
+    keys = user_codes[keep].astype("int64") * n_items + item_codes[keep]
+    sums = {"count": np.ones(int(keep.sum()), dtype="int64")}
+    if lb is not None:
+        kept = lb[keep]
+        has = ~np.isnan(kept)
+        sums.update(
+            lb_count=has.astype("float64"),
+            lb_sum=np.where(has, kept, 0.0),
+            lb_sumsq=np.where(has, kept * kept, 0.0),
+        )
+    unique_keys, reduced = reduce_groups(keys, sums=sums)
+    table = pd.DataFrame(
+        {
+            "user_id": pd.array(np.asarray(users, dtype=object)[unique_keys // n_items], dtype="string"),
+            item_name: pd.array(np.asarray(item_values, dtype=object)[unique_keys % n_items], dtype="string"),
+        }
+    )
+    for name in sums:
+        table[name] = reduced[name]
+    return table
+
+
+def daily_aggregate(events: pd.DataFrame) -> DailyAggregate:
+    """Summarise one day's events into additive tables (see :class:`DailyAggregate`).
+
+    Pass the events the baseline should learn from: the pipeline leaves out those it flagged,
+    so that an attack never teaches the baseline that it is normal.
+
+    Raises
+    ------
+    BaselineError
+        When a canonical column is missing or a ``user_id`` is empty.
+    """
+    _check_events(events)
+    events = events.reset_index(drop=True)
+    user_codes, users = pd.factorize(events["user_id"].astype("string"))
+    user_codes = user_codes.astype("int64")
+    micros = timestamp_micros(events["timestamp"])
+    coords = event_coordinates(events)
+    lb = log_bytes(events)
+    tables = {"users": _user_table(events, user_codes, users, micros, coords, lb)}
+    local = micros + gazetteer.utc_offsets(micros, coords["timezone"])
+    how_keys, how = reduce_groups(user_codes * HOURS_PER_WEEK + hour_of_week(local))
+    tables["user_hour"] = pd.DataFrame(
+        {
+            "user_id": pd.array(np.asarray(users, dtype=object)[how_keys // HOURS_PER_WEEK], dtype="string"),
+            "how": (how_keys % HOURS_PER_WEEK).astype("int16"),
+            "count": how["rows"].astype("int64"),
+        }
+    )
+    events = events.assign(network=network_prefix(events["ip_address"]), asn=asn_text(events))
+    for kind, column in PAIR_COLUMNS.items():
+        tables[f"user_{kind}"] = _pair_table(
+            users, user_codes, events[column].astype("string"), column,
+            lb if kind == "resource" else None,
+        )
+    return DailyAggregate(tables)

@@ -1,0 +1,75 @@
+"""Combined (user, item) statistics over the window: who used which device, address, place or
+resource, on how many days, and how much."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.baselines.arrays import codes_in, reduce_groups
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """Counts per (owner, item) pair, e.g. user × IP, found by integer codes.
+
+    ``owner`` is a user or a peer group (its code in the state), ``item`` a position in
+    ``items``. ``values`` is row-aligned with the sorted composite ``keys``.
+    """
+
+    items: pd.Index
+    keys: np.ndarray
+    values: pd.DataFrame
+
+    def item_codes(self, values: pd.Series) -> np.ndarray:
+        """Code of each item value (-1 when the baseline never saw it)."""
+        return codes_in(self.items, values)
+
+    def find(self, owner_codes: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
+        """Row of each (owner, item) pair in ``values``; -1 when the pair was never seen."""
+        owner_codes = np.asarray(owner_codes, dtype="int64")
+        item_codes = np.asarray(item_codes, dtype="int64")
+        valid = (owner_codes >= 0) & (item_codes >= 0)
+        wanted = np.where(valid, owner_codes * max(len(self.items), 1) + item_codes, -1)
+        pos = np.searchsorted(self.keys, wanted)
+        pos_clipped = np.minimum(pos, max(len(self.keys) - 1, 0))
+        found = valid & (len(self.keys) > 0)
+        if len(self.keys):
+            found &= self.keys[pos_clipped] == wanted
+        return np.where(found, pos_clipped, -1)
+
+    def get(self, column: str, rows: np.ndarray, default: float = 0.0) -> np.ndarray:
+        """Column values at ``rows`` from :meth:`find`, ``default`` where absent."""
+        values = self.values[column].to_numpy("float64")
+        if len(values) == 0:
+            return np.full(len(rows), default, dtype="float64")
+        return np.where(rows >= 0, values[np.maximum(rows, 0)], default)
+
+    def owners(self) -> np.ndarray:
+        """Owner code of each row."""
+        return self.keys // max(len(self.items), 1)
+
+    def item_of(self) -> np.ndarray:
+        """Item code of each row."""
+        return self.keys % max(len(self.items), 1)
+
+
+def pair_stats(
+    owner_codes: np.ndarray,
+    item_codes: np.ndarray,
+    items: pd.Index,
+    sums: dict[str, np.ndarray],
+    maxes: dict[str, np.ndarray] | None = None,
+    rows_as: str = "rows",
+) -> PairStats:
+    keep = (owner_codes >= 0) & (item_codes >= 0)
+    keys = owner_codes[keep].astype("int64") * max(len(items), 1) + item_codes[keep]
+    unique_keys, reduced = reduce_groups(
+        keys,
+        sums={k: v[keep] for k, v in sums.items()},
+        maxes={k: v[keep] for k, v in (maxes or {}).items()},
+    )
+    reduced[rows_as] = reduced.pop("rows")
+    return PairStats(items, unique_keys, pd.DataFrame(reduced))

@@ -1,0 +1,59 @@
+"""Daily aggregates saved under ``<state_dir>/baselines/day=YYYY-MM-DD/`` and read back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from ztad.behaviour.baselines.daily import DailyAggregate
+
+log = logging.getLogger(__name__)
+
+
+#: Bumped when the layout of saved aggregates changes; older ones are rebuilt.
+AGGREGATE_VERSION = 4
+
+
+def aggregate_dir(state_dir: Path | str, day: date) -> Path:
+    """Folder of one day's saved aggregate."""
+    return Path(state_dir) / "baselines" / f"day={day.isoformat()}"
+
+
+def save_daily_aggregate(agg: DailyAggregate, state_dir: Path | str, day: date) -> Path:
+    """Save (or replace) one day's aggregate; a crash never leaves a half-written day."""
+    final = aggregate_dir(state_dir, day)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.with_name(final.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for name, table in agg.tables.items():
+        table.to_parquet(staging / f"{name}.parquet", index=False)
+    meta = {"version": AGGREGATE_VERSION, "day": day.isoformat(), "events": agg.events,
+            "tables": sorted(agg.tables)}
+    (staging / "meta.json").write_text(json.dumps(meta, indent=2))
+    retired = final.with_name(final.name + ".old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if final.exists():
+        final.rename(retired)
+    staging.rename(final)
+    shutil.rmtree(retired, ignore_errors=True)
+    return final
+
+
+def load_daily_aggregate(state_dir: Path | str, day: date) -> DailyAggregate | None:
+    """Load one day's saved aggregate; ``None`` when absent or saved by an older layout."""
+    folder = aggregate_dir(state_dir, day)
+    meta_path = folder / "meta.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("version") != AGGREGATE_VERSION:
+        log.warning("%s was saved by layout %s, not %s: rebuilding it",
+                    folder, meta.get("version"), AGGREGATE_VERSION)
+        return None
+    return DailyAggregate({name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]})

@@ -1,0 +1,231 @@
+"""The baseline state: the window's daily aggregates combined into what features compare with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.baselines.arrays import (
+    latest_rows,
+    latest_value,
+    take,
+    codes_in,
+    reduce_groups,
+)
+from ztad.behaviour.baselines.daily import USER_SUMS, BaselineError, DailyAggregate
+from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
+from ztad.behaviour.baselines.pairs import PairStats, pair_stats
+from ztad.behaviour.baselines.peers import assign_peers, group_items, org_items
+from ztad.behaviour.baselines.places import country_pairs, home_places
+from ztad.behaviour.clock import HOURS_PER_WEEK
+
+
+@dataclass
+class BaselineState:
+    """What the organisation's behaviour looked like in the window ``[day - window_days, day)``.
+
+    Attributes
+    ----------
+    user_index
+        User ids; a user's code is their position here. ``users`` is aligned with it.
+    users
+        Per user: ``events``, ``failures``, ``active_days``, ``first_day``, ``last_day``
+        (date ordinals), ``events_sq``, ``lb_count``/``lb_sum``/``lb_sumsq`` (log1p bytes),
+        ``department``, ``last_time`` (µs since epoch, the last successful located login),
+        ``last_lat``,
+        ``last_lon``, ``last_location``, ``last_ip``, ``home_location``, ``home_lat``,
+        ``home_lon``, ``home_tz``, ``peer`` (peer group code, -1 for none).
+    hour_counts
+        Events per user × local hour of the week, shape ``(users, 168)``.
+    pairs
+        ``device``, ``ip``, ``network``, ``asn``, ``city``, ``country``, ``resource``:
+        :class:`PairStats` per user × item with ``count``, ``days``, ``last_day`` (resources
+        also carry log-bytes sums).
+    peer_labels
+        Peer group names (a department, or ``resource group N``); a group's code is its position.
+    peer_pairs
+        ``city``, ``country``, ``network``, ``resource``: :class:`PairStats` per peer group ×
+        item with ``users`` (distinct users of the group who used it) and ``count``.
+    org_items
+        ``ip``, ``network``, ``asn``, ``city``, ``country``, ``resource``: per item (aligned with the
+        pair's ``items``) ``users`` and ``count`` across the organisation (resources also
+        carry log-bytes sums).
+    peer_descriptions
+        Readable name of each peer group, e.g. ``resource group 2 (git, ci, wiki)``.
+    centroids, centroid_resources, centroid_peers
+        Learned groups' resource-share centroids, the resources they span and their peer
+        codes, to place a new user without a department in the nearest group.
+    """
+
+    day: date
+    window_days: int
+    days_with_data: int
+    user_index: pd.Index
+    users: pd.DataFrame
+    hour_counts: np.ndarray
+    pairs: dict[str, PairStats]
+    peer_labels: pd.Index
+    peer_descriptions: list[str]
+    peer_pairs: dict[str, PairStats]
+    org_items: dict[str, pd.DataFrame]
+    centroids: np.ndarray | None = None
+    centroid_resources: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
+    centroid_peers: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
+
+    @property
+    def n_users(self) -> int:
+        """Users known to the baseline."""
+        return len(self.user_index)
+
+    def user_codes(self, user_ids: pd.Series) -> np.ndarray:
+        """Code of each user id (-1 for a user the baseline has never seen)."""
+        return codes_in(self.user_index, user_ids)
+
+    @cached_property
+    def peer_sizes(self) -> np.ndarray:
+        """Number of known users per peer group."""
+        peers = self.users["peer"].to_numpy("int64") if self.n_users else np.array([], "int64")
+        return np.bincount(peers[peers >= 0], minlength=len(self.peer_labels))
+
+    def peer_codes_for(self, events: pd.DataFrame, user_codes: np.ndarray) -> np.ndarray:
+        """Peer group of each event's user: known users keep theirs; new users are placed
+        by their department, else by the resources they touch today (nearest group)."""
+        peers = np.full(len(events), -1, dtype="int64")
+        known = user_codes >= 0
+        if self.n_users:
+            peers[known] = self.users["peer"].to_numpy("int64")[user_codes[known]]
+        unknown = ~known
+        if not unknown.any() or len(self.peer_labels) == 0:
+            return peers
+        by_department = codes_in(self.peer_labels, events["department"].astype("string"))
+        peers[unknown] = by_department[unknown]
+        still = unknown & (peers < 0)
+        if still.any() and self.centroids is not None:
+            peers[still] = self._nearest_group(events.loc[still])
+        return peers
+
+    def _nearest_group(self, events: pd.DataFrame) -> np.ndarray:
+        """Assign users by the share of today's events on each resource (nearest centroid)."""
+        user_codes, _ = pd.factorize(events["user_id"].astype("string"))
+        resource_codes = codes_in(self.centroid_resources, events["resource"].astype("string"))
+        n_users, n_res = user_codes.max() + 1, len(self.centroid_resources)
+        keep = resource_codes >= 0
+        matrix = np.zeros((n_users, n_res))
+        np.add.at(matrix, (user_codes[keep], resource_codes[keep]), 1.0)
+        matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1.0)
+        distances = ((matrix[:, None, :] - self.centroids[None, :, :]) ** 2).sum(axis=2)
+        group = self.centroid_peers[distances.argmin(axis=1)]
+        return group[user_codes]
+
+
+def _combine_users(frames: list[pd.DataFrame], user_index: pd.Index) -> pd.DataFrame:
+    """Sum the per-day user rows; the latest department and located login win."""
+    all_days = pd.concat(frames, ignore_index=True)
+    codes = codes_in(user_index, all_days["user_id"])
+    n = len(user_index)
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+    for column in USER_SUMS:
+        out[column] = np.bincount(codes, weights=all_days[column].to_numpy("float64"), minlength=n)
+    day = all_days["day"].to_numpy("int64")
+    keys, reduced = reduce_groups(codes, maxes={"last_day": day}, mins={"first_day": day})
+    for column, values in (("active_days", reduced["rows"]), ("first_day", reduced["first_day"]),
+                           ("last_day", reduced["last_day"])):
+        out[column] = np.zeros(n, dtype="int64")
+        out.loc[keys, column] = values
+    out["department"] = latest_value(all_days["department"], codes, day, n)
+    last_time = all_days["last_time"].to_numpy("float64", na_value=np.nan)
+    latest = latest_rows(codes, last_time, n)
+    out["last_time"] = take(last_time, latest, np.nan)
+    for column in ("last_lat", "last_lon"):
+        out[column] = take(all_days[column].to_numpy("float64", na_value=np.nan), latest, np.nan)
+    for column in ("last_location", "last_ip"):
+        values = all_days[column].astype("string").to_numpy()
+        out[column] = pd.array(take(values, latest, None), dtype="string")
+    return out
+
+
+def _combine_pairs(frames: list[pd.DataFrame], item_name: str, user_index: pd.Index) -> PairStats:
+    """Sum per-day user × item rows into one :class:`PairStats` (``days`` = days seen)."""
+    all_days = pd.concat(frames, ignore_index=True)
+    items = pd.Index(np.sort(all_days[item_name].dropna().unique().to_numpy(dtype=object)), dtype="string")
+    summed = ("count", "lb_count", "lb_sum", "lb_sumsq")
+    sums = {c: all_days[c].to_numpy("float64") for c in all_days.columns if c in summed}
+    return pair_stats(
+        codes_in(user_index, all_days["user_id"]),
+        codes_in(items, all_days[item_name]),
+        items,
+        sums,
+        maxes={"last_day": all_days["day"].to_numpy("int64")},
+        rows_as="days",
+    )
+
+
+def _hour_counts(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
+    all_days = pd.concat(frames, ignore_index=True)
+    codes = codes_in(user_index, all_days["user_id"])
+    flat = codes * HOURS_PER_WEEK + all_days["how"].to_numpy("int64")
+    counts = np.bincount(flat, weights=all_days["count"].to_numpy("float64"),
+                         minlength=len(user_index) * HOURS_PER_WEEK)
+    return counts.reshape(len(user_index), HOURS_PER_WEEK)
+
+
+def combine_aggregates(
+    aggregates: Iterable[tuple[date, DailyAggregate]], day: date, window_days: int
+) -> BaselineState:
+    """Combine daily aggregates (all before ``day``) into the state as of ``day``."""
+    dated = [(d, a) for d, a in aggregates]
+    late = [d for d, _ in dated if d >= day]
+    if late:
+        raise BaselineError(f"aggregates of {late[0]} cannot be part of the baseline as of {day}")
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for d, agg in dated:
+        for name, table in agg.tables.items():
+            parts.setdefault(name, []).append(table.assign(day=d.toordinal()))
+    empty = DailyAggregate.empty().tables
+    for name, table in empty.items():
+        parts.setdefault(name, []).append(table.assign(day=pd.Series(dtype="int64")))
+    user_ids = pd.concat(parts["users"], ignore_index=True)["user_id"].dropna().unique()
+    user_index = pd.Index(np.sort(np.asarray(user_ids, dtype=object)), dtype="string")
+    users = _combine_users(parts["users"], user_index)
+    pairs = {
+        kind: _combine_pairs(parts[f"user_{kind}"], column, user_index)
+        for kind, column in PAIR_COLUMNS.items()
+    }
+    pairs["country"] = country_pairs(pairs["city"])
+    users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
+    peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
+    users["peer"] = peer
+    bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")
+    return BaselineState(
+        day=day,
+        window_days=window_days,
+        days_with_data=sum(1 for _, a in dated if a.events > 0),
+        user_index=user_index,
+        users=users,
+        hour_counts=_hour_counts(parts["user_hour"], user_index),
+        pairs=pairs,
+        peer_labels=labels,
+        peer_descriptions=descriptions,
+        peer_pairs={
+            "city": group_items(pairs["city"], peer),
+            "country": group_items(pairs["country"], peer),
+            "network": group_items(pairs["network"], peer),
+            "resource": group_items(pairs["resource"], peer, bytes_columns),
+        },
+        org_items={
+            "ip": org_items(pairs["ip"]),
+            "network": org_items(pairs["network"]),
+            "asn": org_items(pairs["asn"]),
+            "city": org_items(pairs["city"]),
+            "country": org_items(pairs["country"]),
+            "resource": org_items(pairs["resource"], bytes_columns),
+        },
+        centroids=centroids,
+        centroid_resources=pairs["resource"].items,
+        centroid_peers=centroid_peers,
+    )

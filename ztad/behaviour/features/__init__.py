@@ -1,0 +1,123 @@
+"""Behavioural features of authentication events, each explainable in one sentence.
+
+Every event is compared with what its user, the user's peer group and the organisation did in
+the baseline window before the day (see :mod:`ztad.behaviour.baselines`). Families live in their own
+modules: :mod:`~ztad.behaviour.features.time_of_day`, :mod:`~ztad.behaviour.features.place`,
+:mod:`~ztad.behaviour.features.device`, :mod:`~ztad.behaviour.features.resource`,
+:mod:`~ztad.behaviour.features.failures` and :mod:`~ztad.behaviour.features.volume`.
+
+:func:`compute_features` returns the float64 model inputs named in :data:`FEATURE_NAMES`
+(finite, no NaN: "not applicable" is 0) plus ``ctx_*`` columns with the raw facts behind them
+(previous place, km, minutes, the user's usual bytes, days of history ...) that rules and
+explanations quote.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.baselines import BaselineState
+from ztad.config import DetectionConfig
+from ztad.behaviour.features import device, failures, place, resource, time_of_day, volume
+from ztad.behaviour.features.context import FeatureInputError, build_context
+from ztad.config import FeatureSettings
+from ztad.behaviour.features.cross_user import cross_user_signals
+from ztad.behaviour.features.shared_counts import CROSS_USER_COLUMNS
+from ztad.behaviour.features.shared_counts import share as share_cross_user
+
+__all__ = [
+    "FEATURE_DESCRIPTIONS", "FEATURE_NAMES", "CONTEXT_DESCRIPTIONS", "CROSS_USER_COLUMNS",
+    "FeatureInputError", "FeatureSettings", "compute_features", "cross_user_signals",
+]
+
+_FAMILIES = (time_of_day, place, device, resource, failures, volume)
+
+#: Plain-words meaning of each model feature.
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    name: text for family in _FAMILIES for name, text in family.DESCRIPTIONS.items()
+}
+
+#: Model inputs, in a fixed order (detectors refuse a model trained on another order).
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+
+#: Meaning of the context columns that describe the user's baseline maturity.
+CONTEXT_DESCRIPTIONS: dict[str, str] = {
+    "ctx_user_known": "1 when the baseline window holds history for the user",
+    "ctx_history_days": "Days since the user was first seen in the baseline window",
+    "ctx_active_days": "Days the user was active in the baseline window",
+    "ctx_history_events": "The user's events in the baseline window",
+    "ctx_maturity": "How far the user's own history is trusted (0 new, 1 mature); the rest "
+    "of the judgement comes from peers",
+    "ctx_peer_group": "The peer group the user is compared with",
+}
+
+
+def _maturity_context(ctx) -> dict[str, object]:
+    labels = np.array(list(ctx.state.peer_descriptions) + [None], dtype=object)
+    return {
+        "ctx_user_known": ctx.known_user.astype("float64"),
+        "ctx_history_days": ctx.history_days,
+        "ctx_active_days": ctx.active_days,
+        "ctx_history_events": ctx.history_events,
+        "ctx_maturity": ctx.maturity,
+        "ctx_peer_group": pd.Categorical(labels[np.where(ctx.peer >= 0, ctx.peer, len(labels) - 1)]),
+    }
+
+
+def compute_features(
+    events: pd.DataFrame,
+    baseline: BaselineState,
+    config: DetectionConfig,
+    settings: FeatureSettings | None = None,
+    *,
+    cross_user: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Behavioural features of ``events`` judged against ``baseline``.
+
+    Parameters
+    ----------
+    events
+        Canonical events (``ztad.schema``), typically one day.
+    baseline
+        The state as of the start of the events' day (:func:`ztad.behaviour.baselines.baseline_as_of`).
+    config
+        Detection settings (``sensitive_resources``).
+    settings
+        Feature knobs; the defaults suit most organisations. ``FeatureSettings(cold_start=False,
+        known_networks=False)`` measures what those two protections buy.
+    cross_user
+        The whole day's cross-user counts of these events, row-aligned
+        (:func:`ztad.behaviour.features.cross_user.cross_user_signals`), when ``events`` are only some
+        users of the day (a shard); ``None`` counts across ``events`` themselves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index and order as ``events``: the float64 columns :data:`FEATURE_NAMES`, then
+        ``ctx_*`` context columns.
+
+    Raises
+    ------
+    FeatureInputError
+        When a canonical column is missing or a user id or timestamp is empty.
+    """
+    ctx = build_context(events, baseline, config, settings or FeatureSettings())
+    if cross_user is not None:
+        share_cross_user(ctx, cross_user)
+    features: dict[str, np.ndarray] = {}
+    context: dict[str, object] = {}
+    for family in _FAMILIES:
+        family_features, family_context = family.compute(ctx)
+        features.update(family_features)
+        context.update(family_context)
+    context.update(_maturity_context(ctx))
+    columns = {
+        name: np.nan_to_num(np.asarray(features[name], dtype="float64"), nan=0.0, posinf=0.0, neginf=0.0)
+        for name in FEATURE_NAMES
+    }
+    out = pd.DataFrame(columns)
+    for name, values in context.items():
+        out[name] = values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
+    out.index = events.index
+    return out

@@ -1,0 +1,258 @@
+"""What every feature family needs to know about the day's events, computed once.
+
+The context indexes the events once (user codes, times, the user-then-time order, peer groups)
+and caches lookups against the baseline, so that families share them and work with integer
+codes and numpy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.baselines import (
+    REQUIRED_COLUMNS,
+    BaselineState,
+    asn_text,
+    event_coordinates,
+    network_prefix,
+)
+from ztad.behaviour.clock import timestamp_micros
+from ztad.config import DetectionConfig, FeatureSettings
+
+
+class FeatureInputError(ValueError):
+    """The events cannot be turned into features; the message names the row and field."""
+
+
+@dataclass
+class EventContext:
+    """The day's events with codes and orderings shared by the feature families.
+
+    Attributes
+    ----------
+    events
+        The events, index reset to 0..n-1.
+    micros
+        Event times, µs since the epoch.
+    day_user
+        Dense code of the user within these events (0..k-1).
+    user
+        Code of the user in the baseline (-1 for a user it has never seen).
+    peer
+        Peer group code (-1: judged against the whole organisation).
+    by_user_time
+        Row order sorted by user, then time.
+    shared
+        Results one family computes and another reuses (e.g. the day's trips).
+    """
+
+    events: pd.DataFrame
+    state: BaselineState
+    config: DetectionConfig
+    settings: FeatureSettings
+    micros: np.ndarray
+    day_user: np.ndarray
+    user: np.ndarray
+    peer: np.ndarray
+    by_user_time: np.ndarray
+    shared: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of events."""
+        return len(self.events)
+
+    @cached_property
+    def coords(self) -> pd.DataFrame:
+        """Latitude, longitude, country code and time zone of each event."""
+        return event_coordinates(self.events).reset_index(drop=True)
+
+    @cached_property
+    def failed(self) -> np.ndarray:
+        """True for failed logins."""
+        return ~self.events["login_success"].astype(bool).to_numpy()
+
+    @cached_property
+    def known_user(self) -> np.ndarray:
+        """True where the baseline knows the user."""
+        return self.user >= 0
+
+    def item_values(self, kind: str) -> pd.Series:
+        """The events' values of a pair kind (``device``, ``ip``, ``network``, ``asn``, ``city``,
+        ``country``, ``resource``)."""
+        if kind == "network":
+            return self.network
+        if kind == "asn":
+            return asn_text(self.events)
+        if kind == "country":
+            return self.coords["country_code"].astype("string")
+        column = {"device": "device_id", "ip": "ip_address", "city": "location", "resource": "resource"}[kind]
+        return self.events[column].astype("string")
+
+    def lookup(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each event's item code in the baseline (-1 if never seen) and the user's days with it."""
+        key = ("lookup", kind)
+        if key not in self.shared:
+            pairs = self.state.pairs[kind]
+            items = pairs.item_codes(self.item_values(kind))
+            self.shared[key] = items, pairs.get("days", pairs.find(self.user, items))
+        return self.shared[key]
+
+    def org_users(self, kind: str) -> np.ndarray:
+        """Users of the organisation who used each event's item in the window."""
+        items, _ = self.lookup(kind)
+        values = self.state.org_items[kind]["users"].to_numpy("float64")
+        if len(values) == 0:
+            return np.zeros(self.n)
+        return np.where(items >= 0, values[np.maximum(items, 0)], 0.0)
+
+    def dominant_today(self, kind: str) -> np.ndarray:
+        """True where the event's item carries more than half of its user's events today.
+
+        For a user without history, the city and network that carry most of their own day
+        are their home, not a novelty; an intruder on a new account is the minority.
+        """
+        key = ("dominant", kind)
+        if key not in self.shared:
+            codes, _ = pd.factorize(self.item_values(kind), use_na_sentinel=True)
+            present = codes >= 0
+            width = int(codes.max()) + 1 if present.any() else 1
+            pairs = self.day_user * width + np.where(present, codes, 0)
+            pair_codes, pair_counts = np.unique(pairs[present], return_counts=True)
+            counts = np.zeros(self.n)
+            counts[present] = pair_counts[np.searchsorted(pair_codes, pairs[present])]
+            total = np.bincount(self.day_user, weights=present, minlength=int(self.day_user.max(initial=-1)) + 1)
+            self.shared[key] = present & (counts > 0.5 * total[self.day_user])
+        return self.shared[key]
+
+    @cached_property
+    def network(self) -> pd.Series:
+        """Each event's network (IPv4 /16, IPv6 /32)."""
+        return network_prefix(self.events["ip_address"])
+
+    @cached_property
+    def known_network(self) -> np.ndarray:
+        """The event comes from one of the user's or the organisation's regular networks:
+        an IP, network, autonomous system or city seen for the user on several days, or an IP,
+        autonomous system or city used by many users (VPN egress, office). Always False when
+        known-network allowances are off."""
+        if not self.settings.known_networks:
+            return np.zeros(self.n, dtype=bool)
+        s = self.settings
+        return (
+            (self.lookup("ip")[1] >= s.known_user_days)
+            | (self.lookup("network")[1] >= s.known_user_days)
+            | (self.lookup("asn")[1] >= s.known_user_days)
+            | (self.lookup("city")[1] >= s.known_user_days)
+            | (self.org_users("ip") >= s.known_org_users)
+            | (self.org_users("asn") >= s.known_org_users)
+            | (self.org_users("city") >= s.known_org_users)
+        )
+
+    def user_text(self, column: str) -> np.ndarray:
+        """A text per-user baseline column for each event (None for new users)."""
+        if self.state.n_users == 0:
+            return np.full(self.n, None, dtype=object)
+        values = self.state.users[column].astype("string").to_numpy(dtype=object)
+        return np.where(self.known_user, values[np.maximum(self.user, 0)], None)
+
+    def user_column(self, column: str, default: float = 0.0) -> np.ndarray:
+        """A numeric per-user baseline column for each event (``default`` for new users)."""
+        values = self.state.users[column].to_numpy("float64") if self.state.n_users else np.array([])
+        if len(values) == 0:
+            return np.full(self.n, default, dtype="float64")
+        return np.where(self.known_user, values[np.maximum(self.user, 0)], default)
+
+    @cached_property
+    def history_events(self) -> np.ndarray:
+        """The user's events in the baseline window."""
+        return self.user_column("events")
+
+    @cached_property
+    def active_days(self) -> np.ndarray:
+        """Days the user was active in the baseline window."""
+        return self.user_column("active_days")
+
+    @cached_property
+    def history_days(self) -> np.ndarray:
+        """Days since the user was first seen in the window (0 for a new user)."""
+        first = self.user_column("first_day", default=np.nan)
+        return np.nan_to_num(self.state.day.toordinal() - first, nan=0.0)
+
+    @cached_property
+    def maturity(self) -> np.ndarray:
+        """How far the user's own history can be trusted: 0 (new) to 1 (mature).
+
+        The square of the smaller of (days since first seen / ``min_history_days``) and
+        (events / ``min_history_events``): trust grows slowly at first, because a new
+        employee's first days bring new devices, addresses and resources every day, and
+        reaches 1 at the end of the learning period. Without cold-start handling every user
+        counts as mature.
+        """
+        if not self.settings.cold_start:
+            return np.ones(self.n)
+        s = self.settings
+        progress = np.minimum(self.history_days / s.min_history_days, self.history_events / s.min_history_events)
+        return np.clip(progress, 0.0, 1.0) ** 2
+
+    @cached_property
+    def peer_size(self) -> np.ndarray:
+        """Known users in the event's peer group (0 when judged against the organisation)."""
+        sizes = self.state.peer_sizes
+        if len(sizes) == 0:
+            return np.zeros(self.n)
+        return np.where(self.peer >= 0, sizes[np.maximum(self.peer, 0)], 0).astype("float64")
+
+    def user_sorted_previous(self, rows: np.ndarray) -> np.ndarray:
+        """For rows already in user-time order, the previous row of the same user (-1 if none)."""
+        previous = np.full(len(rows), -1, dtype="int64")
+        if len(rows) > 1:
+            same = self.day_user[rows[1:]] == self.day_user[rows[:-1]]
+            previous[1:] = np.where(same, rows[:-1], -1)
+        return previous
+
+
+def _check(events: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]
+    if missing:
+        raise FeatureInputError(
+            f"events lack column(s) {missing}; pass canonical events (ztad.schema.conform)"
+        )
+    for column in ("user_id", "timestamp"):
+        nulls = events[column].isna().to_numpy()
+        if nulls.any():
+            row = int(np.flatnonzero(nulls)[0])
+            raise FeatureInputError(
+                f"row {row}: field {column} is empty; validate events (ztad.ingest.validation) first"
+            )
+
+
+def build_context(
+    events: pd.DataFrame,
+    state: BaselineState,
+    config: DetectionConfig,
+    settings: FeatureSettings,
+) -> EventContext:
+    """Index the day's events once: codes, times, peer groups and the user-time order."""
+    _check(events)
+    events = events.reset_index(drop=True)
+    micros = timestamp_micros(events["timestamp"])
+    day_user, _ = pd.factorize(events["user_id"].astype("string"))
+    day_user = day_user.astype("int64")
+    user = state.user_codes(events["user_id"].astype("string"))
+    peer = state.peer_codes_for(events, user)
+    return EventContext(
+        events=events,
+        state=state,
+        config=config,
+        settings=settings,
+        micros=micros,
+        day_user=day_user,
+        user=user,
+        peer=peer,
+        by_user_time=np.lexsort((micros, day_user)),
+    )

@@ -1,0 +1,173 @@
+"""The day's located logins of each user as stays and moves: travel speed and plausible trips.
+
+Consecutive successful located logins of a user (the first one of the day paired with the last
+one of the previous day, kept in the baseline) form pairs; a failed login only shows where
+someone tried the account, not where the user is. A pair shorter than the GeoIP noise radius
+is not a move. For a move, the speed it needs is blamed on each endpoint that is not a known
+network of the user or organisation: a login from Lagos 40 minutes after one from Madrid is
+suspicious, and so is a login from Lagos 40 minutes *before* the user's own login from Madrid,
+while the Madrid logins themselves are not.
+
+A stay in a city that was entered by a move at airliner speed or slower, and left (if at all
+that day) the same way, on a device the user already owns, is a plausible trip: a business
+traveller's first day in New York. Place and address novelty are not held against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.baselines import codes_in
+from ztad.behaviour.clock import MICROS_PER_MINUTE
+from ztad.behaviour.features.context import EventContext
+from ztad.ingest.gazetteer import haversine_km
+
+#: Gate-to-gate speed of a long-haul flight; anything up to it is plausible travel.
+AIRLINER_KMH = 900.0
+
+
+@dataclass
+class Moves:
+    """Per event (aligned with the events; NaN/None where there is no such login).
+
+    ``prev_*`` describe the pair from the previous located login to this one, ``next_*`` the
+    pair from this one to the next located login of the day (places are categoricals).
+    ``blamed_*`` describe the fastest adjacent move held against this login (0 km/h when
+    none), ``direction`` says whether it was the previous (-1) or the next (+1) pair. ``on_trip`` marks logins of a
+    plausible trip; ``day_worst_kmh`` is the fastest blamed move of the user that day.
+    """
+
+    prev_location: pd.Categorical
+    prev_minutes: np.ndarray
+    prev_km: np.ndarray
+    prev_kmh: np.ndarray
+    next_location: pd.Categorical
+    next_minutes: np.ndarray
+    next_km: np.ndarray
+    next_kmh: np.ndarray
+    blamed_kmh: np.ndarray
+    blamed_km: np.ndarray
+    blamed_minutes: np.ndarray
+    blamed_location: pd.Categorical
+    direction: np.ndarray
+    on_trip: np.ndarray
+    day_worst_kmh: np.ndarray
+
+
+def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Codes of the events' places and of the users' last places, over one vocabulary."""
+    event_codes, names = pd.factorize(ctx.events["location"].astype("string"), use_na_sentinel=True)
+    last = ctx.state.users["last_location"].astype("string")
+    names = pd.Index(np.asarray(names, dtype=object), dtype="string")
+    places = names.append(pd.Index(last.dropna().unique(), dtype="string").difference(names))
+    return event_codes.astype("int64"), codes_in(places, last), places
+
+
+def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray, places):
+    """Coordinates, time and place code of each located login's predecessor (today or
+    yesterday)."""
+    lat = ctx.coords["lat"].to_numpy("float64")
+    lon = ctx.coords["lon"].to_numpy("float64")
+    locations, last_locations, _ = places
+    k = len(order)
+    p_lat, p_lon, p_time = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
+    p_loc = np.full(k, -1, dtype="int64")
+    today = previous >= 0
+    src = previous[today]
+    p_lat[today], p_lon[today] = lat[src], lon[src]
+    p_time[today], p_loc[today] = ctx.micros[src], locations[src]
+    first = np.flatnonzero(~today & (ctx.user[order] >= 0))
+    if len(first) and ctx.state.n_users:
+        users = ctx.state.users
+        code = ctx.user[order[first]]
+        last_time = users["last_time"].to_numpy("float64")[code]
+        earlier = last_time < ctx.micros[order[first]]
+        first, code = first[earlier], code[earlier]
+        p_lat[first] = users["last_lat"].to_numpy("float64")[code]
+        p_lon[first] = users["last_lon"].to_numpy("float64")[code]
+        p_time[first] = users["last_time"].to_numpy("float64")[code]
+        p_loc[first] = last_locations[code]
+    km = haversine_km(p_lat, p_lon, lat[order], lon[order])
+    minutes = (ctx.micros[order] - p_time) / MICROS_PER_MINUTE
+    # Same-minute logins count as one minute apart, so that the speed stays finite.
+    kmh = km / np.maximum(minutes / 60.0, 1.0 / 60.0)
+    return p_loc, minutes, km, kmh
+
+
+def _spread(n: int, order: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
+    """Values given in ``order`` back in event order, ``fill`` for unlocated events."""
+    out = np.full(n, fill, dtype=values.dtype)
+    out[order] = values
+    return out
+
+
+def _place(n: int, order: np.ndarray, codes: np.ndarray, places: pd.Index) -> pd.Categorical:
+    return pd.Categorical.from_codes(_spread(n, order, codes.astype("int64"), -1), categories=places)
+
+
+def _trips(ctx, order, moved, kmh, next_pos) -> np.ndarray:
+    """Per located login (in ``order``): part of a stay entered and left at plausible speed."""
+    same_user = np.r_[False, ctx.day_user[order][1:] == ctx.day_user[order][:-1]]
+    starts = ~same_user | moved
+    run = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:] - 1, len(order) - 1] if len(first) else first
+    entry_ok = moved[first] & (kmh[first] <= AIRLINER_KMH)
+    leaves = next_pos[last]
+    has_exit = leaves >= 0
+    exit_ok = ~has_exit | (kmh[np.maximum(leaves, 0)] <= AIRLINER_KMH) | ~moved[np.maximum(leaves, 0)]
+    device_known = ctx.lookup("device")[1][order] > 0
+    return (entry_ok & exit_ok)[run] & device_known
+
+
+def compute_moves(ctx: EventContext) -> Moves:
+    """Moves and trips of the day (computed once per context)."""
+    if "moves" in ctx.shared:
+        return ctx.shared["moves"]
+    n, s = ctx.n, ctx.settings
+    lat = ctx.coords["lat"].to_numpy("float64")
+    # Where the user is: successful logins. A failure shows where someone tried the account.
+    present = ~np.isnan(lat) & ~ctx.failed
+    order = ctx.by_user_time[present[ctx.by_user_time]]
+    previous = ctx.user_sorted_previous(order)
+    places = place_codes(ctx)
+    p_loc, minutes, km, kmh = _previous_points(ctx, order, previous, places)
+    moved = np.nan_to_num(km) >= s.geo_noise_km
+    next_pos = np.full(len(order), -1, dtype="int64")
+    has_next = np.flatnonzero(previous >= 0)
+    next_pos[has_next - 1] = has_next
+    nxt = np.maximum(next_pos, 0)
+    n_kmh = np.where(next_pos >= 0, kmh[nxt], np.nan)
+    n_km = np.where(next_pos >= 0, km[nxt], np.nan)
+    n_min = np.where(next_pos >= 0, minutes[nxt], np.nan)
+    n_moved = (next_pos >= 0) & moved[nxt]
+    n_loc = np.where(next_pos >= 0, places[0][order[nxt]] if len(order) else -1, -1)
+    excused = ctx.known_network[order]
+    enter = np.where(moved & ~excused, np.nan_to_num(kmh), 0.0)
+    leave = np.where(n_moved & ~excused, np.nan_to_num(n_kmh), 0.0)
+    later = leave > enter
+    blamed = np.maximum(enter, leave)
+    on_trip = _trips(ctx, order, moved, kmh, next_pos) if s.plausible_travel else np.zeros(len(order), bool)
+    worst = pd.Series(_spread(n, order, blamed, 0.0)).groupby(ctx.day_user).transform("max").to_numpy()
+    moves = Moves(
+        prev_location=_place(n, order, p_loc, places[2]),
+        prev_minutes=_spread(n, order, minutes, np.nan),
+        prev_km=_spread(n, order, km, np.nan),
+        prev_kmh=_spread(n, order, np.where(moved, kmh, 0.0), np.nan),
+        next_location=_place(n, order, n_loc, places[2]),
+        next_minutes=_spread(n, order, n_min, np.nan),
+        next_km=_spread(n, order, n_km, np.nan),
+        next_kmh=_spread(n, order, np.where(n_moved, n_kmh, 0.0), np.nan),
+        blamed_kmh=_spread(n, order, blamed, 0.0),
+        blamed_km=_spread(n, order, np.where(blamed > 0, np.where(later, n_km, km), 0.0), 0.0),
+        blamed_minutes=_spread(n, order, np.where(later, n_min, np.where(blamed > 0, minutes, np.nan)), np.nan),
+        blamed_location=_place(n, order, np.where(blamed > 0, np.where(later, n_loc, p_loc), -1), places[2]),
+        direction=_spread(n, order, np.where(blamed > 0, np.where(later, 1.0, -1.0), 0.0), 0.0),
+        on_trip=_spread(n, order, on_trip, False),
+        day_worst_kmh=worst,
+    )
+    ctx.shared["moves"] = moves
+    return moves

@@ -1,0 +1,139 @@
+"""Behavioural rules: precise, explainable detections of the clear cases.
+
+Each rule reads the features and ``ctx_*`` facts of :func:`ztad.behaviour.features.compute_features` and
+yields one boolean column named by its code. Rules are kept narrow so that they fire on attacks
+and stay quiet on business travel, VPN users, new employees and new laptops; the detectors
+catch the subtler combinations. Thresholds follow common industry practice and live in
+:class:`RuleThresholds` so that a deployment can tune them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class RuleThresholds:
+    """Thresholds of the behavioural rules.
+
+    Parameters
+    ----------
+    travel_min_km, travel_min_kmh
+        Impossible travel: at least this far, faster than this. Airliners average below
+        800 km/h gate to gate once airport time is counted, so a faster move of 500+ km is
+        not a flight.
+    spray_min_users
+        Password spray: one source failing against at least this many distinct users within
+        the spray window (an hour).
+    brute_force_min_failures
+        Brute force: at least this many failures of one user within the burst window (10 min).
+        Typing mistakes produce bursts of up to about six.
+    success_after_min_failures
+        A success preceded by at least this many failures of the user within 10 minutes.
+    large_transfer_min_ratio, large_transfer_min_z, large_transfer_min_observations
+        Large transfer: bytes at least this many times the user's usual for the resource, at
+        least this many standard deviations above it (log scale, spread shrunk towards peers),
+        judged on at least this many past transfers.
+    off_hours_min_hours, off_hours_min_rarity
+        Off-hours login: at least this many hours outside the user's usual working window
+        (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
+        less likely than an even spread, for a user with mature history (evening overtime is
+        a few hours out; an attacker's night is half a day out).
+    min_maturity
+        Rules that compare with the user's own habits (off hours, new device from a new place)
+        apply only to users whose history is at least this mature (0 new, 1 mature): new
+        employees get new everything.
+    rare_sensitive_max_peer_share
+        Sensitive resource first accessed by the user although at most this share of their
+        peers ever used it.
+    """
+
+    travel_min_km: float = 500.0
+    travel_min_kmh: float = 800.0
+    spray_min_users: int = 10
+    brute_force_min_failures: int = 8
+    success_after_min_failures: int = 8
+    large_transfer_min_ratio: float = 50.0
+    large_transfer_min_z: float = 3.0
+    large_transfer_min_observations: int = 5
+    off_hours_min_hours: float = 6.0
+    off_hours_min_rarity: float = 1.2
+    min_maturity: float = 1.0
+    rare_sensitive_max_peer_share: float = 0.05
+
+
+DEFAULT_THRESHOLDS = RuleThresholds()
+
+#: Rule code -> what it means.
+RULES: dict[str, str] = {
+    "impossible_travel": "A login too far from the previous one for the time between them, "
+    "from a network not known for the user or the organisation",
+    "password_spray": "The source IP failed to log in as many distinct users within an hour",
+    "brute_force": "Many failed logins of one user within minutes",
+    "success_after_failures": "A successful login right after a burst of failures",
+    "large_transfer": "Far more bytes than the user usually moves on this resource",
+    "off_hours": "An established user logging in half a day away from their usual working hours",
+    "new_device_new_place": "An established user on a device, IP and city never seen for them",
+    "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
+    "almost never use",
+}
+
+
+class RuleInputError(ValueError):
+    """The features frame lacks columns the rules need."""
+
+
+def _column(features: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in features.columns:
+        raise RuleInputError(
+            f"features lack column {name!r}; pass the output of ztad.behaviour.features.compute_features"
+        )
+    return pd.to_numeric(features[name], errors="coerce").to_numpy("float64", na_value=np.nan)
+
+
+def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
+    """Evaluate every rule on every event.
+
+    Parameters
+    ----------
+    features
+        Output of :func:`ztad.behaviour.features.compute_features` (features and ``ctx_*`` columns).
+    thresholds
+        Rule thresholds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One bool column per code in :data:`RULES`, same index as ``features``.
+    """
+    t = thresholds
+    col = lambda name: np.nan_to_num(_column(features, name), nan=0.0)  # noqa: E731
+    succeeded = col("login_failed") < 0.5
+    bytes_ratio = 10.0 ** col("bytes_log_ratio")
+    peer_share = col("ctx_resource_group_users") / np.maximum(col("ctx_group_size"), 1.0)
+    hits = {
+        # ctx_travel_* is the fastest move held against this login: known networks excused.
+        "impossible_travel": (col("ctx_travel_km") >= t.travel_min_km)
+        & (col("ctx_travel_kmh") > t.travel_min_kmh),
+        "password_spray": col("ctx_ip_failed_users_60m") >= t.spray_min_users,
+        "brute_force": col("ctx_user_failures_10m") >= t.brute_force_min_failures,
+        "success_after_failures": succeeded & (col("ctx_user_failures_10m") >= t.success_after_min_failures),
+        "large_transfer": (bytes_ratio >= t.large_transfer_min_ratio)
+        & (col("bytes_z") >= t.large_transfer_min_z)
+        & (col("ctx_bytes_observations") >= t.large_transfer_min_observations),
+        "off_hours": (col("ctx_maturity") >= t.min_maturity)
+        & (col("off_hours_distance") >= t.off_hours_min_hours)
+        & (col("hour_rarity") >= t.off_hours_min_rarity),
+        "new_device_new_place": (col("ctx_maturity") >= t.min_maturity)
+        & (col("device_novelty") >= 1.0)
+        & (col("ip_novelty") >= 1.0)
+        & (col("city_novelty") >= 1.0),
+        "rare_sensitive_access": (col("resource_sensitive") >= 1.0)
+        & (col("resource_novelty") >= 1.0)
+        & (peer_share <= t.rare_sensitive_max_peer_share),
+    }
+    columns = {code: np.asarray(hit, dtype=bool) for code, hit in hits.items()}
+    return pd.DataFrame(columns, index=features.index)
