@@ -9,7 +9,7 @@ password spray, large transfer, unusual resource, new device.
 Sections (``--section``, default all):
 
 ``quality``
-    Each detector and the ensemble (every combination in ``ztad.ensemble.COMBINERS``) trained
+    Each detector and the ensemble (every combination in ``ztad.detection.ensemble.COMBINERS``) trained
     on normal rows, scored on held-out normal rows plus 1 % anomalies: ROC-AUC, PR-AUC, and
     the false-positive rate at the calibrated threshold against the budget.
 ``ocsvm``
@@ -52,8 +52,8 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ztad.config import DetectionConfig, SourceConfig
-from ztad.detectors import make_detector
-from ztad.ensemble import COMBINERS, DEFAULT_MEMBERS, Ensemble, combine_surprises
+from ztad.detection.detectors import make_detector
+from ztad.detection.ensemble import COMBINERS, DEFAULT_MEMBERS, Ensemble, combine_surprises
 
 #: Most recent training days held out to calibrate on, in the generated-logs section.
 RECENT_CALIBRATION_DAYS = 3

@@ -93,9 +93,9 @@ def _day_with_features(args):
 
 def _score(args, features, rule_hits):
     """Train on a sample of the day, score it and flag the top 0.5 % (setup)."""
-    from ztad.ensemble import Ensemble
+    from ztad.detection.ensemble import Ensemble
     from ztad.behaviour.features import FEATURE_NAMES
-    from ztad.models import ScoringModel
+    from ztad.detection.scoring_model import ScoringModel
     from ztad.pipeline import final_score
 
     sample = features[list(FEATURE_NAMES)].sample(n=min(args.training_rows, len(features)), random_state=0)

@@ -148,7 +148,7 @@ class DetectionConfig:
         when a model is trained (so a quiet weekend gets fewer alerts than a busy Monday).
         ``None`` uses ``target_fpr``.
     detectors
-        Registered detectors combined in the ensemble (see ``ztad.detectors.DETECTORS``).
+        Registered detectors combined in the ensemble (see ``ztad.detection.detectors.DETECTORS``).
     psi_threshold
         A day whose features drift from the model's training rows by more than this
         population stability index (the median over the features that vary within the

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
+from ztad.detection.training import TRAINING_DAY, TRAINING_DAY_ROWS, TRAINING_FLAGGED, training_window
 
 if TYPE_CHECKING:
     from ztad.sharding import Shard
@@ -314,21 +315,6 @@ def _training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
     return features
 
 
-def training_window(config: JobConfig, day: date) -> tuple[date, date]:
-    """The days ``[start, day)`` whose features train a model used from ``day`` on."""
-    return day - timedelta(days=config.detection.training_days), day
-
-
-#: Column of the training frame telling which past day a row comes from.
-TRAINING_DAY = "training_day"
-#: Column of the training frame marking rows the model flagged when their day was scored:
-#: kept out of fitting (an alert must not teach the detectors), kept in calibration.
-TRAINING_FLAGGED = "flagged"
-#: Column of the training frame holding the number of rows its day had before any sampling:
-#: the daily volume that turns an alerts-per-day budget into a rate.
-TRAINING_DAY_ROWS = "training_day_rows"
-
-
 def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
     """Feature vectors of the training window, each row tagged with its day, its day's row
     count and whether the model flagged it when that day was scored.
@@ -363,7 +349,7 @@ def _training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
 
 def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> dict:
     """Load the newest model trained before ``day``, or train one, and say which and why."""
-    from ztad.models import train_or_load
+    from ztad.detection.policy import train_or_load
 
     decision = train_or_load(
         day,
@@ -384,7 +370,7 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
 
     With a ``shard``, only that shard's events, with the day's model.
     """
-    from ztad.models import load_model
+    from ztad.detection.scoring_model import load_model
     from ztad.behaviour.rules import evaluate_rules
 
     folder = day_dir(config, day, shard)
@@ -446,7 +432,7 @@ def attribute_scores(day: date, config: JobConfig) -> None:
     (:func:`ztad.sharding.gather_scores`): which flagged events get the costly exact
     explanations depends on the whole day's ranking.
     """
-    from ztad.models import load_model
+    from ztad.detection.scoring_model import load_model
 
     folder = day_dir(config, day)
     features = _read_parquet(folder / "features.parquet")
@@ -569,7 +555,7 @@ def _learn_day(day: date, config: JobConfig) -> None:
 def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
     """The registry's index row of the day's model, with this run as its trainer when it
     trained it (a run that loaded it leaves the training run's reason in place)."""
-    from ztad.registry import ModelRegistry
+    from ztad.detection.registry import ModelRegistry
     from ztad.store import ModelRecord
 
     facts = ModelRegistry(config.model_dir).index_record(decision["model_version"])

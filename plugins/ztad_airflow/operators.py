@@ -458,7 +458,7 @@ def detector_names(value: Any) -> tuple[str, ...]:
 
     :param value: a list of names, JSON text of one, or comma-separated names.
     """
-    from ztad.detectors import DETECTORS
+    from ztad.detection.detectors import DETECTORS
 
     names = value
     if isinstance(value, str):

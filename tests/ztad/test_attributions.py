@@ -78,7 +78,7 @@ def test_a_matrix_of_another_width_is_refused(forest):
 
 @pytest.fixture(scope="module")
 def ensemble(normal_rows):
-    from ztad.ensemble import Ensemble
+    from ztad.detection.ensemble import Ensemble
 
     frame = pd.DataFrame(normal_rows, columns=NAMES)
     return Ensemble.from_names(("isolation_forest", "ecod"), params={"isolation_forest": {"n_estimators": 30}}).fit(frame)

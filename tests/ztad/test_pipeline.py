@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from ztad import pipeline
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
+from ztad.detection.training import training_window
 from ztad.schema import is_anomaly_label
 from ztad.store import FindingsStore
 
@@ -219,7 +220,7 @@ def test_every_model_that_scored_a_day_is_indexed_with_why_it_was_trained(backfi
 
 @pytest.mark.postgres
 def test_the_model_index_in_postgres_joins_findings_and_survives_reruns(small_logs, tmp_path, empty_postgres_url):
-    from ztad.registry import ModelRegistry
+    from ztad.detection.registry import ModelRegistry
 
     config = _config(small_logs, tmp_path, database_url=empty_postgres_url)
     first = pipeline.run_day(FIRST_SCORED, config)
@@ -285,7 +286,7 @@ def test_a_daily_alert_count_sets_the_rate_and_a_budget_change_retrains(small_lo
     second = pipeline.run_day(day, daily)
     assert first.model_action == "trained" and second.model_action == "trained"
     assert "alert budget changed" in second.message and "max_alerts_per_day None -> 15.0" in second.message
-    start, end = pipeline.training_window(daily, day)
+    start, end = training_window(daily, day)
     volumes = [len(pd.read_parquet(pipeline.training_features_path(daily, start + timedelta(days=n))))
                for n in range((end - start).days)]
     assert second.target_fpr == pytest.approx(15.0 / (sum(volumes) / len(volumes)))

@@ -1,7 +1,7 @@
 """Was the alert budget held? Expected against actual alerts on each scored day.
 
 The threshold is calibrated so that about ``target_fpr`` of normal events score above it
-(:mod:`ztad.threshold`), on trailing history and never on the day being scored. On a day of
+(:mod:`ztad.detection.threshold`), on trailing history and never on the day being scored. On a day of
 ``n`` events the budget therefore promises about ``target_fpr x n`` alerts from the ensemble.
 This module sets that promise beside what happened, per day and over all scored days:
 

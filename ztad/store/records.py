@@ -101,7 +101,7 @@ def _as_day(value, what: str) -> date | None:
 class ModelRecord:
     """One registered model as a row of the ``models`` table: the registry's index in SQL.
 
-    The registry facts (:meth:`ztad.registry.ModelRegistry.index_record` gives them) are fixed
+    The registry facts (:meth:`ztad.detection.registry.ModelRegistry.index_record` gives them) are fixed
     for a version; ``train_reason``, ``trained_for_day`` and ``run_id`` say which run trained
     it and why, and are ``None`` when a run only loaded it. Writing a record whose run fields
     are ``None`` never erases those of a stored one (see ``FindingsStore.record_model``).

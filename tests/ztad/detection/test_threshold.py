@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ztad.threshold import (
+from ztad.detection.threshold import (
     ThresholdError,
     alerts_per_day,
     budget_report,

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.detectors.synthetic import normal_features
-from ztad.detectors import FeatureMismatchError
-from ztad.drift import DEFAULT_PSI_THRESHOLD, DriftReference, population_stability_index
-from ztad.registry import should_retrain
+from tests.ztad.detection.detectors.synthetic import normal_features
+from ztad.detection.detectors import FeatureMismatchError
+from ztad.detection.drift import DEFAULT_PSI_THRESHOLD, DriftReference, population_stability_index
+from ztad.detection.policy import should_retrain
 
 
 @pytest.fixture(scope="module")

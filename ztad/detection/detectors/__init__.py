@@ -7,8 +7,8 @@ TensorFlow: the autoencoder imports it when it fits or loads.
 
 from __future__ import annotations
 
-from ztad.detectors.autoencoder import AutoencoderDetector
-from ztad.detectors.base import (
+from ztad.detection.detectors.autoencoder import AutoencoderDetector
+from ztad.detection.detectors.base import (
     ArtifactError,
     Detector,
     DetectorError,
@@ -17,10 +17,11 @@ from ztad.detectors.base import (
     InvalidFeaturesError,
     NotFittedError,
     clone,
+    read_description,
 )
-from ztad.detectors.ecod import ECODDetector
-from ztad.detectors.isolation_forest import IsolationForestDetector
-from ztad.detectors.ocsvm import OneClassSVMDetector
+from ztad.detection.detectors.ecod import ECODDetector
+from ztad.detection.detectors.isolation_forest import IsolationForestDetector
+from ztad.detection.detectors.ocsvm import OneClassSVMDetector
 
 
 class UnknownDetectorError(DetectorError):
@@ -35,18 +36,23 @@ DETECTORS: dict[str, type[Detector]] = {
 
 def make_detector(name: str, **params) -> Detector:
     """A new, unfitted detector of the registered kind ``name`` with ``params``."""
-    if name not in DETECTORS:
-        raise UnknownDetectorError(f"unknown detector {name!r}; known: {sorted(DETECTORS)}")
-    cls = DETECTORS[name]
+    cls = detector_class(name)
     unknown = sorted(set(params) - set(cls._param_names()))
     if unknown:
         raise DetectorError(f"{name} has no parameter(s) {unknown}; it takes {cls._param_names()}")
     return cls(**params)
 
 
+def detector_class(name: str) -> type[Detector]:
+    """The registered detector class called ``name``."""
+    if name not in DETECTORS:
+        raise UnknownDetectorError(f"unknown detector {name!r}; known: {sorted(DETECTORS)}")
+    return DETECTORS[name]
+
+
 def load_detector(path) -> Detector:
     """Read a detector saved with ``Detector.save``, whatever its kind."""
-    return Detector.load(path)
+    return detector_class(read_description(path)["name"]).load(path)
 
 
 __all__ = [
@@ -64,6 +70,7 @@ __all__ = [
     "OneClassSVMDetector",
     "UnknownDetectorError",
     "clone",
+    "detector_class",
     "load_detector",
     "make_detector",
 ]

@@ -1,41 +1,9 @@
-"""Versioned, verifiable model artifacts in a folder or an object store, and the retrain policy.
-
-Layout under the registry root (a local folder or any fsspec URL, e.g. ``s3://bucket/models``)::
-
-    index.json                     every version the registry wrote, with the SHA-256 of its
-                                   metadata.json (the root of trust for that version)
-    m-20260315-1a2b3c4d5e6f/
-        metadata.json              training interval and rows, feature names, parameters,
-                                   library versions, training metrics, SHA-256 of every file
-        model/...                  the artifacts written by ``Ensemble.save`` (or a detector's)
-
-**Versions.** ``m-<last training day + 1, YYYYMMDD>-<12 hex>``: the date is the first day the
-model may score (training covers ``[start, end)``), the hash digests the training interval,
-row count, features, parameters, library versions and the model's scores on its calibration
-rows. Retraining on the same data with the same settings yields the same version, and saving it
-again returns the existing version without writing anything (idempotent reruns).
-
-**Verified loading.** :meth:`ModelRegistry.load` accepts only version names of the registry's
-pattern that are listed in its index, checks ``metadata.json`` against the index and every file
-against ``metadata.json`` while copying it to a private temporary folder (so what is loaded is
-what was checked), refuses files the metadata does not list, a feature list other than the
-expected one, and library versions whose major.minor differ from the installed ones. Artifacts
-include joblib pickles, which is why nothing is ever loaded from a path the registry did not
-write and check.
-
-On a local root, index updates are serialised with a lock file; on an object store the
-registry expects one writer at a time (one nightly job).
-
-**The index in SQL.** :meth:`ModelRegistry.index_record` gives a version's verified facts as
-the findings database's ``models`` table keeps them; the pipeline's write step upserts that row
-in the day's transaction, so that SQL joins each finding (``findings.model_version``) to the
-model that raised it. ``index.json`` stays the root of trust for loading.
-"""
+"""``ModelRegistry``: versioned model artifacts in a folder or an object store, saved once and
+loaded only after their hashes are checked."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import posixpath
 import re
@@ -43,25 +11,36 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from importlib import metadata as distributions
 from pathlib import Path
 
 import fsspec
 import numpy as np
 from fsspec.implementations.local import LocalFileSystem
 
-from ztad.detectors import Detector, FeatureMismatchError, load_detector
-from ztad.drift import DEFAULT_PSI_THRESHOLD
-from ztad.ensemble import Ensemble
+from ztad.detection.detectors import Detector, FeatureMismatchError, load_detector
+from ztad.detection.ensemble import Ensemble
+from ztad.detection.registry.digests import (
+    content_digest,
+    jsonable,
+    sha256_bytes,
+)
+from ztad.detection.registry.libraries import library_mismatches, library_versions
 
 VERSION_PATTERN = re.compile(r"^m-\d{8}-[0-9a-f]{12}$")
+
+
 INDEX_FILE = "index.json"
+
+
 METADATA_FILE = "metadata.json"
+
+
 MODEL_FOLDER = "model"
+
+
 METADATA_FORMAT = 1
-#: Distributions recorded for every model (besides those its detectors name).
-BASE_LIBRARIES = ("numpy", "pandas", "scikit-learn", "ztad")
 _SAFE_RELATIVE_PATH = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
+
 
 
 class RegistryError(ValueError):
@@ -89,61 +68,7 @@ class RegisteredModel:
     metadata: dict
 
 
-# --------------------------------------------------------------------------- hashing and versions
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def _canonical_json(payload) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, (tuple, set, frozenset)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} value {value!r} cannot be stored in model metadata")
-
-
-def installed_version(distribution: str) -> str | None:
-    """Installed version of a distribution, or ``None`` when it is not installed."""
-    try:
-        return distributions.version(distribution)
-    except distributions.PackageNotFoundError:
-        return None
-
-
-def library_versions(model) -> dict[str, str | None]:
-    """Versions of every distribution the model depends on (no import of any of them)."""
-    names = sorted(set(BASE_LIBRARIES) | set(model.libraries))
-    return {name: installed_version(name) for name in names}
-
-
-def _major_minor(version: str | None) -> tuple[str, ...] | None:
-    if version is None:
-        return None
-    return tuple(version.split(".")[:2])
-
-
-def library_mismatches(recorded: dict[str, str | None]) -> list[str]:
-    """``"lib trained X, installed Y"`` for each library whose major.minor differs."""
-    out = []
-    for name, version in sorted(recorded.items()):
-        installed = installed_version(name)
-        if version is not None and _major_minor(version) != _major_minor(installed):
-            out.append(f"{name} trained {version}, installed {installed or 'none'}")
-    return out
-
-
-def _as_day(value) -> date:
+def as_day(value) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -151,7 +76,7 @@ def _as_day(value) -> date:
     return date.fromisoformat(str(value))
 
 
-def _check_relative_path(path: str) -> str:
+def check_relative_path(path: str) -> str:
     parts = path.split("/")
     if not _SAFE_RELATIVE_PATH.match(path) or any(part in ("", ".", "..") for part in parts):
         raise ArtifactIntegrityError(
@@ -186,16 +111,6 @@ def _member_metrics(detector: Detector) -> dict:
     if hasattr(detector, "history_"):
         out["training"] = detector.history_
     return out
-
-
-def _content_digest(summary: dict, description: dict, calibration_scores: np.ndarray) -> str:
-    """What identifies a trained model: its inputs and its scores on calibration rows."""
-    digest = hashlib.sha256(_canonical_json({"model": summary["params"], **description}))
-    digest.update(np.ascontiguousarray(calibration_scores, dtype=np.float64).tobytes())
-    return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- the registry
 
 
 class ModelRegistry:
@@ -254,11 +169,11 @@ class ModelRegistry:
         "Newest" means the latest end of the training interval, then the latest saved; so a
         backfill of a past day uses the model that existed for it, not a later one.
         """
-        limit = _as_day(before) if before is not None else None
+        limit = as_day(before) if before is not None else None
         candidates = [
             (e["trained_to"], e["created_at"], e["version"])
             for e in self.entries()
-            if limit is None or _as_day(e["trained_to"]) <= limit
+            if limit is None or as_day(e["trained_to"]) <= limit
         ]
         return max(candidates)[2] if candidates else None
 
@@ -301,7 +216,7 @@ class ModelRegistry:
         Parameters
         ----------
         model
-            A fitted :class:`~ztad.ensemble.Ensemble` or detector.
+            A fitted :class:`~ztad.detection.ensemble.Ensemble` or detector.
         trained_on
             ``(start, end)``: the training rows came from days ``[start, end)``.
         rows
@@ -320,7 +235,7 @@ class ModelRegistry:
             raise FeatureMismatchError(
                 f"feature_names {names} are not the model's features {model.feature_names_in_}"
             )
-        start, end = _as_day(trained_on[0]), _as_day(trained_on[1])
+        start, end = as_day(trained_on[0]), as_day(trained_on[1])
         if not start < end:
             raise RegistryError(
                 f"trained_on must be (start, end) with start < end, got ({start}, {end})"
@@ -335,7 +250,7 @@ class ModelRegistry:
             "params": params or {},
             "libraries": library_versions(model),
         }
-        digest = _content_digest(summary, description, model.calibration_scores_)
+        digest = content_digest(summary, description, model.calibration_scores_)
         version = f"m-{end:%Y%m%d}-{digest[:12]}"
         with self._index_lock():
             if version in self.versions():
@@ -366,7 +281,7 @@ class ModelRegistry:
                 "files": files,
             }
             (local / METADATA_FILE).write_text(
-                json.dumps(metadata, indent=2, default=_jsonable)
+                json.dumps(metadata, indent=2, default=jsonable)
             )
             staging = self._path(f".staging-{version}-{uuid.uuid4().hex[:8]}")
             for path in sorted(local.rglob("*")):
@@ -519,7 +434,7 @@ class ModelRegistry:
             posixpath.relpath(p, folder)
             for p in self.fs.find(folder)
         } - {METADATA_FILE}
-        listed = {_check_relative_path(p) for p in files}
+        listed = {check_relative_path(p) for p in files}
         if stored - listed:
             raise ArtifactIntegrityError(
                 f"model {version} holds file(s) the registry did not write: "
@@ -538,74 +453,3 @@ class ModelRegistry:
             local = target / relative
             local.parent.mkdir(parents=True, exist_ok=True)
             local.write_bytes(data)
-
-
-# --------------------------------------------------------------------------- retrain policy
-
-
-def should_retrain(
-    latest_meta: dict | None,
-    day: date,
-    retrain_every_days: int,
-    drift_psi=None,
-    psi_threshold: float = DEFAULT_PSI_THRESHOLD,
-    *,
-    feature_names=None,
-) -> tuple[bool, str]:
-    """Decide whether to retrain before scoring ``day``, and say why.
-
-    Parameters
-    ----------
-    latest_meta
-        Metadata of the newest model trained before ``day`` (``None`` when there is none).
-    day
-        The day about to be scored.
-    retrain_every_days
-        A model whose training ended this many days or more before ``day`` is retrained.
-    drift_psi
-        Population stability index of the day's features against the model's training rows:
-        a per-feature ``pandas.Series`` (or a mapping, or one number). ``None`` skips the check.
-    psi_threshold
-        Drift above it triggers a retrain.
-    feature_names
-        The current features; a model trained on others is retrained.
-
-    Returns
-    -------
-    (bool, str)
-        Whether to retrain, and the reason in words for the run record.
-    """
-    day = _as_day(day)
-    if latest_meta is None:
-        return True, f"no model was trained before {day}"
-    version = latest_meta.get("version", "the latest model")
-    current = None if feature_names is None else [str(n) for n in feature_names]
-    if current is not None and current != latest_meta["feature_names"]:
-        return True, f"the features changed since {version} was trained"
-    mismatches = library_mismatches(latest_meta.get("libraries", {}))
-    if mismatches:
-        changes = "; ".join(mismatches)
-        return True, f"library versions changed since {version} was trained ({changes})"
-    age = (day - _as_day(latest_meta["trained_on"]["end"])).days
-    if age >= retrain_every_days:
-        return True, (
-            f"{version} is {age} day(s) old (its training data ended before "
-            f"{latest_meta['trained_on']['end']}); retraining every {retrain_every_days} day(s)"
-        )
-    drift = _largest_drift(drift_psi)
-    if drift is not None and drift[1] > psi_threshold:
-        return True, f"feature drift: PSI of {drift[0]} is {drift[1]:.3f} > {psi_threshold}"
-    drift_text = f", largest feature PSI {drift[1]:.3f} ({drift[0]})" if drift else ""
-    return False, f"loaded {version}: {age} day(s) old{drift_text}"
-
-
-def _largest_drift(drift_psi) -> tuple[str, float] | None:
-    if drift_psi is None:
-        return None
-    if np.isscalar(drift_psi):
-        return "the features", float(drift_psi)
-    items = dict(drift_psi.items()) if hasattr(drift_psi, "items") else {}
-    if not items:
-        return None
-    name = max(items, key=lambda k: items[k])
-    return str(name), float(items[name])

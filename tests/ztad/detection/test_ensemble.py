@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
-from ztad.detectors import FeatureMismatchError, NotFittedError, make_detector
-from ztad.ensemble import (
+from tests.ztad.detection.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
+from ztad.detection.detectors import FeatureMismatchError, NotFittedError, make_detector
+from ztad.detection.ensemble import (
     DEFAULT_MEMBERS,
     Ensemble,
     EnsembleError,
@@ -217,7 +217,7 @@ def test_calibrate_holds_the_budget_on_recent_behaviour(train):
 
 
 def test_surprise_stays_finite_far_beyond_every_normal_score():
-    from ztad.ensemble import surprise
+    from ztad.detection.ensemble import surprise
 
     reference = np.sort(np.random.default_rng(0).normal(size=1000))
     far = surprise(np.array([0.0, 10.0, 1e6]), reference)

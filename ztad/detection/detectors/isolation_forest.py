@@ -13,7 +13,7 @@ import joblib
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
-from ztad.detectors.base import Detector
+from ztad.detection.detectors.base import Detector
 
 MODEL_FILE = "isolation_forest.joblib"
 

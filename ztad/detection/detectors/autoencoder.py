@@ -1,6 +1,6 @@
 """Keras autoencoder: normal behaviour is what a narrow network can reconstruct.
 
-The network is trained on robustly standardised normal features (:mod:`ztad.detectors.scaling`)
+The network is trained on robustly standardised normal features (:mod:`ztad.detection.detectors.scaling`)
 to reproduce its input through a bottleneck; the anomaly score is the mean squared
 reconstruction error over the features, and the per-feature errors say which features did not
 fit (:meth:`AutoencoderDetector.feature_errors`).
@@ -11,7 +11,7 @@ Python, NumPy and TensorFlow seeds are set (``keras.utils.set_random_seed``), op
 enabled (``tf.config.experimental.enable_op_determinism``, process-wide) and the thread pools
 are limited to ``threads`` when TensorFlow has not started yet in the process.
 
-TensorFlow is imported only inside this module's functions, so importing :mod:`ztad.detectors`
+TensorFlow is imported only inside this module's functions, so importing :mod:`ztad.detection.detectors`
 stays light; the model is saved as a ``.keras`` file.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ztad.detectors.base import Detector, DetectorError
-from ztad.detectors.scaling import FeatureScaler
+from ztad.detection.detectors.base import Detector, DetectorError
+from ztad.detection.detectors.scaling import FeatureScaler
 
 MODEL_FILE = "autoencoder.keras"
 #: Rows per batch when scoring (memory-bound, not a quality setting).
@@ -99,7 +99,7 @@ class AutoencoderDetector(Detector):
     threads
         TensorFlow thread pool size, applied when TensorFlow starts.
     target_fpr, calibration_fraction, random_state
-        As for every detector (see :class:`ztad.detectors.base.Detector`).
+        As for every detector (see :class:`ztad.detection.detectors.base.Detector`).
 
     Attributes
     ----------

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ztad.detectors.base import Detector
+from ztad.detection.detectors.base import Detector
 
 REFERENCE_FILE = "ecod_reference.npy"
 
@@ -43,7 +43,7 @@ class ECODDetector(Detector):
         Cap on the normal rows kept as the reference distribution (a seeded sample beyond it).
         The smallest tail probability is ``1 / (rows + 1)``.
     target_fpr, calibration_fraction, random_state
-        As for every detector (see :class:`ztad.detectors.base.Detector`).
+        As for every detector (see :class:`ztad.detection.detectors.base.Detector`).
 
     Attributes
     ----------

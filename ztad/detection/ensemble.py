@@ -36,13 +36,13 @@ an early one in which one member saw new employees as alien. ``"second"`` is the
 combination at or above the best member on every current variant.
 
 The ensemble's own ``threshold_`` is calibrated on the combined scores of the calibration rows
-at ``target_fpr`` (:func:`ztad.threshold.calibrate`). Behaviour drifts as baselines mature, so
+at ``target_fpr`` (:func:`ztad.detection.threshold.calibrate`). Behaviour drifts as baselines mature, so
 calibrate on the most recent normal history: pass it as ``fit(X, calibration=recent)`` or call
 :meth:`Ensemble.calibrate` with the trailing days' events. On the generated logs a threshold
 set on a random 20 % of the 14 training days flagged 0.12 % of the normal events of the
 following 14 days against a 0.5 % budget. Calibrated on the last 7 training days (held out
 from fitting, the model's own earlier alerts kept in the reference, see
-:func:`ztad.models.split_calibration`) it flagged 0.48 % over 31 scored days.
+:func:`ztad.detection.training.split_calibration`) it flagged 0.48 % over 31 scored days.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ztad.detectors import (
+from ztad.detection.detectors import (
     Detector,
     DetectorError,
     NotFittedError,
@@ -63,9 +63,9 @@ from ztad.detectors import (
     load_detector,
     make_detector,
 )
-from ztad.detectors.base import calibration_split, feature_matrix, read_description
-from ztad.drift import DriftReference
-from ztad.threshold import calibrate
+from ztad.detection.detectors.base import calibration_split, feature_matrix, read_description
+from ztad.detection.drift import DriftReference
+from ztad.detection.threshold import calibrate
 
 #: Members of the default ensemble.
 DEFAULT_MEMBERS: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")

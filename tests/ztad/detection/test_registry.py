@@ -9,19 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ztad.registry as registry_module
-from tests.ztad.detectors.synthetic import normal_features
-from ztad.detectors import FeatureMismatchError, make_detector
-from ztad.ensemble import DEFAULT_MEMBERS, Ensemble
-from ztad.registry import (
+import ztad.detection.registry as registry_module
+import ztad.detection.registry.libraries as libraries_module
+from tests.ztad.detection.detectors.synthetic import normal_features
+from ztad.detection.detectors import FeatureMismatchError, make_detector
+from ztad.detection.ensemble import DEFAULT_MEMBERS, Ensemble
+from ztad.detection.registry import (
     ArtifactIntegrityError,
     LibraryVersionError,
     ModelRegistry,
     RegistryError,
     UnknownVersionError,
     library_versions,
-    should_retrain,
 )
+from ztad.detection.policy import should_retrain
 
 MEMBERS = ("isolation_forest", "ocsvm", "ecod")
 MARCH = (date(2026, 3, 1), date(2026, 3, 15))
@@ -203,9 +204,9 @@ def test_feature_names_other_than_the_models_are_refused_on_save(registry, model
 
 def test_library_version_mismatch_is_refused(registry, model_and_rows, monkeypatch):
     version = save(registry, *model_and_rows)
-    real = registry_module.installed_version
+    real = libraries_module.installed_version
     monkeypatch.setattr(
-        registry_module,
+        libraries_module,
         "installed_version",
         lambda name: "0.1.0" if name == "scikit-learn" else real(name),
     )

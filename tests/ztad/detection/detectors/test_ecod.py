@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.detectors.synthetic import normal_features
-from ztad.detectors import ECODDetector
+from tests.ztad.detection.detectors.synthetic import normal_features
+from ztad.detection.detectors import ECODDetector
 
 
 @pytest.fixture(scope="module")

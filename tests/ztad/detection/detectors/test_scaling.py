@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tests.ztad.detectors.synthetic import normal_features
-from ztad.detectors.scaling import FeatureScaler, compress, heavy_tailed
+from tests.ztad.detection.detectors.synthetic import normal_features
+from ztad.detection.detectors.scaling import FeatureScaler, compress, heavy_tailed
 
 
 def test_compress_keeps_order_and_sign():

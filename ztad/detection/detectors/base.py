@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from ztad.threshold import calibrate
+from ztad.detection.threshold import calibrate
 
 #: Version of the saved folder layout; bumped when it changes incompatibly.
 ARTIFACT_FORMAT = 1
@@ -324,7 +324,8 @@ class Detector:
     def load(cls, path) -> "Detector":
         """Read a detector saved with :meth:`save`.
 
-        Called on :class:`Detector` itself, the saved detector's own class is used.
+        Called on a detector class; :func:`ztad.detection.detectors.load_detector` reads a
+        saved detector of any kind.
 
         Raises
         ------
@@ -333,7 +334,9 @@ class Detector:
         """
         folder = Path(path)
         description = read_description(folder)
-        target = cls if cls.name else detector_class(description["name"])
+        if not cls.name:
+            raise DetectorError("load a saved detector of any kind with load_detector(path)")
+        target = cls
         if description["name"] != target.name:
             raise ArtifactError(
                 f"{folder} holds a {description['name']!r} detector, not {target.name!r}"
@@ -394,15 +397,6 @@ def read_description(folder: Path) -> dict:
             f"{ARTIFACT_FORMAT}. Retrain the model"
         )
     return description
-
-
-def detector_class(name: str) -> type[Detector]:
-    """The registered detector class called ``name``."""
-    from ztad.detectors import DETECTORS, UnknownDetectorError
-
-    if name not in DETECTORS:
-        raise UnknownDetectorError(f"unknown detector {name!r}; known: {sorted(DETECTORS)}")
-    return DETECTORS[name]
 
 
 def clone(detector: Detector) -> Detector:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
-from ztad.detectors import (
+from tests.ztad.detection.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
+from ztad.detection.detectors import (
     DETECTORS,
     FeatureMismatchError,
     InsufficientDataError,
@@ -14,7 +14,7 @@ from ztad.detectors import (
     load_detector,
     make_detector,
 )
-from ztad.detectors.base import calibration_split, feature_matrix
+from ztad.detection.detectors.base import calibration_split, feature_matrix
 
 NAMES = sorted(DETECTORS)
 

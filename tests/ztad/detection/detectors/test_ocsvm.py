@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from tests.ztad.detectors.synthetic import far_anomalies, normal_features
-from ztad.detectors import DetectorError, OneClassSVMDetector
-from ztad.detectors.ocsvm import EXACT_MAX_ROWS
+from tests.ztad.detection.detectors.synthetic import far_anomalies, normal_features
+from ztad.detection.detectors import DetectorError, OneClassSVMDetector
+from ztad.detection.detectors.ocsvm import EXACT_MAX_ROWS
 
 
 @pytest.fixture(scope="module")

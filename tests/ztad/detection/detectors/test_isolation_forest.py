@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from tests.ztad.detectors.synthetic import normal_features
-from ztad.detectors import IsolationForestDetector
+from tests.ztad.detection.detectors.synthetic import normal_features
+from ztad.detection.detectors import IsolationForestDetector
 
 
 def test_subsample_larger_than_the_training_set_uses_every_row():

@@ -17,7 +17,7 @@ PR-AUC 0.869 (ROC-AUC 0.997 for both); Nystroem + SGD 4.3 s, 1.3 s, PR-AUC 0.746
 unstable from one size to the next (0.55 to 0.87). Up to 10,000 rows the exact kernel fits in
 about half a second, hence :data:`EXACT_MAX_ROWS`.
 
-Features are robustly standardised first (:mod:`ztad.detectors.scaling`); ``gamma="scale"``
+Features are robustly standardised first (:mod:`ztad.detection.detectors.scaling`); ``gamma="scale"``
 is ``1 / (n_features * variance)`` of the standardised training rows, the same for every
 method so that all of them use one kernel. The score is the negated decision function.
 """
@@ -33,8 +33,8 @@ from sklearn.linear_model import SGDOneClassSVM
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import OneClassSVM
 
-from ztad.detectors.base import Detector, DetectorError
-from ztad.detectors.scaling import FeatureScaler
+from ztad.detection.detectors.base import Detector, DetectorError
+from ztad.detection.detectors.scaling import FeatureScaler
 
 #: Largest training set fitted with the exact kernel when ``method="auto"``.
 EXACT_MAX_ROWS = 10_000
@@ -61,7 +61,7 @@ class OneClassSVMDetector(Detector):
     max_iter
         Passes over the data of the SGD solver.
     target_fpr, calibration_fraction, random_state
-        As for every detector (see :class:`ztad.detectors.base.Detector`).
+        As for every detector (see :class:`ztad.detection.detectors.base.Detector`).
 
     Attributes
     ----------

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
-from ztad.detectors import AutoencoderDetector, DetectorError, make_detector
+from tests.ztad.detection.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
+from ztad.detection.detectors import AutoencoderDetector, DetectorError, make_detector
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def model():
 
 def test_importing_the_package_does_not_import_tensorflow():
     code = (
-        "import sys, ztad.detectors, ztad.ensemble, ztad.registry, ztad.threshold, ztad.drift; "
+        "import sys, ztad.detection.detectors, ztad.detection.ensemble, ztad.detection.registry, ztad.detection.threshold, ztad.detection.drift; "
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -48,7 +48,7 @@ class DriftReference:
     @classmethod
     def fit(cls, X, feature_names: list[str] | None = None, bins: int = DEFAULT_BINS):
         """Learn bins and shares from training features (DataFrame or 2-D array)."""
-        from ztad.detectors.base import feature_matrix
+        from ztad.detection.detectors.base import feature_matrix
 
         if bins < 2:
             raise ValueError(f"bins must be at least 2, got {bins}")
@@ -65,10 +65,10 @@ class DriftReference:
 
         Raises
         ------
-        ztad.detectors.FeatureMismatchError
+        ztad.detection.detectors.FeatureMismatchError
             When ``X`` does not have the training features.
         """
-        from ztad.detectors.base import feature_matrix
+        from ztad.detection.detectors.base import feature_matrix
 
         names = self.feature_names if isinstance(X, pd.DataFrame) else None
         values = feature_matrix(X, names, len(self.feature_names))

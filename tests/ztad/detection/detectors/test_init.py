@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.ztad.detectors.synthetic import normal_features
-from ztad.detectors import (
+from tests.ztad.detection.detectors.synthetic import normal_features
+from ztad.detection.detectors import (
     DETECTORS,
     ArtifactError,
     DetectorError,

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.models import split_calibration
-from ztad.pipeline import TRAINING_DAY, TRAINING_FLAGGED
+from ztad.detection.training import TRAINING_DAY, TRAINING_FLAGGED, split_calibration
 
 
 def _matrix(days: int, rows_per_day: int = 5) -> pd.DataFrame:
@@ -43,8 +42,7 @@ def test_without_a_calibration_split_flagged_rows_are_still_left_out_of_fitting(
 
 def test_the_budget_rate_is_the_daily_count_over_the_daily_volume_before_sampling():
     from ztad.config import DetectionConfig
-    from ztad.models import budget_rate
-    from ztad.pipeline import TRAINING_DAY_ROWS
+    from ztad.detection.training import TRAINING_DAY_ROWS, budget_rate
 
     matrix = _matrix(4).assign(**{TRAINING_DAY_ROWS: 400})  # 5 rows kept of 400 each day
     assert budget_rate(DetectionConfig(target_fpr=0.01), matrix) == 0.01
@@ -54,8 +52,8 @@ def test_the_budget_rate_is_the_daily_count_over_the_daily_volume_before_samplin
 
 def test_a_daily_budget_above_the_daily_volume_is_refused():
     from ztad.config import DetectionConfig
-    from ztad.models import budget_rate
-    from ztad.threshold import ThresholdError
+    from ztad.detection.training import budget_rate
+    from ztad.detection.threshold import ThresholdError
 
     with pytest.raises(ThresholdError, match="not below the daily volume"):
         budget_rate(DetectionConfig(max_alerts_per_day=5), _matrix(4))

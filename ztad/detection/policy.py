@@ -1,0 +1,164 @@
+"""Which model scores a day: train a new ensemble or load the registered one, and say why.
+
+The decision only reads registry metadata, so it is cheap; the model itself is loaded once,
+by the scoring step (:mod:`ztad.detection.scoring_model`). A model is retrained when none
+exists, when it is older than ``retrain_every_days``, when the features, the library
+versions or the alert budget changed since it was trained, or when the day's features drift
+from its training rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ztad.config import JobConfig
+from ztad.detection.drift import DEFAULT_PSI_THRESHOLD
+from ztad.detection.registry.libraries import library_mismatches
+from ztad.detection.registry.model_registry import as_day
+from ztad.detection.scoring_model import registry_of
+from ztad.detection.training import train
+
+
+def _day_drift(meta: dict, day_features: pd.DataFrame) -> pd.Series | None:
+    """Drift of the day's features from the model's training rows, as one robust number.
+
+    The population stability index of a single day is noisy for sparse features, and
+    features that are constant within a day (weekend, holiday) always look drifted, so the
+    measure is the median PSI over the features that vary within the day.
+    """
+    from ztad.detection.drift import DriftReference
+
+    reference = meta.get("metrics", {}).get("drift_reference")
+    if not reference or day_features.empty:
+        return None
+    features = day_features[list(meta["feature_names"])]
+    psi = DriftReference.from_dict(reference).psi(features)
+    varying = features.columns[features.nunique() > 1]
+    if len(varying) == 0:
+        return None
+    return pd.Series({f"median PSI of {len(varying)} features": float(psi[varying].median())})
+
+
+#: Detection settings that set a model's threshold: a change means a new calibration.
+BUDGET_SETTINGS = ("target_fpr", "max_alerts_per_day")
+
+
+def _budget_change(meta: dict, detection) -> str | None:
+    """How the alert budget differs from the one the model was calibrated to, or None."""
+    trained = meta.get("params", {}).get("detection", {})
+    changes = [
+        f"{name} {trained.get(name)} -> {getattr(detection, name)}"
+        for name in BUDGET_SETTINGS
+        if name in trained and trained[name] != getattr(detection, name)
+    ]
+    return "; ".join(changes) or None
+
+
+def train_or_load(
+    day: date,
+    config: JobConfig,
+    *,
+    training_matrix: Callable[[], pd.DataFrame],
+    day_features: Callable[[], pd.DataFrame],
+    force_retrain: bool = False,
+) -> dict:
+    """Pick the model for ``day`` under the retrain policy and return the decision.
+
+    Returns a dict with ``model_version``, ``action`` (``trained`` or ``loaded``) and
+    ``reason`` in words, which the run record keeps.
+    """
+    from ztad.behaviour.features import FEATURE_NAMES
+
+    registry = registry_of(config)
+    latest = registry.latest(before=day)
+    meta = registry.metadata(latest) if latest else None
+    budget_change = _budget_change(meta, config.detection) if meta else None
+    if force_retrain:
+        retrain, reason = True, "a retrain was requested for this run"
+    elif budget_change:
+        retrain, reason = True, f"the alert budget changed since {latest} was trained ({budget_change})"
+    else:
+        drift = _day_drift(meta, day_features()) if meta else None
+        retrain, reason = should_retrain(
+            meta,
+            day,
+            config.detection.retrain_every_days,
+            drift,
+            config.detection.psi_threshold,
+            feature_names=list(FEATURE_NAMES),
+        )
+    if not retrain:
+        return {"model_version": latest, "action": "loaded", "reason": reason}
+    version = train(day, config, training_matrix())
+    return {"model_version": version, "action": "trained", "reason": reason}
+
+
+def should_retrain(
+    latest_meta: dict | None,
+    day: date,
+    retrain_every_days: int,
+    drift_psi=None,
+    psi_threshold: float = DEFAULT_PSI_THRESHOLD,
+    *,
+    feature_names=None,
+) -> tuple[bool, str]:
+    """Decide whether to retrain before scoring ``day``, and say why.
+
+    Parameters
+    ----------
+    latest_meta
+        Metadata of the newest model trained before ``day`` (``None`` when there is none).
+    day
+        The day about to be scored.
+    retrain_every_days
+        A model whose training ended this many days or more before ``day`` is retrained.
+    drift_psi
+        Population stability index of the day's features against the model's training rows:
+        a per-feature ``pandas.Series`` (or a mapping, or one number). ``None`` skips the check.
+    psi_threshold
+        Drift above it triggers a retrain.
+    feature_names
+        The current features; a model trained on others is retrained.
+
+    Returns
+    -------
+    (bool, str)
+        Whether to retrain, and the reason in words for the run record.
+    """
+    day = as_day(day)
+    if latest_meta is None:
+        return True, f"no model was trained before {day}"
+    version = latest_meta.get("version", "the latest model")
+    current = None if feature_names is None else [str(n) for n in feature_names]
+    if current is not None and current != latest_meta["feature_names"]:
+        return True, f"the features changed since {version} was trained"
+    mismatches = library_mismatches(latest_meta.get("libraries", {}))
+    if mismatches:
+        changes = "; ".join(mismatches)
+        return True, f"library versions changed since {version} was trained ({changes})"
+    age = (day - as_day(latest_meta["trained_on"]["end"])).days
+    if age >= retrain_every_days:
+        return True, (
+            f"{version} is {age} day(s) old (its training data ended before "
+            f"{latest_meta['trained_on']['end']}); retraining every {retrain_every_days} day(s)"
+        )
+    drift = _largest_drift(drift_psi)
+    if drift is not None and drift[1] > psi_threshold:
+        return True, f"feature drift: PSI of {drift[0]} is {drift[1]:.3f} > {psi_threshold}"
+    drift_text = f", largest feature PSI {drift[1]:.3f} ({drift[0]})" if drift else ""
+    return False, f"loaded {version}: {age} day(s) old{drift_text}"
+
+
+def _largest_drift(drift_psi) -> tuple[str, float] | None:
+    if drift_psi is None:
+        return None
+    if np.isscalar(drift_psi):
+        return "the features", float(drift_psi)
+    items = dict(drift_psi.items()) if hasattr(drift_psi, "items") else {}
+    if not items:
+        return None
+    name = max(items, key=lambda k: items[k])
+    return str(name), float(items[name])

@@ -1,0 +1,48 @@
+"""The registered model that scores a day, loaded and verified by version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ztad.config import JobConfig
+
+
+@dataclass
+class ScoringModel:
+    """A fitted ensemble with its registry version, ready to score feature frames."""
+
+    version: str
+    ensemble: object
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated alert threshold on the combined score."""
+        return float(self.ensemble.threshold_)
+
+    def score(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per event: the combined ``ensemble_score``, ``threshold``, ``model_flag`` and every
+        member's normalised contribution as ``score_<member>``, row-aligned with ``features``."""
+        matrix = features[list(self.ensemble.feature_names_in_)]
+        contributions = self.ensemble.contributions(matrix).reset_index(drop=True)
+        combined = self.ensemble.combined(contributions)
+        out = contributions.add_prefix("score_")
+        out.insert(0, "ensemble_score", combined)
+        out.insert(1, "threshold", self.threshold)
+        out.insert(2, "model_flag", combined > self.threshold)
+        return out
+
+
+def registry_of(config: JobConfig):
+    from ztad.detection.registry import ModelRegistry
+
+    return ModelRegistry(config.model_dir)
+
+
+def load_model(config: JobConfig, version: str) -> ScoringModel:
+    """Load and verify a registered model by version (never by path)."""
+    from ztad.behaviour.features import FEATURE_NAMES
+
+    registered = registry_of(config).load(version, expected_features=list(FEATURE_NAMES))
+    return ScoringModel(version=registered.version, ensemble=registered.model)

@@ -1,0 +1,105 @@
+"""Training a model: the window of past days it learns from, the rows held out to calibrate
+its threshold, the alert budget as a rate, and the fit that registers it.
+
+The training matrix holds one row of feature values per past event, tagged with the columns
+below; :mod:`ztad.pipeline` assembles it from the days' work files."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, timedelta
+
+import pandas as pd
+
+from ztad.config import JobConfig
+from ztad.detection.scoring_model import registry_of
+
+
+def training_window(config: JobConfig, day: date) -> tuple[date, date]:
+    """The days ``[start, day)`` whose features train a model used from ``day`` on."""
+    return day - timedelta(days=config.detection.training_days), day
+
+
+#: Column of the training frame telling which past day a row comes from.
+TRAINING_DAY = "training_day"
+
+
+#: Column of the training frame marking rows the model flagged when their day was scored:
+#: kept out of fitting (an alert must not teach the detectors), kept in calibration.
+TRAINING_FLAGGED = "flagged"
+
+
+#: Column of the training frame holding the number of rows its day had before any sampling:
+#: the daily volume that turns an alerts-per-day budget into a rate.
+TRAINING_DAY_ROWS = "training_day_rows"
+
+
+def split_calibration(matrix: pd.DataFrame, calibration_days: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Hold out the most recent ``calibration_days`` of the training window for calibration.
+
+    The alert threshold must be set on behaviour like the days about to be scored. The
+    oldest training days are judged against thin baselines and look unusual, so a random
+    hold-out would set the threshold too high and under-spend the budget. With too few
+    days to split, ``None`` lets the ensemble hold out a random share instead.
+
+    Rows the model flagged when their day was scored never train the detectors, but they do
+    count in calibration: the budget is a share of all the normal-looking traffic, and a
+    reference without its own top tail would set the threshold too low and overspend it.
+    """
+    days = matrix[TRAINING_DAY]
+    flagged = (
+        matrix[TRAINING_FLAGGED].to_numpy(bool) if TRAINING_FLAGGED in matrix.columns
+        else pd.Series(False, index=matrix.index).to_numpy()
+    )
+    distinct = days.drop_duplicates().sort_values()
+    features = matrix.drop(columns=[TRAINING_DAY, TRAINING_FLAGGED, TRAINING_DAY_ROWS], errors="ignore")
+    if calibration_days <= 0 or len(distinct) <= calibration_days:
+        return features[~flagged], None
+    recent = days.isin(set(distinct.iloc[-calibration_days:])).to_numpy()
+    return features[~recent & ~flagged], features[recent]
+
+
+def budget_rate(detection, matrix: pd.DataFrame) -> float:
+    """The false-positive rate the model is calibrated to: ``target_fpr``, or with
+    ``max_alerts_per_day`` that count over the training window's mean daily volume.
+
+    Raises
+    ------
+    ztad.detection.threshold.ThresholdError
+        When the daily budget is not below the daily volume.
+    """
+    from ztad.detection.threshold import fpr_for_daily_budget
+
+    if detection.max_alerts_per_day is None:
+        return detection.target_fpr
+    if TRAINING_DAY_ROWS in matrix.columns:
+        per_day = matrix.groupby(TRAINING_DAY)[TRAINING_DAY_ROWS].first()
+    else:
+        per_day = matrix.groupby(TRAINING_DAY).size()
+    return fpr_for_daily_budget(detection.max_alerts_per_day, float(per_day.mean()))
+
+
+def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
+    """Fit the configured ensemble on ``matrix`` (normal history, rows tagged with their day)
+    and register it."""
+    from ztad.detection.ensemble import Ensemble
+
+    detection = config.detection
+    fit_rows, calibration_rows = split_calibration(matrix, detection.calibration_days)
+    ensemble = Ensemble.from_names(
+        detection.detectors, target_fpr=budget_rate(detection, matrix), random_state=detection.seed
+    ).fit(fit_rows, calibration=calibration_rows)
+    start, end = training_window(config, day)
+    return registry_of(config).save(
+        ensemble,
+        trained_on=(start, end),
+        rows=len(matrix),
+        feature_names=list(fit_rows.columns),
+        params={"detection": asdict(detection)},
+        metrics={
+            "fit_seconds": ensemble.fit_seconds_,
+            "threshold": float(ensemble.threshold_),
+            "calibration_rows": 0 if calibration_rows is None else len(calibration_rows),
+            "drift_reference": ensemble.drift_reference_.to_dict(),
+        },
+    )
