@@ -125,12 +125,12 @@ def _allowlist(events: pd.DataFrame, flagged: np.ndarray, entries: int) -> pd.Da
 
 
 def _explain_flagged(clock, day, config, events, features, rule_hits, model, scored, flagged):
-    from ztad.attributions import EXACT_SHAP_ROWS, attribution_table, exact_mask, split_table
-    from ztad.explain import explain
+    from ztad.findings.attributions import EXACT_SHAP_ROWS, attribution_table, exact_mask, split_table
+    from ztad.findings.sentences import explain
     from ztad.feedback import suppressed_mask
-    from ztad.findings import build_findings, enrich_findings
-    from ztad.incidents import build_incidents
-    from ztad.risk import user_risk
+    from ztad.findings.build import build_findings, enrich_findings
+    from ztad.findings.incidents import build_incidents
+    from ztad.findings.risk import user_risk
 
     table = clock.time(
         f"attributions (exact TreeSHAP for the top {EXACT_SHAP_ROWS}, then path)",
@@ -175,7 +175,7 @@ def _compare_with_shap(model, features, flagged, sample_rows: int) -> None:
     """Exact TreeSHAP against the path attributions on a sample of flagged rows."""
     import shap
 
-    from ztad.attributions import forest_as_shap_model, isolation_forest_attributions, isolation_forest_shap
+    from ztad.findings.attributions import forest_as_shap_model, isolation_forest_attributions, isolation_forest_shap
 
     detector = model.ensemble.detectors_.get("isolation_forest")
     if detector is None:

@@ -121,7 +121,7 @@ def main() -> None:
 
     from ztad.behaviour.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
     from ztad.config import DetectionConfig
-    from ztad.explain import explain
+    from ztad.findings.sentences import explain
     from ztad.behaviour.features import compute_features
     from ztad.behaviour.rules import evaluate_rules
 

@@ -354,7 +354,7 @@ def suppressed_mask(
     protected_event_ids
         Events never suppressed: those of confirmed findings, when a day is rerun.
     """
-    from ztad.explain import explain
+    from ztad.findings.sentences import explain
 
     flagged = np.asarray(flagged, dtype=bool)
     out = np.zeros(len(flagged), dtype=bool)

@@ -446,7 +446,7 @@ def _write_attributions(
 ) -> None:
     """Per-feature attributions of each member for the flagged rows, while the model is loaded
     (exact TreeSHAP for those with the highest ``priority``)."""
-    from ztad.attributions import attribution_table
+    from ztad.findings.attributions import attribution_table
 
     table = attribution_table(model.ensemble, features, flagged.to_numpy(), priority=priority.to_numpy())
     _write_parquet(table, folder / "attributions.parquet")
@@ -479,8 +479,8 @@ def scored_events(day: date, config: JobConfig) -> pd.DataFrame:
 
 
 def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -> pd.DataFrame:
-    from ztad.explain import explain
-    from ztad.findings import build_findings, enrich_findings
+    from ztad.findings.sentences import explain
+    from ztad.findings.build import build_findings, enrich_findings
 
     folder = day_dir(config, day)
     events = _read_parquet(folder / "events.parquet")
@@ -514,7 +514,7 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -
 
 def _read_attributions(folder: Path, flagged: np.ndarray) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
     """The score step's attributions and exact-SHAP marks, aligned with the flagged rows."""
-    from ztad.attributions import exact_mask, split_table
+    from ztad.findings.attributions import exact_mask, split_table
 
     rows = np.flatnonzero(flagged)
     path = folder / "attributions.parquet"
@@ -571,8 +571,8 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     With ``dry_run`` nothing is written anywhere; the counts are still returned.
     """
     from ztad.feedback import sync_allowlist
-    from ztad.incidents import build_incidents
-    from ztad.risk import user_risk
+    from ztad.findings.incidents import build_incidents
+    from ztad.findings.risk import user_risk
     from ztad.store import FindingsStore, RunRecord
 
     folder = day_dir(config, day)

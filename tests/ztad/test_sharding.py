@@ -213,7 +213,7 @@ def stored(url: str, days: list[date]) -> dict[str, pd.DataFrame]:
 
 def exactly_explained(findings: pd.DataFrame) -> pd.Series:
     """Findings per day whose Isolation Forest attributions are exact TreeSHAP values."""
-    from ztad.attributions import EXACT_METHOD
+    from ztad.findings.attributions import EXACT_METHOD
 
     exact = findings["attributions"].map(
         lambda doc: (doc or {}).get("isolation_forest", {}).get("method") == EXACT_METHOD
@@ -227,7 +227,7 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
 ):
     """Three days, whole then in 3 shards (each with its own state), into PostgreSQL: the
     same findings, incidents, scores, flags and explanations, column for column."""
-    from ztad import attributions
+    from ztad.findings import attributions
 
     # Only the day's 3 highest findings get exact TreeSHAP (250 in production, more than
     # these small days flag): the choice must be the whole day's, not each shard's.

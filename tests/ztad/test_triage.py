@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tests.ztad.store import sample
 from ztad.cli import main
-from ztad.incidents import build_incidents, incident_ids
+from ztad.findings.incidents import build_incidents, incident_ids
 from ztad.store import FindingsStore
 from ztad.triage import TriageError, UnknownTargetError, listing, update
 

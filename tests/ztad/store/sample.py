@@ -39,7 +39,7 @@ def run(run_id: str = "run-a", day: date = DAY, **fields) -> RunRecord:
 
 
 def findings(event_ids: list[str], day: date = DAY, run_id: str = "run-a") -> pd.DataFrame:
-    """One finding per event id, in the shape ``ztad.findings.build_findings`` produces."""
+    """One finding per event id, in the shape ``ztad.findings.build.build_findings`` produces."""
     n = len(event_ids)
     start = pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=2)
     ips = ["203.0.113.7", "2001:db8::1", "10.1.2.3"]

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.ztad.store import sample
-from ztad.incidents import build_incidents, incident_ids
-from ztad.risk import user_risk
+from ztad.findings.incidents import build_incidents, incident_ids
+from ztad.findings.risk import user_risk
 from ztad.store import MissingColumnError
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
 from ztad.config import DetectionConfig
-from ztad.explain import explain
+from ztad.findings.sentences import explain
 from ztad.behaviour.features import cross_user_signals
 from ztad.behaviour.rules import evaluate_rules
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import command
 
 from tests.ztad.store import sample
-from ztad.incidents import build_incidents, incident_ids
-from ztad.risk import user_risk
+from ztad.findings.incidents import build_incidents, incident_ids
+from ztad.findings.risk import user_risk
 from ztad.store import FindingsStore, migrate
 
 NEW_TABLES = {"incidents", "user_risk", "feedback_allowlist"}

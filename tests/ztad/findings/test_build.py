@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ztad.findings import build_findings
+from ztad.findings.build import build_findings
 
 DAY = date(2026, 3, 16)
 

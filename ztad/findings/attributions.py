@@ -64,7 +64,9 @@ class AttributionError(ValueError):
 
 def _average_path_length(n_samples: np.ndarray) -> np.ndarray:
     """Expected depth of an unsuccessful search among ``n`` points (Liu et al.), as scikit-learn."""
-    from sklearn.ensemble._iforest import _average_path_length as sklearn_average_path_length
+    from sklearn.ensemble._iforest import (
+        _average_path_length as sklearn_average_path_length,
+    )
 
     return sklearn_average_path_length(np.asarray(n_samples))
 

@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ztad.risk import RiskInputError, union_of_chances, user_risk
+from ztad.findings.risk import RiskInputError, union_of_chances, user_risk
 
 DAY = date(2026, 3, 20)
 

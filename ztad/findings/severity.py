@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: Points of each reason code (``ztad.explain``); the weightiest reason names the category.
+#: Points of each reason code (``ztad.findings.sentences``); the weightiest reason names the category.
 PATTERN_POINTS: dict[str, int] = {
     "success_after_failures": 70,
     "impossible_travel": 65,
@@ -166,7 +166,7 @@ def finding_severity(
     Parameters
     ----------
     reasons
-        Per finding, its list of ``{"code", "text"}`` (``ztad.explain.explain``).
+        Per finding, its list of ``{"code", "text"}`` (``ztad.findings.sentences.explain``).
     ensemble_score, threshold
         The models' combined score and the calibrated threshold, per finding.
     login_success

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ztad.behaviour.attempt_source import sources_of
 from ztad.behaviour.features import FEATURE_NAMES
+from ztad.findings.evidence import FlaggedRows
 
 _BYTES_BASELINE_WORDS = {
     "user_resource": "this user's usual for {resource}",
@@ -77,36 +78,12 @@ def format_ratio(ratio: float) -> str:
 # --------------------------------------------------------------------------- evidence
 
 
-class _Rows:
-    """The flagged rows' events, features and rule hits, with safe column access."""
-
-    def __init__(self, events: pd.DataFrame, features: pd.DataFrame, hits: pd.DataFrame):
-        self.events, self.features, self.hits = events, features, hits
-
-    def num(self, name: str) -> np.ndarray:
-        if name not in self.features.columns:
-            return np.zeros(len(self.features))
-        return pd.to_numeric(self.features[name], errors="coerce").to_numpy("float64", na_value=np.nan)
-
-    def text(self, name: str, source: str = "features") -> np.ndarray:
-        frame = self.events if source == "events" else self.features
-        if name not in frame.columns:
-            return np.full(len(frame), "unknown", dtype=object)
-        values = frame[name].astype("string").fillna("unknown")
-        return values.to_numpy(dtype=object)
-
-    def rule(self, code: str) -> np.ndarray:
-        if self.hits is None or code not in self.hits.columns:
-            return np.zeros(len(self.features), dtype=bool)
-        return self.hits[code].fillna(False).to_numpy(dtype=bool)
-
-
-def _history_phrase(r: _Rows) -> np.ndarray:
+def _history_phrase(r: FlaggedRows) -> np.ndarray:
     days = np.nan_to_num(r.num("ctx_history_days")).astype(int)
     return np.array([f"in {d} days of history" if d > 0 else "with no history" for d in days], dtype=object)
 
 
-def _place_and_travel(r: _Rows) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _place_and_travel(r: FlaggedRows) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """New place and travel, in one sentence when both apply (the most telling pair)."""
     new_city = np.nan_to_num(r.num("city_novelty")) >= 0.5
     new_country = np.nan_to_num(r.num("country_novelty")) >= 0.5
@@ -116,7 +93,7 @@ def _place_and_travel(r: _Rows) -> tuple[np.ndarray, np.ndarray, list[str]]:
     impossible = r.rule("impossible_travel")
     fast = impossible | ((speed > 900) & (distance >= 500))
     mask = new_city | fast
-    locations, other = r.text("location", "events"), r.text("ctx_travel_location")
+    locations, other = r.text("location"), r.text("ctx_travel_location")
     history = _history_phrase(r)
     texts, codes = np.full(len(mask), "", dtype=object), []
     for i in np.flatnonzero(mask):
@@ -135,13 +112,13 @@ def _place_and_travel(r: _Rows) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return mask, texts[mask], codes
 
 
-def _rare_place(r: _Rows):
+def _rare_place(r: FlaggedRows):
     peers = r.num("ctx_city_peer_users")
     org = np.nan_to_num(r.num("ctx_city_org_users"))
     rare_peers = np.nan_to_num(r.num("city_rarity_peers")) >= 1.0
     rare = rare_peers | (np.nan_to_num(r.num("city_rarity_org")) >= 1.5)
     mask = rare & r.events["location"].notna().to_numpy()
-    loc, group = r.text("location", "events"), r.text("ctx_peer_group")
+    loc, group = r.text("location"), r.text("ctx_peer_group")
     texts = [
         (f"{loc[i]} was used by {peers[i]:.0f} peers in {group[i]} and {org[i]:.0f} users "
          "of the organisation in the baseline window")
@@ -152,7 +129,7 @@ def _rare_place(r: _Rows):
     return mask, texts
 
 
-def _off_hours(r: _Rows):
+def _off_hours(r: FlaggedRows):
     distance = np.nan_to_num(r.num("off_hours_distance"))
     rarity = np.nan_to_num(r.num("hour_rarity"))
     day_off = np.nan_to_num(r.num("day_off")) >= 0.5
@@ -182,7 +159,7 @@ def _day_off_words(weekend: bool, holiday) -> str:
     return " on a weekend" if weekend else ""
 
 
-def _failures(r: _Rows):
+def _failures(r: FlaggedRows):
     count = np.nan_to_num(r.num("ctx_user_failures_10m"))
     span = np.nan_to_num(r.num("ctx_burst_minutes"))
     success = np.nan_to_num(r.num("login_failed")) < 0.5
@@ -199,7 +176,7 @@ def _failures(r: _Rows):
     return mask, texts, codes
 
 
-def _spray(r: _Rows):
+def _spray(r: FlaggedRows):
     users = np.nan_to_num(r.num("ctx_ip_failed_users_60m"))
     attempts = np.nan_to_num(r.num("ctx_ip_failures_60m"))
     mask = users >= 3
@@ -209,9 +186,9 @@ def _spray(r: _Rows):
     return mask, texts
 
 
-def _new_device(r: _Rows):
+def _new_device(r: FlaggedRows):
     mask = np.nan_to_num(r.num("device_novelty")) >= 0.5
-    device, known = r.text("device_id", "events"), np.nan_to_num(r.num("ctx_user_devices"))
+    device, known = r.text("device_id"), np.nan_to_num(r.num("ctx_user_devices"))
     history = _history_phrase(r)
     texts = [f"first use of device {device[i]} {history[i]} (the user had {_count(known[i], 'known device')})"
              for i in np.flatnonzero(mask)]
@@ -220,13 +197,13 @@ def _new_device(r: _Rows):
     return mask, texts, codes
 
 
-def _new_ip(r: _Rows):
+def _new_ip(r: FlaggedRows):
     novelty = np.nan_to_num(r.num("ip_novelty")) >= 0.5
     new_in_org = np.nan_to_num(r.num("ip_new_in_org")) >= 0.5
     today = np.nan_to_num(r.num("ctx_ip_users_today"))
     before = np.nan_to_num(r.num("ctx_ip_users_history"))
     mask = novelty | (new_in_org & (today >= 3))
-    ip = r.text("ip_address", "events")
+    ip = r.text("ip_address")
     texts = []
     for i in np.flatnonzero(mask):
         opening = f"first login from IP {ip[i]}" if novelty[i] else f"IP {ip[i]}"
@@ -236,12 +213,12 @@ def _new_ip(r: _Rows):
     return mask, texts
 
 
-def _resource(r: _Rows):
+def _resource(r: FlaggedRows):
     novelty = np.nan_to_num(r.num("resource_novelty")) >= 0.5
     rare = np.nan_to_num(r.num("resource_rarity_peers")) >= 1.0
     sensitive = np.nan_to_num(r.num("resource_sensitive")) >= 0.5
     mask = (novelty | rare) & r.events["resource"].notna().to_numpy()
-    resource, group = r.text("resource", "events"), r.text("ctx_peer_group")
+    resource, group = r.text("resource"), r.text("ctx_peer_group")
     users, size = np.nan_to_num(r.num("ctx_resource_group_users")), np.nan_to_num(r.num("ctx_group_size"))
     texts = []
     for i in np.flatnonzero(mask):
@@ -254,14 +231,14 @@ def _resource(r: _Rows):
     return mask, texts, codes
 
 
-def _volume(r: _Rows):
+def _volume(r: FlaggedRows):
     ratio_log = np.nan_to_num(r.num("bytes_log_ratio"))
     z = np.nan_to_num(r.num("bytes_z"))
     mask = (ratio_log >= np.log10(5.0)) & (z >= 2.0)
     usual = r.num("ctx_usual_bytes")
     sent = pd.to_numeric(r.events["bytes_transferred"], errors="coerce").to_numpy("float64")
     baseline, group = r.text("ctx_bytes_baseline"), r.text("ctx_peer_group")
-    resource = r.text("resource", "events")
+    resource = r.text("resource")
     texts = []
     for i in np.flatnonzero(mask):
         template = _BYTES_BASELINE_WORDS.get(baseline[i], "the usual")
@@ -273,7 +250,7 @@ def _volume(r: _Rows):
     return mask, texts, codes
 
 
-def _many_logins(r: _Rows):
+def _many_logins(r: FlaggedRows):
     ratio = np.nan_to_num(r.num("logins_today_ratio"))
     mask = ratio >= 2.0
     so_far, usual = np.nan_to_num(r.num("ctx_events_so_far")), np.nan_to_num(r.num("ctx_usual_daily_events"))
@@ -282,7 +259,7 @@ def _many_logins(r: _Rows):
     return mask, texts
 
 
-def _cold_start(r: _Rows):
+def _cold_start(r: FlaggedRows):
     maturity = r.num("ctx_maturity")
     mask = np.nan_to_num(maturity, nan=1.0) < 1.0
     group, history = r.text("ctx_peer_group"), _history_phrase(r)
@@ -295,7 +272,7 @@ def _cold_start(r: _Rows):
     return mask, texts
 
 
-def _deviations(r: _Rows, typical: pd.Series, spread: pd.Series, missing: np.ndarray):
+def _deviations(r: FlaggedRows, typical: pd.Series, spread: pd.Series, missing: np.ndarray):
     """Fallback: the two features furthest from the day's typical values, with both numbers."""
     names = [n for n in FEATURE_NAMES if n in r.features.columns]
     values = r.features[names].to_numpy("float64")
@@ -310,7 +287,7 @@ def _deviations(r: _Rows, typical: pd.Series, spread: pd.Series, missing: np.nda
 
 
 def _simple(code: str, builder: Callable) -> Callable:
-    def run(r: _Rows):
+    def run(r: FlaggedRows):
         mask, texts = builder(r)
         return mask, texts, [code] * int(np.sum(mask))
     return run
@@ -364,10 +341,12 @@ def explain(
     """
     flagged = _check(events, features, rule_hits, flagged_mask)
     rows = np.flatnonzero(flagged)
-    r = _Rows(
+    r = FlaggedRows(
         events.iloc[rows].reset_index(drop=True),
         features.iloc[rows].reset_index(drop=True),
         None if rule_hits is None else rule_hits.iloc[rows].reset_index(drop=True),
+        missing_number=0.0,
+        missing_text="unknown",
     )
     reasons: list[list[dict[str, str]]] = [[] for _ in rows]
     for evidence in _EVIDENCE:

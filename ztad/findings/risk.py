@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ztad.severity import pattern_points
+from ztad.findings.severity import pattern_points
 
 #: Columns of a user risk frame (the ``user_risk`` table's, ``created_at`` aside).
 RISK_COLUMNS: tuple[str, ...] = (

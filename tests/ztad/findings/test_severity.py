@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.severity import (
+from ztad.findings.severity import (
     LEVEL_FLOORS,
     MODEL_POINTS,
     TAKEOVER_CODES,

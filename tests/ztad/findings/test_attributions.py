@@ -6,7 +6,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
-from ztad.attributions import (
+from ztad.findings.attributions import (
     EXACT_COLUMN,
     AttributionError,
     attribution_table,

@@ -115,7 +115,7 @@ def enrich_findings(
         codes as column names), row-aligned with ``findings``.
     attributions
         Per ensemble member, rows x features attributions of the same rows
-        (:mod:`ztad.attributions`); ``None`` when the model gave none.
+        (:mod:`ztad.findings.attributions`); ``None`` when the model gave none.
     exact_shap
         Per row, whether the Isolation Forest attributions are exact TreeSHAP values.
     sensitive_resources
@@ -130,11 +130,16 @@ def enrich_findings(
         ``findings`` with ``category``, ``severity``, ``severity_level``, ``top_features``,
         ``attributions`` and ``incident_id``.
     """
-    from ztad.attributions import attributions_documents, combined_shares
     from ztad.behaviour.features import FEATURE_NAMES
-    from ztad.incidents import incident_ids
-    from ztad.severity import categories, finding_severity, level_of, sensitive_mask
-    from ztad.top_features import deviations, top_feature_documents
+    from ztad.findings.attributions import attributions_documents, combined_shares
+    from ztad.findings.incidents import incident_ids
+    from ztad.findings.severity import (
+        categories,
+        finding_severity,
+        level_of,
+        sensitive_mask,
+    )
+    from ztad.findings.top_features import deviations, top_feature_documents
 
     out = findings.reset_index(drop=True).copy()
     events, features, scored = (f.reset_index(drop=True) for f in (events, features, scored))

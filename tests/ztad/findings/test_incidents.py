@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from ztad.incidents import IncidentInputError, build_incidents, incident_ids, source_addresses
+from ztad.findings.incidents import IncidentInputError, build_incidents, incident_ids, source_addresses
 
 DAY = date(2026, 3, 20)
 SPRAYER = "203.0.113.7"

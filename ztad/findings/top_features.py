@@ -2,7 +2,7 @@
 
 For every flagged event, up to :data:`TOP_FEATURES` features are chosen: first those behind
 the behavioural rules that fired (a rule is the clearest evidence), then those the detectors
-blamed most (:func:`ztad.attributions.combined_shares`), else those furthest from the day's
+blamed most (:func:`ztad.findings.attributions.combined_shares`), else those furthest from the day's
 typical values. Each comes as a small document an analyst can read without the model::
 
     {"feature": "bytes_log_ratio", "value": 1.68, "share": 0.41,
@@ -20,8 +20,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.attempt_source import sources_of
-from ztad.explain import format_bytes, format_clock, format_minutes, format_ratio
+from ztad.findings.evidence import FlaggedRows
+from ztad.findings.sentences import (
+    format_bytes,
+    format_clock,
+    format_minutes,
+    format_ratio,
+)
 
 #: Features listed per finding.
 TOP_FEATURES = 5
@@ -38,31 +43,6 @@ RULE_FEATURES: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Facts:
-    """Raw facts of the flagged rows: event columns and ``ctx_*`` columns, safely."""
-
-    def __init__(self, events: pd.DataFrame, features: pd.DataFrame):
-        self.events, self.features = events, features
-
-    def num(self, name: str) -> np.ndarray:
-        frame = self.events if name in self.events.columns and name not in self.features.columns else self.features
-        if name not in frame.columns:
-            return np.full(len(frame), np.nan)
-        return pd.to_numeric(frame[name], errors="coerce").to_numpy("float64", na_value=np.nan)
-
-    def text(self, name: str) -> np.ndarray:
-        frame = self.events if name in self.events.columns else self.features
-        if name not in frame.columns:
-            return np.full(len(frame), None, dtype=object)
-        values = frame[name].astype("string")
-        return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
-
-    def source(self) -> np.ndarray:
-        """Each row's attempt source: its IP address, else its workstation, else None."""
-        sources = sources_of(self.events)
-        return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
-
-
 def _number(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), 3)
 
@@ -75,7 +55,7 @@ def _count(value: float) -> str:
 # Each returns, for rows ``i`` of the flagged events: observed values, baseline values, texts.
 
 
-def _time(f: _Facts, i: np.ndarray):
+def _time(f: FlaggedRows, i: np.ndarray):
     hour, zone = f.num("ctx_local_hour")[i], f.text("ctx_timezone")[i]
     start, end = f.num("ctx_usual_start")[i], f.num("ctx_usual_end")[i]
     observed = [format_clock(h) if np.isfinite(h) else None for h in hour]
@@ -86,7 +66,7 @@ def _time(f: _Facts, i: np.ndarray):
     return observed, baseline, texts
 
 
-def _place(f: _Facts, i: np.ndarray):
+def _place(f: FlaggedRows, i: np.ndarray):
     location, home = f.text("location")[i], f.text("ctx_home_location")[i]
     days, peers, org = f.num("ctx_city_days")[i], f.num("ctx_city_peer_users")[i], f.num("ctx_city_org_users")[i]
     texts = [
@@ -97,7 +77,7 @@ def _place(f: _Facts, i: np.ndarray):
     return list(location), list(home), texts
 
 
-def _travel(f: _Facts, i: np.ndarray):
+def _travel(f: FlaggedRows, i: np.ndarray):
     speed, km = f.num("ctx_travel_kmh")[i], f.num("ctx_travel_km")[i]
     minutes, other = f.num("ctx_travel_minutes")[i], f.text("ctx_travel_location")[i]
     texts = [
@@ -108,14 +88,14 @@ def _travel(f: _Facts, i: np.ndarray):
     return [_number(s) for s in speed], list(other), texts
 
 
-def _device(f: _Facts, i: np.ndarray):
+def _device(f: FlaggedRows, i: np.ndarray):
     device, days, known = f.text("device_id")[i], f.num("ctx_device_days")[i], f.num("ctx_user_devices")[i]
     texts = [f"device {d or '?'}: seen on {_count(n)} of the user's days; {_count(k)} known devices"
              for d, n, k in zip(device, days, known)]
     return list(device), [_number(k) for k in known], texts
 
 
-def _address(f: _Facts, i: np.ndarray):
+def _address(f: FlaggedRows, i: np.ndarray):
     ip, days, network = f.text("ip_address")[i], f.num("ctx_ip_days")[i], f.num("ctx_network_days")[i]
     before, today = f.num("ctx_ip_users_history")[i], f.num("ctx_ip_users_today")[i]
     texts = [
@@ -126,7 +106,7 @@ def _address(f: _Facts, i: np.ndarray):
     return list(ip), [_number(d) for d in days], texts
 
 
-def _resource(f: _Facts, i: np.ndarray):
+def _resource(f: FlaggedRows, i: np.ndarray):
     resource, days = f.text("resource")[i], f.num("ctx_resource_days")[i]
     users, size = f.num("ctx_resource_group_users")[i], f.num("ctx_group_size")[i]
     texts = [f"{r or '?'}: used on {_count(d)} of the user's days; by {_count(u)} of {_count(s)} peers"
@@ -134,26 +114,26 @@ def _resource(f: _Facts, i: np.ndarray):
     return list(resource), [_number(d) for d in days], texts
 
 
-def _login(f: _Facts, i: np.ndarray):
+def _login(f: FlaggedRows, i: np.ndarray):
     success = f.events["login_success"].iloc[i].astype("boolean").to_numpy(dtype=object, na_value=None)
     observed = [None if s is None else ("succeeded" if s else "failed") for s in success]
     return observed, [None] * len(i), [f"login {o or 'outcome unknown'}" for o in observed]
 
 
-def _failures(f: _Facts, i: np.ndarray):
+def _failures(f: FlaggedRows, i: np.ndarray):
     ten, hour = f.num("ctx_user_failures_10m")[i], f.num("ctx_user_failures_60m")[i]
     texts = [f"{_count(t)} failed logins of the user in 10 min ({_count(h)} in the hour)" for t, h in zip(ten, hour)]
     return [_number(t) for t in ten], [None] * len(i), texts
 
 
-def _spray(f: _Facts, i: np.ndarray):
+def _spray(f: FlaggedRows, i: np.ndarray):
     users, attempts, source = f.num("ctx_ip_failed_users_60m")[i], f.num("ctx_ip_failures_60m")[i], f.source()[i]
     texts = [f"{a or 'the source'} failed as {_count(u)} users in an hour ({_count(n)} attempts)"
              for a, u, n in zip(source, users, attempts)]
     return [_number(u) for u in users], [None] * len(i), texts
 
 
-def _volume(f: _Facts, i: np.ndarray):
+def _volume(f: FlaggedRows, i: np.ndarray):
     sent, usual = f.num("bytes_transferred")[i], f.num("ctx_usual_bytes")[i]
     texts = []
     for s, u in zip(sent, usual):
@@ -164,7 +144,7 @@ def _volume(f: _Facts, i: np.ndarray):
     return [_number(s) for s in sent], [_number(u) for u in usual], texts
 
 
-def _activity(f: _Facts, i: np.ndarray):
+def _activity(f: FlaggedRows, i: np.ndarray):
     so_far, usual = f.num("ctx_events_so_far")[i], f.num("ctx_usual_daily_events")[i]
     texts = [f"{_count(s)} events so far today; usually {_count(u)} per day" for s, u in zip(so_far, usual)]
     return [_number(s) for s in so_far], [_number(u) for u in usual], texts
@@ -172,7 +152,7 @@ def _activity(f: _Facts, i: np.ndarray):
 
 def _generic(name: str) -> Callable:
     """A feature without a family: its value only."""
-    def facts(f: _Facts, i: np.ndarray):
+    def facts(f: FlaggedRows, i: np.ndarray):
         values = f.num(name)[i]
         return [None] * len(i), [None] * len(i), [f"{name} = {v:.2f}" for v in values]
     return facts
@@ -281,7 +261,7 @@ def top_feature_documents(
         share_values = shares.reindex(columns=names, fill_value=0.0).to_numpy(np.float64)
     chosen = choose(names, share_values, rule_hits, deviation, top)
     position = {name: j for j, name in enumerate(names)}
-    facts = _Facts(events, features)
+    facts = FlaggedRows(events, features)
     documents: list[list[dict]] = [[None] * len(c) for c in chosen]
     wanted: dict[str, list[tuple[int, int]]] = {}
     for i, picked in enumerate(chosen):

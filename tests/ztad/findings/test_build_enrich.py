@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.findings import build_findings, enrich_findings
+from ztad.findings.build import build_findings, enrich_findings
 
 DAY = date(2026, 3, 16)
 

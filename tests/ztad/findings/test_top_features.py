@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.top_features import RULE_FEATURES, choose, deviations, top_feature_documents
+from ztad.findings.top_features import RULE_FEATURES, choose, deviations, top_feature_documents
 
 NAMES = ["city_novelty", "device_novelty", "bytes_log_ratio", "hour_rarity", "travel_speed"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.attempt_source import WORKSTATION_PREFIX, sources_of
-from ztad.severity import incident_severity, level_of, pattern_points
+from ztad.findings.severity import incident_severity, level_of, pattern_points
 
 #: Reasons that make an address a source of attack when they span users.
 FAILURE_CODES = frozenset({"brute_force", "failures", "success_after_failures"})
@@ -174,6 +174,6 @@ def _require(findings: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:
     missing = [c for c in REQUIRED_COLUMNS + extra if c not in findings.columns]
     if missing:
         raise IncidentInputError(
-            f"findings lack column(s) {missing}; build them with ztad.findings.build_findings and "
+            f"findings lack column(s) {missing}; build them with ztad.findings.build.build_findings and "
             "add severity, category and incident_id first"
         )

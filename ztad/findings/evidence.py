@@ -1,0 +1,65 @@
+"""The flagged rows' evidence, read column by column: event fields, features, ``ctx_*`` facts
+and rule hits, each as a numpy array aligned with the flagged rows.
+
+Sentences and top features both quote this evidence; each says what an absent or unknown
+value reads as (``missing_number``, ``missing_text``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ztad.behaviour.attempt_source import sources_of
+
+
+class FlaggedRows:
+    """The flagged rows' events, features and rule hits, with safe column access.
+
+    A name is looked up among the features (``ctx_*`` facts included) first, then among the
+    event fields.
+    """
+
+    def __init__(
+        self,
+        events: pd.DataFrame,
+        features: pd.DataFrame,
+        hits: pd.DataFrame | None = None,
+        *,
+        missing_number: float = np.nan,
+        missing_text: str | None = None,
+    ):
+        self.events, self.features, self.hits = events, features, hits
+        self.missing_number, self.missing_text = missing_number, missing_text
+
+    def _column(self, name: str) -> pd.Series | None:
+        for frame in (self.features, self.events):
+            if name in frame.columns:
+                return frame[name]
+        return None
+
+    def num(self, name: str) -> np.ndarray:
+        """The column as float64, NaN where a value is not a number."""
+        column = self._column(name)
+        if column is None:
+            return np.full(len(self.features), self.missing_number, dtype="float64")
+        return pd.to_numeric(column, errors="coerce").to_numpy("float64", na_value=np.nan)
+
+    def text(self, name: str) -> np.ndarray:
+        """The column as text (object array), ``missing_text`` where a value is null."""
+        column = self._column(name)
+        if column is None:
+            return np.full(len(self.features), self.missing_text, dtype=object)
+        values = column.astype("string")
+        return values.astype(object).where(values.notna(), self.missing_text).to_numpy(dtype=object)
+
+    def rule(self, code: str) -> np.ndarray:
+        """Whether the rule ``code`` fired on each row (False when it was not evaluated)."""
+        if self.hits is None or code not in self.hits.columns:
+            return np.zeros(len(self.features), dtype=bool)
+        return self.hits[code].fillna(False).to_numpy(dtype=bool)
+
+    def source(self) -> np.ndarray:
+        """Each row's attempt source: its IP address, else its workstation, else None."""
+        sources = sources_of(self.events)
+        return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
