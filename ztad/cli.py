@@ -308,7 +308,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ztad.store import FindingsStore
-    from ztad.triage import listing, update
+    from ztad.feedback.triage import listing, update
 
     config = _job_config(args)
     with FindingsStore(config.resolved_database_url) as store:

@@ -89,7 +89,7 @@ def update(
     """
     from sqlalchemy import select, update as sql_update
 
-    from ztad.feedback import sync_allowlist
+    from ztad.feedback.allowlist import sync_allowlist
     from ztad.store.engine import writer_options
 
     _check_status(status)

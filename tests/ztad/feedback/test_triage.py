@@ -11,7 +11,7 @@ from tests.ztad.store import sample
 from ztad.cli import main
 from ztad.findings.incidents import build_incidents, incident_ids
 from ztad.store import FindingsStore
-from ztad.triage import TriageError, UnknownTargetError, listing, update
+from ztad.feedback.triage import TriageError, UnknownTargetError, listing, update
 
 NOW = datetime(2026, 3, 6, 9, 30, tzinfo=timezone.utc)
 

@@ -1,0 +1,49 @@
+"""Which events may teach the baseline and the detectors, given the day's flags and verdicts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from ztad.feedback.verdicts import (
+    CONFIRMED,
+    FALSE_POSITIVE,
+    existing_store,
+    finding_event_ids,
+    read_verdicts,
+)
+
+
+def event_ids_with(verdicts: pd.DataFrame, verdict: str) -> set[str]:
+    """The ids of the events whose verdict is ``verdict``."""
+    if verdicts is None or verdicts.empty:
+        return set()
+    return set(verdicts.loc[verdicts["verdict"] == verdict, "event_id"].astype(str))
+
+
+def baseline_mask(event_ids: pd.Series, flagged, verdicts: pd.DataFrame | None) -> np.ndarray:
+    """Events a day's baseline aggregate learns: unflagged or false positive, never confirmed."""
+    ids = event_ids.astype("string")
+    false_positive = ids.isin(event_ids_with(verdicts, FALSE_POSITIVE)).fillna(False).to_numpy(bool)
+    confirmed = ids.isin(event_ids_with(verdicts, CONFIRMED)).fillna(False).to_numpy(bool)
+    return (~np.asarray(flagged, dtype=bool) | false_positive) & ~confirmed
+
+
+def training_mask(event_ids: pd.Series, flagged, verdicts: pd.DataFrame | None) -> np.ndarray:
+    """Events whose features train the detectors: unflagged and never confirmed."""
+    confirmed = event_ids.astype("string").isin(event_ids_with(verdicts, CONFIRMED)).fillna(False).to_numpy(bool)
+    return ~np.asarray(flagged, dtype=bool) & ~confirmed
+
+
+def learnable_events(config, day: date, event_ids: pd.Series) -> np.ndarray:
+    """Which of a past day's events may train the detectors: those its stored findings do not
+    flag, and never a confirmed one (all of them when the day has no stored findings)."""
+    store = existing_store(config.resolved_database_url)
+    if store is None:
+        return np.ones(len(event_ids), dtype=bool)
+    with store:
+        flagged = event_ids.astype("string").isin(finding_event_ids(store, day)).fillna(False).to_numpy(bool)
+        verdicts = read_verdicts(store, day, day + timedelta(days=1))
+    return training_mask(event_ids, flagged, verdicts)
