@@ -3,7 +3,7 @@
 Generates an organisation with about a million events a day (``--users 80000``), lets the job
 build its state on the history days and train its model once (a dry run of the scored day),
 then scores the day from copies of that state: unsharded (``pipeline.run_day``), and in each
-``--shards`` count (``sharding.run_day``, the shards one after another in this process, the
+``--shards`` count (``pipeline.run_sharded_day``, the shards one after another in this process, the
 way an executor runs them on one worker). For each count it prints the wall time, every
 step's time, the slowest shard of the sharded steps, and the critical path: the wall time when
 every shard has a worker of its own (pre-pass + slowest feature shard + model + slowest
@@ -28,7 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ztad import pipeline, sharding
+from ztad import pipeline
+from ztad.pipeline import sharding
+from ztad.pipeline.shards import all_shards
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.synth import generate
 
@@ -77,12 +79,12 @@ def run_in_pool(day: date, config: JobConfig, count: int, workers: int) -> dict[
         timings[name] = round(time.perf_counter() - began, 2)
         return out
 
-    shards = sharding.all_shards(count)
+    shards = all_shards(count)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         timed("pull", lambda: pipeline.pull(day, config))
         timed("cross_user", lambda: pipeline.cross_user(day, config, count))
         timed("update_baselines", lambda: list(pool.map(_shard_step, [("update_baselines", day, config, s) for s in shards])))
-        timed("prepare_detectors", lambda: sharding.prepare_detectors(day, config))
+        timed("prepare_detectors", lambda: pipeline.prepare_sharded_detectors(day, config))
         timed("score", lambda: list(pool.map(_shard_step, [("score", day, config, s) for s in shards])))
         timed("gather_scores", lambda: sharding.gather_scores(day, config))
         timed("write_findings", lambda: pipeline.write_findings(day, config, pipeline.new_run_id(day)))
@@ -133,7 +135,7 @@ def main() -> None:
         config = _config(logs, workdir / f"shards-{count}", detectors, args.history)
         _copy_state(base, Path(config.home))
         began = time.perf_counter()
-        summary = sharding.run_day(day, config, count)
+        summary = pipeline.run_sharded_day(day, config, count)
         wall = time.perf_counter() - began
         same = _flags(config, day).equals(expected)
         print(f"\n{count} shard(s), in-process one after another: {wall:.1f}s wall; "

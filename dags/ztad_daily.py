@@ -6,7 +6,7 @@ Each run covers one **data interval = one UTC calendar day** `[D 00:00, D+1 00:0
 `wait_for_logs → pull → cross_user → update_baselines[shards] → prepare_detectors →
 score[shards] → write_findings`.
 
-Every task calls `ztad.pipeline` / `ztad.sharding` for day D; the last one replaces D's
+Every task calls `ztad.pipeline` for day D; the last one replaces D's
 findings, incidents and run record in ONE transaction and updates the Asset `ztad_findings`
 (the downstream DAG `ztad_report` is scheduled on it).
 

@@ -165,12 +165,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _day_runner(shards: int):
     """``run(day, config, **options)`` for one day, in ``shards`` shards of users when > 1."""
-    from ztad import pipeline, sharding
+    from ztad import pipeline
+    from ztad.pipeline.shards import check_count
 
-    count = sharding.check_count(shards)
+    count = check_count(shards)
     if count == 1:
         return pipeline.run_day
-    return lambda day, config, **options: sharding.run_day(day, config, count, **options)
+    return lambda day, config, **options: pipeline.run_sharded_day(day, config, count, **options)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

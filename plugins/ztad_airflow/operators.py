@@ -6,7 +6,7 @@ from the hooks, calls ONE pipeline function and returns its small JSON-able resu
 The steps hand data to each other through files in ``<ZTAD_HOME>/work/day=YYYY-MM-DD``, so all
 tasks of a run need the same ``ZTAD_HOME`` (a shared volume when workers are separate machines).
 
-A day can be split into shards of users (:mod:`ztad.sharding`): :class:`ZtadCrossUserOperator`
+A day can be split into shards of users (:mod:`ztad.pipeline.sharding`): :class:`ZtadCrossUserOperator`
 prepares the split and returns the list of shards, over which the features and scoring steps
 are mapped (``.partial(...).expand(shard=cross_user.output)``); the detectors and write steps
 then gather the shards' files (``sharded=True``).
@@ -236,7 +236,7 @@ class ZtadCrossUserOperator(ZtadStepOperator):
     Returns the list of shards (``[{"index": 0, "count": n}, ...]``) to map the features and
     scoring steps over; the step's counts go to the XCom key ``summary``.
 
-    :param shards: how many shards of users (templated; 1 to ``ztad.sharding.MAX_SHARDS``).
+    :param shards: how many shards of users (templated; 1 to ``ztad.pipeline.shards.MAX_SHARDS``).
     """
 
     step = "cross_user"
@@ -247,13 +247,14 @@ class ZtadCrossUserOperator(ZtadStepOperator):
         self.shards = shards
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> list[dict]:
-        from ztad import pipeline, sharding
+        from ztad import pipeline
+        from ztad.pipeline.shards import all_shards
 
         count = shard_count(self.shards)
         summary = pipeline.cross_user(day, config, count)
         context["ti"].xcom_push(key="summary", value=summary)
         self.log.info("ztad cross_user for %s: %s", day, summary)
-        return [shard.as_dict() for shard in sharding.all_shards(count)]
+        return [shard.as_dict() for shard in all_shards(count)]
 
 
 class ZtadShardMixin:
@@ -266,10 +267,10 @@ class ZtadShardMixin:
     shard: dict | None = None
 
     def shard_of_task(self):
-        """The :class:`ztad.sharding.Shard` of this task, or ``None`` for the whole day."""
+        """The :class:`ztad.pipeline.shards.Shard` of this task, or ``None`` for the whole day."""
         if self.shard is None:
             return None
-        from ztad.sharding import Shard, ShardError
+        from ztad.pipeline.shards import Shard, ShardError
 
         try:
             return Shard.from_dict(self.shard)
@@ -302,7 +303,7 @@ class ZtadDetectorsOperator(ZtadStepOperator):
     :param retrain: train a new model even when a recent one exists (templated; a bool or
         ``"true"``/``"false"``).
     :param sharded: the day's features were computed in shards: gather them first
-        (``ztad.sharding.prepare_detectors``).
+        (``ztad.pipeline.prepare_sharded_detectors``).
     """
 
     step = "prepare_detectors"
@@ -314,9 +315,9 @@ class ZtadDetectorsOperator(ZtadStepOperator):
         self.sharded = sharded
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
-        from ztad import pipeline, sharding
+        from ztad import pipeline
 
-        prepare = sharding.prepare_detectors if self.sharded else pipeline.prepare_detectors
+        prepare = pipeline.prepare_sharded_detectors if self.sharded else pipeline.prepare_detectors
         return prepare(day, config, retrain=_flag(self.retrain, "retrain"))
 
 
@@ -346,7 +347,7 @@ class ZtadWriteFindingsOperator(ZtadStepOperator):
         skipped, so that no Asset event claims that findings landed; its counts still go to
         XCom.
     :param sharded: the day was scored in shards: gather their files first
-        (``ztad.sharding.write_findings``).
+        (``ztad.pipeline.write_sharded_findings``).
     """
 
     step = "write_findings"
@@ -359,10 +360,10 @@ class ZtadWriteFindingsOperator(ZtadStepOperator):
         self.sharded = sharded
 
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
-        from ztad import pipeline, sharding
+        from ztad import pipeline
 
         dry_run = _flag(self.dry_run, "dry_run")
-        write = sharding.write_findings if self.sharded else pipeline.write_findings
+        write = pipeline.write_sharded_findings if self.sharded else pipeline.write_findings
         result = write(day, config, run_id=context["run_id"], dry_run=dry_run)
         if dry_run:
             context["ti"].xcom_push(key="return_value", value=result)
@@ -444,7 +445,7 @@ def record_missing_day(
 
 def shard_count(value: Any) -> int:
     """Check and return a templated number of shards."""
-    from ztad.sharding import ShardError, check_count
+    from ztad.pipeline.shards import ShardError, check_count
 
     try:
         number = int(str(value).strip()) if isinstance(value, str) else value

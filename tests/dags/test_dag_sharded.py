@@ -110,7 +110,9 @@ def fail_prepare_detectors(day: date, conf: dict, env):
     def broken(*args, **kwargs):
         raise RuntimeError("the model registry is unreachable")
 
-    env.setattr(pipeline, "prepare_detectors", broken)
+    from ztad.detection import policy
+
+    env.setattr(policy, "train_or_load", broken)
     dag = DagBag().dags["ztad_daily"]
     dag.get_task("prepare_detectors").retries = 0
     return dag.test(logical_date=manual_logical_date(day), run_conf=conf)

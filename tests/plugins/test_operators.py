@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from ztad import pipeline, sharding
+from ztad import pipeline
+from ztad.pipeline import shards
 from ztad.ingest import MissingPartitionError
 from ztad.store import FindingsStore
 from ztad_airflow.assets import FINDINGS
@@ -65,8 +66,8 @@ def calls(monkeypatch):
     monkeypatch.setattr(pipeline, "score", recorder("score", {"rows_flagged": 2}))
     monkeypatch.setattr(pipeline, "write_findings", recorder("write_findings", {"findings": 2}))
     monkeypatch.setattr(pipeline, "cross_user", recorder("cross_user", {"shards": 0}))
-    monkeypatch.setattr(sharding, "prepare_detectors", recorder("gather+prepare_detectors", {"model_version": "m1"}))
-    monkeypatch.setattr(sharding, "write_findings", recorder("gather+write_findings", {"findings": 2}))
+    monkeypatch.setattr(pipeline, "prepare_sharded_detectors", recorder("gather+prepare_detectors", {"model_version": "m1"}))
+    monkeypatch.setattr(pipeline, "write_sharded_findings", recorder("gather+write_findings", {"findings": 2}))
     return seen
 
 
@@ -304,7 +305,7 @@ def test_a_bad_shard_count_fails_before_the_pre_pass(shards, calls, source):
 @pytest.mark.parametrize("operator_class", [ZtadBaselinesOperator, ZtadScoreOperator])
 def test_a_mapped_step_covers_its_shard(operator_class, calls, source):
     operator_class(task_id="step", shard={"index": 1, "count": 3}).execute(context_for())
-    assert calls[0].kwargs == {"shard": sharding.Shard(1, 3)}
+    assert calls[0].kwargs == {"shard": shards.Shard(1, 3)}
 
 
 @pytest.mark.parametrize("operator_class", [ZtadBaselinesOperator, ZtadScoreOperator])

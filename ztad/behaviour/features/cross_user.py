@@ -6,7 +6,7 @@ last hour (``ip_failed_users_60m``, a password spray; its failures are counted i
 ``ctx_ip_failures_60m``). Every other feature depends only on the event's own user, that
 user's events of the day and the baseline.
 
-A day scored in shards of users (:mod:`ztad.sharding`) cannot count across users inside one
+A day scored in shards of users (:mod:`ztad.pipeline.sharding`) cannot count across users inside one
 shard. :func:`cross_user_signals` computes these counts once over the whole day; each shard
 passes its rows of them to :func:`ztad.behaviour.features.compute_features` (``cross_user=``) and gets
 exactly the features that the whole day would give.

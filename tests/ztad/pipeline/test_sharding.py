@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad import pipeline, sharding
+from ztad import pipeline
+from ztad.pipeline import sharding, shards
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
-from ztad.sharding import Shard, ShardError, all_shards, check_count, shard_of
+from ztad.pipeline.shards import Shard, ShardError, all_shards, check_count, shard_of
 from ztad.store import FindingsStore
 
 DAY = date(2026, 3, 18)
@@ -52,7 +53,7 @@ def test_one_shard_holds_everyone():
     assert set(shard_of(pd.Series(["a", "b", "c"]), 1)) == {0}
 
 
-@pytest.mark.parametrize("bad", [0, -1, sharding.MAX_SHARDS + 1, 2.0, "4", True, None])
+@pytest.mark.parametrize("bad", [0, -1, shards.MAX_SHARDS + 1, 2.0, "4", True, None])
 def test_a_bad_shard_count_is_refused(bad):
     with pytest.raises(ShardError, match="number of shards"):
         check_count(bad)
@@ -134,7 +135,7 @@ def test_gathered_features_are_the_days_in_event_order(split):
 def test_gathered_scores_and_counts_are_the_days_and_the_day_is_then_explained(split, monkeypatch):
     config, folder, _, _ = split
     explained = []
-    monkeypatch.setattr(pipeline, "attribute_scores", lambda day, config: explained.append(
+    monkeypatch.setattr(sharding, "attribute_scores", lambda day, config: explained.append(
         pd.read_parquet(pipeline.day_dir(config, day) / "scored.parquet")["flagged"].sum()
     ))
     counts = sharding.gather_scores(DAY, config)
@@ -146,7 +147,7 @@ def test_gathered_scores_and_counts_are_the_days_and_the_day_is_then_explained(s
 
 def test_shards_scored_with_different_models_are_refused(split, monkeypatch):
     config, folder, _, _ = split
-    monkeypatch.setattr(pipeline, "attribute_scores", lambda day, config: None)
+    monkeypatch.setattr(sharding, "attribute_scores", lambda day, config: None)
     path = folder / Shard(1, 3).folder_name / "score.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "threshold": 9.9}))
     with pytest.raises(ShardError, match="different thresholds"):
@@ -239,7 +240,7 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
     for day in days:
         pipeline.run_day(day, whole, run_id=f"whole-{day}")
     expected = stored(empty_postgres_url, days)
-    summaries = [sharding.run_day(day, split, 3, run_id=f"split-{day}") for day in days]
+    summaries = [pipeline.run_sharded_day(day, split, 3, run_id=f"split-{day}") for day in days]
     actual = stored(empty_postgres_url, days)
 
     assert len(expected["findings"]) > 0 and len(expected["incidents"]) > 0

@@ -1,0 +1,220 @@
+"""One day split into shards of users, so that several workers compute and score it at once.
+
+Events are divided by a stable hash of the user id: every event of a user lands in the same
+shard, on every run and every machine. Everything a feature says about an event comes from
+its own user's events and the baseline, except two counts that look across users (users one
+IP served today, distinct users one source failed against in the last hour). The pre-pass
+:func:`ztad.pipeline.cross_user` computes those once over the whole day and gives each shard
+its events and their counts (:func:`split_day`); each shard then computes its features and
+scores them (:func:`ztad.pipeline.update_baselines` and :func:`ztad.pipeline.score` with a
+:class:`Shard`). The detectors are trained or loaded once per day, between the two, on the
+whole day's features, so every shard scores with one model and one threshold. Gathering puts
+the shards' files back together in the day's event order (:func:`gather_features`,
+:func:`gather_scores`) and the day is written in one transaction, as always: a sharded day
+gives exactly the findings of an unsharded one.
+
+Work folder of a sharded day::
+
+    day=YYYY-MM-DD/events.parquet               the day's events (pull)
+    day=YYYY-MM-DD/shards.json                  how the day was split
+    day=YYYY-MM-DD/baseline.pickle              the day's baseline, built once for all shards
+    day=YYYY-MM-DD/shard=001-of-004/            one shard: events.parquet, cross_user.parquet
+                                                (with each row's position in the day), then
+                                                features.parquet, scored.parquet ...
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ztad.config import JobConfig
+from ztad.pipeline.shards import Shard, ShardError, all_shards, check_count, shard_of
+from ztad.pipeline.steps.score import attribute_scores
+from ztad.pipeline.workfiles import (
+    day_dir,
+    read_json,
+    read_parquet,
+    write_atomically,
+    write_json,
+    write_parquet,
+)
+
+#: The split of a day, in the day's work folder.
+MANIFEST = "shards.json"
+
+
+#: The day's baseline, built once by the pre-pass for every shard.
+BASELINE_FILE = "baseline.pickle"
+
+
+#: Column of a shard's ``cross_user.parquet`` holding each row's position in the day.
+ROW = "row"
+
+
+def split_day(
+    folder: Path, events: pd.DataFrame, signals: pd.DataFrame, count: int, baseline=None
+) -> dict:
+    """Write each shard's events and cross-user counts under the day's work ``folder``, and
+    the day's ``baseline`` (:class:`ztad.behaviour.baselines.BaselineState`) for all of them.
+
+    Shard folders of an earlier split of the day are removed first, so that a rerun with
+    another shard count cannot mix old and new files. Returns what :data:`MANIFEST` records:
+    the shard count and the events per shard.
+    """
+    count = check_count(count)
+    if len(signals) != len(events):
+        raise ShardError(f"{len(signals)} cross-user rows for {len(events)} events of {folder.name}")
+    folder = Path(folder)
+    for old in folder.glob("shard=*"):
+        shutil.rmtree(old)
+    assignment = shard_of(events["user_id"], count)
+    sizes = []
+    for shard in all_shards(count):
+        rows = np.flatnonzero(assignment == shard.index)
+        target = folder / shard.folder_name
+        write_parquet(events.iloc[rows].reset_index(drop=True), target / "events.parquet")
+        counts = signals.iloc[rows].reset_index(drop=True).assign(**{ROW: rows.astype(np.int64)})
+        write_parquet(counts, target / "cross_user.parquet")
+        sizes.append(int(len(rows)))
+    if baseline is not None:
+        save_baseline(folder, baseline)
+    manifest = {"shards": count, "events_per_shard": sizes}
+    write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def save_baseline(folder: Path, baseline) -> Path:
+    """Keep the day's baseline in its work folder, so that each shard loads it instead of
+    combining the history's daily aggregates again (seconds per shard for a large
+    organisation). A pickle: the work folder is written and read only by the job itself."""
+    path = Path(folder) / BASELINE_FILE
+    write_atomically(path, lambda tmp: tmp.write_bytes(pickle.dumps(baseline, protocol=pickle.HIGHEST_PROTOCOL)))
+    return path
+
+
+def load_baseline(folder: Path, day: date):
+    """The baseline that :func:`save_baseline` kept for ``day``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the day was not prepared for its shards (run the cross_user step).
+    ShardError
+        When the file holds another day's baseline.
+    """
+    path = Path(folder) / BASELINE_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run the cross_user step for this day before its shards"
+        )
+    with path.open("rb") as stream:
+        baseline = pickle.load(stream)
+    if baseline.day != day:
+        raise ShardError(f"{path} holds the baseline of {baseline.day}, not of {day}")
+    return baseline
+
+
+def read_manifest(folder: Path) -> dict:
+    """The split of the day in ``folder``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the day was not split (run :func:`ztad.cross_user` first).
+    """
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run the cross_user step for this day before its shards"
+        )
+    return json.loads(path.read_text())
+
+
+def _positions(folder: Path, shards: list[Shard]) -> list[np.ndarray]:
+    return [
+        read_parquet(folder / s.folder_name / "cross_user.parquet")[ROW].to_numpy(np.int64)
+        for s in shards
+    ]
+
+
+def _unify_categories(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Give categorical columns one set of categories, so that concatenation keeps them
+    categorical (each shard factorised only its own values)."""
+    if not parts:
+        return parts
+    columns = [
+        c for c in parts[0].columns
+        if all(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts if c in p.columns)
+    ]
+    if not columns:
+        return parts
+    parts = [p.copy() for p in parts]
+    for column in columns:
+        categories = pd.api.types.union_categoricals(
+            [p[column] for p in parts if column in p.columns], ignore_order=True
+        ).categories
+        for p in parts:
+            if column in p.columns:
+                p[column] = p[column].cat.set_categories(categories)
+    return parts
+
+
+def _in_day_order(parts: list[pd.DataFrame], positions: list[np.ndarray], what: str) -> pd.DataFrame:
+    for part, rows in zip(parts, positions):
+        if len(part) != len(rows):
+            raise ShardError(f"{what}: a shard has {len(part)} rows for {len(rows)} events")
+    order = np.concatenate(positions) if positions else np.array([], dtype=np.int64)
+    if not np.array_equal(np.sort(order), np.arange(len(order))):
+        raise ShardError(f"{what}: the shards do not cover the day's events exactly once")
+    frame = pd.concat(_unify_categories(parts), ignore_index=True)
+    return frame.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+
+
+def _day_shards(day: date, config: JobConfig) -> tuple[Path, list[Shard]]:
+    folder = day_dir(config, day)
+    return folder, all_shards(read_manifest(folder)["shards"])
+
+
+def gather_features(day: date, config: JobConfig) -> dict:
+    """Put the shards' features together as the day's ``features.parquet``, in event order."""
+    folder, shards = _day_shards(day, config)
+    parts = [read_parquet(folder / s.folder_name / "features.parquet") for s in shards]
+    features = _in_day_order(parts, _positions(folder, shards), f"features of {day}")
+    write_parquet(features, folder / "features.parquet")
+    return {"day": day.isoformat(), "shards": len(shards), "rows": int(len(features))}
+
+
+def _gather_counts(folder: Path, shards: list[Shard]) -> dict:
+    """One ``score.json`` for the day: counts summed, the model and threshold checked equal."""
+    results = [read_json(folder / s.folder_name / "score.json") for s in shards]
+    out = dict(results[0])
+    for key in ("threshold", "model_version"):
+        values = {r.get(key) for r in results}
+        if len(values) > 1:
+            raise ShardError(f"the shards of {folder.name} were scored with different {key}s: {values}")
+    for key, value in results[0].items():
+        if key.startswith("rows_") and isinstance(value, int):
+            out[key] = int(sum(r.get(key, 0) for r in results))
+    return out
+
+
+def gather_scores(day: date, config: JobConfig) -> dict:
+    """Put the shards' scores and counts together as the day's files, then explain the day's
+    flagged events (:func:`ztad.attribute_scores`: the events explained exactly are
+    the day's highest, not each shard's)."""
+    folder, shards = _day_shards(day, config)
+    positions = _positions(folder, shards)
+    parts = [read_parquet(folder / s.folder_name / "scored.parquet") for s in shards]
+    scored = _in_day_order(parts, positions, f"scores of {day}")
+    write_parquet(scored, folder / "scored.parquet")
+    attribute_scores(day, config)
+    counts = _gather_counts(folder, shards)
+    write_json(folder / "score.json", counts)
+    return counts

@@ -1,0 +1,24 @@
+"""Step 3: load the newest model trained before the day, or train one, and say which and why."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ztad.config import JobConfig
+from ztad.pipeline.training_data import training_matrix
+from ztad.pipeline.workfiles import day_dir, read_parquet, write_json
+
+
+def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> dict:
+    """Load the newest model trained before ``day``, or train one, and say which and why."""
+    from ztad.detection.policy import train_or_load
+
+    decision = train_or_load(
+        day,
+        config,
+        training_matrix=lambda: training_matrix(config, day),
+        day_features=lambda: read_parquet(day_dir(config, day) / "features.parquet"),
+        force_retrain=retrain,
+    )
+    write_json(day_dir(config, day) / "detectors.json", decision)
+    return decision

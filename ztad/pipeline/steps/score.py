@@ -1,0 +1,129 @@
+"""Step 4: score the day against the chosen model and rules, and flag what crosses the threshold."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ztad.config import JobConfig
+from ztad.pipeline.shards import Shard
+from ztad.pipeline.workfiles import (
+    day_dir,
+    read_json,
+    read_parquet,
+    write_json,
+    write_parquet,
+)
+
+
+def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
+    """Score the day against the chosen model and rules; flag what crosses the threshold.
+
+    With a ``shard``, only that shard's events, with the day's model.
+    """
+    from ztad.behaviour.rules import evaluate_rules
+    from ztad.detection.scoring_model import load_model
+
+    folder = day_dir(config, day, shard)
+    features = read_parquet(folder / "features.parquet")
+    decision = read_json(day_dir(config, day) / "detectors.json")
+    model = load_model(config, decision["model_version"])
+    scored = model.score(features)
+    rule_hits = evaluate_rules(features)
+    scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
+    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], model.threshold)
+    scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
+    scored["suppressed"] = _suppressed(folder, features, rule_hits, scored["flagged"], day_dir(config, day))
+    scored["flagged"] = scored["flagged"].to_numpy() & ~scored["suppressed"].to_numpy()
+    rule_hits.columns = [f"rule_{c}" for c in rule_hits.columns]
+    scored = pd.concat([scored, rule_hits.reset_index(drop=True)], axis=1)
+    write_parquet(scored, folder / "scored.parquet")
+    if shard is None:  # a sharded day is explained once gathered: see attribute_scores
+        _write_attributions(folder, model, features, scored["flagged"], scored["score"])
+    result = {
+        "day": day.isoformat(),
+        "rows_scored": int(len(scored)),
+        "rows_flagged": int(scored["flagged"].sum()),
+        "rows_suppressed": int(scored["suppressed"].sum()),
+        "rows_model_flagged": int(scored["model_flag"].sum()),
+        "rows_rule_flagged": int(scored["rule_hit"].sum()),
+        "threshold": float(model.threshold),
+        "target_fpr": float(model.ensemble.target_fpr),
+        "model_version": decision["model_version"],
+    }
+    write_json(folder / "score.json", result)
+    return result
+
+
+def _suppressed(
+    folder: Path, features: pd.DataFrame, rule_hits: pd.DataFrame, flagged: pd.Series, day_folder: Path
+) -> np.ndarray:
+    """Flagged events that analysts' false positives cover (:mod:`ztad.feedback`); the
+    feedback is the day's (``day_folder``), the events are ``folder``'s (a shard's, maybe)."""
+    from ztad.feedback import load_day_feedback, suppressed_mask
+
+    feedback = load_day_feedback(day_folder)
+    if feedback.allowlist.empty or not flagged.any():
+        return np.zeros(len(flagged), dtype=bool)
+    events = read_parquet(folder / "events.parquet")
+    return suppressed_mask(
+        events.reset_index(drop=True),
+        features.reset_index(drop=True),
+        rule_hits.reset_index(drop=True),
+        flagged.to_numpy(),
+        feedback.allowlist,
+        feedback.protected_event_ids,
+    )
+
+
+def attribute_scores(day: date, config: JobConfig) -> None:
+    """Per-feature attributions of the day's flagged events, as :func:`score` keeps them.
+
+    For a day scored in shards, run once the shards' scores are gathered
+    (:func:`ztad.pipeline.sharding.gather_scores`): which flagged events get the costly exact
+    explanations depends on the whole day's ranking.
+    """
+    from ztad.detection.scoring_model import load_model
+
+    folder = day_dir(config, day)
+    features = read_parquet(folder / "features.parquet")
+    scored = read_parquet(folder / "scored.parquet")
+    model = load_model(config, read_json(folder / "detectors.json")["model_version"])
+    _write_attributions(folder, model, features, scored["flagged"], scored["score"])
+
+
+def _write_attributions(
+    folder: Path, model, features: pd.DataFrame, flagged: pd.Series, priority: pd.Series
+) -> None:
+    """Per-feature attributions of each member for the flagged rows, while the model is loaded
+    (exact TreeSHAP for those with the highest ``priority``)."""
+    from ztad.findings.attributions import attribution_table
+
+    table = attribution_table(model.ensemble, features, flagged.to_numpy(), priority=priority.to_numpy())
+    write_parquet(table, folder / "attributions.parquet")
+
+
+#: How far above the model threshold a behavioural rule hit ranks, in ensemble score units.
+RULE_MARGIN = 1.0
+
+
+def final_score(ensemble_score: pd.Series, rule_hit: pd.Series, threshold: float) -> np.ndarray:
+    """One score for the whole decision: the ensemble's, lifted above the threshold by a rule.
+
+    A rule hit is flagged whatever the models say, so it must also rank above every event
+    that the models alone would not flag; among rule hits the ensemble still orders them.
+    """
+    values = ensemble_score.to_numpy(dtype=float)
+    lifted = np.maximum(values, threshold) + RULE_MARGIN
+    return np.where(rule_hit.to_numpy(dtype=bool), lifted, values)
+
+
+def scored_events(day: date, config: JobConfig) -> pd.DataFrame:
+    """The day's events joined with their scores, flags and rule hits (for evaluation)."""
+    folder = day_dir(config, day)
+    events = read_parquet(folder / "events.parquet")
+    scored = read_parquet(folder / "scored.parquet")
+    return pd.concat([events.reset_index(drop=True), scored.reset_index(drop=True)], axis=1)

@@ -1,0 +1,163 @@
+"""Step 5: replace the day's findings, incidents, user risk, quarantine rows and run record in
+one transaction, then teach the baseline the day's unflagged events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ztad.config import JobConfig
+from ztad.detection.training import (
+    TRAINING_FLAGGED,
+)
+from ztad.pipeline.run_summary import step_counts
+from ztad.pipeline.training_data import training_features_path
+from ztad.pipeline.workfiles import (
+    day_dir,
+    optional_json,
+    read_json,
+    read_parquet,
+    started_at,
+    write_parquet,
+)
+
+
+def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -> pd.DataFrame:
+    from ztad.findings.build import build_findings, enrich_findings
+    from ztad.findings.sentences import explain
+
+    folder = day_dir(config, day)
+    events = read_parquet(folder / "events.parquet")
+    features = read_parquet(folder / "features.parquet")
+    scored = read_parquet(folder / "scored.parquet")
+    flagged = scored["flagged"].to_numpy()
+    rule_hits = scored[[c for c in scored.columns if c.startswith("rule_") and c != "rule_hit"]]
+    rule_hits = rule_hits.rename(columns=lambda c: c.removeprefix("rule_"))
+    reasons = explain(events, features, rule_hits, flagged)
+    findings = build_findings(
+        day=day,
+        events=events[flagged],
+        scored=scored[flagged],
+        reasons=reasons,
+        model_version=decision["model_version"],
+        run_id=run_id,
+    )
+    attributions, exact_shap = _read_attributions(folder, flagged)
+    return enrich_findings(
+        findings,
+        events=events[flagged],
+        features=features[flagged],
+        scored=scored[flagged],
+        rule_hits=rule_hits[flagged],
+        attributions=attributions,
+        exact_shap=exact_shap,
+        sensitive_resources=config.detection.sensitive_resources,
+        day_features=features,
+    )
+
+
+def _read_attributions(folder: Path, flagged: np.ndarray) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """The score step's attributions and exact-SHAP marks, aligned with the flagged rows."""
+    from ztad.findings.attributions import exact_mask, split_table
+
+    rows = np.flatnonzero(flagged)
+    path = folder / "attributions.parquet"
+    if not path.exists():
+        return {}, np.zeros(len(rows), dtype=bool)
+    table = pd.read_parquet(path)
+    frames = {
+        member: frame.reindex(rows, fill_value=0.0).reset_index(drop=True)
+        for member, frame in split_table(table).items()
+    }
+    return frames, exact_mask(table).reindex(rows, fill_value=False).to_numpy(bool)
+
+
+def _learn_day(day: date, config: JobConfig) -> None:
+    """Teach the baseline the day's unflagged events and false positives, and the training set
+    its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`)."""
+    from ztad.behaviour.baselines import daily_aggregate, save_daily_aggregate
+    from ztad.feedback import (
+        baseline_mask,
+        day_verdicts,
+        record_fingerprint,
+        training_mask,
+    )
+
+    folder = day_dir(config, day)
+    events = read_parquet(folder / "events.parquet")
+    features = read_parquet(folder / "features.parquet")
+    scored = read_parquet(folder / "scored.parquet")
+    flagged = scored["flagged"].to_numpy()
+    verdicts = day_verdicts(config, day)
+    keep = baseline_mask(events["event_id"], flagged, verdicts)
+    save_daily_aggregate(daily_aggregate(events[keep]), config.state_dir, day)
+    # Model-only alerts stay in the file, marked, so that calibration sees the whole tail it
+    # budgets; rule hits and confirmed attacks are left out altogether.
+    train = training_mask(events["event_id"], scored["rule_hit"].to_numpy(), verdicts)
+    training = features[train].reset_index(drop=True).assign(
+        event_id=events["event_id"].to_numpy()[train], **{TRAINING_FLAGGED: flagged[train]}
+    )
+    write_parquet(training, training_features_path(config, day))
+    record_fingerprint(config.state_dir, day, verdicts)
+
+
+def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
+    """The registry's index row of the day's model, with this run as its trainer when it
+    trained it (a run that loaded it leaves the training run's reason in place)."""
+    from ztad.detection.registry import ModelRegistry
+    from ztad.store import ModelRecord
+
+    facts = ModelRegistry(config.model_dir).index_record(decision["model_version"])
+    if decision["action"] != "trained":
+        return ModelRecord(**facts)
+    return ModelRecord(**facts, train_reason=decision.get("reason"), trained_for_day=day, run_id=run_id)
+
+
+def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
+    """Replace the day's findings, incidents, user risk, quarantine rows and run record, and
+    upsert the day's model into the registry's index (``models``), in one transaction.
+
+    With ``dry_run`` nothing is written anywhere; the counts are still returned.
+    """
+    from ztad.feedback import sync_allowlist
+    from ztad.findings.incidents import build_incidents
+    from ztad.findings.risk import user_risk
+    from ztad.store import FindingsStore, RunRecord
+
+    folder = day_dir(config, day)
+    pulled = read_json(folder / "pull.json")
+    decision = read_json(folder / "detectors.json")
+    scored = read_json(folder / "score.json")
+    findings = _findings_frame(day, config, run_id, decision)
+    quarantine = read_parquet(folder / "quarantine.parquet")
+    run = RunRecord(
+        run_id=run_id,
+        day=day,
+        status="success",
+        started_at=started_at(folder),
+        finished_at=datetime.now(timezone.utc),
+        timings=optional_json(folder / "timings.json"),
+        **step_counts(pulled, decision, scored),
+    )
+    incidents = build_incidents(findings, day, run_id)
+    risk = user_risk(findings, day, run_id)
+    result = {
+        "day": day.isoformat(),
+        "findings": int(len(findings)),
+        "incidents": int(len(incidents)),
+        "dry_run": dry_run,
+    }
+    if dry_run:
+        return result
+    model = _model_record(day, config, run_id, decision)
+    store = FindingsStore(config.resolved_database_url)
+    store.create_schema()
+    # Before the day is replaced: a false positive that this run no longer raises keeps its
+    # allowlist entry.
+    sync_allowlist(store)
+    store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
+    _learn_day(day, config)
+    return result
