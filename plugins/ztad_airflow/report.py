@@ -1,4 +1,4 @@
-"""The operator that writes the daily report when a day's findings land (``ztad.daily_report``)."""
+"""The operator that writes the daily report when a day's findings land (``ztad.reports.daily``)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class ZtadDailyReportOperator(BaseOperator):
         self.trailing_days = trailing_days
 
     def execute(self, context: Context) -> list[dict]:
-        from ztad.daily_report import write_daily_report
+        from ztad.reports.daily import write_daily_report
         from ztad.store import FindingsStore
 
         days = self.days_to_report(context)

@@ -10,7 +10,7 @@ on the same split, and reports both side by side:
 - :mod:`ztad.evaluation.budget`: expected against actual alerts per scored day (the budget);
 - :mod:`ztad.evaluation.ablation`: false positives on the hard negatives with and without the
   known-network and cold-start logic (``ztad evaluate --ablation``);
-- :mod:`ztad.evaluation.plots` and :mod:`ztad.evaluation.report`: ``report.html`` and
+- :mod:`ztad.reports.plots` and :mod:`ztad.evaluation.report`: ``report.html`` and
   ``metrics.json``;
 - :mod:`ztad.evaluation.evaluate`: the entry points ``evaluate`` and ``evaluate_scored``.
 

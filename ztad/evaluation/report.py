@@ -22,6 +22,7 @@ import pandas as pd
 
 from ztad.evaluation.ablation import ALL_HARD_NEGATIVES
 from ztad.evaluation.metrics import ORDINARY_SCENARIO, GroundTruth, budget_key
+from ztad.reports.html import STYLE, figure_html
 
 #: Every plot in the report: (element id, alt text). Tests check the HTML for each.
 PLOTS: tuple[tuple[str, str], ...] = (
@@ -101,7 +102,7 @@ def _anomaly_mask(events: pd.DataFrame) -> np.ndarray:
 
 def build_images(data: ReportData, metrics: dict) -> dict[str, str]:
     """Render every plot in :data:`PLOTS` to base64 PNG."""
-    from ztad.evaluation import plots
+    from ztad.reports import plots
 
     y = data.truth.is_anomaly
     curves = {name: (y, scores) for name, scores in data.scores.items()}
@@ -137,7 +138,7 @@ def build_images(data: ReportData, metrics: dict) -> dict[str, str]:
 
 def shap_images(models: dict[str, tuple[object, pd.DataFrame]]) -> dict[str, str]:
     """One SHAP summary per tree model: ``plot-shap`` for the first, ``plot-shap-2`` ..."""
-    from ztad.evaluation import plots
+    from ztad.reports import plots
 
     if not models:
         figure = plots.placeholder("no tree model was given to explain")
@@ -477,47 +478,11 @@ def protocol_block(metrics: dict) -> str:
     return f"<table class='protocol'>{rows}</table>"
 
 
-def _image(plot_id: str, alt: str, images: dict[str, str]) -> str:
-    return (
-        f"<figure><img id='{plot_id}' alt='{html.escape(alt)}' "
-        f"src='data:image/png;base64,{images[plot_id]}'>"
-        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
-    )
-
-
-def figure_html(plot_id: str, alt: str, images: dict[str, str]) -> str:
-    """One embedded figure with its caption; ``images`` maps plot ids to base64 PNG."""
-    return _image(plot_id, alt, images)
-
-
-def html_page(title: str, body: str) -> str:
-    """A self-contained HTML page with ``body`` (HTML) in the report's style."""
-    return (
-        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
-        f"<body>\n{body}\n</body></html>\n"
-    )
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-table { border-collapse: collapse; margin: 0.6em 0 1.4em; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.55em; text-align: right; }
-th { background: #f4f4f4; text-align: left; }
-td.win { background: #d6f5d6; } td.behind { background: #ffe3c2; }
-td.miss { color: #b00000; font-weight: bold; }
-tr.best td { font-weight: bold; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figcaption, .note { font-size: 0.8em; color: #555; }
-ul.misses li { margin: 0.2em 0; }
-"""
-
-
 def render_html(metrics: dict, images: dict[str, str]) -> str:
     """The whole report as one HTML page."""
-    img = {plot_id: _image(plot_id, alt, images) for plot_id, alt in PLOTS}
+    img = {plot_id: figure_html(plot_id, alt, images) for plot_id, alt in PLOTS}
     shap = "".join(
-        _image(plot_id, f"SHAP summary {plot_id.rsplit('-', 1)[-1]}", images)
+        figure_html(plot_id, f"SHAP summary {plot_id.rsplit('-', 1)[-1]}", images)
         if plot_id != "plot-shap" else img[plot_id]
         for plot_id in images
         if plot_id.startswith("plot-shap")

@@ -4,8 +4,8 @@ It is read by the people who act on the findings, so it uses no labels: only wha
 findings database holds. It shows the day's volumes (rows read, quarantined, scored,
 flagged), the categories of the reasons behind its findings, its top incidents (its top
 findings when the database has no incidents), and the alerts per day over the trailing weeks,
-drawn with the evaluation report's machinery (:mod:`ztad.evaluation.report` and
-:mod:`ztad.evaluation.plots`).
+drawn with the figures and page style it shares with the evaluation report (:mod:`ztad.reports.html` and
+:mod:`ztad.reports.plots`).
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def _incident_section(data: DailyReportData) -> str:
 
 def build_images(data: DailyReportData) -> dict[str, str]:
     """The report's figures as base64 PNG, by plot id."""
-    from ztad.evaluation import plots
+    from ztad.reports import plots
 
     counts = category_counts(data.findings)
     return {
@@ -228,7 +228,7 @@ def build_images(data: DailyReportData) -> dict[str, str]:
 
 def render_html(data: DailyReportData, images: dict[str, str]) -> str:
     """The whole report as one self-contained HTML page."""
-    from ztad.evaluation.report import figure_html, html_page
+    from ztad.reports.html import figure_html, html_page
 
     counts = category_counts(data.findings)
     categories = pd.DataFrame({

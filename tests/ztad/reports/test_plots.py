@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.evaluation import plots
+from ztad.reports import plots
 
 
 def test_figures_are_closed_once_encoded():

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from ztad.daily_report import (
+from ztad.reports.daily import (
     PLOTS,
     DailyReportError,
     category_counts,
