@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	PYTHONPATH=plugins $(BIN)/python -m ztad_airflow.demo
+	PYTHONPATH=plugins $(BIN)/python -m tests.support.demo
 
 test: venv
 	$(BIN)/python -m pytest

@@ -73,7 +73,7 @@ def backfill_in_process(logs: Path, home: Path, days: list[date], detectors, rea
 
 def backfill_through_the_dag(logs: Path, home: Path, days: list[date], detectors, reads: ReadCounter):
     sys.path.insert(0, str(PROJECT / "plugins"))
-    from ztad_airflow.local import run_day_in_process, use_local_airflow
+    from tests.support.airflow_local import run_day_in_process, use_local_airflow
 
     os.environ["ZTAD_HOME"] = str(home / "ztad")
     os.environ["AIRFLOW_VAR_ZTAD_SOURCE"] = json.dumps({"root": str(logs)})

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.plugins.airflow_home import DAGS_FOLDER, airflow_environment
+from tests.support.airflow_home import DAGS_FOLDER, airflow_environment
 
 EXPECTED_DAGS = {"ztad_daily", "ztad_report"}
 DAILY_STEPS = [

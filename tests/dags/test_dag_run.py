@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from tests.fixtures.logs import SMALL_LOGS
 from ztad.store import FindingsStore
-from ztad_airflow.local import run_day_in_process
+from tests.support.airflow_local import run_day_in_process
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ from tests.dags.test_dag_run import airflow_connection
 from tests.fixtures import auth_logs as logs
 from tests.fixtures.geoip import write_databases
 from ztad.store import FindingsStore
-from ztad_airflow.local import run_day_in_process
+from tests.support.airflow_local import run_day_in_process
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 

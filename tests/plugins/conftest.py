@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.plugins.airflow_home import configure_airflow_environment
+from tests.support.airflow_home import configure_airflow_environment
 
 configure_airflow_environment()
 

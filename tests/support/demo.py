@@ -60,7 +60,7 @@ def _configure(home: Path, logs: Path) -> None:
 
 
 def _run_dag(days: list[date], home: Path) -> None:
-    from ztad_airflow.local import run_day_in_process, use_local_airflow
+    from tests.support.airflow_local import run_day_in_process, use_local_airflow
 
     use_local_airflow(home / "airflow", log_level="WARNING")
     began = time.perf_counter()

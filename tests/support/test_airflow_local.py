@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from ztad_airflow.local import RunOutcome, run_day_in_process
+from tests.support.airflow_local import RunOutcome, run_day_in_process
 
 
 def test_an_unknown_dag_is_a_clear_error():
@@ -16,7 +16,7 @@ def test_an_outcome_knows_whether_the_run_succeeded():
 
 
 def test_the_environment_points_airflow_at_this_projects_dags_and_plugins(tmp_path):
-    from ztad_airflow.local import PROJECT_ROOT, airflow_environment
+    from tests.support.airflow_local import PROJECT_ROOT, airflow_environment
 
     env = airflow_environment(tmp_path / "airflow", log_level="WARNING")
     assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow")
@@ -29,7 +29,7 @@ def test_the_environment_points_airflow_at_this_projects_dags_and_plugins(tmp_pa
 
 def test_configuring_after_airflow_was_imported_is_refused(tmp_path):
     import airflow.settings  # noqa: F401  (already imported by the tests' own setup)
-    from ztad_airflow.local import use_local_airflow
+    from tests.support.airflow_local import use_local_airflow
 
     with pytest.raises(RuntimeError, match="already imported"):
         use_local_airflow(tmp_path / "airflow")
@@ -39,7 +39,7 @@ def test_configuring_after_airflow_was_imported_is_refused(tmp_path):
 def test_the_tasks_of_a_mapped_step_are_told_apart_by_their_shard():
     from types import SimpleNamespace
 
-    from ztad_airflow.local import task_key
+    from tests.support.airflow_local import task_key
 
     assert task_key(SimpleNamespace(task_id="score", map_index=2)) == "score[2]"
     assert task_key(SimpleNamespace(task_id="score", map_index=-1)) == "score"

@@ -2,9 +2,9 @@
 
 Airflow reads where its home and database are when it is first imported, so
 :func:`configure_airflow_environment` must run before anything imports ``airflow``; the
-conftest files of ``tests/plugins`` and ``tests/dags`` call it at import time. The metadata
-database (SQLite in the temporary home) is created only when a test asks for it (the
-``airflow_db`` fixture), with ``airflow db migrate``.
+conftest files of ``tests/plugins``, ``tests/dags`` and ``tests/support`` call it at import
+time. The metadata database (SQLite in the temporary home) is created only when a test asks
+for it (the ``airflow_db`` fixture), with ``airflow db migrate``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PLUGINS_FOLDER = REPO / "plugins"
 if str(PLUGINS_FOLDER) not in sys.path:
     sys.path.insert(0, str(PLUGINS_FOLDER))
 
-from ztad_airflow.local import airflow_environment  # noqa: E402  (needs plugins/ on the path)
+from tests.support.airflow_local import airflow_environment  # noqa: E402  (needs plugins/ on the path)
 
 _home: Path | None = None
 
@@ -40,7 +40,7 @@ def configure_airflow_environment() -> Path:
     if "airflow.settings" in sys.modules:
         raise RuntimeError(
             "Airflow was imported before the test environment was configured; import it only "
-            "inside tests, after tests/plugins/airflow_home.py has run"
+            "inside tests, after tests/support/airflow_home.py has run"
         )
     _home = Path(tempfile.mkdtemp(prefix="ztad-airflow-home-"))
     atexit.register(shutil.rmtree, _home, ignore_errors=True)
