@@ -53,17 +53,29 @@ def calibrate(normal_scores, target_fpr: float) -> float:
     float
         The ``1 - target_fpr`` quantile of the history scores as an observed score: the
         ``(k + 1)``-th largest with ``k = floor(target_fpr * n)``, so that at most
-        ``target_fpr`` of the history lies strictly above it (the same cut as
-        :func:`ztad.evaluation.metrics.fpr_threshold`).
+        ``target_fpr`` of the history lies strictly above it (:func:`score_cut`).
     """
     if not 0.0 < target_fpr < 1.0:
         raise ThresholdError(f"target_fpr must be in (0, 1), got {target_fpr}")
-    scores = _history_scores(normal_scores)
-    return _kth_largest(scores, math.floor(target_fpr * scores.size + 1e-9))
+    return score_cut(_history_scores(normal_scores), target_fpr)
 
 
-def _kth_largest(scores: np.ndarray, k: int) -> float:
-    """The ``(k + 1)``-th largest score: at most ``k`` scores lie strictly above it."""
+def score_cut(scores: np.ndarray, fpr: float) -> float:
+    """The cut that flags at most ``fpr`` of ``scores`` (those strictly above it).
+
+    The ``(k + 1)``-th largest score with ``k = floor(fpr * n)``, or ``-inf`` when that
+    allows every score. The one definition of a false-positive-rate cut, shared by the
+    calibration here and by the evaluation's metrics.
+    """
+    return kth_largest_cut(scores, math.floor(fpr * scores.size + 1e-9))
+
+
+def kth_largest_cut(scores: np.ndarray, k: int) -> float:
+    """The ``(k + 1)``-th largest score: flagging scores strictly above it flags at most ``k``
+    (``-inf`` when ``k`` allows them all)."""
+    if k >= scores.size:
+        return -math.inf
+    # np.partition puts the (k+1)-th largest at position n-k-1 without a full sort.
     position = scores.size - 1 - k
     return float(np.partition(scores, position)[position])
 
@@ -108,7 +120,7 @@ def calibrate_daily(normal_scores, days, max_alerts_per_day: float) -> float:
     if allowed >= scores.size:
         # The budget exceeds the history's whole volume: every event may alert.
         return float(np.nextafter(scores.min(), -np.inf))
-    return _kth_largest(scores, allowed)
+    return kth_largest_cut(scores, allowed)
 
 
 def fpr_for_daily_budget(max_alerts_per_day: float, events_per_day: float) -> float:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ztad.detection.threshold import kth_largest_cut, score_cut
 from ztad.evaluation import EvaluationError
 from ztad.schema import NORMAL_LABEL, is_anomaly_label
 
@@ -167,15 +168,6 @@ def pr_auc(is_anomaly: np.ndarray, scores) -> float:
 # --------------------------------------------------------------------------- budgets
 
 
-def _kth_largest_cut(scores: np.ndarray, k: int) -> float:
-    """The ``(k + 1)``-th largest value: flagging ``> cut`` flags at most ``k`` values."""
-    if k >= len(scores):
-        return -math.inf
-    # np.partition puts the (k+1)-th largest at position n-k-1 without a full sort.
-    position = len(scores) - k - 1
-    return float(np.partition(scores, position)[position])
-
-
 def fpr_threshold(normal_scores, fpr: float) -> float:
     """Threshold at which at most ``fpr`` of the normal events score strictly higher.
 
@@ -196,7 +188,7 @@ def fpr_threshold(normal_scores, fpr: float) -> float:
     values = as_scores(normal_scores)
     if len(values) == 0:
         raise EvaluationError("no normal events: a false-positive budget needs some")
-    return _kth_largest_cut(values, math.floor(fpr * len(values) + 1e-9))
+    return score_cut(values, fpr)
 
 
 def top_fraction_threshold(scores, fraction: float) -> float:
@@ -204,7 +196,7 @@ def top_fraction_threshold(scores, fraction: float) -> float:
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     values = as_scores(scores)
-    return _kth_largest_cut(values, math.ceil(fraction * len(values) - 1e-9))
+    return kth_largest_cut(values, math.ceil(fraction * len(values) - 1e-9))
 
 
 def flagged_above(scores, threshold: float) -> np.ndarray:
