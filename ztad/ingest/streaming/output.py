@@ -21,7 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ztad.ingest.readers import RawBatch
-from ztad.ingest.validation import QUARANTINE_COLUMNS, empty_quarantine, quarantine_frame
+from ztad.ingest.validation import (
+    QUARANTINE_COLUMNS,
+    empty_quarantine,
+    quarantine_frame,
+)
 
 #: Quarantined raw text is cut to this many characters so that one monster line cannot
 #: bloat the quarantine table.

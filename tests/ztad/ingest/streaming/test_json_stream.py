@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.ingest.streaming.json_stream import LEARNING_BYTES, PIECE_BYTES, decode_records, iter_json_records, json_layout
+from ztad.ingest.streaming.json_records import LEARNING_BYTES, PIECE_BYTES, decode_records
+from ztad.ingest.streaming.json_stream import iter_json_records, json_layout
 
 
 class Record(msgspec.Struct):
