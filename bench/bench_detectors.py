@@ -235,8 +235,8 @@ def generated_features(logs: str, history_days: int) -> pd.DataFrame:
     """
     from ztad.behaviour.baselines import baseline_as_of
     from ztad.behaviour.features import FEATURE_NAMES, compute_features
-    from ztad.schema import is_anomaly_label
     from ztad.ingest import available_days
+    from ztad.schema import is_anomaly_label
 
     source = SourceConfig(root=logs)
     config = DetectionConfig(history_days=history_days)

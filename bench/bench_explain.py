@@ -70,10 +70,10 @@ class Clock:
 def _day_with_features(args):
     """Events, features and rule hits of the scored day (setup)."""
     from ztad.behaviour.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
-    from ztad.config import DetectionConfig
     from ztad.behaviour.features import compute_features
-    from ztad.synth.catalogue import SENSITIVE_RESOURCES
     from ztad.behaviour.rules import evaluate_rules
+    from ztad.config import DetectionConfig
+    from ztad.synth.catalogue import SENSITIVE_RESOURCES
 
     scored_day = date(2026, 3, 4)  # a Wednesday
     first = scored_day - timedelta(days=args.history_days)
@@ -93,8 +93,8 @@ def _day_with_features(args):
 
 def _score(args, features, rule_hits):
     """Train on a sample of the day, score it and flag the top 0.5 % (setup)."""
-    from ztad.detection.ensemble import Ensemble
     from ztad.behaviour.features import FEATURE_NAMES
+    from ztad.detection.ensemble import Ensemble
     from ztad.detection.scoring_model import ScoringModel
     from ztad.pipeline import final_score
 
@@ -125,12 +125,12 @@ def _allowlist(events: pd.DataFrame, flagged: np.ndarray, entries: int) -> pd.Da
 
 
 def _explain_flagged(clock, day, config, events, features, rule_hits, model, scored, flagged):
-    from ztad.findings.attributions import EXACT_SHAP_ROWS, attribution_table, exact_mask, split_table
-    from ztad.findings.sentences import explain
     from ztad.feedback import suppressed_mask
+    from ztad.findings.attributions import EXACT_SHAP_ROWS, attribution_table, exact_mask, split_table
     from ztad.findings.build import build_findings, enrich_findings
     from ztad.findings.incidents import build_incidents
     from ztad.findings.risk import user_risk
+    from ztad.findings.sentences import explain
 
     table = clock.time(
         f"attributions (exact TreeSHAP for the top {EXACT_SHAP_ROWS}, then path)",
@@ -175,7 +175,11 @@ def _compare_with_shap(model, features, flagged, sample_rows: int) -> None:
     """Exact TreeSHAP against the path attributions on a sample of flagged rows."""
     import shap
 
-    from ztad.findings.attributions import forest_as_shap_model, isolation_forest_attributions, isolation_forest_shap
+    from ztad.findings.attributions import (
+        forest_as_shap_model,
+        isolation_forest_attributions,
+        isolation_forest_shap,
+    )
 
     detector = model.ensemble.detectors_.get("isolation_forest")
     if detector is None:

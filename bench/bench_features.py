@@ -95,8 +95,8 @@ def synthetic_day(day: date, n_events: int, n_users: int, seed: int = 7) -> pd.D
 
 def generated_days(first: date, days: int, users: int):
     """Canonical events of consecutive generated days (attacks after the first 80 %)."""
-    from ztad.synth import GeneratorSettings, build_world, day_frame
     from ztad.schema import conform
+    from ztad.synth import GeneratorSettings, build_world, day_frame
 
     world = build_world(GeneratorSettings(first, days, users, seed=7, clean_days=int(days * 0.8)))
 
@@ -120,10 +120,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from ztad.behaviour.baselines import baseline_as_of, daily_aggregate, save_daily_aggregate
-    from ztad.config import DetectionConfig
-    from ztad.findings.sentences import explain
     from ztad.behaviour.features import compute_features
     from ztad.behaviour.rules import evaluate_rules
+    from ztad.config import DetectionConfig
+    from ztad.findings.sentences import explain
 
     scored_day = date(2026, 3, 4)  # a Wednesday
     first = scored_day - timedelta(days=args.history_days)

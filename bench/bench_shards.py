@@ -29,9 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from ztad import pipeline
+from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.pipeline import sharding
 from ztad.pipeline.shards import all_shards
-from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.synth import generate
 
 START = date(2026, 3, 2)

@@ -308,8 +308,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_triage(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ztad.store import FindingsStore
     from ztad.feedback.triage import listing, update
+    from ztad.store import FindingsStore
 
     config = _job_config(args)
     with FindingsStore(config.resolved_database_url) as store:

@@ -13,12 +13,12 @@ import pandas as pd
 
 from ztad.feedback.allowlist import (
     ALLOWLIST_COLUMNS,
-    empty_allowlist,
     derive_allowlist,
     effective_allowlist,
+    empty_allowlist,
     read_allowlist,
 )
-from ztad.feedback.learning import event_ids_with, baseline_mask
+from ztad.feedback.learning import baseline_mask, event_ids_with
 from ztad.feedback.verdicts import (
     CONFIRMED,
     FALSE_POSITIVE,

@@ -87,7 +87,8 @@ def update(
     UnknownTargetError
         When no row has ``target_id``.
     """
-    from sqlalchemy import select, update as sql_update
+    from sqlalchemy import select
+    from sqlalchemy import update as sql_update
 
     from ztad.feedback.allowlist import sync_allowlist
     from ztad.store.engine import writer_options

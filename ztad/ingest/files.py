@@ -35,9 +35,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from ztad.ingest import geoip, ids
 from ztad.config import SourceConfig
-from ztad.schema import conform, empty_events
+from ztad.ingest import geoip, ids
 from ztad.ingest.readers import (
     FORMAT_SUFFIXES,
     QUARANTINE_COLUMNS,
@@ -47,6 +46,7 @@ from ztad.ingest.readers import (
     get_reader,
 )
 from ztad.ingest.validation import check_columns, event_times, validate
+from ztad.schema import conform, empty_events
 
 PARTITION_PREFIX = "date="
 

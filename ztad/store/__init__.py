@@ -8,13 +8,13 @@ managed by the Alembic migrations in ``ztad/store/migrations``.
 >>> store.replace_day(run, findings, quarantine)               # doctest: +SKIP
 """
 
+from ztad.store.conversion import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_COLUMNS
 from ztad.store.errors import (
     InvalidRowError,
     MissingColumnError,
     StoreInputError,
     UnsupportedDatabaseError,
 )
-from ztad.store.conversion import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_COLUMNS
 from ztad.store.locks import day_lock_name, lock_key
 from ztad.store.records import ModelRecord, RunRecord
 from ztad.store.store import FindingsStore

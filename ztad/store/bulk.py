@@ -11,8 +11,8 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ztad.store.engine import dumps_json
 from ztad.store.conversion import Columns, as_records
+from ztad.store.engine import dumps_json
 from ztad.store.types import IPAddress, JSONDocument, json_safe
 
 

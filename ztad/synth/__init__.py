@@ -20,8 +20,8 @@ Public API
 """
 
 from ztad.synth.events import ATTACK_CATEGORIES, COMBINED_ATTACKS, LABELS, SCENARIOS
-from ztad.synth.table import OUTPUT_COLUMNS
 from ztad.synth.networks import network_table
+from ztad.synth.table import OUTPUT_COLUMNS
 from ztad.synth.world import (
     GeneratorSettings,
     GeneratorSettingsError,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: name -> (median bytes per access, log-normal sigma).
 RESOURCE_TRAFFIC: dict[str, tuple[float, float]] = {
     "email": (180e3, 1.0),

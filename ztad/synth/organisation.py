@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.synth import catalogue as cat
-from ztad.synth.places import HEADQUARTERS, OFFICES, OFFICE_WEIGHTS, remote_home_cities
+from ztad.synth.places import HEADQUARTERS, OFFICE_WEIGHTS, OFFICES, remote_home_cities
 from ztad.synth.sampling import cumulative
 
 #: Device slots of every user: a laptop always, a phone and an office desktop sometimes.

@@ -22,10 +22,10 @@ from ztad.synth.attack_plan import AttackPlan, plan_attacks
 from ztad.synth.attackers import DayContext
 from ztad.synth.attacks import attacks_of_day
 from ztad.synth.events import EventArrays
-from ztad.synth.table import to_frame
 from ztad.synth.hard_negatives import HardNegatives, build_hard_negatives
 from ztad.synth.organisation import PHONE, Organisation, build_organisation
 from ztad.synth.places import DAY_SECONDS, day_start_seconds
+from ztad.synth.table import to_frame
 
 # Random streams, kept apart so that adding draws to one never shifts another.
 _ORGANISATION, _HARD_NEGATIVES, _PLAN, _ACTIVITY, _ATTACKS = range(1, 6)

@@ -52,8 +52,8 @@ def test_the_budget_rate_is_the_daily_count_over_the_daily_volume_before_samplin
 
 def test_a_daily_budget_above_the_daily_volume_is_refused():
     from ztad.config import DetectionConfig
-    from ztad.detection.training import budget_rate
     from ztad.detection.threshold import ThresholdError
+    from ztad.detection.training import budget_rate
 
     with pytest.raises(ThresholdError, match="not below the daily volume"):
         budget_rate(DetectionConfig(max_alerts_per_day=5), _matrix(4))

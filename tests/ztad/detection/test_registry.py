@@ -14,6 +14,7 @@ import ztad.detection.registry.libraries as libraries_module
 from tests.ztad.detection.detectors.synthetic import normal_features
 from ztad.detection.detectors import FeatureMismatchError, make_detector
 from ztad.detection.ensemble import DEFAULT_MEMBERS, Ensemble
+from ztad.detection.policy import should_retrain
 from ztad.detection.registry import (
     ArtifactIntegrityError,
     LibraryVersionError,
@@ -22,7 +23,6 @@ from ztad.detection.registry import (
     UnknownVersionError,
     library_versions,
 )
-from ztad.detection.policy import should_retrain
 
 MEMBERS = ("isolation_forest", "ocsvm", "ecod")
 MARCH = (date(2026, 3, 1), date(2026, 3, 15))

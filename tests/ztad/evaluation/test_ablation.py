@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ztad.behaviour.features import FeatureSettings
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.evaluation import EvaluationError
 from ztad.evaluation.ablation import ALL_HARD_NEGATIVES, LOGIC_OFF, ablated_config, ablation_metrics
-from ztad.behaviour.features import FeatureSettings
 
 KINDS = ["business_travel", "vpn", "new_employee", "new_laptop"]
 

@@ -225,8 +225,8 @@ def test_feedback_changes_the_next_run(trip_logs, tmp_path, empty_postgres_url):
     from ztad import pipeline
     from ztad.behaviour.baselines import load_daily_aggregate
     from ztad.config import DetectionConfig, JobConfig, SourceConfig
-    from ztad.store import FindingsStore
     from ztad.feedback.triage import update
+    from ztad.store import FindingsStore
 
     root, user = trip_logs
     config = JobConfig(

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from tests.ztad.store import sample
 from ztad.cli import main
+from ztad.feedback.triage import TriageError, UnknownTargetError, listing, update
 from ztad.findings.incidents import build_incidents, incident_ids
 from ztad.store import FindingsStore
-from ztad.feedback.triage import TriageError, UnknownTargetError, listing, update
 
 NOW = datetime(2026, 3, 6, 9, 30, tzinfo=timezone.utc)
 

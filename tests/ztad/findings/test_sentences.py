@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, working_days
-from ztad.findings.sentences import ExplainInputError, explain, format_bytes, format_clock, format_minutes
 from ztad.behaviour.rules import evaluate_rules
+from ztad.findings.sentences import ExplainInputError, explain, format_bytes, format_clock, format_minutes
 
 HOME_IP, ATTACKER = "192.0.2.10", "203.0.113.7"
 

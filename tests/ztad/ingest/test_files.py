@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from ztad.config import SourceConfig
-from ztad.schema import CANONICAL_DTYPES
 from ztad.ingest import (
     QUARANTINE_COLUMNS,
     ColumnMappingError,
@@ -23,6 +22,7 @@ from ztad.ingest import (
     load_day,
     load_range,
 )
+from ztad.schema import CANONICAL_DTYPES
 
 DAY = date(2024, 3, 1)
 HEADER = (

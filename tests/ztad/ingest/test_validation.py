@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.schema import CANONICAL_DTYPES
 from ztad.ingest.validation import QUARANTINE_COLUMNS, MissingColumnError, event_times, validate
+from ztad.schema import CANONICAL_DTYPES
 
 GOOD = {
     "timestamp": "2024-03-01T08:15:00Z",

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from ztad import pipeline
-from ztad.pipeline import sharding, shards
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
+from ztad.pipeline import sharding, shards
 from ztad.pipeline.shards import Shard, ShardError, all_shards, check_count, shard_of
 from ztad.store import FindingsStore
 

@@ -12,8 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from tests.ztad.store import sample
-from ztad.store import FindingsStore
-from ztad.store import migrate
+from ztad.store import FindingsStore, migrate
 from ztad.store.tables import VERSION_TABLE, metadata
 
 TABLES = {"findings", "runs", "quarantine", "incidents", "user_risk", "feedback_allowlist", "models"}

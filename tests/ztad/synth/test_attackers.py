@@ -1,5 +1,6 @@
 import numpy as np
 
+from tests.ztad.synth.conftest import SETTINGS
 from ztad.synth import events as ev
 from ztad.synth.attackers import (
     FAR_KM,
@@ -15,8 +16,6 @@ from ztad.synth.attackers import (
 from ztad.synth.networks import HOSTING, RESIDENTIAL
 from ztad.synth.places import CITY_COUNTRIES, city_index, distance_matrix
 from ztad.synth.world import day_arrays
-
-from tests.ztad.synth.conftest import SETTINGS
 
 RNG = np.random.default_rng(0)
 CITIES = np.arange(len(CITY_COUNTRIES)).repeat(20)

@@ -1,12 +1,11 @@
 import numpy as np
 
+from tests.ztad.synth.conftest import SETTINGS
 from ztad.synth.attack_plan import kind_code
 from ztad.synth.attackers import DayContext
 from ztad.synth.attacks import attacks_of_day
 from ztad.synth.places import day_start_seconds
 from ztad.synth.world import day_arrays
-
-from tests.ztad.synth.conftest import SETTINGS
 
 
 def test_attackers_devices_and_places_look_like_everybody_elses(gen_events):

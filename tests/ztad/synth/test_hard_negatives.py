@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 
+from tests.ztad.synth.conftest import SETTINGS
 from ztad.synth.hard_negatives import MIN_TRIP_KM, NEVER, build_hard_negatives
 from ztad.synth.organisation import LAPTOP, build_organisation
 from ztad.synth.places import distance_matrix, flight_seconds
-
-from tests.ztad.synth.conftest import SETTINGS
 
 
 @pytest.fixture(scope="module")

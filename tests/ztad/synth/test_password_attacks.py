@@ -1,9 +1,8 @@
 import numpy as np
 
+from tests.ztad.synth.labels import with_part
 from ztad.synth import catalogue as cat
 from ztad.synth.password_attacks import _guess_timeline, _lucky_guesses, _spray_targets
-
-from tests.ztad.synth.labels import with_part
 
 
 def test_password_spray_is_one_address_failing_on_many_accounts_within_minutes(gen_events):

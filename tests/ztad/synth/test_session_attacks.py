@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
+from tests.ztad.synth.labels import user_position, with_part
 from ztad.synth import catalogue as cat
 from ztad.synth.places import city_index, distance_matrix, utc_offsets
-
-from tests.ztad.synth.labels import user_position, with_part
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from tests.ztad.synth.conftest import SETTINGS
 from ztad.synth import OUTPUT_COLUMNS
 from ztad.synth.table import clock_strings
 from ztad.synth.world import day_frame
-
-from tests.ztad.synth.conftest import SETTINGS
 
 
 def test_columns_are_the_origin_format_plus_department_and_scenario(gen_world):

@@ -4,11 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.ztad.synth.conftest import SETTINGS
 from ztad.synth import ATTACK_CATEGORIES, SCENARIOS, generate_events
 from ztad.synth.places import FLIGHT_SPEED_KMH, city_index, distance_matrix
 from ztad.synth.world import GeneratorSettings, GeneratorSettingsError, build_world, day_frame
-
-from tests.ztad.synth.conftest import SETTINGS
 
 TINY = {"start": date(2026, 3, 2), "days": 4, "users": 20, "clean_days": 1}
 

@@ -11,8 +11,8 @@ import pandas as pd
 from ztad.behaviour.baselines.arrays import (
     latest_rows,
     latest_value,
-    take,
     reduce_groups,
+    take,
 )
 from ztad.behaviour.baselines.event_columns import (
     PAIR_COLUMNS,

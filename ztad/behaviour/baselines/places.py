@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.baselines.arrays import take, codes_in
+from ztad.behaviour.baselines.arrays import codes_in, take
 from ztad.behaviour.baselines.pairs import PairStats, pair_stats
 from ztad.ingest import gazetteer
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines.arrays import (
+    codes_in,
     latest_rows,
     latest_value,
-    take,
-    codes_in,
     reduce_groups,
+    take,
 )
 from ztad.behaviour.baselines.daily import USER_SUMS, BaselineError, DailyAggregate
 from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS

@@ -18,13 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import BaselineState
-from ztad.config import DetectionConfig
 from ztad.behaviour.features import device, failures, place, resource, time_of_day, volume
 from ztad.behaviour.features.context import FeatureInputError, build_context
-from ztad.config import FeatureSettings
 from ztad.behaviour.features.cross_user import cross_user_signals
 from ztad.behaviour.features.shared_counts import CROSS_USER_COLUMNS
 from ztad.behaviour.features.shared_counts import share as share_cross_user
+from ztad.config import DetectionConfig, FeatureSettings
 
 __all__ = [
     "FEATURE_DESCRIPTIONS", "FEATURE_NAMES", "CONTEXT_DESCRIPTIONS", "CROSS_USER_COLUMNS",

@@ -16,8 +16,8 @@ import pandas as pd
 
 from ztad.behaviour.baselines import reduce_groups
 from ztad.behaviour.features.context import EventContext
-from ztad.behaviour.features.shared_counts import given
 from ztad.behaviour.features.place import blended_novelty, group_users, settled
+from ztad.behaviour.features.shared_counts import given
 from ztad.behaviour.features.trips import compute_moves
 
 DESCRIPTIONS: dict[str, str] = {

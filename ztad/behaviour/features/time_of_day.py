@@ -18,8 +18,8 @@ import pandas as pd
 
 from ztad.behaviour.clock import EPOCH_WEEKDAY, HOURS_PER_WEEK, MICROS_PER_DAY, MICROS_PER_HOUR, hour_of_week
 from ztad.behaviour.features.context import EventContext
-from ztad.ingest.gazetteer import utc_offsets
 from ztad.behaviour.holidays import holiday_names
+from ztad.ingest.gazetteer import utc_offsets
 
 _KERNEL = {0: 0.4, 1: 0.2, -1: 0.2, 2: 0.1, -2: 0.1}
 

@@ -33,6 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ztad.ingest.geoip import format_place
+from ztad.ingest.options import option_list
+from ztad.ingest.readers import RawBatch
+from ztad.ingest.streaming.json_stream import iter_json_records
 from ztad.ingest.streaming.output import (
     batch,
     coalesce,
@@ -50,10 +53,7 @@ from ztad.ingest.streaming.output import (
     string_series,
     text,
 )
-from ztad.ingest.streaming.json_stream import iter_json_records
-from ztad.ingest.options import option_list
 from ztad.ingest.streaming.overlap import overlapped
-from ztad.ingest.readers import RawBatch
 
 Scalar = str | int | float | bool | None
 

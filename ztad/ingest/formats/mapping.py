@@ -39,11 +39,18 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from ztad.schema import OPTIONAL_INPUT_COLUMNS, REQUIRED_INPUT_COLUMNS
-from ztad.ingest.streaming.output import batch, concat_quarantine, localize, parse_times, quarantine_records, text_column
-from ztad.ingest.streaming.json_stream import iter_json_records
 from ztad.ingest.options import SourceOptionError, chunk_bytes, option_timezone
 from ztad.ingest.readers import RawBatch, open_binary
+from ztad.ingest.streaming.json_stream import iter_json_records
+from ztad.ingest.streaming.output import (
+    batch,
+    concat_quarantine,
+    localize,
+    parse_times,
+    quarantine_records,
+    text_column,
+)
+from ztad.schema import OPTIONAL_INPUT_COLUMNS, REQUIRED_INPUT_COLUMNS
 
 __all__ = ["MappingError", "MappingSpec", "SourceOptionError", "load_mapping", "read"]
 

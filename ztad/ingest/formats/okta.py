@@ -37,6 +37,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ztad.ingest.options import option_list, option_str
+from ztad.ingest.readers import RawBatch
+from ztad.ingest.streaming.json_stream import iter_json_records
 from ztad.ingest.streaming.output import (
     batch,
     coalesce,
@@ -55,9 +58,6 @@ from ztad.ingest.streaming.output import (
     text,
     upper,
 )
-from ztad.ingest.streaming.json_stream import iter_json_records
-from ztad.ingest.options import option_list, option_str
-from ztad.ingest.readers import RawBatch
 from ztad.ingest.streaming.record_columns import RecordColumns
 
 Scalar = str | int | float | bool | None

@@ -55,17 +55,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ztad.ingest.streaming.blocks import iter_line_blocks
-from ztad.ingest.streaming.output import batch, concat_quarantine, localize, parse_times, quarantine_records, stable_ids
 from ztad.ingest.options import SourceOptionError, chunk_bytes, option_int, option_str, option_timezone
 from ztad.ingest.readers import RawBatch, open_binary
+from ztad.ingest.streaming.blocks import iter_line_blocks
+from ztad.ingest.streaming.output import (
+    batch,
+    concat_quarantine,
+    localize,
+    parse_times,
+    quarantine_records,
+    stable_ids,
+)
 
 #: Classic syslog timestamp, fixed width: ``Mar  2 08:15:04`` then one space.
 CLASSIC_STAMP = r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d "

@@ -60,6 +60,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ztad.ingest.options import SourceOptionError, option_bool, option_list, option_str, option_timezone
+from ztad.ingest.readers import RawBatch, open_binary
+from ztad.ingest.streaming.json_stream import iter_json_records
 from ztad.ingest.streaming.output import (
     batch,
     coalesce,
@@ -80,10 +83,7 @@ from ztad.ingest.streaming.output import (
     values_array,
     whole,
 )
-from ztad.ingest.streaming.json_stream import iter_json_records
 from ztad.ingest.streaming.overlap import overlapped
-from ztad.ingest.options import SourceOptionError, option_bool, option_list, option_str, option_timezone
-from ztad.ingest.readers import RawBatch, open_binary
 
 Scalar = str | int | float | bool | None
 

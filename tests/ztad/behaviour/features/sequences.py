@@ -12,8 +12,8 @@ from datetime import date, timedelta
 import pandas as pd
 
 from ztad.behaviour.baselines import BaselineState, combine_aggregates, daily_aggregate
-from ztad.config import DetectionConfig
 from ztad.behaviour.features import FeatureSettings, compute_features
+from ztad.config import DetectionConfig
 from ztad.schema import conform
 
 #: The scored day of most tests (a Monday); history lies before it.

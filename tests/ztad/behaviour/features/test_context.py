@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
-from ztad.config import DetectionConfig
 from ztad.behaviour.features import FeatureSettings
 from ztad.behaviour.features.context import build_context
+from ztad.config import DetectionConfig
 
 
 def test_maturity_grows_with_days_and_events_and_is_one_without_cold_start():

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from ztad.behaviour.baselines import baseline_as_of
-from ztad.config import DetectionConfig, SourceConfig
 from ztad.behaviour.features import (
     CROSS_USER_COLUMNS,
     FeatureInputError,
     compute_features,
     cross_user_signals,
 )
+from ztad.config import DetectionConfig, SourceConfig
 from ztad.ingest import MissingPartitionError, load_day
 
 SPRAY_DAY = date(2026, 3, 18)  # the small data set holds a password spray on this day

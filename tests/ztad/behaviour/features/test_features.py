@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
-from ztad.config import DetectionConfig
 from ztad.behaviour.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, FeatureInputError, compute_features
+from ztad.config import DetectionConfig
 
 
 def test_every_feature_has_a_plain_words_description():

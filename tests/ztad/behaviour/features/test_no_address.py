@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
-from ztad.config import DetectionConfig
-from ztad.findings.sentences import explain
 from ztad.behaviour.features import cross_user_signals
 from ztad.behaviour.rules import evaluate_rules
+from ztad.config import DetectionConfig
+from ztad.findings.sentences import explain
 
 ADDRESS_FEATURES = ("ip_novelty", "network_novelty", "ip_new_in_org", "ip_users_today", "ip_users_history",
                     "travel_speed", "city_novelty", "country_novelty")

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from ztad.ingest import get_reader
-from ztad.ingest.options import SourceOptionError
 from ztad.ingest.formats.sshd import YearUnknownError, read
+from ztad.ingest.options import SourceOptionError
 
 SAMPLE = Path(__file__).parents[3] / "data" / "sources" / "auth.log"
 

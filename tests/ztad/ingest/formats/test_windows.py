@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from ztad.ingest import get_reader
-from ztad.ingest.options import SourceOptionError
 from ztad.ingest.formats.windows import detect_layout, read
+from ztad.ingest.options import SourceOptionError
 
 DATA = Path(__file__).parents[3] / "data" / "sources"
 WINLOGBEAT = DATA / "windows_winlogbeat.jsonl"

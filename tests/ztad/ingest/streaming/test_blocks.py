@@ -4,7 +4,14 @@ import io
 
 import pytest
 
-from ztad.ingest.streaming.blocks import Buffers, iter_line_blocks, iter_line_buffers, line_ends, read_block, split_lines
+from ztad.ingest.streaming.blocks import (
+    Buffers,
+    iter_line_blocks,
+    iter_line_buffers,
+    line_ends,
+    read_block,
+    split_lines,
+)
 
 
 def numbered_lines(stream, size):
