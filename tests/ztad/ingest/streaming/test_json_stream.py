@@ -7,14 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.ingest.streaming.json_records import LEARNING_BYTES, PIECE_BYTES, decode_records
+from tests.ztad.ingest.streaming.records import Record
+from ztad.ingest.streaming.json_records import LEARNING_BYTES, PIECE_BYTES
 from ztad.ingest.streaming.json_stream import iter_json_records, json_layout
-
-
-class Record(msgspec.Struct):
-    a: int | str | None = None
-    s: str | None = None
-
 
 FIELDS = {"a": "a", "s": "s"}
 
@@ -171,18 +166,6 @@ def test_original_text_of_lines_is_recovered(tmp_path):
     for chunk in iter_json_records(str(path), Record, {"chunk_bytes": "100000"}, FIELDS):
         picked = np.arange(0, len(chunk), 97)
         assert [json.loads(t) for t in chunk.raw_at(picked)] == [records[chunk.rows[i] - 1] for i in picked]
-
-
-def test_bad_lines_are_isolated_with_reasons():
-    lines = [b'{"a": 1}', b"", b'{"a": [1]}', b"not json", b'{"a": 2}{"a": 3}', b'{"a": "z"}']
-    decoded = decode_records(msgspec.json.Decoder(Record), lines, np.arange(1, 7), "f.jsonl")
-    assert [r.a for r in decoded.records] == [1, "z"]
-    assert decoded.rows.tolist() == [1, 6]
-    reasons = decoded.quarantine.set_index("source_row")["reason"]
-    assert reasons[3].startswith("unexpected JSON value")
-    assert reasons[4].startswith("malformed JSON")
-    assert reasons[5].startswith("malformed JSON")
-    assert json.loads(decoded.quarantine.set_index("source_row").loc[4, "raw"]) == "not json"
 
 
 def test_fields_of_mixed_kinds_across_pieces_become_text(tmp_path):

@@ -1,4 +1,4 @@
-"""Model registry: versioned artifacts, verified loading, point-in-time choice, retrain policy."""
+"""Model registry: versioned artifacts, verified loading, point-in-time choice, the index in SQL."""
 
 import hashlib
 import json
@@ -12,26 +12,18 @@ import pytest
 import ztad.detection.registry as registry_module
 import ztad.detection.registry.libraries as libraries_module
 from tests.ztad.detection.detectors.synthetic import normal_features
+from tests.ztad.detection.registry.ensembles import MEMBERS, fitted_ensemble
 from ztad.detection.detectors import FeatureMismatchError, make_detector
-from ztad.detection.ensemble import DEFAULT_MEMBERS, Ensemble
-from ztad.detection.policy import should_retrain
+from ztad.detection.ensemble import Ensemble
 from ztad.detection.registry import (
     ArtifactIntegrityError,
     LibraryVersionError,
     ModelRegistry,
     RegistryError,
     UnknownVersionError,
-    library_versions,
 )
 
-MEMBERS = ("isolation_forest", "ocsvm", "ecod")
 MARCH = (date(2026, 3, 1), date(2026, 3, 15))
-
-
-def fitted_ensemble(seed: int = 1, rows: int = 1000) -> tuple[Ensemble, object]:
-    train = normal_features(rows, seed=seed)
-    model = Ensemble.from_names(MEMBERS, params={"isolation_forest": {"n_estimators": 30}})
-    return model.fit(train), train
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +92,6 @@ def test_metadata_holds_the_sha256_of_every_file(registry, model_and_rows):
     assert any(name.endswith(".joblib") for name in on_disk)
 
 
-def test_tensorflow_is_recorded_when_the_autoencoder_is_a_member():
-    libraries = library_versions(Ensemble.from_names(DEFAULT_MEMBERS))
-    assert {"tensorflow", "keras"} <= set(libraries)
-    assert "tensorflow" not in library_versions(Ensemble.from_names(MEMBERS))
-
-
 def test_saving_the_same_model_again_is_idempotent(registry, model_and_rows):
     first = save(registry, *model_and_rows)
     second = save(registry, *model_and_rows)
@@ -147,9 +133,6 @@ def test_a_single_detector_can_be_registered(registry):
     loaded = registry.load(version)
     assert loaded.metadata["model"]["kind"] == "detector"
     np.testing.assert_array_equal(loaded.model.score_samples(rows), detector.score_samples(rows))
-
-
-# --------------------------------------------------------------------------- refusals
 
 
 def test_a_tampered_artifact_is_refused(registry, model_and_rows):
@@ -249,54 +232,6 @@ def test_invalid_training_description_is_refused(
 def test_an_unfitted_model_is_refused(registry):
     with pytest.raises(RegistryError, match="only fitted models"):
         registry.save(Ensemble(), trained_on=MARCH, rows=1, feature_names=["a"])
-
-
-# --------------------------------------------------------------------------- retrain policy
-
-
-@pytest.fixture
-def meta():
-    return {
-        "version": "m-20260315-0123456789ab",
-        "trained_on": {"start": "2026-03-01", "end": "2026-03-15"},
-        "feature_names": ["a", "b"],
-        "libraries": {"numpy": np.__version__},
-    }
-
-
-def test_no_model_means_train(meta):
-    expected = (True, "no model was trained before 2026-03-15")
-    assert should_retrain(None, date(2026, 3, 15), 7) == expected
-
-
-def test_a_fresh_model_is_loaded(meta):
-    retrain, reason = should_retrain(meta, date(2026, 3, 21), 7, {"a": 0.02, "b": 0.05})
-    assert not retrain
-    assert reason == "loaded m-20260315-0123456789ab: 6 day(s) old, largest feature PSI 0.050 (b)"
-
-
-def test_an_old_model_is_retrained(meta):
-    retrain, reason = should_retrain(meta, date(2026, 3, 22), 7)
-    assert retrain and "7 day(s) old" in reason and "every 7 day(s)" in reason
-
-
-def test_drift_above_the_threshold_retrains(meta):
-    retrain, reason = should_retrain(meta, date(2026, 3, 16), 7, {"a": 0.4, "b": 0.01}, 0.25)
-    assert retrain and reason == "feature drift: PSI of a is 0.400 > 0.25"
-
-
-def test_changed_features_retrain(meta):
-    retrain, reason = should_retrain(meta, date(2026, 3, 16), 7, feature_names=["a", "c"])
-    assert retrain and "features changed" in reason
-
-
-def test_changed_libraries_retrain(meta):
-    meta["libraries"]["numpy"] = "1.0.0"
-    retrain, reason = should_retrain(meta, date(2026, 3, 16), 7)
-    assert retrain and "numpy trained 1.0.0" in reason
-
-
-# --------------------------------------------------------------------------- the index in SQL
 
 
 def test_index_record_states_the_verified_facts_of_a_version(registry, model_and_rows):

@@ -1,0 +1,39 @@
+"""The combined baseline state: maturity, home place, last login and (user, item) pairs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from tests.ztad.behaviour.features.sequences import DAY, login, state_from, working_days
+
+
+def test_autonomous_systems_are_paired_with_users_and_counted_across_the_organisation():
+    history = (working_days("alice", DAY - timedelta(days=3), 3, ip="192.0.2.1", asn=64500)
+               + working_days("bob", DAY - timedelta(days=1), 1, ip="198.51.100.1", asn=64500)
+               + working_days("carol", DAY - timedelta(days=1), 1, ip="198.51.100.2"))
+    state = state_from(history)
+    pairs = state.pairs["asn"]
+    assert list(pairs.items) == ["64500"]
+    alice, bob = state.user_codes(pd.Series(["alice", "bob"], dtype="string"))
+    item = pairs.item_codes(pd.Series(["64500"], dtype="string"))
+    assert pairs.get("days", pairs.find([alice, bob], np.repeat(item, 2))).tolist() == [3.0, 1.0]
+    assert state.org_items["asn"]["users"].tolist() == [2.0]  # carol's address has no known system
+
+
+def test_combined_state_knows_maturity_home_and_pairs():
+    history = working_days("alice", DAY - timedelta(days=6), 6, location="Madrid, Spain")
+    history += [login("alice", f"{DAY - timedelta(days=1)} 18:00", "Lagos, Nigeria", ip="198.51.100.7")]
+    state = state_from(history)
+    alice = state.users.iloc[state.user_codes(pd.Series(["alice"]))[0]]
+    assert alice["active_days"] == 6 and alice["events"] == 19
+    assert alice["home_location"] == "Madrid, Spain" and alice["home_tz"] == "Europe/Madrid"
+    assert alice["last_location"] == "Lagos, Nigeria"
+    city = state.pairs["city"]
+    rows = city.find(state.user_codes(pd.Series(["alice", "alice", "bob"])),
+                     city.item_codes(pd.Series(["Madrid, Spain", "Paris, France", "Madrid, Spain"])))
+    assert city.values["days"].to_numpy()[rows[0]] == 6
+    assert rows[1] == -1 and rows[2] == -1
+    assert set(state.pairs["country"].items) == {"ES", "NG"}

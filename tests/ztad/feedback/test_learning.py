@@ -1,0 +1,22 @@
+"""Which events may teach the baseline and the detectors, given flags and verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tests.ztad.feedback.verdict_rows import verdict_frame, verdict_row
+from ztad.feedback import CONFIRMED, FALSE_POSITIVE, baseline_mask, training_mask
+
+
+def test_false_positives_enter_the_baseline_and_confirmed_events_nothing():
+    ids = pd.Series(["ok", "flagged", "fp", "attack", "attack-unflagged"])
+    flagged = np.array([False, True, True, True, False])
+    verdicts = verdict_frame(
+        verdict_row("d:fp", FALSE_POSITIVE, ["new_city"]),
+        verdict_row("d:attack", CONFIRMED, ["new_city"]),
+        verdict_row("d:attack-unflagged", CONFIRMED, ["new_city"]),
+    )
+    assert baseline_mask(ids, flagged, verdicts).tolist() == [True, False, True, False, False]
+    assert training_mask(ids, flagged, verdicts).tolist() == [True, False, False, False, False]
+    assert baseline_mask(ids, flagged, None).tolist() == (~flagged).tolist()
