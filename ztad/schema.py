@@ -64,7 +64,10 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
 NETWORK_COLUMNS: tuple[str, ...] = ("asn", "as_org")
 
 #: ``event_label`` and ``scenario`` (a hard-negative marker such as ``business_travel`` on
-#: normal events) are for evaluation only and are never model inputs.
+#: normal events) are for evaluation only: never model inputs, and not part of an event's
+#: identity (relabelling a data set keeps every event id, :mod:`ztad.ingest.ids`).
+LABEL_COLUMNS: tuple[str, ...] = ("event_label", "scenario")
+
 #: The trusted label. In labelled data every other label is an anomaly (zero trust).
 NORMAL_LABEL = "normal"
 

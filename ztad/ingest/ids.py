@@ -8,6 +8,11 @@ with keyed SipHash-2-4 of its UTF-8 bytes (``pd.util.hash_array``), numbers by t
 pattern; the values of a row are then folded together. This is done twice with two fixed
 keys, giving 128 bits written as 32 lowercase hex characters: collisions are negligible even
 over billions of events. A test pins known ids, so any change in the result is noticed.
+
+The evaluation labels (``event_label``, ``scenario``) annotate an event; they are not part of
+it. They are folded in as missing values whatever they hold, so relabelling a data set keeps
+every event id (and so finding ids, triage and allowlist entries), and the ids of unlabelled
+logs, which production logs are, stay those that earlier releases derived.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES, NETWORK_COLUMNS
+from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES, LABEL_COLUMNS, NETWORK_COLUMNS
 
 #: Canonical fields that define an event's content (everything but its id, its file position
 #: and the network looked up for its address).
 CONTENT_COLUMNS: tuple[str, ...] = tuple(
     c for c in CANONICAL_COLUMNS if c not in ("event_id", "source_row", *NETWORK_COLUMNS)
 )
+
+#: Canonical fields that tell two events apart: the content without the evaluation labels.
+IDENTITY_COLUMNS: tuple[str, ...] = tuple(c for c in CONTENT_COLUMNS if c not in LABEL_COLUMNS)
 
 #: Two fixed 16-byte SipHash keys; changing them changes every derived event id.
 _KEYS = ("ztad-event-id-k1", "ztad-event-id-k2")
@@ -72,10 +80,15 @@ def _value_hashes(plain: pd.Series) -> list[np.ndarray]:
     return [_mix(bits ^ seed) for seed in _SEEDS]
 
 
+def _unlabelled(rows: int) -> pd.Series:
+    """A label column as it is when nothing is labelled: every value missing."""
+    return pd.Series(pd.NA, index=pd.RangeIndex(rows), dtype="string")
+
+
 def content_hashes(events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLUMNS) -> np.ndarray:
     """Two 64-bit hashes per row (shape ``(n, 2)``, uint64) of ``columns`` in canonical form.
 
-    Per key, a row's value hashes are folded in column order (multiply, xor) and scrambled.
+    Label columns count as missing, whatever they hold. Per key, a row's value hashes are folded in column order (multiply, xor) and scrambled.
     """
     rows = len(events)
     if not rows:
@@ -83,7 +96,8 @@ def content_hashes(events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLU
     halves = [np.full(rows, seed, dtype=np.uint64) for seed in _SEEDS]
     with np.errstate(over="ignore"):
         for column in columns:
-            for half, hashed in zip(halves, _value_hashes(_plain(events[column], CANONICAL_DTYPES[column]))):
+            values = _unlabelled(rows) if column in LABEL_COLUMNS else events[column]
+            for half, hashed in zip(halves, _value_hashes(_plain(values, CANONICAL_DTYPES[column]))):
                 half *= _FOLD
                 half ^= hashed
         return np.column_stack([_mix(half) for half in halves])
@@ -123,15 +137,16 @@ def fill_event_ids(events: pd.DataFrame) -> pd.Series:
 
 
 def duplicate_mask(events: pd.DataFrame) -> np.ndarray:
-    """True for every event whose canonical fields (id included) all equal an earlier event's.
+    """True for every event whose identity fields (id included) all equal an earlier event's.
 
-    ``source_row`` is where a copy sits in its file, not part of the event, so it is ignored.
+    ``source_row`` is where a copy sits in its file, and the labels annotate the event, so
+    neither is compared: a copy carrying another label is still a copy (the first is kept).
     Only events sharing an id can be duplicates; those few are compared field by field, so
     the answer is exact.
     """
     mask = np.zeros(len(events), dtype=bool)
     shared_id = events["event_id"].duplicated(keep=False).to_numpy()
     if shared_id.any():
-        candidates = events.loc[shared_id, list(CONTENT_COLUMNS) + ["event_id"]]
+        candidates = events.loc[shared_id, list(IDENTITY_COLUMNS) + ["event_id"]]
         mask[shared_id] = candidates.duplicated(keep="first").to_numpy()
     return mask
