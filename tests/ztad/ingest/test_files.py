@@ -100,10 +100,13 @@ def test_duplicates_across_files_of_a_partition_are_counted_once(tmp_path):
     assert_accounted(result)
 
 
-def test_same_event_with_different_labels_is_not_a_duplicate(tmp_path):
+def test_same_event_with_another_label_is_a_counted_duplicate(tmp_path):
+    # Labels annotate an event, they are not part of it: one event, one id, the first label.
     write_partition(tmp_path, DAY, "a.csv", csv_text(line(), line(label="new_device")))
     result = load_day(SourceConfig(str(tmp_path)), DAY)
-    assert result.duplicates == 0 and len(result.events) == 2
+    assert result.duplicates == 1 and len(result.events) == 1
+    assert result.events["event_label"].tolist() == ["normal"]
+    assert_accounted(result)
 
 
 def frame_for_day() -> pd.DataFrame:
