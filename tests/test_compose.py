@@ -1,7 +1,11 @@
 """docker-compose.yml checked without Docker: structure, references and settings agree."""
 
 import copy
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,15 +21,50 @@ INIT_TARGET = "/docker-entrypoint-initdb.d/10-init-databases.sh"
 
 AIRFLOW_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 LONG_RUNNING = ("postgres", *AIRFLOW_SERVICES, "redis", "airflow-worker")
-_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?::?[-?](?P<default>[^}]*))?\}")
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+#: The variables an operator must set (in .env): the stack has no default for them.
+REQUIRED = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "ZTAD_DB_PASSWORD")
+#: An .env with the required variables and nothing else.
+DOT_ENV = {"POSTGRES_PASSWORD": "pg-9f2c41", "AIRFLOW_DB_PASSWORD": "af-77d0e3", "ZTAD_DB_PASSWORD": "zt-0b5a18"}
+#: Secrets that airflow-init generates into the airflow-config volume, and the Airflow
+#: settings that read them.
+GENERATED = {
+    "fernet_key": "AIRFLOW__CORE__FERNET_KEY_CMD",
+    "jwt_secret": "AIRFLOW__API_AUTH__JWT_SECRET_CMD",
+    "api_secret_key": "AIRFLOW__API__SECRET_KEY_CMD",
+}
 
 
-def resolve(text: str) -> str:
-    """The value Compose gives ``text`` with no variables set: ``${X:-default}`` -> ``default``,
-    and the escape ``$$`` -> a literal ``$``."""
-    return _VARIABLE.sub(
-        lambda match: "$" if match.group(0) == "$$" else match.group("default") or "", str(text)
-    )
+class MissingVariable(ValueError):
+    """A ``${NAME:?message}`` whose variable is not set: Compose refuses to start."""
+
+
+def resolve(text: str, env: dict | None = None) -> str:
+    """The value Compose gives ``text`` under the variables ``env`` (:data:`DOT_ENV` by
+    default): ``${X:-default}``, ``${X:?message}`` (an error when X is unset or empty), the
+    escape ``$$`` -> a literal ``$``."""
+    env = DOT_ENV if env is None else env
+
+    def substitute(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name", "op", "arg")
+        value = env.get(name)
+        if op == ":?" and not value:
+            raise MissingVariable(f"required variable {name} is missing a value: {arg}")
+        if op == ":-" and not value:
+            return arg
+        return value or ""
+
+    return _VARIABLE.sub(substitute, str(text))
+
+
+def missing_variables(text: str, env: dict) -> set[str]:
+    """Variables that Compose requires (``${X:?...}``) and ``env`` leaves unset or empty."""
+    return {
+        m.group("name") for m in _VARIABLE.finditer(text)
+        if m.group("op") == ":?" and not env.get(m.group("name"))
+    }
 
 
 def dependencies(service: dict) -> list[str]:
@@ -48,11 +87,12 @@ def missing_healthchecks(compose: dict, names) -> list[str]:
     return [name for name in names if "test" not in (compose["services"][name].get("healthcheck") or {})]
 
 
-def environment(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {key: resolve(value) for key, value in env.items()}
+def environment(service: dict, env: dict | None = None) -> dict[str, str]:
+    """The service's environment as Compose resolves it under the variables ``env``."""
+    values = service.get("environment") or {}
+    if isinstance(values, list):
+        values = dict(item.split("=", 1) for item in values)
+    return {key: resolve(value, env) for key, value in values.items()}
 
 
 def mounts(service: dict) -> dict[str, str]:
@@ -207,7 +247,7 @@ def test_a_file_outside_the_top_level_is_noticed(compose):
 
 def test_airflow_services_share_the_settings_that_must_agree(compose):
     shared = (
-        "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__CORE__EXECUTOR",
+        *GENERATED.values(), "AIRFLOW__CORE__EXECUTOR",
         "ZTAD_HOME", "AIRFLOW_CONN_ZTAD_FINDINGS", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     )
     values = {
@@ -217,7 +257,7 @@ def test_airflow_services_share_the_settings_that_must_agree(compose):
     assert len(set(values.values())) == 1, values
     api = environment(compose["services"]["airflow-api-server"])
     assert api["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-api-server:8080/execution/"
-    assert api["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert api["AIRFLOW__API_AUTH__JWT_SECRET_CMD"] == "cat /opt/airflow/config/jwt_secret"
 
 
 def test_airflow_services_mount_dags_plugins_logs_and_the_shared_state(compose):
@@ -244,6 +284,169 @@ def test_nothing_secret_is_written_into_the_file_without_a_variable(compose):
     text = COMPOSE.read_text()
     for match in re.finditer(r"://[^:/\s]+:(?P<password>[^@\s]+)@", text):
         assert match.group("password").startswith("${"), f"a literal password in {match.group(0)}"
+
+
+# --------------------------------------------------------------------------- fail closed
+
+#: Variable names that hold secrets.
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$")
+
+
+def secret_defaults(text: str) -> list[tuple[str, str]]:
+    """``(variable, default)`` for every secret-looking variable with a non-empty default."""
+    return [
+        (m.group("name"), m.group("arg"))
+        for m in _VARIABLE.finditer(text)
+        if m.group("name") and _SECRET_NAME.search(m.group("name"))
+        and m.group("op") in (":-", "-") and m.group("arg")
+    ]
+
+
+def published_beyond_loopback(compose: dict, env: dict) -> list[str]:
+    """Port mappings that, under ``env``, listen on more than 127.0.0.1."""
+    found = []
+    for name, service in compose["services"].items():
+        for mapping in service.get("ports") or []:
+            if not resolve(mapping, env).startswith("127.0.0.1:"):
+                found.append(f"{name}: {mapping}")
+    return found
+
+
+def test_compose_refuses_to_start_without_the_database_passwords(compose):
+    text = COMPOSE.read_text()
+    assert missing_variables(text, {}) == set(REQUIRED)
+    assert missing_variables(text, DOT_ENV) == set()
+    for name in ("postgres", *AIRFLOW_SERVICES):
+        with pytest.raises(MissingVariable, match="missing a value: set it in .env"):
+            environment(compose["services"][name], env={})
+
+
+def test_an_empty_password_in_env_is_refused_too():
+    assert missing_variables(COMPOSE.read_text(), {**DOT_ENV, "ZTAD_DB_PASSWORD": ""}) == {"ZTAD_DB_PASSWORD"}
+
+
+def test_no_secret_has_a_default_value():
+    assert secret_defaults(COMPOSE.read_text()) == []
+
+
+def test_a_default_password_is_noticed():
+    insecure = COMPOSE.read_text().replace(
+        "${POSTGRES_PASSWORD:?set it in .env, see the header of docker-compose.yml}", "${POSTGRES_PASSWORD:-postgres}"
+    )
+    assert secret_defaults(insecure) == [("POSTGRES_PASSWORD", "postgres")]
+    assert secret_defaults("key: ${AIRFLOW_FERNET_KEY:-}") == []  # empty: nothing to guess
+
+
+def test_with_only_the_passwords_set_every_secret_is_the_operators_or_generated(compose):
+    for name in airflow_like(compose):
+        env = environment(compose["services"][name])
+        urls = [make_url(env[key]) for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW_CONN_ZTAD_FINDINGS")]
+        assert [url.password for url in urls] == [DOT_ENV["AIRFLOW_DB_PASSWORD"], DOT_ENV["ZTAD_DB_PASSWORD"]], name
+        # Airflow reads the generated secrets from files; no value is written into the stack.
+        for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
+            assert key not in env, (name, key)
+        for file, setting in GENERATED.items():
+            assert env[setting] == f"cat /opt/airflow/config/{file}", (name, setting)
+    postgres = environment(compose["services"]["postgres"])
+    assert postgres["POSTGRES_PASSWORD"] == DOT_ENV["POSTGRES_PASSWORD"]
+    assert environment(compose["services"]["airflow-init"])["AIRFLOW_ADMIN_PASSWORD"] == ""
+
+
+def test_ports_listen_on_loopback_by_default(compose):
+    assert [s for s in compose["services"] if compose["services"][s].get("ports")] == [
+        "postgres", "airflow-api-server",
+    ]
+    assert published_beyond_loopback(compose, DOT_ENV) == []
+    opened = {**DOT_ENV, "ZTAD_BIND_ADDRESS": "0.0.0.0"}
+    assert published_beyond_loopback(compose, opened) == [
+        "postgres: ${ZTAD_BIND_ADDRESS:-127.0.0.1}:${ZTAD_PG_PORT:-5433}:5432",
+        "airflow-api-server: ${ZTAD_BIND_ADDRESS:-127.0.0.1}:${AIRFLOW_PORT:-8080}:8080",
+    ]
+
+
+def test_a_port_open_to_every_address_is_noticed(compose):
+    broken = copy.deepcopy(compose)
+    broken["services"]["airflow-api-server"]["ports"] = ["8080:8080"]
+    assert published_beyond_loopback(broken, DOT_ENV) == ["airflow-api-server: 8080:8080"]
+
+
+# --------------------------------------------------------------------------- the init step
+
+
+def init_command(compose: dict, config: Path) -> str:
+    """airflow-init's script as its container runs it, with the config volume at ``config``
+    and the plugins read from the repository."""
+    script = resolve(compose["services"]["airflow-init"]["command"][1])
+    return script.replace("/opt/airflow/config", str(config)).replace("/opt/airflow/plugins", str(REPO / "plugins"))
+
+
+def run_init(compose: dict, tmp_path: Path, findings_url: str, **extra_env) -> subprocess.CompletedProcess:
+    """Run the init script with the project's Python and a stub ``airflow`` command (Airflow's
+    own migration needs its database; the findings database is migrated for real)."""
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stubs = {
+        "python": f'exec "{sys.executable}" "$@"',
+        "airflow": 'echo "airflow $*" >> "$(dirname "$0")/airflow.calls"',
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+        "AIRFLOW_CONN_ZTAD_FINDINGS": findings_url,
+        **extra_env,
+    }
+    command = ["bash", "-c", init_command(compose, config)]
+    return subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _plain_postgres(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.mark.postgres
+def test_init_generates_the_secrets_once_and_migrates_the_findings_database(compose, tmp_path, empty_postgres_url):
+    from cryptography.fernet import Fernet
+
+    from ztad.store import FindingsStore
+
+    first = run_init(compose, tmp_path, _plain_postgres(empty_postgres_url))
+    assert first.returncode == 0, first.stderr
+    config = tmp_path / "config"
+    secrets = {name: (config / name).read_text().strip() for name in GENERATED}
+    Fernet(secrets["fernet_key"].encode())  # a valid key
+    assert len(secrets["jwt_secret"]) >= 48 and secrets["jwt_secret"] != secrets["api_secret_key"]
+    password = json.loads((config / "simple_auth_manager_passwords.json").read_text())["admin"]
+    assert len(password) >= 20 and f"generated the password of the admin user: {password}" in first.stderr
+    assert (tmp_path / "bin" / "airflow.calls").read_text() == "airflow db migrate\n"
+    assert FindingsStore(empty_postgres_url).schema_revision() is not None
+
+    again = run_init(compose, tmp_path, _plain_postgres(empty_postgres_url))
+    assert again.returncode == 0, again.stderr
+    assert {name: (config / name).read_text().strip() for name in GENERATED} == secrets
+    assert json.loads((config / "simple_auth_manager_passwords.json").read_text())["admin"] == password
+    assert "generated" not in again.stdout + again.stderr
+
+
+@pytest.mark.postgres
+def test_init_keeps_an_admin_password_the_operator_chose(compose, tmp_path, empty_postgres_url):
+    result = run_init(compose, tmp_path, _plain_postgres(empty_postgres_url), AIRFLOW_ADMIN_PASSWORD="chosen-by-ops")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "config" / "simple_auth_manager_passwords.json").read_text()) == {
+        "admin": "chosen-by-ops"
+    }
+    assert "chosen-by-ops" not in result.stdout + result.stderr
+
+
+@pytest.mark.postgres
+def test_init_fails_when_the_findings_database_is_unreachable(compose, tmp_path):
+    result = run_init(compose, tmp_path, "postgresql://ztad:x@127.0.0.1:1/ztad")
+    assert result.returncode != 0
 
 
 # --------------------------------------------------------------------------- the image
