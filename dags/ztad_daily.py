@@ -38,8 +38,9 @@ A sharded day gives exactly the findings of an unsharded one. All tasks of a run
 
 **Params**: `retrain` (train a new model), `target_fpr` (alert budget), `history_days`
 (baseline window), `detectors` (ensemble members, e.g. `["isolation_forest", "ecod"]`; empty:
-ztad's default), `shards` (shards of users, 1-64), `dry_run` (compute, write nothing),
-`on_missing_partition` (`fail`: fail loudly, default; `skip`: skip the day; `wait`: wait up to
+ztad's default), `rule_thresholds` (behavioural rule thresholds by name, e.g.
+`{"spray_min_users": 15}`; empty: ztad's defaults), `shards` (shards of users, 1-64),
+`dry_run` (compute, write no findings; a model it trains is registered), `on_missing_partition` (`fail`: fail loudly, default; `skip`: skip the day; `wait`: wait up to
 6 h for the logs). A day without logs is recorded in the `runs` table as `failed` or
 `skipped`, never as a quiet day; any task that fails for good leaves a `failed` runs row
 (`on_failure_callback`).
@@ -84,6 +85,7 @@ from ztad_airflow.operators import (
     ZtadScoreOperator,
     ZtadWriteFindingsOperator,
     record_failed_run,
+    rule_threshold_properties,
 )
 from ztad_airflow.sensors import ZtadPartitionSensor
 
@@ -95,6 +97,7 @@ JOB = {
     "history_days": "{{ params.history_days }}",
     "target_fpr": "{{ params.target_fpr }}",
     "detectors": "{{ params.detectors }}",
+    "rule_thresholds": "{{ params.rule_thresholds }}",
 }
 
 with DAG(
@@ -132,11 +135,16 @@ with DAG(
             description="Ensemble members, e.g. [\"isolation_forest\", \"ecod\"]; empty for "
             "ztad's default (Isolation Forest, One-Class SVM, autoencoder, ECOD).",
         ),
+        "rule_thresholds": Param(
+            {}, type="object", properties=rule_threshold_properties(), additionalProperties=False,
+            description="Behavioural rule thresholds by name, e.g. {\"spray_min_users\": 15}; "
+            "empty for ztad's defaults (or ZTAD_RULE_<NAME> in the workers' environment).",
+        ),
         "shards": Param(
             1, type="integer", minimum=1, maximum=64,
             description="Shards of users that compute and score the day in parallel tasks.",
         ),
-        "dry_run": Param(False, type="boolean", description="Compute everything, write nothing."),
+        "dry_run": Param(False, type="boolean", description="Compute everything, write no findings (a model it trains is registered)."),
         "on_missing_partition": Param(
             "fail", enum=list(ON_MISSING_PARTITION),
             description="When the day has no logs: fail loudly, skip the day, or wait for them.",

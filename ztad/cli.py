@@ -26,7 +26,8 @@ examples:
   ztad triage incident 2026-03-20:user:u00042 --status false_positive --note "travelling"
 
 environment: ZTAD_HOME (state folder, default ./ztad-home), ZTAD_DATABASE_URL (findings
-database; default a SQLite file in ZTAD_HOME), ZTAD_LOG_ROOT, ZTAD_LOG_FORMAT.
+database; default a SQLite file in ZTAD_HOME), ZTAD_LOG_ROOT, ZTAD_LOG_FORMAT, ZTAD_RULE_<NAME>
+(a rule threshold, e.g. ZTAD_RULE_SPRAY_MIN_USERS=15).
 """
 
 
@@ -91,6 +92,24 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         "--detectors",
         help="comma-separated ensemble members (default isolation_forest,ocsvm,autoencoder,ecod)",
     )
+    parser.add_argument(
+        "--rule", action="append", default=[], metavar="NAME=VALUE",
+        help="a behavioural rule's threshold, e.g. --rule spray_min_users=15 ($ZTAD_RULE_<NAME>; "
+        "names in the README's configuration table)",
+    )
+
+
+def _rule_thresholds(items: list[str], base):
+    """``--rule NAME=VALUE`` options applied over the thresholds from the environment."""
+    from ztad.config import rule_thresholds
+
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--rule {item!r}: expected NAME=VALUE, e.g. --rule spray_min_users=15")
+        values[name.strip()] = value
+    return rule_thresholds(values, base, where="--rule")
 
 
 def _job_config(args: argparse.Namespace):
@@ -120,6 +139,8 @@ def _job_config(args: argparse.Namespace):
     detection = _alert_budget(detection, args)
     if getattr(args, "detectors", None):
         detection = replace(detection, detectors=tuple(args.detectors.split(",")))
+    if getattr(args, "rule", None):
+        detection = replace(detection, rule_thresholds=_rule_thresholds(args.rule, detection.rule_thresholds))
     if getattr(args, "sensitive_resources", None):
         detection = replace(detection, sensitive_resources=comma_list(args.sensitive_resources))
     public, company = getattr(args, "public_holidays", False), getattr(args, "company_holidays", None)
@@ -363,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_day, help="first day of a backfill")
     run.add_argument("--end", type=_day, help="last day of a backfill (inclusive)")
     run.add_argument("--retrain", action="store_true", help="train a new model first")
-    run.add_argument("--dry-run", action="store_true", help="score, but write nothing")
+    run.add_argument("--dry-run", action="store_true", help="score, but write no findings, run record or baseline (a model it trains is registered)")
     run.add_argument(
         "--shards", type=int, default=1,
         help="compute and score each day in N shards of users, one after another (the same "

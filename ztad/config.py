@@ -16,12 +16,15 @@ Environment variables (all optional):
     fsspec/pyarrow URL.
 ``ZTAD_LOG_FORMAT``
     ``csv``, ``parquet`` or ``jsonl``; default: guessed from file names.
+``ZTAD_RULE_<NAME>``
+    A rule threshold of :class:`RuleThresholds`, e.g. ``ZTAD_RULE_SPRAY_MIN_USERS=15``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 
@@ -121,6 +124,122 @@ class FeatureSettings:
 
 
 @dataclass(frozen=True)
+class RuleThresholds:
+    """Thresholds of the behavioural rules (:mod:`ztad.behaviour.rules`).
+
+    Each can be set by name: ``--rule spray_min_users=15`` on the command line,
+    ``ZTAD_RULE_SPRAY_MIN_USERS=15`` in the environment, or the DAG Param ``rule_thresholds``
+    (``{"spray_min_users": 15}``); see :func:`rule_thresholds`.
+
+    Parameters
+    ----------
+    travel_min_km, travel_min_kmh
+        Impossible travel: at least this far, faster than this. Airliners average below
+        800 km/h gate to gate once airport time is counted, so a faster move of 500+ km is
+        not a flight.
+    spray_min_users
+        Password spray: one source failing against at least this many distinct users within
+        the spray window (an hour).
+    brute_force_min_failures
+        Brute force: at least this many failures of one user within the burst window (10 min).
+        Typing mistakes produce bursts of up to about six.
+    success_after_min_failures
+        A success preceded by at least this many failures of the user within 10 minutes.
+    large_transfer_min_ratio, large_transfer_min_z, large_transfer_min_observations
+        Large transfer: bytes at least this many times the user's usual for the resource, at
+        least this many standard deviations above it (log scale, spread shrunk towards peers),
+        judged on at least this many past transfers.
+    off_hours_min_hours, off_hours_min_rarity
+        Off-hours login: at least this many hours outside the user's usual working window
+        (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
+        less likely than an even spread, for a user with mature history (evening overtime is
+        a few hours out; an attacker's night is half a day out).
+    min_maturity
+        Rules that compare with the user's own habits (off hours, new device from a new place)
+        apply only to users whose history is at least this mature (0 new, 1 mature): new
+        employees get new everything.
+    rare_sensitive_max_peer_share
+        Sensitive resource first accessed by the user although at most this share of their
+        peers ever used it.
+    """
+
+    travel_min_km: float = 500.0
+    travel_min_kmh: float = 800.0
+    spray_min_users: int = 10
+    brute_force_min_failures: int = 8
+    success_after_min_failures: int = 8
+    large_transfer_min_ratio: float = 50.0
+    large_transfer_min_z: float = 3.0
+    large_transfer_min_observations: int = 5
+    off_hours_min_hours: float = 6.0
+    off_hours_min_rarity: float = 1.2
+    min_maturity: float = 1.0
+    rare_sensitive_max_peer_share: float = 0.05
+
+
+#: Prefix of the environment variables that set rule thresholds (``ZTAD_RULE_SPRAY_MIN_USERS``).
+RULE_ENV_PREFIX = "ZTAD_RULE_"
+
+
+def rule_thresholds(values, base: RuleThresholds | None = None, *, where: str = "rule threshold") -> RuleThresholds:
+    """``base`` (the defaults when ``None``) with the thresholds named in ``values`` changed.
+
+    Parameters
+    ----------
+    values
+        Threshold name -> value (a number, or text such as ``"15"``).
+    base
+        Thresholds to start from.
+    where
+        Where the values come from, for error messages (``--rule``, an environment variable).
+
+    Raises
+    ------
+    ValueError
+        On an unknown name (the message lists the known ones), a value that is not a number
+        (a whole number for counts), or a negative one.
+    """
+    base = base or RuleThresholds()
+    types = {f.name: f.type for f in fields(RuleThresholds)}
+    changes = {}
+    for name, raw in dict(values).items():
+        if name not in types:
+            raise ValueError(f"{where}: unknown rule threshold {name!r}; known: {', '.join(types)}")
+        changes[name] = _threshold_value(name, raw, int if types[name] in (int, "int") else float, where)
+    return replace(base, **changes)
+
+
+def _threshold_value(name: str, raw, kind: type, where: str):
+    expected = "a whole number" if kind is int else "a number"
+    try:
+        value = float("nan") if isinstance(raw, bool) else float(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{where}: {name}={raw!r} is not {expected}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: {name}={raw!r} must be a finite number of at least 0")
+    if kind is int and not value.is_integer():
+        raise ValueError(f"{where}: {name}={raw!r} is not {expected}")
+    return int(value) if kind is int else value
+
+
+def rule_thresholds_from_env(environ=None) -> RuleThresholds:
+    """Rule thresholds from ``ZTAD_RULE_<NAME>`` variables (``ZTAD_RULE_SPRAY_MIN_USERS=15``).
+
+    Raises
+    ------
+    ValueError
+        On a ``ZTAD_RULE_`` variable that names no threshold, or a bad value; the message names
+        the variable.
+    """
+    environ = os.environ if environ is None else environ
+    out = RuleThresholds()
+    for variable in sorted(k for k in environ if k.startswith(RULE_ENV_PREFIX)):
+        name = variable.removeprefix(RULE_ENV_PREFIX).lower()
+        out = rule_thresholds({name: environ[variable]}, out, where=variable)
+    return out
+
+
+@dataclass(frozen=True)
 class DetectionConfig:
     """How baselines are built and how alerts are decided.
 
@@ -157,6 +276,8 @@ class DetectionConfig:
         Seed for every random choice (sampling, model training).
     sensitive_resources
         Resources whose access is weighted up.
+    rule_thresholds
+        Thresholds of the behavioural rules (:class:`RuleThresholds`).
     feature_settings
         Knobs of the behavioural features (:class:`FeatureSettings`), ``None``
         for their defaults. ``FeatureSettings(cold_start=False, known_networks=False,
@@ -175,6 +296,7 @@ class DetectionConfig:
     psi_threshold: float = 0.25
     seed: int = 42
     sensitive_resources: tuple[str, ...] = ()
+    rule_thresholds: RuleThresholds = field(default_factory=RuleThresholds)
     feature_settings: FeatureSettings | None = None
 
 
@@ -239,7 +361,8 @@ class JobConfig:
         ``ZTAD_SENSITIVE_RESOURCES`` (names separated by commas), ``ZTAD_MAX_ALERTS_PER_DAY``
         (an alert budget as a daily count), and the holiday calendar of
         the day-off feature: ``ZTAD_PUBLIC_HOLIDAYS=1`` (public holidays of the country a
-        login comes from) and ``ZTAD_COMPANY_HOLIDAYS=2026-12-24,2026-12-31``.
+        login comes from) and ``ZTAD_COMPANY_HOLIDAYS=2026-12-24,2026-12-31``, and the rule
+        thresholds ``ZTAD_RULE_<NAME>`` (:class:`RuleThresholds`, e.g. ``ZTAD_RULE_SPRAY_MIN_USERS=15``).
         """
         source = SourceConfig(
             root=os.environ.get("ZTAD_LOG_ROOT", "ztad-home/logs"),
@@ -251,6 +374,7 @@ class JobConfig:
             detection=DetectionConfig(
                 sensitive_resources=comma_list(os.environ.get("ZTAD_SENSITIVE_RESOURCES")),
                 max_alerts_per_day=alerts_per_day_budget(os.environ.get("ZTAD_MAX_ALERTS_PER_DAY")),
+                rule_thresholds=rule_thresholds_from_env(),
                 feature_settings=_holiday_settings_from_env(),
             ),
         )

@@ -59,6 +59,9 @@ class ZtadJobMixin:
         default when empty.
     :param detectors: ensemble members (registered detector names), as a list, JSON text or
         comma-separated text; the ztad default when empty.
+    :param rule_thresholds: behavioural rule thresholds by name (``{"spray_min_users": 15}``,
+        a dict or JSON text; see :class:`ztad.config.RuleThresholds`), over those of the
+        environment (``ZTAD_RULE_<NAME>``); the ztad defaults when empty.
     """
 
     job_template_fields: Sequence[str] = (
@@ -69,6 +72,7 @@ class ZtadJobMixin:
         "history_days",
         "target_fpr",
         "detectors",
+        "rule_thresholds",
     )
 
     def _init_job(
@@ -80,6 +84,7 @@ class ZtadJobMixin:
         history_days: int | str | None = None,
         target_fpr: float | str | None = None,
         detectors: Sequence[str] | str | None = None,
+        rule_thresholds: dict | str | None = None,
     ) -> None:
         self.findings_conn_id = findings_conn_id
         self.source_variable = source_variable
@@ -88,6 +93,7 @@ class ZtadJobMixin:
         self.history_days = history_days
         self.target_fpr = target_fpr
         self.detectors = detectors
+        self.rule_thresholds = rule_thresholds
 
     def day_and_config(self, context: Context) -> tuple[date, JobConfig]:
         """The run's day and configuration; a setting that is wrong fails the task at once,
@@ -137,6 +143,10 @@ class ZtadJobMixin:
             detection = replace(detection, target_fpr=_fraction(self.target_fpr, "target_fpr"))
         if _present(self.detectors) and self.detectors != []:
             detection = replace(detection, detectors=detector_names(self.detectors))
+        if _present(self.rule_thresholds) and self.rule_thresholds != {}:
+            detection = replace(
+                detection, rule_thresholds=rule_thresholds(self.rule_thresholds, detection.rule_thresholds)
+            )
         return detection
 
 
@@ -161,12 +171,13 @@ class ZtadStepOperator(ZtadJobMixin, BaseOperator):
         history_days: int | str | None = None,
         target_fpr: float | str | None = None,
         detectors: Sequence[str] | str | None = None,
+        rule_thresholds: dict | str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self._init_job(
             findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr,
-            detectors,
+            detectors, rule_thresholds,
         )
 
     def execute(self, context: Context) -> Any:
@@ -343,7 +354,7 @@ class ZtadWriteFindingsOperator(ZtadStepOperator):
     Give it the findings Asset as outlet: each successful write then emits an Asset event
     whose ``extra`` holds ``day``, ``findings`` and ``run_id``.
 
-    :param dry_run: compute everything but write nothing (templated). The task then ends
+    :param dry_run: compute everything but write no findings (templated). The task then ends
         skipped, so that no Asset event claims that findings landed; its counts still go to
         XCom.
     :param sharded: the day was scored in shards: gather their files first
@@ -476,6 +487,40 @@ def detector_names(value: Any) -> tuple[str, ...]:
             f"unknown detector(s) {unknown or names!r}; choose among {sorted(DETECTORS)}"
         )
     return tuple(names)
+
+
+def rule_threshold_properties() -> dict[str, dict]:
+    """JSON schema properties of the DAG Param ``rule_thresholds``: every threshold of
+    :class:`ztad.config.RuleThresholds` by name, a whole number for counts. Written out rather
+    than read from ``ztad``, which DAG parsing never imports (a test keeps the two in step)."""
+    counts = ("spray_min_users", "brute_force_min_failures", "success_after_min_failures",
+              "large_transfer_min_observations")
+    names = ("travel_min_km", "travel_min_kmh", *counts[:3], "large_transfer_min_ratio",
+             "large_transfer_min_z", counts[3], "off_hours_min_hours", "off_hours_min_rarity",
+             "min_maturity", "rare_sensitive_max_peer_share")
+    return {name: {"type": "integer" if name in counts else "number", "minimum": 0} for name in names}
+
+
+def rule_thresholds(value: Any, base):
+    """Check and return the thresholds of a templated ``rule_thresholds`` setting over ``base``.
+
+    :param value: threshold name -> number, as a dict or JSON text.
+    :param base: the :class:`ztad.config.RuleThresholds` to change.
+    """
+    from ztad.config import rule_thresholds as parse
+
+    values = value
+    if isinstance(value, str):
+        try:
+            values = json.loads(value)
+        except json.JSONDecodeError:
+            raise AirflowFailException(f"rule_thresholds is not a JSON object: {value!r}") from None
+    if not isinstance(values, dict):
+        raise AirflowFailException(f"rule_thresholds must map threshold names to numbers, not {value!r}")
+    try:
+        return parse(values, base, where="rule_thresholds")
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from None
 
 
 def _present(value: Any) -> bool:

@@ -40,6 +40,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
         history_days: int | str | None = None,
         target_fpr: float | str | None = None,
         detectors: Sequence[str] | str | None = None,
+        rule_thresholds: dict | str | None = None,
         mode: str = "reschedule",
         poke_interval: timedelta | float = timedelta(minutes=10),
         timeout: timedelta | float = timedelta(hours=6),
@@ -48,7 +49,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
         super().__init__(mode=mode, poke_interval=poke_interval, timeout=timeout, **kwargs)
         self._init_job(
             findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr,
-            detectors,
+            detectors, rule_thresholds,
         )
         self.on_missing_partition = on_missing_partition
 

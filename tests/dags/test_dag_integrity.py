@@ -204,6 +204,7 @@ def test_daily_params_and_their_defaults(daily):
         "target_fpr": 0.005,
         "history_days": 30,
         "detectors": None,
+        "rule_thresholds": {},
         "shards": 1,
         "dry_run": False,
         "on_missing_partition": "fail",
@@ -224,6 +225,10 @@ def test_daily_params_and_their_defaults(daily):
         ("detectors", []),
         ("detectors", "ecod"),
         ("detectors", ["ecod", "ecod"]),
+        ("rule_thresholds", {"spray_users": 3}),
+        ("rule_thresholds", {"spray_min_users": 2.5}),
+        ("rule_thresholds", {"travel_min_km": -1}),
+        ("rule_thresholds", [15]),
     ],
 )
 def test_daily_params_refuse_bad_values(daily, name, value):
@@ -242,6 +247,20 @@ def test_params_reach_the_operators_as_templates(daily):
     assert daily.get_task("score").partial_kwargs["target_fpr"] == "{{ params.target_fpr }}"
     assert daily.get_task("score").partial_kwargs["detectors"] == "{{ params.detectors }}"
     assert daily.get_task("cross_user").shards == "{{ params.shards }}"
+    assert daily.get_task("score").partial_kwargs["rule_thresholds"] == "{{ params.rule_thresholds }}"
+    assert daily.get_task("prepare_detectors").rule_thresholds == "{{ params.rule_thresholds }}"
+
+
+def test_the_rule_thresholds_param_names_every_threshold(daily):
+    from dataclasses import fields
+
+    from ztad.config import RuleThresholds
+
+    param = daily.params.get_param("rule_thresholds")
+    assert list(param.schema["properties"]) == [f.name for f in fields(RuleThresholds)]
+    assert param.schema["properties"]["spray_min_users"]["type"] == "integer"
+    assert param.schema["properties"]["travel_min_km"]["type"] == "number"
+    assert param.resolve({"spray_min_users": 15, "travel_min_km": 300.5}) == {"spray_min_users": 15, "travel_min_km": 300.5}
 
 
 # --------------------------------------------------------------------------- ztad_report

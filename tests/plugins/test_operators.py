@@ -1,5 +1,6 @@
 """The step operators, run through ``execute`` with a hand-made context and a recorded pipeline."""
 
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -9,8 +10,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ztad import pipeline
-from ztad.pipeline import shards
 from ztad.ingest import MissingPartitionError
+from ztad.pipeline import shards
 from ztad.store import FindingsStore
 from ztad_airflow.assets import FINDINGS
 from ztad_airflow.hooks import SourceConfigError
@@ -334,6 +335,37 @@ def test_sharded_detectors_and_write_steps_gather_the_shards_first(calls, source
 def test_the_detectors_come_as_a_list_json_or_text(detectors, calls, source):
     ZtadScoreOperator(task_id="score", detectors=detectors).execute(context_for())
     assert calls[0].config.detection.detectors == ("isolation_forest", "ecod")
+
+
+@pytest.mark.parametrize("thresholds", [{"spray_min_users": 15, "travel_min_km": 300}, '{"spray_min_users": "15", "travel_min_km": 300}'])
+def test_rule_thresholds_come_as_a_dict_or_json_over_the_environment(thresholds, calls, source, monkeypatch):
+    monkeypatch.setenv("ZTAD_RULE_BRUTE_FORCE_MIN_FAILURES", "11")
+    ZtadScoreOperator(task_id="score", rule_thresholds=thresholds).execute(context_for())
+    got = calls[0].config.detection.rule_thresholds
+    assert (got.spray_min_users, got.travel_min_km, got.brute_force_min_failures) == (15, 300.0, 11)
+
+
+def test_empty_rule_thresholds_keep_the_defaults(calls, source):
+    from ztad.config import RuleThresholds
+
+    ZtadScoreOperator(task_id="score", rule_thresholds={}).execute(context_for())
+    ZtadScoreOperator(task_id="score", rule_thresholds="").execute(context_for())
+    assert [call.config.detection.rule_thresholds for call in calls] == [RuleThresholds()] * 2
+
+
+@pytest.mark.parametrize(
+    "thresholds, message",
+    [
+        ({"spray": 3}, "rule_thresholds: unknown rule threshold 'spray'"),
+        ({"spray_min_users": "x"}, "rule_thresholds: spray_min_users='x' is not a whole number"),
+        ("{broken", "rule_thresholds is not a JSON object"),
+        ("[15]", "rule_thresholds must map threshold names to numbers"),
+    ],
+)
+def test_bad_rule_thresholds_fail_without_retries(thresholds, message, calls, source):
+    with pytest.raises(AirflowFailException, match=re.escape(message)):
+        ZtadScoreOperator(task_id="score", rule_thresholds=thresholds).execute(context_for())
+    assert calls == []
 
 
 @pytest.mark.parametrize("detectors", [["isolation_forest", "magic"], "[broken", [3]])

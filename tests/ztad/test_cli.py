@@ -90,6 +90,30 @@ def test_holiday_flags_reach_the_features(monkeypatch):
         _job_config(bad)
 
 
+def test_rule_flags_win_over_the_environment(monkeypatch):
+    from ztad.cli import _job_config
+
+    monkeypatch.setenv("ZTAD_RULE_SPRAY_MIN_USERS", "20")
+    monkeypatch.setenv("ZTAD_RULE_TRAVEL_MIN_KM", "400")
+    args = build_parser().parse_args(["run", "--rule", "spray_min_users=30", "--rule", "brute_force_min_failures=12"])
+    thresholds = _job_config(args).detection.rule_thresholds
+    assert (thresholds.spray_min_users, thresholds.brute_force_min_failures, thresholds.travel_min_km) == (30, 12, 400.0)
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("spray_min_users", "--rule 'spray_min_users': expected NAME=VALUE"),
+        ("spray=3", "--rule: unknown rule threshold 'spray'"),
+        ("spray_min_users=many", "--rule: spray_min_users='many' is not a whole number"),
+    ],
+)
+def test_a_bad_rule_flag_is_one_clear_line(cli_home, capsys, rule, message):
+    assert main(["run", "--day", DAY, "--logs", str(cli_home), "--rule", rule]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"ztad: error: {message}") and error.count("\n") == 1
+
+
 # --------------------------------------------------------------------------- real log formats
 
 

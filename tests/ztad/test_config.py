@@ -1,5 +1,6 @@
 """Typed job configuration."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,58 @@ def test_a_daily_alert_budget_from_the_environment(monkeypatch):
         JobConfig.from_env()
     monkeypatch.setenv("ZTAD_MAX_ALERTS_PER_DAY", "")
     assert JobConfig.from_env().detection.max_alerts_per_day is None
+
+
+# --------------------------------------------------------------------------- rule thresholds
+
+
+def test_rule_thresholds_are_part_of_the_detection_config():
+    from ztad.behaviour.rules import RuleThresholds as RulesView
+    from ztad.config import RuleThresholds
+
+    assert RulesView is RuleThresholds
+    assert DetectionConfig().rule_thresholds == RuleThresholds()
+
+
+def test_rule_thresholds_are_typed_from_text_and_numbers():
+    from ztad.config import RuleThresholds, rule_thresholds
+
+    changed = rule_thresholds({"spray_min_users": "15", "travel_min_km": 300, "min_maturity": "0.5"})
+    assert changed == RuleThresholds(spray_min_users=15, travel_min_km=300.0, min_maturity=0.5)
+    assert isinstance(changed.spray_min_users, int) and isinstance(changed.travel_min_km, float)
+    assert rule_thresholds({"spray_min_users": 12.0}).spray_min_users == 12
+    base = RuleThresholds(brute_force_min_failures=9)
+    assert rule_thresholds({"spray_min_users": 3}, base).brute_force_min_failures == 9
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"spray_users": "3"}, "--rule: unknown rule threshold 'spray_users'; known: travel_min_km, "),
+        ({"spray_min_users": "2.5"}, "--rule: spray_min_users='2.5' is not a whole number"),
+        ({"travel_min_km": "far"}, "--rule: travel_min_km='far' is not a number"),
+        ({"travel_min_km": "-1"}, "--rule: travel_min_km='-1' must be a finite number of at least 0"),
+        ({"travel_min_km": "inf"}, "must be a finite number"),
+        ({"spray_min_users": True}, "must be a finite number"),
+    ],
+)
+def test_a_bad_rule_threshold_is_named(values, message):
+    from ztad.config import rule_thresholds
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rule_thresholds(values, where="--rule")
+
+
+def test_rule_thresholds_from_the_environment(monkeypatch):
+    from ztad.config import RuleThresholds
+
+    monkeypatch.setenv("ZTAD_RULE_SPRAY_MIN_USERS", "25")
+    monkeypatch.setenv("ZTAD_RULE_TRAVEL_MIN_KMH", "900.5")
+    thresholds = JobConfig.from_env().detection.rule_thresholds
+    assert thresholds == RuleThresholds(spray_min_users=25, travel_min_kmh=900.5)
+
+
+def test_a_misspelt_rule_variable_is_named(monkeypatch):
+    monkeypatch.setenv("ZTAD_RULE_SPRAY_USERS", "25")
+    with pytest.raises(ValueError, match="ZTAD_RULE_SPRAY_USERS: unknown rule threshold 'spray_users'"):
+        JobConfig.from_env()

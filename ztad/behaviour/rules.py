@@ -4,66 +4,16 @@ Each rule reads the features and ``ctx_*`` facts of :func:`ztad.behaviour.featur
 yields one boolean column named by its code. Rules are kept narrow so that they fire on attacks
 and stay quiet on business travel, VPN users, new employees and new laptops; the detectors
 catch the subtler combinations. Thresholds follow common industry practice and live in
-:class:`RuleThresholds` so that a deployment can tune them.
+:class:`ztad.config.RuleThresholds`, part of the job's configuration, so that a deployment can
+tune them (``--rule NAME=VALUE``, ``ZTAD_RULE_<NAME>``, the DAG Param ``rule_thresholds``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class RuleThresholds:
-    """Thresholds of the behavioural rules.
-
-    Parameters
-    ----------
-    travel_min_km, travel_min_kmh
-        Impossible travel: at least this far, faster than this. Airliners average below
-        800 km/h gate to gate once airport time is counted, so a faster move of 500+ km is
-        not a flight.
-    spray_min_users
-        Password spray: one source failing against at least this many distinct users within
-        the spray window (an hour).
-    brute_force_min_failures
-        Brute force: at least this many failures of one user within the burst window (10 min).
-        Typing mistakes produce bursts of up to about six.
-    success_after_min_failures
-        A success preceded by at least this many failures of the user within 10 minutes.
-    large_transfer_min_ratio, large_transfer_min_z, large_transfer_min_observations
-        Large transfer: bytes at least this many times the user's usual for the resource, at
-        least this many standard deviations above it (log scale, spread shrunk towards peers),
-        judged on at least this many past transfers.
-    off_hours_min_hours, off_hours_min_rarity
-        Off-hours login: at least this many hours outside the user's usual working window
-        (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
-        less likely than an even spread, for a user with mature history (evening overtime is
-        a few hours out; an attacker's night is half a day out).
-    min_maturity
-        Rules that compare with the user's own habits (off hours, new device from a new place)
-        apply only to users whose history is at least this mature (0 new, 1 mature): new
-        employees get new everything.
-    rare_sensitive_max_peer_share
-        Sensitive resource first accessed by the user although at most this share of their
-        peers ever used it.
-    """
-
-    travel_min_km: float = 500.0
-    travel_min_kmh: float = 800.0
-    spray_min_users: int = 10
-    brute_force_min_failures: int = 8
-    success_after_min_failures: int = 8
-    large_transfer_min_ratio: float = 50.0
-    large_transfer_min_z: float = 3.0
-    large_transfer_min_observations: int = 5
-    off_hours_min_hours: float = 6.0
-    off_hours_min_rarity: float = 1.2
-    min_maturity: float = 1.0
-    rare_sensitive_max_peer_share: float = 0.05
-
+from ztad.config import RuleThresholds
 
 DEFAULT_THRESHOLDS = RuleThresholds()
 
