@@ -63,7 +63,13 @@ from ztad.detection.detectors import (
     load_detector,
     make_detector,
 )
-from ztad.detection.detectors.base import calibration_split, feature_matrix, read_description
+from ztad.detection.detectors.base import (
+    VerifiedArtifacts,
+    calibration_split,
+    feature_matrix,
+    read_description,
+    verified_folder,
+)
 from ztad.detection.drift import DriftReference
 from ztad.detection.threshold import calibrate
 
@@ -383,9 +389,10 @@ class Ensemble:
         np.save(folder / CALIBRATION_FILE, self.calibration_scores_, allow_pickle=False)
 
     @classmethod
-    def load(cls, path) -> "Ensemble":
-        """Read an ensemble written by :meth:`save`."""
-        folder = Path(path)
+    def load(cls, source: VerifiedArtifacts) -> "Ensemble":
+        """Read an ensemble written by :meth:`save`, from artifacts the registry verified
+        (:meth:`ztad.detection.registry.ModelRegistry.load`), never from a bare path."""
+        folder = verified_folder(source)
         file = folder / ENSEMBLE_FILE
         if not file.is_file():
             raise EnsembleError(f"{folder} is not a saved ensemble: {ENSEMBLE_FILE} is missing")
@@ -397,10 +404,10 @@ class Ensemble:
             )
         members = {}
         for name in description["members"]:
-            member_folder = folder / MEMBERS_FOLDER / name
-            if read_description(member_folder)["name"] != name:
-                raise EnsembleError(f"{member_folder} does not hold the {name!r} member")
-            members[name] = load_detector(member_folder)
+            member = source.child(f"{MEMBERS_FOLDER}/{name}")
+            if read_description(member.folder)["name"] != name:
+                raise EnsembleError(f"{member.folder} does not hold the {name!r} member")
+            members[name] = load_detector(member)
         ensemble = cls(
             list(members.values()),
             combine=description["combine"],

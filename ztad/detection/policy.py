@@ -2,9 +2,9 @@
 
 The decision only reads registry metadata, so it is cheap; the model itself is loaded once,
 by the scoring step (:mod:`ztad.detection.scoring_model`). A model is retrained when none
-exists, when it is older than ``retrain_every_days``, when the features, the library
-versions or the alert budget changed since it was trained, or when the day's features drift
-from its training rows."""
+exists, when it is older than ``retrain_every_days``, when it was saved in an older artifact
+format, when the features, the library versions or the alert budget changed since it was
+trained, or when the day's features drift from its training rows."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
+from ztad.detection.detectors.base import ARTIFACT_FORMAT
 from ztad.detection.drift import DEFAULT_PSI_THRESHOLD
 from ztad.detection.registry.libraries import library_mismatches
 from ztad.detection.registry.model_registry import as_day
@@ -64,21 +65,26 @@ def train_or_load(
     training_matrix: Callable[[], pd.DataFrame],
     day_features: Callable[[], pd.DataFrame],
     force_retrain: bool = False,
+    trust=None,
 ) -> dict:
     """Pick the model for ``day`` under the retrain policy and return the decision.
+
+    ``trust`` is the registry's root of trust: the metadata the decision reads is checked
+    against it, and a new model's digests are recorded in it.
 
     Returns a dict with ``model_version``, ``action`` (``trained`` or ``loaded``) and
     ``reason`` in words, which the run record keeps.
     """
     from ztad.behaviour.features import FEATURE_NAMES
 
-    registry = registry_of(config)
+    if force_retrain:
+        version = train(day, config, training_matrix(), trust)
+        return {"model_version": version, "action": "trained", "reason": "a retrain was requested for this run"}
+    registry = registry_of(config, trust)
     latest = registry.latest(before=day)
     meta = registry.metadata(latest) if latest else None
     budget_change = _budget_change(meta, config.detection) if meta else None
-    if force_retrain:
-        retrain, reason = True, "a retrain was requested for this run"
-    elif budget_change:
+    if budget_change:
         retrain, reason = True, f"the alert budget changed since {latest} was trained ({budget_change})"
     else:
         drift = _day_drift(meta, day_features()) if meta else None
@@ -92,7 +98,7 @@ def train_or_load(
         )
     if not retrain:
         return {"model_version": latest, "action": "loaded", "reason": reason}
-    version = train(day, config, training_matrix())
+    version = train(day, config, training_matrix(), trust)
     return {"model_version": version, "action": "trained", "reason": reason}
 
 
@@ -132,6 +138,8 @@ def should_retrain(
     if latest_meta is None:
         return True, f"no model was trained before {day}"
     version = latest_meta.get("version", "the latest model")
+    if latest_meta.get("artifact_format") != ARTIFACT_FORMAT:
+        return True, f"{version} was saved in an older artifact format (with pickles); retraining in format {ARTIFACT_FORMAT}"
     current = None if feature_names is None else [str(n) for n in feature_names]
     if current is not None and current != latest_meta["feature_names"]:
         return True, f"the features changed since {version} was trained"

@@ -34,15 +34,17 @@ class ScoringModel:
         return out
 
 
-def registry_of(config: JobConfig):
+def registry_of(config: JobConfig, trust=None):
+    """The job's model registry, with the root of trust the pipeline passes down (without one
+    it saves and lists models but loads none)."""
     from ztad.detection.registry import ModelRegistry
 
-    return ModelRegistry(config.model_dir)
+    return ModelRegistry(config.model_dir, trust=trust)
 
 
-def load_model(config: JobConfig, version: str) -> ScoringModel:
-    """Load and verify a registered model by version (never by path)."""
+def load_model(config: JobConfig, version: str, trust) -> ScoringModel:
+    """Load a registered model by version (never by path), verified against ``trust``."""
     from ztad.behaviour.features import FEATURE_NAMES
 
-    registered = registry_of(config).load(version, expected_features=list(FEATURE_NAMES))
+    registered = registry_of(config, trust).load(version, expected_features=list(FEATURE_NAMES))
     return ScoringModel(version=registered.version, ensemble=registered.model)

@@ -79,9 +79,9 @@ def budget_rate(detection, matrix: pd.DataFrame) -> float:
     return fpr_for_daily_budget(detection.max_alerts_per_day, float(per_day.mean()))
 
 
-def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
+def train(day: date, config: JobConfig, matrix: pd.DataFrame, trust=None) -> str:
     """Fit the configured ensemble on ``matrix`` (normal history, rows tagged with their day)
-    and register it."""
+    and register it, recording its digests in the root of trust ``trust``."""
     from ztad.detection.ensemble import Ensemble
 
     detection = config.detection
@@ -90,7 +90,7 @@ def train(day: date, config: JobConfig, matrix: pd.DataFrame) -> str:
         detection.detectors, target_fpr=budget_rate(detection, matrix), random_state=detection.seed
     ).fit(fit_rows, calibration=calibration_rows)
     start, end = training_window(config, day)
-    return registry_of(config).save(
+    return registry_of(config, trust).save(
         ensemble,
         trained_on=(start, end),
         rows=len(matrix),

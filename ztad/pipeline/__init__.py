@@ -9,11 +9,12 @@ run in its own process (:mod:`~ztad.pipeline.steps`):
 2. :func:`update_baselines` builds the baseline as it stood before the day and computes the
    day's behavioural features;
 3. :func:`prepare_detectors` loads the latest model or trains a new one (on the matrix of
-   :mod:`~ztad.pipeline.training_data`);
+   :mod:`~ztad.pipeline.training_data`) and records a new one's digests in the ``models``
+   table, the registry's root of trust (:mod:`~ztad.pipeline.model_trust`);
 4. :func:`score` scores the events, applies the calibrated threshold and the behavioural rules;
-5. :func:`write_findings` replaces the day's findings and run record, and indexes the day's
-   model in the ``models`` table, in one transaction, then teaches the baseline the day's
-   unflagged events.
+5. :func:`write_findings` replaces the day's findings and run record, and notes in the
+   ``models`` table which run trained the day's model and why, in one transaction, then
+   teaches the baseline the day's unflagged events.
 
 :func:`run_day` runs all five; :func:`run_range` runs consecutive days (a backfill)
 (:mod:`~ztad.pipeline.runner`).
@@ -27,6 +28,7 @@ detection, findings, store, feedback) and is imported only by the reports, the e
 the CLI and the Airflow plugins.
 """
 
+from ztad.pipeline.model_trust import FindingsDatabaseTrust, model_registry
 from ztad.pipeline.run_summary import STEPS, RunSummary
 from ztad.pipeline.runner import (
     new_run_id,
@@ -51,8 +53,8 @@ from ztad.pipeline.training_data import training_features_path
 from ztad.pipeline.workfiles import day_dir
 
 __all__ = [
-    "STEPS", "RunSummary", "attribute_scores", "cross_user", "day_dir", "final_score",
-    "new_run_id", "prepare_detectors", "prepare_sharded_detectors", "pull", "record_failure",
+    "STEPS", "FindingsDatabaseTrust", "RunSummary", "attribute_scores", "cross_user", "day_dir",
+    "final_score", "model_registry", "new_run_id", "prepare_detectors", "prepare_sharded_detectors", "pull", "record_failure",
     "run_day", "run_range", "run_sharded_day", "score", "scored_events", "training_features_path",
     "update_baselines", "write_findings", "write_sharded_findings",
 ]

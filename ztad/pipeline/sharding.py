@@ -17,7 +17,8 @@ Work folder of a sharded day::
 
     day=YYYY-MM-DD/events.parquet               the day's events (pull)
     day=YYYY-MM-DD/shards.json                  how the day was split
-    day=YYYY-MM-DD/baseline.pickle              the day's baseline, built once for all shards
+    day=YYYY-MM-DD/baseline/                    the day's baseline, built once for all shards
+                                                (Parquet, .npy and JSON: no pickle)
     day=YYYY-MM-DD/shard=001-of-004/            one shard: events.parquet, cross_user.parquet
                                                 (with each row's position in the day), then
                                                 features.parquet, scored.parquet ...
@@ -26,8 +27,9 @@ Work folder of a sharded day::
 from __future__ import annotations
 
 import json
-import pickle
+import os
 import shutil
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -41,7 +43,6 @@ from ztad.pipeline.workfiles import (
     day_dir,
     read_json,
     read_parquet,
-    write_atomically,
     write_json,
     write_parquet,
 )
@@ -50,8 +51,8 @@ from ztad.pipeline.workfiles import (
 MANIFEST = "shards.json"
 
 
-#: The day's baseline, built once by the pre-pass for every shard.
-BASELINE_FILE = "baseline.pickle"
+#: The day's baseline, built once by the pre-pass for every shard (a folder of data files).
+BASELINE_FOLDER = "baseline"
 
 
 #: Column of a shard's ``cross_user.parquet`` holding each row's position in the day.
@@ -93,10 +94,23 @@ def split_day(
 def save_baseline(folder: Path, baseline) -> Path:
     """Keep the day's baseline in its work folder, so that each shard loads it instead of
     combining the history's daily aggregates again (seconds per shard for a large
-    organisation). A pickle: the work folder is written and read only by the job itself."""
-    path = Path(folder) / BASELINE_FILE
-    write_atomically(path, lambda tmp: tmp.write_bytes(pickle.dumps(baseline, protocol=pickle.HIGHEST_PROTOCOL)))
-    return path
+    organisation). Data files, not a pickle (:mod:`ztad.behaviour.baselines.state_files`): a
+    worker reading them runs no code that the shared folder could have been given. Written
+    beside the final folder, then moved into place."""
+    from ztad.behaviour.baselines import save_state
+
+    final = Path(folder) / BASELINE_FOLDER
+    staging = final.with_name(f".{BASELINE_FOLDER}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    retired = final.with_name(f".{BASELINE_FOLDER}.old-{uuid.uuid4().hex[:8]}")
+    try:
+        save_state(baseline, staging)
+        if final.exists():
+            final.rename(retired)
+        staging.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+    return final
 
 
 def load_baseline(folder: Path, day: date):
@@ -107,15 +121,16 @@ def load_baseline(folder: Path, day: date):
     FileNotFoundError
         When the day was not prepared for its shards (run the cross_user step).
     ShardError
-        When the file holds another day's baseline.
+        When the folder holds another day's baseline.
     """
-    path = Path(folder) / BASELINE_FILE
+    from ztad.behaviour.baselines import load_state
+
+    path = Path(folder) / BASELINE_FOLDER
     if not path.exists():
         raise FileNotFoundError(
             f"{path} is missing: run the cross_user step for this day before its shards"
         )
-    with path.open("rb") as stream:
-        baseline = pickle.load(stream)
+    baseline = load_state(path)
     if baseline.day != day:
         raise ShardError(f"{path} holds the baseline of {baseline.day}, not of {day}")
     return baseline

@@ -12,6 +12,7 @@ from ztad.store.conversion import REQUIRED_FINDING_COLUMNS, REQUIRED_QUARANTINE_
 from ztad.store.errors import (
     InvalidRowError,
     MissingColumnError,
+    ModelDigestConflictError,
     StoreInputError,
     UnsupportedDatabaseError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "day_lock_name",
     "MissingColumnError",
     "InvalidRowError",
+    "ModelDigestConflictError",
     "StoreInputError",
     "UnsupportedDatabaseError",
     "REQUIRED_FINDING_COLUMNS",

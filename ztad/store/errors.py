@@ -41,3 +41,18 @@ class InvalidRowError(StoreInputError):
 
 class UnsupportedDatabaseError(ValueError):
     """The URL names a database the store does not support (only PostgreSQL and SQLite)."""
+
+
+class ModelDigestConflictError(ValueError):
+    """A model version arrives with digests other than those its ``models`` row recorded when it
+    was trained: the artifact store was altered. The row is never overwritten."""
+
+    def __init__(self, model_version: str, field: str):
+        self.model_version = model_version
+        self.field = field
+        super().__init__(
+            f"model {model_version}: its {field} differ from those the models table recorded when it "
+            "was trained, and that row is never overwritten; the artifact store was altered. Restore "
+            f"the model's folder, or delete its row (DELETE FROM models WHERE model_version = "
+            f"'{model_version}') and retrain"
+        )

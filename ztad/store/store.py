@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-from sqlalchemy import Table, delete, func, inspect, or_, select
+from sqlalchemy import Table, delete, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine
 
 from ztad.store import conversion, migrate, tables
 from ztad.store.bulk import insert_rows
 from ztad.store.engine import make_engine, prepare_engine, writer_options
+from ztad.store.errors import ModelDigestConflictError
 from ztad.store.locks import day_lock_name, lock_for_transaction
 from ztad.store.records import ModelRecord, RunRecord
 from ztad.store.urls import normalize_url, safe_url
@@ -89,8 +90,8 @@ class FindingsStore:
         user_risk: pd.DataFrame | None = None,
         model: ModelRecord | None = None,
     ) -> None:
-        """Replace ``run.day``'s findings, incidents, user risk and quarantined rows, and upsert
-        the run and the model that scored the day, atomically.
+        """Replace ``run.day``'s findings, incidents, user risk and quarantined rows, upsert the
+        run, and record the model that scored the day, atomically.
 
         One transaction: on PostgreSQL it first takes the day's advisory lock, so that two
         overlapping runs of one day apply one after the other instead of mixing; then it
@@ -118,11 +119,16 @@ class FindingsStore:
         user_risk
             The day's per-user risk rows (``user_risk`` columns; ``user_id``, ``risk_score``,
             ``findings_count`` and ``incidents_count`` required); ``None`` for none.
+        model
+            The model that scored the day, as :meth:`record_model` records it (its row is
+            written once; only the training run's fields are filled in later).
 
         Raises
         ------
         MissingColumnError, InvalidRowError
             Before anything is written, when the frames cannot be stored.
+        ModelDigestConflictError
+            When the model's digests differ from its stored row; nothing is written.
         """
         finding_values = conversion.finding_columns(findings, run)
         quarantine_values = conversion.quarantine_columns(quarantine, run)
@@ -139,7 +145,7 @@ class FindingsStore:
             insert_rows(connection, tables.user_risk, risk_values)
             insert_rows(connection, tables.quarantine, quarantine_values)
             if model is not None:
-                _upsert_model(connection, model)
+                _record_model(connection, model)
             _upsert_run(connection, run)
         log.info(
             "%s: wrote %d findings and %d quarantined rows for run %s",
@@ -152,14 +158,34 @@ class FindingsStore:
             _upsert_run(connection, run)
 
     def record_model(self, model: ModelRecord) -> None:
-        """Insert or update one row of the registry's index in ``models``.
+        """Record one model of the registry in ``models``: the row is the registry's root of
+        trust (the digests of the model's files, checked before every load).
 
-        Idempotent: the registry facts of a version never change, so writing it again only
-        refreshes ``train_reason``, ``trained_for_day`` and ``run_id``, and only with values
-        that are set (a run that loaded the model leaves its training run's in place).
+        Written once: the registry facts of a version never change, and a stored row's digests
+        are never overwritten. Writing the version again only fills in ``train_reason``,
+        ``trained_for_day`` and ``run_id``, with the values that are set (a run that loaded the
+        model leaves its training run's in place).
+
+        Raises
+        ------
+        ModelDigestConflictError
+            When ``model`` carries other digests than the stored row (the artifact store was
+            altered); nothing is changed.
         """
         with self._writing() as connection:
-            _upsert_model(connection, model)
+            _record_model(connection, model)
+
+    def model_digests(self, model_version: str) -> tuple[str, dict] | None:
+        """``(metadata_sha256, files)`` that ``models`` recorded for a version when it was
+        trained, or ``None`` when it holds no such row (or no ``models`` table yet)."""
+        table = tables.models
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table(table.name):
+                return None
+            row = connection.execute(
+                select(table.c.metadata_sha256, table.c.files).where(table.c.model_version == model_version)
+            ).first()
+        return None if row is None else (row[0], dict(row[1]))
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -314,22 +340,23 @@ def _upsert_run(connection: Connection, run: RunRecord) -> None:
     connection.execute(statement)
 
 
-def _upsert_model(connection: Connection, model: ModelRecord) -> None:
-    """Insert the model's row, or refresh its run fields with the values that are set."""
+def _record_model(connection: Connection, model: ModelRecord) -> None:
+    """Insert the model's row if it is new, else check its digests and fill in the run fields
+    that are set; the registry facts and digests of a stored row never change."""
     dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     table = tables.models
     row = model.as_row()
-    statement = dialect_insert(table).values(row)
-    run_fields = ModelRecord.run_fields()
-    updates = {
-        name: func.coalesce(statement.excluded[name], table.c[name]) if name in run_fields
-        else statement.excluded[name]
-        for name in row
-        if name != "model_version"
-    }
-    connection.execute(
-        statement.on_conflict_do_update(index_elements=[table.c.model_version], set_=updates)
-    )
+    connection.execute(dialect_insert(table).values(row).on_conflict_do_nothing(index_elements=[table.c.model_version]))
+    stored = connection.execute(
+        select(table.c.metadata_sha256, table.c.files).where(table.c.model_version == model.model_version)
+    ).one()
+    if stored[0] != model.metadata_sha256:
+        raise ModelDigestConflictError(model.model_version, "metadata.json digest")
+    if dict(stored[1]) != model.files:
+        raise ModelDigestConflictError(model.model_version, "file digests")
+    runs = {name: row[name] for name in ModelRecord.run_fields() if row[name] is not None}
+    if runs:
+        connection.execute(update(table).where(table.c.model_version == model.model_version).values(**runs))
 
 
 def _as_date(day: date | str) -> date:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.ztad.detection.detectors.synthetic import normal_features
-from ztad.detection.detectors import FeatureMismatchError
+from ztad.detection.detectors import ARTIFACT_FORMAT, FeatureMismatchError
 from ztad.detection.drift import DEFAULT_PSI_THRESHOLD, DriftReference, population_stability_index
 from ztad.detection.policy import should_retrain
 
@@ -67,6 +67,7 @@ def test_drift_triggers_a_retrain(training):
     meta = {
         "version": "m-20260315-0123456789ab",
         "trained_on": {"start": "2026-03-01", "end": "2026-03-15"},
+        "artifact_format": ARTIFACT_FORMAT,
         "feature_names": list(training.columns),
         "libraries": {},
     }

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tests.ztad.detection.detectors.synthetic import FAST_PARAMS, far_anomalies, normal_features
-from ztad.detection.detectors import FeatureMismatchError, NotFittedError, make_detector
+from ztad.detection.detectors import FeatureMismatchError, NotFittedError, VerifiedArtifacts, make_detector
 from ztad.detection.ensemble import (
     DEFAULT_MEMBERS,
     Ensemble,
@@ -184,7 +184,7 @@ def test_save_then_load_gives_identical_scores_with_every_default_member(train, 
     params = {"autoencoder": FAST_PARAMS["autoencoder"], "isolation_forest": {"n_estimators": 50}}
     ensemble = Ensemble.from_names(DEFAULT_MEMBERS, params=params).fit(train)
     ensemble.save(tmp_path / "model")
-    loaded = Ensemble.load(tmp_path / "model")
+    loaded = Ensemble.load(VerifiedArtifacts(tmp_path / "model", "test"))
     rows = pd.concat([normal_features(500, seed=6), far_anomalies(5, seed=3)], ignore_index=True)
     pd.testing.assert_frame_equal(loaded.contributions(rows), ensemble.contributions(rows))
     assert loaded.threshold_ == ensemble.threshold_
@@ -194,7 +194,7 @@ def test_save_then_load_gives_identical_scores_with_every_default_member(train, 
 
 def test_loading_a_folder_that_is_not_an_ensemble_is_refused(tmp_path):
     with pytest.raises(EnsembleError, match="ensemble.json is missing"):
-        Ensemble.load(tmp_path)
+        Ensemble.load(VerifiedArtifacts(tmp_path, "test"))
 
 
 def test_explicit_calibration_rows_are_held_out_from_every_member(train):

@@ -5,6 +5,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from ztad.detection.detectors import ARTIFACT_FORMAT
 from ztad.detection.policy import should_retrain
 
 
@@ -13,6 +14,7 @@ def meta():
     return {
         "version": "m-20260315-0123456789ab",
         "trained_on": {"start": "2026-03-01", "end": "2026-03-15"},
+        "artifact_format": ARTIFACT_FORMAT,
         "feature_names": ["a", "b"],
         "libraries": {"numpy": np.__version__},
     }
@@ -48,3 +50,8 @@ def test_changed_libraries_retrain(meta):
     meta["libraries"]["numpy"] = "1.0.0"
     retrain, reason = should_retrain(meta, date(2026, 3, 16), 7)
     assert retrain and "numpy trained 1.0.0" in reason
+
+
+def test_a_model_saved_in_an_older_artifact_format_is_retrained(meta):
+    retrain, reason = should_retrain({**meta, "artifact_format": None}, date(2026, 3, 16), 7)
+    assert retrain and "older artifact format (with pickles)" in reason

@@ -105,12 +105,15 @@ def test_rerun_of_a_past_day_reproduces_its_findings(backfill):
     assert len(store.findings()) == sum(s.rows_flagged for s in summaries)
 
 
-def test_dry_run_writes_nothing(small_logs, tmp_path):
+def test_dry_run_writes_no_findings_run_or_baseline(small_logs, tmp_path):
     config = _config(small_logs, tmp_path)
     summary = pipeline.run_day(FIRST_SCORED, config, dry_run=True)
     assert summary.status == "dry_run" and summary.rows_scored > 0
-    assert not (tmp_path / "findings.db").exists()
+    store = FindingsStore(config.resolved_database_url)
+    assert store.findings().empty and store.runs().empty and store.incidents().empty
     assert not pipeline.training_features_path(config, FIRST_SCORED).exists()
+    # The model it trained is registered like any other: its digests are the root of trust.
+    assert store.models()["model_version"].tolist() == [summary.model_version]
 
 
 @pytest.fixture
@@ -294,3 +297,21 @@ def test_a_daily_alert_count_sets_the_rate_and_a_budget_change_retrains(small_lo
     # The same budget again: the model is loaded, not retrained.
     third = pipeline.run_day(day + timedelta(days=1), daily)
     assert third.model_action == "loaded" and third.target_fpr == second.target_fpr
+
+
+def test_rule_thresholds_in_the_config_reach_the_scoring(backfill, tmp_path):
+    config, _ = backfill
+    day = next(d for d in (FIRST_SCORED + timedelta(days=n) for n in range(7))
+               if pipeline.scored_events(d, config)["rule_hit"].any())
+    copy = config.with_overrides(home=tmp_path / "home")
+    shutil.copytree(config.home, copy.home)
+    unreachable = replace(
+        FAST.rule_thresholds, travel_min_km=1e9, spray_min_users=10**6, brute_force_min_failures=10**6,
+        success_after_min_failures=10**6, large_transfer_min_ratio=1e12, min_maturity=2.0,
+    )
+    rescored = copy.with_overrides(detection=replace(FAST, rule_thresholds=unreachable))
+    pipeline.score(day, rescored)
+    before, after = pipeline.scored_events(day, config), pipeline.scored_events(day, rescored)
+    assert before["rule_hit"].sum() > 0 and after["rule_hit"].sum() == 0
+    # Only the rules moved: the models score every event as before.
+    pd.testing.assert_series_equal(after["ensemble_score"], before["ensemble_score"])

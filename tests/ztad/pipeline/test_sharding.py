@@ -177,10 +177,10 @@ def exactly_explained(findings: pd.DataFrame) -> pd.Series:
 
 @pytest.mark.postgres
 def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
-    small_logs, empty_postgres_url, tmp_path, monkeypatch
+    small_logs, empty_postgres_url, another_empty_postgres_url, tmp_path, monkeypatch
 ):
-    """Three days, whole then in 3 shards (each with its own state), into PostgreSQL: the
-    same findings, incidents, scores, flags and explanations, column for column."""
+    """Three days, whole then in 3 shards (each with its own state and database), into
+    PostgreSQL: the same findings, incidents, scores, flags and explanations, column for column."""
     from ztad.findings import attributions
 
     # Only the day's 3 highest findings get exact TreeSHAP (250 in production, more than
@@ -188,13 +188,13 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
     monkeypatch.setattr(attributions.attribution_table, "__defaults__", (None, 3))
     days = [FIRST_SCORED + timedelta(days=k) for k in range(3)]
     whole = config_in(tmp_path / "whole", str(small_logs), database_url=empty_postgres_url)
-    split = config_in(tmp_path / "split", str(small_logs), database_url=empty_postgres_url)
+    split = config_in(tmp_path / "split", str(small_logs), database_url=another_empty_postgres_url)
 
     for day in days:
         pipeline.run_day(day, whole, run_id=f"whole-{day}")
     expected = stored(empty_postgres_url, days)
     summaries = [pipeline.run_sharded_day(day, split, 3, run_id=f"split-{day}") for day in days]
-    actual = stored(empty_postgres_url, days)
+    actual = stored(another_empty_postgres_url, days)
 
     assert len(expected["findings"]) > 0 and len(expected["incidents"]) > 0
     assert "password_spray" in set(expected["findings"]["category"]), "the cross-user case is covered"
@@ -207,8 +207,11 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
         a = pd.read_parquet(pipeline.day_dir(whole, day) / "scored.parquet")
         b = pd.read_parquet(pipeline.day_dir(split, day) / "scored.parquet")
         pd.testing.assert_frame_equal(a, b, check_exact=True)
-    with FindingsStore(empty_postgres_url) as store:
-        runs = store.runs().set_index("run_id")
+    runs = []
+    for url in (empty_postgres_url, another_empty_postgres_url):
+        with FindingsStore(url) as store:
+            runs.append(store.runs())
+    runs = pd.concat(runs, ignore_index=True).set_index("run_id")
     for day, summary in zip(days, summaries):
         assert runs.loc[summary.run_id, "rows_flagged"] == runs.loc[f"whole-{day}", "rows_flagged"]
         assert runs.loc[summary.run_id, "status"] == "success"

@@ -105,7 +105,7 @@ def model(version: str = "m-20240305-0123456789ab", **fields) -> ModelRecord:
         calibration_rows=2_000,
         artifact_uri=f"/srv/ztad/models/{version}",
         metadata_sha256="ab" * 32,
-        files={"model/ensemble.json": "cd" * 32, "model/isolation_forest/model.joblib": "ef" * 32},
+        files={"model/ensemble.json": "cd" * 32, "model/members/isolation_forest/isolation_forest.skops": "ef" * 32},
     )
     values.update(fields)
     return ModelRecord(model_version=version, **values)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.ztad.store import sample
-from ztad.store import FindingsStore, ModelRecord
+from ztad.store import FindingsStore, ModelDigestConflictError, ModelRecord
 from ztad.store import store as store_module
 
 VERSION = "m-20240305-0123456789ab"
@@ -49,6 +49,30 @@ def test_writing_a_model_again_is_idempotent_and_loading_keeps_the_training_run(
                                     trained_for_day=sample.DAY, run_id="run-b"))
     (row,) = store.models().to_dict("records")
     assert (row["train_reason"], row["run_id"]) == ("a retrain was requested for this run", "run-b")
+
+
+@pytest.mark.parametrize(
+    "changes, what",
+    [({"metadata_sha256": "99" * 32}, "metadata.json digest"),
+     ({"files": {"model/ensemble.json": "cd" * 32, "model/extra.joblib": "00" * 32}}, "file digests")],
+)
+def test_a_models_digests_are_never_overwritten(store, changes, what):
+    store.record_model(sample.model(train_reason="first training", trained_for_day=sample.DAY, run_id="run-a"))
+    before = store.models()
+    tampered = sample.model(run_id="run-b", **changes)
+    with pytest.raises(ModelDigestConflictError, match=f"model {VERSION}: its {what} differ .* never overwritten"):
+        store.record_model(tampered)
+    with pytest.raises(ModelDigestConflictError):
+        store.replace_day(sample.run(), sample.findings(["e1"]), model=tampered)
+    pd.testing.assert_frame_equal(store.models(), before)
+    assert store.findings().empty
+
+
+def test_model_digests_are_what_the_row_recorded(store):
+    assert store.model_digests(VERSION) is None  # no models table yet
+    store.record_model(sample.model())
+    assert store.model_digests(VERSION) == (sample.model().metadata_sha256, sample.model().files)
+    assert store.model_digests("m-20240305-ffffffffffff") is None
 
 
 def test_the_day_and_its_model_are_written_in_one_transaction(store, monkeypatch):

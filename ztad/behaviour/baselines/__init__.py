@@ -41,10 +41,12 @@ from ztad.behaviour.baselines.persist import (
     save_daily_aggregate,
 )
 from ztad.behaviour.baselines.state import BaselineState, combine_aggregates
+from ztad.behaviour.baselines.state_files import load_state, save_state
 
 __all__ = [
     "AGGREGATE_VERSION", "PAIR_COLUMNS", "REQUIRED_COLUMNS", "BaselineError", "BaselineState",
     "DailyAggregate", "PairStats", "aggregate_dir", "asn_text", "baseline_as_of", "codes_in",
     "combine_aggregates", "daily_aggregate", "event_coordinates", "load_daily_aggregate",
-    "log_bytes", "network_prefix", "reduce_groups", "save_daily_aggregate", "window_days_before",
+    "load_state", "log_bytes", "network_prefix", "reduce_groups", "save_daily_aggregate",
+    "save_state", "window_days_before",
 ]

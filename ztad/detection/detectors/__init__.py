@@ -1,7 +1,8 @@
 """Anomaly detectors with one interface: fit on normal history, higher score = more anomalous.
 
 ``DETECTORS`` maps each registered name to its class; :func:`make_detector` builds one by name
-and :func:`load_detector` reads any saved one. Importing this package does not import
+and :func:`load_detector` reads any saved one from artifacts the model registry verified
+(:class:`VerifiedArtifacts`), never from a bare path. Importing this package does not import
 TensorFlow: the autoencoder imports it when it fits or loads.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from ztad.detection.detectors.autoencoder import AutoencoderDetector
 from ztad.detection.detectors.base import (
+    ARTIFACT_FORMAT,
     ArtifactError,
     Detector,
     DetectorError,
@@ -16,8 +18,10 @@ from ztad.detection.detectors.base import (
     InsufficientDataError,
     InvalidFeaturesError,
     NotFittedError,
+    VerifiedArtifacts,
     clone,
     read_description,
+    verified_folder,
 )
 from ztad.detection.detectors.ecod import ECODDetector
 from ztad.detection.detectors.isolation_forest import IsolationForestDetector
@@ -50,12 +54,20 @@ def detector_class(name: str) -> type[Detector]:
     return DETECTORS[name]
 
 
-def load_detector(path) -> Detector:
-    """Read a detector saved with ``Detector.save``, whatever its kind."""
-    return detector_class(read_description(path)["name"]).load(path)
+def load_detector(source: VerifiedArtifacts) -> Detector:
+    """Read a detector saved with ``Detector.save``, whatever its kind, from artifacts the
+    registry verified (:meth:`ztad.detection.registry.ModelRegistry.load`).
+
+    Raises
+    ------
+    ArtifactError
+        When ``source`` is a path rather than verified artifacts.
+    """
+    return detector_class(read_description(verified_folder(source))["name"]).load(source)
 
 
 __all__ = [
+    "ARTIFACT_FORMAT",
     "DETECTORS",
     "ArtifactError",
     "AutoencoderDetector",
@@ -69,6 +81,7 @@ __all__ = [
     "NotFittedError",
     "OneClassSVMDetector",
     "UnknownDetectorError",
+    "VerifiedArtifacts",
     "clone",
     "detector_class",
     "load_detector",

@@ -12,7 +12,10 @@ enabled (``tf.config.experimental.enable_op_determinism``, process-wide) and the
 are limited to ``threads`` when TensorFlow has not started yet in the process.
 
 TensorFlow is imported only inside this module's functions, so importing :mod:`ztad.detection.detectors`
-stays light; the model is saved as a ``.keras`` file.
+stays light. The network is saved as its weight arrays only (``.npz``, read without pickles):
+loading rebuilds the architecture from the parameters and sets the weights, so a saved file
+cannot bring layers or code of its own (a ``.keras`` file carries a configuration that Keras
+deserialises).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ztad.detection.detectors.base import Detector, DetectorError
+from ztad.detection.detectors.base import ArtifactError, Detector, DetectorError
 from ztad.detection.detectors.scaling import FeatureScaler
 
-MODEL_FILE = "autoencoder.keras"
+MODEL_FILE = "autoencoder_weights.npz"
 #: Rows per batch when scoring (memory-bound, not a quality setting).
 PREDICT_BATCH = 8192
 
@@ -104,6 +107,8 @@ class AutoencoderDetector(Detector):
     Attributes
     ----------
     model_ : keras.Model
+    code_size_ : int
+        Width of the bottleneck.
     scaler_ : FeatureScaler
     history_ : dict
         ``epochs_run``, ``best_epoch``, ``best_val_loss`` and the per-epoch ``loss`` and
@@ -160,8 +165,8 @@ class AutoencoderDetector(Detector):
         keras.utils.set_random_seed(self.random_state)
         self.scaler_ = FeatureScaler.fit(X)
         train, validation = self._training_rows(self.scaler_.transform(X).astype(np.float32))
-        code_size = max(2, round(X.shape[1] * self.code_ratio))
-        model = _build_network(keras, X.shape[1], tuple(self.hidden_units), code_size)
+        self.code_size_ = max(2, round(X.shape[1] * self.code_ratio))
+        model = _build_network(keras, X.shape[1], tuple(self.hidden_units), self.code_size_)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
         stop = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=self.patience, restore_best_weights=True
@@ -206,22 +211,30 @@ class AutoencoderDetector(Detector):
     # ----------------------------------------------------------------- persistence
 
     def _state(self) -> dict:
-        return {"scaler": self.scaler_.to_dict(), "history": self.history_}
+        return {"scaler": self.scaler_.to_dict(), "history": self.history_, "code_size": self.code_size_}
 
     def _load_state(self, state: dict) -> None:
         self.scaler_ = FeatureScaler.from_dict(state["scaler"])
         self.history_ = state["history"]
+        self.code_size_ = int(state["code_size"])
 
     def _save_model(self, folder: Path) -> None:
-        with _quiet_numpy_bridge():
-            self.model_.save(folder / MODEL_FILE)
+        weights = {f"w{i:03d}": np.asarray(w) for i, w in enumerate(self.model_.get_weights())}
+        np.savez(folder / MODEL_FILE, **weights)
 
     def _load_model(self, folder: Path) -> None:
         keras = _keras(self.threads)
-        with _quiet_numpy_bridge():
-            self.model_ = keras.saving.load_model(
-                folder / MODEL_FILE, compile=False, safe_mode=True
+        model = _build_network(keras, self.n_features_in_, tuple(self.hidden_units), self.code_size_)
+        with np.load(folder / MODEL_FILE, allow_pickle=False) as stored:
+            weights = [stored[name] for name in sorted(stored.files)]
+        expected = [tuple(w.shape) for w in model.get_weights()]
+        if [tuple(w.shape) for w in weights] != expected:
+            raise ArtifactError(
+                f"{MODEL_FILE} holds weights of shapes {[w.shape for w in weights]}, not those of the "
+                f"network its parameters describe ({expected}); retrain the model"
             )
+        model.set_weights(weights)
+        self.model_ = model
 
 
 def _history_summary(history: dict) -> dict:

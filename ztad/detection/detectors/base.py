@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,8 +29,9 @@ import pandas as pd
 
 from ztad.detection.threshold import calibrate
 
-#: Version of the saved folder layout; bumped when it changes incompatibly.
-ARTIFACT_FORMAT = 1
+#: Version of the saved folder layout; bumped when it changes incompatibly. Format 2 holds no
+#: pickle and no serialised network: skops files, ``.npy``/``.npz`` arrays and JSON only.
+ARTIFACT_FORMAT = 2
 #: Fewest training rows a detector accepts (it needs some to fit and some to calibrate).
 MIN_TRAINING_ROWS = 20
 
@@ -59,6 +61,39 @@ class InsufficientDataError(DetectorError):
 
 class ArtifactError(DetectorError):
     """A saved detector folder is missing, incomplete or of another kind or format."""
+
+
+@dataclass(frozen=True)
+class VerifiedArtifacts:
+    """A local folder whose every file the model registry checked against the digests recorded
+    when the model was trained (:meth:`ztad.detection.registry.ModelRegistry.load` makes it).
+
+    Saved models are read from one of these only, never from a path: what a detector or an
+    ensemble loads is always what the registry verified.
+    """
+
+    folder: Path
+    version: str
+
+    def child(self, relative: str) -> VerifiedArtifacts:
+        """A sub-folder of the verified folder (an ensemble member's)."""
+        return VerifiedArtifacts(Path(self.folder) / relative, self.version)
+
+
+def verified_folder(source) -> Path:
+    """The folder of verified artifacts; anything else (a path) is refused.
+
+    Raises
+    ------
+    ArtifactError
+        When ``source`` is not :class:`VerifiedArtifacts`.
+    """
+    if not isinstance(source, VerifiedArtifacts):
+        raise ArtifactError(
+            f"models are read only through the model registry, which checks every file against the "
+            f"digests recorded at training: use ModelRegistry(...).load(version), not a path ({source!r})"
+        )
+    return Path(source.folder)
 
 
 # --------------------------------------------------------------------------- input checks
@@ -321,8 +356,8 @@ class Detector:
         self._save_model(folder)
 
     @classmethod
-    def load(cls, path) -> "Detector":
-        """Read a detector saved with :meth:`save`.
+    def load(cls, source: VerifiedArtifacts) -> "Detector":
+        """Read a detector saved with :meth:`save`, from artifacts the registry verified.
 
         Called on a detector class; :func:`ztad.detection.detectors.load_detector` reads a
         saved detector of any kind.
@@ -330,9 +365,10 @@ class Detector:
         Raises
         ------
         ArtifactError
-            When the folder is not a saved detector, is of another kind, or another format.
+            When ``source`` is a path rather than verified artifacts, or the folder is not a
+            saved detector, is of another kind, or another format.
         """
-        folder = Path(path)
+        folder = verified_folder(source)
         description = read_description(folder)
         if not cls.name:
             raise DetectorError("load a saved detector of any kind with load_detector(path)")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from ztad.detection.detectors.base import Detector
+from ztad.detection.detectors.safe_files import load_model, save_model
 
-MODEL_FILE = "isolation_forest.joblib"
+MODEL_FILE = "isolation_forest.skops"
 
 
 class IsolationForestDetector(Detector):
@@ -43,6 +43,7 @@ class IsolationForestDetector(Detector):
     """
 
     name = "isolation_forest"
+    libraries = ("numpy", "scikit-learn", "skops")
 
     def __init__(
         self,
@@ -76,8 +77,8 @@ class IsolationForestDetector(Detector):
         return -self.model_.score_samples(X)
 
     def _save_model(self, folder: Path) -> None:
-        joblib.dump(self.model_, folder / MODEL_FILE)
+        save_model(self.model_, folder / MODEL_FILE)
 
     def _load_model(self, folder: Path) -> None:
-        # joblib files are pickles: the registry checks their hashes before anything loads them.
-        self.model_ = joblib.load(folder / MODEL_FILE)
+        # A skops file: read without running code, after the registry checked its digest.
+        self.model_ = load_model(folder / MODEL_FILE)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import SGDOneClassSVM
@@ -34,12 +33,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import OneClassSVM
 
 from ztad.detection.detectors.base import Detector, DetectorError
+from ztad.detection.detectors.safe_files import load_model, save_model
 from ztad.detection.detectors.scaling import FeatureScaler
 
 #: Largest training set fitted with the exact kernel when ``method="auto"``.
 EXACT_MAX_ROWS = 10_000
 METHODS = ("auto", "exact", "nystroem", "subsample")
-MODEL_FILE = "ocsvm.joblib"
+MODEL_FILE = "ocsvm.skops"
 
 
 class OneClassSVMDetector(Detector):
@@ -72,6 +72,7 @@ class OneClassSVMDetector(Detector):
     """
 
     name = "ocsvm"
+    libraries = ("numpy", "scikit-learn", "skops")
 
     def __init__(
         self,
@@ -150,8 +151,8 @@ class OneClassSVMDetector(Detector):
         self.scaler_ = FeatureScaler.from_dict(state["scaler"])
 
     def _save_model(self, folder: Path) -> None:
-        joblib.dump(self.model_, folder / MODEL_FILE)
+        save_model(self.model_, folder / MODEL_FILE)
 
     def _load_model(self, folder: Path) -> None:
-        # joblib files are pickles: the registry checks their hashes before anything loads them.
-        self.model_ = joblib.load(folder / MODEL_FILE)
+        # A skops file: read without running code, after the registry checked its digest.
+        self.model_ = load_model(folder / MODEL_FILE)

@@ -1,5 +1,5 @@
 """``ModelRegistry``: versioned model artifacts in a folder or an object store, saved once and
-loaded only after their hashes are checked."""
+loaded only after their hashes are checked against a root of trust outside the store."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ import fsspec
 import numpy as np
 from fsspec.implementations.local import LocalFileSystem
 
-from ztad.detection.detectors import Detector, FeatureMismatchError, load_detector
+from ztad.detection.detectors import (
+    ARTIFACT_FORMAT,
+    Detector,
+    FeatureMismatchError,
+    VerifiedArtifacts,
+    load_detector,
+)
 from ztad.detection.ensemble import Ensemble
 from ztad.detection.registry.digests import (
     content_digest,
@@ -25,6 +31,7 @@ from ztad.detection.registry.digests import (
     sha256_bytes,
 )
 from ztad.detection.registry.libraries import library_mismatches, library_versions
+from ztad.detection.registry.trust import RootOfTrust, TrustedDigests
 
 VERSION_PATTERN = re.compile(r"^m-\d{8}-[0-9a-f]{12}$")
 
@@ -39,6 +46,13 @@ MODEL_FOLDER = "model"
 
 
 METADATA_FORMAT = 1
+
+#: What to do about a version whose files differ from the digests recorded at training.
+_RECOVERY = (
+    "the artifact store was altered, so nothing of it was loaded. Restore the version's folder "
+    "from a backup, or delete its models row (DELETE FROM models WHERE model_version = '{version}') "
+    "and retrain"
+)
 _SAFE_RELATIVE_PATH = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
@@ -57,6 +71,10 @@ class ArtifactIntegrityError(RegistryError):
 
 class LibraryVersionError(RegistryError):
     """The model was trained with library versions incompatible with the installed ones."""
+
+
+class UntrustedModelError(UnknownVersionError):
+    """The root of trust holds no digests for the version: it was not trained by this job."""
 
 
 @dataclass(frozen=True)
@@ -120,12 +138,17 @@ class ModelRegistry:
     ----------
     root
         Local folder or fsspec URL.
+    trust
+        Where each version's digests are recorded when it is trained and checked when it is
+        loaded (:class:`~ztad.detection.registry.trust.RootOfTrust`): the findings database in
+        the pipeline. Without one the registry can save and list models but loads none.
     storage_options
         Passed to fsspec (credentials come from the environment or these options).
     """
 
-    def __init__(self, root, *, storage_options: dict | None = None):
+    def __init__(self, root, *, trust: RootOfTrust | None = None, storage_options: dict | None = None):
         self.root = str(root)
+        self.trust = trust
         self.fs, self._root = fsspec.core.url_to_fs(self.root, **(storage_options or {}))
 
     def __repr__(self) -> str:
@@ -137,24 +160,52 @@ class ModelRegistry:
     # ----------------------------------------------------------------- index
 
     def entries(self) -> list[dict]:
-        """Index entries, oldest first: version, trained_from, trained_to, rows, created_at."""
+        """Index entries, oldest first: version, trained_from, trained_to, rows, created_at.
+
+        The index lists what the store holds; it is not trusted (loading checks every file
+        against the root of trust).
+
+        Raises
+        ------
+        RegistryError
+            When ``index.json`` is empty or not an index the registry wrote, naming the file.
+        """
         path = self._path(INDEX_FILE)
         if not self.fs.exists(path):
             return []
         with self.fs.open(path, "rb") as handle:
-            payload = json.loads(handle.read())
-        return list(payload.get("versions", []))
+            text = handle.read()
+        where = f"{self.root.rstrip('/')}/{INDEX_FILE}"
+        try:
+            payload = json.loads(text)
+        except ValueError as error:
+            state = "is empty" if not text.strip() else f"is not valid JSON ({error})"
+            raise RegistryError(
+                f"the model index {where} {state}; restore it from a backup, or move it away to "
+                "start a new index (models are then trained afresh)"
+            ) from None
+        versions = payload.get("versions") if isinstance(payload, dict) else None
+        if not isinstance(versions, list) or not all(isinstance(e, dict) and "version" in e for e in versions):
+            raise RegistryError(
+                f"the model index {where} is not an index this registry wrote (no list of versions); "
+                "restore it from a backup, or move it away to start a new index"
+            )
+        return list(versions)
 
     def versions(self) -> list[str]:
         """Every registered version, oldest first."""
         return [e["version"] for e in self.entries()]
 
-    def _entry(self, version: str) -> dict:
+    @staticmethod
+    def _check_name(version: str) -> None:
         if not isinstance(version, str) or not VERSION_PATTERN.match(version):
             raise UnknownVersionError(
                 f"{version!r} is not a model version of this registry (expected a name like "
                 "m-20260315-1a2b3c4d5e6f); models are only loaded by version, never by path"
             )
+
+    def _entry(self, version: str) -> dict:
+        self._check_name(version)
         for entry in self.entries():
             if entry["version"] == version:
                 return entry
@@ -253,16 +304,29 @@ class ModelRegistry:
         digest = content_digest(summary, description, model.calibration_scores_)
         version = f"m-{end:%Y%m%d}-{digest[:12]}"
         with self._index_lock():
-            if version in self.versions():
+            entries = self.entries()
+            if any(e["version"] == version for e in entries) and self._recorded(version):
                 return version
-            self._publish(version, model, summary, description, metrics or {})
-            self._write_index(self.entries() + [self._index_entry(version, description)])
+            record = self._publish(version, model, summary, description, metrics or {})
+            kept = [e for e in entries if e["version"] != version]
+            self._write_index(kept + [self._index_entry(record)])
+            if self.trust is not None:
+                self.trust.record(version, record)
         return version
+
+    def _recorded(self, version: str) -> bool:
+        """Whether the root of trust knows ``version`` (always, without a root of trust): a
+        version in the index that it does not know is written again and recorded."""
+        return self.trust is None or self.trust.digests(version) is not None
 
     def _publish(
         self, version: str, model, summary: dict, description: dict, metrics: dict
-    ) -> None:
-        """Write the version folder via a staging folder: it appears complete or not at all."""
+    ) -> dict:
+        """Write the version folder via a staging folder: it appears complete or not at all.
+
+        Returns the version's facts (:meth:`index_record`), with the digests of the files as
+        they were written here, before they reached the store.
+        """
         with tempfile.TemporaryDirectory(prefix="ztad-model-") as tmp:
             local = Path(tmp)
             model.save(local / MODEL_FOLDER)
@@ -273,6 +337,7 @@ class ModelRegistry:
             }
             metadata = {
                 "format": METADATA_FORMAT,
+                "artifact_format": ARTIFACT_FORMAT,
                 "version": version,
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 **description,
@@ -280,9 +345,8 @@ class ModelRegistry:
                 "metrics": {"model": summary["metrics"], **metrics},
                 "files": files,
             }
-            (local / METADATA_FILE).write_text(
-                json.dumps(metadata, indent=2, default=jsonable)
-            )
+            stored = json.dumps(metadata, indent=2, default=jsonable).encode()
+            (local / METADATA_FILE).write_bytes(stored)
             staging = self._path(f".staging-{version}-{uuid.uuid4().hex[:8]}")
             for path in sorted(local.rglob("*")):
                 if path.is_file():
@@ -294,24 +358,24 @@ class ModelRegistry:
                 # Left by a save that died before updating the index: never indexed, never loaded.
                 self.fs.rm(final, recursive=True)
             self.fs.mv(staging, final, recursive=True)
+        return self._record_of(version, json.loads(stored), sha256_bytes(stored))
 
-    def _index_entry(self, version: str, description: dict) -> dict:
-        with self.fs.open(self._path(version, METADATA_FILE), "rb") as handle:
-            stored = handle.read()
+    @staticmethod
+    def _index_entry(record: dict) -> dict:
         return {
-            "version": version,
-            "trained_from": description["trained_on"]["start"],
-            "trained_to": description["trained_on"]["end"],
-            "rows": description["rows"],
-            "created_at": json.loads(stored)["created_at"],
-            "metadata_sha256": sha256_bytes(stored),
+            "version": record["model_version"],
+            "trained_from": record["trained_from"],
+            "trained_to": record["trained_to"],
+            "rows": record["training_rows"],
+            "created_at": record["trained_at"],
+            "metadata_sha256": record["metadata_sha256"],
         }
 
     # ----------------------------------------------------------------- the index in SQL
 
     def location(self, version: str) -> str:
         """Folder or URL of ``version``'s artifact set (under the registry root)."""
-        self._entry(version)
+        self._check_name(version)
         return f"{self.root.rstrip('/')}/{version}"
 
     def index_record(self, version: str) -> dict:
@@ -323,8 +387,10 @@ class ModelRegistry:
         the artifacts are and the SHA-256 of each file (the keyword arguments of
         :class:`ztad.store.ModelRecord`, without the run that trained it).
         """
-        entry = self._entry(version)
-        meta = self.metadata(version)
+        stored = self._verified_metadata_bytes(version)
+        return self._record_of(version, json.loads(stored), sha256_bytes(stored))
+
+    def _record_of(self, version: str, meta: dict, metadata_sha256: str) -> dict:
         metrics = dict(meta.get("metrics", {}))
         # A per-feature reference distribution for drift checks: bulky and not a metric.
         metrics.pop("drift_reference", None)
@@ -345,28 +411,65 @@ class ModelRegistry:
             "threshold": own.get("threshold"),
             "calibration_rows": own.get("calibration_rows"),
             "artifact_uri": self.location(version),
-            "metadata_sha256": entry["metadata_sha256"],
+            "metadata_sha256": metadata_sha256,
             "files": dict(meta["files"]),
         }
 
     # ----------------------------------------------------------------- loading
 
-    def metadata(self, version: str) -> dict:
-        """Verified metadata of ``version`` (checked against the index)."""
-        entry = self._entry(version)
-        path = self._path(version, METADATA_FILE)
+    def trusted_digests(self, version: str) -> TrustedDigests:
+        """The digests the root of trust recorded for ``version`` when it was trained.
+
+        Raises
+        ------
+        RegistryError
+            Without a root of trust: the registry loads nothing it cannot check.
+        UntrustedModelError
+            When the root of trust never recorded ``version``.
+        """
+        self._check_name(version)
+        if self.trust is None:
+            raise RegistryError(
+                f"{self!r} has no root of trust, so it loads no model: give it the digests recorded "
+                "at training, ModelRegistry(root, trust=...) (the pipeline passes the findings database)"
+            )
+        digests = self.trust.digests(version)
+        if digests is None:
+            raise UntrustedModelError(
+                f"model {version} under {self.root} was never recorded in {self.trust.name} when it "
+                "was trained, so this job did not train it: refusing to load it; retrain (ztad run "
+                "--retrain, DAG Param retrain)"
+            )
+        return digests
+
+    def _read(self, version: str, relative: str) -> bytes:
+        path = self._path(version, relative)
         if not self.fs.exists(path):
-            raise ArtifactIntegrityError(
-                f"{METADATA_FILE} of {version} is missing under {self.root}"
-            )
+            raise ArtifactIntegrityError(f"{relative} of model {version} is missing under {self.root}")
         with self.fs.open(path, "rb") as handle:
-            stored = handle.read()
-        if sha256_bytes(stored) != entry["metadata_sha256"]:
+            return handle.read()
+
+    def _verified_metadata_bytes(self, version: str) -> bytes:
+        """``metadata.json`` of ``version``, checked against the root of trust (against the
+        index without one: the facts can then be read, not relied on)."""
+        if self.trust is None:
+            expected = self._entry(version)["metadata_sha256"]
+            source = f"the index {INDEX_FILE}"
+        else:
+            expected = self.trusted_digests(version).metadata_sha256
+            source = f"{self.trust.name} when it was trained"
+        stored = self._read(version, METADATA_FILE)
+        if sha256_bytes(stored) != expected:
             raise ArtifactIntegrityError(
-                f"{METADATA_FILE} of {version} was changed after the registry wrote it "
-                "(its SHA-256 differs from the index); retrain instead of loading it"
+                f"{METADATA_FILE} of model {version} was changed after the registry wrote it: its "
+                f"SHA-256 {sha256_bytes(stored)[:12]}... differs from {expected[:12]}... recorded in "
+                f"{source}; {_RECOVERY.format(version=version)}"
             )
-        return json.loads(stored)
+        return stored
+
+    def metadata(self, version: str) -> dict:
+        """Verified metadata of ``version`` (checked against the root of trust)."""
+        return json.loads(self._verified_metadata_bytes(version))
 
     def load(
         self,
@@ -395,7 +498,13 @@ class ModelRegistry:
                 raise UnknownVersionError(
                     f"the registry at {self.root} holds no models yet: train one first"
                 )
+        digests = self.trusted_digests(version)
         meta = self.metadata(version)
+        if meta.get("files") != digests.files:
+            raise ArtifactIntegrityError(
+                f"{METADATA_FILE} of model {version} lists other files than {self.trust.name} "
+                f"recorded when it was trained; {_RECOVERY.format(version=version)}"
+            )
         self._check_features(version, meta, expected_features)
         mismatches = library_mismatches(meta["libraries"])
         if mismatches and not allow_version_mismatch:
@@ -405,12 +514,9 @@ class ModelRegistry:
                 "it with allow_version_mismatch=True"
             )
         with tempfile.TemporaryDirectory(prefix="ztad-model-") as tmp:
-            self._fetch_verified(version, meta["files"], Path(tmp))
-            folder = Path(tmp) / MODEL_FOLDER
-            if meta["model"]["kind"] == "ensemble":
-                model = Ensemble.load(folder)
-            else:
-                model = load_detector(folder)
+            self._fetch_verified(version, digests.files, Path(tmp))
+            verified = VerifiedArtifacts(Path(tmp) / MODEL_FOLDER, version)
+            model = Ensemble.load(verified) if meta["model"]["kind"] == "ensemble" else load_detector(verified)
         return RegisteredModel(version=version, model=model, metadata=meta)
 
     @staticmethod
@@ -438,17 +544,20 @@ class ModelRegistry:
         if stored - listed:
             raise ArtifactIntegrityError(
                 f"model {version} holds file(s) the registry did not write: "
-                f"{sorted(stored - listed)}"
+                f"{sorted(stored - listed)}; {_RECOVERY.format(version=version)}"
             )
         if listed - stored:
-            raise ArtifactIntegrityError(f"model {version} lacks file(s) {sorted(listed - stored)}")
+            raise ArtifactIntegrityError(
+                f"model {version} lacks file(s) {sorted(listed - stored)}; {_RECOVERY.format(version=version)}"
+            )
         for relative, expected in sorted(files.items()):
             with self.fs.open(posixpath.join(folder, relative), "rb") as handle:
                 data = handle.read()
             if sha256_bytes(data) != expected:
                 raise ArtifactIntegrityError(
                     f"file {relative} of model {version} was changed after the registry wrote it "
-                    "(SHA-256 mismatch); retrain instead of loading it"
+                    f"(its SHA-256 differs from the one recorded at training); "
+                    f"{_RECOVERY.format(version=version)}"
                 )
             local = target / relative
             local.parent.mkdir(parents=True, exist_ok=True)

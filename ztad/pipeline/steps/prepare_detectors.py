@@ -1,10 +1,15 @@
-"""Step 3: load the newest model trained before the day, or train one, and say which and why."""
+"""Step 3: load the newest model trained before the day, or train one, and say which and why.
+
+A model trained here has its digests recorded in the findings database's ``models`` table at
+once (:mod:`ztad.pipeline.model_trust`): the scoring step loads it only if the artifact store
+still matches them."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from ztad.config import JobConfig
+from ztad.pipeline.model_trust import FindingsDatabaseTrust
 from ztad.pipeline.training_data import training_matrix
 from ztad.pipeline.workfiles import day_dir, read_parquet, write_json
 
@@ -19,6 +24,7 @@ def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> di
         training_matrix=lambda: training_matrix(config, day),
         day_features=lambda: read_parquet(day_dir(config, day) / "features.parquet"),
         force_retrain=retrain,
+        trust=FindingsDatabaseTrust(config.resolved_database_url),
     )
     write_json(day_dir(config, day) / "detectors.json", decision)
     return decision

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
+from ztad.pipeline.model_trust import FindingsDatabaseTrust
 from ztad.pipeline.shards import Shard
 from ztad.pipeline.workfiles import (
     day_dir,
@@ -30,9 +31,9 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     folder = day_dir(config, day, shard)
     features = read_parquet(folder / "features.parquet")
     decision = read_json(day_dir(config, day) / "detectors.json")
-    model = load_model(config, decision["model_version"])
+    model = load_model(config, decision["model_version"], FindingsDatabaseTrust(config.resolved_database_url))
     scored = model.score(features)
-    rule_hits = evaluate_rules(features)
+    rule_hits = evaluate_rules(features, config.detection.rule_thresholds)
     scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
     scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], model.threshold)
     scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
@@ -91,7 +92,8 @@ def attribute_scores(day: date, config: JobConfig) -> None:
     folder = day_dir(config, day)
     features = read_parquet(folder / "features.parquet")
     scored = read_parquet(folder / "scored.parquet")
-    model = load_model(config, read_json(folder / "detectors.json")["model_version"])
+    version = read_json(folder / "detectors.json")["model_version"]
+    model = load_model(config, version, FindingsDatabaseTrust(config.resolved_database_url))
     _write_attributions(folder, model, features, scored["flagged"], scored["score"])
 
 

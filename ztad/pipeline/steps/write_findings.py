@@ -105,22 +105,24 @@ def _learn_day(day: date, config: JobConfig) -> None:
 
 
 def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
-    """The registry's index row of the day's model, with this run as its trainer when it
-    trained it (a run that loaded it leaves the training run's reason in place)."""
-    from ztad.detection.registry import ModelRegistry
+    """The ``models`` row of the day's model with this run as its trainer, when it trained it;
+    ``None`` when it only loaded it (the row, recorded at training, stays as it is). The facts
+    are read from the registry and checked against that row, which keeps its digests."""
+    from ztad.pipeline.model_trust import model_registry
     from ztad.store import ModelRecord
 
-    facts = ModelRegistry(config.model_dir).index_record(decision["model_version"])
     if decision["action"] != "trained":
-        return ModelRecord(**facts)
+        return None
+    facts = model_registry(config).index_record(decision["model_version"])
     return ModelRecord(**facts, train_reason=decision.get("reason"), trained_for_day=day, run_id=run_id)
 
 
 def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
     """Replace the day's findings, incidents, user risk, quarantine rows and run record, and
-    upsert the day's model into the registry's index (``models``), in one transaction.
+    note which run trained the day's model and why (``models``), in one transaction.
 
-    With ``dry_run`` nothing is written anywhere; the counts are still returned.
+    With ``dry_run`` nothing is written (no findings, run record, baseline or training rows);
+    the counts are still returned. A model the run trained stays registered (prepare step).
     """
     from ztad.feedback import sync_allowlist
     from ztad.findings.incidents import build_incidents

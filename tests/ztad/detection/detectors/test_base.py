@@ -11,6 +11,7 @@ from ztad.detection.detectors import (
     InsufficientDataError,
     InvalidFeaturesError,
     NotFittedError,
+    VerifiedArtifacts,
     load_detector,
     make_detector,
 )
@@ -95,13 +96,13 @@ def test_same_seed_gives_the_same_scores(fitted, train, fresh_normal):
 def test_save_then_load_gives_identical_scores(fitted, fresh_normal, anomalies, tmp_path):
     name, detector, _ = fitted
     detector.save(tmp_path / name)
-    loaded = load_detector(tmp_path / name)
+    loaded = load_detector(VerifiedArtifacts(tmp_path / name, "test"))
     assert type(loaded) is type(detector)
     assert loaded.get_params() == detector.get_params()
     assert loaded.threshold_ == detector.threshold_
     both = pd.concat([fresh_normal, anomalies], ignore_index=True)
     np.testing.assert_array_equal(loaded.score_samples(both), detector.score_samples(both))
-    assert type(detector).load(tmp_path / name).threshold_ == detector.threshold_
+    assert type(detector).load(VerifiedArtifacts(tmp_path / name, "test")).threshold_ == detector.threshold_
 
 
 def test_injected_anomalies_score_above_the_threshold(fitted, anomalies):
@@ -132,7 +133,7 @@ def test_scoring_other_features_is_refused(fitted, fresh_normal):
 def test_loaded_model_refuses_other_features(fitted, fresh_normal, tmp_path):
     name, detector, _ = fitted
     detector.save(tmp_path / name)
-    loaded = load_detector(tmp_path / name)
+    loaded = load_detector(VerifiedArtifacts(tmp_path / name, "test"))
     with pytest.raises(FeatureMismatchError, match="missing \\['flag'\\]"):
         loaded.score_samples(fresh_normal.drop(columns="flag"))
 

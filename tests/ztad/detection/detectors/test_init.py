@@ -10,6 +10,7 @@ from ztad.detection.detectors import (
     ECODDetector,
     IsolationForestDetector,
     UnknownDetectorError,
+    VerifiedArtifacts,
     load_detector,
     make_detector,
 )
@@ -37,15 +38,23 @@ def test_unknown_parameter_is_refused():
 
 def test_load_detector_reads_any_kind(tmp_path):
     ECODDetector().fit(normal_features(100, 1)).save(tmp_path)
-    assert isinstance(load_detector(tmp_path), ECODDetector)
+    assert isinstance(load_detector(VerifiedArtifacts(tmp_path, "test")), ECODDetector)
 
 
 def test_loading_as_another_kind_is_refused(tmp_path):
     ECODDetector().fit(normal_features(100, 1)).save(tmp_path)
     with pytest.raises(ArtifactError, match="holds a 'ecod' detector, not 'isolation_forest'"):
-        IsolationForestDetector.load(tmp_path)
+        IsolationForestDetector.load(VerifiedArtifacts(tmp_path, "test"))
 
 
 def test_a_folder_that_is_not_a_detector_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match="detector.json is missing"):
+        load_detector(VerifiedArtifacts(tmp_path, "test"))
+
+
+def test_a_bare_path_is_refused(tmp_path):
+    ECODDetector().fit(normal_features(100, 1)).save(tmp_path)
+    with pytest.raises(ArtifactError, match="read only through the model registry"):
         load_detector(tmp_path)
+    with pytest.raises(ArtifactError, match="read only through the model registry"):
+        ECODDetector.load(str(tmp_path))

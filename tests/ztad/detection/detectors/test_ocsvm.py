@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.ztad.detection.detectors.synthetic import far_anomalies, normal_features
-from ztad.detection.detectors import DetectorError, OneClassSVMDetector
+from ztad.detection.detectors import DetectorError, OneClassSVMDetector, VerifiedArtifacts
 from ztad.detection.detectors.ocsvm import EXACT_MAX_ROWS
 
 
@@ -72,6 +72,6 @@ def test_invalid_settings_are_refused(train, params, message):
 def test_scaler_state_survives_save_and_load(train, tmp_path):
     detector = OneClassSVMDetector(method="nystroem").fit(train)
     detector.save(tmp_path)
-    loaded = OneClassSVMDetector.load(tmp_path)
+    loaded = OneClassSVMDetector.load(VerifiedArtifacts(tmp_path, "test"))
     assert loaded.method_ == "nystroem" and loaded.gamma_ == detector.gamma_
     np.testing.assert_array_equal(loaded.scaler_.center, detector.scaler_.center)

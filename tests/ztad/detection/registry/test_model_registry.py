@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import date
 from pathlib import Path
@@ -18,9 +19,11 @@ from ztad.detection.ensemble import Ensemble
 from ztad.detection.registry import (
     ArtifactIntegrityError,
     LibraryVersionError,
+    MemoryTrust,
     ModelRegistry,
     RegistryError,
     UnknownVersionError,
+    UntrustedModelError,
 )
 
 MARCH = (date(2026, 3, 1), date(2026, 3, 15))
@@ -33,7 +36,7 @@ def model_and_rows():
 
 @pytest.fixture
 def registry(tmp_path):
-    return ModelRegistry(tmp_path / "models")
+    return ModelRegistry(tmp_path / "models", trust=MemoryTrust())
 
 
 def save(registry, model, rows, trained_on=MARCH, **extra):
@@ -89,7 +92,8 @@ def test_metadata_holds_the_sha256_of_every_file(registry, model_and_rows):
         if p.is_file() and p.name != "metadata.json"
     }
     assert meta["files"] == on_disk
-    assert any(name.endswith(".joblib") for name in on_disk)
+    assert any(name.endswith(".skops") for name in on_disk)
+    assert not any(name.endswith((".joblib", ".pkl", ".pickle", ".keras")) for name in on_disk)
 
 
 def test_saving_the_same_model_again_is_idempotent(registry, model_and_rows):
@@ -119,7 +123,7 @@ def test_latest_before_a_day_is_point_in_time(registry, model_and_rows):
 
 def test_object_store_url_round_trip(model_and_rows):
     model, rows = model_and_rows
-    registry = ModelRegistry(f"memory://ztad-tests/{uuid.uuid4().hex}")
+    registry = ModelRegistry(f"memory://ztad-tests/{uuid.uuid4().hex}", trust=MemoryTrust())
     version = save(registry, model, rows)
     probe = normal_features(50, seed=9)
     loaded = registry.load(version).model
@@ -137,11 +141,11 @@ def test_a_single_detector_can_be_registered(registry):
 
 def test_a_tampered_artifact_is_refused(registry, model_and_rows):
     version = save(registry, *model_and_rows)
-    artifact = Path(registry.root) / version / "model" / "members" / "ocsvm" / "ocsvm.joblib"
+    artifact = Path(registry.root) / version / "model" / "members" / "ocsvm" / "ocsvm.skops"
     data = bytearray(artifact.read_bytes())
     data[len(data) // 2] ^= 0xFF
     artifact.write_bytes(bytes(data))
-    with pytest.raises(ArtifactIntegrityError, match="ocsvm.joblib of model .* was changed"):
+    with pytest.raises(ArtifactIntegrityError, match="ocsvm.skops of model .* was changed"):
         registry.load(version)
 
 
@@ -151,7 +155,7 @@ def test_tampered_metadata_is_refused(registry, model_and_rows):
     meta = json.loads(path.read_text())
     meta["feature_names"][0] = "renamed"
     path.write_text(json.dumps(meta))
-    with pytest.raises(ArtifactIntegrityError, match="metadata.json of .* was changed"):
+    with pytest.raises(ArtifactIntegrityError, match="metadata.json of model .* was changed"):
         registry.load(version)
 
 
@@ -202,7 +206,7 @@ def test_library_version_mismatch_is_refused(registry, model_and_rows, monkeypat
     "version",
     ["../outside", "/tmp/model", "m-20260315-../../x", "model", "m-20260315-0123456789ab"],
 )
-def test_only_indexed_versions_are_loaded_never_paths(registry, model_and_rows, version):
+def test_only_recorded_versions_are_loaded_never_paths(registry, model_and_rows, version):
     save(registry, *model_and_rows)
     with pytest.raises(UnknownVersionError):
         registry.load(version)
@@ -275,3 +279,161 @@ def test_index_record_refuses_an_unknown_or_altered_version(registry, model_and_
     path.write_text(path.read_text().replace('"rows"', '"rows" ', 1))
     with pytest.raises(ArtifactIntegrityError):
         registry.index_record(version)
+
+
+# --------------------------------------------------------------------------- the root of trust
+
+
+class _TouchOnLoad:
+    """Unpickling it creates a marker file: a stand-in for a model file that runs code."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def code_running_pickle(marker: Path) -> bytes:
+    import pickle
+
+    return pickle.dumps(_TouchOnLoad(marker))
+
+
+def rewrite_digests(registry, version: str, changes: dict[str, bytes | None]) -> None:
+    """What an attacker with write access to the store does: change files, then recompute
+    their SHA-256 in metadata.json and the metadata's in index.json."""
+    folder = Path(registry.root) / version
+    meta = json.loads((folder / "metadata.json").read_text())
+    for relative, data in changes.items():
+        (folder / relative).write_bytes(data)
+        meta["files"][relative] = hashlib.sha256(data).hexdigest()
+    stored = json.dumps(meta, indent=2).encode()
+    (folder / "metadata.json").write_bytes(stored)
+    index_path = Path(registry.root) / "index.json"
+    index = json.loads(index_path.read_text())
+    for entry in index["versions"]:
+        if entry["version"] == version:
+            entry["metadata_sha256"] = hashlib.sha256(stored).hexdigest()
+    index_path.write_text(json.dumps(index))
+
+
+def test_the_payload_really_runs_code_when_unpickled(tmp_path):
+    import pickle
+
+    pickle.loads(code_running_pickle(tmp_path / "ran"))
+    assert (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    "relative", ["model/members/isolation_forest/isolation_forest.skops", "model/members/isolation_forest/isolation_forest.joblib"]
+)
+def test_a_model_file_swapped_for_code_with_rewritten_digests_is_refused(registry, model_and_rows, tmp_path, relative):
+    version = save(registry, *model_and_rows)
+    recorded = registry.trust.digests(version)
+    marker = tmp_path / "code-ran"
+    rewrite_digests(registry, version, {relative: code_running_pickle(marker)})
+    assert registry.entries()[0]["metadata_sha256"] != recorded.metadata_sha256  # the index agrees with the attacker
+
+    with pytest.raises(ArtifactIntegrityError, match="metadata.json of model .* was changed") as error:
+        registry.load(version)
+    assert "\n" not in str(error.value) and "recorded in the digests this process recorded" in str(error.value)
+    assert not marker.exists()
+    assert registry.trust.digests(version) == recorded
+
+
+def test_metadata_restored_but_a_file_swapped_is_refused(registry, model_and_rows, tmp_path):
+    version = save(registry, *model_and_rows)
+    marker = tmp_path / "code-ran"
+    artifact = Path(registry.root) / version / "model" / "members" / "isolation_forest" / "isolation_forest.skops"
+    artifact.write_bytes(code_running_pickle(marker))
+    with pytest.raises(ArtifactIntegrityError, match="isolation_forest.skops of model .* was changed"):
+        registry.load(version)
+    assert not marker.exists()
+
+
+def test_even_a_file_the_digests_let_through_cannot_run_code(tmp_path):
+    # The second line of defence: model files are read as data, never unpickled.
+    from ztad.detection.detectors import ArtifactError
+    from ztad.detection.detectors.safe_files import load_model
+
+    path = tmp_path / "isolation_forest.skops"
+    path.write_bytes(code_running_pickle(tmp_path / "code-ran"))
+    with pytest.raises(ArtifactError, match="is not a model file ztad wrote"):
+        load_model(path)
+    assert not (tmp_path / "code-ran").exists()
+
+
+def test_a_skops_file_naming_an_untrusted_type_is_refused(tmp_path):
+    import skops.io
+    from sklearn.pipeline import FunctionTransformer
+
+    from ztad.detection.detectors import ArtifactError
+    from ztad.detection.detectors.safe_files import load_model
+
+    path = tmp_path / "model.skops"
+    skops.io.dump(FunctionTransformer(func=print), path)
+    with pytest.raises(ArtifactError, match="holds types ztad does not trust"):
+        load_model(path)
+
+
+def test_without_a_root_of_trust_nothing_is_loaded(tmp_path, model_and_rows):
+    untrusted = ModelRegistry(tmp_path / "models")
+    version = save(untrusted, *model_and_rows)
+    assert untrusted.metadata(version)["version"] == version  # facts can still be read
+    with pytest.raises(RegistryError, match="has no root of trust, so it loads no model"):
+        untrusted.load(version)
+
+
+def test_a_version_the_root_of_trust_never_recorded_is_refused(tmp_path, model_and_rows):
+    version = save(ModelRegistry(tmp_path / "models"), *model_and_rows)  # trained elsewhere
+    with pytest.raises(UntrustedModelError, match=f"model {version} .* was never recorded in the digests this process recorded"):
+        ModelRegistry(tmp_path / "models", trust=MemoryTrust()).load(version)
+
+
+def test_saving_records_the_digests_of_the_files_as_written(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    recorded = registry.trust.digests(version)
+    folder = Path(registry.root) / version
+    assert recorded.metadata_sha256 == hashlib.sha256((folder / "metadata.json").read_bytes()).hexdigest()
+    assert recorded.files == registry.index_record(version)["files"]
+
+
+def test_saving_a_version_the_root_of_trust_lost_writes_and_records_it_again(tmp_path, model_and_rows):
+    version = save(ModelRegistry(tmp_path / "models"), *model_and_rows)
+    trusted = ModelRegistry(tmp_path / "models", trust=MemoryTrust())
+    assert save(trusted, *model_and_rows) == version
+    assert trusted.versions() == [version]
+    assert trusted.load(version).version == version
+
+
+def test_a_conflicting_record_is_refused():
+    from ztad.detection.registry import DigestConflictError
+
+    trust = MemoryTrust()
+    trust.record("m-20260315-0123456789ab", {"metadata_sha256": "a" * 64, "files": {"x": "b" * 64}})
+    trust.record("m-20260315-0123456789ab", {"metadata_sha256": "a" * 64, "files": {"x": "b" * 64}})
+    with pytest.raises(DigestConflictError, match="recorded before with other digests"):
+        trust.record("m-20260315-0123456789ab", {"metadata_sha256": "c" * 64, "files": {"x": "b" * 64}})
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "is empty"), (b"{not json", "is not valid JSON"), (b'{"versions": 3}', "is not an index this registry wrote")],
+)
+def test_an_empty_or_corrupt_index_is_an_error_naming_the_file(registry, content, message):
+    (Path(registry.root)).mkdir(parents=True, exist_ok=True)
+    (Path(registry.root) / "index.json").write_bytes(content)
+    with pytest.raises(RegistryError, match=f"the model index {re.escape(registry.root)}/index.json {message}"):
+        registry.latest()
+
+
+def test_detectors_are_not_read_from_a_bare_path(registry, model_and_rows):
+    from ztad.detection.detectors import ArtifactError, load_detector
+
+    version = save(registry, *model_and_rows)
+    member = Path(registry.root) / version / "model" / "members" / "ecod"
+    with pytest.raises(ArtifactError, match="read only through the model registry"):
+        load_detector(member)
+    with pytest.raises(ArtifactError, match="read only through the model registry"):
+        Ensemble.load(Path(registry.root) / version / "model")
