@@ -27,9 +27,8 @@ class IsolationForestDetector(Detector):
         Number of trees.
     max_samples
         Rows drawn to grow each tree. The original paper's 256 suits isolated outliers; among
-        many hard negatives the subtler anomalies need finer trees: on the benchmark's
-        behavioural features PR-AUC rose from 0.30 (256) to 0.48 (4,096) and 0.55 (8,192)
-        for about a second more training on 50,000 rows.
+        many hard negatives the subtler anomalies need finer trees, at the cost of about a
+        second more training on 50,000 rows.
     max_features
         Share of features drawn for each tree.
     n_jobs

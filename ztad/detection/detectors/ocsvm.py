@@ -10,12 +10,10 @@ detector therefore switches to an approximation chosen by ``method``:
 - ``"nystroem"``: a Nystroem feature map of the same RBF kernel (``n_components`` landmark
   rows) followed by a linear One-Class SVM trained by SGD; linear in the rows.
 
-``bench/bench_detectors.py`` measured both against the exact kernel on held-out synthetic
-anomalies (one run on a shared 2-core machine). At 50,000 training rows: exact fit 10.5 s,
-scoring 12.9 s per 100,000 rows, PR-AUC 0.869; exact on a 10,000-row subsample 0.9 s, 4.0 s,
-PR-AUC 0.869 (ROC-AUC 0.997 for both); Nystroem + SGD 4.3 s, 1.3 s, PR-AUC 0.746, and
-unstable from one size to the next (0.55 to 0.87). Up to 10,000 rows the exact kernel fits in
-about half a second, hence :data:`EXACT_MAX_ROWS`.
+The exact kernel fits 10,000 rows in about a second, hence :data:`EXACT_MAX_ROWS`; a uniform
+subsample keeps the exact kernel's boundary where Nystroem + SGD is faster but less stable from
+one training size to the next. ``bench/bench_detectors.py --section ocsvm`` measures fit and
+score time, ROC-AUC and PR-AUC of the three on the pipeline's training rows.
 
 Features are robustly standardised first (:mod:`ztad.detection.detectors.scaling`); ``gamma="scale"``
 is ``1 / (n_features * variance)`` of the standardised training rows, the same for every
