@@ -248,18 +248,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=lambda text: print(text, file=sys.stderr, flush=True),
         rerun=not args.reuse,
         ablation=args.ablation,
+        frozen=not args.no_frozen,
     )
-    final = metrics.get("ztad", {}).get("final", {})
-    origin = metrics.get("origin", {})
-    print(f"ztad   ROC-AUC {final.get('roc_auc', float('nan')):.3f}  PR-AUC {final.get('pr_auc', float('nan')):.3f}")
-    for name, values in origin.items():
+    for key, title in (("ztad", "ztad walk-forward"), ("ztad_frozen", "ztad frozen")):
+        final = (metrics.get(key) or {}).get("final")
+        if final:
+            print(f"{title:<23} {_headline(final)}")
+    for name, values in metrics.get("origin", {}).items():
         if isinstance(values, dict) and "roc_auc" in values:
-            print(f"origin {name:<16} ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}")
+            print(f"{'origin ' + name:<23} {_headline(values)}")
+    about = metrics.get("origin_sweep_protocol") or {}
+    if about and not about.get("ran"):
+        print(f"origin tuning sweep not run: {about.get('reason')}")
     _print_budget(metrics.get("budget"))
     _print_ablation(metrics.get("ablation"))
     if args.report:
         print(f"report: {Path(args.report).resolve() / 'report.html'}")
     return 0
+
+
+def _headline(values: dict) -> str:
+    """ROC-AUC, PR-AUC and recall at a 1 % false-positive rate of one detector's metrics."""
+    recall = values.get("at_budget", {}).get("fpr_0.01", {}).get("recall", float("nan"))
+    return f"ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  recall@1%FPR {recall:.3f}"
 
 
 def _print_budget(budget: dict | None) -> None:
@@ -401,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reuse",
         action="store_true",
         help="read the scored days already in --home instead of re-running them afresh",
+    )
+    ev.add_argument(
+        "--no-frozen",
+        action="store_true",
+        help="skip ztad's frozen mode (detectors trained once at the cut-off, like the origin "
+        "method), which is scored beside the walk-forward run by default",
     )
     ev.add_argument(
         "--ablation",

@@ -1,9 +1,9 @@
 """``report.html`` (self-contained, plots embedded as base64 PNG) and ``metrics.json``.
 
-The page opens with the split protocol and a summary table of ztad against the origin method
-(ROC-AUC, PR-AUC, recall at alert budgets, recall per category at a 1 % false-positive rate),
-where ztad's cell is green when it beats the best origin detector and orange when it is
-behind, and any recall under 50 % is marked as a miss. The details follow: false positives on
+The page opens with the split protocol and a summary table of ztad (walk-forward, and frozen
+when measured) against the origin method (ROC-AUC, PR-AUC, recall at alert budgets, recall per
+category at a 1 % false-positive rate), where ztad's cell is green when it beats the best origin
+detector and orange when it is behind, and any recall under 50 % is marked as a miss. The details follow: false positives on
 the hard negatives (with and without the known-network and cold-start logic, when measured),
 the alert budget per day, every detector, the tuning sweep and every plot.
 """
@@ -34,7 +34,7 @@ PLOTS: tuple[tuple[str, str], ...] = (
     ("plot-label-distribution", "Label distribution"),
     ("plot-bytes", "Histogram of bytes transferred, log scale"),
     ("plot-login-hours", "Login hour distribution"),
-    ("plot-shap", "SHAP summary of the Isolation Forest"),
+    ("plot-shap", "SHAP summary of the Isolation Forest member of the ztad ensemble"),
 )
 #: A recall under this share is highlighted as a miss.
 MISS_BELOW = 0.5
@@ -55,14 +55,15 @@ class ReportData:
         scores.
     events
         Events for the exploratory plots (labels, bytes, timestamps); all the data when known.
-    shap_models
-        Title -> (fitted tree model, feature sample) for SHAP summaries.
+    explanations
+        SHAP values of tree models on samples of events
+        (:class:`ztad.evaluation.explain.TreeExplanation`), ztad's own model first.
     """
 
     truth: GroundTruth
     scores: dict[str, np.ndarray]
     events: pd.DataFrame
-    shap_models: dict[str, tuple[object, pd.DataFrame]] = field(default_factory=dict)
+    explanations: list = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- metrics.json
@@ -132,33 +133,53 @@ def build_images(data: ReportData, metrics: dict) -> dict[str, str]:
         "plot-login-hours": lambda: plots.login_hours(events["timestamp"], mask),
     }
     images = {plot_id: plots.to_png_base64(figures[plot_id]()) for plot_id in figures}
-    images.update(shap_images(data.shap_models))
+    images.update(shap_images(data.explanations))
     return images
 
 
-def shap_images(models: dict[str, tuple[object, pd.DataFrame]]) -> dict[str, str]:
-    """One SHAP summary per tree model: ``plot-shap`` for the first, ``plot-shap-2`` ..."""
+def shap_images(explanations: list) -> dict[str, str]:
+    """One SHAP summary per explained model: ``plot-shap`` for the first, ``plot-shap-2`` ..."""
     from ztad.reports import plots
 
-    if not models:
+    if not explanations:
         figure = plots.placeholder("no tree model was given to explain")
         return {"plot-shap": plots.to_png_base64(figure)}
     images = {}
-    for i, (title, (estimator, sample)) in enumerate(models.items(), start=1):
+    for i, item in enumerate(explanations, start=1):
         plot_id = "plot-shap" if i == 1 else f"plot-shap-{i}"
-        figure = plots.shap_summary(estimator, sample, f"{title} ({len(sample)} sampled events)")
+        title = f"{item.title} ({len(item.sample)} sampled events)"
+        figure = plots.shap_summary(None, item.sample, title, values=item.values)
         images[plot_id] = plots.to_png_base64(figure)
     return images
+
+
+def shap_notes(metrics: dict) -> str:
+    """Which models the SHAP plots explain, and each one's three weightiest features."""
+    shap = metrics.get("shap") or {}
+    if not shap:
+        return "<p>No tree model was explained.</p>"
+    items = []
+    for title, facts in shap.items():
+        top = ", ".join(f"{html.escape(name)} ({value:.3f})" for name, value in list(facts["mean_abs_shap"].items())[:3])
+        version = f" registered as <code>{html.escape(facts['model_version'])}</code>," if facts.get("model_version") else ""
+        items.append(f"<li><b>{html.escape(title)}</b>:{version} {facts['rows']} events; largest mean |SHAP|: {top}</li>")
+    return ("<p class='note'>ztad's plot explains its own registered model: the Isolation Forest member of "
+            "the ensemble that scored the last day, loaded through the registry, on a sample of that "
+            "day's behavioural features (the ensemble combines this member with the others).</p>"
+            f"<ul>{''.join(items)}</ul>")
 
 
 # --------------------------------------------------------------------------- HTML pieces
 
 
 def _detectors(metrics: dict) -> dict[str, dict]:
-    """Curve name -> detector metrics, ztad's first (final decision first), then origin's."""
+    """Curve name -> detector metrics, ztad's first (final decision first, then its frozen
+    mode's), then origin's."""
     out = {}
     for name, values in metrics.get("ztad", {}).items():
         out[f"ztad {name}"] = values
+    for name, values in (metrics.get("ztad_frozen") or {}).items():
+        out[f"ztad frozen {name}"] = values
     for name, values in metrics.get("origin", {}).items():
         out[f"origin {name}"] = values
     return out
@@ -215,12 +236,14 @@ def _cell(value, kind: str, extra_class: str = "") -> str:
 def summary_table(metrics: dict) -> str:
     """ztad's final decision against each origin detector, one row per headline number."""
     final = metrics.get("ztad", {}).get(FINAL)
+    frozen = (metrics.get("ztad_frozen") or {}).get(FINAL)
     origin = metrics.get("origin", {})
     if final is None:
         return "<p>No ztad scores were evaluated.</p>"
     header = "".join(f"<th>origin {html.escape(n)}</th>" for n in origin)
+    frozen_header = "<th>ztad frozen</th>" if frozen is not None else ""
     lines = [
-        "<table class='summary'><tr><th></th><th>ztad</th>" + header
+        "<table class='summary'><tr><th></th><th>ztad (walk-forward)</th>" + frozen_header + header
         + "<th>ztad vs best origin</th></tr>"
     ]
     for label, kind, higher_better, get in _summary_rows(metrics):
@@ -233,12 +256,23 @@ def summary_table(metrics: dict) -> str:
             ahead = mine > best if higher_better else mine < best
             css = "tie" if mine == best else "win" if ahead else "behind"
             verdict = f"{mine - best:+.3f}" if kind != "count" else f"{mine - best:+.1f}"
-        cells = _cell(mine, kind, css) + "".join(_cell(v, kind) for v in others)
+        cells = _cell(mine, kind, css)
+        if frozen is not None:
+            cells += _cell(_safe(get, frozen), kind)
+        cells += "".join(_cell(v, kind) for v in others)
         lines.append(
             f"<tr><th>{html.escape(label)}</th>{cells}<td class='{css}'>{verdict}</td></tr>"
         )
     lines.append("</table>")
     return "\n".join(lines)
+
+
+def _safe(get, values: dict):
+    """``get(values)``, or ``None`` when the mode lacks that number (a category it never saw)."""
+    try:
+        return get(values)
+    except (KeyError, TypeError):
+        return None
 
 
 def misses_list(metrics: dict) -> str:
@@ -433,10 +467,12 @@ def ablation_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def sweep_table(sweep: list[dict]) -> str:
-    """The origin tuning sweep, best F1 per detector in bold."""
+def sweep_table(sweep: list[dict], about: dict | None = None) -> str:
+    """The origin tuning sweep on its validation events, best F1 per detector in bold."""
+    about = about or {}
     if not sweep:
-        return "<p>The tuning sweep was not run.</p>"
+        reason = about.get("reason")
+        return f"<p>The tuning sweep was not run{': ' + html.escape(reason) if reason else ''}.</p>"
     frame = pd.DataFrame(sweep)
     best = frame.groupby("detector")["f1"].transform("max")
     lines = [
@@ -453,6 +489,13 @@ def sweep_table(sweep: list[dict]) -> str:
             f"<td>{int(row['rows'])}</td></tr>"
         )
     lines.append("</table>")
+    lines.append(
+        f"<p class='note'>Measured on validation events held out of the origin method's history, "
+        f"never on scored events: {html.escape(str(about.get('validation', 'validation events')))} "
+        f"({about.get('validation_events', '?')} events, {about.get('validation_anomalies', '?')} "
+        "anomalous). The bold setting is the one this validation would pick; the scored days' "
+        "results above use the notebook's own settings.</p>"
+    )
     return "\n".join(lines)
 
 
@@ -464,6 +507,9 @@ def protocol_block(metrics: dict) -> str:
         ("description", p.get("description")),
         ("cut-off (first scored day)", p.get("cutoff")),
         ("scored days", p.get("scored_days")),
+        ("ztad (walk-forward)", p.get("ztad")),
+        ("ztad frozen", p.get("ztad_frozen")),
+        ("models that scored the days", _models_used(metrics)),
         ("origin training events", p.get("origin_train_events")),
         ("evaluated events", p.get("evaluated_events")),
         ("anomalous / normal", f"{p.get('anomalies')} / {p.get('normals')}"),
@@ -476,6 +522,17 @@ def protocol_block(metrics: dict) -> str:
         if v is not None
     )
     return f"<table class='protocol'>{rows}</table>"
+
+
+def _models_used(metrics: dict) -> str | None:
+    modes = metrics.get("ztad_modes") or {}
+    if not modes:
+        return None
+    return "; ".join(
+        f"{name.replace('_', '-')}: {facts['distinct_models']} model(s), trained on "
+        f"{', '.join(facts['trained_days']) or 'no scored day'}"
+        for name, facts in modes.items()
+    )
 
 
 def render_html(metrics: dict, images: dict[str, str]) -> str:
@@ -516,11 +573,12 @@ normal events; the operating threshold is each method's own, set without labels.
 {detector_table(metrics)}
 {img["plot-score-distributions"]}
 {img["plot-alerts-per-day"]}
-<h2>Origin method: tuning sweep</h2>
-{sweep_table(metrics.get("origin_sweep", []))}
+<h2>Origin method: tuning sweep (on validation days before the cut-off)</h2>
+{sweep_table(metrics.get("origin_sweep", []), metrics.get("origin_sweep_protocol"))}
 <h2>Data (the origin notebook's exploratory plots)</h2>
 {img["plot-label-distribution"]}{img["plot-bytes"]}{img["plot-login-hours"]}
-<h2>What drives the tree model's scores (SHAP)</h2>
+<h2>What drives the tree models' scores (SHAP)</h2>
+{shap_notes(metrics)}
 {shap}
 <h2>Definitions</h2>
 <p class="note">An event is flagged when its score is strictly above the threshold. At a

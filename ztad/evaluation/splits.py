@@ -4,8 +4,12 @@ Two protocols:
 
 ``time`` (the default)
     As the job runs in production: everything before the cut-off day (midnight UTC) is
-    history that trains, and each day from the cut-off on is scored. No event of a scored day
-    can reach training.
+    history, and each day from the cut-off on is scored. The origin method trains once on the
+    history. ztad runs its day-by-day pipeline over the scored days: each day is scored before
+    it is learned from, and in its default (walk-forward) mode ztad later retrains on earlier
+    scored days, with the events its own models flagged left out of fitting, never with their
+    labels; in its frozen mode its detectors are trained once at the cut-off, like the origin
+    method (:mod:`ztad.evaluation.evaluate`).
 ``random``
     As the origin notebook did: a stratified random share of events is held out for scoring
     and the rest trains, whatever their day. Training then sees the same days, users and
@@ -30,6 +34,8 @@ PROTOCOLS = ("time", "random")
 DEFAULT_HISTORY_DAYS = 14
 #: Share of events held out for scoring by the random protocol.
 DEFAULT_TEST_FRACTION = 0.2
+#: Last days of the history (time protocol) that validate the origin method's tuning sweep.
+DEFAULT_VALIDATION_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -147,3 +153,36 @@ def random_split(
         protocol="random",
         description=description,
     )
+
+
+def validation_split(split: Split, *, days: int = DEFAULT_VALIDATION_DAYS,
+                     fraction: float = DEFAULT_TEST_FRACTION, seed: int = 42) -> Split:
+    """Divide a split's training events into what fits and what validates a tuning sweep, so
+    that tuning never sees a scored event.
+
+    Time protocol: the last ``days`` days with data before the cut-off validate, the earlier
+    ones fit. Random protocol: a stratified random ``fraction`` of the training events
+    validates.
+
+    Raises
+    ------
+    EvaluationError
+        When the history is too short to leave days on both sides, or (random protocol) when
+        the training events cannot be stratified.
+    """
+    if split.protocol == "random":
+        inner = random_split(split.train, test_fraction=fraction, seed=seed)
+        description = (f"a stratified random {fraction:.0%} of the training events (seed {seed}); "
+                       "the sweep's models fit on the rest")
+        return Split(train=inner.train, test=inner.test, protocol="random", description=description)
+    history = event_days(split.train)
+    if len(history) <= days:
+        raise EvaluationError(
+            f"the history before the cut-off has {len(history)} day(s) with data: too few to hold "
+            f"out {days} validation day(s) and fit on the days before them"
+        )
+    first = history[-days]
+    inner = time_split(split.train, first)
+    description = (f"the last {days} days of history, {first}..{history[-1]}, before the cut-off "
+                   f"{split.cutoff}; the sweep's models fit on the days before {first}")
+    return Split(train=inner.train, test=inner.test, protocol="time", description=description, cutoff=first)

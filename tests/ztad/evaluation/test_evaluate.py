@@ -122,7 +122,7 @@ class Loaded:
 def wired(monkeypatch, tmp_path):
     """evaluate() with a stub source and a stub pipeline that score what they are given."""
     events = make_events(n=1500, days=12, seed=9)
-    calls = {"run_range": [], "origin_train": None}
+    calls = {"run_range": [], "origin_train": None, "sweep_events": [], "sweep_fit": []}
     source_module = types.ModuleType("ztad.ingest")
 
     def available_days(source):
@@ -155,24 +155,40 @@ def wired(monkeypatch, tmp_path):
         return real_run_origin(train, test, settings)
 
     monkeypatch.setattr(evaluate_module, "run_origin", spy_run_origin)
+    real_sweep, real_fit = evaluate_module.tuning_sweep, evaluate_module.fit_origin
+
+    def spy_sweep(model, sweep_events, **kwargs):
+        calls["sweep_events"].append(sweep_events)
+        return real_sweep(model, sweep_events, **kwargs)
+
+    def spy_fit(train, settings):
+        calls["sweep_fit"].append(train)
+        return real_fit(train, settings)
+
+    monkeypatch.setattr(evaluate_module, "tuning_sweep", spy_sweep)
+    monkeypatch.setattr(evaluate_module, "fit_origin", spy_fit)
     config = JobConfig(source=SourceConfig(root="logs"), home=tmp_path / "home",
                        database_url="postgresql+psycopg://real/findings",
                        detection=DetectionConfig(seed=0))
     return events, calls, config
 
 
-def test_time_protocol_scores_only_days_from_the_cutoff_and_never_trains_on_them(wired):
+def test_time_protocol_scores_days_from_the_cutoff_and_the_origin_method_trains_before_it(wired):
     events, calls, config = wired
     cutoff = date(2026, 3, 9)
     lines: list[str] = []
-    metrics = evaluate(config.source, cutoff=cutoff, split="time", report_dir=None,
-                       config=config, origin_settings=IF_ONLY, progress=lines.append)
-    [(start, end, run_config)] = calls["run_range"]
-    assert (start, end) == (cutoff, date(2026, 3, 13))
-    # the pipeline ran in a throwaway home, on the embedded database, never the real one
-    assert Path(run_config.home).parent == config.home
-    assert run_config.database_url is None
-    assert not Path(run_config.home).exists()
+    metrics = evaluate(config.source, cutoff=cutoff, split="time", report_dir=None, config=config,
+                       origin_settings=IF_ONLY, progress=lines.append, validation_days=3)
+    walk_forward, frozen = calls["run_range"]
+    for start, end, run_config in (walk_forward, frozen):
+        assert (start, end) == (cutoff, date(2026, 3, 13))
+        # the pipeline ran in a throwaway home, on the embedded database, never the real one
+        assert Path(run_config.home).parent == config.home
+        assert run_config.database_url is None
+        assert not Path(run_config.home).exists()
+    # walk-forward keeps the retrain policy; frozen never retrains within the scored days
+    assert walk_forward[2].detection.retrain_every_days == config.detection.retrain_every_days
+    assert frozen[2].detection.retrain_every_days > 5 and frozen[2].detection.psi_threshold == float("inf")
     train_days = set(calls["origin_train"]["timestamp"].dt.date)
     assert max(train_days) < cutoff
     scored_days = set(events.loc[events["timestamp"].dt.date >= cutoff, "timestamp"].dt.date)
@@ -181,15 +197,61 @@ def test_time_protocol_scores_only_days_from_the_cutoff_and_never_trains_on_them
     assert metrics["protocol"]["cutoff"] == "2026-03-09"
     assert metrics["protocol"]["evaluated_events"] == int(
         (events["timestamp"].dt.date >= cutoff).sum())
+    assert "retrain" in metrics["protocol"]["ztad"] and "never" in metrics["protocol"]["ztad"]
+    assert "trained once at the cut-off" in metrics["protocol"]["ztad_frozen"]
+    assert set(metrics["ztad_frozen"]) == set(metrics["ztad"])
+    assert set(metrics["ztad_modes"]) == {"walk_forward", "frozen"}
     assert metrics["origin_sweep"], "the tuning sweep ran"
-    assert any("running ztad over 5 days" in line for line in lines)
+    assert any("running ztad (walk-forward) over 5 days" in line for line in lines)
+    assert any("running ztad (frozen: trained once at 2026-03-09)" in line for line in lines)
+
+
+def test_the_tuning_sweep_never_sees_a_scored_day(wired):
+    events, calls, config = wired
+    cutoff = date(2026, 3, 9)
+    metrics = evaluate(config.source, cutoff=cutoff, split="time", report_dir=None, config=config,
+                       origin_settings=IF_ONLY, frozen=False, validation_days=3)
+    [swept] = calls["sweep_events"]
+    [fitted] = calls["sweep_fit"]
+    swept_days = set(swept["timestamp"].dt.date)
+    assert swept_days == {date(2026, 3, 6), date(2026, 3, 7), date(2026, 3, 8)}  # the last 3 days before the cut-off
+    assert max(fitted["timestamp"].dt.date) < min(swept_days)  # its model never fit on them either
+    scored_ids = set(events.loc[events["timestamp"].dt.date >= cutoff, "event_id"])
+    assert not scored_ids & set(swept["event_id"]) and not scored_ids & set(fitted["event_id"])
+    about = metrics["origin_sweep_protocol"]
+    assert about["ran"] and about["validation_events"] == len(swept) and "2026-03-06..2026-03-08" in about["validation"]
+    assert {row["rows"] for row in metrics["origin_sweep"]} == {len(swept)}
+
+
+def test_the_sweep_that_cannot_validate_says_why_and_does_not_fall_back_to_test_days(wired):
+    _, calls, config = wired
+    metrics = evaluate(config.source, cutoff=date(2026, 3, 9), split="time", report_dir=None, config=config,
+                       origin_settings=IF_ONLY, frozen=False, validation_days=7)
+    assert calls["sweep_events"] == [] and metrics["origin_sweep"] == []
+    assert metrics["origin_sweep_protocol"] == {
+        "ran": False,
+        "reason": "the history before the cut-off has 7 day(s) with data: too few to hold out 7 "
+                  "validation day(s) and fit on the days before them",
+    }
+
+
+def test_a_validation_slice_without_anomalies_skips_the_sweep(wired, monkeypatch):
+    events, calls, config = wired
+    clean_history = events.assign(event_label=events["event_label"].where(events["timestamp"].dt.date >= date(2026, 3, 9), "normal"))
+    monkeypatch.setattr(sys.modules["ztad.ingest"], "load_range", lambda source, start, end: Loaded(clean_history))
+    metrics = evaluate(config.source, cutoff=date(2026, 3, 9), report_dir=None, config=config,
+                       origin_settings=IF_ONLY, frozen=False, validation_days=3)
+    assert not metrics["origin_sweep_protocol"]["ran"] and calls["sweep_events"] == []
+    reason = metrics["origin_sweep_protocol"]["reason"]
+    assert reason.startswith("its validation events (the last 3 days of history, 2026-03-06..2026-03-08")
+    assert "hold 0 anomalous and " in reason and reason.endswith("tuning needs both (choose a later cut-off)")
 
 
 def test_default_cutoff_leaves_history_days_before_the_first_scored_day(wired, monkeypatch):
     events, calls, config = wired
     monkeypatch.setattr(evaluate_module, "DEFAULT_HISTORY_DAYS", 10)
     metrics = evaluate(config.source, cutoff=None, report_dir=None, config=config,
-                       origin_settings=IF_ONLY, sweep=False)
+                       origin_settings=IF_ONLY, sweep=False, frozen=False)
     assert metrics["protocol"]["cutoff"] == "2026-03-12"
     assert calls["run_range"][0][:2] == (date(2026, 3, 12), date(2026, 3, 13))
 
@@ -198,7 +260,7 @@ def test_random_protocol_measures_held_out_events_of_the_scored_days(wired):
     events, calls, config = wired
     cutoff = date(2026, 3, 9)
     metrics = evaluate(config.source, cutoff=cutoff, split="random", report_dir=None,
-                       config=config, origin_settings=IF_ONLY, sweep=False)
+                       config=config, origin_settings=IF_ONLY, frozen=False)
     train_ids = set(calls["origin_train"]["event_id"])
     assert metrics["protocol"]["split"] == "random"
     assert "stratified random" in metrics["protocol"]["description"]
@@ -208,6 +270,9 @@ def test_random_protocol_measures_held_out_events_of_the_scored_days(wired):
     held_out_scored = events[~events["event_id"].isin(train_ids)
                              & (events["timestamp"].dt.date >= cutoff)]
     assert metrics["protocol"]["evaluated_events"] == len(held_out_scored)
+    # the random protocol's sweep validates on a share of the training events only
+    [swept] = calls["sweep_events"]
+    assert set(swept["event_id"]) <= train_ids
 
 
 def test_unlabelled_data_fails_before_anything_runs(wired, monkeypatch):
@@ -282,8 +347,10 @@ def three_attack_days(small_logs, tmp_path_factory) -> Path:
 def evaluated(three_attack_days, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     report = home / "report"
+    # Retraining every day, the walk-forward run uses a new model each day; the frozen one keeps
+    # the model trained at the cut-off.
     config = JobConfig(source=SourceConfig(root=str(three_attack_days)), home=home,
-                       detection=DetectionConfig(detectors=("isolation_forest", "ecod")))
+                       detection=DetectionConfig(detectors=("isolation_forest", "ecod"), retrain_every_days=1))
     metrics = evaluate(config.source, cutoff=date(2026, 3, 16), report_dir=report, config=config,
                        origin_settings=IF_ONLY, sweep=False, ablation=True)
     return metrics, config, report
@@ -333,3 +400,36 @@ def test_the_ablation_scores_the_same_days_again_without_the_logic(evaluated, th
     assert not list(Path(config.home).glob("evaluation-*"))
     assert "ablation" in json.loads((report / "metrics.json").read_text())
     assert "Hard negatives without the known-network and cold-start logic" in (report / "report.html").read_text()
+
+
+def test_walk_forward_retrains_on_scored_days_and_frozen_keeps_the_cutoff_model(evaluated):
+    metrics, _, report = evaluated
+    days = ["2026-03-16", "2026-03-17", "2026-03-18"]
+    walk, frozen = metrics["ztad_modes"]["walk_forward"], metrics["ztad_modes"]["frozen"]
+    assert walk["trained_days"] == days and walk["distinct_models"] == 3
+    assert frozen["trained_days"] == ["2026-03-16"] and frozen["distinct_models"] == 1
+    assert [frozen["models"][d]["model_action"] for d in days] == ["trained", "loaded", "loaded"]
+    # Both trained at the cut-off on the same history (their versions differ: the settings differ).
+    assert walk["models"]["2026-03-16"]["model_action"] == "trained"
+    assert metrics["ztad_frozen"]["final"]["roc_auc"] != metrics["ztad"]["final"]["roc_auc"]
+    page = (report / "report.html").read_text()
+    assert "<th>ztad (walk-forward)</th><th>ztad frozen</th>" in page
+    assert "frozen: 1 model(s), trained on 2026-03-16" in page
+
+
+def test_the_report_explains_ztads_own_registered_model_with_shap(evaluated):
+    from ztad.behaviour.features import FEATURE_NAMES
+
+    metrics, _, report = evaluated
+    last_model = metrics["ztad_modes"]["walk_forward"]["models"]["2026-03-18"]["model_version"]
+    own = [title for title in metrics["shap"] if title.startswith("ztad isolation_forest")]
+    assert own == [f"ztad isolation_forest ({last_model}, scoring 2026-03-18)"]
+    facts = metrics["shap"][own[0]]
+    assert facts["model_version"] == last_model and facts["rows"] > 100
+    assert set(facts["mean_abs_shap"]) == set(FEATURE_NAMES)
+    values = list(facts["mean_abs_shap"].values())
+    assert values == sorted(values, reverse=True) and values[0] > 0
+    assert "origin isolation_forest" in metrics["shap"]
+    page = (report / "report.html").read_text()
+    assert f"registered as <code>{last_model}</code>" in page
+    assert "<img id='plot-shap' alt='SHAP summary of the Isolation Forest member of the ztad ensemble'" in page

@@ -41,7 +41,7 @@ def written(tmp_path_factory, scored_frame, labelled_events, tree_model):
         events=labelled_events,
         protocol={"split": "time", "description": "time split: history before 2026-03-09",
                   "cutoff": "2026-03-09"},
-        shap_models={"ztad isolation_forest": tree_model},
+        shap_models={"a small forest": tree_model},
         report_dir=folder,
     )
     return folder, metrics

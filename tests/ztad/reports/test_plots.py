@@ -53,6 +53,27 @@ def test_shap_summary_points_positive_towards_anomalous():
     plots.pyplot().close(figure)
 
 
+def test_an_isolation_forest_is_explained_as_shaps_own_explainer_does():
+    import shap
+    from sklearn.ensemble import IsolationForest
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    forest = IsolationForest(n_estimators=25, random_state=0).fit(X)
+    expected = -np.asarray(shap.TreeExplainer(forest).shap_values(X.iloc[:20]))
+    np.testing.assert_allclose(plots.anomaly_contributions(forest, X.iloc[:20]), expected, atol=1e-9)
+
+
+def test_shap_summary_plots_values_given_to_it():
+    from sklearn.ensemble import IsolationForest
+
+    X = pd.DataFrame(np.random.default_rng(2).normal(size=(40, 2)), columns=["a", "b"])
+    forest = IsolationForest(n_estimators=5, random_state=0).fit(X)
+    figure = plots.shap_summary(forest, X, "given", values=np.zeros((40, 2)))
+    assert figure.axes[0].get_xlabel().startswith("SHAP value")
+    plots.pyplot().close(figure)
+
+
 @pytest.mark.parametrize("empty", [{}, {"ztad final": {}}])
 def test_category_bars_without_categories_say_so(empty):
     figure = plots.category_recall(empty, "recall")
