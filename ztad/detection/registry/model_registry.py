@@ -305,19 +305,21 @@ class ModelRegistry:
         version = f"m-{end:%Y%m%d}-{digest[:12]}"
         with self._index_lock():
             entries = self.entries()
-            if any(e["version"] == version for e in entries) and self._recorded(version):
+            indexed = any(e["version"] == version for e in entries)
+            recorded = self.trust is not None and self.trust.digests(version) is not None
+            if indexed and (recorded or self.trust is None):
                 return version
+            if recorded:
+                raise ArtifactIntegrityError(
+                    f"model {version} is recorded in {self.trust.name} but missing from {INDEX_FILE} "
+                    f"of {self.root}; {_RECOVERY.format(version=version)}"
+                )
             record = self._publish(version, model, summary, description, metrics or {})
             kept = [e for e in entries if e["version"] != version]
             self._write_index(kept + [self._index_entry(record)])
             if self.trust is not None:
                 self.trust.record(version, record)
         return version
-
-    def _recorded(self, version: str) -> bool:
-        """Whether the root of trust knows ``version`` (always, without a root of trust): a
-        version in the index that it does not know is written again and recorded."""
-        return self.trust is None or self.trust.digests(version) is not None
 
     def _publish(
         self, version: str, model, summary: dict, description: dict, metrics: dict

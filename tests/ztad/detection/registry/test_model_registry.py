@@ -407,6 +407,16 @@ def test_saving_a_version_the_root_of_trust_lost_writes_and_records_it_again(tmp
     assert trusted.load(version).version == version
 
 
+def test_a_recorded_version_missing_from_the_index_is_not_overwritten(registry, model_and_rows):
+    version = save(registry, *model_and_rows)
+    folder = Path(registry.root) / version
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    (Path(registry.root) / "index.json").write_text('{"versions": []}')
+    with pytest.raises(ArtifactIntegrityError, match=f"model {version} is recorded in .* but missing from index.json"):
+        save(registry, *model_and_rows)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
 def test_a_conflicting_record_is_refused():
     from ztad.detection.registry import DigestConflictError
 
