@@ -38,7 +38,7 @@ def test_time_split_puts_each_instant_on_the_right_side():
     assert "2026-03-09" in split.description
 
 
-def test_time_split_never_lets_a_scored_day_into_training(labelled_events):
+def test_time_split_puts_history_before_the_cutoff_and_scored_days_after_it(labelled_events):
     split = time_split(labelled_events, CUTOFF)
     train_days = set(pd.to_datetime(split.train["timestamp"], utc=True).dt.date)
     test_days = set(pd.to_datetime(split.test["timestamp"], utc=True).dt.date)
@@ -94,3 +94,35 @@ def test_random_split_mixes_days_unlike_the_time_split(labelled_events):
     train_days = set(pd.to_datetime(split.train["timestamp"], utc=True).dt.date)
     test_days = set(pd.to_datetime(split.test["timestamp"], utc=True).dt.date)
     assert np.all([day in train_days for day in test_days])
+
+
+def test_validation_days_are_the_last_days_of_history_before_the_cutoff(labelled_events):
+    from ztad.evaluation.splits import validation_split
+
+    split = time_split(labelled_events, CUTOFF)
+    inner = validation_split(split, days=3)
+    fit_days = set(pd.to_datetime(inner.train["timestamp"], utc=True).dt.date)
+    validation_days = set(pd.to_datetime(inner.test["timestamp"], utc=True).dt.date)
+    history = sorted(set(pd.to_datetime(split.train["timestamp"], utc=True).dt.date))
+    assert validation_days == set(history[-3:]) and max(fit_days) < min(validation_days)
+    assert max(validation_days) < CUTOFF
+    assert len(inner.train) + len(inner.test) == len(split.train)
+
+
+def test_validation_needs_history_before_the_validation_days(labelled_events):
+    from ztad.evaluation.splits import validation_split
+
+    split = time_split(labelled_events, CUTOFF)
+    days = len(set(pd.to_datetime(split.train["timestamp"], utc=True).dt.date))
+    with pytest.raises(EvaluationError, match=f"has {days} day\\(s\\) with data: too few to hold out {days}"):
+        validation_split(split, days=days)
+
+
+def test_random_validation_is_a_share_of_the_training_events(labelled_events):
+    from ztad.evaluation.splits import validation_split
+
+    split = random_split(labelled_events, seed=1)
+    inner = validation_split(split, fraction=0.25, seed=1)
+    assert set(inner.test["event_id"]) <= set(split.train["event_id"])
+    assert not set(inner.test["event_id"]) & set(split.test["event_id"])
+    assert len(inner.test) == pytest.approx(0.25 * len(split.train), abs=1)
