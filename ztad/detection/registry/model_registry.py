@@ -305,21 +305,29 @@ class ModelRegistry:
         version = f"m-{end:%Y%m%d}-{digest[:12]}"
         with self._index_lock():
             entries = self.entries()
-            indexed = any(e["version"] == version for e in entries)
-            recorded = self.trust is not None and self.trust.digests(version) is not None
-            if indexed and (recorded or self.trust is None):
+            if self._already_saved(version, entries):
                 return version
-            if recorded:
-                raise ArtifactIntegrityError(
-                    f"model {version} is recorded in {self.trust.name} but missing from {INDEX_FILE} "
-                    f"of {self.root}; {_RECOVERY.format(version=version)}"
-                )
             record = self._publish(version, model, summary, description, metrics or {})
             kept = [e for e in entries if e["version"] != version]
             self._write_index(kept + [self._index_entry(record)])
             if self.trust is not None:
                 self.trust.record(version, record)
         return version
+
+    def _already_saved(self, version: str, entries: list[dict]) -> bool:
+        """Whether ``version`` is indexed and recorded (indexed, without a root of trust).
+
+        An indexed version the root of trust does not know is written and recorded again; a
+        recorded one the index lost is refused rather than overwritten.
+        """
+        indexed = any(e["version"] == version for e in entries)
+        recorded = self.trust is not None and self.trust.digests(version) is not None
+        if recorded and not indexed:
+            raise ArtifactIntegrityError(
+                f"model {version} is recorded in {self.trust.name} but missing from {INDEX_FILE} "
+                f"of {self.root}; {_RECOVERY.format(version=version)}"
+            )
+        return indexed and (recorded or self.trust is None)
 
     def _publish(
         self, version: str, model, summary: dict, description: dict, metrics: dict
