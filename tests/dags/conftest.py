@@ -29,6 +29,17 @@ def dag_bag():
 def module_postgres_url(postgres_server_url):
     """A findings database of the test module's own: the end-to-end modules write the same
     days, and each must see only its own runs."""
+    yield from _module_database(postgres_server_url)
+
+
+@pytest.fixture(scope="module")
+def second_module_postgres_url(postgres_server_url):
+    """Another findings database of the module's own, for a second state folder: one findings
+    database holds the model registry (the models' digests) of one state folder."""
+    yield from _module_database(postgres_server_url)
+
+
+def _module_database(postgres_server_url):
     import uuid
 
     from sqlalchemy import create_engine, text

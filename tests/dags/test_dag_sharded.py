@@ -3,7 +3,7 @@ then the downstream report DAG, the source reads of consecutive days, and a fail
 
 Two days (the second holds a password spray, the cross-user case) are first scored in-process
 by ``pipeline.run_range`` as ``ztad run --start --end`` does, with no shards, then by the DAG
-in 3 shards with its own state, into the same database; what each wrote is kept in between.
+in 3 shards with its own state and its own database; what each wrote is compared.
 """
 
 import json
@@ -61,17 +61,18 @@ class SourceReads:
 
 
 @pytest.fixture(scope="module")
-def scenario(airflow_db, module_postgres_url, small_logs, tmp_path_factory):
+def scenario(airflow_db, module_postgres_url, second_module_postgres_url, small_logs, tmp_path_factory):
     url = module_postgres_url
     with pytest.MonkeyPatch.context() as env:
         reads = SourceReads(env)
+        # Its own state folder, so its own database: one database holds one folder's models.
         whole = JobConfig(
             source=SourceConfig(root=str(small_logs)), home=tmp_path_factory.mktemp("cli-home"),
-            database_url=url, detection=DetectionConfig(detectors=tuple(DETECTORS)),
+            database_url=second_module_postgres_url, detection=DetectionConfig(detectors=tuple(DETECTORS)),
         )
         cli_reads = []
         pipeline.run_range(DAYS[0], DAYS[-1], whole, progress=lambda *_: cli_reads.append(reads.take()))
-        unsharded = stored(url)
+        unsharded = stored(second_module_postgres_url)
 
         env.setenv("AIRFLOW_CONN_ZTAD_FINDINGS", airflow_connection(url))
         env.setenv("AIRFLOW_VAR_ZTAD_SOURCE", json.dumps({"root": str(small_logs)}))

@@ -107,7 +107,7 @@ def time_split(events: pd.DataFrame, cutoff: date) -> Split:
         )
     last = stamps[is_test].max().date()
     description = (
-        f"time split: history before {cutoff} (midnight UTC) trains, each day "
+        f"time split: the history before {cutoff} (midnight UTC) trains the origin method, each day "
         f"{cutoff}..{last} is scored"
     )
     return Split(train=train, test=test, protocol="time", description=description, cutoff=cutoff)
