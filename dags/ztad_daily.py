@@ -36,7 +36,7 @@ A sharded day gives exactly the findings of an unsharded one. All tasks of a run
 - local state (baselines, models, files passed between tasks): env `ZTAD_HOME`;
 - per-run choices: the Params below (trigger with config).
 
-**Params**: `retrain` (train a new model), `target_fpr` (alert budget), `history_days`
+**Params**: `day` (the UTC day of a manual run, see below), `retrain` (train a new model), `target_fpr` (alert budget), `history_days`
 (baseline window), `detectors` (ensemble members, e.g. `["isolation_forest", "ecod"]`; empty:
 ztad's default), `rule_thresholds` (behavioural rule thresholds by name, e.g.
 `{"spray_min_users": 15}`; empty: ztad's defaults), `shards` (shards of users, 1-64),
@@ -60,13 +60,27 @@ previous days' state). Days run one at a time, oldest first (`max_active_runs=1`
 `ztad run --start 2026-03-01 --end 2026-03-31`, and give the same findings. Each day reads
 only its own partition: the baselines are daily aggregates kept in `ZTAD_HOME`.
 
-**A manual run of day D** needs the logical date `D+1 00:00 UTC`, because Airflow gives a
-manual run the last complete interval before its logical date
-(`airflow dags trigger ztad_daily --logical-date 2026-03-21T00:00:00+00:00 --conf
-'{"shards": 4}'` processes 2026-03-20; in Python,
-`ztad_airflow.intervals.manual_logical_date(day)`). Scheduled and backfill runs of day D have
-the logical date D. A backfill skips logical dates that already have a run, manual ones
-included: pass `--reprocess-behavior completed` to redo such days.
+**A manual run of day D** names the day, never a logical date: Airflow 3.3's
+`airflow dags trigger` infers a manual run's data interval from the moment it is triggered,
+whatever `--logical-date` says. Either give the Param `day`:
+
+- CLI: `airflow dags trigger ztad_daily --conf '{"day": "2026-03-20", "shards": 4}'`;
+- REST API v2: `POST /api/v2/dags/ztad_daily/dagRuns` with
+  `{"logical_date": null, "conf": {"day": "2026-03-20"}}`;
+- UI: *Trigger* with the run configuration `{"day": "2026-03-20"}`;
+
+or an explicit data interval of the day, through the REST API (`"logical_date":
+"2026-03-20T00:00:00Z", "data_interval_start": "2026-03-20T00:00:00Z", "data_interval_end":
+"2026-03-21T00:00:00Z"`) or the UI's trigger form (logical date and data interval fields). A run
+with `day` has no logical date of the day, so a later backfill over that day runs it as usual;
+a run with the explicit interval holds logical date D, like a scheduled run of D (a backfill
+counts the day as done unless `--reprocess-behavior completed`). Scheduled and backfill runs
+never take `day`: a backfill given `{"day": ...}` as its conf fails instead of processing one
+day N times.
+
+**Deadline**: a nightly (scheduled) run of day D that is not done by the hour the Variable
+`ztad_deadline` gives (`HH:MM` UTC on D+1, default `06:00`) is recorded by a callback in the
+triggerer: a warning in its log and a row in the findings database's `missed_deadlines`.
 """
 
 from __future__ import annotations
@@ -98,6 +112,7 @@ JOB = {
     "target_fpr": "{{ params.target_fpr }}",
     "detectors": "{{ params.detectors }}",
     "rule_thresholds": "{{ params.rule_thresholds }}",
+    "day": "{{ params.day }}",
 }
 
 with DAG(
@@ -121,6 +136,11 @@ with DAG(
         "on_failure_callback": record_failed_run,
     },
     params={
+        "day": Param(
+            None, type=["null", "string"], format="date",
+            description="The UTC day to process (YYYY-MM-DD) in a manual run; empty: the day "
+            "of the run's data interval (scheduled and backfill runs).",
+        ),
         "retrain": Param(False, type="boolean", description="Train a new model for this day."),
         "target_fpr": Param(
             0.005, type="number", exclusiveMinimum=0, exclusiveMaximum=0.5,

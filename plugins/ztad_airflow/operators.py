@@ -1,4 +1,7 @@
-"""Operators that each run one step of :mod:`ztad.pipeline` for the data interval's UTC day.
+"""Operators that each run one step of :mod:`ztad.pipeline` for the run's UTC day.
+
+The day is the one the run names in its ``day`` Param, else its data interval's
+(:func:`ztad_airflow.intervals.run_day`).
 
 An operator holds only strings and templated values (connection ids, a Variable key, the
 ``ZTAD_HOME`` folder, detection settings). ``execute`` builds a :class:`ztad.config.JobConfig`
@@ -31,7 +34,7 @@ from ztad_airflow.hooks import (
     ZtadSourceHook,
     findings_database_url,
 )
-from ztad_airflow.intervals import DataIntervalError, interval_day
+from ztad_airflow.intervals import DataIntervalError, run_day
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,9 +65,12 @@ class ZtadJobMixin:
     :param rule_thresholds: behavioural rule thresholds by name (``{"spray_min_users": 15}``,
         a dict or JSON text; see :class:`ztad.config.RuleThresholds`), over those of the
         environment (``ZTAD_RULE_<NAME>``); the ztad defaults when empty.
+    :param day: the UTC day to process, ``YYYY-MM-DD`` (templated, e.g. ``{{ params.day }}``);
+        empty: the day of the run's data interval.
     """
 
     job_template_fields: Sequence[str] = (
+        "day",
         "findings_conn_id",
         "source_variable",
         "source_conn_id",
@@ -85,7 +91,9 @@ class ZtadJobMixin:
         target_fpr: float | str | None = None,
         detectors: Sequence[str] | str | None = None,
         rule_thresholds: dict | str | None = None,
+        day: str | date | None = None,
     ) -> None:
+        self.day = day
         self.findings_conn_id = findings_conn_id
         self.source_variable = source_variable
         self.source_conn_id = source_conn_id
@@ -99,7 +107,11 @@ class ZtadJobMixin:
         """The run's day and configuration; a setting that is wrong fails the task at once,
         without retries, since retrying cannot fix it."""
         try:
-            day = interval_day(context.get("data_interval_start"), context.get("data_interval_end"))
+            dag_run = context.get("dag_run")
+            day = run_day(
+                self.day, context.get("data_interval_start"), context.get("data_interval_end"),
+                getattr(dag_run, "run_type", None),
+            )
             return day, self.job_config()
         except CONFIGURATION_ERRORS as error:
             raise AirflowFailException(f"{type(error).__name__}: {error}") from error
@@ -151,7 +163,7 @@ class ZtadJobMixin:
 
 
 class ZtadStepOperator(ZtadJobMixin, BaseOperator):
-    """Base of the pipeline step operators: one step for the UTC day of the data interval.
+    """Base of the pipeline step operators: one step for the run's UTC day.
 
     Subclasses name the step in ``step`` and implement :meth:`run_step`.
     See :class:`ZtadJobMixin` for the shared parameters.
@@ -172,12 +184,13 @@ class ZtadStepOperator(ZtadJobMixin, BaseOperator):
         target_fpr: float | str | None = None,
         detectors: Sequence[str] | str | None = None,
         rule_thresholds: dict | str | None = None,
+        day: str | date | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self._init_job(
             findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr,
-            detectors, rule_thresholds,
+            detectors, rule_thresholds, day,
         )
 
     def execute(self, context: Context) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseSensorOperator
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
-    """Wait until the log source has data for the data interval's UTC day.
+    """Wait until the log source has data for the run's UTC day.
 
     It only waits when ``on_missing_partition`` is ``wait``; for ``fail`` and ``skip`` it
     succeeds at once and leaves the decision to :class:`ztad_airflow.operators.ZtadPullOperator`.
@@ -41,6 +41,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
         target_fpr: float | str | None = None,
         detectors: Sequence[str] | str | None = None,
         rule_thresholds: dict | str | None = None,
+        day: str | date | None = None,
         mode: str = "reschedule",
         poke_interval: timedelta | float = timedelta(minutes=10),
         timeout: timedelta | float = timedelta(hours=6),
@@ -49,7 +50,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
         super().__init__(mode=mode, poke_interval=poke_interval, timeout=timeout, **kwargs)
         self._init_job(
             findings_conn_id, source_variable, source_conn_id, home, history_days, target_fpr,
-            detectors, rule_thresholds,
+            detectors, rule_thresholds, day,
         )
         self.on_missing_partition = on_missing_partition
 

@@ -200,6 +200,7 @@ def test_only_write_findings_updates_the_findings_asset(daily):
 def test_daily_params_and_their_defaults(daily):
     defaults = {name: daily.params[name] for name in daily.params}
     assert defaults == {
+        "day": None,
         "retrain": False,
         "target_fpr": 0.005,
         "history_days": 30,
@@ -229,6 +230,8 @@ def test_daily_params_and_their_defaults(daily):
         ("rule_thresholds", {"spray_min_users": 2.5}),
         ("rule_thresholds", {"travel_min_km": -1}),
         ("rule_thresholds", [15]),
+        ("day", "20/03/2026"),
+        ("day", 20260320),
     ],
 )
 def test_daily_params_refuse_bad_values(daily, name, value):
@@ -261,6 +264,13 @@ def test_the_rule_thresholds_param_names_every_threshold(daily):
     assert param.schema["properties"]["spray_min_users"]["type"] == "integer"
     assert param.schema["properties"]["travel_min_km"]["type"] == "number"
     assert param.resolve({"spray_min_users": 15, "travel_min_km": 300.5}) == {"spray_min_users": 15, "travel_min_km": 300.5}
+
+
+def test_every_daily_task_processes_the_day_the_run_names(daily):
+    for task in daily.tasks:
+        day = task.partial_kwargs["day"] if hasattr(task, "partial_kwargs") else task.day
+        assert day == "{{ params.day }}", task.task_id
+        assert daily.params.get_param("day").resolve("2026-03-20") == "2026-03-20"
 
 
 # --------------------------------------------------------------------------- ztad_report

@@ -178,7 +178,7 @@ def test_a_write_that_dies_midway_leaves_the_day_whole_and_the_retry_completes(s
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    from ztad_airflow.intervals import manual_logical_date
+    from ztad_airflow.intervals import day_start
 
     day = scenario["days"][1]
     before = scenario["store"].findings(day=day)
@@ -194,7 +194,7 @@ def test_a_write_that_dies_midway_leaves_the_day_whole_and_the_retry_completes(s
     dag.get_task("write_findings").retry_delay = timedelta(seconds=1)
     event.listen(Engine, "before_cursor_execute", die_once)
     try:
-        run = dag.test(logical_date=manual_logical_date(day))
+        run = dag.test(logical_date=day_start(day), run_conf={"day": day.isoformat()})
     finally:
         event.remove(Engine, "before_cursor_execute", die_once)
 

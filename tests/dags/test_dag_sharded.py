@@ -106,7 +106,7 @@ def fail_prepare_detectors(day: date, conf: dict, env):
     """Run the DAG with the detectors step failing for good; return the run."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from ztad_airflow.intervals import manual_logical_date
+    from ztad_airflow.intervals import day_start
 
     def broken(*args, **kwargs):
         raise RuntimeError("the model registry is unreachable")
@@ -116,7 +116,7 @@ def fail_prepare_detectors(day: date, conf: dict, env):
     env.setattr(policy, "train_or_load", broken)
     dag = DagBag().dags["ztad_daily"]
     dag.get_task("prepare_detectors").retries = 0
-    return dag.test(logical_date=manual_logical_date(day), run_conf=conf)
+    return dag.test(logical_date=day_start(day), run_conf={"day": day.isoformat(), **conf})
 
 
 def test_every_shard_of_every_day_ran(scenario):

@@ -2,7 +2,14 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from ztad_airflow.intervals import DataIntervalError, interval_day, manual_logical_date
+from ztad_airflow.intervals import (
+    ONE_DAY,
+    DataIntervalError,
+    day_start,
+    interval_day,
+    named_day,
+    run_day,
+)
 
 UTC = timezone.utc
 
@@ -34,23 +41,74 @@ def test_an_interval_that_is_not_one_utc_day_is_refused(start, length):
 
 
 def test_a_run_without_data_interval_is_refused_with_a_hint():
-    with pytest.raises(DataIntervalError, match="logical date"):
+    with pytest.raises(DataIntervalError, match='"day"'):
         interval_day(None, None)
 
 
-def test_manual_logical_date_is_the_end_of_the_day():
-    assert manual_logical_date(date(2026, 3, 2)) == datetime(2026, 3, 3, tzinfo=UTC)
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_an_empty_day_names_no_day(value):
+    assert named_day(value) is None
 
 
-def test_the_daily_timetable_maps_the_manual_logical_date_back_to_the_day():
+@pytest.mark.parametrize("value", ["2026-03-20", " 2026-03-20 ", date(2026, 3, 20)])
+def test_a_day_is_read_from_text_or_a_date(value):
+    day = named_day(value)
+    assert day == date(2026, 3, 20)
+    assert type(day) is date
+
+
+@pytest.mark.parametrize("value", ["20/03/2026", "2026-02-30", "yesterday", datetime(2026, 3, 20, tzinfo=UTC)])
+def test_anything_but_a_calendar_day_is_refused(value):
+    with pytest.raises(DataIntervalError, match="day must be"):
+        named_day(value)
+
+
+def test_a_run_that_names_no_day_covers_its_data_interval():
+    start = datetime(2026, 3, 20, tzinfo=UTC)
+    assert run_day(None, start, start + ONE_DAY, "scheduled") == date(2026, 3, 20)
+    assert run_day("", start, start + ONE_DAY, "backfill") == date(2026, 3, 20)
+
+
+def test_a_manual_run_with_a_day_and_no_logical_date_processes_that_day():
+    assert run_day("2026-03-20", None, None, "manual") == date(2026, 3, 20)
+
+
+def test_the_named_day_wins_over_the_interval_the_cli_infers_from_now():
+    """``airflow dags trigger --conf '{"day": ...}'`` (3.3) gives the run the last complete
+    interval before the moment it was triggered; the named day is the one processed."""
     from airflow.sdk import CronDataIntervalTimetable
-    from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.sdk import timezone as airflow_timezone
+    from airflow.serialization.encoders import coerce_to_core_timetable
 
     timetable = coerce_to_core_timetable(CronDataIntervalTimetable("0 0 * * *", timezone="UTC"))
-    logical = airflow_timezone.coerce_datetime(manual_logical_date(date(2026, 3, 2)))
-    interval = timetable.infer_manual_data_interval(run_after=logical)
-    assert interval_day(interval.start, interval.end) == date(2026, 3, 2)
+    now = airflow_timezone.coerce_datetime(datetime(2026, 12, 4, 23, 17, tzinfo=UTC))
+    inferred = timetable.infer_manual_data_interval(run_after=now)
+    assert interval_day(inferred.start, inferred.end) == date(2026, 12, 3)
+    assert run_day("2026-03-20", inferred.start, inferred.end, "manual") == date(2026, 3, 20)
+
+
+@pytest.mark.parametrize("run_type", ["scheduled", "backfill"])
+def test_a_scheduled_or_backfill_run_naming_another_day_is_refused(run_type):
+    start = datetime(2026, 3, 21, tzinfo=UTC)
+    with pytest.raises(DataIntervalError, match=f"this {run_type} run covers 2026-03-21"):
+        run_day("2026-03-20", start, start + ONE_DAY, run_type)
+
+
+def test_a_backfill_naming_its_own_day_is_accepted():
+    start = datetime(2026, 3, 21, tzinfo=UTC)
+    assert run_day("2026-03-21", start, start + ONE_DAY, "backfill") == date(2026, 3, 21)
+
+
+def test_a_run_type_enum_is_read_by_its_value():
+    from airflow.utils.types import DagRunType
+
+    start = datetime(2026, 3, 21, tzinfo=UTC)
+    with pytest.raises(DataIntervalError, match="backfill run"):
+        run_day("2026-03-20", start, start + ONE_DAY, DagRunType.BACKFILL_JOB)
+
+
+def test_day_start_is_midnight_utc():
+    assert day_start(date(2026, 3, 2)) == datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def test_scheduled_and_backfill_runs_of_day_d_have_logical_date_d():

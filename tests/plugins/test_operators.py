@@ -163,6 +163,45 @@ def test_an_interval_that_is_not_one_day_fails_without_retries_and_runs_nothing(
     assert calls == []
 
 
+@pytest.mark.parametrize(
+    "operator_class, step",
+    [(ZtadPullOperator, "pull"), (ZtadScoreOperator, "score"), (ZtadWriteFindingsOperator, "write_findings")],
+)
+def test_a_manual_run_processes_the_day_it_names(operator_class, step, calls, source):
+    """The CLI gives a manual run the interval before the trigger time: the ``day`` Param wins."""
+    context = context_for(day=date(2026, 12, 3), run_id="manual__2026-12-04T23:17:00+00:00")
+    context["dag_run"] = SimpleNamespace(run_type="manual")
+    operator_class(task_id=step, day="2026-03-20").execute(context)
+    assert [call.day for call in calls] == [date(2026, 3, 20)]
+
+
+def test_a_run_without_logical_date_processes_the_day_it_names(calls, source):
+    context = {**context_for(), "data_interval_start": None, "data_interval_end": None}
+    ZtadPullOperator(task_id="pull", day="2026-03-20").execute(context)
+    assert [call.day for call in calls] == [date(2026, 3, 20)]
+
+
+def test_a_run_naming_no_day_and_without_interval_fails_without_retries(calls, source):
+    context = {**context_for(), "data_interval_start": None, "data_interval_end": None}
+    with pytest.raises(AirflowFailException, match='name the day|"day"'):
+        ZtadPullOperator(task_id="pull", day=None).execute(context)
+    assert calls == []
+
+
+def test_a_backfill_whose_conf_names_another_day_fails_without_retries(calls, source):
+    context = context_for(day=date(2026, 3, 21), run_id="backfill__2026-03-22T00:00:00+00:00")
+    context["dag_run"] = SimpleNamespace(run_type="backfill")
+    with pytest.raises(AirflowFailException, match="backfill run covers 2026-03-21"):
+        ZtadScoreOperator(task_id="score", day="2026-03-20").execute(context)
+    assert calls == []
+
+
+def test_a_malformed_day_fails_without_retries(calls, source):
+    with pytest.raises(AirflowFailException, match="day must be YYYY-MM-DD"):
+        ZtadPullOperator(task_id="pull", day="20/03/2026").execute(context_for())
+    assert calls == []
+
+
 def test_a_missing_source_configuration_fails_without_retries_and_runs_nothing(calls):
     with pytest.raises(AirflowFailException, match="SourceConfigError: no log source configured") as error:
         ZtadPullOperator(task_id="pull").execute(context_for())

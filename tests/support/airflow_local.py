@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ztad_airflow.intervals import manual_logical_date
+from ztad_airflow.intervals import day_start
 
 #: The project checkout (or image) holding ``dags/`` and ``plugins/``.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,10 @@ def run_day_in_process(
 ) -> RunOutcome:
     """Run ``dag_id`` for the UTC ``day`` with ``dag.test`` and return what happened.
 
-    :param day: the day to process (the run's data interval is that UTC day).
+    The run names its day as a manual run must, with the Param ``day``; its logical date is
+    the start of the day, as a scheduled run of that day has.
+
+    :param day: the day to process.
     :param conf: run configuration, i.e. values of the DAG's ``Params``.
     :param dag_id: the DAG to run, parsed from the configured DAGs folder.
     :raises LookupError: when the DAGs folder does not hold ``dag_id`` or fails to import.
@@ -113,7 +116,8 @@ def run_day_in_process(
         raise LookupError(
             f"DAG {dag_id!r} not found in {bag.dag_folder}; import errors: {bag.import_errors}"
         )
-    run = bag.dags[dag_id].test(logical_date=manual_logical_date(day), run_conf=conf or {})
+    run_conf = {"day": day.isoformat(), **(conf or {})}
+    run = bag.dags[dag_id].test(logical_date=day_start(day), run_conf=run_conf)
     return RunOutcome(
         day=day,
         run_id=run.run_id,
