@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.fixtures.logs import SMALL_LOGS
-from ztad.store import FindingsStore
 from tests.support.airflow_local import run_day_in_process
+from ztad.store import FindingsStore
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 
@@ -37,10 +37,9 @@ def log_days(root: Path) -> list[date]:
 
 
 def findings_asset_events() -> list[dict]:
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         query = (

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from tests.dags.test_dag_run import airflow_connection, findings_asset_events
+from tests.support.airflow_local import run_day_in_process
 from ztad import pipeline
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.store import FindingsStore
-from tests.support.airflow_local import run_day_in_process
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 
