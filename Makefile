@@ -1,12 +1,14 @@
 # The two commands: `make demo` runs the nightly job on generated logs, `make test` runs the suite.
 # Both create the environment (.venv, pinned by requirements.lock) when it is missing.
+# `make stack` starts the production stack as local processes (Airflow 3 + Celery + PostgreSQL);
+# `make stack-down` stops exactly what it started.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv lock clean
+.PHONY: demo test venv lock clean stack stack-down
 
 venv: $(STAMP)
 
@@ -22,6 +24,12 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+stack: venv
+	$(BIN)/python -m tests.support.stack up
+
+stack-down:
+	$(BIN)/python -m tests.support.stack down
 
 # Re-resolve the pinned set after changing dependencies in pyproject.toml.
 lock: venv

@@ -80,16 +80,19 @@ day N times.
 
 **Deadline**: a nightly (scheduled) run of day D that is not done by the hour the Variable
 `ztad_deadline` gives (`HH:MM` UTC on D+1, default `06:00`) is recorded by a callback in the
-triggerer: a warning in its log and a row in the findings database's `missed_deadlines`.
+triggerer (Airflow's DeadlineAlert): one warning line `ztad deadline missed: ...` in the
+triggerer's log, and the same text as the callback's output in Airflow's metadata database.
+Manual and backfill runs have no deadline.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, Param
 
 from ztad_airflow.assets import FINDINGS
+from ztad_airflow.deadlines import NightlyDeadline, record_missed_deadline
 from ztad_airflow.operators import (
     ON_MISSING_PARTITION,
     ZtadBaselinesOperator,
@@ -124,6 +127,12 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=12),
+    deadline=DeadlineAlert(
+        reference=NightlyDeadline(),
+        interval=timedelta(0),
+        callback=AsyncCallback(record_missed_deadline),
+        name="findings by the morning",
+    ),
     render_template_as_native_obj=True,
     tags=["ztad", "security", "anomaly-detection"],
     default_args={

@@ -1,6 +1,6 @@
 """Shared fixtures: a real PostgreSQL database and small generated log sets.
 
-In CI (``CI`` set) a test that needs PostgreSQL or Airflow may not be skipped: a skip of such a
+In CI (``CI`` set) a test that needs PostgreSQL, Airflow or the Airflow stack may not be skipped: a skip of such a
 test is turned into a failure, so that a missing service can never pass silently.
 """
 
@@ -11,7 +11,7 @@ import pytest
 from tests.fixtures.logs import *  # noqa: F401,F403
 from tests.fixtures.postgres import *  # noqa: F401,F403
 
-MUST_RUN_IN_CI = ("postgres", "airflow")
+MUST_RUN_IN_CI = ("postgres", "airflow", "stack")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -29,6 +29,7 @@ def test_the_environment_points_airflow_at_this_projects_dags_and_plugins(tmp_pa
 
 def test_configuring_after_airflow_was_imported_is_refused(tmp_path):
     import airflow.settings  # noqa: F401  (already imported by the tests' own setup)
+
     from tests.support.airflow_local import use_local_airflow
 
     with pytest.raises(RuntimeError, match="already imported"):

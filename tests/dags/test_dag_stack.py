@@ -1,0 +1,392 @@
+"""``ztad_daily`` on the real production stack: ``make stack`` started here, on free ports.
+
+Airflow 3's api-server, scheduler, dag-processor and triggerer, two Celery workers (Redis),
+metadata and findings on PostgreSQL, all separate processes (:mod:`tests.support.stack`). The
+scenario drives it as its users do, through the REST API v2 with a JWT, the ``airflow`` CLI
+and the call the UI's trigger form makes, and then compares with ``ztad run``:
+
+1. unpausing ``ztad_daily`` makes the scheduler create the nightly run of yesterday, which has
+   no logs: it fails, and its deadline (the Variable ``ztad_deadline``, set to ``00:00``) has
+   passed, so the deadline callback reports it;
+2. REST: day A with an explicit data interval, ``{"shards": 4}``;
+3. UI: day B named by the Param ``day`` (the body the trigger form posts);
+4. CLI: day C named by ``day``; while its ``write_findings`` writes, the Celery worker process
+   that supervises it gets SIGKILL: the task is retried and the day ends complete, once;
+5. a backfill over B, C and the next day D, created through the REST API: no day skipped, no
+   day processed in another's place.
+
+The runs use the Isolation Forest and ECOD ensemble, so that no task loads TensorFlow (the
+autoencoder is trained for real by the in-process DAG tests); ``ztad run`` uses the same. The
+stack is stopped at the end, also when something fails. The whole scenario has
+:data:`BUDGET` seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.fixtures.logs import SMALL_LOGS
+from ztad.store import FindingsStore
+
+pytestmark = [pytest.mark.stack, pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
+
+#: Seconds the whole scenario may take, stack start and stop included.
+BUDGET = float(os.environ.get("ZTAD_STACK_BUDGET", 300))
+DETECTORS = ["isolation_forest", "ecod"]
+FIRST = SMALL_LOGS["start"] + timedelta(days=SMALL_LOGS["clean_days"])
+DAY_A, DAY_B, DAY_C, DAY_D = (FIRST + timedelta(days=offset) for offset in range(4))
+
+
+class Clock:
+    """The scenario's time budget: what is left of it bounds every wait."""
+
+    def __init__(self, budget: float):
+        self.began = time.monotonic()
+        self.budget = budget
+        self.marks: dict[str, float] = {}
+
+    def mark(self, what: str) -> None:
+        """Note when ``what`` was done, in seconds since the start."""
+        self.marks[what] = round(self.elapsed(), 1)
+
+    def left(self) -> float:
+        return max(1.0, self.budget - (time.monotonic() - self.began))
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.began
+
+
+def day_interval(day: date) -> dict:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return {
+        "logical_date": start.isoformat().replace("+00:00", "Z"),
+        "data_interval_start": start.isoformat().replace("+00:00", "Z"),
+        "data_interval_end": (start + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def ui_trigger_body(conf: dict) -> dict:
+    """What Airflow 3.3's trigger form posts: its logical date field defaults to now, the data
+    interval fields are empty, and the run configuration is the JSON typed into it."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "conf": conf, "data_interval_end": None, "data_interval_start": None,
+        "logical_date": now, "partition_key": None,
+    }
+
+
+def cli_trigger(stack, conf: dict) -> str:
+    """``airflow dags trigger ztad_daily --conf ...`` against the stack; the new run's id."""
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "trigger", "ztad_daily", "--conf", json.dumps(conf),
+         "--output", "json"],
+        env=stack.env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    listed = next(json.loads(line) for line in done.stdout.splitlines() if line.startswith("[{"))
+    return listed[0]["dag_run_id"]
+
+
+def reference_run(logs: Path, database: str, home: Path) -> subprocess.Popen:
+    """``ztad run`` over days A to D, into its own database, in the background (its output
+    in ``home/output.log``)."""
+    command = [
+        str(Path(sys.executable).parent / "ztad"), "run", "--logs", str(logs), "--home", str(home),
+        "--db", database, "--start", DAY_A.isoformat(), "--end", DAY_D.isoformat(),
+        "--detectors", ",".join(DETECTORS),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ZTAD_"))}
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "output.log", "wb") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def findings_by_day(url: str, days) -> dict[date, dict[str, float]]:
+    """``finding_id -> score`` (rounded) of each day."""
+    with FindingsStore(url) as store:
+        return {
+            day: {row.finding_id: round(row.score, 9) for row in store.findings(day=day).itertuples()}
+            for day in days
+        }
+
+
+def runs_table(url: str) -> dict[str, tuple[date, str]]:
+    """``run_id -> (day, status)`` of the findings database's ``runs`` table."""
+    with FindingsStore(url) as store:
+        frame = store.runs()
+    return {row.run_id: (row.day, row.status) for row in frame.itertuples()}
+
+
+def task_process(ti_id: str) -> tuple[int, int] | None:
+    """``(pid, parent pid)`` of the process running task instance ``ti_id`` (its title is
+    ``airflow worker -- <ti id>``; the parent is the Celery pool process supervising it)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if f"airflow worker -- {ti_id}" in title:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                return int(entry), int(stat[stat.rindex(")") + 2:].split()[1])
+        except OSError:
+            continue
+    return None
+
+
+def kill_supervisor_while_writing(api, stack, run_id: str, clock: Clock) -> dict:
+    """Wait until ``write_findings`` of ``run_id`` has begun writing its day, then SIGKILL the
+    worker process that supervises it. Returns what was killed."""
+    log_folder = stack.settings.home / "airflow" / "logs" / "dag_id=ztad_daily" / f"run_id={run_id}"
+    log = log_folder / "task_id=write_findings" / "attempt=1.log"
+    deadline = time.monotonic() + clock.left()
+    while time.monotonic() < deadline:
+        ti = next((t for t in api.task_instances("ztad_daily", run_id) if t["task_id"] == "write_findings"), None)
+        found = task_process(ti["id"]) if ti and ti["state"] == "running" else None
+        if found and log.exists() and "ztad write_findings for" in log.read_text(errors="replace"):
+            task_pid, supervisor_pid = found
+            os.kill(supervisor_pid, signal.SIGKILL)
+            return {"ti": ti["id"], "task_pid": task_pid, "supervisor_pid": supervisor_pid}
+        time.sleep(0.2)
+    raise TimeoutError(f"write_findings of {run_id} never ran")
+
+
+@pytest.fixture(scope="module")
+def scenario(small_logs, module_postgres_url, postgres_server_url, tmp_path_factory):
+    from tests.support import stack as stack_module
+
+    clock = Clock(BUDGET)
+    name = f"ztad_stack_test_{uuid.uuid4().hex[:8]}"
+    server = make_url(postgres_server_url).set(drivername="postgresql", database="postgres")
+    settings = stack_module.StackSettings(
+        home=tmp_path_factory.mktemp("stack"), postgres=server.render_as_string(hide_password=False),
+        metadata_db=f"{name}_airflow", findings_db=f"{name}_findings", logs=str(small_logs), api_port=0,
+        variables={"ztad_deadline": "00:00"},
+        # A retried task waits 2 s, not the DAG's 2 minutes (Airflow caps the backoff here).
+        extra_env={"AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "2"},
+    )
+    reference_home = tmp_path_factory.mktemp("cli-home")
+    reference = reference_run(small_logs, module_postgres_url, reference_home)
+    started: dict = {}
+    starter = threading.Thread(target=lambda: started.update(stack=_up(stack_module, settings, started)))
+    starter.start()
+    try:
+        starter.join(timeout=clock.left())
+        if "error" in started or "stack" not in started:
+            raise RuntimeError(f"the stack did not start: {started.get('error', 'timeout')}")
+        stack = started["stack"]
+        clock.mark("stack ready")
+        outcome = drive(stack, clock)
+        reference.wait(timeout=clock.left())
+        output = (reference_home / "output.log").read_text(errors="replace")
+        assert reference.returncode == 0, output[-3000:]
+        outcome["reference_url"] = module_postgres_url
+        outcome["stack"] = stack
+        outcome["startup_seconds"] = stack.ready_after
+        outcome["triggerer_log"] = (settings.log_dir / "triggerer.log").read_text(errors="replace")
+        clock.mark("ztad run compared")
+        outcome["scenario_seconds"] = clock.elapsed()
+        yield outcome
+    finally:
+        starter.join(timeout=60)
+        reference.kill()
+        stack_module.down(settings)
+        stack_module.drop_databases(settings)
+        clock.mark("stack stopped")
+        print(f"\nstack scenario, seconds since the start: {clock.marks}")
+
+
+def _up(stack_module, settings, started: dict):
+    try:
+        return stack_module.up(settings)
+    except BaseException as error:  # reported by the fixture
+        started["error"] = error
+        return None
+
+
+def drive(stack, clock: Clock) -> dict:
+    """Everything the scenario does to the stack; what it saw, for the tests below."""
+    api = stack.client()
+    for dag_id in ("ztad_daily", "ztad_report"):
+        api.wait_for_dag(dag_id, timeout=clock.left())
+    api.set_paused("ztad_report", False)
+    api.set_paused("ztad_daily", False)  # the scheduler creates last night's run
+    clock.mark("DAGs parsed and unpaused")
+
+    rest = api.trigger("ztad_daily", {
+        "dag_run_id": f"rest_{DAY_A}", **day_interval(DAY_A),
+        "conf": {"shards": 4, "detectors": DETECTORS}, "note": "REST API v2, explicit data interval",
+    })
+    rest = api.wait_for_run("ztad_daily", rest["dag_run_id"], timeout=clock.left())
+    clock.mark("REST run (4 shards)")
+    ui = api.trigger("ztad_daily", ui_trigger_body({"day": DAY_B.isoformat(), "detectors": DETECTORS}))
+    ui = api.wait_for_run("ztad_daily", ui["dag_run_id"], timeout=clock.left())
+    clock.mark("UI run")
+    first_pass = {"ui": findings_by_day(stack.findings_url, [DAY_B])}
+
+    cli_run_id = cli_trigger(stack, {"day": DAY_C.isoformat(), "detectors": DETECTORS})
+    killed = kill_supervisor_while_writing(api, stack, cli_run_id, clock)
+    cli = api.wait_for_run("ztad_daily", cli_run_id, timeout=clock.left())
+    clock.mark("CLI run, killed and retried")
+    first_pass["cli"] = findings_by_day(stack.findings_url, [DAY_C])
+
+    backfill = api.create_backfill({
+        "dag_id": "ztad_daily", "from_date": f"{DAY_B}T00:00:00Z", "to_date": f"{DAY_D}T00:00:00Z",
+        "max_active_runs": 1, "reprocess_behavior": "none", "run_backwards": False,
+        "dag_run_conf": {"detectors": DETECTORS},
+    })
+    api.wait_for_backfill(backfill["id"], timeout=clock.left())
+    backfill_runs = [
+        api.wait_for_run("ztad_daily", run["dag_run_id"], timeout=clock.left())
+        for run in api.runs("ztad_daily", run_type="backfill")
+    ]
+    clock.mark("backfill of 3 days")
+    reports = _wait_for_reports(api, stack, clock)
+    clock.mark("reports")
+    return {
+        "rest": rest, "ui": ui, "cli": cli, "backfill": backfill, "backfill_runs": backfill_runs,
+        "killed": killed, "first_pass": first_pass, "reports": reports,
+        "scheduled": api.runs("ztad_daily", run_type="scheduled"),
+        "task_instances": {run["dag_run_id"]: api.task_instances("ztad_daily", run["dag_run_id"])
+                           for run in (rest, ui, cli, *backfill_runs)},
+        "write_tries": api.tries("ztad_daily", cli_run_id, "write_findings"),
+        "asset_events": api.asset_events(),
+        "findings": findings_by_day(stack.findings_url, [DAY_A, DAY_B, DAY_C, DAY_D]),
+        "runs_table": runs_table(stack.findings_url),
+        "deadlines": _deadlines(stack.metadata_url, clock),
+    }
+
+
+def _wait_for_reports(api, stack, clock: Clock) -> list[dict]:
+    """The ``ztad_report`` runs, once every day's report is written."""
+    folder = Path(stack.env["ZTAD_HOME"]) / "reports"
+    wanted = [folder / f"daily-{day}.html" for day in (DAY_A, DAY_B, DAY_C, DAY_D)]
+    deadline = time.monotonic() + clock.left()
+    while time.monotonic() < deadline:
+        runs = api.runs("ztad_report")
+        if all(path.exists() for path in wanted) and all(run["state"] in ("success", "failed") for run in runs):
+            return runs
+        time.sleep(1)
+    raise TimeoutError(f"reports missing: {[str(p) for p in wanted if not p.exists()]}")
+
+
+def _deadlines(metadata_url: str, clock: Clock) -> list[dict]:
+    """Airflow's deadline rows with their callbacks, once no callback is still pending."""
+    from sqlalchemy import create_engine, text
+
+    query = text(
+        "SELECT r.run_id, r.run_type, d.missed, c.state, c.output FROM deadline d "
+        "JOIN dag_run r ON r.id = d.dagrun_id JOIN callback c ON c.id = d.callback_id"
+    )
+    engine = create_engine(metadata_url)
+    try:
+        deadline = time.monotonic() + min(60.0, clock.left())
+        while True:
+            with engine.connect() as connection:
+                rows = [dict(row._mapping) for row in connection.execute(query)]
+            settled = rows and all(row["state"] in ("success", "failed") for row in rows)
+            if settled or time.monotonic() > deadline:
+                return rows
+            time.sleep(1)
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def test_the_stack_came_up_and_the_scenario_kept_its_budget(scenario):
+    assert scenario["startup_seconds"] < BUDGET
+    assert scenario["scenario_seconds"] < BUDGET
+
+
+def test_every_triggered_run_succeeded(scenario):
+    for kind in ("rest", "ui", "cli"):
+        assert scenario[kind]["state"] == "success", scenario[kind]
+    assert [run["state"] for run in scenario["backfill_runs"]] == ["success"] * 3
+
+
+def test_findings_in_postgres_equal_those_of_ztad_run(scenario):
+    days = [DAY_A, DAY_B, DAY_C, DAY_D]
+    expected = findings_by_day(scenario["reference_url"], days)
+    assert all(expected[day] for day in days), "ztad run flagged nothing: the comparison would be empty"
+    assert scenario["findings"] == expected
+
+
+def test_each_manual_run_processed_the_day_it_named(scenario):
+    """REST (explicit interval), UI and CLI (Param ``day``): the runs table names their days,
+    and the findings they wrote before the backfill were already those of ``ztad run``."""
+    runs = scenario["runs_table"]
+    assert runs[scenario["rest"]["dag_run_id"]] == (DAY_A, "success")
+    assert runs[scenario["ui"]["dag_run_id"]] == (DAY_B, "success")
+    assert runs[scenario["cli"]["dag_run_id"]] == (DAY_C, "success")
+    assert scenario["ui"]["logical_date"] and scenario["cli"]["logical_date"] is None
+    expected = findings_by_day(scenario["reference_url"], [DAY_B, DAY_C])
+    assert scenario["first_pass"]["ui"][DAY_B] == expected[DAY_B]
+    assert scenario["first_pass"]["cli"][DAY_C] == expected[DAY_C]
+
+
+def test_the_backfill_over_manually_run_days_skips_none_and_runs_each_on_its_day(scenario):
+    runs = scenario["backfill_runs"]
+    logical_days = [date.fromisoformat(run["logical_date"][:10]) for run in runs]
+    assert sorted(logical_days) == [DAY_B, DAY_C, DAY_D]
+    table = scenario["runs_table"]
+    for run, day in zip(runs, logical_days):
+        assert table[run["dag_run_id"]] == (day, "success"), run["dag_run_id"]
+
+
+def test_the_sharded_run_spread_its_mapped_tasks_over_both_workers(scenario):
+    tis = scenario["task_instances"][scenario["rest"]["dag_run_id"]]
+    mapped = [ti for ti in tis if ti["task_id"] in ("update_baselines", "score")]
+    assert sorted((ti["task_id"], ti["map_index"]) for ti in mapped) == [
+        (task, index) for task in ("score", "update_baselines") for index in range(4)
+    ]
+    assert {ti["state"] for ti in mapped} == {"success"}
+    assert {ti["hostname"] for ti in mapped} == {"worker1", "worker2"}
+
+
+def test_a_write_whose_worker_process_was_killed_is_retried_and_the_day_lands_once(scenario):
+    tries = sorted(scenario["write_tries"], key=lambda ti: ti["try_number"])
+    assert [ti["try_number"] for ti in tries] == [1, 2]
+    assert tries[0]["state"] != "success" and tries[1]["state"] == "success"
+    assert tries[0]["pid"] in (scenario["killed"]["task_pid"], scenario["killed"]["supervisor_pid"])
+    run_id = scenario["cli"]["dag_run_id"]
+    findings = scenario["findings"][DAY_C]
+    assert findings == findings_by_day(scenario["reference_url"], [DAY_C])[DAY_C]
+    with FindingsStore(scenario["stack"].findings_url) as store:
+        rows = store.findings(day=DAY_C)
+        assert rows["finding_id"].is_unique
+        assert len(rows) == len(findings)
+    events = [e for e in scenario["asset_events"] if e["source_run_id"] == run_id]
+    assert len(events) == 1 and events[0]["extra"]["day"] == DAY_C.isoformat()
+
+
+def test_each_write_emitted_an_asset_event_and_triggered_the_report(scenario):
+    events = scenario["asset_events"]
+    assert {e["extra"]["day"] for e in events} == {d.isoformat() for d in (DAY_A, DAY_B, DAY_C, DAY_D)}
+    reports = scenario["reports"]
+    assert reports and {run["run_type"] for run in reports} == {"asset_triggered"}
+    assert {run["state"] for run in reports} == {"success"}
+
+
+def test_the_nightly_run_that_missed_its_deadline_was_recorded(scenario):
+    scheduled = scenario["scheduled"]
+    assert len(scheduled) == 1 and scheduled[0]["state"] == "failed"  # no logs for last night
+    deadlines = scenario["deadlines"]
+    assert [(d["run_id"], d["run_type"], d["missed"], d["state"]) for d in deadlines] == [
+        (scheduled[0]["dag_run_id"], "scheduled", True, "success")
+    ], "manual and backfill runs have no deadline; the nightly one missed it"
+    message = f"ztad deadline missed: ztad_daily run {scheduled[0]['dag_run_id']}"
+    assert message in deadlines[0]["output"]
+    assert message in scenario["triggerer_log"]
