@@ -266,6 +266,19 @@ def test_the_rule_thresholds_param_names_every_threshold(daily):
     assert param.resolve({"spray_min_users": 15, "travel_min_km": 300.5}) == {"spray_min_users": 15, "travel_min_km": 300.5}
 
 
+def test_the_nightly_deadline_survives_serialization_for_the_scheduler(daily):
+    from airflow.serialization.decoders import decode_deadline_alert
+    from airflow.serialization.encoders import encode_deadline_alert
+
+    from ztad_airflow.deadlines import NightlyDeadline
+
+    alerts = daily.deadline if isinstance(daily.deadline, list) else [daily.deadline]
+    assert len(alerts) == 1 and isinstance(alerts[0].reference, NightlyDeadline)
+    decoded = decode_deadline_alert(encode_deadline_alert(alerts[0]))
+    assert isinstance(decoded.reference.inner_ref, NightlyDeadline)
+    assert decoded.callback.path == "ztad_airflow.deadlines.record_missed_deadline"
+
+
 def test_every_daily_task_processes_the_day_the_run_names(daily):
     for task in daily.tasks:
         day = task.partial_kwargs["day"] if hasattr(task, "partial_kwargs") else task.day

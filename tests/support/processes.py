@@ -29,8 +29,9 @@ class Recorded:
 
     @property
     def alive(self) -> bool:
-        """Whether the process still runs and is the one that was started."""
-        return start_time(self.pid) == self.started
+        """Whether the process still runs (a zombie does not) and is the one that was started."""
+        fields = _stat_fields(self.pid)
+        return fields is not None and fields[0] != "Z" and int(fields[19]) == self.started
 
     def members(self) -> list[int]:
         """The processes of its session still running (itself included while it runs).
