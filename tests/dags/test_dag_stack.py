@@ -152,7 +152,8 @@ def kill_supervisor_while_writing(api, stack, run_id: str, clock: Clock) -> dict
     log = log_folder / "task_id=write_findings" / "attempt=1.log"
     deadline = time.monotonic() + clock.left()
     while time.monotonic() < deadline:
-        ti = next((t for t in api.task_instances("ztad_daily", run_id) if t["task_id"] == "write_findings"), None)
+        tis = api.task_instances("ztad_daily", run_id)
+        ti = next((t for t in tis if t["task_id"] == "write_findings"), None)
         found = task_process(ti["id"]) if ti and ti["state"] == "running" else None
         if found and log.exists() and "ztad write_findings for" in log.read_text(errors="replace"):
             task_pid, supervisor_pid = found
@@ -275,7 +276,8 @@ def _wait_for_reports(api, stack, clock: Clock) -> list[dict]:
     deadline = time.monotonic() + clock.left()
     while time.monotonic() < deadline:
         runs = api.runs("ztad_report")
-        if all(path.exists() for path in wanted) and all(run["state"] in ("success", "failed") for run in runs):
+        finished = all(run["state"] in ("success", "failed") for run in runs)
+        if finished and all(path.exists() for path in wanted):
             return runs
         time.sleep(1)
     raise TimeoutError(f"reports missing: {[str(p) for p in wanted if not p.exists()]}")
@@ -342,7 +344,7 @@ def test_the_backfill_over_manually_run_days_skips_none_and_runs_each_on_its_day
     logical_days = [date.fromisoformat(run["logical_date"][:10]) for run in runs]
     assert sorted(logical_days) == [DAY_B, DAY_C, DAY_D]
     table = scenario["runs_table"]
-    for run, day in zip(runs, logical_days):
+    for run, day in zip(runs, logical_days, strict=True):
         assert table[run["dag_run_id"]] == (day, "success"), run["dag_run_id"]
 
 

@@ -19,7 +19,9 @@ from ztad_airflow.deadlines import (
 END = datetime(2026, 3, 21, tzinfo=UTC)  # the end of day 2026-03-20
 
 
-@pytest.mark.parametrize("value, hours", [(None, 6), ("", 6), ("06:00", 6), ("7:30", 7.5), (" 23:59 ", 23 + 59 / 60)])
+@pytest.mark.parametrize(
+    "value, hours", [(None, 6), ("", 6), ("06:00", 6), ("7:30", 7.5), (" 23:59 ", 23 + 59 / 60)]
+)
 def test_the_hour_is_read_as_a_time_after_midnight(value, hours):
     assert deadline_offset(value) == timedelta(hours=hours)
 
@@ -97,7 +99,7 @@ def metadata_session(airflow_db):
         session.query(Variable).filter(Variable.key == DEADLINE_VARIABLE).delete()
 
 
-def test_the_configured_hour_is_read_from_the_environment_or_the_metadata_database(metadata_session, monkeypatch):
+def test_the_hour_is_read_from_the_environment_or_the_metadata_database(metadata_session, monkeypatch):
     from airflow.models import Variable
 
     monkeypatch.delenv("AIRFLOW_VAR_ZTAD_DEADLINE", raising=False)
@@ -111,7 +113,8 @@ def test_the_configured_hour_is_read_from_the_environment_or_the_metadata_databa
 
 def test_the_reference_gives_no_deadline_to_a_run_it_cannot_find(metadata_session):
     reference = NightlyDeadline()
-    assert reference._evaluate_with(session=metadata_session, dag_id="ztad_daily", run_id="no such run") is None
+    found = reference._evaluate_with(session=metadata_session, dag_id="ztad_daily", run_id="no such run")
+    assert found is None
 
 
 def test_the_plugin_registers_the_reference_for_the_scheduler():

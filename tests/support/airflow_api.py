@@ -28,7 +28,8 @@ class AirflowApi:
 
     def __init__(self, base_url: str, user: str, password: str, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
-        answer = httpx.post(f"{self.base_url}/auth/token", json={"username": user, "password": password}, timeout=timeout)
+        credentials = {"username": user, "password": password}
+        answer = httpx.post(f"{self.base_url}/auth/token", json=credentials, timeout=timeout)
         _check(answer, "POST /auth/token")
         self.token = answer.json()["access_token"]
         self.client = httpx.Client(
@@ -55,7 +56,8 @@ class AirflowApi:
         return _poll(lambda: self._dag_or_none(dag_id), lambda dag: dag is not None, timeout, f"DAG {dag_id}")
 
     def set_paused(self, dag_id: str, paused: bool) -> dict:
-        return self.call("PATCH", f"/dags/{dag_id}", params={"update_mask": "is_paused"}, json={"is_paused": paused})
+        mask = {"update_mask": "is_paused"}
+        return self.call("PATCH", f"/dags/{dag_id}", params=mask, json={"is_paused": paused})
 
     def trigger(self, dag_id: str, body: dict) -> dict:
         """``POST /dags/{dag_id}/dagRuns`` with ``body`` (``logical_date`` is required, may be null)."""
@@ -106,8 +108,8 @@ class AirflowApi:
         return self.call("POST", "/backfills", json=body)
 
     def wait_for_backfill(self, backfill_id: int, timeout: float = 300.0) -> dict:
-        return _poll(lambda: self.call("GET", f"/backfills/{backfill_id}"), lambda b: b["completed_at"], timeout,
-                     f"backfill {backfill_id}")
+        fetch = lambda: self.call("GET", f"/backfills/{backfill_id}")  # noqa: E731
+        return _poll(fetch, lambda backfill: backfill["completed_at"], timeout, f"backfill {backfill_id}")
 
     def asset_events(self, **filters) -> list[dict]:
         return self.call("GET", "/assets/events", params={"limit": 100, **filters})["asset_events"]

@@ -83,7 +83,9 @@ class StackSettings:
     metadata_db: str = "ztad_stack_airflow"
     findings_db: str = "ztad_stack_findings"
     redis: str = "redis://127.0.0.1:6379/0"
-    logs: str = field(default_factory=lambda: os.environ.get("ZTAD_LOG_ROOT") or str(REPO / "ztad-home" / "logs"))
+    logs: str = field(
+        default_factory=lambda: os.environ.get("ZTAD_LOG_ROOT") or str(REPO / "ztad-home" / "logs")
+    )
     api_port: int = 8080
     workers: int = 2
     concurrency: int = 2
@@ -178,7 +180,9 @@ def airflow_environment(settings: StackSettings, ports: dict[str, int], queue: s
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.database_url(settings.metadata_db, "postgresql+psycopg2"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.database_url(
+            settings.metadata_db, "postgresql+psycopg2"
+        ),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(ports["api"]),
         "AIRFLOW__API__BASE_URL": api,
@@ -272,7 +276,8 @@ def drop_databases(settings: StackSettings) -> None:
 
     with psycopg.connect(settings.postgres, autocommit=True) as connection:
         for name in (settings.metadata_db, settings.findings_db):
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            connection.execute(drop)
 
 
 def configure_airflow(settings: StackSettings, api: AirflowApi) -> None:
@@ -434,10 +439,13 @@ def _shell_quote(value: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.support.stack", description=__doc__.split("\n\n")[0])
+    summary = __doc__.split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m tests.support.stack", description=summary)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--home", type=Path, help="the stack's folder (default ztad-home/stack)")
-    parser.add_argument("--logs", help="log root for the Variable ztad_source ($ZTAD_LOG_ROOT, default ztad-home/logs)")
+    parser.add_argument(
+        "--logs", help="log root for the Variable ztad_source ($ZTAD_LOG_ROOT, default ztad-home/logs)"
+    )
     parser.add_argument("--port", type=int, default=8080, help="api-server port (a free one if taken)")
     args = parser.parse_args(argv)
     settings = StackSettings(api_port=args.port)

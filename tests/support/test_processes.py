@@ -53,7 +53,8 @@ def test_a_started_process_is_recorded_with_its_start_time_and_logs(folders):
 def test_stop_ends_the_whole_session_even_a_process_in_a_group_of_its_own(folders, tmp_path):
     run_dir, log_dir = folders
     marker = tmp_path / "grandchild.pid"
-    family = processes.start("family", [sys.executable, "-c", FAMILY, str(marker)], run_dir, log_dir, dict(os.environ))
+    command = [sys.executable, "-c", FAMILY, str(marker)]
+    family = processes.start("family", command, run_dir, log_dir, dict(os.environ))
     wait_for(lambda: marker.exists() and marker.read_text())
     grandchild = int(marker.read_text())
     assert os.getpgid(grandchild) != family.pid and os.getsid(grandchild) == family.pid
@@ -65,7 +66,8 @@ def test_stop_ends_the_whole_session_even_a_process_in_a_group_of_its_own(folder
 def test_an_orphan_left_when_its_leader_died_is_still_stopped(folders, tmp_path):
     run_dir, log_dir = folders
     marker = tmp_path / "grandchild.pid"
-    family = processes.start("family", [sys.executable, "-c", FAMILY, str(marker)], run_dir, log_dir, dict(os.environ))
+    command = [sys.executable, "-c", FAMILY, str(marker)]
+    family = processes.start("family", command, run_dir, log_dir, dict(os.environ))
     wait_for(lambda: marker.exists() and marker.read_text())
     grandchild = int(marker.read_text())
     os.kill(family.pid, 9)
@@ -78,7 +80,8 @@ def test_an_orphan_left_when_its_leader_died_is_still_stopped(folders, tmp_path)
 def test_a_pid_file_whose_number_now_names_another_program_stops_nothing(folders):
     run_dir, log_dir = folders
     run_dir.mkdir(parents=True)
-    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+    stranger = subprocess.Popen(sleeper, start_new_session=True)
     try:
         wait_for(lambda: processes.start_time(stranger.pid) is not None)
         started = processes.start_time(stranger.pid)
