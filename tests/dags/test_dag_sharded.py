@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.dags.test_dag_run import airflow_connection, findings_asset_events
-from tests.support.airflow_local import run_day_in_process
+from tests.support.airflow_local import run_day_in_process, without_deadline
 from ztad import pipeline
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.store import FindingsStore
@@ -114,7 +114,7 @@ def fail_prepare_detectors(day: date, conf: dict, env):
     from ztad.detection import policy
 
     env.setattr(policy, "train_or_load", broken)
-    dag = DagBag().dags["ztad_daily"]
+    dag = without_deadline(DagBag().dags["ztad_daily"])
     dag.get_task("prepare_detectors").retries = 0
     return dag.test(logical_date=day_start(day), run_conf={"day": day.isoformat(), **conf})
 

@@ -117,13 +117,24 @@ def run_day_in_process(
             f"DAG {dag_id!r} not found in {bag.dag_folder}; import errors: {bag.import_errors}"
         )
     run_conf = {"day": day.isoformat(), **(conf or {})}
-    run = bag.dags[dag_id].test(logical_date=day_start(day), run_conf=run_conf)
+    run = without_deadline(bag.dags[dag_id]).test(logical_date=day_start(day), run_conf=run_conf)
     return RunOutcome(
         day=day,
         run_id=run.run_id,
         state=_state(run.state),
         tasks={task_key(ti): _state(ti.state) for ti in run.get_task_instances()},
     )
+
+
+def without_deadline(dag):
+    """``dag`` without its deadline alerts, as ``dag.test`` can run it.
+
+    In Airflow 3.3 ``dag.test`` hands the run a DAG whose deadline alerts are still serialized
+    documents, where a succeeding run looks up stored alert ids, and the run fails. With no
+    scheduler, no deadline could be watched anyway; the stack test checks the real one.
+    """
+    dag.deadline = None
+    return dag
 
 
 def task_key(ti) -> str:

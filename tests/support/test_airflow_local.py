@@ -45,3 +45,19 @@ def test_the_tasks_of_a_mapped_step_are_told_apart_by_their_shard():
     assert task_key(SimpleNamespace(task_id="score", map_index=2)) == "score[2]"
     assert task_key(SimpleNamespace(task_id="score", map_index=-1)) == "score"
     assert task_key(SimpleNamespace(task_id="pull")) == "pull"
+
+
+def test_without_deadline_drops_the_alerts_that_dag_test_cannot_run(dag_for_deadline):
+    from tests.support.airflow_local import without_deadline
+
+    assert dag_for_deadline.deadline
+    assert without_deadline(dag_for_deadline).deadline is None
+
+
+@pytest.fixture
+def dag_for_deadline():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.support.airflow_home import DAGS_FOLDER
+
+    return DagBag(dag_folder=str(DAGS_FOLDER / "ztad_daily.py")).dags["ztad_daily"]
