@@ -17,8 +17,9 @@ and the call the UI's trigger form makes, and then compares with ``ztad run``:
 
 The runs use the Isolation Forest and ECOD ensemble, so that no task loads TensorFlow (the
 autoencoder is trained for real by the in-process DAG tests); ``ztad run`` uses the same. The
-stack is stopped at the end, also when something fails. The whole scenario has
-:data:`BUDGET` seconds.
+stack is stopped at the end, also when something fails. The whole scenario must take at
+most :data:`BUDGET` seconds; it reports how long each step took and how much CPU the stack and
+the test used.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ from ztad.store import FindingsStore
 
 pytestmark = [pytest.mark.stack, pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 
-#: Seconds the whole scenario may take, stack start and stop included.
-BUDGET = float(os.environ.get("ZTAD_STACK_BUDGET", 300))
+#: Seconds the whole scenario may take, stack start and stop included (checked by a test).
+BUDGET = 300
+#: Seconds after which every wait gives up, so that a stuck stack fails instead of hanging.
+GIVE_UP = 900
 DETECTORS = ["isolation_forest", "ecod"]
 FIRST = SMALL_LOGS["start"] + timedelta(days=SMALL_LOGS["clean_days"])
 DAY_A, DAY_B, DAY_C, DAY_D = (FIRST + timedelta(days=offset) for offset in range(4))
@@ -181,7 +184,7 @@ def scenario(small_logs, module_postgres_url, postgres_server_url, tmp_path_fact
     problem = redis_problem()
     if problem:
         pytest.skip(f"no Redis for Celery at 127.0.0.1:6379 ({problem})")  # a failure under CI
-    clock = Clock(BUDGET)
+    clock = Clock(GIVE_UP)
     name = f"ztad_stack_test_{uuid.uuid4().hex[:8]}"
     server = make_url(postgres_server_url).set(drivername="postgresql", database="postgres")
     settings = stack_module.StackSettings(
@@ -189,7 +192,12 @@ def scenario(small_logs, module_postgres_url, postgres_server_url, tmp_path_fact
         metadata_db=f"{name}_airflow", findings_db=f"{name}_findings", logs=str(small_logs), api_port=0,
         variables={"ztad_deadline": "00:00"},
         # A retried task waits 2 s, not the DAG's 2 minutes (Airflow caps the backoff here).
-        extra_env={"AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "2"},
+        # The DAG files are parsed once at start; no re-parsing while the scenario runs.
+        extra_env={
+            "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "2",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "600",
+        },
     )
     reference_home = tmp_path_factory.mktemp("cli-home")
     reference = reference_run(small_logs, module_postgres_url, reference_home)
@@ -206,20 +214,41 @@ def scenario(small_logs, module_postgres_url, postgres_server_url, tmp_path_fact
         reference.wait(timeout=clock.left())
         output = (reference_home / "output.log").read_text(errors="replace")
         assert reference.returncode == 0, output[-3000:]
-        outcome["reference_url"] = module_postgres_url
-        outcome["stack"] = stack
-        outcome["startup_seconds"] = stack.ready_after
+        clock.mark("ztad run done")
+        outcome["cpu_seconds"] = cpu_seconds(settings)
         outcome["triggerer_log"] = (settings.log_dir / "triggerer.log").read_text(errors="replace")
-        clock.mark("ztad run compared")
-        outcome["scenario_seconds"] = clock.elapsed()
-        yield outcome
+        outcome["startup_seconds"] = stack.ready_after
     finally:
         starter.join(timeout=60)
         reference.kill()
-        stack_module.down(settings)
+        stack_module.down(settings, grace=10)
         stack_module.drop_databases(settings)
         clock.mark("stack stopped")
         print(f"\nstack scenario, seconds since the start: {clock.marks}")
+    outcome["reference_url"] = module_postgres_url
+    outcome["scenario_seconds"] = clock.elapsed()
+    outcome["marks"] = clock.marks
+    print(f"CPU seconds used: {outcome['cpu_seconds']}")
+    return outcome
+
+
+def cpu_seconds(settings) -> dict[str, float]:
+    """CPU time used so far by the stack's processes (with their ended task processes) and by
+    this test with its own subprocesses (``ztad run``, the ``airflow`` CLI, the migrations)."""
+    import resource
+
+    from tests.support import processes
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    stack = 0.0
+    for recorded in processes.recorded(settings.run_dir):
+        for pid in recorded.members():
+            fields = processes._stat_fields(pid) or []
+            stack += sum(int(value) for value in fields[11:15]) / ticks if fields else 0.0
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    test = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return {"stack": round(stack, 1), "test": round(test, 1)}
 
 
 def _up(stack_module, settings, started: dict):
@@ -278,9 +307,15 @@ def drive(stack, clock: Clock) -> dict:
         "write_tries": api.tries("ztad_daily", cli_run_id, "write_findings"),
         "asset_events": api.asset_events(),
         "findings": findings_by_day(stack.findings_url, [DAY_A, DAY_B, DAY_C, DAY_D]),
+        "day_c_finding_ids": _finding_ids(stack.findings_url, DAY_C),
         "runs_table": runs_table(stack.findings_url),
         "deadlines": _deadlines(stack.metadata_url, clock),
     }
+
+
+def _finding_ids(url: str, day: date) -> list[str]:
+    with FindingsStore(url) as store:
+        return store.findings(day=day)["finding_id"].tolist()
 
 
 def _wait_for_reports(api, stack, clock: Clock) -> list[dict]:
@@ -322,9 +357,9 @@ def _deadlines(metadata_url: str, clock: Clock) -> list[dict]:
 # --------------------------------------------------------------------------- the checks
 
 
-def test_the_stack_came_up_and_the_scenario_kept_its_budget(scenario):
-    assert scenario["startup_seconds"] < BUDGET
-    assert scenario["scenario_seconds"] < BUDGET
+def test_the_scenario_took_at_most_five_minutes(scenario):
+    """Start, every run, the comparison and the stop; the steps' times are in the message."""
+    assert scenario["scenario_seconds"] <= BUDGET, (scenario["marks"], scenario["cpu_seconds"])
 
 
 def test_every_triggered_run_succeeded(scenario):
@@ -380,10 +415,8 @@ def test_a_write_whose_worker_process_was_killed_is_retried_and_the_day_lands_on
     run_id = scenario["cli"]["dag_run_id"]
     findings = scenario["findings"][DAY_C]
     assert findings == findings_by_day(scenario["reference_url"], [DAY_C])[DAY_C]
-    with FindingsStore(scenario["stack"].findings_url) as store:
-        rows = store.findings(day=DAY_C)
-        assert rows["finding_id"].is_unique
-        assert len(rows) == len(findings)
+    ids = scenario["day_c_finding_ids"]
+    assert len(ids) == len(set(ids)) == len(findings)
     events = [e for e in scenario["asset_events"] if e["source_run_id"] == run_id]
     assert len(events) == 1 and events[0]["extra"]["day"] == DAY_C.isoformat()
 

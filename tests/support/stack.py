@@ -297,12 +297,20 @@ def configure_airflow(settings: StackSettings, api: AirflowApi) -> None:
 # --------------------------------------------------------------------------- processes
 
 
-def start_processes(settings: StackSettings, shared: dict[str, str], ports: dict[str, int]) -> None:
-    """Start the Airflow services and the Celery workers, each in a session of its own."""
-    queue = shared["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
+def start_services(settings: StackSettings, shared: dict[str, str]) -> None:
+    """Start the Airflow services, each in a session of its own (after the migrations)."""
     for service in AIRFLOW_SERVICES:
         command = [sys.executable, "-m", "airflow", service]
         processes.start(service, command, settings.run_dir, settings.log_dir, shared)
+
+
+def start_workers(settings: StackSettings, shared: dict[str, str], ports: dict[str, int]) -> None:
+    """Start the Celery workers, each in a session of its own.
+
+    They need only Redis to start (tasks reach the metadata through the api-server), so they
+    start, and load ztad, while the databases are migrated.
+    """
+    queue = shared["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]
     for index in range(1, settings.workers + 1):
         command = [
             sys.executable, "-m", "airflow", "celery", "worker",
@@ -389,11 +397,12 @@ def up(settings: StackSettings) -> Stack:
     write_env_file(settings, airflow_environment(settings, ports, queue))
     began = time.monotonic()
     create_databases(settings)
-    migrate_databases(settings, shared)
-    migrated = time.monotonic() - began
-    start_processes(settings, shared, ports)
-    stack = Stack(settings, shared, ports, password, migrate_seconds=migrated)
+    start_workers(settings, shared, ports)
+    stack = Stack(settings, shared, ports, password)
     try:
+        migrate_databases(settings, shared)
+        stack.migrate_seconds = time.monotonic() - began
+        start_services(settings, shared)
         stack.ready_after = wait_until_ready(settings, stack.api)
         configure_airflow(settings, stack.client())
     except BaseException:
@@ -402,9 +411,10 @@ def up(settings: StackSettings) -> Stack:
     return stack
 
 
-def down(settings: StackSettings) -> list[str]:
-    """Stop exactly the processes that :func:`up` started in ``settings.home``."""
-    return processes.stop(settings.run_dir)
+def down(settings: StackSettings, grace: float = 30.0) -> list[str]:
+    """Stop exactly the processes that :func:`up` started in ``settings.home``; whatever is
+    still running ``grace`` seconds after SIGTERM gets SIGKILL."""
+    return processes.stop(settings.run_dir, grace)
 
 
 def status(settings: StackSettings) -> dict[str, str]:
