@@ -10,7 +10,7 @@ the standard library and the data libraries.
 >>> from datetime import date
 >>> from ztad.config import SourceConfig
 >>> result = load_day(SourceConfig(root="logs/"), date(2024, 3, 1))  # doctest: +SKIP
->>> result.rows_read == len(result.events) + len(result.quarantine) + result.duplicates  # doctest: +SKIP
+>>> result.accounted()  # rows read = scored + quarantined + duplicates + skipped  # doctest: +SKIP
 True
 """
 
@@ -28,6 +28,7 @@ from ztad.ingest.readers import (
     RawBatch,
     SourceReadError,
     UnknownFormatError,
+    UnreadableFileError,
     get_reader,
 )
 from ztad.ingest.validation import MissingColumnError
@@ -42,6 +43,7 @@ __all__ = [
     "SourceNotFoundError",
     "SourceReadError",
     "UnknownFormatError",
+    "UnreadableFileError",
     "available_days",
     "get_reader",
     "load_day",

@@ -7,17 +7,23 @@ Daily partitions
     ``<root>/date=YYYY-MM-DD/<any name>.csv|.csv.gz|.parquet|.jsonl|.jsonl.gz``. A partition
     holds the events of one UTC day; all its files are read, in name order. Files whose name
     starts with ``.`` or ``_`` (``_SUCCESS``, ``.crc``) are ignored. When
-    ``SourceConfig.format`` is set, every other file is read in that format whatever its name.
+    ``SourceConfig.format`` is set, every other file is read in that format whatever its name;
+    otherwise a file without a known ending is skipped and listed in ``skipped_files``.
     A row whose timestamp is on another UTC day than its partition is quarantined
     (``timestamp outside partition day``), not moved to another day.
 A single flat file holding many days
     Each day's events are selected by the UTC day of ``timestamp``. Rows whose timestamp is
-    missing or unreadable (and records the reader could not split into fields) belong to the
-    day of the nearest earlier row with a readable timestamp (rows before the first one
+    missing or unreadable (and records the reader could not split into fields or skipped)
+    belong to the day of the nearest earlier row with a readable timestamp (rows before the first one
     belong to that first row's day), so that they are quarantined exactly once across days.
     The file is read again for each call; for large data use partitions.
 
-Accounting: ``rows_read == len(events) + len(quarantine) + duplicates`` for every load.
+Accounting: every record read is scored, quarantined, counted as a duplicate or counted as
+skipped (it carries no authentication attempt), so for every load
+``rows_read == len(events) + len(quarantine) + duplicates + rows_skipped``. A file of a
+partition that cannot be read for its name (an unknown ending such as ``.bz2``) is listed in
+``skipped_files`` with its size; a file that breaks off while read (a truncated ``.gz``) stops
+the load with :class:`~ztad.ingest.readers.UnreadableFileError`, which names it.
 
 Places and networks: when the source options name MaxMind databases (``geoip_city_db``,
 ``geoip_asn_db``; see :mod:`ztad.ingest.geoip`), every load fills the events' missing places and
@@ -27,9 +33,12 @@ Baselines and the scored day therefore see the same places for the same addresse
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import posixpath
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -41,11 +50,12 @@ from ztad.ingest.readers import (
     FORMAT_SUFFIXES,
     QUARANTINE_COLUMNS,
     RawBatch,
+    UnreadableFileError,
     empty_quarantine,
     format_from_name,
     get_reader,
 )
-from ztad.ingest.validation import check_columns, event_times, validate
+from ztad.ingest.validation import check_columns, event_times, quarantine_frame, validate
 from ztad.schema import conform, empty_events
 
 PARTITION_PREFIX = "date="
@@ -87,17 +97,31 @@ class LoadResult:
     quarantine
         Rejected rows (:data:`QUARANTINE_COLUMNS`), ordered by source and row.
     rows_read
-        Every input row or line seen (blank lines aside).
+        Every input record seen (blank lines aside; an sshd ``message repeated N times`` line
+        counts N times, as the N lines it stands for).
     duplicates
         Exact duplicate events dropped (each copy after the first).
+    rows_skipped
+        Records read that carry no authentication attempt (sshd session and cron lines, a
+        notice of an attempt sshd also logged, Windows event ids that are not sign-ins, Okta
+        steps of a sign-in not yet decided...): counted, neither scored nor quarantined.
+    skipped_files
+        Files of a partition that were not read, each ``{"path", "size_bytes", "reason"}``.
 
-    ``rows_read == len(events) + len(quarantine) + duplicates``.
+    ``rows_read == len(events) + len(quarantine) + duplicates + rows_skipped``
+    (:meth:`accounted` checks it).
     """
 
     events: pd.DataFrame
     quarantine: pd.DataFrame
     rows_read: int
     duplicates: int
+    rows_skipped: int = 0
+    skipped_files: list[dict] = field(default_factory=list)
+
+    def accounted(self) -> bool:
+        """Whether every record read is scored, quarantined, a duplicate or skipped."""
+        return self.rows_read == len(self.events) + len(self.quarantine) + self.duplicates + self.rows_skipped
 
 
 # --------------------------------------------------------------------------- public API
@@ -208,17 +232,30 @@ class _Root:
                 continue  # not a partition folder
         return sorted(found)
 
-    def data_files(self, folder: str, fmt: str | None) -> tuple[list[str], list[str]]:
-        """(files to read, files skipped for an unknown format) in ``folder``, by name."""
+    def data_files(self, folder: str, fmt: str | None) -> tuple[list[str], list[dict]]:
+        """(files to read, files skipped for an unknown format) in ``folder``, by name.
+
+        A skipped file is ``{"path", "size_bytes", "reason"}``.
+        """
         if not self.fs.isdir(folder):
             return [], []
         read, skipped = [], []
-        for entry in self.fs.ls(folder, detail=True):
+        for entry in sorted(self.fs.ls(folder, detail=True), key=lambda e: e["name"]):
             name = posixpath.basename(entry["name"])
             if entry["type"] != "file" or name.startswith((".", "_")):
                 continue
-            (read if fmt or format_from_name(name) else skipped).append(entry["name"])
-        return sorted(read), sorted(skipped)
+            if fmt or format_from_name(name):
+                read.append(entry["name"])
+            else:
+                skipped.append(
+                    {
+                        "path": self.url(entry["name"]),
+                        "size_bytes": int(entry.get("size") or 0),
+                        "reason": f"unknown file ending (known: {', '.join(FORMAT_SUFFIXES)}); "
+                        "set SourceConfig.format (ZTAD_LOG_FORMAT) to read it",
+                    }
+                )
+        return read, skipped
 
 
 # --------------------------------------------------------------------------- reading
@@ -231,7 +268,13 @@ def _batches(path: str, root: _Root, source: SourceConfig) -> Iterator[RawBatch]
             f"cannot tell the format of {root.url(path)} from its name (known endings: "
             f"{', '.join(FORMAT_SUFFIXES)}); set SourceConfig.format (ZTAD_LOG_FORMAT)"
         )
-    yield from get_reader(fmt)(root.url(path), dict(source.options))
+    where = root.url(path)
+    try:
+        yield from get_reader(fmt)(where, dict(source.options))
+    except (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError) as error:
+        raise UnreadableFileError(
+            where, f"the compressed file is truncated or corrupt ({error}); copy it again or remove it"
+        ) from error
 
 
 def _mapped(frame: pd.DataFrame, source: SourceConfig, where: str) -> pd.DataFrame:
@@ -253,25 +296,68 @@ class _Accounts:
 
     def __init__(self) -> None:
         self.events: list[pd.DataFrame] = []
+        self.sources: list[str] = []
         self.quarantine: list[pd.DataFrame] = []
         self.rows_read = 0
+        self.rows_skipped = 0
+        self.skipped_files: list[dict] = []
 
-    def add(self, events: pd.DataFrame, quarantine: pd.DataFrame, rows_read: int) -> None:
+    def add(self, events: pd.DataFrame, quarantine: pd.DataFrame, skipped: int, where: str) -> None:
+        """One validated part of ``where``: its events, quarantine and skipped records."""
         self.events.append(events)
+        self.sources.append(where)
         self.quarantine.append(quarantine)
-        self.rows_read += rows_read
+        self.rows_skipped += int(skipped)
+        self.rows_read += len(events) + len(quarantine) + int(skipped)
 
     def result(self) -> LoadResult:
-        events = _concat([e for e in self.events if len(e)], empty_events())
+        kept = [(e, where) for e, where in zip(self.events, self.sources) if len(e)]
+        events = _concat([e for e, _ in kept], empty_events())
+        sources = np.repeat(np.array([where for _, where in kept], dtype=object), [len(e) for e, _ in kept])
         duplicate = ids.duplicate_mask(events)
-        quarantine = _concat([_quarantine_shape(q) for q in self.quarantine if len(q)], empty_quarantine())
+        events, sources = events[~duplicate].reset_index(drop=True), sources[~duplicate]
+        repeated = _repeated_ids(events, sources)
+        quarantine = _concat([_quarantine_shape(q) for q in [*self.quarantine, repeated.quarantine] if len(q)],
+                             empty_quarantine())
         quarantine = quarantine.sort_values(["source", "source_row"], kind="stable", ignore_index=True)
         return LoadResult(
-            events=events[~duplicate].reset_index(drop=True),
+            events=events[~repeated.mask].reset_index(drop=True),
             quarantine=quarantine,
             rows_read=self.rows_read,
             duplicates=int(duplicate.sum()),
+            rows_skipped=self.rows_skipped,
+            skipped_files=list(self.skipped_files),
         )
+
+
+@dataclass
+class _Repeated:
+    mask: np.ndarray
+    quarantine: pd.DataFrame
+
+
+def _repeated_ids(events: pd.DataFrame, sources: np.ndarray) -> _Repeated:
+    """Events whose source ``event_id`` an earlier, different event already has.
+
+    Exact copies are duplicates (dropped before this); two different events under one id
+    cannot both be stored, so each later one is quarantined, naming where the first is.
+    """
+    later = events["event_id"].duplicated(keep="first").to_numpy()
+    if not later.any():
+        return _Repeated(later, empty_quarantine())
+    ids_ = events["event_id"]
+    first = pd.Series(np.arange(len(events)), index=ids_.to_numpy()).groupby(level=0).min()
+    origin = first.reindex(ids_[later].to_numpy()).to_numpy()
+    rows = events["source_row"].to_numpy()
+    reasons = [
+        f"event_id {event_id!r} repeated with other content (first at {sources[o]} row {rows[o]})"
+        for event_id, o in zip(ids_[later].tolist(), origin)
+    ]
+    raw = events.loc[later].drop(columns=["source_row"]).to_json(
+        orient="records", lines=True, date_format="iso"
+    ).rstrip("\n").split("\n")
+    quarantine = quarantine_frame(list(sources[later]), rows[later], "event_id", reasons, raw)
+    return _Repeated(later, quarantine)
 
 
 def _concat(parts: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
@@ -297,13 +383,13 @@ def _load_partitions(root: _Root, source: SourceConfig, start: date, end: date) 
         if not files:
             missing.append(_missing_partition(root, day, skipped))
             continue
+        accounts.skipped_files += skipped
         for path in files:
             where = root.url(path)
             for batch in _batches(path, root, source):
                 frame = _mapped(batch.frame, source, where)
                 events, quarantine = validate(frame, where, day=day)
-                rows_read = len(frame) + len(batch.quarantine)
-                accounts.add(events, pd.concat([batch.quarantine, quarantine]), rows_read)
+                accounts.add(events, pd.concat([batch.quarantine, quarantine]), len(batch.skipped), where)
     if len(missing) == len(days):
         if len(days) == 1:
             raise missing[0]
@@ -317,10 +403,10 @@ def _days_text(start: date, end: date) -> str:
     return f"any day from {start} to {end - timedelta(days=1)}"
 
 
-def _missing_partition(root: _Root, day: date, skipped: list[str]) -> MissingPartitionError:
+def _missing_partition(root: _Root, day: date, skipped: list[dict]) -> MissingPartitionError:
     folder = root.url(root.partition(day))
     if skipped:
-        names = [posixpath.basename(p) for p in skipped]
+        names = [posixpath.basename(entry["path"]) for entry in skipped]
         detail = f"its files {names} have no known format ending; set SourceConfig.format"
     elif root.fs.isdir(root.partition(day)):
         detail = "the partition folder holds no log files"
@@ -349,12 +435,14 @@ def _load_flat(root: _Root, source: SourceConfig, start: date, end: date) -> Loa
     for batch in _batches(root.path, root, source):
         frame = _mapped(batch.frame, source, where)
         check_columns(frame, where)
-        for part, quarantine, frame_days, quarantine_days in days.attribute(frame, batch.quarantine):
+        for part, quarantine, skipped, frame_days, quarantine_days, skipped_days in days.attribute(
+            frame, batch.quarantine, batch.skipped
+        ):
             keep = (frame_days >= first) & (frame_days < stop)
             keep_quarantine = (quarantine_days >= first) & (quarantine_days < stop)
+            keep_skipped = (skipped_days >= first) & (skipped_days < stop)
             events, bad = validate(part[keep], where)
-            chosen = quarantine[keep_quarantine]
-            accounts.add(events, pd.concat([chosen, bad]), int(keep.sum()) + len(chosen))
+            accounts.add(events, pd.concat([quarantine[keep_quarantine], bad]), int(keep_skipped.sum()), where)
     if not accounts.rows_read:
         detail = f"no row of the file falls on {_days_text(start, end)}"
         if days.unattributed:
@@ -364,46 +452,46 @@ def _load_flat(root: _Root, source: SourceConfig, start: date, end: date) -> Loa
 
 
 class _FlatDays:
-    """Days of a flat file's rows; rows without a timestamp take the nearest earlier row's day.
+    """Days of a flat file's rows; rows without a timestamp (quarantined or skipped records
+    too) take the nearest earlier row's day.
 
     Until the first readable timestamp, whole batches wait; they then take that first day.
     """
 
     def __init__(self) -> None:
         self.last_day = np.nan
-        self.waiting: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+        self.waiting: list[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]] = []
 
     @property
     def unattributed(self) -> int:
-        return sum(len(frame) + len(quarantine) for frame, quarantine in self.waiting)
+        return sum(len(frame) + len(quarantine) + len(skipped) for frame, quarantine, skipped in self.waiting)
 
-    def attribute(self, frame: pd.DataFrame, quarantine: pd.DataFrame):
-        """Yield ``(frame, quarantine, frame_days, quarantine_days)`` once days are known."""
+    def attribute(self, frame: pd.DataFrame, quarantine: pd.DataFrame, skipped: np.ndarray):
+        """Yield ``(frame, quarantine, skipped, frame_days, quarantine_days, skipped_days)``
+        once days are known."""
         frame = frame.reset_index(drop=True)
         quarantine = quarantine.reset_index(drop=True)
+        skipped = np.asarray(skipped, dtype=np.int64)
         dated = _day_numbers(event_times(frame))
-        rows = np.concatenate([frame["source_row"].to_numpy(), quarantine["source_row"].to_numpy()])
+        rows = np.concatenate([frame["source_row"].to_numpy(), quarantine["source_row"].to_numpy(), skipped])
         order = np.argsort(rows, kind="stable")
-        days = pd.Series(np.concatenate([dated, np.full(len(quarantine), np.nan)])[order])
+        undated = np.full(len(quarantine) + len(skipped), np.nan)
+        days = pd.Series(np.concatenate([dated, undated])[order])
         days = days.ffill().fillna(self.last_day)
         if np.isnan(self.last_day):
             days = days.bfill()
         if not len(days):
-            yield frame, quarantine, np.zeros(0), np.zeros(0)
+            yield frame, quarantine, skipped, np.zeros(0), np.zeros(0), np.zeros(0)
             return
         if days.isna().all():
-            self.waiting.append((frame, quarantine))
+            self.waiting.append((frame, quarantine, skipped))
             return
         self.last_day = float(days.iloc[-1])
         first_day = float(days.iloc[0])
-        for waiting_frame, waiting_quarantine in self.waiting:
-            yield (
-                waiting_frame,
-                waiting_quarantine,
-                np.full(len(waiting_frame), first_day),
-                np.full(len(waiting_quarantine), first_day),
-            )
+        for waiting in self.waiting:
+            yield (*waiting, *(np.full(len(part), first_day) for part in waiting))
         self.waiting = []
         in_order = np.empty(len(order))
         in_order[order] = days.to_numpy()
-        yield frame, quarantine, in_order[: len(frame)], in_order[len(frame):]
+        split = (len(frame), len(frame) + len(quarantine))
+        yield (frame, quarantine, skipped, *np.split(in_order, split))

@@ -33,7 +33,7 @@ import io
 import json
 import pkgutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ __all__ = [
     "RawBatch",
     "UnknownFormatError",
     "SourceReadError",
+    "UnreadableFileError",
     "empty_quarantine",
     "format_from_name",
     "get_reader",
@@ -81,6 +82,20 @@ class SourceReadError(ValueError):
     """A whole file cannot be read (corrupt, wrong format); the message names the file."""
 
 
+class UnreadableFileError(SourceReadError):
+    """A file breaks off or is corrupt while it is read (a truncated ``.gz``).
+
+    Attributes
+    ----------
+    path
+        The file or URL.
+    """
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {detail}")
+
+
 @dataclass
 class RawBatch:
     """One chunk of a source file.
@@ -91,10 +106,15 @@ class RawBatch:
         The file's columns with raw values (any dtype) plus ``source_row`` (int64, 1-based).
     quarantine
         Records the reader could not parse into fields (:data:`QUARANTINE_COLUMNS`).
+    skipped
+        ``source_row`` of each record read that carries no authentication attempt (an sshd
+        session or cron line, a Windows event id that is not a sign-in, an Okta step of a
+        sign-in not yet decided...): counted, neither scored nor quarantined.
     """
 
     frame: pd.DataFrame
     quarantine: pd.DataFrame
+    skipped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- formats

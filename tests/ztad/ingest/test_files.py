@@ -68,7 +68,9 @@ def write_partition(root, day: date, name: str, text: str | bytes):
 
 
 def assert_accounted(result: LoadResult):
-    assert result.rows_read == len(result.events) + len(result.quarantine) + result.duplicates
+    total = len(result.events) + len(result.quarantine) + result.duplicates + result.rows_skipped
+    assert result.rows_read == total
+    assert result.accounted()
 
 
 def test_seeded_day_accounts_for_every_row(tmp_path):

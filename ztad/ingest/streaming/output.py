@@ -72,9 +72,13 @@ def concat_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).sort_values("source_row", kind="stable", ignore_index=True)
 
 
-def batch(frame: pd.DataFrame, quarantine: pd.DataFrame) -> RawBatch:
-    """Wrap one block's parsed frame and quarantine as a :class:`RawBatch`."""
-    return RawBatch(frame.reset_index(drop=True), quarantine.reset_index(drop=True))
+def batch(frame: pd.DataFrame, quarantine: pd.DataFrame, skipped=None) -> RawBatch:
+    """Wrap one block's parsed frame, quarantine and skipped rows as a :class:`RawBatch`.
+
+    ``skipped`` holds the ``source_row`` of each record that carries no authentication attempt.
+    """
+    rows = np.zeros(0, dtype=np.int64) if skipped is None else np.asarray(skipped, dtype=np.int64)
+    return RawBatch(frame.reset_index(drop=True), quarantine.reset_index(drop=True), rows)
 
 
 # --------------------------------------------------------------------------- decoded values

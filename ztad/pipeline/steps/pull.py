@@ -14,6 +14,11 @@ log = logging.getLogger(__name__)
 def pull(day: date, config: JobConfig) -> dict:
     """Load the day's events, quarantine bad rows, and keep both in the work folder.
 
+    The counts (``pull.json``) account for every record read:
+    ``rows_read == rows_valid + rows_quarantined + rows_duplicate + rows_skipped``;
+    ``files_skipped`` lists the partition's files that were not read, each with
+    ``path``, ``size_bytes`` and ``reason``.
+
     Raises
     ------
     ztad.ingest.MissingPartitionError
@@ -30,9 +35,13 @@ def pull(day: date, config: JobConfig) -> dict:
         "rows_read": int(result.rows_read),
         "rows_quarantined": int(len(result.quarantine)),
         "rows_duplicate": int(result.duplicates),
+        "rows_skipped": int(result.rows_skipped),
         "rows_valid": int(len(result.events)),
+        "files_skipped": list(result.skipped_files),
     }
     write_json(folder / "pull.json", counts)
+    for skipped in result.skipped_files:
+        log.warning("%s: file %s (%d bytes) not read: %s", day, skipped["path"], skipped["size_bytes"], skipped["reason"])
     if counts["rows_quarantined"]:
         log.warning(
             "%s: %d of %d rows quarantined (see the quarantine table for row, field, reason)",
