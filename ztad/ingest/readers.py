@@ -43,8 +43,8 @@ from ztad.ingest.validation import QUARANTINE_COLUMNS, empty_quarantine, quarant
 __all__ = [
     "QUARANTINE_COLUMNS",
     "RawBatch",
-    "UnknownFormatError",
     "SourceReadError",
+    "UnknownFormatError",
     "UnreadableFileError",
     "empty_quarantine",
     "format_from_name",
@@ -256,23 +256,96 @@ def read_csv(path: str, options: dict) -> Iterator[RawBatch]:
         ignore_empty_lines=False,  # keeps line numbering exact; blank rows are dropped below
         invalid_row_handler=on_invalid,
     )
+    # UTF-8 is checked per value once parsed (:func:`_utf8_text`), so that one row of other
+    # bytes is quarantined instead of failing the file; other encodings are transcoded.
+    checked = _is_utf8_name(encoding)
     convert_options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
+        column_types={name: pa.binary() if checked else pa.string() for name in names},
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
     lines = _CsvLines(header_breaks=sum(name.count("\n") for name in names))
+    record_text = _RecordText(path, delimiter, encoding)
     with open_binary(path) as stream:
         try:
             reader = pacsv.open_csv(stream, read_options, parse_options, convert_options)
             for record_batch in reader:
-                yield _csv_batch(path, record_batch, rejected, lines, final=False)
+                yield _csv_batch(path, record_batch, rejected, lines, record_text, final=False)
         except pa.ArrowInvalid as error:
             raise SourceReadError(f"{path}: cannot read as CSV: {error}") from None
     # Rejected records after the last accepted one, in an empty frame that still carries the
     # header's columns (so a header-only file is checked for required columns too).
-    no_rows = pa.table({name: pa.array([], pa.string()) for name in names})
-    yield _csv_batch(path, no_rows, rejected, lines, final=True)
+    no_rows = pa.record_batch({name: pa.array([], pa.string()) for name in names})
+    yield _csv_batch(path, no_rows, rejected, lines, record_text, final=True)
+
+
+def _is_utf8_name(encoding: str) -> bool:
+    return encoding.lower().replace("-", "").replace("_", "") == "utf8"
+
+
+def _utf8_text(record_batch) -> tuple[object, np.ndarray]:
+    """The batch with text columns, and a mask of records holding bytes that are not UTF-8.
+
+    Arrow checks a whole column at once; only a column that fails is looked at value by
+    value, and its bad values become text with U+FFFD in place of the bad bytes.
+    """
+    import pyarrow as pa
+
+    bad = np.zeros(record_batch.num_rows, dtype=bool)
+    columns = []
+    for column in record_batch.columns:
+        if not pa.types.is_binary(column.type):
+            columns.append(column)
+            continue
+        try:
+            columns.append(column.cast(pa.string()))
+        except pa.ArrowInvalid:
+            values = column.to_pylist()
+            bad |= np.array([value is not None and not _is_utf8(value) for value in values], dtype=bool)
+            texts = [None if value is None else value.decode("utf-8", errors="replace") for value in values]
+            columns.append(pa.array(texts, type=pa.string()))
+    return pa.RecordBatch.from_arrays(columns, names=record_batch.schema.names), bad
+
+
+class _RecordText:
+    """The original text of a few CSV records, read again from the file when needed: to tell
+    an empty line from a line of delimiters, and to find malformed quoting.
+
+    Arrow takes ``"u000"01"`` as the value ``u00001"``: a quote that ends a quoted value
+    early is dropped and the rest kept. Only records with a ``"`` in a value can be such
+    records; their lines are read again from the file and checked by Python's strict CSV
+    parser, so clean files cost one scan of their values for quotes.
+    """
+
+    def __init__(self, path: str, delimiter: str, encoding: str) -> None:
+        self.path, self.delimiter, self.encoding = path, delimiter, encoding
+
+    def malformed(self, starts: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Mask of the records (first line ``starts``, ``breaks`` line ends inside) that are
+        malformed, and their text."""
+        import csv
+
+        texts = self.lines(starts, breaks)
+        bad = np.zeros(len(starts), dtype=bool)
+        for i, text in enumerate(texts):
+            try:
+                list(csv.reader(io.StringIO(text), delimiter=self.delimiter, strict=True))
+            except csv.Error:
+                bad[i] = True
+        return bad, [text for text, is_bad in zip(texts, bad) if is_bad]
+
+    def lines(self, starts: np.ndarray, breaks: np.ndarray) -> list[str]:
+        """The text of the records starting on lines ``starts`` (each ``breaks`` lines more)."""
+        wanted = {int(line): i for i, start in enumerate(starts) for line in range(start, start + breaks[i] + 1)}
+        parts: list[list[str]] = [[] for _ in starts]
+        last = max(wanted)
+        with open_binary(self.path) as stream:
+            for number, raw in enumerate(stream, start=1):
+                if number in wanted:
+                    parts[wanted[number]].append(raw.decode(self.encoding, errors="replace").rstrip("\r\n"))
+                if number >= last:
+                    break
+        return ["\n".join(part) for part in parts]
 
 
 def _csv_block_size(options: dict, names: list[str]) -> int:
@@ -306,33 +379,58 @@ def _csv_header(path: str, delimiter: str, encoding: str) -> list[str] | None:
     return names
 
 
-def _csv_batch(path, record_batch, rejected, lines: "_CsvLines", final: bool) -> RawBatch:
-    """Number one batch's records and rejected rows by physical line; drop blank rows."""
+def _csv_batch(path, record_batch, rejected, lines: _CsvLines, record_text: _RecordText, final: bool) -> RawBatch:
+    """Number one batch's records and rejected rows by physical line; quarantine records that
+    are not UTF-8, have malformed quoting or only empty fields."""
     import pyarrow.compute as pc
 
+    record_batch, not_utf8 = _utf8_text(record_batch)
     frame = _arrow_to_pandas(record_batch)
     breaks = np.zeros(record_batch.num_rows, dtype=np.int64)
+    quoted = np.zeros(record_batch.num_rows, dtype=bool)
     for column in record_batch.columns:
         counts = pc.count_substring(column, "\n")
         if record_batch.num_rows and pc.max(counts).as_py():
             breaks += counts.to_numpy(zero_copy_only=False)
+        quoted |= pc.fill_null(pc.match_substring(column, '"'), False).to_numpy(zero_copy_only=False)
     rows, bad_rows, bad_text = lines.assign(breaks, rejected, final)
     blank_line = [text.strip() == "" for text in bad_text]  # a line of only spaces
     keep = ~np.asarray(blank_line, dtype=bool)
-    quarantine = quarantine_frame(
-        path,
-        bad_rows[keep],
-        "row",
-        "wrong number of fields",
-        _as_json_text(np.asarray(bad_text, dtype=object)[keep]),
-    )
     blank = np.ones(len(frame), dtype=bool)
     for name in frame.columns:  # most rows fail on the first column: stop early
         blank &= (frame[name] == "").to_numpy(dtype=bool, na_value=False)
         if not blank.any():
             break
+    empty_line = blank.copy()
+    if blank.any():  # an empty line is no record; a line of delimiters is one, with no value
+        blank[blank] = [text.strip() != "" for text in record_text.lines(rows[blank], breaks[blank])]
+        empty_line &= ~blank
+    malformed = np.zeros(len(frame), dtype=bool)
+    if quoted.any():
+        malformed[quoted], quoting_text = record_text.malformed(rows[quoted], breaks[quoted])
+    else:
+        quoting_text = []
+    quarantine = pd.concat(
+        [
+            quarantine_frame(path, bad_rows[keep], "row", "wrong number of fields",
+                             _as_json_text(np.asarray(bad_text, dtype=object)[keep])),
+            quarantine_frame(path, rows[not_utf8], "row", "not UTF-8 text (set option 'encoding')",
+                             _row_texts(frame[not_utf8])),
+            quarantine_frame(path, rows[malformed & ~not_utf8], "row",
+                             "malformed CSV quoting (a quote inside a quoted value must be doubled)",
+                             _as_json_text([t for t, u in zip(quoting_text, not_utf8[malformed]) if not u])),
+            quarantine_frame(path, rows[blank], "row", "every field is empty", _row_texts(frame[blank])),
+        ],
+        ignore_index=True,
+    ).sort_values("source_row", kind="stable", ignore_index=True)
     frame["source_row"] = rows
-    return RawBatch(frame[~blank].reset_index(drop=True), quarantine)
+    good = ~(blank | not_utf8 | malformed)
+    return RawBatch(frame[good & ~empty_line].reset_index(drop=True), quarantine)
+
+
+def _row_texts(frame: pd.DataFrame) -> list[str]:
+    """Each row's values as a JSON object, for quarantine."""
+    return [json.dumps(record, ensure_ascii=False) for record in frame.to_dict("records")]
 
 
 class _CsvLines:
@@ -462,17 +560,24 @@ def _jsonl_batch(path: str, lines: pd.Series, undecodable: np.ndarray, first_lin
 
 
 def _parse_json_objects(lines: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parse lines that look like JSON objects; returns (frame of good lines, failed mask)."""
+    """Parse lines that look like JSON objects; returns (frame of good lines, failed mask).
+
+    pandas' fast reader accepts a trailing comma (``{"a": 1,}``), which is not JSON: lines
+    with a comma before a closing bracket are checked by the strict parser first.
+    """
     failed = np.zeros(len(lines), dtype=bool)
     if not len(lines):
         return pd.DataFrame(), failed
-    try:
-        frame = _read_json_lines("\n".join(lines.tolist()))
-        if len(frame) == len(lines):
-            return frame, failed
-    except ValueError:
-        pass
-    # One bad line spoils the fast path for its block: find the bad lines one by one.
+    trailing = lines.str.contains(r",\s*[}\]]", regex=True).fillna(False).to_numpy(dtype=bool)
+    if not trailing.any():
+        try:
+            frame = _read_json_lines("\n".join(lines.tolist()))
+            if len(frame) == len(lines):
+                return frame, failed
+        except ValueError:  # a bad line, or a number too large for pandas (10**25)
+            pass
+    # Find the bad lines one by one; the good ones keep the values Python decoded (a whole
+    # number too large for 64 bits stays a number, and validation judges it).
     records = []
     for position, text in enumerate(lines.tolist()):
         try:
@@ -483,8 +588,9 @@ def _parse_json_objects(lines: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
             records.append(value)
         else:
             failed[position] = True
-    good = "\n".join(lines[~failed].tolist())
-    return (_read_json_lines(good) if records else pd.DataFrame()), failed
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame.columns = [str(name) for name in frame.columns]
+    return frame, failed
 
 
 def _read_json_lines(text: str) -> pd.DataFrame:

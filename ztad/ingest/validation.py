@@ -57,6 +57,9 @@ _TEXT_COLUMNS = ("device_id", "location", "as_org", "department", "event_label",
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"
 _DATE_ONLY = r"\d{4}-\d{2}-\d{2}"
+#: Fraction digits beyond the microsecond (the first group keeps the microseconds).
+_SUB_MICROS = r"(\.\d{6})\d+"
+_ISO_SHAPE = r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?(?:[zZ]|[+-]\d\d:?\d\d)?"
 #: Text meaning "no address" rather than a bad one.
 _NO_ADDRESS = ("-",)
 _MAX_ASN = 2.0**32
@@ -69,14 +72,26 @@ _FALSE_TEXT = ("0", "false")
 QUARANTINE_COLUMNS: list[str] = ["source", "source_row", "field", "reason", "raw"]
 
 
+#: What a NUL character becomes in quarantined text (PostgreSQL text cannot hold NUL).
+NUL_SHOWN = "\u2400"
+
+
 def quarantine_frame(source: str, rows, field, reasons, raw) -> pd.DataFrame:
-    """Build quarantine records from aligned sequences (``field``/``reasons`` may be scalars)."""
+    """Build quarantine records from aligned sequences (``field``/``reasons`` may be scalars).
+
+    NUL characters (and JSON's ``\\u0000`` escape of them) are shown as :data:`NUL_SHOWN`:
+    the record that held one is kept, and every database can store it.
+    """
     rows = np.asarray(rows, dtype=np.int64)
     n = len(rows)
 
     def column(value) -> pd.Series:
         values = [value] * n if isinstance(value, str) else list(value)
-        return pd.Series(values, dtype="string")
+        text = pd.Series(values, dtype="string")
+        nul = text.str.contains("\x00", regex=False) | text.str.contains("\\u0000", regex=False)
+        if n and nul.fillna(False).any():
+            text = text.str.replace("\x00", NUL_SHOWN, regex=False).str.replace("\\u0000", NUL_SHOWN, regex=False)
+        return text
 
     return pd.DataFrame(
         {
@@ -214,12 +229,23 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
         **{name: _optional_text(frame, name) for name in _TEXT_COLUMNS},
         "source_row": rows,
     }
+    _nul_characters(columns, problems)
     bad = problems.rows()
     quarantine = _quarantine(frame, rows, bad, problems, source)
     good = ~bad
     events = conform(pd.DataFrame({name: values[good] for name, values in columns.items()}))
     events["event_id"] = _event_ids(frame, good, events)
     return events, quarantine
+
+
+def _nul_characters(columns: dict[str, pd.Series], problems: _Problems) -> None:
+    """Quarantine rows whose text holds a NUL character: PostgreSQL rejects it in text, so
+    one such row would fail the whole day's write."""
+    for name, values in columns.items():
+        if values.dtype != "string":
+            continue
+        found = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+        problems.add(name, found, f"{name} contains a NUL character")
 
 
 def event_times(frame: pd.DataFrame) -> pd.Series:
@@ -292,6 +318,10 @@ def _parse_text_timestamps(frame: pd.DataFrame, problems: _Problems) -> pd.Serie
     clock = _optional_text(frame, "access_time")
     combined = text.where(~date_only, text + "T" + clock) if date_only.any() else text
     values = pd.Series(_parse_iso(combined), index=frame.index)
+    years = values.dt.year
+    beyond = ((years < 1) | (years > 9999)).fillna(False).to_numpy(dtype=bool)
+    if beyond.any():  # pandas holds year 0, which neither Python nor the databases can
+        values[beyond] = pd.NaT
     bad = values.isna().to_numpy()
     if bad.any():
         problems.add("timestamp", bad, _timestamp_reasons(text, clock, date_only, bad))
@@ -299,8 +329,31 @@ def _parse_text_timestamps(frame: pd.DataFrame, problems: _Problems) -> pd.Serie
 
 
 def _parse_iso(values: pd.Series) -> pd.Series:
+    """ISO 8601 text to UTC microseconds, NaT where unusable.
+
+    Digits beyond the microsecond are cut first: canonical times hold microseconds, and one
+    nanosecond value would otherwise make pandas read the whole column in nanoseconds, whose
+    range (1677-2262) turns every valid time outside it into NaT.
+    """
+    if values.str.contains(r"\.\d{7}", regex=True).fillna(False).any():
+        values = values.str.replace(_SUB_MICROS, r"\1", regex=True)
     parsed = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
     return parsed.astype("datetime64[us, UTC]")
+
+
+def _out_of_range(text: pd.Series) -> np.ndarray:
+    """True where unparsed text is a well-formed ISO 8601 time nonetheless (a year before 1
+    or after 9999 once its offset is applied, or a calendar day pandas cannot hold)."""
+    shaped = text.str.fullmatch(_ISO_SHAPE).fillna(False).to_numpy(dtype=bool)
+    return shaped & np.array([_is_iso(value) if ok else False for value, ok in zip(text.tolist(), shaped)])
+
+
+def _is_iso(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _timestamp_reasons(
@@ -310,6 +363,8 @@ def _timestamp_reasons(
     text, clock, date_only = text[bad], clock[bad], date_only[bad]
     no_text, no_clock = text.isna().to_numpy(), clock.isna().to_numpy()
     reasons = pd.Series("unparseable timestamp " + _quoted(text), dtype="string")
+    out_of_range = ~no_text & ~date_only & _out_of_range(text.fillna(""))
+    reasons[out_of_range] = "timestamp out of range (years 1 to 9999 in UTC) " + _quoted(text[out_of_range])
     reasons[no_text] = "missing timestamp"
     no_time = date_only & no_clock
     reasons[no_time] = "date-only timestamp " + _quoted(text[no_time]) + " and no access_time"

@@ -411,6 +411,8 @@ def parse_times(text: pd.Series, timezone: str, ambiguous_dst=None) -> pd.Series
     twice when clocks go back; by default the first (summer-time) occurrence is taken.
     Unparseable values become NaT.
     """
+    if text.str.contains(r"\.\d{7}", regex=True).fillna(False).any():  # beyond microseconds: cut
+        text = text.str.replace(r"(\.\d{6})\d+", r"\1", regex=True)
     has_offset = pd.Series(_series_matches(text, _OFFSET), index=text.index)
     out = pd.to_datetime(text.where(has_offset), format="ISO8601", utc=True, errors="coerce")
     out = out.astype("datetime64[us, UTC]")
