@@ -32,6 +32,7 @@ OPTIONAL_INPUT_COLUMNS: tuple[str, ...] = (
     "scenario",
     "asn",
     "as_org",
+    "auth_method",
 )
 
 #: Canonical column -> pandas dtype. Timestamps are always UTC.
@@ -48,6 +49,7 @@ CANONICAL_DTYPES: dict[str, str] = {
     "as_org": "string",
     "department": "string",
     "login_success": "bool",
+    "auth_method": "string",
     "resource": "string",
     "bytes_transferred": "int64",
     "event_label": "string",
@@ -62,6 +64,16 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
 #: database (:mod:`ztad.ingest.geoip`). They describe the address rather than the event, so they are
 #: not part of an event's identity (:mod:`ztad.ingest.ids`).
 NETWORK_COLUMNS: tuple[str, ...] = ("asn", "as_org")
+
+#: How the attempt authenticated, where the log says: ``password``, ``publickey``,
+#: ``keyboard-interactive``, ``hostbased`` (sshd)... Missing when unknown. A failed public key
+#: is a client trying its keys, not a password guess, so the failure rules leave such
+#: failures out (:data:`KEY_METHODS`). Not part of an event's identity (:mod:`ztad.ingest.ids`),
+#: so event ids stay those earlier releases derived.
+METHOD_COLUMNS: tuple[str, ...] = ("auth_method",)
+
+#: Methods whose failures are not credential guesses (a client offering its keys in turn).
+KEY_METHODS: tuple[str, ...] = ("publickey", "hostbased")
 
 #: ``event_label`` and ``scenario`` (a hard-negative marker such as ``business_travel`` on
 #: normal events) are for evaluation only: never model inputs, and not part of an event's

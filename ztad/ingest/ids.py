@@ -20,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES, LABEL_COLUMNS, NETWORK_COLUMNS
+from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES, LABEL_COLUMNS, METHOD_COLUMNS, NETWORK_COLUMNS
 
-#: Canonical fields that define an event's content (everything but its id, its file position
-#: and the network looked up for its address).
+#: Canonical fields that define an event's content (everything but its id, its file position,
+#: the network looked up for its address and the authentication method, which came later).
 CONTENT_COLUMNS: tuple[str, ...] = tuple(
-    c for c in CANONICAL_COLUMNS if c not in ("event_id", "source_row", *NETWORK_COLUMNS)
+    c for c in CANONICAL_COLUMNS if c not in ("event_id", "source_row", *NETWORK_COLUMNS, *METHOD_COLUMNS)
 )
 
 #: Canonical fields that tell two events apart: the content without the evaluation labels.

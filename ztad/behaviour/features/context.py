@@ -22,6 +22,7 @@ from ztad.behaviour.baselines import (
 )
 from ztad.behaviour.clock import timestamp_micros
 from ztad.config import DetectionConfig, FeatureSettings
+from ztad.schema import KEY_METHODS
 
 
 class FeatureInputError(ValueError):
@@ -75,6 +76,16 @@ class EventContext:
     def failed(self) -> np.ndarray:
         """True for failed logins."""
         return ~self.events["login_success"].astype(bool).to_numpy()
+
+    @cached_property
+    def guessed(self) -> np.ndarray:
+        """True for failed logins that tried a credential: every failure but those of a key
+        method (``auth_method`` in :data:`ztad.schema.KEY_METHODS`). An SSH client offers its
+        keys in turn before asking for a password, so a refused key is no password guess."""
+        if "auth_method" not in self.events.columns:
+            return self.failed
+        method = self.events["auth_method"].astype("string").str.lower()
+        return self.failed & ~method.isin(KEY_METHODS).fillna(False).to_numpy(dtype=bool)
 
     @cached_property
     def known_user(self) -> np.ndarray:

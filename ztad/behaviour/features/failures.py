@@ -5,6 +5,10 @@ A user's own windows look back in time from each event ("in the last 10 minutes"
 the event itself. A spray is judged on the whole hour it fills: the job scores a finished day,
 so the first attempts of a spray belong to it as much as the last (see :func:`spray_counts`).
 Everything is computed with sorted keys and binary search, never a loop over events.
+
+Bursts and sprays count failures that tried a credential (:attr:`EventContext.guessed`): an
+SSH client offering its public keys one by one fails several times before it asks for a
+password, and those refusals are not guesses.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ _PAIR_CHUNK = 4_000_000
 
 DESCRIPTIONS: dict[str, str] = {
     "login_failed": "1 when the login attempt failed",
-    "user_failures_10m": "The user's failed logins in the last 10 minutes, log(1 + count)",
-    "user_failures_60m": "The user's failed logins in the last hour, log(1 + count)",
+    "user_failures_10m": "The user's failed credential attempts (not key probes) in the last 10 minutes, "
+    "log(1 + count)",
+    "user_failures_60m": "The user's failed credential attempts (not key probes) in the last hour, log(1 + count)",
     "ip_failed_users_60m": "Distinct users this source (the IP address, else the workstation) "
     "failed to log in as within the busiest hour that holds the event, counting only users for "
     "whom the source is new (password spray, not a busy office), log(1 + users)",
@@ -211,7 +216,7 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     sources = sources_of(ctx.events)
     source_codes, _ = pd.factorize(sources, use_na_sentinel=True)
     source_codes = source_codes.astype("int64")
-    fails = np.flatnonzero(ctx.failed & (source_codes >= 0) & _foreign(ctx, sources))
+    fails = np.flatnonzero(ctx.guessed & (source_codes >= 0) & _foreign(ctx, sources))
     return peak_in_window(
         source_codes[fails], ctx.micros[fails], ctx.day_user[fails],
         source_codes, ctx.micros, s.spray_minutes * MICROS_PER_MINUTE, s.spray_pair_cap,
@@ -234,10 +239,10 @@ def _foreign(ctx: EventContext, sources: pd.Series) -> np.ndarray:
 
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Failure features and their context columns for the day's events."""
-    s, failed = ctx.settings, ctx.failed
+    s, failed, guessed = ctx.settings, ctx.failed, ctx.guessed
     burst = s.burst_minutes * MICROS_PER_MINUTE
-    per_10m, first_failure, last_failure = window_counts(ctx.day_user, ctx.micros, failed, burst)
-    per_60m, _, _ = window_counts(ctx.day_user, ctx.micros, failed, 60 * MICROS_PER_MINUTE)
+    per_10m, first_failure, last_failure = window_counts(ctx.day_user, ctx.micros, guessed, burst)
+    per_60m, _, _ = window_counts(ctx.day_user, ctx.micros, guessed, 60 * MICROS_PER_MINUTE)
     ip_attempts, ip_users = spray_counts(ctx)
     succeeded = ~failed
     since_first = ctx.micros - ctx.micros[np.maximum(first_failure, 0)] if ctx.n else ctx.micros

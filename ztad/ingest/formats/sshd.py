@@ -12,19 +12,30 @@ What becomes an event
 * ``Failed <method> for [invalid user] U from IP port P`` -> a failure (one per attempt).
   ``Failed none`` is the protocol's probe for "no authentication needed", not a credential,
   and is skipped.
-* ``Invalid user U from IP``, ``User U from IP not allowed because ...`` and PAM's
-  ``pam_unix(sshd:auth): authentication failure; ... rhost=IP user=U`` are notices that sshd
-  writes around an attempt. They become a failure only when the same sshd process (host,
-  pid, IP) logged no ``Accepted``/``Failed`` line within ``login_grace_time`` of them: then
-  they are the only trace of the attempt (a scanner that disconnects after naming a user, or
-  sshd's own lines silenced by ``LogLevel``). Otherwise they would count the attempt twice.
+* ``auth_method`` is the method (``password``, ``publickey``, ``keyboard-interactive``,
+  ``hostbased``...): a refused public key is a client offering its keys, not a password
+  guess, and the failure rules leave it out (:data:`ztad.schema.KEY_METHODS`).
+* An empty user name (``Failed password for invalid user  from``, a common scanner probe)
+  or none (PAM omits ``user=`` for unknown accounts) becomes :data:`EMPTY_USER`: an attempt on
+  an unknown account, not a bad row.
+* Notices that sshd writes around an attempt: ``Invalid user U from IP``, ``User U from IP
+  not allowed because ...``, PAM's ``pam_unix(sshd:auth): authentication failure; ...
+  rhost=IP user=U`` (a password attempt), ``error: maximum authentication attempts exceeded
+  for U from IP`` and ``Connection closed by`` / ``Disconnected from`` / ``Disconnecting``
+  ``authenticating|invalid user U IP port P [preauth]``. A notice becomes a failure only when
+  the same sshd process (host, pid, IP) logged no ``Accepted``/``Failed`` line within
+  ``login_grace_time`` of it: then it is the only trace of the attempt (a scanner that
+  disconnects after naming a user, a connection that hit ``MaxAuthTries`` on keys, or sshd's
+  own lines silenced by ``LogLevel``), and of several such notices of one process only the
+  first counts. Each attempt is counted once, however many programs logged it.
 * ``message repeated N times: [ ... ]`` (rsyslog's duplicate reduction) counts N times.
 
-Every other line (session open/close, disconnects, other programs) is not an authentication
-decision and is skipped without quarantine. A line that starts like an authentication
-message but does not parse, or a syslog timestamp that is not a date, is quarantined with its
-line number. Parsing is vectorised over blocks of lines with RE2 regular expressions
-(``pyarrow.compute.extract_regex``).
+Every other line (session open/close, logouts, other programs, notices of an attempt already
+counted, ``Failed none``) is not an authentication attempt: it is skipped without quarantine
+and counted (``RawBatch.skipped``). A line that starts like an authentication message but does
+not parse, a syslog timestamp that is not a date, or a line that is not UTF-8 text is
+quarantined with its line number. Parsing is vectorised over blocks of lines with RE2 regular
+expressions (``pyarrow.compute.extract_regex``).
 
 Options
 -------
@@ -85,7 +96,8 @@ ISO_LINE = (
 AUTH_START = (
     r"^\S+ sshd(?:-session|-auth)?(?:\[\d+\])?: (?:message repeated \d+ times: \[\s*)?"
     r"(?:Accepted |Failed |Invalid user |Illegal user |User \S+ from |"
-    r"pam_unix\(sshd:auth\): authentication failure)"
+    r"pam_unix\(sshd:auth\): authentication failure|error: maximum authentication attempts exceeded |"
+    r"(?:Connection closed by|Disconnected from|Disconnecting) (?:authenticating|invalid) user )"
 )
 MESSAGE = (
     r"^(?P<host>\S+) \S+?(?:\[(?P<pid>\d+)\])?: (?:message repeated (?P<repeat>\d+) times: \[\s*)?(?:"
@@ -93,10 +105,19 @@ MESSAGE = (
     r" from (?P<ip>\S+) port \d+(?: ssh\d?)?(?:: (?P<keytype>\S+) (?P<keyhash>\S+).*?)?"
     r"|(?:Invalid|Illegal) user (?P<invalid_user>.*?) from (?P<invalid_ip>\S+)(?: port \d+)?"
     r"|User (?P<refused_user>\S+) from (?P<refused_ip>\S+) not allowed because .*?"
-    r"|pam_unix\(sshd:auth\): authentication failure;.*?\brhost=(?P<pam_ip>\S*)"
+    r"|(?P<pam>pam_unix)\(sshd:auth\): authentication failure;.*?\brhost=(?P<pam_ip>\S*)"
     r"(?:\s+user=(?P<pam_user>\S*))?.*?"
+    r"|error: maximum authentication attempts exceeded for (?:invalid user )?(?P<max_user>.*?)"
+    r" from (?P<max_ip>\S+) port \d+(?: ssh\d?)?(?: \[preauth\])?"
+    r"|(?:Connection closed by|Disconnected from|Disconnecting) (?:authenticating|invalid) user"
+    r" (?P<closed_user>.*?) ?(?P<closed_ip>[0-9A-Fa-f.:]+) port \d+(?::.*?)?(?: \[preauth\])?"
     r")\s*\]?\s*$"
 )
+#: The user of an attempt that names an empty user (``Failed password for invalid user  from``)
+#: or none (PAM omits ``user=`` for unknown accounts): an attempt on an unknown account.
+EMPTY_USER = "(empty)"
+#: ``auth_method`` of PAM's failure lines: pam_unix checks a password.
+PAM_METHOD = "password"
 AUTH_ANYWHERE = r"sshd.*(?:(?:Accepted|Failed) \S+ for |Invalid user |authentication failure;)"
 MONTHS = pa.array(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])
 #: Consecutive lines further apart than this (in month*32+day units, ~6 months) cross a year.
@@ -138,23 +159,34 @@ def read(path: str, options: dict) -> Iterator[RawBatch]:
     size = chunk_bytes(options)
     with open_binary(path) as stream:
         for block, first_line, _ in iter_line_blocks(stream, size):
-            lines = _block_lines(block)
+            lines, undecodable = _block_lines(block)
             if clock.year is None:
                 clock.year = _first_year(lines, path, options, zone)
-            events, notices, quarantine = _parse_block(lines, first_line, clock, zone, path)
-            events = _settle_notices(events, notices, pending)
-            yield batch(events, quarantine)
+            events, notices, quarantine, skipped = _parse_block(lines, undecodable, first_line, clock, zone, path)
+            events, dropped = _settle_notices(events, notices, pending)
+            yield batch(events, quarantine, np.concatenate([skipped, dropped]))
     if pending.notices is not None and len(pending.notices):
-        yield batch(pending.notices.drop(columns="_key").reset_index(drop=True), concat_quarantine([]))
+        notices, dropped = _first_per_process(pending.notices)
+        yield batch(notices.drop(columns="_key").reset_index(drop=True), concat_quarantine([]), dropped)
 
 
-def _block_lines(block: bytes) -> pa.StringArray:
-    """The block's lines as an Arrow string array (invalid UTF-8 replaced, not fatal)."""
-    text = block.decode("utf-8", errors="replace").replace("\r\n", "\n")
+def _block_lines(block: bytes) -> tuple[pa.StringArray, np.ndarray | None]:
+    """The block's lines as an Arrow string array, and which are not UTF-8 (None: all are).
+
+    Bytes that are not UTF-8 are replaced (U+FFFD) so that the block is read; their lines are
+    quarantined.
+    """
+    try:
+        text = block.decode("utf-8")
+        broken = False
+    except UnicodeDecodeError:
+        text, broken = block.decode("utf-8", errors="replace"), True
+    text = text.replace("\r\n", "\n")
     lines = pc.split_pattern(pa.array([text], type=pa.large_string()), "\n").flatten()
     if text.endswith("\n"):
         lines = lines.slice(0, len(lines) - 1)
-    return lines.cast(pa.string())
+    lines = lines.cast(pa.string())
+    return lines, (_matches(lines, "\ufffd") if broken else None)
 
 
 @dataclass
@@ -190,11 +222,14 @@ def _split_lines(text: pa.StringArray, first_line: int) -> _Lines:
     return _Lines(text, rows, classic, iso, rest)
 
 
-def _parse_block(text, first_line: int, clock: _Clock, zone: str, source: str):
-    """Events, notices and quarantine records of one block of lines."""
+def _parse_block(text, undecodable, first_line: int, clock: _Clock, zone: str, source: str):
+    """Events, notices, quarantine records and skipped line numbers of one block of lines."""
     lines = _split_lines(text, first_line)
     local, summer = _classic_local_times(lines, clock)
-    candidates = np.flatnonzero(_matches(lines.rest, AUTH_START))
+    candidate = _matches(lines.rest, AUTH_START)
+    if undecodable is not None:
+        candidate &= ~undecodable
+    candidates = np.flatnonzero(candidate)
     parsed = pc.extract_regex(lines.rest.take(candidates), MESSAGE)
     matched = pc.is_valid(parsed).to_numpy(zero_copy_only=False)
     index = candidates[matched]
@@ -202,8 +237,11 @@ def _parse_block(text, first_line: int, clock: _Clock, zone: str, source: str):
     bad_time = frame["timestamp"].isna().to_numpy()
     undated = np.flatnonzero(~lines.dated)
     undated = undated[_matches(text.take(undated), AUTH_ANYWHERE)]
+    not_text = np.zeros(0, dtype=np.int64) if undecodable is None else np.flatnonzero(undecodable)
+    undated = np.setdiff1d(undated, not_text)
     quarantine = concat_quarantine(
         [
+            _quarantine_lines(source, lines, not_text, "line", "not UTF-8 text"),
             _quarantine_lines(source, lines, undated, "line", "not a syslog line"),
             _quarantine_lines(
                 source, lines, candidates[~matched], "message", "unrecognised sshd authentication message"
@@ -213,10 +251,16 @@ def _parse_block(text, first_line: int, clock: _Clock, zone: str, source: str):
             ),
         ]
     )
-    frame = _repeat(frame[~bad_time & frame.pop("_counts").to_numpy()])
+    probe = ~frame.pop("_counts").to_numpy()  # "Failed none"
+    counted = ~bad_time & ~probe
+    frame = _repeat(frame[counted])
     is_notice = frame.pop("_notice").to_numpy()
     frame = frame.drop(columns="raw")
-    return frame[~is_notice], frame[is_notice], quarantine
+    used = np.zeros(len(text), dtype=bool)
+    used[np.concatenate([not_text, undated, candidates[~matched], index])] = True
+    used |= ~_matches(text, r"\S")  # blank lines are no records
+    used[index[probe & ~bad_time]] = False  # "Failed none": read, not an attempt
+    return frame[~is_notice], frame[is_notice], quarantine, lines.rows[~used]
 
 
 def _quarantine_lines(source: str, lines: _Lines, positions: np.ndarray, field_name: str, reason: str):
@@ -236,9 +280,12 @@ def _auth_frame(parsed, lines: _Lines, index, local, summer, zone: str) -> pd.Da
     verdict = group["verdict"]
     is_notice = (verdict == "").to_numpy()
     # Exactly one branch of MESSAGE matches; the groups of the others are empty strings.
-    user = group["user"] + group["invalid_user"] + group["refused_user"] + group["pam_user"]
-    ip = group["ip"] + group["invalid_ip"] + group["refused_ip"] + group["pam_ip"]
+    user = sum((group[name] for name in _USER_GROUPS[1:]), group[_USER_GROUPS[0]])
+    user = user.mask(user == "", EMPTY_USER)
+    ip = sum((group[name] for name in _IP_GROUPS[1:]), group[_IP_GROUPS[0]])
     key = (group["keytype"] + " " + group["keyhash"]).where(group["keyhash"] != "")
+    method = group["method"].str.replace(r"/.*$", "", regex=True)
+    method = method.mask(group["pam"] != "", PAM_METHOD).replace("", pd.NA)
     take = pa.array(index, type=pa.int64())
     iso = None if lines.iso is None else lines.iso.take(take).to_pandas().astype("string")
     return pd.DataFrame(
@@ -248,6 +295,7 @@ def _auth_frame(parsed, lines: _Lines, index, local, summer, zone: str) -> pd.Da
             "device_id": key,
             "ip_address": ip,
             "login_success": (verdict == "Accepted").to_numpy(),
+            "auth_method": method,
             "resource_accessed": group["host"],
             "bytes_transferred": np.zeros(len(index), dtype=np.int64),
             "source_row": lines.rows[index],
@@ -260,10 +308,9 @@ def _auth_frame(parsed, lines: _Lines, index, local, summer, zone: str) -> pd.Da
     )
 
 
-_MESSAGE_GROUPS = (
-    "host", "pid", "verdict", "method", "user", "ip", "keytype", "keyhash", "invalid_user",
-    "invalid_ip", "refused_user", "refused_ip", "pam_ip", "pam_user",
-)
+_USER_GROUPS = ("user", "invalid_user", "refused_user", "pam_user", "max_user", "closed_user")
+_IP_GROUPS = ("ip", "invalid_ip", "refused_ip", "pam_ip", "max_ip", "closed_ip")
+_MESSAGE_GROUPS = ("host", "pid", "verdict", "method", "keytype", "keyhash", "pam", *_USER_GROUPS, *_IP_GROUPS)
 
 
 def _repeat_counts(text) -> np.ndarray:
@@ -415,13 +462,17 @@ def _modification_time(path: str) -> datetime | None:
     return None
 
 
-def _settle_notices(events: pd.DataFrame, notices: pd.DataFrame, pending: _Pending) -> pd.DataFrame:
+def _settle_notices(events: pd.DataFrame, notices: pd.DataFrame, pending: _Pending):
     """Drop notices whose sshd process (host, pid, IP) also logged an attempt.
 
     sshd drops a connection that has not authenticated within ``LoginGraceTime``, so every
     attempt of a connection lies within that time of its notices: a notice is settled once
     the log has moved ``login_grace_time`` past it. Until then it is held back; attempts are
-    remembered for twice that time. Returns this block's attempts plus the released notices.
+    remembered for twice that time. Of several notices of one process without an attempt
+    (``Invalid user``, then ``Connection closed by invalid user``), the first counts.
+
+    Returns this block's attempts plus the released notices, and the line numbers of the
+    notices dropped (read, but no attempt of their own).
     """
     attempts = events[["_key", "timestamp"]]
     latest = pd.concat([events["timestamp"], notices["timestamp"]]).max()
@@ -432,14 +483,24 @@ def _settle_notices(events: pd.DataFrame, notices: pd.DataFrame, pending: _Pendi
         pending.attempts = pd.concat([pending.attempts, attempts], ignore_index=True)
     waiting = notices if pending.notices is None else pd.concat([pending.notices, notices], ignore_index=True)
     keys = pa.array(pending.attempts["_key"], type=pa.string()).unique()
-    waiting = waiting[~_isin(waiting["_key"], keys)]
+    repeated = _isin(waiting["_key"], keys)
+    dropped = [waiting["source_row"].to_numpy()[repeated]]
+    waiting = waiting[~repeated]
     settled = np.zeros(len(waiting), dtype=bool)
     if pd.notna(latest):
         settled = (waiting["timestamp"] + pending.grace < latest).to_numpy()
     pending.notices = waiting[~settled]
-    released = waiting[settled]
+    released, also_dropped = _first_per_process(waiting[settled])
+    dropped.append(also_dropped)
+    pending.attempts = pd.concat([pending.attempts, released[["_key", "timestamp"]]], ignore_index=True)
     out = pd.concat([released, events], ignore_index=True) if len(released) else events
-    return out.drop(columns="_key").reset_index(drop=True)
+    return out.drop(columns="_key").reset_index(drop=True), np.concatenate(dropped).astype(np.int64)
+
+
+def _first_per_process(notices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The first notice of each sshd process (key), and the line numbers of the others."""
+    later = notices["_key"].duplicated(keep="first").to_numpy()
+    return notices[~later], notices["source_row"].to_numpy()[later].astype(np.int64)
 
 
 def _isin(values: pd.Series, keys: pa.Array) -> np.ndarray:

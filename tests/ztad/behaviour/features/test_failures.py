@@ -123,3 +123,26 @@ def test_peak_in_window_matches_the_busiest_window_holding_each_query():
         windows = [(groups == g) & (micros <= e) & (micros >= e - hour) for e in ends]
         best = max(((len(set(members[w])), w.sum()) for w in windows), default=(0, 0))
         assert (distinct[i], count[i]) == best
+
+
+def test_refused_public_keys_are_not_counted_as_guesses():
+    # The operator's client offers five keys before the right one: five refusals, one success.
+    probes = [{**login("alice", f"{DAY} 10:00:0{k}", ip=ATTACKER, success=False), "auth_method": "publickey"}
+              for k in range(9)]
+    success = {**login("alice", f"{DAY} 10:00:30", ip=ATTACKER), "auth_method": "publickey"}
+    out = features_of([], probes + [success])
+    assert out["login_failed"].tolist() == [1.0] * 9 + [0.0]  # still failures
+    assert out["ctx_user_failures_10m"].tolist() == [0] * 10  # but no guesses
+    assert out["success_after_failures"].eq(0).all()
+    guesses = [{**p, "auth_method": "password"} for p in probes]
+    assert features_of([], guesses + [success])["ctx_user_failures_10m"].iloc[-1] == 9
+
+
+def test_key_probes_against_many_users_are_no_spray():
+    victims = [f"v{k:02d}" for k in range(12)]
+    history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
+    probes = [{**login(v, f"{DAY} 11:{k:02d}", ip=ATTACKER, success=False), "auth_method": "publickey"}
+              for k, v in enumerate(victims)]
+    assert features_of(history, probes)["ctx_ip_failed_users_60m"].eq(0).all()
+    guesses = [{**p, "auth_method": None} for p in probes]  # method unknown: a guess
+    assert features_of(history, guesses)["ctx_ip_failed_users_60m"].eq(12).all()

@@ -224,3 +224,91 @@ def test_unknown_year_without_modification_time_asks_for_the_option(tmp_path, mo
     monkeypatch.setattr(sshd, "_modification_time", lambda _: None)
     with pytest.raises(YearUnknownError, match="'year'"):
         load(path)
+
+
+def skipped_rows(path, **options):
+    return sorted(int(row) for b in read(str(path), options) for row in b.skipped)
+
+
+def test_an_empty_user_name_is_an_attempt_on_an_unknown_account(tmp_path):
+    path = write(tmp_path, "Mar  2 08:00:00 h sshd[1]: Failed password for invalid user  from 192.0.2.1 port 1 ssh2")
+    events, quarantine, _ = load(path, year="2026")
+    assert events["user_id"].tolist() == ["(empty)"] and quarantine.empty
+    assert not events["login_success"].any()
+
+
+def test_maximum_attempts_exceeded_counts_when_it_is_the_only_trace(tmp_path):
+    path = write(
+        tmp_path,
+        "Mar  2 08:00:00 h sshd[1]: error: maximum authentication attempts exceeded for root from 192.0.2.1 "
+        "port 1 ssh2 [preauth]",
+        "Mar  2 08:00:01 h sshd[2]: Failed password for bob from 192.0.2.2 port 2 ssh2",
+        "Mar  2 08:00:02 h sshd[2]: error: maximum authentication attempts exceeded for invalid user bob from "
+        "192.0.2.2 port 2 ssh2 [preauth]",
+        "Mar  2 09:00:00 h sshd[3]: Accepted password for carol from 192.0.2.3 port 3 ssh2",
+    )
+    events, quarantine, _ = load(path, year="2026", login_grace_time="60")
+    assert sorted(events["user_id"]) == ["bob", "carol", "root"] and quarantine.empty
+    assert events.set_index("user_id").loc["root", "source_row"] == 1
+    assert skipped_rows(path, year="2026", login_grace_time="60") == [3]  # bob's attempt counted once
+
+
+def test_connection_closed_and_disconnected_before_authentication_are_attempts(tmp_path):
+    path = write(
+        tmp_path,
+        "Mar  2 08:00:00 h sshd[1]: Connection closed by authenticating user admin 192.0.2.1 port 1 [preauth]",
+        "Mar  2 08:00:01 h sshd[2]: Disconnected from invalid user oracle 192.0.2.2 port 2 [preauth]",
+        "Mar  2 08:00:02 h sshd[3]: Invalid user test from 192.0.2.3 port 3",
+        "Mar  2 08:00:03 h sshd[3]: Connection closed by invalid user test 192.0.2.3 port 3 [preauth]",
+        "Mar  2 08:00:04 h sshd[4]: Connection closed by 192.0.2.4 port 4 [preauth]",  # no user: no attempt
+        "Mar  2 08:00:05 h sshd[5]: Disconnected from user alice 192.0.2.5 port 5",  # a logout
+        "Mar  2 09:00:00 h sshd[6]: Accepted password for carol from 192.0.2.3 port 6 ssh2",
+    )
+    events, quarantine, _ = load(path, year="2026", login_grace_time="60")
+    assert events.sort_values("source_row")["user_id"].tolist() == ["admin", "oracle", "test", "carol"]
+    assert quarantine.empty
+    assert skipped_rows(path, year="2026", login_grace_time="60") == [4, 5, 6]
+
+
+def test_pam_failure_alone_is_a_password_attempt(tmp_path):
+    path = write(
+        tmp_path,
+        "Mar  2 08:00:00 h sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+        "tty=ssh ruser= rhost=192.0.2.1  user=root",
+        "Mar  2 08:00:01 h sshd[2]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+        "tty=ssh ruser= rhost=192.0.2.2",
+        "Mar  2 09:00:00 h sshd[3]: Accepted password for carol from 192.0.2.3 port 6 ssh2",
+    )
+    events, _, _ = load(path, year="2026", login_grace_time="60")
+    pam = events[~events["login_success"]]
+    assert pam["user_id"].tolist() == ["root", "(empty)"]
+    assert pam["auth_method"].tolist() == ["password", "password"]
+
+
+def test_methods_keep_key_probes_apart_from_password_failures(sample):
+    events, _, _ = sample
+    by_row = events.drop_duplicates("source_row").set_index("source_row")["auth_method"]
+    assert by_row[1] == "publickey" and by_row[4] == "password"
+    assert by_row[21] == "keyboard-interactive"  # keyboard-interactive/pam
+    assert pd.isna(by_row[12])  # "Invalid user" alone says no method
+
+
+def test_every_line_is_an_event_quarantined_or_skipped(sample):
+    events, quarantine, _ = sample
+    skipped = skipped_rows(SAMPLE, year="2025")
+    lines = SAMPLE.read_text().splitlines()
+    records = {n for n, text in enumerate(lines, start=1) if text.strip()}
+    seen = set(events["source_row"]) | set(quarantine["source_row"]) | set(skipped)
+    assert seen == records
+    assert len(events["source_row"].unique()) + len(quarantine) + len(skipped) == len(records)
+
+
+def test_a_line_that_is_not_utf8_is_quarantined(tmp_path):
+    path = tmp_path / "auth.log"
+    path.write_bytes(
+        b"Mar  2 08:00:00 h sshd[1]: Failed password for jos\xe9 from 192.0.2.1 port 1 ssh2\n"
+        b"Mar  2 08:00:01 h sshd[2]: Failed password for bob from 192.0.2.2 port 2 ssh2\n"
+    )
+    events, quarantine, _ = load(path, year="2026")
+    assert events["user_id"].tolist() == ["bob"]
+    assert quarantine[["source_row", "field", "reason"]].values.tolist() == [[1, "line", "not UTF-8 text"]]
