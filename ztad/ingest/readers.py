@@ -27,6 +27,7 @@ Any other format name ``fmt`` is a plug-in: the module ``ztad.ingest.formats.<fm
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import importlib
 import io
@@ -183,11 +184,46 @@ def _unknown(fmt: str) -> UnknownFormatError:
 
 @contextlib.contextmanager
 def open_binary(path: str):
-    """Open a local path or fsspec URL for binary reading, decompressing by file name."""
+    """Open a local path or fsspec URL for binary reading, decompressing by file name.
+
+    A byte order mark is not data: a UTF-8 one is skipped, and a UTF-16 file (as Windows
+    tools such as PowerShell write them) is read as UTF-8.
+    """
     import fsspec
 
     with fsspec.open(path, "rb", compression="infer") as stream:
+        head = stream.read(3)
+        if head.startswith(codecs.BOM_UTF8):
+            yield stream
+            return
+        if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            stream.seek(0)
+            yield io.BufferedReader(_Utf16AsUtf8(stream), buffer_size=1 << 20)
+            return
+        stream.seek(0)
         yield stream
+
+
+class _Utf16AsUtf8(io.RawIOBase):
+    """A UTF-16 stream (with its byte order mark) read as UTF-8 bytes."""
+
+    def __init__(self, stream) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+        self.stream, self.pending = stream, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            data = self.stream.read(1 << 20)
+            self.pending = self.decoder.decode(data, final=not data).encode("utf-8")
+            if not data:
+                break
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
 
 
 def _int_option(options: dict, name: str, default: int) -> int:

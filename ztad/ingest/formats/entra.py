@@ -12,8 +12,8 @@ Columns
 ``login_success`` is ``status.errorCode == 0``. Some non-zero codes are interruptions of a
 sign-in still in progress rather than failures (multi-factor prompt 50074/50076, "stay
 signed in?" 50140, registration 50072/50079/50125, device or external checks 50097/50158,
-50199): those records are skipped, since the sign-in's outcome follows in a later record
-(option ``interrupt_codes`` replaces the list). ``user_id`` is the UPN in lower case.
+50199): those records are skipped and counted (``RawBatch.skipped``), since the sign-in's
+outcome follows in a later record (option ``interrupt_codes`` replaces the list). ``user_id`` is the UPN in lower case.
 ``device_id`` is the registered ``deviceId``, else the device's ``displayName``, else
 "<operating system> / <browser>". ``resource_accessed`` is the application signed into
 (``appDisplayName``), else ``resourceDisplayName``. ``location`` is "City, Country" with the
@@ -138,16 +138,17 @@ def _batch(chunk, interrupts: tuple[str, ...], source: str) -> RawBatch:
         columns = {name: values.filter(chosen) for name, values in columns.items()}
     code = numbers(columns["code"])
     frame = _events(columns, code, chunk.rows[kept])
+    skipped = chunk.rows[~keep]  # interruptions: the outcome follows in a later record
     time_missing = frame["timestamp"].isna().to_numpy()
     bad = time_missing | ~mask(pc.is_valid(code))
     if not bad.any():
-        return batch(frame, chunk.quarantine)
+        return batch(frame, chunk.quarantine, skipped)
     field_name = np.where(time_missing, "createdDateTime", "status.errorCode")[bad]
     quarantine = quarantine_records(
         source, frame["source_row"].to_numpy()[bad], field_name, "missing or unreadable " + field_name,
         chunk.raw_at(kept[bad]), raw_is_json=True,
     )
-    return batch(frame[~bad], concat_quarantine([chunk.quarantine, quarantine]))
+    return batch(frame[~bad], concat_quarantine([chunk.quarantine, quarantine]), skipped)
 
 
 def _events(columns: dict, code: pa.Array, rows: np.ndarray) -> pd.DataFrame:

@@ -11,7 +11,7 @@ Which events
 ``event_types``: comma-separated names, ``*`` as a wildcard, replaces the default).
 ``outcome.result`` SUCCESS or ALLOW is a success, FAILURE or DENY a failure; CHALLENGE,
 SKIPPED and UNKNOWN are steps of a sign-in that has not been decided yet and are skipped, as
-are other event types.
+are other event types; every skipped event is counted (``RawBatch.skipped``).
 
 Columns
 -------
@@ -177,14 +177,15 @@ def read(path: str, options: dict) -> Iterator[RawBatch]:
 def _batch(chunk, wanted: str, default_resource: str, source: str) -> RawBatch:
     """The sign-ins of one chunk of decoded events; those without a readable time quarantined."""
     frame, kept = _events(chunk.columns, chunk.rows, wanted, default_resource)
+    skipped = np.delete(chunk.rows, kept)  # other event types, sign-ins not yet decided
     bad_time = frame["timestamp"].isna().to_numpy()
     if not bad_time.any():
-        return batch(frame, chunk.quarantine)
+        return batch(frame, chunk.quarantine, skipped)
     bad = quarantine_records(
         source, frame["source_row"].to_numpy()[bad_time], "published", "missing or unreadable time",
         chunk.raw_at(kept[bad_time]), raw_is_json=True,
     )
-    return batch(frame[~bad_time], concat_quarantine([chunk.quarantine, bad]))
+    return batch(frame[~bad_time], concat_quarantine([chunk.quarantine, bad]), skipped)
 
 
 def _event_type_pattern(names: list[str]) -> str:

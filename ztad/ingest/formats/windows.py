@@ -9,7 +9,8 @@ The layout is recognised from the file's first events (or set by option ``layout
     The same documents as exported from Elasticsearch, inside their ``_source`` wrapper.
 ``nxlog``
     NXLog ``im_msvistalog`` + ``to_json()``: ``EventTime`` (local time of the agent, see
-    ``timezone``), ``Hostname``, ``EventID``, ``RecordNumber``, with the event data fields
+    ``timezone``; a UTC ``@timestamp`` or ``EventTimeUTC`` wins when present, and a number
+    is a Unix time), ``Hostname``, ``EventID``, ``RecordNumber``, with the event data fields
     (``TargetUserName``, ``IpAddress``...) at the top level.
 ``evtx``
     EVTX-to-JSON exports (``evtx_dump -o jsonl`` and alike): ``Event.System.EventID``,
@@ -38,11 +39,13 @@ local logons logged with ``IpAddress`` ``-``, carry no client address: they are 
 null ``ip_address`` and judged by their workstation (``device_id``) instead. ``event_id`` is
 ``win:<computer>:<record id>``, the same whichever shipper carried the event.
 
-Machine accounts (``NAME$``) are filtered by default (option ``keep_machine_accounts``), as
+Machine accounts (``NAME$``, also as ``NAME$@REALM`` in Kerberos events: the realm is
+stripped first) are filtered by default (option ``keep_machine_accounts``), as
 are anonymous and built-in service identities (``ANONYMOUS LOGON``, ``SYSTEM``, ``LOCAL
 SERVICE``, ``NETWORK SERVICE``, ``DWM-n``, ``UMFD-n``; option ``keep_anonymous``): they are
 not people. Option ``logon_types`` (e.g. ``2,3,10``) keeps only those 4624/4625 logon types.
-Other event ids are skipped. A line that is not valid JSON, or whose timestamp or status
+Other event ids are skipped; every skipped record is counted (``RawBatch.skipped``). A line
+that is not valid JSON, or whose timestamp or status
 cannot be read, is quarantined with its line number.
 """
 
@@ -140,9 +143,15 @@ class ElasticHit(msgspec.Struct, rename={"source": "_source"}, gc=False):
     source: WinlogbeatRecord | None = None
 
 
-class NxlogRecord(EventData):
-    """NXLog ``im_msvistalog`` record: event data fields at the top level."""
+class NxlogRecord(EventData, rename={"timestamp": "@timestamp"}):
+    """NXLog ``im_msvistalog`` record: event data fields at the top level.
 
+    ``EventTime`` is the agent's local time; a UTC time the pipeline added (``@timestamp``,
+    ``EventTimeUTC``) wins over it.
+    """
+
+    timestamp: Scalar = None
+    EventTimeUTC: Scalar = None
     EventTime: Scalar = None
     Hostname: Scalar = None
     EventID: Scalar = None
@@ -201,7 +210,8 @@ LAYOUTS = {
     ),
     "nxlog": (
         NxlogRecord,
-        {"time": "EventTime", "event": "EventID", "computer": "Hostname", "record": "RecordNumber"},
+        {"time": "EventTime", "utc": "timestamp", "utc_named": "EventTimeUTC", "event": "EventID",
+         "computer": "Hostname", "record": "RecordNumber"},
         "",
     ),
     "evtx": (
@@ -235,9 +245,9 @@ def read(path: str, options: dict) -> Iterator[RawBatch]:
 
 
 def _batch(chunk, settings: _Settings, source: str) -> RawBatch:
-    """The events and quarantine of one chunk of decoded records."""
-    frame, bad = _events(chunk.columns, chunk, settings, source)
-    return batch(frame, concat_quarantine([chunk.quarantine, bad]))
+    """The events, quarantine and skipped records of one chunk of decoded records."""
+    frame, bad, skipped = _events(chunk.columns, chunk, settings, source)
+    return batch(frame, concat_quarantine([chunk.quarantine, bad]), skipped)
 
 
 def detect_layout(path: str) -> str:
@@ -273,11 +283,16 @@ class _Settings:
 
 
 def _events(columns: dict, chunk, settings: _Settings, source: str):
-    """Turn decoded columns into ztad input columns; return (frame, quarantine)."""
+    """Turn decoded columns into ztad input columns; return (frame, quarantine, skipped rows).
+
+    Skipped: events that are not sign-ins, accounts that are not people, logon types not
+    asked for.
+    """
     event = _event_ids(columns)
-    name, logon_type = text(columns["TargetUserName"]), text(columns["LogonType"])
+    name, logon_type = _account(text(columns["TargetUserName"])), text(columns["LogonType"])
     sid = coalesce(text(columns["TargetUserSid"]), text(columns["TargetSid"]))
     keep = is_in(event, AUTH_EVENTS) & _people(name, sid, settings) & _logon_types(event, logon_type, settings)
+    skipped = chunk.rows[~keep]
     kept = np.flatnonzero(keep)
     if len(kept) < len(keep):
         chosen = pa.array(keep)
@@ -293,7 +308,7 @@ def _events(columns: dict, chunk, settings: _Settings, source: str):
     frame = pd.DataFrame(
         {
             "timestamp": timestamps,
-            "user_id": string_series(_account(name)),
+            "user_id": string_series(name),
             "device_id": string_series(_workstation(coalesce(data["WorkstationName"], data["Workstation"]))),
             "ip_address": string_series(_address(data["IpAddress"])),
             "login_success": success,
@@ -308,7 +323,7 @@ def _events(columns: dict, chunk, settings: _Settings, source: str):
     bad_time = timestamps.isna().to_numpy()
     bad_status = ~status_known & ~bad_time
     if not (bad_time.any() or bad_status.any()):
-        return frame, no_quarantine()
+        return frame, no_quarantine(), skipped
     quarantine = concat_quarantine(
         [
             quarantine_records(
@@ -321,7 +336,7 @@ def _events(columns: dict, chunk, settings: _Settings, source: str):
             ),
         ]
     )
-    return frame[~(bad_time | bad_status)], quarantine
+    return frame[~(bad_time | bad_status)], quarantine, skipped
 
 
 def evtx_event_ids(values: list) -> pa.Array:
@@ -380,11 +395,35 @@ def _success(event: pa.Array, status: pa.Array) -> tuple[np.ndarray, np.ndarray]
 
 
 def _timestamps(columns: dict, zone: str) -> pd.Series:
-    """UTC event times; NXLog's zone-less ``EventTime`` is local to option ``timezone``."""
-    times = text(columns["time"])
+    """UTC event times.
+
+    A UTC time wins wherever the record has one (NXLog: ``@timestamp``, ``EventTimeUTC``);
+    NXLog's zone-less ``EventTime`` is local to option ``timezone``. A time written as a
+    number is a Unix time in UTC (seconds, milliseconds or microseconds by its size, as
+    NXLog's ``integer($EventTime)`` gives microseconds).
+    """
+    times = _epoch_as_text(columns["time"])
     if "time_plain" in columns:
         times = coalesce(times, text(columns["time_plain"]))
-    return iso_times(times, zone)
+    local = iso_times(times, zone)
+    if "utc" not in columns:
+        return local
+    utc = iso_times(coalesce(_epoch_as_text(columns["utc"]), _epoch_as_text(columns["utc_named"])), "UTC")
+    return utc.where(utc.notna(), local)
+
+
+def _epoch_as_text(values) -> pa.Array:
+    """Times as ISO text; numbers (or text of digits only) are Unix times in UTC, in seconds,
+    milliseconds or microseconds by their size."""
+    times = text(values)
+    epoch = regex_matches(times, r"^\d{9,}(?:\.\d+)?$")
+    if not epoch.any():
+        return times
+    number = pc.cast(times.filter(pa.array(epoch)), pa.float64()).to_numpy(zero_copy_only=False)
+    scale = np.where(number >= 1e14, 1.0, np.where(number >= 1e11, 1e3, 1e6))
+    stamps = pd.to_datetime(pd.Series(np.round(number * scale)).astype("Int64"), unit="us", utc=True, errors="coerce")
+    written = pa.array(stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").astype("string").array, type=pa.string())
+    return pc.replace_with_mask(whole(times), pa.array(epoch), written)
 
 
 def _account(name: pa.Array) -> pa.Array:

@@ -10,6 +10,7 @@ from ztad.ingest import get_reader
 from ztad.ingest.formats.entra import read
 
 SAMPLE = Path(__file__).parents[3] / "data" / "sources" / "entra_signins.json"
+RECORDS = 5  # sign-ins in the sample page
 
 
 def load(path, **options):
@@ -104,3 +105,13 @@ def test_large_export_is_read_in_several_batches(tmp_path):
 
 def test_the_reader_is_found_by_format_name():
     assert get_reader("entra") is read
+
+
+def test_every_record_is_an_event_quarantined_or_counted_as_skipped():
+    batches = list(read(str(SAMPLE), {}))
+    events = sum(len(b.frame) for b in batches)
+    quarantined = sum(len(b.quarantine) for b in batches)
+    skipped = sorted(int(row) for b in batches for row in b.skipped)
+    assert skipped and events + quarantined + len(skipped) == RECORDS
+    rows = {int(r) for b in batches for r in [*b.frame["source_row"], *b.quarantine["source_row"]]}
+    assert not rows & set(skipped)

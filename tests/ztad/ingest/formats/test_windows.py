@@ -173,3 +173,54 @@ def test_documents_exported_from_elasticsearch_are_read(tmp_path):
     assert detect_layout(str(path)) == "elastic"
     events, _, _ = load(path)
     assert events.loc[1, ["user_id", "ip_address"]].tolist() == ["bob", "198.51.100.7"]
+
+
+def nxlog_line(**fields):
+    base = json.loads(NXLOG.read_text().splitlines()[0])
+    return json.dumps({**base, **fields})
+
+
+def test_machine_accounts_are_filtered_after_the_realm_is_stripped(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join([
+        nxlog_line(EventID=4769, TargetUserName="WORKSTATION7$@CORP.EXAMPLE.COM", Status="0x0", RecordNumber=1),
+        nxlog_line(EventID=4769, TargetUserName="alice@CORP.EXAMPLE.COM", Status="0x0", RecordNumber=2),
+    ]) + "\n")
+    events, _, _ = load(path)
+    assert events["user_id"].tolist() == ["alice"]
+    kept, _, _ = load(path, keep_machine_accounts="true")
+    assert kept["user_id"].tolist() == ["workstation7$", "alice"]
+
+
+def test_nxlog_uses_a_utc_time_whenever_the_record_has_one(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join([
+        nxlog_line(EventTime="2026-03-02 09:15:04", RecordNumber=1, **{"@timestamp": "2026-03-02T13:15:04.5Z"}),
+        nxlog_line(EventTime="2026-03-02 09:15:04", RecordNumber=2, EventTimeUTC="2026-03-02 13:15:04"),
+        nxlog_line(EventTime=1772457304312766, RecordNumber=3),  # integer($EventTime): microseconds
+        nxlog_line(EventTime="2026-03-02 09:15:04", RecordNumber=4),  # local only: the option decides
+    ]) + "\n")
+    events, quarantine, _ = load(path, timezone="America/New_York")
+    assert quarantine.empty
+    assert events["timestamp"].tolist() == [
+        utc("2026-03-02 13:15:04.5"), utc("2026-03-02 13:15:04"), utc("2026-03-02 13:15:04.312766"),
+        utc("2026-03-02 14:15:04"),
+    ]
+
+
+def test_records_that_are_not_sign_ins_are_counted_as_skipped():
+    batches = list(read(str(WINLOGBEAT), {}))
+    skipped = sorted(int(row) for b in batches for row in b.skipped)
+    events, quarantine, _ = load(WINLOGBEAT)
+    lines = [n for n, text in enumerate(WINLOGBEAT.read_text().splitlines(), start=1) if text.strip()]
+    assert sorted([*events.index, *quarantine["source_row"], *skipped]) == lines
+    assert skipped  # the machine account, the anonymous logon, the event that is not a sign-in
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_exports_with_a_byte_order_mark_are_read(tmp_path, encoding):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(("\r\n".join(NXLOG.read_text().splitlines()) + "\r\n").encode(encoding))
+    events, quarantine, _ = load(path, timezone="Europe/Madrid")
+    assert events.loc[1, "timestamp"] == utc("2026-03-02 08:15:04")
+    assert quarantine["source_row"].tolist() == [2]
