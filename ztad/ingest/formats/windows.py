@@ -234,6 +234,8 @@ _MARKERS = (
 def read(path: str, options: dict) -> Iterator[RawBatch]:
     """Read Windows Security events (JSON lines); one batch per block of lines."""
     layout = option_str(options, "layout") or detect_layout(path)
+    if layout is None:  # an empty file: no events
+        return
     if layout not in LAYOUTS:
         raise SourceOptionError(f"option 'layout' must be one of {sorted(LAYOUTS)}, not {layout!r}")
     record_type, paths, data_prefix = LAYOUTS[layout]
@@ -250,10 +252,12 @@ def _batch(chunk, settings: _Settings, source: str) -> RawBatch:
     return batch(frame, concat_quarantine([chunk.quarantine, bad]), skipped)
 
 
-def detect_layout(path: str) -> str:
-    """Tell the shipper's layout from the first 64 KiB of the file."""
+def detect_layout(path: str) -> str | None:
+    """Tell the shipper's layout from the first 64 KiB of the file (None when it is empty)."""
     with open_binary(path) as stream:
         head = stream.read(65536)
+    if not head.strip():
+        return None
     for name, marker in _MARKERS:
         if re.search(marker, head):
             return name
