@@ -161,6 +161,12 @@ class RuleThresholds:
     rare_sensitive_max_peer_share
         Sensitive resource first accessed by the user although at most this share of their
         peers ever used it.
+    scanning_max_attempts, scanning_max_minutes
+        Background scanning: an address the organisation has never seen, failing against
+        root, admin or accounts that do not exist and never getting in, with at most this many
+        attempts in the day, all within this many minutes (two connections of sshd's six
+        ``MaxAuthTries``). A source that tries more or for longer persists, and is judged by
+        the other rules on its own.
     """
 
     travel_min_km: float = 500.0
@@ -175,6 +181,8 @@ class RuleThresholds:
     off_hours_min_rarity: float = 1.2
     min_maturity: float = 1.0
     rare_sensitive_max_peer_share: float = 0.05
+    scanning_max_attempts: int = 12
+    scanning_max_minutes: float = 60.0
 
 
 #: Prefix of the environment variables that set rule thresholds (``ZTAD_RULE_SPRAY_MIN_USERS``).

@@ -29,6 +29,9 @@ RULES: dict[str, str] = {
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
     "almost never use",
+    "background_scanning": "A never-seen address trying a few logins against root, admin or "
+    "accounts that are not real, and never getting in: the internet's background noise, "
+    "summarised in one incident a day",
 }
 
 
@@ -84,6 +87,10 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         "rare_sensitive_access": (col("resource_sensitive") >= 1.0)
         & (col("resource_novelty") >= 1.0)
         & (peer_share <= t.rare_sensitive_max_peer_share),
+        "background_scanning": ~succeeded
+        & (col("ctx_source_scanner_like") >= 1.0)
+        & (col("ctx_source_attempts_today") <= t.scanning_max_attempts)
+        & (col("ctx_source_minutes_today") <= t.scanning_max_minutes),
     }
     columns = {code: np.asarray(hit, dtype=bool) for code, hit in hits.items()}
     return pd.DataFrame(columns, index=features.index)

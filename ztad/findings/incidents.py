@@ -9,6 +9,12 @@ Two kinds of incident:
   address (:mod:`ztad.behaviour.attempt_source`). Id ``<day>:source:<ip>`` or
   ``<day>:source:workstation <name>``; ``source_ip`` is set for an address only.
 - **user**: every other finding of one user that day. Id ``<day>:user:<user_id>``.
+- **background scanning**: every finding of the day from addresses the
+  ``background_scanning`` rule recognised (never seen, a few attempts against root, admin or
+  accounts that are not real, no success; :mod:`ztad.behaviour.features.scanning`), in one
+  low-severity incident that lists the sources and their counts. Id ``<day>:scanning``; its
+  ``kind`` is ``source`` (many sources, so ``source_ip`` is empty). A source that persists,
+  targets a real account or gets in is not background noise and keeps an incident of its own.
 
 Ids are derived from the day and the entity only, so a rerun of the day gives the same
 incidents and the store keeps their triage (status, assignee, notes).
@@ -30,6 +36,13 @@ from ztad.findings.severity import incident_severity, level_of, pattern_points
 #: Reasons that make an address a source of attack when they span users.
 FAILURE_CODES = frozenset({"brute_force", "failures", "success_after_failures"})
 SPRAY_CODE = "password_spray"
+#: The rule that recognises the internet's background scanning, as findings name it.
+SCANNING_DETECTOR = "rule:background_scanning"
+SCANNING_CATEGORY = "background_scanning"
+#: Highest severity of the scanning incident: "low" whatever its findings (each keeps its own).
+SCANNING_MAX_SEVERITY = 39
+#: Sources named in the scanning incident's summary at most (the rest are counted).
+MAX_SOURCES_LISTED = 30
 #: Users listed in an incident's ``users`` document at most.
 MAX_USERS_LISTED = 100
 #: Incident columns, as the ``incidents`` table has them (triage columns default in the store).
@@ -64,15 +77,26 @@ def source_addresses(findings: pd.DataFrame) -> set[str]:
     return sprayers | set(users.index[users.to_numpy() >= 2])
 
 
+def scanning_sources(findings: pd.DataFrame) -> set[str]:
+    """Addresses whose findings the ``background_scanning`` rule raised (none when the
+    findings carry no ``detectors``)."""
+    if "detectors" not in findings.columns:
+        return set()
+    scanning = np.array([SCANNING_DETECTOR in (d if d is not None else []) for d in findings["detectors"]], dtype=bool)
+    return set(findings.loc[scanning, "ip_address"].dropna().astype(str))
+
+
 def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
     """The incident id of each finding (same index)."""
     _require(findings)
     attempts = sources_of(findings)
     sources = attempts.isin(source_addresses(findings)).fillna(False).to_numpy(bool)
+    scanning = findings["ip_address"].astype("string").isin(scanning_sources(findings)).fillna(False).to_numpy(bool)
     prefix = day.isoformat()
     by_source = prefix + ":source:" + attempts.fillna("")
     by_user = prefix + ":user:" + findings["user_id"].astype("string")
-    return pd.Series(np.where(sources, by_source, by_user), index=findings.index, dtype="string")
+    ids = np.where(scanning, prefix + ":scanning", np.where(sources, by_source, by_user))
+    return pd.Series(ids, index=findings.index, dtype="string")
 
 
 def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None) -> pd.DataFrame:
@@ -91,24 +115,27 @@ def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None
     out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
     # "severity" holds the worst finding's until here.
     out["severity"] = incident_severity(out["severity"], out["finding_count"])
+    scanning = out["category"].eq(SCANNING_CATEGORY).to_numpy()
+    out.loc[scanning, "severity"] = out.loc[scanning, "severity"].clip(upper=SCANNING_MAX_SEVERITY)
     out["severity_level"] = level_of(out["severity"])
     return out.sort_values(["severity", "first_time"], ascending=[False, True], ignore_index=True)
 
 
 def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | None) -> dict:
-    kind = "source" if ":source:" in incident_id else "user"
+    scanning = incident_id.endswith(":scanning")
+    kind = "source" if scanning or ":source:" in incident_id else "user"
     users = sorted(group["user_id"].astype(str).unique())
     counts: dict[str, int] = {}
     for codes in group["_codes"]:
         for code in codes:
             counts[code] = counts.get(code, 0) + 1
-    category = _category(kind, group, counts)
+    category = SCANNING_CATEGORY if scanning else _category(kind, group, counts)
     return {
         "incident_id": incident_id,
         "day": day,
         "kind": kind,
-        "user_id": users[0] if kind == "user" or len(users) == 1 else None,
-        "source_ip": _source_ip(group) if kind == "source" else None,
+        "user_id": users[0] if not scanning and (kind == "user" or len(users) == 1) else None,
+        "source_ip": _source_ip(group) if kind == "source" and not scanning else None,
         "category": category,
         "categories": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
         "severity": int(pd.to_numeric(group["severity"]).max()),
@@ -118,7 +145,7 @@ def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | No
         "finding_count": len(group),
         "user_count": len(users),
         "users": users[:MAX_USERS_LISTED],
-        "summary": _summary(kind, group, users, counts),
+        "summary": _scanning_summary(group, users) if scanning else _summary(kind, group, users, counts),
         "run_id": run_id,
         "status": "new",
     }
@@ -168,6 +195,20 @@ def _summary(kind: str, group: pd.DataFrame, users: list[str], counts: dict[str,
     places = group["location"].dropna().astype(str).value_counts() if "location" in group else pd.Series(dtype=int)
     where = f"; from {', '.join(places.index[:3])}" if len(places) else ""
     return f"{users[0]}: {len(group)} finding(s) {span}: {_listing(counts)}{where}; worst finding {worst}"
+
+
+def _scanning_summary(group: pd.DataFrame, users: list[str]) -> str:
+    """Sources and their attempts, busiest first, and the accounts they tried."""
+    span = f"{_clock(group['event_time'].min())}-{_clock(group['event_time'].max())} UTC"
+    counts = group["ip_address"].astype(str).value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    listed = ", ".join(f"{source} ({n})" for source, n in counts.iloc[:MAX_SOURCES_LISTED].items())
+    more = f" and {len(counts) - MAX_SOURCES_LISTED} more" if len(counts) > MAX_SOURCES_LISTED else ""
+    sources = "source" if len(counts) == 1 else "sources"
+    attempts = "attempt" if len(group) == 1 else "attempts"
+    accounts = ", ".join(users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
+    return (f"background scanning: {len(counts)} never-seen {sources}, {len(group)} failed {attempts} {span} "
+            f"against {accounts}, none got in: {listed}{more}")
 
 
 def _require(findings: pd.DataFrame, extra: tuple[str, ...] = ()) -> None:

@@ -40,6 +40,7 @@ RULE_FEATURES: dict[str, tuple[str, ...]] = {
     "off_hours": ("off_hours_distance", "hour_rarity"),
     "new_device_new_place": ("device_novelty", "city_novelty", "ip_novelty"),
     "rare_sensitive_access": ("resource_novelty", "resource_sensitive"),
+    "background_scanning": ("ip_new_in_org", "login_failed"),
 }
 
 

@@ -10,7 +10,8 @@ from ztad.behaviour.features import FEATURE_NAMES
 from ztad.behaviour.rules import DEFAULT_THRESHOLDS, RULES, RuleInputError, RuleThresholds, evaluate_rules
 
 _CONTEXT = ("ctx_travel_km", "ctx_travel_kmh", "ctx_ip_failed_users_60m", "ctx_user_failures_10m",
-            "ctx_bytes_observations", "ctx_maturity", "ctx_resource_group_users", "ctx_group_size")
+            "ctx_bytes_observations", "ctx_maturity", "ctx_resource_group_users", "ctx_group_size",
+            "ctx_source_scanner_like", "ctx_source_attempts_today", "ctx_source_minutes_today")
 
 
 def _rows(*changes: dict) -> pd.DataFrame:
@@ -73,6 +74,19 @@ def test_rare_sensitive_access():
     access = {"resource_sensitive": 1.0, "resource_novelty": 1.0, "ctx_resource_group_users": 0.0}
     assert _fires("rare_sensitive_access", access, {**access, "ctx_resource_group_users": 5.0},
                   {**access, "resource_sensitive": 0.0}) == [True, False, False]
+
+
+def test_background_scanning_is_a_few_failures_of_a_scanner_like_source():
+    scanner = {"login_failed": 1.0, "ctx_source_scanner_like": 1.0, "ctx_source_attempts_today": 6.0,
+               "ctx_source_minutes_today": 0.3}
+    assert _fires("background_scanning",
+                  scanner,
+                  {**scanner, "ctx_source_attempts_today": 40.0},  # persists: many attempts
+                  {**scanner, "ctx_source_minutes_today": 300.0},  # persists: all afternoon
+                  {**scanner, "ctx_source_scanner_like": 0.0},  # seen before, a real account, or got in
+                  {**scanner, "login_failed": 0.0}) == [True, False, False, False, False]
+    relaxed = RuleThresholds(scanning_max_attempts=50)
+    assert _fires("background_scanning", {**scanner, "ctx_source_attempts_today": 40.0}, thresholds=relaxed) == [True]
 
 
 def test_thresholds_are_configurable():

@@ -110,3 +110,29 @@ def test_a_workstation_without_addresses_is_a_source_but_not_an_ip():
     assert spray["kind"] == "source" and spray["user_count"] == 12 and pd.isna(spray["source_ip"])
     assert spray["summary"].startswith("workstation WS666 against 12 users")
     assert incidents.loc[f"{DAY}:user:carol", "finding_count"] == 1
+
+
+def _scan(user, ip, minute):
+    finding = _finding(user, ip, minute, ["failures"], 45, location=None)
+    return {**finding, "detectors": ["rule:background_scanning"]}
+
+
+def test_background_scanning_is_one_low_incident_listing_the_sources():
+    scans = [_scan("root", "45.33.12.7", m) for m in range(6)] + [_scan("(empty)", "61.177.172.1", 9)]
+    scans += [_scan("admin", "185.2.3.4", 20 + m) for m in range(2)]
+    brute = [{**_finding("bob", "198.51.100.9", 60 + i, ["brute_force"], 60), "detectors": ["rule:brute_force"]}
+             for i in range(10)]
+    findings = pd.DataFrame(scans + brute)
+    findings["incident_id"] = incident_ids(findings, DAY)
+    incidents = build_incidents(findings, DAY).set_index("incident_id")
+    assert sorted(incidents.index) == [f"{DAY}:scanning", f"{DAY}:user:bob"]
+    scanning = incidents.loc[f"{DAY}:scanning"]
+    assert scanning["kind"] == "source" and scanning["category"] == "background_scanning"
+    assert scanning["severity_level"] == "low" and scanning["severity"] <= 39
+    assert pd.isna(scanning["source_ip"]) and pd.isna(scanning["user_id"])
+    assert scanning["finding_count"] == 9 and scanning["users"] == ["(empty)", "admin", "root"]
+    assert scanning["summary"] == (
+        "background scanning: 3 never-seen sources, 9 failed attempts 02:00-02:21 UTC against (empty), admin, "
+        "root, none got in: 45.33.12.7 (6), 185.2.3.4 (2), 61.177.172.1 (1)"
+    )
+    assert incidents.loc[f"{DAY}:user:bob", "severity_level"] != "low"

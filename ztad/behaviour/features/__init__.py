@@ -4,7 +4,8 @@ Every event is compared with what its user, the user's peer group and the organi
 the baseline window before the day (see :mod:`ztad.behaviour.baselines`). Families live in their own
 modules: :mod:`~ztad.behaviour.features.time_of_day`, :mod:`~ztad.behaviour.features.place`,
 :mod:`~ztad.behaviour.features.device`, :mod:`~ztad.behaviour.features.resource`,
-:mod:`~ztad.behaviour.features.failures` and :mod:`~ztad.behaviour.features.volume`.
+:mod:`~ztad.behaviour.features.failures` and :mod:`~ztad.behaviour.features.volume`;
+:mod:`~ztad.behaviour.features.scanning` adds context only (the internet's background noise).
 
 :func:`compute_features` returns the float64 model inputs named in :data:`FEATURE_NAMES`
 (finite, no NaN: "not applicable" is 0) plus ``ctx_*`` columns with the raw facts behind them
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import BaselineState
-from ztad.behaviour.features import device, failures, place, resource, time_of_day, volume
+from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
 from ztad.behaviour.features.context import FeatureInputError, build_context
 from ztad.behaviour.features.cross_user import cross_user_signals
 from ztad.behaviour.features.shared_counts import CROSS_USER_COLUMNS
@@ -30,7 +31,7 @@ __all__ = [
     "FeatureInputError", "FeatureSettings", "compute_features", "cross_user_signals",
 ]
 
-_FAMILIES = (time_of_day, place, device, resource, failures, volume)
+_FAMILIES = (time_of_day, place, device, resource, failures, volume, scanning)
 
 #: Plain-words meaning of each model feature.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
@@ -49,6 +50,7 @@ CONTEXT_DESCRIPTIONS: dict[str, str] = {
     "ctx_maturity": "How far the user's own history is trusted (0 new, 1 mature); the rest "
     "of the judgement comes from peers",
     "ctx_peer_group": "The peer group the user is compared with",
+    **scanning.CONTEXT_DESCRIPTIONS,
 }
 
 

@@ -3,7 +3,8 @@
 Two families look across users within the day: how many distinct users one IP address served
 today (``ip_users_today``), and how many distinct users one source failed to log in as in the
 last hour (``ip_failed_users_60m``, a password spray; its failures are counted in
-``ctx_ip_failures_60m``). Every other feature depends only on the event's own user, that
+``ctx_ip_failures_60m``); and what each address did today, to tell the internet's background
+scanning (:mod:`ztad.behaviour.features.scanning`). Every other feature depends only on the event's own user, that
 user's events of the day and the baseline.
 
 A day scored in shards of users (:mod:`ztad.pipeline.sharding`) cannot count across users inside one
@@ -21,6 +22,7 @@ from ztad.behaviour.baselines import BaselineState
 from ztad.behaviour.features.context import build_context
 from ztad.behaviour.features.device import ip_users_today
 from ztad.behaviour.features.failures import spray_counts
+from ztad.behaviour.features.scanning import source_scan
 from ztad.behaviour.features.shared_counts import CROSS_USER_COLUMNS
 from ztad.config import DetectionConfig, FeatureSettings
 
@@ -47,11 +49,15 @@ def cross_user_signals(
     """
     ctx = build_context(events, baseline, config, settings or FeatureSettings())
     attempts, users = spray_counts(ctx)
+    source_attempts, source_minutes, scanner_like = source_scan(ctx)
     return pd.DataFrame(
         {
             "ip_users_today": ip_users_today(ctx),
             "ip_failures_60m": attempts,
             "ip_failed_users_60m": users,
+            "source_attempts_today": source_attempts,
+            "source_minutes_today": source_minutes,
+            "source_scanner_like": scanner_like,
         },
         index=events.index,
     )

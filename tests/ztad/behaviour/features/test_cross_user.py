@@ -22,7 +22,10 @@ SPRAY_DAY = date(2026, 3, 18)  # the small data set holds a password spray on th
 CONFIG = DetectionConfig()
 #: Features whose value depends on other users' events of the day.
 CROSS_USER_FEATURES = {"ip_users_today", "ip_failed_users_60m"}
-CROSS_USER_CONTEXT = {"ctx_ip_users_today", "ctx_ip_failures_60m", "ctx_ip_failed_users_60m"}
+CROSS_USER_CONTEXT = {
+    "ctx_ip_users_today", "ctx_ip_failures_60m", "ctx_ip_failed_users_60m",
+    "ctx_source_attempts_today", "ctx_source_minutes_today", "ctx_source_scanner_like",
+}
 
 
 @pytest.fixture(scope="module")
