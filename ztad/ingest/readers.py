@@ -309,6 +309,8 @@ def read_csv(path: str, options: dict) -> Iterator[RawBatch]:
                 yield _csv_batch(path, record_batch, rejected, lines, record_text, final=False)
         except pa.ArrowInvalid as error:
             raise SourceReadError(f"{path}: cannot read as CSV: {error}") from None
+        finally:
+            record_text.close()
     # Rejected records after the last accepted one, in an empty frame that still carries the
     # header's columns (so a header-only file is checked for required columns too).
     no_rows = pa.record_batch({name: pa.array([], pa.string()) for name in names})
@@ -349,12 +351,21 @@ class _RecordText:
 
     Arrow takes ``"u000"01"`` as the value ``u00001"``: a quote that ends a quoted value
     early is dropped and the rest kept. Only records with a ``"`` in a value can be such
-    records; their lines are read again from the file and checked by Python's strict CSV
-    parser, so clean files cost one scan of their values for quotes.
+    records; their lines are read again and checked by Python's strict CSV parser. Records are
+    asked for in file order, so the file is read again once at most, forward, and only as far
+    as the last record asked for; a clean file is never read again.
     """
 
     def __init__(self, path: str, delimiter: str, encoding: str) -> None:
         self.path, self.delimiter, self.encoding = path, delimiter, encoding
+        self.opened = None
+        self.stream = None
+        self.line = 0  # lines of the file read so far
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.__exit__(None, None, None)
+            self.opened = self.stream = None
 
     def malformed(self, starts: np.ndarray, breaks: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Mask of the records (first line ``starts``, ``breaks`` line ends inside) that are
@@ -371,16 +382,21 @@ class _RecordText:
         return bad, [text for text, is_bad in zip(texts, bad) if is_bad]
 
     def lines(self, starts: np.ndarray, breaks: np.ndarray) -> list[str]:
-        """The text of the records starting on lines ``starts`` (each ``breaks`` lines more)."""
+        """The text of the records starting on lines ``starts`` (each ``breaks`` lines more),
+        which lie after every record asked for before."""
         wanted = {int(line): i for i, start in enumerate(starts) for line in range(start, start + breaks[i] + 1)}
         parts: list[list[str]] = [[] for _ in starts]
+        if self.stream is None:
+            self.opened = open_binary(self.path)
+            self.stream = self.opened.__enter__()
         last = max(wanted)
-        with open_binary(self.path) as stream:
-            for number, raw in enumerate(stream, start=1):
-                if number in wanted:
-                    parts[wanted[number]].append(raw.decode(self.encoding, errors="replace").rstrip("\r\n"))
-                if number >= last:
-                    break
+        while self.line < last:
+            raw = self.stream.readline()
+            if not raw:
+                break
+            self.line += 1
+            if self.line in wanted:
+                parts[wanted[self.line]].append(raw.decode(self.encoding, errors="replace").rstrip("\r\n"))
         return ["\n".join(part) for part in parts]
 
 

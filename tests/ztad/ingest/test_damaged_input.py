@@ -149,3 +149,13 @@ def test_an_exact_copy_of_a_row_is_a_duplicate_not_a_failure(tmp_path):
     result = load_day(SourceConfig(str(tmp_path)), DAY)
     assert (len(result.events), result.duplicates, len(result.quarantine)) == (1, 1, 0)
     assert_nothing_lost(result)
+
+
+def test_quoting_is_checked_in_every_batch_of_a_file_full_of_quotes(tmp_path):
+    rows = [f'2026-03-02T10:{m:02d}:00Z,"say ""hi"" {m}",192.0.2.11,0,e{m}' for m in range(60)]
+    rows[41] = '2026-03-02T10:41:00Z,"u000"01",192.0.2.11,0,e41'
+    write(tmp_path, {"a.csv": csv_bytes(*rows)})
+    result = load_day(SourceConfig(str(tmp_path), options={"chunk_bytes": "1"}), DAY)
+    assert_nothing_lost(result)
+    assert result.quarantine[["source_row", "field"]].values.tolist() == [[44, "row"]]  # header, good row, 42nd
+    assert len(result.events) == 60 and 'say "hi" 7' in set(result.events["user_id"])
