@@ -280,6 +280,17 @@ class DetectionConfig:
         A day whose features drift from the model's training rows by more than this
         population stability index (the median over the features that vary within the
         day) triggers a retrain.
+    drift_min_rows
+        Drift is measured only on a day with at least this many events: the population
+        stability index of a sparse day (a few dozen logins) is noise, and would retrain
+        the model every night.
+    min_training_days
+        A model is first trained once the training window holds this many days with
+        events (a week, so that a weekend was seen). Days before are *learning* days:
+        the baselines learn and the behavioural rules still flag, but no model scores.
+    min_training_rows
+        ... and at least this many events to fit on (never fewer than the detectors'
+        own floor of 20).
     seed
         Seed for every random choice (sampling, model training).
     sensitive_resources
@@ -302,6 +313,9 @@ class DetectionConfig:
     max_alerts_per_day: float | None = None
     detectors: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")
     psi_threshold: float = 0.25
+    drift_min_rows: int = 500
+    min_training_days: int = 7
+    min_training_rows: int = 100
     seed: int = 42
     sensitive_resources: tuple[str, ...] = ()
     rule_thresholds: RuleThresholds = field(default_factory=RuleThresholds)

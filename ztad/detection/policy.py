@@ -20,27 +20,28 @@ from ztad.detection.drift import DEFAULT_PSI_THRESHOLD
 from ztad.detection.registry.libraries import library_mismatches
 from ztad.detection.registry.model_registry import as_day
 from ztad.detection.scoring_model import registry_of
-from ztad.detection.training import train
+from ztad.detection.training import TRAINING_DAY, calibration_hold_out, train, training_shortfall
 
 
-def _day_drift(meta: dict, day_features: pd.DataFrame) -> pd.Series | None:
+def _day_drift(meta: dict, day_features: pd.DataFrame, min_rows: int = 0) -> pd.Series | None:
     """Drift of the day's features from the model's training rows, as one robust number.
 
     The population stability index of a single day is noisy for sparse features, and
     features that are constant within a day (weekend, holiday) always look drifted, so the
-    measure is the median PSI over the features that vary within the day.
+    measure is the median PSI over the features that vary within the day. A day with fewer
+    than ``min_rows`` events is not measured: a dozen rows always look drifted.
     """
     from ztad.detection.drift import DriftReference
 
     reference = meta.get("metrics", {}).get("drift_reference")
-    if not reference or day_features.empty:
+    if not reference or day_features.empty or len(day_features) < min_rows:
         return None
     features = day_features[list(meta["feature_names"])]
     psi = DriftReference.from_dict(reference).psi(features)
     varying = features.columns[features.nunique() > 1]
     if len(varying) == 0:
         return None
-    return pd.Series({f"median PSI of {len(varying)} features": float(psi[varying].median())})
+    return pd.Series({f"the {len(varying)} varying features (median)": float(psi[varying].median())})
 
 
 #: Detection settings that set a model's threshold: a change means a new calibration.
@@ -72,34 +73,65 @@ def train_or_load(
     ``trust`` is the registry's root of trust: the metadata the decision reads is checked
     against it, and a new model's digests are recorded in it.
 
-    Returns a dict with ``model_version``, ``action`` (``trained`` or ``loaded``) and
-    ``reason`` in words, which the run record keeps.
-    """
-    from ztad.behaviour.features import FEATURE_NAMES
+    A model is trained only on a training window that holds enough history
+    (:func:`ztad.detection.training.training_shortfall`). Until the first one can be, the
+    day is a *learning* day: no model scores it (``model_version`` ``None``) and ``lacking``
+    says what the window still lacks. A retrain that lacks history keeps the latest model.
 
-    if force_retrain:
-        version = train(day, config, training_matrix(), trust)
-        return {"model_version": version, "action": "trained", "reason": "a retrain was requested for this run"}
+    Returns a dict with ``model_version``, ``action`` (``trained``, ``loaded`` or
+    ``learning``) and ``reason`` in words, which the run record keeps.
+    """
     registry = registry_of(config, trust)
     latest = registry.latest(before=day)
     meta = registry.metadata(latest) if latest else None
-    budget_change = _budget_change(meta, config.detection) if meta else None
-    if budget_change:
-        retrain, reason = True, f"the alert budget changed since {latest} was trained ({budget_change})"
+    if force_retrain:
+        retrain, reason = True, "a retrain was requested for this run"
     else:
-        drift = _day_drift(meta, day_features()) if meta else None
-        retrain, reason = should_retrain(
-            meta,
-            day,
-            config.detection.retrain_every_days,
-            drift,
-            config.detection.psi_threshold,
-            feature_names=list(FEATURE_NAMES),
-        )
+        retrain, reason = _retrain_decision(meta, latest, day, config, day_features())
     if not retrain:
         return {"model_version": latest, "action": "loaded", "reason": reason}
-    version = train(day, config, training_matrix(), trust)
-    return {"model_version": version, "action": "trained", "reason": reason}
+    matrix = training_matrix()
+    lacking = training_shortfall(matrix, config.detection)
+    if lacking and latest is None:
+        return {
+            "model_version": None, "action": "learning", "lacking": lacking,
+            "reason": f"learning: {lacking}; behavioural rules only until a model can be trained",
+        }
+    if lacking:
+        return {"model_version": latest, "action": "loaded", "reason": f"{reason}, but kept {latest}: {lacking}"}
+    version = train(day, config, matrix, trust)
+    return {"model_version": version, "action": "trained", "reason": reason + _hold_out_note(matrix, config.detection)}
+
+
+def _retrain_decision(meta: dict | None, latest: str | None, day: date, config: JobConfig, features: pd.DataFrame):
+    """``(retrain, reason)`` under the retrain policy, given the newest model's metadata."""
+    from ztad.behaviour.features import FEATURE_NAMES
+
+    detection = config.detection
+    budget_change = _budget_change(meta, detection) if meta else None
+    if budget_change:
+        return True, f"the alert budget changed since {latest} was trained ({budget_change})"
+    drift = _day_drift(meta, features, detection.drift_min_rows) if meta else None
+    retrain, reason = should_retrain(
+        meta, day, detection.retrain_every_days, drift, detection.psi_threshold,
+        feature_names=list(FEATURE_NAMES),
+    )
+    if meta and not retrain and 0 < len(features) < detection.drift_min_rows:
+        reason += f"; drift not measured on {len(features)} events (drift_min_rows {detection.drift_min_rows})"
+    return retrain, reason
+
+
+def _hold_out_note(matrix: pd.DataFrame, detection) -> str:
+    """How a short history was calibrated, for the run record ("" for the usual hold-out)."""
+    from ztad.detection.detectors.base import MIN_TRAINING_ROWS
+
+    held = calibration_hold_out(matrix, detection.calibration_days, MIN_TRAINING_ROWS)
+    if held == detection.calibration_days:
+        return ""
+    days = matrix[TRAINING_DAY].nunique()
+    if held == 0:
+        return f"; {days} day(s) of history: calibrated on a random share of its rows"
+    return f"; {days} day(s) of history: calibrated on the last {held} of them (not {detection.calibration_days})"
 
 
 def should_retrain(

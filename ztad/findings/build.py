@@ -32,13 +32,14 @@ def _sources_raised(scored: pd.DataFrame) -> list[list[str]]:
 
 
 def _detector_scores(scored: pd.DataFrame) -> list[dict[str, float]]:
-    """Per row, every detector's normalised contribution, the ensemble and the final score."""
+    """Per row, every detector's normalised contribution, the ensemble and the final score
+    (those with a value: a day no model scored has only the final one)."""
     columns = [c for c in scored.columns if c.startswith(DETECTOR_SCORE_PREFIX)]
     names = [c.removeprefix(DETECTOR_SCORE_PREFIX) for c in columns] + [ENSEMBLE_SOURCE, "final"]
     values = np.column_stack(
         [scored[columns + ["ensemble_score", "score"]].to_numpy(dtype=float)]
     ).round(6)
-    return [dict(zip(names, row.tolist())) for row in values]
+    return [{name: value for name, value in zip(names, row.tolist()) if np.isfinite(value)} for row in values]
 
 
 def build_findings(

@@ -29,6 +29,9 @@ class RunSummary:
     expected_alerts: float | None = None
     rows_model_flagged: int | None = None
     rows_rule_flagged: int | None = None
+    rows_skipped: int = 0
+    files_skipped: list = field(default_factory=list)
+    lacking: str | None = None
 
     @classmethod
     def from_steps(
@@ -39,7 +42,7 @@ class RunSummary:
         return cls(
             day=day,
             run_id=run_id,
-            status="dry_run" if dry_run else "success",
+            status="dry_run" if dry_run else run_status(decision),
             timings=timings,
             **step_counts(pulled, decision, scored),
         )
@@ -51,19 +54,37 @@ class RunSummary:
         return out
 
 
-def step_counts(pulled: dict, decision: dict, scored: dict) -> dict:
-    """What both a run's summary and its stored record report, from what its pull, detector
-    and score steps returned: row counts, the model and why, the threshold and the budget."""
+def run_status(decision: dict) -> str:
+    """The status of a finished run from its detector decision: ``empty`` without events,
+    ``learning`` before a model could be trained (the rules alone judged it), else
+    ``success``."""
+    return {"none": "empty", "learning": "learning"}.get(decision.get("action"), "success")
+
+
+def pulled_counts(pulled: dict) -> dict:
+    """What the pull step read, quarantined, found twice and skipped (lines without an
+    authentication attempt, files not read)."""
     return {
         "rows_read": pulled["rows_read"],
         "rows_quarantined": pulled["rows_quarantined"],
         "rows_duplicate": pulled["rows_duplicate"],
+        "rows_skipped": int(pulled.get("rows_skipped", 0)),
+        "files_skipped": list(pulled.get("files_skipped", [])),
+    }
+
+
+def step_counts(pulled: dict, decision: dict, scored: dict) -> dict:
+    """What both a run's summary and its stored record report, from what its pull, detector
+    and score steps returned: row counts, the model and why, the threshold and the budget."""
+    return {
+        **pulled_counts(pulled),
         "rows_scored": scored["rows_scored"],
         "rows_flagged": scored["rows_flagged"],
         "model_version": decision["model_version"],
         "model_action": decision["action"],
         "threshold": scored["threshold"],
         "message": decision.get("reason", ""),
+        "lacking": decision.get("lacking"),
         **alert_budget(scored),
     }
 

@@ -49,7 +49,8 @@ def training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
 
 def training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
     """Feature vectors of the training window, each row tagged with its day, its day's row
-    count and whether the model flagged it when that day was scored.
+    count and whether the model flagged it when that day was scored; empty (with those
+    columns) when the window holds no events.
 
     Rows beyond ``max_training_rows`` are dropped by a seeded uniform sample.
     """
@@ -67,11 +68,9 @@ def training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
                     **{TRAINING_DAY: past_day, TRAINING_FLAGGED: flagged, TRAINING_DAY_ROWS: len(frame)}
                 )
             )
-    if not frames:
-        raise RuntimeError(
-            f"no history to train on for {day}: days {start}..{end - timedelta(days=1)} "
-            "have no events. Load some history first, or score later days."
-        )
+    if not frames:  # the first days of the logs: nothing to learn from yet
+        columns = [*FEATURE_NAMES, TRAINING_DAY, TRAINING_FLAGGED, TRAINING_DAY_ROWS]
+        return pd.DataFrame(columns=columns)
     matrix = pd.concat(frames, ignore_index=True)
     cap = config.detection.max_training_rows
     if len(matrix) > cap:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 
+from ztad.store.tables import RUN_STATUSES
 from ztad.store.types import as_utc_datetime
 
 _COUNT_FIELDS = (
     "rows_read", "rows_quarantined", "rows_duplicate", "rows_scored", "rows_flagged",
-    "rows_model_flagged", "rows_rule_flagged",
+    "rows_model_flagged", "rows_rule_flagged", "rows_skipped",
 )
 _RATE_FIELDS = ("threshold", "target_fpr", "expected_alerts")
 _TIME_FIELDS = ("interval_start", "interval_end", "started_at", "finished_at")
@@ -29,6 +30,11 @@ class RunRecord:
     threshold was calibrated to flag, ``expected_alerts`` is ``target_fpr x rows_scored``, and
     ``rows_model_flagged`` counts what the ensemble alone flagged, beside the rules'
     ``rows_rule_flagged`` and the final ``rows_flagged``.
+
+    ``status`` is one of ``RUN_STATUSES``; ``rows_skipped`` counts input lines without an
+    authentication attempt, ``files_skipped`` lists the partition files not read
+    (``{path, size_bytes, reason}``), and ``lacking`` says what a learning day's history
+    lacks before a model can be trained.
     """
 
     run_id: str
@@ -52,10 +58,15 @@ class RunRecord:
     expected_alerts: float | None = None
     rows_model_flagged: int | None = None
     rows_rule_flagged: int | None = None
+    rows_skipped: int | None = None
+    files_skipped: list | None = None
+    lacking: str | None = None
 
     def __post_init__(self) -> None:
         if not self.run_id:
             raise ValueError("a run needs a non-empty run_id")
+        if self.status not in RUN_STATUSES:
+            raise ValueError(f"run {self.run_id}: status {self.status!r} is not one of {RUN_STATUSES}")
         if isinstance(self.day, datetime):
             self.day = self.day.date()
         elif isinstance(self.day, str):
@@ -75,6 +86,8 @@ class RunRecord:
             value = getattr(self, name)
             setattr(self, name, None if value is None else float(value))
         self.timings = dict(self.timings or {})
+        if self.files_skipped is not None:
+            self.files_skipped = [dict(item) for item in self.files_skipped]
 
     def as_row(self) -> dict:
         """The record as a ``runs`` row (column -> value)."""

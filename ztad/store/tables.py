@@ -38,6 +38,10 @@ NAMING_CONVENTION = {
 
 #: Triage states of a finding, from first sight to closure.
 TRIAGE_STATUSES = ("new", "investigating", "false_positive", "confirmed", "resolved")
+#: What a run's ``status`` says: ``running`` until it ends; ``success`` (scored by a model and
+#: the rules), ``learning`` (no model yet: the rules only), ``empty`` (no events), ``skipped``
+#: (no logs, skipped on purpose), ``failed``.
+RUN_STATUSES = ("running", "success", "learning", "empty", "skipped", "failed")
 #: Severity levels, lowest first.
 SEVERITY_LEVELS = ("low", "medium", "high", "critical")
 #: Name of Alembic's version table: its own name, so that the findings can share a database
@@ -118,6 +122,9 @@ runs = Table(
     Column("expected_alerts", Double, comment="target_fpr x rows_scored: the budget's alerts"),
     Column("rows_model_flagged", BigInteger, comment="events over the model threshold (the ensemble alone)"),
     Column("rows_rule_flagged", BigInteger, comment="events a behavioural rule flagged"),
+    Column("rows_skipped", BigInteger, comment="input lines without an authentication attempt"),
+    Column("files_skipped", JSONDocument, comment="partition files not read: list of {path, size_bytes, reason}"),
+    Column("lacking", Text, comment="what a learning day's history lacks before a model can be trained"),
     Index(None, "day"),
 )
 

@@ -20,9 +20,37 @@ def test_the_most_recent_days_calibrate():
     assert calibration["x"].min() == 20.0  # days 5 and 6 only
 
 
-def test_too_short_a_window_lets_the_ensemble_hold_out_at_random():
-    fit, calibration = split_calibration(_matrix(2), calibration_days=3)
-    assert calibration is None and len(fit) == 10
+def test_a_short_window_holds_out_at_most_its_later_half():
+    fit, calibration = split_calibration(_matrix(5), calibration_days=7)
+    assert len(fit) == 15 and len(calibration) == 10  # 3 days fit, the last 2 calibrate
+
+
+def test_a_window_too_small_to_spare_days_lets_the_ensemble_hold_out_at_random():
+    fit, calibration = split_calibration(_matrix(1), calibration_days=3)
+    assert calibration is None and len(fit) == 5
+    fit, calibration = split_calibration(_matrix(4), calibration_days=3, min_fit_rows=20)
+    assert calibration is None and len(fit) == 20  # holding out a day would leave 15 to fit
+
+
+def test_the_hold_out_shrinks_until_enough_rows_remain_to_fit():
+    from ztad.detection.training import calibration_hold_out
+
+    assert calibration_hold_out(_matrix(8), calibration_days=7) == 4
+    assert calibration_hold_out(_matrix(8), calibration_days=7, min_fit_rows=25) == 3
+    assert calibration_hold_out(_matrix(20), calibration_days=7, min_fit_rows=25) == 7
+
+
+def test_what_a_short_history_lacks_is_said_in_words():
+    from ztad.config import DetectionConfig
+    from ztad.detection.training import training_shortfall
+
+    detection = DetectionConfig(min_training_days=7, min_training_rows=100)
+    assert training_shortfall(_matrix(3, rows_per_day=4), detection) == "3 of 7 history days; 12 of 100 training rows"
+    assert training_shortfall(_matrix(7, rows_per_day=20), detection) is None
+    flagged = _matrix(7, rows_per_day=20).assign(**{TRAINING_FLAGGED: True})
+    assert training_shortfall(flagged, detection) == "0 of 100 training rows"
+    empty = pd.DataFrame(columns=["x", TRAINING_DAY])
+    assert training_shortfall(empty, detection) == "0 of 7 history days; 0 of 100 training rows"
 
 
 def test_flagged_rows_never_fit_but_count_in_calibration():
@@ -36,7 +64,7 @@ def test_flagged_rows_never_fit_but_count_in_calibration():
 
 def test_without_a_calibration_split_flagged_rows_are_still_left_out_of_fitting():
     matrix = _matrix(2).assign(**{TRAINING_FLAGGED: [True] + [False] * 9})
-    fit, calibration = split_calibration(matrix, calibration_days=3)
+    fit, calibration = split_calibration(matrix, calibration_days=3, min_fit_rows=20)
     assert calibration is None and len(fit) == 9
 
 

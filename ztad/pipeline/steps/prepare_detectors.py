@@ -13,16 +13,27 @@ from ztad.pipeline.model_trust import FindingsDatabaseTrust
 from ztad.pipeline.training_data import training_matrix
 from ztad.pipeline.workfiles import day_dir, read_parquet, write_json
 
+#: The decision of a day without events: nothing to score, so no model is trained or loaded.
+NOTHING_TO_SCORE = {"model_version": None, "action": "none", "reason": "no events to score"}
+
 
 def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> dict:
-    """Load the newest model trained before ``day``, or train one, and say which and why."""
+    """Load the newest model trained before ``day``, or train one, and say which and why.
+
+    Before the history can train a model the day is a learning day (``action`` ``learning``,
+    no model); a day without events needs none (``action`` ``none``).
+    """
     from ztad.detection.policy import train_or_load
 
+    features = day_dir(config, day) / "features.parquet"
+    if len(read_parquet(features, columns=[])) == 0:
+        write_json(day_dir(config, day) / "detectors.json", NOTHING_TO_SCORE)
+        return dict(NOTHING_TO_SCORE)
     decision = train_or_load(
         day,
         config,
         training_matrix=lambda: training_matrix(config, day),
-        day_features=lambda: read_parquet(day_dir(config, day) / "features.parquet"),
+        day_features=lambda: read_parquet(features),
         force_retrain=retrain,
         trust=FindingsDatabaseTrust(config.resolved_database_url),
     )

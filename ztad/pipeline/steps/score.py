@@ -23,7 +23,8 @@ from ztad.pipeline.workfiles import (
 def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     """Score the day against the chosen model and rules; flag what crosses the threshold.
 
-    With a ``shard``, only that shard's events, with the day's model.
+    With a ``shard``, only that shard's events, with the day's model. A learning day (no
+    model yet) and a day without events are judged by the behavioural rules alone.
     """
     from ztad.behaviour.rules import evaluate_rules
     from ztad.detection.scoring_model import load_model
@@ -31,18 +32,21 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     folder = day_dir(config, day, shard)
     features = read_parquet(folder / "features.parquet")
     decision = read_json(day_dir(config, day) / "detectors.json")
-    model = load_model(config, decision["model_version"], FindingsDatabaseTrust(config.resolved_database_url))
-    scored = model.score(features)
+    model = None
+    if decision["model_version"] is not None:
+        model = load_model(config, decision["model_version"], FindingsDatabaseTrust(config.resolved_database_url))
+    scored = model.score(features) if model is not None else unscored(len(features))
+    threshold = model.threshold if model is not None else float("nan")
     rule_hits = evaluate_rules(features, config.detection.rule_thresholds)
     scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
-    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], model.threshold)
+    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], threshold)
     scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
     scored["suppressed"] = _suppressed(folder, features, rule_hits, scored["flagged"], day_dir(config, day))
     scored["flagged"] = scored["flagged"].to_numpy() & ~scored["suppressed"].to_numpy()
     rule_hits.columns = [f"rule_{c}" for c in rule_hits.columns]
     scored = pd.concat([scored, rule_hits.reset_index(drop=True)], axis=1)
     write_parquet(scored, folder / "scored.parquet")
-    if shard is None:  # a sharded day is explained once gathered: see attribute_scores
+    if shard is None and model is not None:  # a sharded day is explained once gathered: see attribute_scores
         _write_attributions(folder, model, features, scored["flagged"], scored["score"])
     result = {
         "day": day.isoformat(),
@@ -51,12 +55,19 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
         "rows_suppressed": int(scored["suppressed"].sum()),
         "rows_model_flagged": int(scored["model_flag"].sum()),
         "rows_rule_flagged": int(scored["rule_hit"].sum()),
-        "threshold": float(model.threshold),
-        "target_fpr": float(model.ensemble.target_fpr),
+        "threshold": None if model is None else float(model.threshold),
+        "target_fpr": None if model is None else float(model.ensemble.target_fpr),
         "model_version": decision["model_version"],
     }
     write_json(folder / "score.json", result)
     return result
+
+
+def unscored(rows: int) -> pd.DataFrame:
+    """The model columns of a day no model scores (a learning day): no score, no model flag."""
+    return pd.DataFrame(
+        {"ensemble_score": np.full(rows, np.nan), "threshold": np.full(rows, np.nan), "model_flag": np.zeros(rows, bool)}
+    )
 
 
 def _suppressed(
@@ -90,9 +101,11 @@ def attribute_scores(day: date, config: JobConfig) -> None:
     from ztad.detection.scoring_model import load_model
 
     folder = day_dir(config, day)
+    version = read_json(folder / "detectors.json")["model_version"]
+    if version is None:  # a learning day: no model to explain
+        return
     features = read_parquet(folder / "features.parquet")
     scored = read_parquet(folder / "scored.parquet")
-    version = read_json(folder / "detectors.json")["model_version"]
     model = load_model(config, version, FindingsDatabaseTrust(config.resolved_database_url))
     _write_attributions(folder, model, features, scored["flagged"], scored["score"])
 
@@ -117,9 +130,10 @@ def final_score(ensemble_score: pd.Series, rule_hit: pd.Series, threshold: float
 
     A rule hit is flagged whatever the models say, so it must also rank above every event
     that the models alone would not flag; among rule hits the ensemble still orders them.
+    Without a model (a learning day: no score, no threshold) a rule hit scores ``RULE_MARGIN``.
     """
     values = ensemble_score.to_numpy(dtype=float)
-    lifted = np.maximum(values, threshold) + RULE_MARGIN
+    lifted = np.maximum(np.nan_to_num(values, nan=0.0), np.nan_to_num(threshold, nan=0.0)) + RULE_MARGIN
     return np.where(rule_hit.to_numpy(dtype=bool), lifted, values)
 
 

@@ -13,7 +13,7 @@ from ztad.config import JobConfig
 from ztad.detection.training import (
     TRAINING_FLAGGED,
 )
-from ztad.pipeline.run_summary import step_counts
+from ztad.pipeline.run_summary import run_status, step_counts
 from ztad.pipeline.training_data import training_features_path
 from ztad.pipeline.workfiles import (
     day_dir,
@@ -138,7 +138,7 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     run = RunRecord(
         run_id=run_id,
         day=day,
-        status="success",
+        status=run_status(decision),
         started_at=started_at(folder),
         finished_at=datetime.now(timezone.utc),
         timings=optional_json(folder / "timings.json"),

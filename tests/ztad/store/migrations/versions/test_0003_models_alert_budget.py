@@ -45,7 +45,7 @@ def test_a_0002_database_upgrades_in_place_and_keeps_its_data(url):
 
         store.create_schema()
 
-        assert store.schema_revision() == migrate.head_revision() == "0003"
+        assert store.schema_revision() == migrate.head_revision()
         inspector = sa.inspect(store.engine)
         assert "models" in inspector.get_table_names()
         assert VIEWS <= set(inspector.get_view_names())
@@ -77,7 +77,7 @@ def test_downgrade_to_0002_drops_only_what_0003_added(url):
             assert connection.execute(sa.text("SELECT count(*) FROM findings")).scalar() == 1
             assert connection.execute(sa.text("SELECT rows_scored FROM runs")).scalar() == 97
         store.create_schema()  # and up again
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == migrate.head_revision()
 
 
 @pytest.mark.postgres
