@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -196,7 +197,6 @@ def _day_runner(shards: int):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ztad.pipeline import run_range
     from ztad.store import safe_url
 
     config = _job_config(args)
@@ -210,29 +210,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         start = end = date.today() - timedelta(days=1)
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
-    options = {"retrain": args.retrain, "dry_run": args.dry_run}
+    options = {
+        "retrain": args.retrain, "dry_run": args.dry_run, "on_missing": args.on_missing,
+        "wait_timeout": args.wait_timeout * 60, "lock_timeout": args.lock_timeout * 60,
+    }
     run_day = _day_runner(args.shards)
-
-    def progress(summary, done: int, total: int) -> None:
-        print(
-            f"[{done}/{total}] {summary.day}: read {summary.rows_read}, "
-            f"quarantined {summary.rows_quarantined}, scored {summary.rows_scored}, "
-            f"flagged {summary.rows_flagged} (model {summary.model_version}, "
-            f"{summary.model_action}) in {sum(summary.timings.values()):.1f}s",
-            flush=True,
-        )
-
-    if start == end:
-        progress(run_day(start, config, **options), 1, 1)
-    elif args.shards == 1:
-        run_range(start, end, config, progress=progress, **options)
-    else:
-        total = (end - start).days + 1
-        for offset in range(total):
-            progress(run_day(start + timedelta(days=offset), config, **options), offset + 1, total)
+    total = (end - start).days + 1
+    for offset in range(total):
+        summary = run_day(start + timedelta(days=offset), config, **options)
+        print(progress_line(summary, offset + 1, total), flush=True)
     if not args.dry_run:
         print(f"findings database: {safe_url(config.resolved_database_url)}")
     return 0
+
+
+def progress_line(summary, done: int, total: int) -> str:
+    """One line per day of a run: what it read and flagged, and how it was judged."""
+    head = f"[{done}/{total}] {summary.day} {summary.status}"
+    if summary.status == "skipped":
+        return f"{head}: no logs, skipped (--on-missing skip)"
+    counts = f"read {summary.rows_read}, quarantined {summary.rows_quarantined}"
+    if summary.rows_duplicate:
+        counts += f", duplicates {summary.rows_duplicate}"
+    if summary.rows_skipped:
+        counts += f", not sign-ins {summary.rows_skipped}"
+    if summary.files_skipped:
+        counts += f", files not read {len(summary.files_skipped)}"
+    seconds = f"in {sum(summary.timings.values()):.1f}s"
+    if summary.status == "empty":
+        return f"{head}: {counts}, no events {seconds}"
+    judged = (
+        f"rules only, model after {summary.lacking}" if summary.status == "learning"
+        else f"model {summary.model_version}, {summary.model_action}"
+    )
+    scored = f"scored {summary.rows_scored}, flagged {summary.rows_flagged}"
+    return f"{head}: {counts}, {scored} ({judged}) {seconds}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -397,6 +409,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--retrain", action="store_true", help="train a new model first")
     run.add_argument("--dry-run", action="store_true", help="score, but write no findings, run record or baseline (a model it trains is registered)")
     run.add_argument(
+        "--on-missing", choices=["fail", "skip", "wait"], default="fail",
+        help="when a day has no logs: fail (default; the run stops with an error), skip the day "
+        "(recorded as skipped) or wait for them (--wait-timeout); the DAG's on_missing_partition",
+    )
+    run.add_argument(
+        "--wait-timeout", type=float, default=360.0, metavar="MINUTES",
+        help="with --on-missing wait: how long to wait for a day's logs (default 360)",
+    )
+    run.add_argument(
+        "--lock-timeout", type=float, default=360.0, metavar="MINUTES",
+        help="how long to wait for another run of the same day on the same --home (default 360)",
+    )
+    run.add_argument(
         "--shards", type=int, default=1,
         help="compute and score each day in N shards of users, one after another (the same "
         "findings; what the DAG spreads over workers); default 1",
@@ -460,18 +485,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_libraries(verbose: bool) -> None:
+    """Library chatter only with ``-v``: logging at WARNING (ztad's own warnings stay), Python
+    warnings and TensorFlow's C++ log (CUDA probing, NodeDef notices) silenced."""
+    import os
+    import warnings
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "ztad: %(message)s",
+    )
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    warnings.simplefilter("ignore")
+    for name in ("tensorflow", "absl", "h5py", "numexpr"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+#: Errors that are expected conditions (bad settings or input, no logs, a day locked, the
+#: database unreachable): one line, ``ztad: error: ...``, and exit code 2; ``-v`` adds the
+#: traceback. Anything else is a bug and shows its traceback.
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, PermissionError, TimeoutError, ConnectionError)
+
+
+def error_line(error: BaseException) -> str:
+    """The one line an expected error ends in."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"ztad: error: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ztad`` command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    quiet_libraries(args.verbose)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"ztad: error: {error}", file=sys.stderr)
+    except EXPECTED_ERRORS as error:
+        if args.verbose:
+            traceback.print_exc()
+        print(error_line(error), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("ztad: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

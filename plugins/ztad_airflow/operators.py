@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,8 +236,10 @@ class ZtadPullOperator(ZtadStepOperator):
     def run_step(self, day: date, config: JobConfig, context: Context) -> dict:
         from ztad import pipeline
         from ztad.ingest import MissingPartitionError
+        from ztad.pipeline.run_records import start_run
 
         outcome = missing_partition_outcome(self.on_missing_partition)
+        start_run(day, config, context["run_id"], dry_run=_flag(self.dry_run, "dry_run"))
         try:
             return pipeline.pull(day, config)
         except MissingPartitionError as error:
@@ -450,21 +452,15 @@ def record_missing_day(
 ) -> None:
     """Leave a ``runs`` row for a day without logs, so that the gap is visible in SQL too.
 
-    Best effort: when the database cannot be reached the task still fails or skips with the
-    original message.
+    Best effort (``ztad.pipeline.run_records.record_outcome``): when the database cannot be
+    reached the row waits in ``<ZTAD_HOME>/runs-fallback.jsonl`` for the next run, and the task
+    still fails or skips with the original message.
     """
-    try:
-        from ztad.store import FindingsStore, RunRecord
+    from ztad.pipeline.run_records import record_outcome
 
-        now = datetime.now(timezone.utc)
-        with FindingsStore(config.resolved_database_url) as store:
-            store.create_schema()
-            store.record_run(
-                RunRecord(run_id=run_id, day=day, status=status, started_at=now,
-                          finished_at=now, message=message[:2000])
-            )
-    except Exception:  # the missing day matters more than this bookkeeping
-        log.exception("could not record the %s run of %s in the runs table", status, day)
+    if not record_outcome(day, config, run_id, status, message):
+        log.warning("could not record the %s run of %s in the runs table: it waits in the fallback log",
+                    status, day)
 
 
 def shard_count(value: Any) -> int:

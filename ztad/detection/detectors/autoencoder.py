@@ -38,17 +38,20 @@ PREDICT_BATCH = 8192
 
 def _keras(threads: int):
     """Import TensorFlow and Keras, configured for reproducible CPU runs."""
+    from ztad.detection.detectors.tensorflow_start import quiet_start
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-    import tensorflow as tf
+    with quiet_start():
+        import keras
+        import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass  # TensorFlow already started in this process: its thread pools are fixed.
-    tf.config.experimental.enable_op_determinism()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # TensorFlow already started in this process: its thread pools are fixed.
+        tf.config.experimental.enable_op_determinism()
     return keras
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from ztad.config import JobConfig
+from ztad.config import JobConfig, SourceConfig
 from ztad.pipeline.workfiles import day_dir, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -19,32 +19,59 @@ def pull(day: date, config: JobConfig) -> dict:
     ``files_skipped`` lists the partition's files that were not read, each with
     ``path``, ``size_bytes`` and ``reason``.
 
+    A day that a single flat log file holds no row of is an empty day (zero events): the
+    file is there, nothing happened. An empty or header-only partition is one too.
+
     Raises
     ------
     ztad.ingest.MissingPartitionError
-        When the source has no data at all for the day (never a silent "0 findings").
+        When a partitioned source has no data at all for the day (never a silent "0 findings").
     """
-    from ztad.ingest import load_day
+    import pandas as pd
 
-    result = load_day(config.source, day)
+    from ztad.ingest import QUARANTINE_COLUMNS, MissingPartitionError, load_day
+    from ztad.schema import empty_events
+
     folder = day_dir(config, day)
-    write_parquet(result.events, folder / "events.parquet")
-    write_parquet(result.quarantine.astype({"raw": "string"}), folder / "quarantine.parquet")
+    try:
+        result = load_day(config.source, day)
+        events, quarantine = result.events, result.quarantine
+        counts = {
+            "rows_read": int(result.rows_read),
+            "rows_duplicate": int(result.duplicates),
+            "rows_skipped": int(result.rows_skipped),
+            "files_skipped": [dict(item) for item in result.skipped_files],
+        }
+    except MissingPartitionError:
+        if not is_flat_file(config.source):
+            raise
+        events, quarantine = empty_events(), pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        counts = {"rows_read": 0, "rows_duplicate": 0, "rows_skipped": 0, "files_skipped": []}
+    write_parquet(events, folder / "events.parquet")
+    write_parquet(quarantine.astype({"raw": "string"}), folder / "quarantine.parquet")
     counts = {
         "day": day.isoformat(),
-        "rows_read": int(result.rows_read),
-        "rows_quarantined": int(len(result.quarantine)),
-        "rows_duplicate": int(result.duplicates),
-        "rows_skipped": int(result.rows_skipped),
-        "rows_valid": int(len(result.events)),
-        "files_skipped": list(result.skipped_files),
+        "rows_read": counts.pop("rows_read"),
+        "rows_quarantined": len(quarantine),
+        "rows_duplicate": counts.pop("rows_duplicate"),
+        "rows_valid": len(events),
+        **counts,
     }
     write_json(folder / "pull.json", counts)
-    for skipped in result.skipped_files:
-        log.warning("%s: file %s (%d bytes) not read: %s", day, skipped["path"], skipped["size_bytes"], skipped["reason"])
+    for skipped in counts["files_skipped"]:
+        log.warning("%s: file %s (%d bytes) not read: %s", day, skipped["path"], skipped["size_bytes"],
+                    skipped["reason"])
     if counts["rows_quarantined"]:
-        log.warning(
+        log.info(
             "%s: %d of %d rows quarantined (see the quarantine table for row, field, reason)",
             day, counts["rows_quarantined"], counts["rows_read"],
         )
     return counts
+
+
+def is_flat_file(source: SourceConfig) -> bool:
+    """Whether the log root is one file holding many days (not a folder of daily partitions)."""
+    from fsspec.core import url_to_fs
+
+    filesystem, path = url_to_fs(str(source.root))
+    return bool(filesystem.isfile(path))
