@@ -19,7 +19,7 @@ def test_run_scores_a_day_and_findings_prints_them(small_logs, cli_home, capsys)
     args = ["--logs", str(small_logs), "--detectors", "isolation_forest,ecod"]
     assert main(["run", "--day", DAY, *args]) == 0
     out = capsys.readouterr().out
-    assert f"[1/1] {DAY}: read " in out and "findings database: sqlite:///" in out
+    assert f"[1/1] {DAY} success: read " in out and "findings database: sqlite:///" in out
     assert (cli_home / "home" / "findings.db").exists()
 
     assert main(["runs"]) == 0
@@ -146,7 +146,7 @@ def test_run_scores_a_day_of_sshd_logs_into_brute_force_and_spray_incidents(
             "--option", f"geoip_city_db={city_db}", "--option", f"geoip_asn_db={asn_db}",
             "--detectors", "isolation_forest,ecod", "--db", empty_postgres_url]
     assert main(args) == 0
-    assert f"[1/1] {day}: read " in capsys.readouterr().out
+    assert f"[1/1] {day} success: read " in capsys.readouterr().out
 
     incidents, findings = _incidents_and_findings(empty_postgres_url, logs.ATTACK_DAY)
     brute = incidents.loc[f"{day}:user:{logs.BRUTE_FORCE_VICTIM}"]
@@ -179,7 +179,7 @@ def test_run_scores_windows_security_events_with_and_without_client_addresses(
             "--detectors", "isolation_forest,ecod", "--db", empty_postgres_url]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert f"[1/1] {day}: read " in out and "quarantined 0" in out
+    assert f"[1/1] {day} success: read " in out and "quarantined 0" in out
 
     incidents, findings = _incidents_and_findings(empty_postgres_url, logs.ATTACK_DAY)
     burst = incidents.loc[f"{day}:user:{logs.WINDOWS_BRUTE_FORCE_VICTIM}"]

@@ -98,12 +98,16 @@ def train_or_load(
             "reason": f"learning: {lacking}; behavioural rules only until a model can be trained",
         }
     if lacking:
-        return {"model_version": latest, "action": "loaded", "reason": f"{reason}, but kept {latest}: {lacking}"}
+        kept = f"{reason}, but kept {latest}: {lacking}"
+        return {"model_version": latest, "action": "loaded", "reason": kept}
     version = train(day, config, matrix, trust)
-    return {"model_version": version, "action": "trained", "reason": reason + _hold_out_note(matrix, config.detection)}
+    reason += _hold_out_note(matrix, config.detection)
+    return {"model_version": version, "action": "trained", "reason": reason}
 
 
-def _retrain_decision(meta: dict | None, latest: str | None, day: date, config: JobConfig, features: pd.DataFrame):
+def _retrain_decision(
+    meta: dict | None, latest: str | None, day: date, config: JobConfig, features: pd.DataFrame
+) -> tuple[bool, str]:
     """``(retrain, reason)`` under the retrain policy, given the newest model's metadata."""
     from ztad.behaviour.features import FEATURE_NAMES
 
@@ -117,7 +121,8 @@ def _retrain_decision(meta: dict | None, latest: str | None, day: date, config: 
         feature_names=list(FEATURE_NAMES),
     )
     if meta and not retrain and 0 < len(features) < detection.drift_min_rows:
-        reason += f"; drift not measured on {len(features)} events (drift_min_rows {detection.drift_min_rows})"
+        rows, needed = len(features), detection.drift_min_rows
+        reason += f"; drift not measured on {rows} events (< drift_min_rows {needed})"
     return retrain, reason
 
 
@@ -131,7 +136,8 @@ def _hold_out_note(matrix: pd.DataFrame, detection) -> str:
     days = matrix[TRAINING_DAY].nunique()
     if held == 0:
         return f"; {days} day(s) of history: calibrated on a random share of its rows"
-    return f"; {days} day(s) of history: calibrated on the last {held} of them (not {detection.calibration_days})"
+    wanted = detection.calibration_days
+    return f"; {days} day(s) of history: calibrated on the last {held} of them (not {wanted})"
 
 
 def should_retrain(

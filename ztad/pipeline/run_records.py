@@ -29,11 +29,20 @@ def fallback_path(config: JobConfig) -> Path:
     return Path(config.home) / FALLBACK_LOG
 
 
+#: What each step of a day returned, kept in its work folder: a failed run reports the counts
+#: of those this run wrote.
+STEP_RESULTS = ("pull.json", "detectors.json", "score.json")
+
+
 def start_run(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> datetime:
-    """Note when the day's run started (in its work folder) and, unless ``dry_run``, write its
-    ``running`` row (:func:`begin_run`). Returns the start time."""
+    """Note when the day's run started (in its work folder, cleared of an earlier run's step
+    results) and, unless ``dry_run``, write its ``running`` row (:func:`begin_run`).
+    Returns the start time."""
+    folder = day_dir(config, day)
+    for name in STEP_RESULTS:
+        (folder / name).unlink(missing_ok=True)
     started = datetime.now(timezone.utc)
-    write_json(day_dir(config, day) / "started.json", {"started_at": started.isoformat()})
+    write_json(folder / "started.json", {"started_at": started.isoformat()})
     if not dry_run:
         begin_run(day, config, run_id, started)
     return started
@@ -66,7 +75,9 @@ def record_outcome(day: date, config: JobConfig, run_id: str, status: str, messa
 
     now = datetime.now(timezone.utc)
     fields.setdefault("started_at", now)
-    record = RunRecord(run_id=run_id, day=day, status=status, finished_at=now, message=message[:2000], **fields)
+    record = RunRecord(
+        run_id=run_id, day=day, status=status, finished_at=now, message=message[:2000], **fields
+    )
     try:
         from ztad.store import FindingsStore
 
@@ -107,26 +118,20 @@ def record_failure(
     return record_outcome(
         day, config, run_id, "failed", message, started_at=started,
         timings=optional_json(folder / "timings.json") if timings is None else timings,
-        **reached_counts(folder, started),
+        **reached_counts(folder),
     )
 
 
-def reached_counts(folder: Path, started: datetime) -> dict:
-    """The counts of the steps this run finished (files written since it ``started``)."""
-    def this_run(name: str) -> dict:
-        path = folder / name
-        if not path.exists() or path.stat().st_mtime < started.timestamp() - 1:
-            return {}
-        return optional_json(path)
-
+def reached_counts(folder: Path) -> dict:
+    """The counts of the steps the day's run finished (:data:`STEP_RESULTS` in its folder)."""
     counts = {}
-    pulled = this_run("pull.json")
+    pulled = optional_json(folder / "pull.json")
     if pulled:
         counts.update(pulled_counts(pulled))
-    decision = this_run("detectors.json")
+    decision = optional_json(folder / "detectors.json")
     if decision:
         counts.update(model_version=decision.get("model_version"), model_action=decision.get("action"))
-    scored = this_run("score.json")
+    scored = optional_json(folder / "score.json")
     if scored:
         counts.update(rows_scored=scored.get("rows_scored"), rows_flagged=scored.get("rows_flagged"))
     return counts
@@ -166,7 +171,8 @@ def _append_fallback(config: JobConfig, record, error: BaseException) -> None:
             handle.write(json.dumps(record.as_row(), default=str) + "\n")
         log.debug("kept the %s run %s in %s (%s)", record.status, record.run_id, path, type(error).__name__)
     except OSError:
-        log.warning("could not keep the %s run %s of %s in %s", record.status, record.run_id, record.day, path)
+        log.warning("could not keep the %s run %s of %s in %s", record.status, record.run_id, record.day,
+                    path)
 
 
 def replay_fallback(store, config: JobConfig) -> int:

@@ -147,15 +147,16 @@ def _skipped_day(
     return RunSummary(day=day, run_id=run_id, status="skipped", message=message)
 
 
-def wait_for_logs(day: date, config: JobConfig, timeout: float, poll: float = WAIT_POLL_SECONDS) -> None:
+def wait_for_logs(day: date, config: JobConfig, timeout: float) -> None:
     """Return once the source has logs for ``day`` (at once for a flat file, which holds every
-    day), checking every ``poll`` seconds; after ``timeout`` seconds, return anyway and let
-    the pull report the missing day."""
+    day), looking every minute (more often for a short ``timeout``); after ``timeout``
+    seconds, return anyway and let the pull report the missing day."""
     from ztad.ingest import available_days
     from ztad.pipeline.steps.pull import is_flat_file
 
     if is_flat_file(config.source):
         return
+    poll = min(WAIT_POLL_SECONDS, max(0.5, timeout / 20))
     deadline = time.monotonic() + timeout
     announced = False
     while day not in set(available_days(config.source)):

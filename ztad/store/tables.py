@@ -123,7 +123,8 @@ runs = Table(
     Column("rows_model_flagged", BigInteger, comment="events over the model threshold (the ensemble alone)"),
     Column("rows_rule_flagged", BigInteger, comment="events a behavioural rule flagged"),
     Column("rows_skipped", BigInteger, comment="input lines without an authentication attempt"),
-    Column("files_skipped", JSONDocument, comment="partition files not read: list of {path, size_bytes, reason}"),
+    Column("files_skipped", JSONDocument,
+           comment="partition files not read: list of {path, size_bytes, reason}"),
     Column("lacking", Text, comment="what a learning day's history lacks before a model can be trained"),
     Index(None, "day"),
 )

@@ -34,7 +34,8 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     decision = read_json(day_dir(config, day) / "detectors.json")
     model = None
     if decision["model_version"] is not None:
-        model = load_model(config, decision["model_version"], FindingsDatabaseTrust(config.resolved_database_url))
+        trust = FindingsDatabaseTrust(config.resolved_database_url)
+        model = load_model(config, decision["model_version"], trust)
     scored = model.score(features) if model is not None else unscored(len(features))
     threshold = model.threshold if model is not None else float("nan")
     rule_hits = evaluate_rules(features, config.detection.rule_thresholds)
@@ -65,9 +66,8 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
 
 def unscored(rows: int) -> pd.DataFrame:
     """The model columns of a day no model scores (a learning day): no score, no model flag."""
-    return pd.DataFrame(
-        {"ensemble_score": np.full(rows, np.nan), "threshold": np.full(rows, np.nan), "model_flag": np.zeros(rows, bool)}
-    )
+    nothing = np.full(rows, np.nan)
+    return pd.DataFrame({"ensemble_score": nothing, "threshold": nothing, "model_flag": np.zeros(rows, bool)})
 
 
 def _suppressed(
