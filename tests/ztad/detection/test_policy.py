@@ -3,6 +3,7 @@
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ztad.detection.detectors import ARTIFACT_FORMAT
@@ -55,3 +56,69 @@ def test_changed_libraries_retrain(meta):
 def test_a_model_saved_in_an_older_artifact_format_is_retrained(meta):
     retrain, reason = should_retrain({**meta, "artifact_format": None}, date(2026, 3, 16), 7)
     assert retrain and "older artifact format (with pickles)" in reason
+
+
+# --------------------------------------------------------------------------- train_or_load
+
+
+def _history(days: int, rows_per_day: int, first: date = date(2026, 3, 1)):
+    """A training matrix of ``days`` days of normal rows over the real feature names."""
+    from ztad.behaviour.features import FEATURE_NAMES
+    from ztad.detection.training import TRAINING_DAY, TRAINING_DAY_ROWS, TRAINING_FLAGGED
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(days * rows_per_day, len(FEATURE_NAMES)))
+    frame = pd.DataFrame(values, columns=list(FEATURE_NAMES))
+    tags = np.repeat([date.fromordinal(first.toordinal() + d) for d in range(days)], rows_per_day)
+    return frame.assign(**{TRAINING_DAY: tags, TRAINING_FLAGGED: False, TRAINING_DAY_ROWS: rows_per_day})
+
+
+@pytest.fixture
+def job(tmp_path):
+    from dataclasses import replace
+
+    from ztad.config import DetectionConfig, JobConfig, SourceConfig
+
+    detection = replace(DetectionConfig(), detectors=("isolation_forest", "ecod"), min_training_days=4,
+                        min_training_rows=60, drift_min_rows=50)
+    return JobConfig(source=SourceConfig(root=str(tmp_path)), home=tmp_path / "home", detection=detection)
+
+
+def _decide(job, day: date, matrix, features=None, **options):
+    from ztad.detection.policy import train_or_load
+
+    features = matrix.iloc[:0] if features is None else features
+    return train_or_load(day, job, training_matrix=lambda: matrix, day_features=lambda: features, **options)
+
+
+def test_without_enough_history_the_day_is_a_learning_day_that_says_what_it_lacks(job):
+    decision = _decide(job, date(2026, 3, 4), _history(3, 10))
+    assert decision["model_version"] is None and decision["action"] == "learning"
+    assert decision["lacking"] == "3 of 4 history days; 30 of 60 training rows"
+    assert decision["reason"].startswith("learning: 3 of 4 history days")
+
+
+def test_a_model_starts_by_itself_on_a_short_history_with_a_smaller_hold_out(job):
+    decision = _decide(job, date(2026, 3, 6), _history(5, 20))
+    assert decision["action"] == "trained" and decision["model_version"]
+    assert "5 day(s) of history: calibrated on the last 2 of them (not 7)" in decision["reason"]
+
+
+def test_a_retrain_without_enough_history_keeps_the_latest_model(job):
+    first = _decide(job, date(2026, 3, 6), _history(5, 20))["model_version"]
+    kept = _decide(job, date(2026, 3, 20), _history(2, 5, first=date(2026, 3, 17)))
+    assert kept["action"] == "loaded" and kept["model_version"] == first
+    assert "day(s) old" in kept["reason"] and f"but kept {first}: 2 of 4 history days" in kept["reason"]
+
+
+def test_a_sparse_day_never_retrains_for_drift(job):
+    matrix = _history(5, 20)
+    version = _decide(job, date(2026, 3, 6), matrix)["model_version"]
+    shifted = matrix.iloc[:12].drop(columns=["training_day", "flagged", "training_day_rows"]) + 50.0
+    decision = _decide(job, date(2026, 3, 7), matrix, features=shifted)  # 12 rows, far off
+    assert decision["action"] == "loaded" and decision["model_version"] == version
+    assert "drift not measured on 12 events (< drift_min_rows 50)" in decision["reason"]
+    many = pd.concat([shifted] * 5, ignore_index=True)  # 60 rows: enough to measure, and drifted
+    retrained = _decide(job, date(2026, 3, 7), matrix, features=many)
+    assert retrained["action"] == "trained" and "feature drift: PSI of the" in retrained["reason"]
+    assert "varying features (median)" in retrained["reason"]
