@@ -321,7 +321,8 @@ def test_other_pull_errors_are_not_mistaken_for_missing_logs(monkeypatch, source
     monkeypatch.setattr(pipeline, "pull", broken)
     with pytest.raises(PermissionError):
         ZtadPullOperator(task_id="pull", on_missing_partition="skip").execute(context_for())
-    assert runs_of(tmp_path / "ztad-home").empty
+    # Not skipped: the run stays as it started until the failure callback records it failed.
+    assert list(runs_of(tmp_path / "ztad-home")["status"]) == ["running"]
 
 
 # --------------------------------------------------------------------------- shards
