@@ -139,11 +139,15 @@ def _off_hours(r: FlaggedRows):
     probability = r.num("ctx_hour_probability")
     weekend = np.nan_to_num(r.num("ctx_weekend")) >= 0.5
     holiday = r.text("ctx_holiday")
+    # Hours are "this user's" only when the user has logged in before (else they are a prior).
+    has_history = np.nan_to_num(r.num("ctx_history_events"), nan=1.0) > 0
     texts = []
     for i in np.flatnonzero(mask):
         day = _day_off_words(weekend[i], holiday[i])
         sentence = f"login at {format_clock(local[i])} local time ({zone[i]}){day}"
-        if distance[i] >= 1.0 and not np.isnan(end[i]):
+        if not has_history[i]:
+            sentence += "; the user has no earlier logins to compare its hour with"
+        elif distance[i] >= 1.0 and not np.isnan(end[i]):
             sentence += (f"; this user's usual hours are {format_clock(start[i])}-{format_clock(end[i])}"
                          f" ({distance[i]:.1f} h outside)")
         else:
@@ -166,7 +170,7 @@ def _failures(r: FlaggedRows):
     mask = count >= 3
     ip = r.text("ctx_burst_ip")
     texts = [
-        f"{count[i]:.0f} failed logins in {max(span[i], 1):.0f} minutes "
+        f"{_count(count[i], 'failed login')} in {_count(max(span[i], 1), 'minute')} "
         + ("with no client address in the log" if ip[i] == "unknown" else f"from {ip[i]}")
         + (", then a success" if success[i] else "")
         for i in np.flatnonzero(mask)
@@ -181,8 +185,8 @@ def _spray(r: FlaggedRows):
     attempts = np.nan_to_num(r.num("ctx_ip_failures_60m"))
     mask = users >= 3
     source = sources_of(r.events).fillna("unknown").to_numpy(dtype=object)
-    texts = [f"{source[i]} failed to log in as {users[i]:.0f} different users ({attempts[i]:.0f} attempts) "
-             "within an hour" for i in np.flatnonzero(mask)]
+    texts = [f"{source[i]} failed to log in as {users[i]:.0f} different users "
+             f"({_count(attempts[i], 'attempt')}) within an hour" for i in np.flatnonzero(mask)]
     return mask, texts
 
 
@@ -273,16 +277,25 @@ def _cold_start(r: FlaggedRows):
 
 
 def _deviations(r: FlaggedRows, typical: pd.Series, spread: pd.Series, missing: np.ndarray):
-    """Fallback: the two features furthest from the day's typical values, with both numbers."""
+    """Fallback: the two features furthest from the day's typical values, with both numbers.
+
+    A yes/no flag against a yes/no typical value ("login_failed = 0.00 (typical today 1.00)"
+    on a successful login among a day of failures) explains nothing and reads as the
+    opposite, so flags are left out; without any other feature that stands out, the
+    sentence says the models found the combination rare.
+    """
     names = [n for n in FEATURE_NAMES if n in r.features.columns]
     values = r.features[names].to_numpy("float64")
-    score = np.abs(values - typical[names].to_numpy()) / spread[names].to_numpy()
+    usual = typical[names].to_numpy()
+    score = np.abs(values - usual) / spread[names].to_numpy()
+    flags = np.isin(values, (0.0, 1.0)) & np.isin(usual, (0.0, 1.0))[None, :]
+    score = np.where(flags | ~np.isfinite(score), -np.inf, score)
     texts = []
     for i in np.flatnonzero(missing):
-        top = np.argsort(-score[i])[:2]
+        top = [j for j in np.argsort(-score[i])[:2] if score[i, j] > 0]
         texts.append("; ".join(
             f"{names[j]} = {values[i, j]:.2f} (typical today {typical[names[j]]:.2f})" for j in top
-        ))
+        ) or "the models found this combination of features rare; no single feature stands out")
     return missing, texts
 
 

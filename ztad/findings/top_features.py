@@ -59,9 +59,11 @@ def _count(value: float) -> str:
 def _time(f: FlaggedRows, i: np.ndarray):
     hour, zone = f.num("ctx_local_hour")[i], f.text("ctx_timezone")[i]
     start, end = f.num("ctx_usual_start")[i], f.num("ctx_usual_end")[i]
+    # Without earlier logins of the user, "usual hours" would be a prior, not the user's.
+    known = np.nan_to_num(f.num("ctx_history_events")[i], nan=1.0) > 0
     observed = [format_clock(h) if np.isfinite(h) else None for h in hour]
-    baseline = [f"{format_clock(s)}-{format_clock(e)}" if np.isfinite(s) and np.isfinite(e) else None
-                for s, e in zip(start, end)]
+    baseline = [f"{format_clock(s)}-{format_clock(e)}" if k and np.isfinite(s) and np.isfinite(e) else None
+                for s, e, k in zip(start, end, known)]
     texts = [f"login at {o or '?'} local time ({z or 'UTC'}); usual hours {b or 'not established'}"
              for o, z, b in zip(observed, zone, baseline)]
     return observed, baseline, texts
@@ -282,4 +284,16 @@ def top_feature_documents(
                 "baseline": usual,
                 "text": text,
             }
-    return documents
+    return [_distinct_texts(row) for row in documents]
+
+
+def _distinct_texts(documents: list[dict]) -> list[dict]:
+    """A row's documents without repeats of a sentence already given (``hour_sin`` and
+    ``hour_cos`` both tell the login's hour)."""
+    seen: set[str] = set()
+    kept = []
+    for document in documents:
+        if document["text"] not in seen:
+            seen.add(document["text"])
+            kept.append(document)
+    return kept

@@ -122,3 +122,27 @@ def test_number_formats():
     assert format_minutes(40) == "40 min" and format_minutes(190) == "3 h 10 min"
     assert format_minutes(4000) == "2.8 days"
     assert format_clock(3.2) == "03:12" and format_clock(23.99) == "23:59"
+
+
+def test_a_user_without_history_has_no_usual_hours_claimed():
+    peers = sum((working_days(u, DAY - timedelta(days=10), 10) for u in ("ann", "ben", "cat")), [])
+    reasons = _explain(peers, [login("newbie", f"{DAY} 02:00", "Madrid, Spain", ip=HOME_IP)]).iloc[0]
+    [text] = _texts(reasons, "off_hours")
+    assert text.endswith("the user has no earlier logins to compare its hour with")
+    assert "usual hours" not in text and "this user's expected logins" not in text
+
+
+def test_counts_of_one_are_singular():
+    t0 = pd.Timestamp(f"{DAY} 10:00")
+    today = [login("alice", str(t0 + timedelta(seconds=10 * k)), ip=ATTACKER, success=False) for k in range(8)]
+    reasons = _explain(_madrid(10), today, [False] * 7 + [True]).iloc[0]
+    assert "8 failed logins in 1 minute from 203.0.113.7" in _texts(reasons, "brute_force")
+
+
+def test_a_successful_login_among_failures_is_not_explained_by_inverted_flags():
+    t0 = pd.Timestamp(f"{DAY} 09:00")
+    today = [login("alice", str(t0 + timedelta(hours=k)), ip=HOME_IP, success=False) for k in range(2)]
+    today += [login("alice", f"{DAY} 12:00", ip=HOME_IP)]
+    reasons = _explain(_madrid(10), today, [False, False, True]).iloc[0]
+    texts = " ".join(_texts(reasons))
+    assert "login_failed" not in texts and "typical today 1.00" not in texts

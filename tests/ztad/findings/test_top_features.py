@@ -101,3 +101,19 @@ def test_every_rule_names_real_features():
 def test_deviations_are_in_interquartile_ranges_of_the_day():
     day = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0]})
     assert deviations(day, pd.DataFrame({"x": [6.0]}), ["x"]).tolist() == [[pytest.approx(2.0)]]
+
+
+def test_features_that_tell_the_same_thing_are_given_once():
+    names = ["hour_rarity", "off_hours_distance"]  # both read as the login's hour
+    features = _features().assign(off_hours_distance=[0.0, 5.0])
+    shares = pd.DataFrame([[0.0, 0.0], [0.6, 0.4]], columns=names)
+    _, second = top_feature_documents(_events(), features, names, shares)
+    assert [d["feature"] for d in second] == ["hour_rarity"]
+    assert second[0]["text"] == "login at 03:12 local time (Europe/Madrid); usual hours 08:00-17:00"
+
+
+def test_no_usual_hours_for_a_user_without_history():
+    features = _features().assign(ctx_history_events=[40.0, 0.0])
+    shares = pd.DataFrame([[0.0], [1.0]], columns=["hour_rarity"])
+    _, second = top_feature_documents(_events(), features, ["hour_rarity"], shares)
+    assert second[0]["baseline"] is None and second[0]["text"].endswith("usual hours not established")
