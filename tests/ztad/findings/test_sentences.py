@@ -134,7 +134,8 @@ def test_a_user_without_history_has_no_usual_hours_claimed():
 
 def test_counts_of_one_are_singular():
     t0 = pd.Timestamp(f"{DAY} 10:00")
-    today = [login("alice", str(t0 + timedelta(seconds=10 * k)), ip=ATTACKER, success=False) for k in range(8)]
+    today = [login("alice", str(t0 + timedelta(seconds=10 * k)), ip=ATTACKER, success=False)
+             for k in range(8)]
     reasons = _explain(_madrid(10), today, [False] * 7 + [True]).iloc[0]
     assert "8 failed logins in 1 minute from 203.0.113.7" in _texts(reasons, "brute_force")
 
