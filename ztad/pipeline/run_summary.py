@@ -30,7 +30,7 @@ class RunSummary:
     rows_model_flagged: int | None = None
     rows_rule_flagged: int | None = None
     rows_skipped: int = 0
-    files_skipped: list = field(default_factory=list)
+    files_skipped: list | None = None
     lacking: str | None = None
 
     @classmethod
@@ -63,13 +63,13 @@ def run_status(decision: dict) -> str:
 
 def pulled_counts(pulled: dict) -> dict:
     """What the pull step read, quarantined, found twice and skipped (lines without an
-    authentication attempt, files not read)."""
+    authentication attempt; files not read, ``None`` when every file was read)."""
     return {
         "rows_read": pulled["rows_read"],
         "rows_quarantined": pulled["rows_quarantined"],
         "rows_duplicate": pulled["rows_duplicate"],
         "rows_skipped": int(pulled.get("rows_skipped", 0)),
-        "files_skipped": list(pulled.get("files_skipped", [])),
+        "files_skipped": list(pulled.get("files_skipped") or []) or None,
     }
 
 
