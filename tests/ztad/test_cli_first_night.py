@@ -181,3 +181,26 @@ def test_an_unreachable_database_is_one_line_and_the_run_waits_in_the_fallback_l
     assert line.startswith("ztad: error: the findings database postgresql+psycopg://ztad@127.0.0.1:9/ztad")
     assert "unreachable" in line and FALLBACK_LOG in line
     assert '"status": "failed"' in (home / FALLBACK_LOG).read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_windows_security_events_from_the_first_day(tmp_path, empty_postgres_url):
+    root = logs.write_windows_logs(tmp_path / "windows")
+    days = [logs.FIRST_DAY + timedelta(days=n) for n in range(logs.HISTORY_DAYS + 1)]
+    done = ztad("run", "--logs", str(root), "--format", "windows", "--start", str(days[0]),
+                "--end", str(days[-1]), "--db", empty_postgres_url, *FAST, home=tmp_path / "home")
+
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    runs = final_runs(empty_postgres_url)
+    assert list(runs.index) == days
+    assert list(runs["status"]) == ["learning"] * logs.HISTORY_DAYS + ["success"]
+    accounted = runs[["rows_scored", "rows_quarantined", "rows_duplicate", "rows_skipped"]].sum(axis=1)
+    assert (runs["rows_read"] == accounted).all()
+    with FindingsStore(empty_postgres_url) as store:
+        incidents = store.incidents(day=logs.ATTACK_DAY).set_index("incident_id")
+    day = logs.ATTACK_DAY
+    assert incidents.loc[f"{day}:user:{logs.WINDOWS_BRUTE_FORCE_VICTIM}", "category"] == "brute_force"
+    assert incidents.loc[f"{day}:user:{logs.NTLM_VICTIM}", "category"] == "brute_force"
+    spray = incidents.loc[f"{day}:source:workstation {logs.NTLM_SPRAY_WORKSTATION}"]
+    assert spray["category"] == "password_spray"
