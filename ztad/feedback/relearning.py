@@ -4,6 +4,8 @@ and the day's allowlist is kept for its scoring."""
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -48,6 +50,11 @@ def applied_fingerprint(state_dir: Path | str, day: date) -> dict[str, list[str]
     return json.loads(path.read_text()) if path.exists() else fingerprint(None)
 
 
+def _unique_tmp(path: Path) -> Path:
+    """A temporary name beside ``path`` that no other process uses."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
 def record_fingerprint(state_dir: Path | str, day: date, verdicts: pd.DataFrame | None) -> None:
     """Record the verdicts applied to ``day``; none recorded as no file."""
     path = fingerprint_path(state_dir, day)
@@ -56,7 +63,7 @@ def record_fingerprint(state_dir: Path | str, day: date, verdicts: pd.DataFrame 
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = _unique_tmp(path)
     tmp.write_text(json.dumps(current))
     tmp.replace(path)
 
@@ -71,7 +78,7 @@ def drop_confirmed_training_rows(path: Path, verdicts: pd.DataFrame | None) -> i
         return 0
     drop = frame["event_id"].astype("string").isin(confirmed).fillna(False).to_numpy(bool)
     if drop.any():
-        tmp = path.with_suffix(".tmp")
+        tmp = _unique_tmp(path)
         frame[~drop].reset_index(drop=True).to_parquet(tmp, index=False)
         tmp.replace(path)
     return int(drop.sum())

@@ -11,6 +11,8 @@ drawn with the figures and page style it shares with the evaluation report (:mod
 from __future__ import annotations
 
 import html
+import os
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -269,7 +271,7 @@ def write_daily_report(store, day: date, out_dir: Path | str, trailing_days: int
     data = collect(store, day, trailing_days)
     path = report_path(out_dir, day)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(render_html(data, build_images(data)), encoding="utf-8")
     tmp.replace(path)
     return {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -28,19 +30,22 @@ def save_daily_aggregate(agg: DailyAggregate, state_dir: Path | str, day: date) 
     """Save (or replace) one day's aggregate; a crash never leaves a half-written day."""
     final = aggregate_dir(state_dir, day)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.with_name(final.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    # Names of this process's own, so that two processes saving the day never share them.
+    unique = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = final.with_name(f"{final.name}.{unique}.tmp")
     staging.mkdir()
     for name, table in agg.tables.items():
         table.to_parquet(staging / f"{name}.parquet", index=False)
     meta = {"version": AGGREGATE_VERSION, "day": day.isoformat(), "events": agg.events,
             "tables": sorted(agg.tables)}
     (staging / "meta.json").write_text(json.dumps(meta, indent=2))
-    retired = final.with_name(final.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
+    retired = final.with_name(f"{final.name}.{unique}.old")
     if final.exists():
         final.rename(retired)
-    staging.rename(final)
+    try:
+        staging.rename(final)
+    except OSError:  # another process saved the day in between: its copy stands
+        shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(retired, ignore_errors=True)
     return final
 
