@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from datetime import date, timedelta
@@ -343,7 +344,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     frame = FindingsStore(config.resolved_database_url).runs()
     columns = [
         "day", "status", "rows_read", "rows_quarantined", "rows_scored", "rows_flagged",
-        "model_version", "model_action",
+        "model_version", "model_action", "lacking",
     ]
     print(frame[columns].to_string(index=False) if not frame.empty else "no runs")
     return 0
@@ -488,7 +489,6 @@ def build_parser() -> argparse.ArgumentParser:
 def quiet_libraries(verbose: bool) -> None:
     """Library chatter only with ``-v``: logging at WARNING (ztad's own warnings stay), Python
     warnings and TensorFlow's C++ log (CUDA probing, NodeDef notices) silenced."""
-    import os
     import warnings
 
     logging.basicConfig(
@@ -516,16 +516,36 @@ def error_line(error: BaseException) -> str:
     return f"ztad: error: {text}"
 
 
+def database_error_line(error: BaseException) -> str | None:
+    """The one line of a findings database that refused or dropped the connection outside a
+    run (``ztad runs``, ``ztad findings`` ...), or ``None`` for any other error."""
+    if not type(error).__module__.startswith("sqlalchemy"):
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(error, DBAPIError):
+        return None
+    cause = " ".join(str(error.orig).split()) or type(error.orig).__name__
+    hint = "check --db / ZTAD_DATABASE_URL and the server"
+    return f"ztad: error: the findings database failed: {cause} ({hint})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ztad`` command."""
     args = build_parser().parse_args(argv)
     quiet_libraries(args.verbose)
     try:
         return args.handler(args)
-    except EXPECTED_ERRORS as error:
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as error:
+        line = error_line(error) if isinstance(error, EXPECTED_ERRORS) else database_error_line(error)
+        if line is None:
+            raise  # not an expected condition: a bug, with its traceback
         if args.verbose:
             traceback.print_exc()
-        print(error_line(error), file=sys.stderr)
+        print(line, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ztad: interrupted", file=sys.stderr)

@@ -214,3 +214,9 @@ def test_a_geoip_database_that_is_not_there_is_a_clear_error(cli_home, tmp_path,
                  "--option", f"geoip_city_db={tmp_path / 'GeoLite2-City.mmdb'}"])
     assert code == 2
     assert "GeoIP city database not found" in capsys.readouterr().err
+
+
+def test_an_unreachable_database_outside_a_run_is_one_line(cli_home, capsys):
+    assert main(["runs", "--db", "postgresql+psycopg://ztad@127.0.0.1:9/ztad?connect_timeout=2"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("ztad: error: the findings database failed: ") and "--db" in line
