@@ -43,7 +43,10 @@ ztad's default), `rule_thresholds` (behavioural rule thresholds by name, e.g.
 `dry_run` (compute, write no findings; a model it trains is registered), `on_missing_partition` (`fail`: fail loudly, default; `skip`: skip the day; `wait`: wait up to
 6 h for the logs). A day without logs is recorded in the `runs` table as `failed` or
 `skipped`, never as a quiet day; any task that fails for good leaves a `failed` runs row
-(`on_failure_callback`).
+(`on_failure_callback`) with the counts its steps reached, and `pull` writes a `running` row
+first. A day with an empty partition is recorded `empty`; the first days of a deployment, before
+the history can train a model, are `learning` days (the behavioural rules still flag; the row's
+`lacking` says what the history lacks), and the model starts by itself after them.
 
 **Failure safety**: every task retries 3 times with exponential backoff (2 min doubling, at
 most 30 min) and has a timeout. Steps exchange files written atomically, and the write is one
