@@ -314,9 +314,13 @@ class _Accounts:
         kept = [(e, where) for e, where in zip(self.events, self.sources) if len(e)]
         events = _concat([e for e, _ in kept], empty_events())
         sources = np.repeat(np.array([where for _, where in kept], dtype=object), [len(e) for e, _ in kept])
-        duplicate = ids.duplicate_mask(events)
-        events, sources = events[~duplicate].reset_index(drop=True), sources[~duplicate]
-        repeated = _repeated_ids(events, sources)
+        if _all_distinct(events["event_id"]):  # the usual case, told at the cost of one hash table
+            duplicate = np.zeros(len(events), dtype=bool)
+            repeated = _Repeated(duplicate, empty_quarantine())
+        else:
+            duplicate = ids.duplicate_mask(events)
+            events, sources = events[~duplicate].reset_index(drop=True), sources[~duplicate]
+            repeated = _repeated_ids(events, sources)
         quarantine = _concat([_quarantine_shape(q) for q in [*self.quarantine, repeated.quarantine] if len(q)],
                              empty_quarantine())
         quarantine = quarantine.sort_values(["source", "source_row"], kind="stable", ignore_index=True)
@@ -328,6 +332,13 @@ class _Accounts:
             rows_skipped=self.rows_skipped,
             skipped_files=list(self.skipped_files),
         )
+
+
+def _all_distinct(values: pd.Series) -> bool:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.count_distinct(pa.array(values.array), mode="all").as_py() == len(values)
 
 
 @dataclass

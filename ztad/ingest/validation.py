@@ -87,11 +87,10 @@ def quarantine_frame(source: str, rows, field, reasons, raw) -> pd.DataFrame:
 
     def column(value) -> pd.Series:
         values = [value] * n if isinstance(value, str) else list(value)
-        text = pd.Series(values, dtype="string")
-        nul = text.str.contains("\x00", regex=False) | text.str.contains("\\u0000", regex=False)
-        if n and nul.fillna(False).any():
-            text = text.str.replace("\x00", NUL_SHOWN, regex=False).str.replace("\\u0000", NUL_SHOWN, regex=False)
-        return text
+        if any(isinstance(v, str) and ("\x00" in v or "\\u0000" in v) for v in values):  # few rows: quarantine
+            values = [v.replace("\x00", NUL_SHOWN).replace("\\u0000", NUL_SHOWN) if isinstance(v, str) else v
+                      for v in values]
+        return pd.Series(values, dtype="string")
 
     return pd.DataFrame(
         {
@@ -241,8 +240,11 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
 def _nul_characters(columns: dict[str, pd.Series], problems: _Problems) -> None:
     """Quarantine rows whose text holds a NUL character: PostgreSQL rejects it in text, so
     one such row would fail the whole day's write."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for name, values in columns.items():
-        if values.dtype != "string":
+        if values.dtype != "string" or not pc.any(pc.match_substring(pa.array(values.array), "\x00")).as_py():
             continue
         found = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
         problems.add(name, found, f"{name} contains a NUL character")
