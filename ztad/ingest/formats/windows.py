@@ -13,7 +13,9 @@ The layout is recognised from the file's first events (or set by option ``layout
     is a Unix time), ``Hostname``, ``EventID``, ``RecordNumber``, with the event data fields
     (``TargetUserName``, ``IpAddress``...) at the top level.
 ``evtx``
-    EVTX-to-JSON exports (``evtx_dump -o jsonl`` and alike): ``Event.System.EventID``,
+    EVTX-to-JSON exports (``evtx_dump -o jsonl``, or its default ``-o json``: ``Record <n>``
+    lines, each followed by the record as indented JSON, read one record per line numbered
+    by record): ``Event.System.EventID``,
     ``Event.System.TimeCreated``, ``Event.System.Computer``, ``Event.System.EventRecordID``
     and ``Event.EventData.*``.
 
@@ -51,7 +53,10 @@ cannot be read, is quarantined with its line number.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -242,14 +247,55 @@ def read(path: str, options: dict) -> Iterator[RawBatch]:
     settings = _Settings.from_options(options)
     fields = {**paths, **{name: data_prefix + name for name in _DATA_FIELDS}}
     convert = {"event": evtx_event_ids} if layout == "evtx" else {}
-    chunks = iter_json_records(path, record_type, options, fields, convert)
-    yield from overlapped(chunks, partial(_batch, settings=settings, source=path))
+    with _one_record_per_line(path) as lines:
+        chunks = iter_json_records(lines, record_type, options, fields, convert)
+        yield from overlapped(chunks, partial(_batch, settings=settings, source=path))
+
+
+#: ``evtx_dump -o json`` (its default) writes ``Record <n>`` and then the record as indented
+#: JSON, whose last line is a ``}`` of its own.
+_PRETTY_START = re.compile(rb"\A\s*(?:Record \d+\s*\n\s*)?\{\s*\n")
+_RECORD_HEADER = re.compile(rb"(?m)^Record \d+\r?$\n?")
+
+
+@contextlib.contextmanager
+def _one_record_per_line(path: str):
+    """``path`` itself, or for indented records (``evtx_dump -o json``) a temporary file of
+    the same records one per line, numbered by record.
+
+    JSON text holds no raw line break inside a string, so joining a record's lines is safe;
+    it is done a block at a time in C (bytes replacements), never line by line.
+    """
+    with open_binary(path) as stream:
+        head = stream.read(4096)
+    if not _PRETTY_START.match(head):
+        yield path
+        return
+    with open_binary(path) as stream, tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as out:
+        carry = b""
+        while True:
+            data = stream.read(16 << 20)
+            block = (carry + data).replace(b"\r\n", b"\n")
+            cut = len(block) if not data else block.rfind(b"\n}\n") + 3
+            if cut < 3 and data:
+                carry = block
+                continue
+            carry = block[cut:]
+            joined = _RECORD_HEADER.sub(b"", block[:cut]).replace(b"\n}\n", b"\n}\x1e")
+            out.write(joined.replace(b"\n", b" ").replace(b"\x1e", b"\n"))
+            if not data:
+                break
+    try:
+        yield out.name
+    finally:
+        os.unlink(out.name)
 
 
 def _batch(chunk, settings: _Settings, source: str) -> RawBatch:
     """The events, quarantine and skipped records of one chunk of decoded records."""
     frame, bad, skipped = _events(chunk.columns, chunk, settings, source)
-    return batch(frame, concat_quarantine([chunk.quarantine, bad]), skipped)
+    undecoded = chunk.quarantine.assign(source=source) if len(chunk.quarantine) else chunk.quarantine
+    return batch(frame, concat_quarantine([undecoded, bad]), skipped)
 
 
 def detect_layout(path: str) -> str | None:

@@ -1,6 +1,7 @@
 """Windows Security events (Winlogbeat, NXLog, EVTX-to-JSON) -> sign-in events."""
 
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -224,3 +225,18 @@ def test_exports_with_a_byte_order_mark_are_read(tmp_path, encoding):
     events, quarantine, _ = load(path, timezone="Europe/Madrid")
     assert events.loc[1, "timestamp"] == utc("2026-03-02 08:15:04")
     assert quarantine["source_row"].tolist() == [2]
+
+
+def test_evtx_dump_default_output_of_indented_records_is_read(tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    records = [json.loads(line) for line in EVTX.read_text().splitlines()[:2]]
+    text = "".join(f"Record {n}\n{json.dumps(record, indent=2)}\n" for n, record in enumerate(records, start=1))
+    cut = json.dumps(records[0], indent=2)[:300]  # an export that broke off mid-record
+    path = tmp_path / "security.json"
+    path.write_text(text.replace("\n", "\r\n") + f"Record 3\r\n{cut}")
+    events, quarantine, _ = load(path)
+    assert events["user_id"].tolist() == ["alice", "bob"] and events.index.tolist() == [1, 2]  # record numbers
+    assert quarantine["source_row"].tolist() == [3] and set(quarantine["source"]) == {str(path)}
+    assert not list(scratch.iterdir())  # the one-record-per-line copy is gone
