@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.ztad.ingest.formats.accounting import assert_every_record_counted
 from ztad.ingest import get_reader
 from ztad.ingest.formats.entra import read
 
@@ -108,10 +109,4 @@ def test_the_reader_is_found_by_format_name():
 
 
 def test_every_record_is_an_event_quarantined_or_counted_as_skipped():
-    batches = list(read(str(SAMPLE), {}))
-    events = sum(len(b.frame) for b in batches)
-    quarantined = sum(len(b.quarantine) for b in batches)
-    skipped = sorted(int(row) for b in batches for row in b.skipped)
-    assert skipped and events + quarantined + len(skipped) == RECORDS
-    rows = {int(r) for b in batches for r in [*b.frame["source_row"], *b.quarantine["source_row"]]}
-    assert not rows & set(skipped)
+    assert_every_record_counted(list(read(str(SAMPLE), {})), RECORDS)
