@@ -33,6 +33,7 @@ OPTIONAL_INPUT_COLUMNS: tuple[str, ...] = (
     "asn",
     "as_org",
     "auth_method",
+    "attack_id",
 )
 
 #: Canonical column -> pandas dtype. Timestamps are always UTC.
@@ -54,6 +55,7 @@ CANONICAL_DTYPES: dict[str, str] = {
     "bytes_transferred": "int64",
     "event_label": "string",
     "scenario": "string",
+    "attack_id": "string",
     "source_row": "int64",
 }
 
@@ -75,10 +77,12 @@ METHOD_COLUMNS: tuple[str, ...] = ("auth_method",)
 #: Methods whose failures are not credential guesses (a client offering its keys in turn).
 KEY_METHODS: tuple[str, ...] = ("publickey", "hostbased")
 
-#: ``event_label`` and ``scenario`` (a hard-negative marker such as ``business_travel`` on
-#: normal events) are for evaluation only: never model inputs, and not part of an event's
-#: identity (relabelling a data set keeps every event id, :mod:`ztad.ingest.ids`).
-LABEL_COLUMNS: tuple[str, ...] = ("event_label", "scenario")
+#: ``event_label``, ``scenario`` (a hard-negative marker such as ``business_travel`` on
+#: normal events) and ``attack_id`` (which attack an anomalous event belongs to, so that an
+#: attack of several events counts once) are for evaluation only: never model inputs, and not
+#: part of an event's identity (relabelling a data set keeps every event id,
+#: :mod:`ztad.ingest.ids`).
+LABEL_COLUMNS: tuple[str, ...] = ("event_label", "scenario", "attack_id")
 
 #: The trusted label. In labelled data every other label is an anomaly (zero trust).
 NORMAL_LABEL = "normal"

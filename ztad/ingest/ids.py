@@ -9,7 +9,7 @@ pattern; the values of a row are then folded together. This is done twice with t
 keys, giving 128 bits written as 32 lowercase hex characters: collisions are negligible even
 over billions of events. A test pins known ids, so any change in the result is noticed.
 
-The evaluation labels (``event_label``, ``scenario``) annotate an event; they are not part of
+The evaluation labels (``event_label``, ``scenario``, ``attack_id``) annotate an event; they are not part of
 it. They are folded in as missing values whatever they hold, so relabelling a data set keeps
 every event id (and so finding ids, triage and allowlist entries), and the ids of unlabelled
 logs, which production logs are, stay those that earlier releases derived.
@@ -22,10 +22,16 @@ import pandas as pd
 
 from ztad.schema import CANONICAL_COLUMNS, CANONICAL_DTYPES, LABEL_COLUMNS, METHOD_COLUMNS, NETWORK_COLUMNS
 
+#: Label columns added to the schema after event ids were first derived; they are left out of
+#: the content altogether (not even folded in as missing), so the ids stay those of earlier
+#: releases.
+LATER_LABEL_COLUMNS: tuple[str, ...] = ("attack_id",)
+
 #: Canonical fields that define an event's content (everything but its id, its file position,
 #: the network looked up for its address and the authentication method, which came later).
 CONTENT_COLUMNS: tuple[str, ...] = tuple(
-    c for c in CANONICAL_COLUMNS if c not in ("event_id", "source_row", *NETWORK_COLUMNS, *METHOD_COLUMNS)
+    c for c in CANONICAL_COLUMNS
+    if c not in ("event_id", "source_row", *NETWORK_COLUMNS, *METHOD_COLUMNS, *LATER_LABEL_COLUMNS)
 )
 
 #: Canonical fields that tell two events apart: the content without the evaluation labels.

@@ -52,7 +52,9 @@ from ztad.ingest import ids
 from ztad.schema import REQUIRED_INPUT_COLUMNS, conform
 
 #: Optional free-text input columns copied to the canonical column of the same name.
-_TEXT_COLUMNS = ("device_id", "location", "as_org", "department", "event_label", "scenario", "auth_method")
+_TEXT_COLUMNS = (
+    "device_id", "location", "as_org", "department", "event_label", "scenario", "auth_method", "attack_id",
+)
 
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"

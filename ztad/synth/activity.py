@@ -225,4 +225,5 @@ def normal_events(org: Organisation, hn: HardNegatives, day: int, rng: np.random
         success=events["success"],
         label=np.full(len(events["user"]), ev.NORMAL, dtype=np.int64),
         scenario=_scenarios(events, hn, day),
+        attack=np.full(len(events["user"]), ev.NO_ATTACK, dtype=np.int64),
     )

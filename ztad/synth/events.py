@@ -37,6 +37,8 @@ NORMAL = 0
 #: Hard negatives: normal events that look unusual for an innocent reason. "" marks the rest.
 SCENARIOS: tuple[str, ...] = ("", "business_travel", "vpn", "new_employee", "new_laptop")
 NO_SCENARIO, BUSINESS_TRAVEL, VPN, NEW_EMPLOYEE, NEW_LAPTOP = range(len(SCENARIOS))
+#: ``attack`` of a normal event.
+NO_ATTACK = -1
 
 
 def label_code(label: str) -> int:
@@ -50,7 +52,9 @@ class EventArrays:
 
     ``device`` indexes the device-name table of the day (organisation devices, then new
     laptops, then attackers' devices); ``city`` and ``resource`` index the world map and the
-    application catalogue; ``ip`` is an integer IPv4 address; ``time`` is Unix seconds (UTC).
+    application catalogue; ``ip`` is an integer IPv4 address; ``time`` is Unix seconds (UTC);
+    ``attack`` is the campaign an attack event belongs to (its row in the attack plan, so one
+    number per attack over the whole period) and :data:`NO_ATTACK` for normal events.
     """
 
     user: np.ndarray
@@ -63,6 +67,7 @@ class EventArrays:
     success: np.ndarray
     label: np.ndarray
     scenario: np.ndarray
+    attack: np.ndarray
 
     def __len__(self) -> int:
         return len(self.time)
@@ -85,7 +90,7 @@ class EventArrays:
             user=np.zeros(0, np.int64), time=np.zeros(0, np.int64), device=np.zeros(0, np.int64),
             ip=np.zeros(0, np.int64), city=np.zeros(0, np.int64), resource=np.zeros(0, np.int64),
             bytes=np.zeros(0, np.int64), success=np.zeros(0, bool), label=np.zeros(0, np.int64),
-            scenario=np.zeros(0, np.int64),
+            scenario=np.zeros(0, np.int64), attack=np.zeros(0, np.int64),
         )
 
     def sorted_by_time(self) -> "EventArrays":

@@ -79,6 +79,7 @@ def brute_force(ctx: DayContext, plan: AttackPlan, rows: np.ndarray, devices: Ne
         bytes=np.where(inside, volume, failure_bytes(rng, len(campaign))),
         success=inside, label=label.astype(np.int64),
         scenario=np.full(len(campaign), ev.NO_SCENARIO, dtype=np.int64),
+        attack=rows[campaign].astype(np.int64),
     )
 
 
@@ -135,4 +136,5 @@ def password_spray(ctx: DayContext, plan: AttackPlan, rows: np.ndarray, devices:
         resource=resource, bytes=np.where(success, volume, failure_bytes(rng, len(campaign))),
         success=success, label=np.full(len(campaign), ev.label_code("password_spray"), dtype=np.int64),
         scenario=np.full(len(campaign), ev.NO_SCENARIO, dtype=np.int64),
+        attack=rows[campaign].astype(np.int64),
     )

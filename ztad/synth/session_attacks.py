@@ -199,4 +199,5 @@ def session_attacks(ctx: DayContext, plan: AttackPlan, rows: np.ndarray, devices
         success=np.ones(len(campaign), bool),
         label=_CAMPAIGN_LABELS[kinds][campaign],
         scenario=np.full(len(campaign), ev.NO_SCENARIO, dtype=np.int64),
+        attack=rows[campaign].astype(np.int64),
     )

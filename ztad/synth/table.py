@@ -1,4 +1,5 @@
-"""Generated events as a DataFrame in the origin input format (plus department and scenario).
+"""Generated events as a DataFrame in the origin input format (plus department, scenario and
+attack id).
 
 String columns are pandas categoricals built from the code arrays (one string per distinct
 value, not per event), which keeps a day of a million events cheap to build and to write.
@@ -17,7 +18,8 @@ from ztad.synth.networks import format_ipv4
 from ztad.synth.organisation import Organisation
 from ztad.synth.places import CITY_NAMES
 
-#: Columns of generated logs, in order: the origin data set's, then department and scenario.
+#: Columns of generated logs, in order: the origin data set's, then department, scenario and the
+#: attack id (one per attack, empty on normal events).
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "timestamp",
     "user_id",
@@ -31,6 +33,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "event_label",
     "department",
     "scenario",
+    "attack_id",
 )
 
 
@@ -53,12 +56,22 @@ def clock_categorical(seconds_of_day: np.ndarray) -> pd.Categorical:
     return _categorical(codes, clock_strings()[used])
 
 
+def attack_ids(attack: np.ndarray) -> pd.Categorical:
+    """``attack-NNNNN`` of each attack event (its campaign in the period's plan), missing on
+    normal events."""
+    attack = np.asarray(attack, dtype=np.int64)
+    used = np.unique(attack[attack >= 0])
+    codes = np.where(attack >= 0, np.searchsorted(used, attack), -1)
+    return _categorical(codes, [f"attack-{a:05d}" for a in used])
+
+
 def to_frame(events: EventArrays, org: Organisation, device_names: np.ndarray) -> pd.DataFrame:
     """The events as a DataFrame with :data:`OUTPUT_COLUMNS`.
 
     ``timestamp`` is ``datetime64[us, UTC]``, ``login_success`` is 0/1 (``int8``),
     ``access_time`` is the UTC time of day ``HH:MM:SS`` and ``bytes_transferred`` is ``int64``;
-    the other columns are categorical strings and ``scenario`` is ``""`` for ordinary events.
+    the other columns are categorical strings, ``scenario`` is ``""`` for ordinary events and
+    ``attack_id`` is missing on normal events.
     """
     ip_codes, ip_strings = format_ipv4(events.ip)
     return pd.DataFrame({
@@ -74,4 +87,5 @@ def to_frame(events: EventArrays, org: Organisation, device_names: np.ndarray) -
         "event_label": _categorical(events.label, LABELS),
         "department": _categorical(org.department[events.user], cat.DEPARTMENT_NAMES),
         "scenario": _categorical(events.scenario, SCENARIOS),
+        "attack_id": attack_ids(events.attack),
     }, columns=list(OUTPUT_COLUMNS))

@@ -94,11 +94,18 @@ def iso_timestamps(timestamps: pd.Series) -> pd.Categorical:
 
 
 def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary (categorical) columns as plain strings, so that every day has one schema."""
-    columns = [
-        col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col for col in table.columns
-    ]
+    """Dictionary (categorical) columns as plain strings, so that every day has one schema
+    (a column with no value that day, such as ``attack_id`` on a day without attacks, is text
+    too)."""
+    columns = [_plain_column(col) for col in table.columns]
     return pa.table(columns, names=table.column_names)
+
+
+def _plain_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    if not pa.types.is_dictionary(col.type):
+        return col
+    values = col.type.value_type
+    return col.cast(pa.string() if pa.types.is_null(values) else values)
 
 
 def to_arrow(frame: pd.DataFrame, fmt: str) -> pa.Table:

@@ -125,6 +125,24 @@ def test_a_world_without_scored_days_has_no_attacks():
     assert len(world.plan) == 0
 
 
+def test_every_attack_event_and_only_those_carry_the_id_of_their_attack(gen_events):
+    attack = gen_events["event_label"] != "normal"
+    assert gen_events.loc[attack, "attack_id"].notna().all()
+    assert gen_events.loc[~attack, "attack_id"].isna().all()
+    per_attack = gen_events[attack].groupby("attack_id")
+    # An attack is one campaign: one day; one kind (a brute force that gets in adds its
+    # takeover label); one victim, except a spray, which is one source against many.
+    assert (per_attack["timestamp"].agg(lambda t: t.dt.date.nunique()) == 1).all()
+    kinds = per_attack["event_label"].agg(lambda s: frozenset(s.str.replace("+new_device", "", regex=False)
+                                                              if "multiple_failed_logins" in s.iloc[0] else s))
+    assert (kinds.map(len) == 1).all()
+    users = per_attack["user_id"].nunique()
+    spray = per_attack["event_label"].first() == "password_spray"
+    assert (users[~spray] == 1).all() and (users[spray] > 1).all()
+    assert (per_attack["ip_address"].nunique()[spray] == 1).all()
+    assert per_attack.ngroups >= len(ATTACK_CATEGORIES)
+
+
 def test_a_start_given_as_datetime_means_its_day():
     from datetime import datetime
 
@@ -135,6 +153,6 @@ def test_a_start_given_as_datetime_means_its_day():
 
 def test_a_whole_period_has_text_columns_as_strings(gen_events):
     text = ["user_id", "device_id", "ip_address", "location", "access_time", "resource_accessed",
-            "event_label", "department", "scenario"]
+            "event_label", "department", "scenario", "attack_id"]
     assert all(str(gen_events[c].dtype) == "string" for c in text)
     assert str(gen_events["timestamp"].dtype) == "datetime64[us, UTC]"
