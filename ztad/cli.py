@@ -267,6 +267,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         final = (metrics.get(key) or {}).get("final")
         if final:
             print(f"{title:<23} {_headline(final)}")
+            if (final.get("operating") or {}).get("attacks"):
+                print(f"{'':<23} {_attack_line(final['operating'])}")
     for name, values in metrics.get("origin", {}).items():
         if isinstance(values, dict) and "roc_auc" in values:
             print(f"{'origin ' + name:<23} {_headline(values)}")
@@ -284,6 +286,19 @@ def _headline(values: dict) -> str:
     """ROC-AUC, PR-AUC and recall at a 1 % false-positive rate of one detector's metrics."""
     recall = values.get("at_budget", {}).get("fpr_0.01", {}).get("recall", float("nan"))
     return f"ROC-AUC {values['roc_auc']:.3f}  PR-AUC {values['pr_auc']:.3f}  recall@1%FPR {recall:.3f}"
+
+
+def _attack_line(operating: dict) -> str:
+    """Attacks caught and false incidents per day at the operating threshold."""
+    attacks = operating["attacks"]
+    worst = min(attacks["per_category"].items(), key=lambda item: item[1]["recall"], default=None)
+    weakest = f" (weakest: {worst[0]} {worst[1]['recall']:.0%})" if worst else ""
+    line = f"attacks caught {attacks['caught']}/{attacks['attacks']} ({attacks['recall']:.1%}){weakest}"
+    incidents = operating.get("incidents")
+    if incidents:
+        line += (f"; false incidents/day {incidents['false_per_day']:.1f} "
+                 f"(first two weeks {incidents['false_per_day_first_weeks']:.1f})")
+    return line
 
 
 def _print_budget(budget: dict | None) -> None:

@@ -84,6 +84,8 @@ SCORE_PREFIX = "score_"
 ENSEMBLE_SCORE = "ensemble_score"
 FLAG_PREFIX = "flag_"
 REQUIRED_SCORED_COLUMNS = ("event_id", "timestamp", "score", "flagged")
+#: The incident the job filed a flagged event under (optional; else incidents are user-days).
+INCIDENT_COLUMN = "incident_id"
 #: Rows of a tree model's input explained by SHAP: enough for a summary, cheap to compute.
 SHAP_SAMPLE_ROWS = 500
 #: ztad's evaluation modes, in words (see the module docstring).
@@ -155,7 +157,8 @@ def align(scored: pd.DataFrame, origin: OriginResult) -> tuple[pd.DataFrame, Ori
 
 
 def _ztad_metrics(scored: pd.DataFrame, truth: GroundTruth) -> dict:
-    out = {"final": detector_metrics(truth, scored["score"], scored["flagged"].astype(bool))}
+    out = {"final": detector_metrics(truth, scored["score"], scored["flagged"].astype(bool),
+                                     incidents=scored.get(INCIDENT_COLUMN))}
     if ENSEMBLE_SCORE in scored.columns:
         # The detectors' combined decision alone, before behavioural rules raise findings.
         flags = scored["model_flag"].astype(bool) if "model_flag" in scored.columns else None
@@ -359,11 +362,33 @@ def consecutive_blocks(days: list[date]) -> list[tuple[date, date]]:
 
 
 def collect_scored_events(days: list[date], config: JobConfig) -> pd.DataFrame:
-    """Concatenate the pipeline's scored events of each day."""
+    """Concatenate the pipeline's scored events of each day, each flagged event with the
+    incident its finding was filed under (``incident_id``)."""
     from ztad import pipeline
 
     frames = [pipeline.scored_events(day, config) for day in days]
-    return pd.concat(frames, ignore_index=True)
+    scored = pd.concat(frames, ignore_index=True)
+    return scored.assign(**{INCIDENT_COLUMN: stored_incidents(scored["event_id"], days, config)})
+
+
+def stored_incidents(event_ids: pd.Series, days: list[date], config: JobConfig) -> np.ndarray:
+    """The incident id of each event's stored finding (missing for events without one)."""
+    from ztad.store import FindingsStore
+
+    with FindingsStore(config.resolved_database_url) as store:
+        findings = pd.concat([store.findings(day)[["event_id", "incident_id"]] for day in days],
+                             ignore_index=True)
+    by_event = findings.drop_duplicates("event_id").set_index("event_id")["incident_id"].astype("string")
+    return by_event.reindex(event_ids.astype("string").to_numpy()).to_numpy()
+
+
+def with_attack_ids(scored: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` with the ``attack_id`` of its events taken from the source (matched by
+    ``event_id``) where the scored files lack it (written before the schema had it)."""
+    if "attack_id" not in events.columns or scored.get("attack_id", pd.Series(dtype="string")).notna().any():
+        return scored
+    ids = events.drop_duplicates("event_id").set_index(events["event_id"].astype("string"))["attack_id"]
+    return scored.assign(attack_id=ids.reindex(scored["event_id"].astype("string").to_numpy()).to_numpy())
 
 
 def own_tree_model(day: date, version: str | None, config: JobConfig, seed: int) -> dict:
@@ -612,7 +637,7 @@ def evaluate(
 
     _say(progress, f"running ztad (walk-forward) over {len(scored_days)} days from {cutoff}")
     run = run_ztad(source, scored_days, config, rerun=rerun, progress=progress)
-    scored, shap_models = run.scored, dict(run.shap_models)
+    scored, shap_models = with_attack_ids(run.scored, events), dict(run.shap_models)
     target_fpr = {day: run.target_fpr.get(day, config.detection.target_fpr) for day in scored_days}
     modes = {"walk_forward": _mode_summary("walk_forward", run)}
     frozen_run = None

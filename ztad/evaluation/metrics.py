@@ -32,6 +32,7 @@ import pandas as pd
 
 from ztad.detection.threshold import kth_largest_cut, score_cut
 from ztad.evaluation import EvaluationError
+from ztad.evaluation.attacks import attack_keys, attack_recall, false_incidents, user_day_incidents
 from ztad.schema import NORMAL_LABEL, is_anomaly_label
 
 #: False-positive-rate budgets reported for every detector (1 % and 0.1 %).
@@ -56,12 +57,21 @@ class GroundTruth:
         Hard-negative markers of normal events (``business_travel``, ``vpn`` ...), or nulls.
     days
         The UTC calendar day of each event, or ``None`` when timestamps are unknown.
+    attacks
+        The attack each anomalous event belongs to (its ``attack_id``, else the event alone;
+        :func:`ztad.evaluation.attacks.attack_keys`), missing on normal events.
+    incidents
+        The incident a flagged event would join when the job's own incident ids are not
+        given: its user's day (:func:`ztad.evaluation.attacks.user_day_incidents`); ``None``
+        without days.
     """
 
     is_anomaly: np.ndarray
     labels: pd.Series
     scenarios: pd.Series
     days: pd.Series | None
+    attacks: pd.Series | None = None
+    incidents: pd.Series | None = None
 
     @classmethod
     def from_events(cls, events: pd.DataFrame) -> "GroundTruth":
@@ -89,7 +99,11 @@ class GroundTruth:
         if "timestamp" in events.columns:
             stamps = pd.to_datetime(events["timestamp"], utc=True).reset_index(drop=True)
             days = stamps.dt.date
-        return cls(is_anomaly=is_anomaly, labels=labels, scenarios=scenarios, days=days)
+        attacks = attack_keys(is_anomaly, events["attack_id"] if "attack_id" in events.columns else None)
+        users = events["user_id"] if "user_id" in events.columns else None
+        incidents = None if days is None else user_day_incidents(days, users)
+        return cls(is_anomaly=is_anomaly, labels=labels, scenarios=scenarios, days=days,
+                   attacks=attacks, incidents=incidents)
 
     def __len__(self) -> int:
         return len(self.is_anomaly)
@@ -320,8 +334,13 @@ def false_positives_by_scenario(
 # --------------------------------------------------------------------------- one detector
 
 
-def decisions_report(truth: GroundTruth, flagged: np.ndarray) -> dict:
-    """Everything measured from one set of hard decisions."""
+def decisions_report(truth: GroundTruth, flagged: np.ndarray, incidents: pd.Series | None = None) -> dict:
+    """Everything measured from one set of hard decisions.
+
+    ``attacks`` counts attacks caught (:func:`ztad.evaluation.attacks.attack_recall`);
+    ``incidents`` counts false incidents per day, grouping flagged events by ``incidents``
+    (the job's incident ids, aligned with ``truth``) or else by user and day.
+    """
     flagged = np.asarray(flagged, dtype=bool)
     if len(flagged) != len(truth):
         raise EvaluationError(
@@ -332,9 +351,20 @@ def decisions_report(truth: GroundTruth, flagged: np.ndarray) -> dict:
     out["false_positives_by_scenario"] = false_positives_by_scenario(
         truth.scenarios, truth.is_anomaly, flagged
     )
+    if truth.attacks is not None:
+        out["attacks"] = attack_recall(truth.labels, truth.attacks, flagged)
     if truth.days is not None:
         out["alerts_per_day"] = alerts_per_day(truth.days, flagged)
+        keys = truth.incidents if incidents is None else _filled_incidents(incidents, truth)
+        if keys is not None:
+            out["incidents"] = false_incidents(truth.days, keys, truth.is_anomaly, flagged)
     return out
+
+
+def _filled_incidents(incidents: pd.Series, truth: GroundTruth) -> pd.Series:
+    """The job's incident ids, with the user-day key where an event has none."""
+    given = pd.Series(incidents.to_numpy(), index=pd.RangeIndex(len(incidents))).astype("string")
+    return given if truth.incidents is None else given.fillna(truth.incidents)
 
 
 def budget_key(fpr: float) -> str:
@@ -349,6 +379,7 @@ def detector_metrics(
     *,
     fpr_budgets: tuple[float, ...] = FPR_BUDGETS,
     top_fraction: float = TOP_FRACTION,
+    incidents: pd.Series | None = None,
 ) -> dict:
     """All metrics of one detector: ranking, alert budgets and its own decisions.
 
@@ -361,6 +392,9 @@ def detector_metrics(
     flagged
         The detector's own decisions at its operating threshold, or ``None`` when it has
         none (then ``operating`` is ``None``).
+    incidents
+        The job's incident id of each event, for counting the incidents of ``flagged``; the
+        budgets, which the job did not run at, group by user and day.
 
     Returns
     -------
@@ -391,5 +425,5 @@ def detector_metrics(
         "roc_auc": roc_auc(truth.is_anomaly, values),
         "pr_auc": pr_auc(truth.is_anomaly, values),
         "at_budget": at_budget,
-        "operating": None if flagged is None else decisions_report(truth, flagged),
+        "operating": None if flagged is None else decisions_report(truth, flagged, incidents),
     }

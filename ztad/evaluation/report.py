@@ -211,6 +211,12 @@ def _summary_rows(metrics: dict) -> list[tuple[str, str, bool, object]]:
         ("false-positive rate @ operating threshold", "rate", False, op("fpr")),
         ("alerts per day @ operating threshold", "count", False,
          lambda m: ((m.get("operating") or {}).get("alerts_per_day") or {}).get("mean")),
+        ("attacks caught @ operating threshold (per attack)", "recall", True,
+         lambda m: ((m.get("operating") or {}).get("attacks") or {}).get("recall")),
+        ("false incidents per day @ operating threshold", "count", False,
+         lambda m: ((m.get("operating") or {}).get("incidents") or {}).get("false_per_day")),
+        ("false incidents per day, first two weeks", "count", False,
+         lambda m: ((m.get("operating") or {}).get("incidents") or {}).get("false_per_day_first_weeks")),
     ]
     final = metrics.get("ztad", {}).get(FINAL, {})
     categories = sorted(final.get("at_budget", {}).get(MAIN_BUDGET, {}).get("per_category", {}))
@@ -264,6 +270,29 @@ def summary_table(metrics: dict) -> str:
             f"<tr><th>{html.escape(label)}</th>{cells}<td class='{css}'>{verdict}</td></tr>"
         )
     lines.append("</table>")
+    return "\n".join(lines)
+
+
+def attacks_table(metrics: dict) -> str:
+    """ztad's attacks caught per category and its incidents, at its operating threshold."""
+    operating = ((metrics.get("ztad") or {}).get(FINAL) or {}).get("operating") or {}
+    attacks, incidents = operating.get("attacks"), operating.get("incidents")
+    if not attacks:
+        return "<p>No attack-level figures (no operating decisions).</p>"
+    rows = [("all attacks", attacks)] + sorted(attacks["per_category"].items())
+    lines = ["<table><tr><th>category</th><th>attacks</th><th>caught</th><th>recall</th></tr>"]
+    for name, v in rows:
+        lines.append(f"<tr><th>{html.escape(name)}</th><td>{v['attacks']}</td><td>{v['caught']}</td>"
+                     f"{_cell(v['recall'], 'recall')}</tr>")
+    lines.append("</table>")
+    if incidents:
+        later = incidents["false_per_day_later"]
+        lines.append(
+            f"<p>{incidents['incidents']} incidents over {incidents['scored_days']} scored days, "
+            f"{incidents['false_incidents']} of them false: {incidents['false_per_day']:.1f} false "
+            f"incidents per day ({incidents['false_per_day_first_weeks']:.1f} in the first two weeks"
+            + ("" if later is None else f", {later:.1f} later") + ").</p>"
+        )
     return "\n".join(lines)
 
 
@@ -556,6 +585,12 @@ def render_html(metrics: dict, images: dict[str, str]) -> str:
 a tie; red bold: recall under {MISS_BELOW:.0%} (a miss). Budget thresholds are set on the evaluated
 normal events; the operating threshold is each method's own, set without labels.</p>
 {summary_table(metrics)}
+<h2>Attacks caught and false incidents (what the analyst sees)</h2>
+<p class="note">An attack is caught when at least one of its events is flagged (events sharing an
+attack_id are one attack; without attack ids each anomalous event is one). An incident is the
+flagged events of one user's day (or of one attacking source); it is false when none of them is
+an attack.</p>
+{attacks_table(metrics)}
 <h2>Where ztad still misses</h2>
 {misses_list(metrics)}
 <h2>Ranking: ROC and precision-recall</h2>
