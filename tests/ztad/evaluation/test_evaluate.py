@@ -433,3 +433,20 @@ def test_the_report_explains_ztads_own_registered_model_with_shap(evaluated):
     page = (report / "report.html").read_text()
     assert f"registered as <code>{last_model}</code>" in page
     assert "<img id='plot-shap' alt='SHAP summary of the Isolation Forest member of the ztad ensemble'" in page
+
+
+def test_attacks_are_counted_per_attack_id_and_incidents_as_the_job_filed_them(evaluated, three_attack_days):
+    metrics, _, report = evaluated
+    scored_days = [p for p in sorted(three_attack_days.glob("date=*")) if p.name >= "date=2026-03-16"]
+    events = pd.concat([pd.read_csv(p / "events.csv", dtype=str, keep_default_na=False) for p in scored_days])
+    attack_ids = events.loc[events["event_label"] != "normal", "attack_id"]
+    assert (attack_ids != "").all()
+    operating = metrics["ztad"]["final"]["operating"]
+    assert operating["attacks"]["attacks"] == attack_ids.nunique() < len(attack_ids)
+    incidents = operating["incidents"]
+    assert incidents["scored_days"] == 3
+    # The job files a user's flagged events of a day under one incident (a source's under one).
+    assert 0 < incidents["incidents"] < operating["alerts"]
+    assert incidents["false_incidents"] == sum(incidents["false_by_day"].values())
+    page = (report / "report.html").read_text()
+    assert "Attacks caught and false incidents (what the analyst sees)" in page
