@@ -99,6 +99,11 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         help="a behavioural rule's threshold, e.g. --rule spray_min_users=15 ($ZTAD_RULE_<NAME>; "
         "names in the README's configuration table)",
     )
+    parser.add_argument(
+        "--no-labels", action="store_true",
+        help="ignore event_label in history: learn from every event, not only those labelled "
+        "normal ($ZTAD_USE_LABELS=0)",
+    )
 
 
 def _rule_thresholds(items: list[str], base):
@@ -153,6 +158,8 @@ def _job_config(args: argparse.Namespace):
             raise SystemExit(f"--company-holidays: {error}") from None
         detection = replace(detection, feature_settings=settings)
     changes = {"source": source, "detection": detection}
+    if getattr(args, "no_labels", False):
+        changes["use_labels"] = False
     if args.home:
         changes["home"] = args.home.resolve()
     if args.db:
@@ -220,6 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for offset in range(total):
         summary = run_day(start + timedelta(days=offset), config, **options)
         print(progress_line(summary, offset + 1, total), flush=True)
+    _print_label_trust(config)
     if not args.dry_run:
         print(f"findings database: {safe_url(config.resolved_database_url)}")
     return 0
@@ -246,6 +254,18 @@ def progress_line(summary, done: int, total: int) -> str:
     )
     scored = f"scored {summary.rows_scored}, flagged {summary.rows_flagged}"
     return f"{head}: {counts}, {scored} ({judged}) {seconds}"
+
+
+def _print_label_trust(config) -> None:
+    """How much labelled history the baselines and detectors learnt from, and left out."""
+    from ztad.pipeline.history import label_trust_counts
+
+    counts = label_trust_counts(config)
+    if counts["days"]:
+        print(f"labelled history ({counts['days']} days): learnt from {counts['trusted']:,} events labelled "
+              f"normal, excluded {counts['excluded']:,} (other labels or none); --no-labels ignores labels")
+    elif not config.use_labels:
+        print("labels ignored (--no-labels / ZTAD_USE_LABELS=0): history is learnt from every event")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -342,12 +342,17 @@ class JobConfig:
         ``<home>/findings.db``.
     detection
         Baseline and alerting settings.
+    use_labels
+        When history the job never scored carries ``event_label``, learn the baseline and
+        train the detectors only on its events labelled ``normal`` (the source's own zero-trust
+        verdicts); ``False`` ignores labels. A scored day's labels are never read.
     """
 
     source: SourceConfig
     home: Path = field(default_factory=default_home)
     database_url: str | None = None
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    use_labels: bool = True
 
     @property
     def resolved_database_url(self) -> str:
@@ -383,8 +388,9 @@ class JobConfig:
         ``ZTAD_SENSITIVE_RESOURCES`` (names separated by commas), ``ZTAD_MAX_ALERTS_PER_DAY``
         (an alert budget as a daily count), and the holiday calendar of
         the day-off feature: ``ZTAD_PUBLIC_HOLIDAYS=1`` (public holidays of the country a
-        login comes from) and ``ZTAD_COMPANY_HOLIDAYS=2026-12-24,2026-12-31``, and the rule
-        thresholds ``ZTAD_RULE_<NAME>`` (:class:`RuleThresholds`, e.g. ``ZTAD_RULE_SPRAY_MIN_USERS=15``).
+        login comes from) and ``ZTAD_COMPANY_HOLIDAYS=2026-12-24,2026-12-31``, the rule
+        thresholds ``ZTAD_RULE_<NAME>`` (:class:`RuleThresholds`, e.g. ``ZTAD_RULE_SPRAY_MIN_USERS=15``),
+        and ``ZTAD_USE_LABELS=0`` (ignore the labels of history).
         """
         source = SourceConfig(
             root=os.environ.get("ZTAD_LOG_ROOT", "ztad-home/logs"),
@@ -399,8 +405,13 @@ class JobConfig:
                 rule_thresholds=rule_thresholds_from_env(),
                 feature_settings=_holiday_settings_from_env(),
             ),
+            use_labels=os.environ.get("ZTAD_USE_LABELS", "1").strip().lower() not in _OFF,
         )
         return replace(config, **overrides) if overrides else config
+
+
+#: Values of an on/off environment variable that turn it off.
+_OFF = ("0", "false", "no", "off")
 
 
 def alerts_per_day_budget(text: str | None) -> float | None:

@@ -20,12 +20,21 @@ def test_run_scores_a_day_and_findings_prints_them(small_logs, cli_home, capsys)
     assert main(["run", "--day", DAY, *args]) == 0
     out = capsys.readouterr().out
     assert f"[1/1] {DAY} success: read " in out and "findings database: sqlite:///" in out
+    # The small logs are labelled: their history (14 clean days) is learnt where labelled normal.
+    assert "labelled history (14 days): learnt from " in out and "excluded 0 (" in out
     assert (cli_home / "home" / "findings.db").exists()
 
     assert main(["runs"]) == 0
     assert DAY in capsys.readouterr().out
     assert main(["findings", "--day", DAY]) == 0
     assert "no findings" not in capsys.readouterr().out
+
+
+def test_no_labels_says_that_history_is_learnt_whole(small_logs, cli_home, capsys):
+    args = ["--logs", str(small_logs), "--detectors", "isolation_forest,ecod", "--dry-run", "--no-labels"]
+    assert main(["run", "--day", DAY, *args]) == 0
+    out = capsys.readouterr().out
+    assert "labels ignored (--no-labels" in out and "labelled history" not in out
 
 
 def test_generate_writes_partitions(tmp_path, capsys):

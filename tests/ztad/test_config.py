@@ -59,6 +59,16 @@ def test_sensitive_resources_from_the_environment(monkeypatch):
     assert JobConfig.from_env().detection.sensitive_resources == ()
 
 
+def test_labels_of_history_are_used_unless_the_environment_turns_them_off(monkeypatch):
+    monkeypatch.delenv("ZTAD_USE_LABELS", raising=False)
+    assert JobConfig.from_env().use_labels is True
+    for off in ("0", "false", " OFF "):
+        monkeypatch.setenv("ZTAD_USE_LABELS", off)
+        assert JobConfig.from_env().use_labels is False
+    monkeypatch.setenv("ZTAD_USE_LABELS", "1")
+    assert JobConfig.from_env().use_labels is True
+
+
 def test_a_daily_alert_budget_from_the_environment(monkeypatch):
     monkeypatch.setenv("ZTAD_MAX_ALERTS_PER_DAY", "25")
     assert JobConfig.from_env().detection.max_alerts_per_day == 25.0

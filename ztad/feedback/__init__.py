@@ -23,6 +23,10 @@ aggregates of the days whose verdicts changed. Reading never writes to the datab
 allowlist table is brought up to date by the write step and by ``ztad triage``
 (:mod:`~ztad.feedback.triage`).
 
+Labels are the source's own verdicts: when history the job never scored carries
+``event_label``, only the events labelled ``normal`` teach the baseline and the detectors
+(:func:`~ztad.feedback.learning.trusted_by_labels`); a scored day's labels are never read.
+
 Modules: :mod:`~ztad.feedback.verdicts` (reading them), :mod:`~ztad.feedback.allowlist`,
 :mod:`~ztad.feedback.suppression`, :mod:`~ztad.feedback.learning` (what may teach the baseline
 and the detectors) and :mod:`~ztad.feedback.relearning` (applying changed verdicts). This
@@ -30,7 +34,7 @@ package imports the store, the findings' sentences and the baselines, nothing ab
 """
 
 from ztad.feedback.allowlist import derive_allowlist, effective_allowlist, sync_allowlist
-from ztad.feedback.learning import baseline_mask, learnable_events, training_mask
+from ztad.feedback.learning import baseline_mask, learnable_events, training_mask, trusted_by_labels
 from ztad.feedback.relearning import (
     DayFeedback,
     applied_fingerprint,
@@ -46,5 +50,5 @@ __all__ = [
     "CONFIRMED", "FALSE_POSITIVE", "DayFeedback", "applied_fingerprint", "apply_feedback",
     "baseline_mask", "covered", "day_verdicts", "derive_allowlist", "drop_confirmed_training_rows",
     "effective_allowlist", "learnable_events", "load_day_feedback", "read_verdicts",
-    "record_fingerprint", "suppressed_mask", "sync_allowlist", "training_mask",
+    "record_fingerprint", "suppressed_mask", "sync_allowlist", "training_mask", "trusted_by_labels",
 ]

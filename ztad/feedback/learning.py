@@ -1,4 +1,5 @@
-"""Which events may teach the baseline and the detectors, given the day's flags and verdicts."""
+"""Which events may teach the baseline and the detectors, given the day's flags and verdicts,
+and, for history the job never scored, the labels the source carries."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ztad.feedback.verdicts import (
     finding_event_ids,
     read_verdicts,
 )
+from ztad.schema import is_anomaly_label
 
 
 def event_ids_with(verdicts: pd.DataFrame, verdict: str) -> set[str]:
@@ -47,3 +49,19 @@ def learnable_events(config, day: date, event_ids: pd.Series) -> np.ndarray:
         flagged = event_ids.astype("string").isin(finding_event_ids(store, day)).fillna(False).to_numpy(bool)
         verdicts = read_verdicts(store, day, day + timedelta(days=1))
     return training_mask(event_ids, flagged, verdicts)
+
+
+def trusted_by_labels(events: pd.DataFrame) -> np.ndarray | None:
+    """Events a labelled source trusts as normal: those labelled ``normal`` (zero trust: any
+    other label, and a missing one, is not trusted). ``None`` when the events carry no label
+    at all (production logs), so that everything may be learnt as before.
+
+    Only history the job never scored is judged by its labels: a scored day learns from its
+    unflagged events and its verdicts, never from its own labels.
+    """
+    if "event_label" not in events.columns:
+        return None
+    labels = events["event_label"].astype("string").str.strip().replace("", pd.NA)
+    if labels.isna().all():
+        return None
+    return (~is_anomaly_label(labels)).fillna(False).to_numpy(dtype=bool)

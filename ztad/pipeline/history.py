@@ -1,10 +1,19 @@
-"""Past days as the job reads them: their raw events, and the baseline as it stood before a day."""
+"""Past days as the job reads them: their raw events, and the baseline as it stood before a day.
+
+History the job never scored may carry the source's labels. Then only its events trusted as
+normal teach the baseline and the detectors (:func:`ztad.feedback.trusted_by_labels`), and
+how many were trusted and excluded is kept per day (``<state>/labels/day=YYYY-MM-DD.json``) for
+the run to report.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -24,9 +33,55 @@ def history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
     return load
 
 
+def history_trust(config: JobConfig, past_day: date, events: pd.DataFrame) -> np.ndarray:
+    """Which of a never-scored past day's events may be learnt: those its labels trust as
+    normal when it carries labels and ``config.use_labels``, else all. The counts are kept."""
+    from ztad.feedback import trusted_by_labels
+
+    trusted = trusted_by_labels(events) if config.use_labels else None
+    if trusted is None:
+        return np.ones(len(events), dtype=bool)
+    _record_trust(config, past_day, int(trusted.sum()), int((~trusted).sum()))
+    return trusted
+
+
+def trusted_history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
+    """:func:`history_loader` keeping only the events :func:`history_trust` lets be learnt."""
+    load = history_loader(config)
+
+    def load_trusted(past_day: date) -> pd.DataFrame:
+        events = load(past_day)
+        return events[history_trust(config, past_day, events)].reset_index(drop=True)
+
+    return load_trusted
+
+
+def _trust_path(config: JobConfig, day: date) -> Path:
+    return Path(config.state_dir) / "labels" / f"day={day.isoformat()}.json"
+
+
+def _record_trust(config: JobConfig, day: date, trusted: int, excluded: int) -> None:
+    path = _trust_path(config, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"trusted": trusted, "excluded": excluded}))
+
+
+def label_trust_counts(config: JobConfig) -> dict[str, int]:
+    """Events of labelled history trusted as normal and excluded, summed over every day the
+    job learnt from its labels (``days`` of them)."""
+    folder = Path(config.state_dir) / "labels"
+    counts = {"days": 0, "trusted": 0, "excluded": 0}
+    for path in sorted(folder.glob("day=*.json")) if folder.exists() else []:
+        facts = json.loads(path.read_text())
+        counts["days"] += 1
+        counts["trusted"] += int(facts["trusted"])
+        counts["excluded"] += int(facts["excluded"])
+    return counts
+
+
 def baseline_before(config: JobConfig, day: date):
     from ztad.behaviour.baselines import baseline_as_of
 
     return baseline_as_of(
-        config.state_dir, day, config.detection.history_days, history_loader(config)
+        config.state_dir, day, config.detection.history_days, trusted_history_loader(config)
     )

@@ -15,7 +15,7 @@ from ztad.detection.training import (
     TRAINING_FLAGGED,
     training_window,
 )
-from ztad.pipeline.history import baseline_before, history_loader
+from ztad.pipeline.history import baseline_before, history_loader, history_trust
 from ztad.pipeline.workfiles import write_parquet
 
 
@@ -27,8 +27,9 @@ def training_features_path(config: JobConfig, day: date) -> Path:
 def training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
     """Feature vectors of one past day: those kept after scoring it, else computed now.
 
-    A day that was never scored (history before the job started) is taken as it is; of a day
-    whose findings are stored, the flagged and confirmed events are left out.
+    A day that was never scored (history before the job started) is taken as it is, but for
+    the events its labels do not trust as normal (:func:`ztad.pipeline.history.history_trust`);
+    of a day whose findings are stored, the flagged and confirmed events are left out.
     """
     from ztad.behaviour.features import compute_features
     from ztad.feedback import learnable_events
@@ -41,7 +42,7 @@ def training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
         return pd.DataFrame()
     detection = config.detection
     features = compute_features(events, baseline_before(config, past_day), detection, detection.feature_settings)
-    keep = learnable_events(config, past_day, events["event_id"])
+    keep = learnable_events(config, past_day, events["event_id"]) & history_trust(config, past_day, events)
     features = features[keep].reset_index(drop=True).assign(event_id=events["event_id"].to_numpy()[keep])
     write_parquet(features, path)
     return features

@@ -20,3 +20,13 @@ def test_false_positives_enter_the_baseline_and_confirmed_events_nothing():
     assert baseline_mask(ids, flagged, verdicts).tolist() == [True, False, True, False, False]
     assert training_mask(ids, flagged, verdicts).tolist() == [True, False, False, False, False]
     assert baseline_mask(ids, flagged, None).tolist() == (~flagged).tolist()
+
+
+def test_labels_trust_only_normal_events_and_unlabelled_logs_are_not_judged():
+    from ztad.feedback import trusted_by_labels
+
+    labelled = pd.DataFrame({"event_label": pd.array(["normal", "password_spray", None, " Normal ", ""],
+                                                     dtype="string")})
+    assert trusted_by_labels(labelled).tolist() == [True, False, False, True, False]
+    assert trusted_by_labels(pd.DataFrame({"event_label": pd.array([None, ""], dtype="string")})) is None
+    assert trusted_by_labels(pd.DataFrame({"user_id": ["u1"]})) is None

@@ -1,5 +1,7 @@
-"""Labels are never a model input: shuffling ``event_label`` and ``scenario`` across a data set
-leaves every event id, score, flag and reason of a real pipeline run unchanged."""
+"""Labels are never a model input, and a scored day's own labels are never read: shuffling
+``event_label``, ``scenario`` and ``attack_id`` within the scored days leaves every event id,
+score, flag and reason of a real pipeline run unchanged. (The labels of history the job never
+scored do count: only its events labelled normal are learnt, see ``test_history``.)"""
 
 from __future__ import annotations
 
@@ -21,13 +23,16 @@ WRITE_FIELDS = ["run_id", "created_at", "updated_at", "event_label"]
 
 
 def shuffled_labels(logs, target):
-    """A copy of the partitioned logs whose labels and scenarios are permuted within each day."""
+    """A copy of the partitioned logs whose labels, scenarios and attack ids are permuted within
+    each scored day."""
     rng = np.random.default_rng(11)
     shutil.copytree(logs, target)
     for path in sorted(target.glob("date=*/*.csv")):
+        if path.parent.name < f"date={DAYS[0].isoformat()}":
+            continue
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        frame["event_label"] = rng.permutation(frame["event_label"].to_numpy())
-        frame["scenario"] = rng.permutation(frame["scenario"].to_numpy())
+        for column in ("event_label", "scenario", "attack_id"):
+            frame[column] = rng.permutation(frame[column].to_numpy())
         frame.to_csv(path, index=False)
     return target
 

@@ -1,0 +1,72 @@
+"""Labelled history: the baseline and the training rows learn only from events labelled normal,
+and the counts of trusted and excluded events are kept for the run to report."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from ztad.config import DetectionConfig, JobConfig, SourceConfig
+from ztad.pipeline.history import baseline_before, label_trust_counts
+from ztad.pipeline.training_data import training_features_of
+from ztad.synth import generate
+
+START = date(2026, 3, 2)
+DAYS = 3
+
+
+@pytest.fixture(scope="module")
+def attacked_history(tmp_path_factory):
+    """Three days of logs with attacks from the first day on (a history that is not clean)."""
+    root = tmp_path_factory.mktemp("attacked")
+    generate(root, start=START, days=DAYS, users=30, seed=5, clean_days=0, attack_rate=0.2)
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(root.glob("date=*/events.csv"))]
+    return root, frames
+
+
+def _config(root, home, use_labels=True) -> JobConfig:
+    return JobConfig(source=SourceConfig(root=str(root)), home=home, use_labels=use_labels,
+                     detection=DetectionConfig(history_days=7))
+
+
+def _baseline_events(config) -> int:
+    return int(baseline_before(config, START + timedelta(days=DAYS)).users["events"].sum())
+
+
+def test_the_baseline_learns_only_events_labelled_normal(attacked_history, tmp_path):
+    root, frames = attacked_history
+    normal = sum(int((f["event_label"] == "normal").sum()) for f in frames)
+    attacks = sum(int((f["event_label"] != "normal").sum()) for f in frames)
+    assert attacks > 50
+    config = _config(root, tmp_path / "labels")
+    assert _baseline_events(config) == normal
+    assert label_trust_counts(config) == {"days": DAYS, "trusted": normal, "excluded": attacks}
+
+
+def test_without_labels_every_event_is_learnt_and_nothing_is_counted(attacked_history, tmp_path):
+    root, frames = attacked_history
+    config = _config(root, tmp_path / "no-labels", use_labels=False)
+    assert _baseline_events(config) == sum(len(f) for f in frames)
+    assert label_trust_counts(config) == {"days": 0, "trusted": 0, "excluded": 0}
+
+
+def test_unlabelled_logs_are_learnt_whole(attacked_history, tmp_path):
+    root, frames = attacked_history
+    bare = tmp_path / "bare"
+    for path in sorted(root.glob("date=*/events.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["event_label", "attack_id"])
+        (bare / path.parent.name).mkdir(parents=True)
+        frame.to_csv(bare / path.parent.name / "events.csv", index=False)
+    config = _config(bare, tmp_path / "bare-home")
+    assert _baseline_events(config) == sum(len(f) for f in frames)
+    assert label_trust_counts(config)["days"] == 0
+
+
+def test_training_rows_of_labelled_history_are_those_labelled_normal(attacked_history, tmp_path):
+    root, frames = attacked_history
+    config = _config(root, tmp_path / "training")
+    rows = training_features_of(config, START + timedelta(days=1))
+    day_two = frames[1]
+    assert len(rows) == int((day_two["event_label"] == "normal").sum()) < len(day_two)
