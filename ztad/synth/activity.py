@@ -36,6 +36,8 @@ FORGOTTEN_CHANCE = 0.0005
 PHONE_EMAIL_SHARE, PHONE_CHAT_SHARE = 0.55, 0.20
 #: New staff spend part of their first days on the HR portal and the wiki.
 ONBOARDING_DAYS, ONBOARDING_SHARE = 3, 0.25
+#: Events on a renewed home line are marked ``new_home_ip`` for this many days.
+NEW_HOME_IP_DAYS = 2
 #: Typical size of a failed login exchange, in bytes.
 FAILURE_MEDIAN_BYTES = 1200.0
 
@@ -195,9 +197,12 @@ def _follow_trips(events: dict[str, np.ndarray], hn: HardNegatives, day: int) ->
     return {k: v[~flying] for k, v in events.items()}
 
 
-def _scenarios(events: dict[str, np.ndarray], hn: HardNegatives, day: int) -> np.ndarray:
+def _scenarios(events: dict[str, np.ndarray], org: Organisation, hn: HardNegatives, day: int) -> np.ndarray:
     user = events["user"]
     scenario = np.full(len(user), ev.NO_SCENARIO, dtype=np.int64)
+    # The first two days on a renewed home line (a new address from the provider).
+    renewed = (day + org.home_ip_phase[user]) % org.home_ip_period[user] < NEW_HOME_IP_DAYS
+    scenario[renewed & (events["kind"] == RESIDENTIAL) & events["home_day"] & (events["trip"] < 0)] = ev.NEW_HOME_IP
     fresh_laptop = (events["device"] == hn.new_laptop[user]) & (day - hn.laptop_switch_day[user] < NEW_LAPTOP_DAYS)
     scenario[fresh_laptop] = ev.NEW_LAPTOP
     joined = hn.joined_mid_period[user] & (day - hn.start_day[user] < NEW_EMPLOYEE_DAYS)
@@ -224,6 +229,6 @@ def normal_events(org: Organisation, hn: HardNegatives, day: int, rng: np.random
         bytes=events["bytes"],
         success=events["success"],
         label=np.full(len(events["user"]), ev.NORMAL, dtype=np.int64),
-        scenario=_scenarios(events, hn, day),
+        scenario=_scenarios(events, org, hn, day),
         attack=np.full(len(events["user"]), ev.NO_ATTACK, dtype=np.int64),
     )

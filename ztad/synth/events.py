@@ -35,8 +35,12 @@ LABELS: tuple[str, ...] = ("normal",) + ATTACK_CATEGORIES + COMBINED_ATTACKS
 NORMAL = 0
 
 #: Hard negatives: normal events that look unusual for an innocent reason. "" marks the rest.
-SCENARIOS: tuple[str, ...] = ("", "business_travel", "vpn", "new_employee", "new_laptop")
-NO_SCENARIO, BUSINESS_TRAVEL, VPN, NEW_EMPLOYEE, NEW_LAPTOP = range(len(SCENARIOS))
+SCENARIOS: tuple[str, ...] = (
+    "", "business_travel", "vpn", "new_employee", "new_laptop", "on_call", "month_end",
+    "password_rotation", "evening_work", "cafe_wifi", "new_home_ip",
+)
+(NO_SCENARIO, BUSINESS_TRAVEL, VPN, NEW_EMPLOYEE, NEW_LAPTOP, ON_CALL, MONTH_END, PASSWORD_ROTATION,
+ EVENING_WORK, CAFE_WIFI, NEW_HOME_IP) = range(len(SCENARIOS))
 #: ``attack`` of a normal event.
 NO_ATTACK = -1
 

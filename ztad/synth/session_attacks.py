@@ -5,11 +5,12 @@ when, where, which device, which application and how much of each of its parts:
 
 * impossible travel: a login thousands of kilometres from the victim's own login of fifteen to
   ninety minutes before (or after), on the victim's device (a stolen session);
-* off-hours login: the victim's laptop and home line, half a day away from their shift;
-* large data transfer: the victim's own session moving tens to hundreds of times their usual
-  volume on their bulkiest application;
-* unusual resource access: sensitive applications that neither the victim nor their
-  department use;
+* off-hours login: the victim's laptop and home line, between 01:00 and 04:30 local time for a
+  day worker (half a day away from the shift for others); only the hour is wrong;
+* large data transfer: one to three accesses in the victim's own session moving 20 to 200 times
+  their usual volume for the application (their bulkiest one, when combined with another kind);
+* unusual resource access: applications that neither the victim nor anyone in their
+  department uses;
 * new device: account takeover from a machine the victim never used, from abroad, elsewhere
   in the country or through a proxy in the victim's city.
 """
@@ -44,7 +45,9 @@ from ztad.synth.sampling import choose_per_row, cumulative
 TRAVEL_GAP_MINUTES = (15, 90)
 #: Huge transfers move this many times the victim's usual volume for the application, up to a
 #: ceiling that keeps them plausible for a laptop session.
-HUGE_FACTOR = (40.0, 250.0)
+HUGE_FACTOR = (20.0, 200.0)
+#: Off-hours logins of day workers fall in these local hours.
+NIGHT_HOURS = (1.0, 4.5)
 HUGE_CEILING_BYTES = 8e9
 #: Seconds between the events of one session.
 SESSION_GAP = (20, 360)
@@ -71,7 +74,7 @@ class SessionSpec:
 SESSION_SPECS: dict[str, SessionSpec] = {
     "impossible_travel": SessionSpec("after_anchor", "far", "anchor", "usual", "normal"),
     "off_hours_login": SessionSpec("off_hours", "home", "laptop", "usual", "normal"),
-    "large_data_transfer": SessionSpec("near_anchor", "anchor", "anchor", "bulk", "huge"),
+    "large_data_transfer": SessionSpec("near_anchor", "anchor", "anchor", "usual", "huge"),
     "unusual_resource_access": SessionSpec("near_anchor", "anchor", "anchor", "unusual", "normal"),
     "new_device": SessionSpec("any", "takeover", "new", "usual", "elevated"),
     "impossible_travel+large_data_transfer": SessionSpec("after_anchor", "far", "anchor", "bulk", "huge"),
@@ -106,6 +109,7 @@ def _session_starts(ctx: DayContext, spec_time: np.ndarray, victim, anchor_time,
     after = np.where(after + span >= ctx.start + DAY_SECONDS, anchor_time - gap - span, after)
     near = anchor_time + rng.integers(-1800, 1801, n)
     local = (org.shift_start[victim] + org.shift_hours[victim] / 2 + 12 + rng.uniform(-1.5, 1.5, n)) % 24
+    local = np.where(org.profile[victim] == cat.DAY, rng.uniform(*NIGHT_HOURS, n), local)
     off = ctx.start + (local * 3600).astype(np.int64) - utc_offsets(ctx.day)[org.home[victim]]
     off = np.where(off < ctx.start, off + DAY_SECONDS, off)
     off = np.where(off >= ctx.start + DAY_SECONDS, off - DAY_SECONDS, off)
@@ -139,14 +143,21 @@ def _session_places(ctx: DayContext, spec_place, victim, anchor):
 
 
 def _unusual_resources(org: Organisation, victim: np.ndarray, campaign: np.ndarray, rng) -> np.ndarray:
-    """Sensitive applications that neither the victim nor their department use."""
-    sensitive = np.isin(np.array(cat.RESOURCES), cat.SENSITIVE_RESOURCES)[None, :]
+    """Applications that neither the victim nor anyone in their department uses (sensitive or
+    not: nothing tells the detector which ones are)."""
     personal = org.resource_weights[victim] == 0
-    departmental = cat.department_weights()[org.department[victim]] == 0
-    allowed = sensitive & personal & departmental
-    allowed = np.where(allowed.any(axis=1, keepdims=True), allowed, sensitive & personal)
-    allowed = np.where(allowed.any(axis=1, keepdims=True), allowed, sensitive)
+    departmental = _unused_by_department(org)[org.department[victim]]
+    allowed = personal & departmental
+    allowed = np.where(allowed.any(axis=1, keepdims=True), allowed, personal)
+    allowed = np.where(allowed.any(axis=1, keepdims=True), allowed, True)
     return choose_per_row(cumulative(allowed.astype(float)), campaign, rng.random(len(campaign)))
+
+
+def _unused_by_department(org: Organisation) -> np.ndarray:
+    """``(departments, resources)``: True where no member of the department uses the resource."""
+    used = np.zeros((len(cat.DEPARTMENT_NAMES), len(cat.RESOURCES)), bool)
+    np.logical_or.at(used, org.department, org.resource_weights > 0)
+    return ~used
 
 
 def _bulk_resource(org: Organisation, victim: np.ndarray) -> np.ndarray:
@@ -158,7 +169,7 @@ def _bulk_resource(org: Organisation, victim: np.ndarray) -> np.ndarray:
 def _huge_bytes(org: Organisation, users, resources, rng) -> np.ndarray:
     """Exfiltration-sized transfers: many times the user's usual for the application."""
     usual = cat.RESOURCE_MEDIAN_BYTES[resources] * org.bytes_factor[users]
-    factor = rng.uniform(*HUGE_FACTOR, len(users)) * rng.lognormal(0.0, 0.3, len(users))
+    factor = rng.uniform(*HUGE_FACTOR, len(users))
     return np.minimum(usual * factor, HUGE_CEILING_BYTES).astype(np.int64)
 
 

@@ -21,6 +21,7 @@ from ztad.synth.activity import normal_events
 from ztad.synth.attack_plan import AttackPlan, plan_attacks
 from ztad.synth.attackers import DayContext
 from ztad.synth.attacks import attacks_of_day
+from ztad.synth.daily_negatives import Rotation, daily_negatives, pick_rotation
 from ztad.synth.events import EventArrays
 from ztad.synth.hard_negatives import HardNegatives, build_hard_negatives
 from ztad.synth.organisation import PHONE, Organisation, build_organisation
@@ -28,7 +29,7 @@ from ztad.synth.places import DAY_SECONDS, day_start_seconds
 from ztad.synth.table import to_frame
 
 # Random streams, kept apart so that adding draws to one never shifts another.
-_ORGANISATION, _HARD_NEGATIVES, _PLAN, _ACTIVITY, _ATTACKS = range(1, 6)
+_ORGANISATION, _HARD_NEGATIVES, _PLAN, _ACTIVITY, _ATTACKS, _DAILY_NEGATIVES = range(1, 7)
 #: Local dates whose events can fall on a UTC day: its eve, itself and its morrow.
 LOCAL_DATES_AROUND = (-1, 0, 1)
 MIN_USERS = 10
@@ -98,8 +99,8 @@ class GeneratorSettings:
 class World:
     """Everything that spans the period; days are built from it.
 
-    ``device_names`` holds the staff's devices (new laptops included) and ``phones`` flags
-    which of them are phones.
+    ``device_names`` holds the staff's devices (new laptops included), ``phones`` flags
+    which of them are phones and ``rotation`` is the period's password rotation.
     """
 
     settings: GeneratorSettings
@@ -108,6 +109,7 @@ class World:
     plan: AttackPlan
     device_names: np.ndarray
     phones: np.ndarray
+    rotation: Rotation | None = None
 
     def rng(self, stream: int, day: int = 0) -> np.random.Generator:
         """The random stream ``stream`` of day ordinal ``day``, derived from the seed."""
@@ -129,12 +131,17 @@ def build_world(settings: GeneratorSettings) -> World:
     names = np.concatenate([org.device_names, hn.device_names])
     phones = np.zeros(len(names), bool)
     phones[org.device[:, PHONE][org.device[:, PHONE] >= 0]] = True
-    return World(settings=settings, org=org, hard_negatives=hn, plan=plan, device_names=names, phones=phones)
+    rotation = pick_rotation(org, settings.first_day, settings.days, settings.clean_days)
+    return World(settings=settings, org=org, hard_negatives=hn, plan=plan, device_names=names, phones=phones,
+                 rotation=rotation)
 
 
 def local_date_events(world: World, local_day: int) -> EventArrays:
-    """Normal events of one local calendar date (ordinal), for every user."""
-    return normal_events(world.org, world.hard_negatives, local_day, world.rng(_ACTIVITY, local_day))
+    """Normal events of one local calendar date (ordinal), for every user: ordinary work and
+    the date's innocent oddities (:mod:`ztad.synth.daily_negatives`)."""
+    ordinary = normal_events(world.org, world.hard_negatives, local_day, world.rng(_ACTIVITY, local_day))
+    return daily_negatives(world.org, world.hard_negatives, ordinary, local_day, world.rotation,
+                           world.rng(_DAILY_NEGATIVES, local_day))
 
 
 def day_arrays(world: World, day: int, local: dict[int, EventArrays] | None = None) -> tuple[EventArrays, np.ndarray]:
