@@ -176,18 +176,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rgenerating day {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    summary = generate(
-        args.out,
-        start=args.start,
-        days=args.days,
-        users=args.users,
-        seed=args.seed,
-        attack_rate=args.attack_rate,
-        clean_days=args.clean_days,
-        layout="flat" if args.flat else "partitioned",
-        fmt=args.out_format,
-        progress=progress,
-    )
+    common = {"start": args.start, "days": args.days, "users": args.users, "seed": args.seed,
+              "layout": "flat" if args.flat else "partitioned", "fmt": args.out_format, "progress": progress}
+    if args.shape == "origin":
+        from ztad.synth.origin_shape import generate_origin_shaped
+
+        summary = generate_origin_shaped(args.out, rows=args.rows, **common)
+    else:
+        summary = generate(args.out, attack_rate=args.attack_rate, clean_days=args.clean_days, **common)
     print(file=sys.stderr)
     print(summary)
     return 0
@@ -435,6 +431,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--clean-days", type=int, default=14, help="days before any attack")
     gen.add_argument("--flat", action="store_true", help="one flat file instead of partitions")
     gen.add_argument("--out-format", default="csv", choices=["csv", "parquet", "jsonl"])
+    gen.add_argument(
+        "--shape", default="org", choices=["org", "origin"],
+        help="org (default): an organisation's complete logs, attacks after a clean history; origin: a set "
+        "shaped like the origin data set (--rows rows, 40%% anomalous, rows drawn independently over the "
+        "period; evaluate it with --split random)",
+    )
+    gen.add_argument("--rows", type=int, default=50_000, help="rows of --shape origin (default 50000)")
     gen.set_defaults(handler=cmd_generate)
 
     run = commands.add_parser("run", help="score one day, or a range of days (backfill)")

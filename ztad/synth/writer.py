@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -227,6 +227,20 @@ def generate(
     _check_output(layout, fmt)
     settings = GeneratorSettings(start, days, users, seed, attack_rate, clean_days)
     world = build_world(settings)
+    return write_days(out_dir, iter_day_frames(world), settings, layout=layout, fmt=fmt, progress=progress)
+
+
+def write_days(
+    out_dir,
+    day_frames: Iterable[tuple[date, pd.DataFrame]],
+    settings: GeneratorSettings,
+    *,
+    layout: str = "partitioned",
+    fmt: str = "csv",
+    progress: Callable[[int, int], None] | None = None,
+) -> GenerateSummary:
+    """Write generated day frames (in day order) under ``out_dir`` and sum them up."""
+    _check_output(layout, fmt)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sink = _Sink(out, layout, fmt)
@@ -234,18 +248,19 @@ def generate(
     scenarios: Counter = Counter()
     total = 0
     try:
-        for done, (day, frame) in enumerate(iter_day_frames(world), start=1):
+        for done, (day, frame) in enumerate(day_frames, start=1):
             sink.write(day, to_arrow(frame, fmt))
             total += len(frame)
             labels.update(frame["event_label"].value_counts().to_dict())
-            scenarios.update(frame["scenario"].value_counts().to_dict())
+            if "scenario" in frame.columns:
+                scenarios.update(frame["scenario"].value_counts().to_dict())
             if progress is not None:
-                progress(done, days)
+                progress(done, settings.days)
     finally:
         sink.close()
     return GenerateSummary(
-        out_dir=out, layout=layout, fmt=fmt, start=settings.start, days=days, users=users, seed=seed,
-        events=total,
+        out_dir=out, layout=layout, fmt=fmt, start=settings.start, days=settings.days, users=settings.users,
+        seed=settings.seed, events=total,
         labels={str(k): int(v) for k, v in labels.items() if v},
         scenarios={str(k): int(v) for k, v in scenarios.items() if v and k != ""},
         paths=tuple(sink.paths),
