@@ -149,6 +149,9 @@ class RuleThresholds:
         Large transfer: bytes at least this many times the user's usual for the resource, at
         least this many standard deviations above it (log scale, spread shrunk towards peers),
         judged on at least this many past transfers.
+    large_transfer_max_peer_surge
+        ... unless at least this many other users of the peer group moved five times their
+        usual or more on the same resource that day (a month-end close, not an exfiltration).
     off_hours_min_hours, off_hours_min_rarity
         Off-hours login: at least this many hours outside the user's usual working window
         (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
@@ -177,6 +180,7 @@ class RuleThresholds:
     large_transfer_min_ratio: float = 50.0
     large_transfer_min_z: float = 3.0
     large_transfer_min_observations: int = 5
+    large_transfer_max_peer_surge: int = 2
     off_hours_min_hours: float = 6.0
     off_hours_min_rarity: float = 1.2
     min_maturity: float = 1.0

@@ -24,7 +24,8 @@ RULES: dict[str, str] = {
     "password_spray": "The source IP failed to log in as many distinct users within an hour",
     "brute_force": "Many failed logins of one user within minutes",
     "success_after_failures": "A successful login right after a burst of failures",
-    "large_transfer": "Far more bytes than the user usually moves on this resource",
+    "large_transfer": "Far more bytes than the user usually moves on this resource, while their "
+    "peers do not",
     "off_hours": "An established user logging in half a day away from their usual working hours",
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
@@ -76,7 +77,8 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         "success_after_failures": succeeded & (col("ctx_user_failures_10m") >= t.success_after_min_failures),
         "large_transfer": (bytes_ratio >= t.large_transfer_min_ratio)
         & (col("bytes_z") >= t.large_transfer_min_z)
-        & (col("ctx_bytes_observations") >= t.large_transfer_min_observations),
+        & (col("ctx_bytes_observations") >= t.large_transfer_min_observations)
+        & (col("ctx_peer_surge_users") < t.large_transfer_max_peer_surge),
         "off_hours": (col("ctx_maturity") >= t.min_maturity)
         & (col("off_hours_distance") >= t.off_hours_min_hours)
         & (col("hour_rarity") >= t.off_hours_min_rarity),

@@ -1,10 +1,12 @@
 """The features that compare an event with other users' events of the same day.
 
-Two families look across users within the day: how many distinct users one IP address served
-today (``ip_users_today``), and how many distinct users one source failed to log in as in the
+Four families look across users within the day: how many distinct users one IP address served
+today (``ip_users_today``), how many distinct users one source failed to log in as in the
 last hour (``ip_failed_users_60m``, a password spray; its failures are counted in
-``ctx_ip_failures_60m``); and what each address did today, to tell the internet's background
-scanning (:mod:`ztad.behaviour.features.scanning`). Every other feature depends only on the event's own user, that
+``ctx_ip_failures_60m``); what each address did today, to tell the internet's background
+scanning (:mod:`ztad.behaviour.features.scanning`); and how many peers surged on the same
+resource that day (``ctx_peer_surge_users``, a month-end close rather than an exfiltration).
+Every other feature depends only on the event's own user, that
 user's events of the day and the baseline.
 
 A day scored in shards of users (:mod:`ztad.pipeline.sharding`) cannot count across users inside one
@@ -20,6 +22,7 @@ import pandas as pd
 
 from ztad.behaviour.baselines import BaselineState
 from ztad.behaviour.features.context import build_context
+from ztad.behaviour.features import volume  # noqa: F401 (the module, for its two functions)
 from ztad.behaviour.features.device import ip_users_today
 from ztad.behaviour.features.failures import spray_counts
 from ztad.behaviour.features.scanning import source_scan
@@ -50,6 +53,7 @@ def cross_user_signals(
     ctx = build_context(events, baseline, config, settings or FeatureSettings())
     attempts, users = spray_counts(ctx)
     source_attempts, source_minutes, scanner_like = source_scan(ctx)
+    volume_features, _ = volume.compute(ctx)
     return pd.DataFrame(
         {
             "ip_users_today": ip_users_today(ctx),
@@ -58,6 +62,7 @@ def cross_user_signals(
             "source_attempts_today": source_attempts,
             "source_minutes_today": source_minutes,
             "source_scanner_like": scanner_like,
+            "peer_surge_users": volume.peer_surge_users(ctx, volume_features["bytes_log_ratio"]),
         },
         index=events.index,
     )

@@ -15,7 +15,7 @@ from ztad.behaviour.features.context import EventContext, FeatureInputError
 #: The cross-user counts, per event.
 CROSS_USER_COLUMNS: tuple[str, ...] = (
     "ip_users_today", "ip_failures_60m", "ip_failed_users_60m",
-    "source_attempts_today", "source_minutes_today", "source_scanner_like",
+    "source_attempts_today", "source_minutes_today", "source_scanner_like", "peer_surge_users",
 )
 
 _SHARED_KEY = "cross_user"

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ztad.behaviour.baselines import log_bytes
 from ztad.behaviour.features.context import EventContext
+from ztad.behaviour.features.shared_counts import given
 
 _LN10 = np.log(10.0)
 
@@ -28,6 +29,9 @@ DESCRIPTIONS: dict[str, str] = {
     "logins_today_ratio": "The user's events so far today compared with their usual events "
     "per active day (peers for thin history), log2 of the ratio",
 }
+
+#: A transfer at least this many times its usual (log10) is a surge when peers are compared.
+SURGE_LOG_RATIO = float(np.log10(5.0))
 
 #: Baselines tried in order, by name (the name is kept in ``ctx_bytes_baseline``).
 BYTES_BASELINES: tuple[str, ...] = ("user_resource", "peer_resource", "org_resource", "user", "org")
@@ -133,6 +137,31 @@ def _usual_daily_events(ctx: EventContext) -> np.ndarray:
     return w * own + (1.0 - w) * group_mean
 
 
+def peer_surge_users(ctx: EventContext, log_ratio: np.ndarray) -> np.ndarray:
+    """Per event, the other users of its peer group who moved at least five times their usual
+    bytes on the same resource that day.
+
+    A month-end close, a release or a quarterly export makes a whole team move much more than
+    usual on the same application on the same day; an exfiltration is one account's. A
+    cross-user count: the whole day's values when they were given
+    (:mod:`ztad.behaviour.features.cross_user`).
+    """
+    shared = given(ctx, "peer_surge_users")
+    if shared is not None:
+        return shared
+    if ctx.n == 0:
+        return np.zeros(0, dtype="int64")
+    resource, _ = pd.factorize(ctx.events["resource"].astype("string"), use_na_sentinel=True)
+    group = np.where((ctx.peer >= 0) & (resource >= 0), ctx.peer.astype("int64") * (int(resource.max()) + 1)
+                     + resource, -1)
+    surged = (log_ratio >= SURGE_LOG_RATIO) & (group >= 0)
+    width = int(ctx.day_user.max()) + 1
+    pairs = np.unique(group[surged] * width + ctx.day_user[surged])
+    keys, users = np.unique(pairs // width, return_counts=True)
+    count = pd.Series(users, index=keys).reindex(group, fill_value=0).to_numpy("int64")
+    return (count - surged).astype("int64")  # the others: the event's own user does not count
+
+
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Volume features and their context columns for the day's events."""
     s = ctx.settings
@@ -169,5 +198,6 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_bytes_baseline": pd.Categorical(names[np.where(judged, chosen, -1)], categories=list(order)),
         "ctx_events_so_far": so_far,
         "ctx_usual_daily_events": usual_daily,
+        "ctx_peer_surge_users": peer_surge_users(ctx, features["bytes_log_ratio"]),
     }
     return features, context

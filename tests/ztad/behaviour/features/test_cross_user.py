@@ -25,6 +25,7 @@ CROSS_USER_FEATURES = {"ip_users_today", "ip_failed_users_60m"}
 CROSS_USER_CONTEXT = {
     "ctx_ip_users_today", "ctx_ip_failures_60m", "ctx_ip_failed_users_60m",
     "ctx_source_attempts_today", "ctx_source_minutes_today", "ctx_source_scanner_like",
+    "ctx_peer_surge_users",
 }
 
 

@@ -45,3 +45,20 @@ def test_logins_so_far_today_against_the_usual_day():
     assert out["ctx_usual_daily_events"][0] == pytest.approx(3.0)
     assert out["ctx_events_so_far"].tolist() == list(range(1, 31))
     assert out["logins_today_ratio"].iloc[-1] == pytest.approx(np.log2(31 / 4))
+
+
+def test_peers_surging_on_the_same_resource_the_same_day_are_counted():
+    close = [login(u, f"{DAY} 1{k}:00", resource="erp-finance", nbytes=25 * USUAL)
+             for k, u in enumerate(("ann", "ben", "cat"))]
+    usual = login("dan", f"{DAY} 13:00", resource="erp-finance", nbytes=USUAL)
+    elsewhere = login("dan", f"{DAY} 14:00", resource="mail", nbytes=10_000)
+    out = features_of(_finance(), close + [usual, elsewhere])
+    # Each of the three sees the two others; dan's ordinary transfer sees all three.
+    assert out["ctx_peer_surge_users"].tolist() == [2, 2, 2, 3, 0]
+
+
+def test_one_account_surging_alone_has_no_peers_behind_it():
+    out = features_of(_finance(), [login("ann", f"{DAY} 09:00", resource="erp-finance", nbytes=60 * USUAL),
+                                   login("ann", f"{DAY} 10:00", resource="erp-finance", nbytes=60 * USUAL),
+                                   login("ben", f"{DAY} 10:00", resource="erp-finance", nbytes=2 * USUAL)])
+    assert out["ctx_peer_surge_users"].tolist() == [0, 0, 1]
