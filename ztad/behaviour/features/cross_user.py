@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import BaselineState
+from ztad.behaviour.features import volume
 from ztad.behaviour.features.context import build_context
-from ztad.behaviour.features import volume  # noqa: F401 (the module, for its two functions)
 from ztad.behaviour.features.device import ip_users_today
 from ztad.behaviour.features.failures import spray_counts
 from ztad.behaviour.features.scanning import source_scan
