@@ -155,7 +155,7 @@ with DAG(
         ),
         "retrain": Param(False, type="boolean", description="Train a new model for this day."),
         "target_fpr": Param(
-            0.005, type="number", exclusiveMinimum=0, exclusiveMaximum=0.5,
+            0.001, type="number", exclusiveMinimum=0, exclusiveMaximum=0.5,
             description="Alert budget: fraction of normal events allowed to alert.",
         ),
         "history_days": Param(

@@ -70,7 +70,7 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="findings database URL ($ZTAD_DATABASE_URL; default SQLite)")
     parser.add_argument("--history-days", type=int, help="baseline window in days (default 30)")
     parser.add_argument(
-        "--target-fpr", type=float, help="alert budget as a false-positive rate (default 0.005)"
+        "--target-fpr", type=float, help="alert budget as a false-positive rate (default 0.001)"
     )
     parser.add_argument(
         "--max-alerts-per-day", type=float, metavar="N",

@@ -157,6 +157,10 @@ class RuleThresholds:
         (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
         less likely than an even spread, for a user with mature history (evening overtime is
         a few hours out; an attacker's night is half a day out).
+    off_hours_max_own_events
+        ... and only when the user has fewer than this many logins of their own within two
+        hours of that time of day in the baseline window (an on-call engineer's nights are
+        their own habit; a strict day worker has none).
     min_maturity
         Rules that compare with the user's own habits (off hours, new device from a new place)
         apply only to users whose history is at least this mature (0 new, 1 mature): new
@@ -170,6 +174,9 @@ class RuleThresholds:
         attempts in the day, all within this many minutes (two connections of sshd's six
         ``MaxAuthTries``). A source that tries more or for longer persists, and is judged by
         the other rules on its own.
+    new_to_peers_min_group
+        Any resource first accessed by the user although nobody in their peer group used it in
+        the window, for a group of at least this many users (no sensitive list needed).
     """
 
     travel_min_km: float = 500.0
@@ -183,10 +190,12 @@ class RuleThresholds:
     large_transfer_max_peer_surge: int = 2
     off_hours_min_hours: float = 6.0
     off_hours_min_rarity: float = 1.2
+    off_hours_max_own_events: int = 3
     min_maturity: float = 1.0
     rare_sensitive_max_peer_share: float = 0.05
     scanning_max_attempts: int = 12
     scanning_max_minutes: float = 60.0
+    new_to_peers_min_group: int = 3
 
 
 #: Prefix of the environment variables that set rule thresholds (``ZTAD_RULE_SPRAY_MIN_USERS``).
@@ -313,7 +322,7 @@ class DetectionConfig:
     max_training_rows: int = 200_000
     calibration_days: int = 7
     retrain_every_days: int = 7
-    target_fpr: float = 0.005
+    target_fpr: float = 0.001
     max_alerts_per_day: float | None = None
     detectors: tuple[str, ...] = ("isolation_forest", "ocsvm", "autoencoder", "ecod")
     psi_threshold: float = 0.25

@@ -202,7 +202,7 @@ def test_daily_params_and_their_defaults(daily):
     assert defaults == {
         "day": None,
         "retrain": False,
-        "target_fpr": 0.005,
+        "target_fpr": 0.001,
         "history_days": 30,
         "detectors": None,
         "rule_thresholds": {},

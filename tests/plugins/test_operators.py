@@ -138,7 +138,7 @@ def test_empty_templated_settings_keep_the_defaults(calls, source, tmp_path):
     ZtadScoreOperator(task_id="score", home="", history_days="", target_fpr=None).execute(context_for())
     config = calls[0].config
     assert config.home == tmp_path / "ztad-home"
-    assert (config.detection.history_days, config.detection.target_fpr) == (30, 0.005)
+    assert (config.detection.history_days, config.detection.target_fpr) == (30, 0.001)
 
 
 @pytest.mark.parametrize(

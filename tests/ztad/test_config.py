@@ -34,7 +34,7 @@ def test_from_env_reads_ztad_variables(monkeypatch, tmp_path):
 def test_overrides_replace_fields(tmp_path):
     config = JobConfig(source=SourceConfig(root="a"), home=tmp_path)
     changed = config.with_overrides(detection=DetectionConfig(target_fpr=0.01))
-    assert changed.detection.target_fpr == 0.01 and config.detection.target_fpr == 0.005
+    assert changed.detection.target_fpr == 0.01 and config.detection.target_fpr == 0.001
 
 
 def test_holiday_calendar_from_the_environment(monkeypatch):

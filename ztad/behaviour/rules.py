@@ -26,13 +26,16 @@ RULES: dict[str, str] = {
     "success_after_failures": "A successful login right after a burst of failures",
     "large_transfer": "Far more bytes than the user usually moves on this resource, while their "
     "peers do not",
-    "off_hours": "An established user logging in half a day away from their usual working hours",
+    "off_hours": "An established user logging in half a day away from their usual working hours, "
+    "at a time of day they have not worked at before",
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
     "almost never use",
     "background_scanning": "A never-seen address trying a few logins against root, admin or "
     "accounts that are not real, and never getting in: the internet's background noise, "
     "summarised in one incident a day",
+    "resource_new_to_peers": "First access to a resource that nobody in the user's peer group "
+    "has used",
 }
 
 
@@ -81,7 +84,8 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         & (col("ctx_peer_surge_users") < t.large_transfer_max_peer_surge),
         "off_hours": (col("ctx_maturity") >= t.min_maturity)
         & (col("off_hours_distance") >= t.off_hours_min_hours)
-        & (col("hour_rarity") >= t.off_hours_min_rarity),
+        & (col("hour_rarity") >= t.off_hours_min_rarity)
+        & (col("ctx_own_events_near_hour") < t.off_hours_max_own_events),
         "new_device_new_place": (col("ctx_maturity") >= t.min_maturity)
         & (col("device_novelty") >= 1.0)
         & (col("ip_novelty") >= 1.0)
@@ -93,6 +97,9 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         & (col("ctx_source_scanner_like") >= 1.0)
         & (col("ctx_source_attempts_today") <= t.scanning_max_attempts)
         & (col("ctx_source_minutes_today") <= t.scanning_max_minutes),
+        "resource_new_to_peers": (col("resource_novelty") >= 1.0)
+        & (col("ctx_resource_group_users") == 0)
+        & (col("ctx_group_size") >= t.new_to_peers_min_group),
     }
     columns = {code: np.asarray(hit, dtype=bool) for code, hit in hits.items()}
     return pd.DataFrame(columns, index=features.index)

@@ -23,6 +23,7 @@ KIND_OF_CODE: dict[str, tuple[str, ...]] = {
     "new_resource": ("resource",),
     "rare_resource": ("resource",),
     "rare_sensitive_access": ("resource",),
+    "resource_new_to_peers": ("resource",),
 }
 
 

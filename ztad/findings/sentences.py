@@ -231,6 +231,7 @@ def _resource(r: FlaggedRows):
         texts.append(f"{opening} {kind}{resource[i]}; "
                      f"used by {users[i]:.0f} of {size[i]:.0f} peers in {group[i]}")
     codes = ["rare_sensitive_access" if r.rule("rare_sensitive_access")[i]
+             else "resource_new_to_peers" if r.rule("resource_new_to_peers")[i]
              else "new_resource" if novelty[i] else "rare_resource" for i in np.flatnonzero(mask)]
     return mask, texts, codes
 

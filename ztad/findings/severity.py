@@ -32,6 +32,7 @@ PATTERN_POINTS: dict[str, int] = {
     "brute_force": 50,
     "large_transfer": 50,
     "rare_sensitive_access": 45,
+    "resource_new_to_peers": 40,
     "travel": 35,
     "unusual_volume": 30,
     "new_city": 25,

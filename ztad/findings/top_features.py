@@ -41,6 +41,7 @@ RULE_FEATURES: dict[str, tuple[str, ...]] = {
     "new_device_new_place": ("device_novelty", "city_novelty", "ip_novelty"),
     "rare_sensitive_access": ("resource_novelty", "resource_sensitive"),
     "background_scanning": ("ip_new_in_org", "login_failed"),
+    "resource_new_to_peers": ("resource_novelty", "resource_rarity_peers"),
 }
 
 

@@ -154,6 +154,26 @@ def unaccustomed_to_weekends(week_profiles: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - weekend_share / _WEEKEND_SHARE, 0.0, 1.0)
 
 
+#: Hours either side of a login's local hour that count as "the same time of day".
+SAME_TIME_HOURS = 2
+
+
+def own_events_near_hour(ctx: EventContext, local_hour: np.ndarray) -> np.ndarray:
+    """The user's own baseline events within :data:`SAME_TIME_HOURS` of the login's local hour
+    of day, on any day of the week (0 for users without history).
+
+    An on-call engineer paged at 02:00 every few weeks has a handful; a strict day worker has
+    none, however their hour-of-week profile is smoothed.
+    """
+    state = ctx.state
+    if state.n_users == 0 or ctx.n == 0:
+        return np.zeros(ctx.n)
+    by_hour = state.hour_counts.reshape(state.n_users, 7, 24).sum(axis=1)
+    near = sum(np.roll(by_hour, shift, axis=1) for shift in range(-SAME_TIME_HOURS, SAME_TIME_HOURS + 1))
+    hour = np.floor(local_hour).astype("int64") % 24
+    return np.where(ctx.user >= 0, near[np.maximum(ctx.user, 0), hour], 0.0).astype("float64")
+
+
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Time features and their context columns for the day's events."""
     zones = ctx.coords["timezone"].astype("string")
@@ -183,5 +203,6 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_timezone": pd.Categorical(zones.fillna("UTC")),
         "ctx_usual_start": start.astype("float64"),
         "ctx_usual_end": np.where(length >= 24, np.nan, (start + length) % 24).astype("float64"),
+        "ctx_own_events_near_hour": own_events_near_hour(ctx, local_hour),
     }
     return features, context

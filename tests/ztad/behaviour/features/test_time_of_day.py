@@ -99,3 +99,14 @@ def test_an_empty_history_has_no_usual_window():
     start, length = usual_windows(np.zeros((1, 24)), 0.9)
     assert length[0] == 24
     assert hours_outside(np.array([3.0]), start, length).tolist() == [0.0]
+
+
+def test_own_logins_near_the_time_of_day_tell_an_on_call_habit_from_a_day_worker():
+    # bob works days too, but was paged at 02:30 and 03:10 UTC (03:30, 04:10 local) twice.
+    paged = [login("bob", f"{DAY - timedelta(days=d)} {h}") for d in (3, 10) for h in ("02:30", "03:10")]
+    history = _office_worker() + _office_worker("bob") + paged
+    out = features_of(history, [login("alice", f"{DAY} 02:00"), login("bob", f"{DAY} 02:00"),
+                                login("alice", f"{DAY} 10:00"), login("carol", f"{DAY} 02:00")])
+    # 03:00 local: bob's four night logins are within two hours; alice has none; carol is unknown.
+    assert out["ctx_own_events_near_hour"].tolist()[:2] == [0.0, 4.0]
+    assert out["ctx_own_events_near_hour"][2] > 20 and out["ctx_own_events_near_hour"][3] == 0.0
