@@ -73,14 +73,16 @@ def test_off_hours_is_for_established_users_far_outside_their_window():
 
 def test_off_hours_is_not_raised_at_a_time_of_day_the_user_has_worked_before():
     night = {"off_hours_distance": 7.0, "hour_rarity": 2.5}
-    assert _fires("off_hours", {**night, "ctx_own_events_near_hour": 2}, {**night, "ctx_own_events_near_hour": 3},
+    assert _fires("off_hours", {**night, "ctx_own_events_near_hour": 2},
+                  {**night, "ctx_own_events_near_hour": 3},
                   {**night, "ctx_own_events_near_hour": 15}) == [True, False, False]
 
 
 def test_a_resource_nobody_in_the_peer_group_used_is_a_finding_without_a_sensitive_list():
     first = {"resource_novelty": 1.0, "ctx_resource_group_users": 0.0, "ctx_group_size": 12.0}
     assert _fires("resource_new_to_peers", first, {**first, "ctx_resource_group_users": 1.0},
-                  {**first, "resource_novelty": 0.0}, {**first, "ctx_group_size": 2.0}) == [True, False, False, False]
+                  {**first, "resource_novelty": 0.0},
+                  {**first, "ctx_group_size": 2.0}) == [True, False, False, False]
 
 
 def test_new_device_new_place_needs_all_three_and_a_mature_user():
