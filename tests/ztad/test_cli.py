@@ -37,6 +37,15 @@ def test_no_labels_says_that_history_is_learnt_whole(small_logs, cli_home, capsy
     assert "labels ignored (--no-labels" in out and "labelled history" not in out
 
 
+def test_generate_shape_origin_writes_the_rows_asked_for(tmp_path, capsys):
+    args = ["generate", "--out", str(tmp_path / "origin"), "--shape", "origin", "--rows", "500",
+            "--users", "20", "--days", "6"]
+    assert main(args) == 0
+    assert "500 events" in capsys.readouterr().out
+    rows = sum(len(pd.read_csv(p)) for p in (tmp_path / "origin").glob("date=*/events.csv"))
+    assert rows == 500
+
+
 def test_generate_writes_partitions(tmp_path, capsys):
     out = tmp_path / "logs"
     assert main(["generate", "--out", str(out), "--days", "2", "--users", "10", "--clean-days", "1"]) == 0

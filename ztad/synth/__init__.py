@@ -3,9 +3,12 @@
 A realistic organisation (departments with their own applications, offices and home towns in
 real cities and time zones, day, night and weekend shifts, one to three devices each, office,
 home, mobile and VPN networks) goes about its work; innocent oddities (business travel with
-real flight times, VPN egress in another city, new employees, new laptops) stay ``normal``
-and are marked in ``scenario``; after a clean history, attacks are injected at about 1 % of
-events and labelled in ``event_label``.
+real flight times, VPN egress in another city, new employees, new laptops, on-call nights,
+month-end reports, a password rotation, evening work, café Wi-Fi, renewed home lines) stay
+``normal`` and are marked in ``scenario``; after a clean history, attacks are injected at about
+1 % of events, labelled in ``event_label`` and numbered in ``attack_id`` (one id per attack).
+:func:`ztad.synth.origin_shape.generate_origin_shaped` draws a set shaped like the origin data
+set's from such a world (``ztad generate --shape origin``).
 
 Public API
 ----------
