@@ -157,6 +157,10 @@ class RuleThresholds:
         (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
         less likely than an even spread, for a user with mature history (evening overtime is
         a few hours out; an attacker's night is half a day out).
+    off_hours_night_end, off_hours_night_min_hours
+        ... or, for a login before this local hour (the small hours), at least this many hours
+        outside the window: 02:00-04:30 is only four to seven hours before a 09:00 start, yet
+        nobody's evening overtime.
     off_hours_max_own_events
         ... and only when the user has fewer than this many logins of their own within two
         hours of that time of day in the baseline window (an on-call engineer's nights are
@@ -190,6 +194,8 @@ class RuleThresholds:
     large_transfer_max_peer_surge: int = 2
     off_hours_min_hours: float = 6.0
     off_hours_min_rarity: float = 1.2
+    off_hours_night_end: float = 5.0
+    off_hours_night_min_hours: float = 3.0
     off_hours_max_own_events: int = 3
     min_maturity: float = 1.0
     rare_sensitive_max_peer_share: float = 0.05

@@ -26,8 +26,8 @@ RULES: dict[str, str] = {
     "success_after_failures": "A successful login right after a burst of failures",
     "large_transfer": "Far more bytes than the user usually moves on this resource, while their "
     "peers do not",
-    "off_hours": "An established user logging in half a day away from their usual working hours, "
-    "at a time of day they have not worked at before",
+    "off_hours": "An established user logging in half a day away from their usual working hours "
+    "(or in the small hours, hours before them), at a time of day they have not worked at before",
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
     "almost never use",
@@ -71,6 +71,8 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
     succeeded = col("login_failed") < 0.5
     bytes_ratio = 10.0 ** col("bytes_log_ratio")
     peer_share = col("ctx_resource_group_users") / np.maximum(col("ctx_group_size"), 1.0)
+    small_hours = (col("ctx_local_hour") < t.off_hours_night_end) & (
+        col("off_hours_distance") >= t.off_hours_night_min_hours)
     hits = {
         # ctx_travel_* is the fastest move held against this login: known networks excused.
         "impossible_travel": (col("ctx_travel_km") >= t.travel_min_km)
@@ -83,7 +85,7 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         & (col("ctx_bytes_observations") >= t.large_transfer_min_observations)
         & (col("ctx_peer_surge_users") < t.large_transfer_max_peer_surge),
         "off_hours": (col("ctx_maturity") >= t.min_maturity)
-        & (col("off_hours_distance") >= t.off_hours_min_hours)
+        & ((col("off_hours_distance") >= t.off_hours_min_hours) | small_hours)
         & (col("hour_rarity") >= t.off_hours_min_rarity)
         & (col("ctx_own_events_near_hour") < t.off_hours_max_own_events),
         "new_device_new_place": (col("ctx_maturity") >= t.min_maturity)

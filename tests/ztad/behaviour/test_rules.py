@@ -12,13 +12,14 @@ from ztad.behaviour.rules import DEFAULT_THRESHOLDS, RULES, RuleInputError, Rule
 _CONTEXT = ("ctx_travel_km", "ctx_travel_kmh", "ctx_ip_failed_users_60m", "ctx_user_failures_10m",
             "ctx_bytes_observations", "ctx_maturity", "ctx_resource_group_users", "ctx_group_size",
             "ctx_source_scanner_like", "ctx_source_attempts_today", "ctx_source_minutes_today",
-            "ctx_peer_surge_users", "ctx_own_events_near_hour")
+            "ctx_peer_surge_users", "ctx_own_events_near_hour", "ctx_local_hour")
 
 
 def _rows(*changes: dict) -> pd.DataFrame:
     """One row per dict: a mature, unremarkable login with the given values changed."""
     base = {name: 0.0 for name in FEATURE_NAMES + _CONTEXT}
-    base.update(ctx_maturity=1.0, ctx_bytes_observations=50.0, ctx_group_size=20.0, ctx_resource_group_users=10.0)
+    base.update(ctx_maturity=1.0, ctx_bytes_observations=50.0, ctx_group_size=20.0,
+                ctx_resource_group_users=10.0, ctx_local_hour=12.0)
     return pd.DataFrame([{**base, **change} for change in changes])
 
 
@@ -69,6 +70,12 @@ def test_off_hours_is_for_established_users_far_outside_their_window():
     night = {"off_hours_distance": 7.0, "hour_rarity": 2.5}
     assert _fires("off_hours", night, {**night, "ctx_maturity": 0.4}, {**night, "off_hours_distance": 3.0},
                   {**night, "hour_rarity": 0.5}) == [True, False, False, False]
+
+
+def test_off_hours_in_the_small_hours_needs_fewer_hours_outside_the_window():
+    near = {"off_hours_distance": 4.5, "hour_rarity": 2.5}
+    assert _fires("off_hours", {**near, "ctx_local_hour": 4.5}, {**near, "ctx_local_hour": 21.5},
+                  {**near, "ctx_local_hour": 4.5, "off_hours_distance": 2.0}) == [True, False, False]
 
 
 def test_off_hours_is_not_raised_at_a_time_of_day_the_user_has_worked_before():
