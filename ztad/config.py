@@ -309,7 +309,9 @@ class DetectionConfig:
         the baselines learn and the behavioural rules still flag, but no model scores.
     min_training_rows
         ... and at least this many events to fit on (never fewer than the detectors'
-        own floor of 20).
+        own floor of 20). Events the rules or the model flagged do not count: on an
+        internet-facing server most attempts are scanners, and a few legitimate logins a
+        day reach 50 in about two weeks.
     seed
         Seed for every random choice (sampling, model training).
     sensitive_resources
@@ -334,7 +336,7 @@ class DetectionConfig:
     psi_threshold: float = 0.25
     drift_min_rows: int = 500
     min_training_days: int = 7
-    min_training_rows: int = 100
+    min_training_rows: int = 50
     seed: int = 42
     sensitive_resources: tuple[str, ...] = ()
     rule_thresholds: RuleThresholds = field(default_factory=RuleThresholds)

@@ -83,7 +83,7 @@ def split_calibration(
 
 def training_shortfall(matrix: pd.DataFrame, detection) -> str | None:
     """What the training window still lacks before a model can be trained, in words
-    (``"3 of 7 history days; 12 of 100 training rows"``), or ``None`` when it has enough.
+    (``"3 of 7 history days; 12 of 50 training rows"``), or ``None`` when it has enough.
 
     Days count when they hold events; rows are those a model may fit on (not flagged).
     """

@@ -11,7 +11,7 @@ Adds to ``runs``:
 - ``files_skipped``: the files of the day's partition that were not read, as a list of
   ``{path, size_bytes, reason}``;
 - ``lacking``: what the history of a *learning* day still lacks before a model can be
-  trained (e.g. ``3 of 7 history days; 40 of 100 training rows``).
+  trained (e.g. ``3 of 7 history days; 40 of 50 training rows``).
 
 A run's ``status`` may now also be ``running`` (written when a run starts, so that a killed
 run leaves a row), ``learning`` (no model yet: behavioural rules only) and ``empty`` (no
