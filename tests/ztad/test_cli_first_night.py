@@ -34,7 +34,8 @@ def ztad(*args: str, home: Path, timeout: float = 900) -> subprocess.CompletedPr
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTAD_")}
     env["ZTAD_HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "ztad.cli", *args], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, "-m", "ztad.cli", *args], check=False, capture_output=True, text=True, env=env,
+        timeout=timeout,
     )
 
 
@@ -204,43 +205,3 @@ def test_windows_security_events_from_the_first_day(tmp_path, empty_postgres_url
     assert incidents.loc[f"{day}:user:{logs.NTLM_VICTIM}", "category"] == "brute_force"
     spray = incidents.loc[f"{day}:source:workstation {logs.NTLM_SPRAY_WORKSTATION}"]
     assert spray["category"] == "password_spray"
-
-
-# --------------------------------------------------------------------------- every format
-
-def _real_log(name: str, folder: Path):
-    from tests.fixtures import real_logs
-
-    return getattr(real_logs, name)(folder)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("builder", ["write_sshd_server_log", "write_windows_nxlog", "write_okta_export",
-                                     "write_entra_export"])
-def test_each_format_runs_from_its_first_day_on_a_fresh_home(builder, tmp_path):
-    log = _real_log(builder, tmp_path / "logs")
-    options = [item for key, value in log.options.items() for item in ("--option", f"{key}={value}")]
-    home = tmp_path / "home"
-    done = ztad("run", "--logs", str(log.path), "--format", log.format, *options,
-                "--start", str(log.first_day), "--end", str(log.last_day), *FAST, home=home)
-
-    assert done.returncode == 0, done.stderr
-    runs = final_runs(f"sqlite:///{home / 'findings.db'}")
-    days = [log.first_day + timedelta(days=n) for n in range((log.last_day - log.first_day).days + 1)]
-    assert list(runs.index) == days  # a record for every day
-    assert set(runs["status"]) <= {"learning", "success", "empty"}
-    accounted = runs[["rows_scored", "rows_quarantined", "rows_duplicate", "rows_skipped"]].sum(axis=1)
-    assert (runs["rows_read"] == accounted).all() and runs["rows_read"].sum() == log.records  # nothing lost
-
-    with FindingsStore(f"sqlite:///{home / 'findings.db'}") as store:
-        incidents = store.incidents()
-    for attack in log.attacks.values():
-        if not isinstance(attack, dict) or "day" not in attack:
-            continue
-        of_day = incidents[incidents["day"] == attack["day"]]
-        if "user" in attack:  # a brute force against one account
-            raised = of_day[of_day["incident_id"] == f"{attack['day']}:user:{attack['user']}"]
-            assert set(raised["category"]) & {"brute_force", "success_after_failures"}, of_day
-        else:  # a spray from one source
-            sprays = of_day[(of_day["kind"] == "source") & (of_day["category"] == "password_spray")]
-            assert len(sprays) == 1, of_day[["incident_id", "kind", "category"]]
