@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ztad.feedback",),
     ("ztad.pipeline",),
     ("ztad.reports",),
+    ("ztad.service",),
     ("ztad.evaluation",),
     ("ztad.synth",),
     ("ztad.cli",),
@@ -204,4 +205,4 @@ def test_running_the_whole_pipeline_module_imports_no_airflow():
 
 def test_cli_start_up_imports_no_heavy_library():
     loaded = _modules_after("import ztad.cli; ztad.cli.build_parser()")
-    assert not loaded & {"tensorflow", "keras", "sklearn", "pandas", "airflow", "shap"}
+    assert not loaded & {"tensorflow", "keras", "sklearn", "pandas", "airflow", "shap", "fastapi", "uvicorn"}

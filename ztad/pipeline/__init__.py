@@ -39,14 +39,10 @@ from ztad.pipeline.runner import (
     run_sharded_day,
     write_sharded_findings,
 )
+from ztad.pipeline.scoring import final_score
 from ztad.pipeline.steps.prepare_detectors import prepare_detectors
 from ztad.pipeline.steps.pull import pull
-from ztad.pipeline.steps.score import (
-    attribute_scores,
-    final_score,
-    score,
-    scored_events,
-)
+from ztad.pipeline.steps.score import attribute_scores, score, scored_events
 from ztad.pipeline.steps.update_baselines import cross_user, update_baselines
 from ztad.pipeline.steps.write_findings import write_findings
 from ztad.pipeline.training_data import training_features_path

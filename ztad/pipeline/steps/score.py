@@ -10,6 +10,7 @@ import pandas as pd
 
 from ztad.config import JobConfig
 from ztad.pipeline.model_trust import FindingsDatabaseTrust
+from ztad.pipeline.scoring import attribution_table, score_features, with_rule_columns
 from ztad.pipeline.shards import Shard
 from ztad.pipeline.workfiles import (
     day_dir,
@@ -24,9 +25,9 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     """Score the day against the chosen model and rules; flag what crosses the threshold.
 
     With a ``shard``, only that shard's events, with the day's model. A learning day (no
-    model yet) and a day without events are judged by the behavioural rules alone.
+    model yet) and a day without events are judged by the behavioural rules alone. The scoring
+    itself is :mod:`ztad.pipeline.scoring`, which the scoring service shares.
     """
-    from ztad.behaviour.rules import evaluate_rules
     from ztad.detection.scoring_model import load_model
 
     folder = day_dir(config, day, shard)
@@ -36,19 +37,13 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     if decision["model_version"] is not None:
         trust = FindingsDatabaseTrust(config.resolved_database_url)
         model = load_model(config, decision["model_version"], trust)
-    scored = model.score(features) if model is not None else unscored(len(features))
-    threshold = model.threshold if model is not None else float("nan")
-    rule_hits = evaluate_rules(features, config.detection.rule_thresholds)
-    scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
-    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], threshold)
-    scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
+    scored, rule_hits = score_features(features, model, config.detection.rule_thresholds)
     scored["suppressed"] = _suppressed(folder, features, rule_hits, scored["flagged"], day_dir(config, day))
     scored["flagged"] = scored["flagged"].to_numpy() & ~scored["suppressed"].to_numpy()
-    rule_hits.columns = [f"rule_{c}" for c in rule_hits.columns]
-    scored = pd.concat([scored, rule_hits.reset_index(drop=True)], axis=1)
+    scored = with_rule_columns(scored, rule_hits)
     write_parquet(scored, folder / "scored.parquet")
     if shard is None and model is not None:  # a sharded day is explained once gathered: see attribute_scores
-        _write_attributions(folder, model, features, scored["flagged"], scored["score"])
+        write_parquet(attribution_table(model, features, scored), folder / "attributions.parquet")
     result = {
         "day": day.isoformat(),
         "rows_scored": int(len(scored)),
@@ -62,12 +57,6 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     }
     write_json(folder / "score.json", result)
     return result
-
-
-def unscored(rows: int) -> pd.DataFrame:
-    """The model columns of a day no model scores (a learning day): no score, no model flag."""
-    nothing = np.full(rows, np.nan)
-    return pd.DataFrame({"ensemble_score": nothing, "threshold": nothing, "model_flag": np.zeros(rows, bool)})
 
 
 def _suppressed(
@@ -107,34 +96,7 @@ def attribute_scores(day: date, config: JobConfig) -> None:
     features = read_parquet(folder / "features.parquet")
     scored = read_parquet(folder / "scored.parquet")
     model = load_model(config, version, FindingsDatabaseTrust(config.resolved_database_url))
-    _write_attributions(folder, model, features, scored["flagged"], scored["score"])
-
-
-def _write_attributions(
-    folder: Path, model, features: pd.DataFrame, flagged: pd.Series, priority: pd.Series
-) -> None:
-    """Per-feature attributions of each member for the flagged rows, while the model is loaded
-    (exact TreeSHAP for those with the highest ``priority``)."""
-    from ztad.findings.attributions import attribution_table
-
-    table = attribution_table(model.ensemble, features, flagged.to_numpy(), priority=priority.to_numpy())
-    write_parquet(table, folder / "attributions.parquet")
-
-
-#: How far above the model threshold a behavioural rule hit ranks, in ensemble score units.
-RULE_MARGIN = 1.0
-
-
-def final_score(ensemble_score: pd.Series, rule_hit: pd.Series, threshold: float) -> np.ndarray:
-    """One score for the whole decision: the ensemble's, lifted above the threshold by a rule.
-
-    A rule hit is flagged whatever the models say, so it must also rank above every event
-    that the models alone would not flag; among rule hits the ensemble still orders them.
-    Without a model (a learning day: no score, no threshold) a rule hit scores ``RULE_MARGIN``.
-    """
-    values = ensemble_score.to_numpy(dtype=float)
-    lifted = np.maximum(np.nan_to_num(values, nan=0.0), np.nan_to_num(threshold, nan=0.0)) + RULE_MARGIN
-    return np.where(rule_hit.to_numpy(dtype=bool), lifted, values)
+    write_parquet(attribution_table(model, features, scored), folder / "attributions.parquet")
 
 
 def scored_events(day: date, config: JobConfig) -> pd.DataFrame:

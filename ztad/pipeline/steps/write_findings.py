@@ -4,9 +4,7 @@ one transaction, then teach the baseline the day's unflagged events."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -26,53 +24,21 @@ from ztad.pipeline.workfiles import (
 
 
 def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -> pd.DataFrame:
-    from ztad.findings.build import build_findings, enrich_findings
-    from ztad.findings.sentences import explain
+    """The day's findings from the work files, as :mod:`ztad.pipeline.scoring` describes them."""
+    from ztad.pipeline.scoring import describe_flagged
 
     folder = day_dir(config, day)
-    events = read_parquet(folder / "events.parquet")
-    features = read_parquet(folder / "features.parquet")
-    scored = read_parquet(folder / "scored.parquet")
-    flagged = scored["flagged"].to_numpy()
-    rule_hits = scored[[c for c in scored.columns if c.startswith("rule_") and c != "rule_hit"]]
-    rule_hits = rule_hits.rename(columns=lambda c: c.removeprefix("rule_"))
-    reasons = explain(events, features, rule_hits, flagged)
-    findings = build_findings(
-        day=day,
-        events=events[flagged],
-        scored=scored[flagged],
-        reasons=reasons,
+    path = folder / "attributions.parquet"
+    return describe_flagged(
+        day,
+        read_parquet(folder / "events.parquet"),
+        read_parquet(folder / "features.parquet"),
+        read_parquet(folder / "scored.parquet"),
+        pd.read_parquet(path) if path.exists() else None,
         model_version=decision["model_version"],
         run_id=run_id,
-    )
-    attributions, exact_shap = _read_attributions(folder, flagged)
-    return enrich_findings(
-        findings,
-        events=events[flagged],
-        features=features[flagged],
-        scored=scored[flagged],
-        rule_hits=rule_hits[flagged],
-        attributions=attributions,
-        exact_shap=exact_shap,
         sensitive_resources=config.detection.sensitive_resources,
-        day_features=features,
     )
-
-
-def _read_attributions(folder: Path, flagged: np.ndarray) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
-    """The score step's attributions and exact-SHAP marks, aligned with the flagged rows."""
-    from ztad.findings.attributions import exact_mask, split_table
-
-    rows = np.flatnonzero(flagged)
-    path = folder / "attributions.parquet"
-    if not path.exists():
-        return {}, np.zeros(len(rows), dtype=bool)
-    table = pd.read_parquet(path)
-    frames = {
-        member: frame.reindex(rows, fill_value=0.0).reset_index(drop=True)
-        for member, frame in split_table(table).items()
-    }
-    return frames, exact_mask(table).reindex(rows, fill_value=False).to_numpy(bool)
 
 
 def _learn_day(day: date, config: JobConfig) -> None:

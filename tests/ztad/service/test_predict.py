@@ -1,0 +1,88 @@
+"""``POST /predict``: the nightly scoring path, answered at once."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.fixtures.served import SERVED_DAYS
+from tests.ztad.service.conftest import READ_HEADERS, client_of
+from ztad.pipeline.workfiles import day_dir, read_parquet
+from ztad.service.state import LatestRun
+from ztad.store import FindingsStore
+
+#: Canonical columns a client sends (labels are never model inputs).
+SENT = (
+    "event_id", "timestamp", "user_id", "device_id", "ip_address", "location", "latitude", "longitude",
+    "asn", "as_org", "department", "login_success", "resource", "bytes_transferred",
+)
+
+
+def as_requests(events: pd.DataFrame) -> list[dict]:
+    """Canonical events as JSON objects a client would post."""
+    out = []
+    for row in events[list(SENT)].astype(object).to_dict("records"):
+        event = {}
+        for key, value in row.items():
+            if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = value.isoformat()
+            event[key] = value.item() if isinstance(value, np.generic) else value
+        out.append(event)
+    return out
+
+
+@pytest.fixture(scope="module")
+def replayed(served_sqlite):
+    """The last served day's events posted to an app pinned to the state that day was judged in."""
+    config = served_sqlite.config
+    day = SERVED_DAYS[-1]
+    runs = FindingsStore(config.resolved_database_url).runs(day)
+    pinned = LatestRun(day, runs["model_version"].iloc[-1])
+    events = read_parquet(day_dir(config, day) / "events.parquet")
+    with client_of(config, pinned=pinned) as client:
+        response = client.post("/predict", json={"events": as_requests(events)}, headers=READ_HEADERS)
+    assert response.status_code == 200, response.text
+    return config, day, events, response.json()
+
+
+def test_predict_gives_the_nightly_score_and_decision_of_every_event(replayed):
+    config, day, events, body = replayed
+    nightly = read_parquet(day_dir(config, day) / "scored.parquet")
+    predictions = pd.DataFrame(body["predictions"])
+    assert list(predictions["event_id"]) == list(events["event_id"].astype(str))
+    np.testing.assert_allclose(predictions["score"], nightly["score"], rtol=0, atol=1e-9)
+    assert (predictions["decision"] == "alert").tolist() == nightly["flagged"].tolist()
+    assert nightly["flagged"].sum() > 0
+
+
+def test_predict_gives_the_nightly_reasons_top_features_and_severity(replayed):
+    config, day, _, body = replayed
+    findings = FindingsStore(config.resolved_database_url).findings(day).set_index("event_id")
+    alerts = {p["event_id"]: p for p in body["predictions"] if p["decision"] == "alert"}
+    assert set(alerts) == set(findings.index)
+    for event_id, prediction in alerts.items():
+        finding = findings.loc[event_id]
+        assert prediction["reasons"] == finding["reasons"]
+        assert prediction["top_features"] == finding["top_features"]
+        assert prediction["severity"] == finding["severity"]
+        assert prediction["category"] == finding["category"]
+        assert prediction["model_version"] == finding["model_version"]
+
+
+def test_an_unknown_user_takes_the_cold_start_path(served_sqlite):
+    event = {
+        "timestamp": "2026-03-18T10:00:00Z", "user_id": "someone-new", "ip_address": "198.51.100.7",
+        "login_success": True, "location": "Madrid, Spain", "resource_accessed": "wiki",
+    }
+    known = dict(event, user_id=str(read_parquet(day_dir(served_sqlite.config, SERVED_DAYS[0]) / "events.parquet")["user_id"].iloc[0]))
+    with client_of(served_sqlite.config) as client:
+        body = client.post("/predict", json={"events": [event, known]}, headers=READ_HEADERS).json()
+    new, old = body["predictions"]
+    assert new["cold_start"] is True and new["maturity"] == 0.0
+    assert old["cold_start"] is False
+    assert body["baseline_day"] == (SERVED_DAYS[-1] + pd.Timedelta(days=1)).isoformat()

@@ -1,0 +1,201 @@
+"""Scoring a frame of events: the one code path of the nightly score step and of ``/predict``.
+
+The nightly job reads and writes work files between its steps; the scoring service holds the
+model, the baseline and the allowlist in memory and answers at once. Both judge events with
+the functions here, so an event gets the same score, decision, reasons and top features
+whichever way it was scored (no train/serve skew):
+
+- :func:`score_features`: ensemble score, rule hits, the final score and the flag;
+- :func:`flagged_attributions`: the per-feature attributions of the flagged rows;
+- :func:`describe_flagged`: what a flagged event becomes (reasons, severity, top features);
+- :func:`score_events`: all of the above for canonical events, against a baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ztad.config import JobConfig
+
+#: How far above the model threshold a behavioural rule hit ranks, in ensemble score units.
+RULE_MARGIN = 1.0
+
+
+def final_score(ensemble_score: pd.Series, rule_hit: pd.Series, threshold: float) -> np.ndarray:
+    """One score for the whole decision: the ensemble's, lifted above the threshold by a rule.
+
+    A rule hit is flagged whatever the models say, so it must also rank above every event
+    that the models alone would not flag; among rule hits the ensemble still orders them.
+    Without a model (a learning day: no score, no threshold) a rule hit scores ``RULE_MARGIN``.
+    """
+    values = ensemble_score.to_numpy(dtype=float)
+    lifted = np.maximum(np.nan_to_num(values, nan=0.0), np.nan_to_num(threshold, nan=0.0)) + RULE_MARGIN
+    return np.where(rule_hit.to_numpy(dtype=bool), lifted, values)
+
+
+def unscored(rows: int) -> pd.DataFrame:
+    """The model columns of a day no model scores (a learning day): no score, no model flag."""
+    nothing = np.full(rows, np.nan)
+    return pd.DataFrame({"ensemble_score": nothing, "threshold": nothing, "model_flag": np.zeros(rows, bool)})
+
+
+def score_features(features: pd.DataFrame, model, rule_thresholds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score features with the model and the behavioural rules (the rules alone without a model,
+    on a learning day).
+
+    Returns
+    -------
+    scored, rule_hits
+        ``scored``: the model's columns (:meth:`ztad.detection.scoring_model.ScoringModel.score`)
+        with ``rule_hit``, the final ``score`` and ``flagged`` (before any suppression);
+        ``rule_hits``: one boolean column per rule code. Both row-aligned with ``features``.
+    """
+    from ztad.behaviour.rules import evaluate_rules
+
+    scored = model.score(features) if model is not None else unscored(len(features))
+    threshold = model.threshold if model is not None else float("nan")
+    rule_hits = evaluate_rules(features, rule_thresholds).reset_index(drop=True)
+    scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
+    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], threshold)
+    scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
+    return scored, rule_hits
+
+
+def with_rule_columns(scored: pd.DataFrame, rule_hits: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` with each rule's hits as ``rule_<code>``, as the scored work file keeps them."""
+    return pd.concat([scored, rule_hits.add_prefix("rule_").reset_index(drop=True)], axis=1)
+
+
+def rule_hits_of(scored: pd.DataFrame) -> pd.DataFrame:
+    """The per-rule hits back out of a scored frame, with rule codes as column names."""
+    columns = [c for c in scored.columns if c.startswith("rule_") and c != "rule_hit"]
+    return scored[columns].rename(columns=lambda c: c.removeprefix("rule_"))
+
+
+def attribution_table(model, features: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+    """Per-feature attributions of each member for the flagged rows (exact TreeSHAP for those
+    with the highest final score), as the work file ``attributions.parquet`` keeps them."""
+    from ztad.findings.attributions import attribution_table as table_of
+
+    return table_of(model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy())
+
+
+def flagged_attributions(table: pd.DataFrame | None, flagged: np.ndarray) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """An attribution table's frames and exact-SHAP marks, aligned with the flagged rows."""
+    from ztad.findings.attributions import exact_mask, split_table
+
+    rows = np.flatnonzero(flagged)
+    if table is None:
+        return {}, np.zeros(len(rows), dtype=bool)
+    frames = {
+        member: frame.reindex(rows, fill_value=0.0).reset_index(drop=True)
+        for member, frame in split_table(table).items()
+    }
+    return frames, exact_mask(table).reindex(rows, fill_value=False).to_numpy(bool)
+
+
+def describe_flagged(
+    day: date,
+    events: pd.DataFrame,
+    features: pd.DataFrame,
+    scored: pd.DataFrame,
+    attributions: pd.DataFrame | None,
+    *,
+    model_version: str,
+    run_id: str | None,
+    sensitive_resources: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """The findings rows of the flagged events: reasons, severity, category, top features.
+
+    ``events``, ``features`` and ``scored`` are the whole day (or batch), row-aligned;
+    ``scored`` carries the ``rule_<code>`` columns and ``flagged``.
+    """
+    from ztad.findings.build import build_findings, enrich_findings
+    from ztad.findings.sentences import explain
+
+    flagged = scored["flagged"].to_numpy(bool)
+    rule_hits = rule_hits_of(scored)
+    reasons = explain(events, features, rule_hits, flagged)
+    findings = build_findings(
+        day=day,
+        events=events[flagged],
+        scored=scored[flagged],
+        reasons=reasons,
+        model_version=model_version,
+        run_id=run_id,
+    )
+    frames, exact_shap = flagged_attributions(attributions, flagged)
+    return enrich_findings(
+        findings,
+        events=events[flagged],
+        features=features[flagged],
+        scored=scored[flagged],
+        rule_hits=rule_hits[flagged],
+        attributions=frames,
+        exact_shap=exact_shap,
+        sensitive_resources=sensitive_resources,
+        day_features=features,
+    )
+
+
+@dataclass
+class Scored:
+    """What :func:`score_events` found, row-aligned with the events it was given.
+
+    ``scored`` holds the score columns (with ``suppressed``), ``features`` the features (with
+    ``ctx_*``), ``findings`` one row per flagged event (``event_id`` links them), and
+    ``cold_start`` whether the user is unknown to the baseline.
+    """
+
+    events: pd.DataFrame
+    features: pd.DataFrame
+    scored: pd.DataFrame
+    findings: pd.DataFrame
+    cold_start: np.ndarray
+
+
+def score_events(
+    events: pd.DataFrame,
+    *,
+    day: date,
+    model,
+    baseline,
+    config: JobConfig,
+    allowlist: pd.DataFrame | None = None,
+) -> Scored:
+    """Score canonical events as the nightly run of ``day`` would.
+
+    Parameters
+    ----------
+    events
+        Canonical events (:mod:`ztad.schema`), judged together like one day: counts across
+        users (one address failing against many users) are counted over them.
+    day
+        The day they are judged as; ``baseline`` is the state as of its start.
+    model
+        A loaded :class:`ztad.detection.scoring_model.ScoringModel`.
+    allowlist
+        Analysts' false positives in force (:func:`ztad.feedback.effective_allowlist`).
+    """
+    from ztad.behaviour.features import compute_features
+    from ztad.feedback import suppressed_mask
+
+    events = events.reset_index(drop=True)
+    detection = config.detection
+    features = compute_features(events, baseline, detection, detection.feature_settings).reset_index(drop=True)
+    scored, rule_hits = score_features(features, model, detection.rule_thresholds)
+    suppressed = suppressed_mask(events, features, rule_hits, scored["flagged"].to_numpy(), allowlist)
+    scored["suppressed"] = suppressed
+    scored["flagged"] = scored["flagged"].to_numpy() & ~suppressed
+    scored = with_rule_columns(scored, rule_hits)
+    table = attribution_table(model, features, scored) if scored["flagged"].any() else None
+    findings = describe_flagged(
+        day, events, features, scored, table,
+        model_version=model.version, run_id=None, sensitive_resources=detection.sensitive_resources,
+    )
+    known = events["user_id"].astype("string").isin(baseline.user_index).fillna(False).to_numpy(bool)
+    return Scored(events, features, scored, findings, ~known)

@@ -1,0 +1,273 @@
+"""The HTTP API of ``ztad serve``: scoring, findings, incidents, triage, health and metrics.
+
+:func:`create_app` builds the FastAPI app over one state folder and findings database (a
+:class:`ztad.config.JobConfig`); ``ztad dashboard`` adds the pages of
+:mod:`ztad.service.dashboard` to the same app. Every route needs a bearer token
+(:mod:`ztad.service.auth`); the OpenAPI document is at ``/openapi.json``, the docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import Cookie, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+
+from ztad.config import JobConfig
+from ztad.service import queries
+from ztad.service.auth import COOKIE, READ, TRIAGE, ServiceSettings, bearer_token
+from ztad.service.metrics import ServiceMetrics
+from ztad.service.predict import BadEventError, Batch, Event, Predictions, events_frame, predictions
+from ztad.service.state import LatestRun, NotReadyError, StateHolder
+from ztad.store import SEVERITY_LEVELS, TRIAGE_STATUSES
+
+log = logging.getLogger(__name__)
+
+Severity = Literal[SEVERITY_LEVELS]  # type: ignore[valid-type]
+Status = Literal[("open", *TRIAGE_STATUSES)]  # type: ignore[valid-type]
+TriageStatus = Literal[TRIAGE_STATUSES]  # type: ignore[valid-type]
+_bearer = HTTPBearer(auto_error=False, description="ZTAD_API_TOKEN (read, triage) or ZTAD_API_READ_TOKEN (read)")
+
+
+class Page(BaseModel):
+    """One page of rows, with the number of rows matching the filters."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[dict]
+
+
+class Triage(BaseModel):
+    """A triage decision, under the rules of ``ztad triage``: the note is appended, time stamped."""
+
+    status: TriageStatus | None = None
+    assignee: str | None = Field(None, max_length=200)
+    note: str | None = Field(None, max_length=4000)
+
+
+class Health(BaseModel):
+    status: Literal["ok", "not_ready", "degraded"]
+    database: bool = Field(description="the findings database answered")
+    model_version: str | None
+    baseline_day: str | None
+    last_run: dict | None
+
+
+def create_app(
+    config: JobConfig,
+    settings: ServiceSettings,
+    *,
+    dashboard: bool = False,
+    pinned: LatestRun | None = None,
+) -> FastAPI:
+    """The API over ``config``'s findings database and state folder.
+
+    ``pinned`` judges ``/predict`` as of one day with one model version instead of following
+    the nightly runs (to replay a day). ``dashboard`` adds the analysts' pages.
+    """
+    from ztad.store import FindingsStore
+
+    settings.require_token()
+    store = FindingsStore(config.resolved_database_url)
+    store.create_schema()
+    holder = StateHolder(config, store, settings.check_seconds, pinned)
+    metrics = ServiceMetrics(lambda: _finished(store.engine))
+    app = FastAPI(
+        title="ztad",
+        summary="Scores authentication events and serves the nightly job's findings.",
+        version="1",
+    )
+    app.state.config, app.state.store, app.state.holder = config, store, holder
+    app.state.settings, app.state.metrics = settings, metrics
+    _observe_requests(app, metrics)
+    _handle_errors(app)
+    _routes(app, store, holder, metrics)
+    if dashboard:
+        from ztad.service.dashboard import add_dashboard
+
+        add_dashboard(app)
+    return app
+
+
+def scope(needed: str):
+    """A dependency that lets a request through only with a token granting ``needed``."""
+
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        ztad_token: Annotated[str | None, Cookie(include_in_schema=False)] = None,
+    ) -> frozenset[str]:
+        header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+        token = bearer_token(header or request.headers.get("authorization"), ztad_token)
+        granted = request.app.state.settings.scopes_of(token)
+        if not granted:
+            raise HTTPException(401, "a valid bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
+        if needed not in granted:
+            raise HTTPException(403, f"this token does not grant the {needed!r} scope")
+        return granted
+
+    return check
+
+
+Reader = Annotated[frozenset[str], Depends(scope(READ))]
+Triager = Annotated[frozenset[str], Depends(scope(TRIAGE))]
+
+
+def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -> None:
+    engine = store.engine
+
+    @app.post("/predict", response_model=Predictions, tags=["scoring"])
+    def predict(body: Batch | Event, _: Reader) -> Predictions:
+        """Score one event or a batch against the current model and each user's baseline."""
+        events = body.events if isinstance(body, Batch) else [body]
+        return score_request(app, events)
+
+    @app.get("/findings", response_model=Page, tags=["findings"])
+    def list_findings(_: Reader, filters: Annotated[Filters, Depends()]) -> dict:
+        """Findings, most severe first, filtered and paged."""
+        return queries.findings_page(engine, filters.to_query())
+
+    @app.get("/findings/{finding_id}", tags=["findings"])
+    def get_finding(finding_id: Annotated[str, Path(min_length=1)], _: Reader) -> dict:
+        """One finding."""
+        return _found(queries.finding(engine, finding_id), "finding", finding_id)
+
+    @app.get("/incidents", response_model=Page, tags=["findings"])
+    def list_incidents(_: Reader, filters: Annotated[Filters, Depends()]) -> dict:
+        """Incidents, most severe first, filtered and paged."""
+        return queries.incidents_page(engine, filters.to_query())
+
+    @app.get("/incidents/{incident_id}", tags=["findings"])
+    def get_incident(incident_id: Annotated[str, Path(min_length=1)], _: Reader) -> dict:
+        """One incident with its findings."""
+        return _found(queries.incident(engine, incident_id), "incident", incident_id)
+
+    @app.patch("/incidents/{incident_id}", tags=["triage"])
+    def triage_incident(incident_id: Annotated[str, Path(min_length=1)], body: Triage, _: Triager) -> dict:
+        """Set status, assignee or a note; the incident's findings that follow it get its status."""
+        return triage(store, "incident", incident_id, body)
+
+    @app.patch("/findings/{finding_id}", tags=["triage"])
+    def triage_finding(finding_id: Annotated[str, Path(min_length=1)], body: Triage, _: Triager) -> dict:
+        """Set a finding's status, assignee or a note."""
+        return triage(store, "finding", finding_id, body)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health(_: Reader, response: Response) -> Health:
+        """The model in use, the last run and whether the database answers."""
+        try:
+            last = queries.last_run(engine)
+        except OperationalError:
+            response.status_code = 503
+            return Health(status="degraded", database=False, model_version=None, baseline_day=None, last_run=None)
+        try:
+            state = holder.current()
+        except NotReadyError:
+            return Health(status="not_ready", database=True, model_version=None, baseline_day=None, last_run=last)
+        return Health(
+            status="ok", database=True, model_version=state.model_version,
+            baseline_day=state.day.isoformat(), last_run=last,
+        )
+
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    def prometheus(_: Reader) -> Response:
+        """Requests, latency, events scored and the age of the last run, in Prometheus text."""
+        return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+class Filters:
+    """The query parameters of the listings."""
+
+    def __init__(
+        self,
+        day: date | None = None,
+        user: Annotated[str | None, Query(min_length=1)] = None,
+        severity: Severity | None = None,
+        status: Annotated[Status | None, Query(description="a triage status, or open (new, investigating)")] = None,
+        limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ):
+        self.day, self.user, self.severity, self.status = day, user, severity, status
+        self.limit, self.offset = limit, offset
+
+    def to_query(self) -> queries.Filters:
+        return queries.Filters(self.day, self.user, self.severity, self.status, self.limit, self.offset)
+
+
+def score_request(app: FastAPI, events: list[Event]) -> Predictions:
+    """Score events on the nightly code path; what the API and the dashboard's upload share."""
+    from ztad.pipeline.scoring import score_events
+
+    state = app.state.holder.current()
+    frame = events_frame(events)
+    scored = score_events(
+        frame, day=state.day, model=state.model, baseline=state.baseline,
+        config=app.state.config, allowlist=state.allowlist,
+    )
+    app.state.metrics.events.inc(len(frame))
+    app.state.metrics.alerts.inc(int(scored.scored["flagged"].sum()))
+    return predictions(scored, state)
+
+
+def triage(store, target: str, target_id: str, body: Triage) -> dict:
+    """Apply a triage decision with :func:`ztad.feedback.triage.update`."""
+    from ztad.feedback.triage import TriageError, UnknownTargetError, update
+
+    try:
+        row = update(store, target, target_id, status=body.status, assignee=body.assignee, note=body.note)
+    except UnknownTargetError as error:
+        raise HTTPException(404, str(error)) from None
+    except TriageError as error:
+        raise HTTPException(422, str(error)) from None
+    return {k: queries.plain(v) for k, v in row.items()}
+
+
+def _found(row: dict | None, what: str, key: str) -> dict:
+    if row is None:
+        raise HTTPException(404, f"no {what} with id {key!r}")
+    return row
+
+
+def _finished(engine) -> float | None:
+    last = queries.last_run(engine)
+    if not last or not last.get("finished_at"):
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(last["finished_at"]).timestamp()
+
+
+def _observe_requests(app: FastAPI, metrics: ServiceMetrics) -> None:
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        begin = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.observe(request.method, route, response.status_code, time.perf_counter() - begin)
+        return response
+
+
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(BadEventError)
+    async def bad_event(request: Request, error: BadEventError):
+        loc = ["body", "events", error.index, error.field]
+        return JSONResponse(
+            status_code=422,
+            content={"detail": [{"loc": loc, "msg": error.reason, "type": "value_error"}]},
+        )
+
+    @app.exception_handler(NotReadyError)
+    async def not_ready(request: Request, error: NotReadyError):
+        return JSONResponse(status_code=503, content={"detail": str(error)})
+
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, error: OperationalError):
+        log.warning("findings database unreachable: %s", type(error.orig).__name__)
+        return JSONResponse(status_code=503, content={"detail": "the findings database is unreachable"})

@@ -1,0 +1,160 @@
+"""``POST /predict``: events in the canonical schema in, one prediction per event out.
+
+The events of one request are judged together, like one day of the nightly job, by
+:func:`ztad.pipeline.scoring.score_events`: same features, model, rules, suppression,
+reasons and top features. A bad event is refused with its position, field and reason, the
+same checks (:func:`ztad.ingest.validation.validate`) that quarantine a bad log row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The most events one request may carry.
+MAX_BATCH = 10_000
+
+
+class Event(BaseModel):
+    """One authentication event, in the origin's column names (``resource`` also accepted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timestamp: str = Field(description="ISO 8601; without a zone it is UTC", examples=["2026-03-18T09:15:00Z"])
+    user_id: str = Field(examples=["u00042"])
+    ip_address: str | None = Field(None, description="IPv4 or IPv6; null or '-' when the source has none")
+    login_success: bool | int | str = Field(description="true/false, 1/0")
+    device_id: str | None = None
+    location: str | None = Field(None, examples=["Madrid, Spain"])
+    resource_accessed: str | None = None
+    resource: str | None = None
+    access_time: str | None = None
+    bytes_transferred: int | None = Field(None, ge=0)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    department: str | None = None
+    asn: int | str | None = None
+    as_org: str | None = None
+    event_id: str | None = None
+
+
+class Batch(BaseModel):
+    """Several events, judged together like one day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Prediction(BaseModel):
+    """The verdict on one event, with what the nightly finding would have said."""
+
+    event_id: str
+    user_id: str
+    timestamp: str
+    score: float = Field(description="final score: the ensemble's, lifted above the threshold by a rule hit")
+    threshold: float
+    decision: str = Field(description="alert, suppressed (an analyst's false positive covers it) or normal")
+    severity: int | None = Field(None, description="0-100, for alerts")
+    severity_level: str | None = None
+    category: str | None = None
+    reasons: list[dict[str, Any]] = Field(description="{code, text} per reason, for alerts")
+    top_features: list[dict[str, Any]] = Field(description="features behind an alert, with the user's baseline")
+    detectors: list[str] = Field(description="sources that raised it: ensemble, rule:<code>")
+    cold_start: bool = Field(description="the user has no history yet: judged against peers and the organisation")
+    maturity: float = Field(description="how far the user's own history is trusted, 0 new to 1 mature")
+    model_version: str
+
+
+class Predictions(BaseModel):
+    """The predictions of a request, in the order of its events."""
+
+    model_version: str
+    baseline_day: str = Field(description="the day judged as: the baseline holds the days before it")
+    threshold: float
+    predictions: list[Prediction]
+
+
+class BadEventError(ValueError):
+    """An event failed validation: ``index`` (0-based), ``field`` and ``reason``."""
+
+    def __init__(self, index: int, field: str, reason: str):
+        super().__init__(f"event {index}: {field}: {reason}")
+        self.index, self.field, self.reason = index, field, reason
+
+
+def events_frame(events: list[Event]) -> pd.DataFrame:
+    """Canonical events from the request, or :class:`BadEventError` for the first bad one."""
+    from ztad.ingest.validation import validate
+
+    raw = pd.DataFrame([e.model_dump(exclude_none=True) for e in events])
+    for column in ("timestamp", "user_id", "login_success"):
+        if column not in raw:
+            raw[column] = None
+    if "ip_address" not in raw:
+        raw["ip_address"] = None
+    if "resource" in raw:
+        given = raw.pop("resource")
+        raw["resource_accessed"] = raw["resource_accessed"].fillna(given) if "resource_accessed" in raw else given
+    canonical, quarantine = validate(raw, "request")
+    if len(quarantine):
+        first = quarantine.iloc[0]
+        raise BadEventError(int(first["source_row"]) - 1, str(first["field"]), str(first["reason"]))
+    return canonical
+
+
+def predictions(scored, state) -> Predictions:
+    """The response for :class:`ztad.pipeline.scoring.Scored` events."""
+    events, frame = scored.events, scored.scored
+    findings = scored.findings.set_index("event_id") if len(scored.findings) else None
+    decisions = np.where(frame["flagged"], "alert", np.where(frame["suppressed"], "suppressed", "normal"))
+    maturity = scored.features["ctx_maturity"].to_numpy(float) if "ctx_maturity" in scored.features else None
+    out = []
+    for i, event_id in enumerate(events["event_id"].astype(str)):
+        finding = findings.loc[event_id] if findings is not None and decisions[i] == "alert" else None
+        out.append(
+            Prediction(
+                event_id=event_id,
+                user_id=str(events["user_id"].iat[i]),
+                timestamp=events["timestamp"].iat[i].isoformat(),
+                score=float(frame["score"].iat[i]),
+                threshold=float(frame["threshold"].iat[i]),
+                decision=str(decisions[i]),
+                severity=None if finding is None else int(finding["severity"]),
+                severity_level=None if finding is None else str(finding["severity_level"]),
+                category=None if finding is None else _text(finding["category"]),
+                reasons=[] if finding is None else list(finding["reasons"]),
+                top_features=[] if finding is None else _plain(list(finding["top_features"])),
+                detectors=[] if finding is None else list(finding["detectors"]),
+                cold_start=bool(scored.cold_start[i]),
+                maturity=0.0 if maturity is None else float(maturity[i]),
+                model_version=state.model_version,
+            )
+        )
+    return Predictions(
+        model_version=state.model_version,
+        baseline_day=state.day.isoformat(),
+        threshold=float(state.model.threshold),
+        predictions=out,
+    )
+
+
+def _text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _plain(value):
+    """JSON-ready: numpy scalars to Python, non-finite numbers to null."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
