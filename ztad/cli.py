@@ -26,10 +26,13 @@ examples:
   ztad findings --day 2026-03-20
   ztad triage list --day 2026-03-20
   ztad triage incident 2026-03-20:user:u00042 --status false_positive --note "travelling"
+  ZTAD_API_TOKEN=... ztad serve --port 8000          # the /predict API
+  ZTAD_API_TOKEN=... ztad dashboard --port 8501      # the triage dashboard
 
 environment: ZTAD_HOME (state folder, default ./ztad-home), ZTAD_DATABASE_URL (findings
 database; default a SQLite file in ZTAD_HOME), ZTAD_LOG_ROOT, ZTAD_LOG_FORMAT, ZTAD_RULE_<NAME>
-(a rule threshold, e.g. ZTAD_RULE_SPRAY_MIN_USERS=15).
+(a rule threshold, e.g. ZTAD_RULE_SPRAY_MIN_USERS=15), ZTAD_API_TOKEN / ZTAD_API_READ_TOKEN
+(bearer tokens of serve and dashboard: read and triage / read only).
 """
 
 
@@ -408,6 +411,30 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``ztad serve`` and ``ztad dashboard``: the same app, the dashboard with its pages."""
+    import uvicorn
+
+    from ztad.service.api import create_app
+    from ztad.service.auth import ServiceSettings
+    from ztad.store import safe_url
+
+    config = _job_config(args)
+    app = create_app(config, ServiceSettings.from_env(), dashboard=args.command == "dashboard")
+    what = "dashboard" if args.command == "dashboard" else "API"
+    print(
+        f"ztad {what} on http://{args.host}:{args.port} "
+        f"(findings database: {safe_url(config.resolved_database_url)})",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning",
+        access_log=args.verbose,
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -521,6 +548,16 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--status", default="open", help="open (default), all, or one status")
     ls.add_argument("--limit", type=int, default=50)
     ls.set_defaults(handler=cmd_triage)
+
+    for name, port, about in (
+        ("serve", 8000, "serve the /predict API, findings, incidents and triage over HTTP"),
+        ("dashboard", 8501, "serve the triage dashboard (and the API) over HTTP"),
+    ):
+        web = commands.add_parser(name, help=about)
+        _add_job_options(web)
+        web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        web.add_argument("--port", type=int, default=port, help=f"port to listen on (default {port})")
+        web.set_defaults(handler=cmd_serve)
     return parser
 
 

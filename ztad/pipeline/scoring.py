@@ -81,10 +81,14 @@ def attribution_table(model, features: pd.DataFrame, scored: pd.DataFrame) -> pd
     with the highest final score), as the work file ``attributions.parquet`` keeps them."""
     from ztad.findings.attributions import attribution_table as table_of
 
-    return table_of(model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy())
+    return table_of(
+        model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy()
+    )
 
 
-def flagged_attributions(table: pd.DataFrame | None, flagged: np.ndarray) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+def flagged_attributions(
+    table: pd.DataFrame | None, flagged: np.ndarray
+) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
     """An attribution table's frames and exact-SHAP marks, aligned with the flagged rows."""
     from ztad.findings.attributions import exact_mask, split_table
 
@@ -186,7 +190,9 @@ def score_events(
 
     events = events.reset_index(drop=True)
     detection = config.detection
-    features = compute_features(events, baseline, detection, detection.feature_settings).reset_index(drop=True)
+    features = compute_features(events, baseline, detection, detection.feature_settings).reset_index(
+        drop=True
+    )
     scored, rule_hits = score_features(features, model, detection.rule_thresholds)
     suppressed = suppressed_mask(events, features, rule_hits, scored["flagged"].to_numpy(), allowlist)
     scored["suppressed"] = suppressed
@@ -194,8 +200,14 @@ def score_events(
     scored = with_rule_columns(scored, rule_hits)
     table = attribution_table(model, features, scored) if scored["flagged"].any() else None
     findings = describe_flagged(
-        day, events, features, scored, table,
-        model_version=model.version, run_id=None, sensitive_resources=detection.sensitive_resources,
+        day,
+        events,
+        features,
+        scored,
+        table,
+        model_version=model.version,
+        run_id=None,
+        sensitive_resources=detection.sensitive_resources,
     )
     known = events["user_id"].astype("string").isin(baseline.user_index).fillna(False).to_numpy(bool)
     return Scored(events, features, scored, findings, ~known)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from ztad.config import JobConfig
 from ztad.service import queries
-from ztad.service.auth import COOKIE, READ, TRIAGE, ServiceSettings, bearer_token
+from ztad.service.auth import READ, TRIAGE, ServiceSettings, bearer_token
 from ztad.service.metrics import ServiceMetrics
 from ztad.service.predict import BadEventError, Batch, Event, Predictions, events_frame, predictions
 from ztad.service.state import LatestRun, NotReadyError, StateHolder
@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 Severity = Literal[SEVERITY_LEVELS]  # type: ignore[valid-type]
 Status = Literal[("open", *TRIAGE_STATUSES)]  # type: ignore[valid-type]
 TriageStatus = Literal[TRIAGE_STATUSES]  # type: ignore[valid-type]
-_bearer = HTTPBearer(auto_error=False, description="ZTAD_API_TOKEN (read, triage) or ZTAD_API_READ_TOKEN (read)")
+_bearer = HTTPBearer(
+    auto_error=False, description="ZTAD_API_TOKEN (read, triage) or ZTAD_API_READ_TOKEN (read)"
+)
 
 
 class Page(BaseModel):
@@ -166,14 +168,21 @@ def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -
             last = queries.last_run(engine)
         except OperationalError:
             response.status_code = 503
-            return Health(status="degraded", database=False, model_version=None, baseline_day=None, last_run=None)
+            return Health(
+                status="degraded", database=False, model_version=None, baseline_day=None, last_run=None
+            )
         try:
             state = holder.current()
         except NotReadyError:
-            return Health(status="not_ready", database=True, model_version=None, baseline_day=None, last_run=last)
+            return Health(
+                status="not_ready", database=True, model_version=None, baseline_day=None, last_run=last
+            )
         return Health(
-            status="ok", database=True, model_version=state.model_version,
-            baseline_day=state.day.isoformat(), last_run=last,
+            status="ok",
+            database=True,
+            model_version=state.model_version,
+            baseline_day=state.day.isoformat(),
+            last_run=last,
         )
 
     @app.get("/metrics", tags=["service"], response_class=Response)
@@ -190,7 +199,9 @@ class Filters:
         day: date | None = None,
         user: Annotated[str | None, Query(min_length=1)] = None,
         severity: Severity | None = None,
-        status: Annotated[Status | None, Query(description="a triage status, or open (new, investigating)")] = None,
+        status: Annotated[
+            Status | None, Query(description="a triage status, or open (new, investigating)")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ):
@@ -208,8 +219,12 @@ def score_request(app: FastAPI, events: list[Event]) -> Predictions:
     state = app.state.holder.current()
     frame = events_frame(events)
     scored = score_events(
-        frame, day=state.day, model=state.model, baseline=state.baseline,
-        config=app.state.config, allowlist=state.allowlist,
+        frame,
+        day=state.day,
+        model=state.model,
+        baseline=state.baseline,
+        config=app.state.config,
+        allowlist=state.allowlist,
     )
     app.state.metrics.events.inc(len(frame))
     app.state.metrics.alerts.inc(int(scored.scored["flagged"].sum()))

@@ -56,7 +56,8 @@ class ServiceSettings:
         """Refuse to serve without a token (fail closed)."""
         if not (self.triage_token or self.read_token):
             raise MissingTokenError(
-                "no API token: set ZTAD_API_TOKEN (read and triage) and optionally ZTAD_API_READ_TOKEN (read only)"
+                "no API token: set ZTAD_API_TOKEN (read and triage) and optionally "
+                "ZTAD_API_READ_TOKEN (read only)"
             )
 
     def scopes_of(self, token: str | None) -> frozenset[str]:

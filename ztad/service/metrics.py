@@ -24,13 +24,19 @@ class ServiceMetrics:
             "ztad_api_requests", "HTTP requests served", ["method", "route", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "ztad_api_request_seconds", "Time to answer a request", ["method", "route"],
-            buckets=BUCKETS, registry=self.registry,
+            "ztad_api_request_seconds",
+            "Time to answer a request",
+            ["method", "route"],
+            buckets=BUCKETS,
+            registry=self.registry,
         )
         self.events = Counter("ztad_api_events_scored", "Events scored by /predict", registry=self.registry)
-        self.alerts = Counter("ztad_api_alerts", "Events /predict decided to alert on", registry=self.registry)
+        self.alerts = Counter(
+            "ztad_api_alerts", "Events /predict decided to alert on", registry=self.registry
+        )
         age = Gauge(
-            "ztad_last_run_age_seconds", "Seconds since the newest nightly run finished (NaN: none yet)",
+            "ztad_last_run_age_seconds",
+            "Seconds since the newest nightly run finished (NaN: none yet)",
             registry=self.registry,
         )
         age.set_function(lambda: _age(last_run_finished()))

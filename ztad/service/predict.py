@@ -24,7 +24,9 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timestamp: str = Field(description="ISO 8601; without a zone it is UTC", examples=["2026-03-18T09:15:00Z"])
+    timestamp: str = Field(
+        description="ISO 8601; without a zone it is UTC", examples=["2026-03-18T09:15:00Z"]
+    )
     user_id: str = Field(examples=["u00042"])
     ip_address: str | None = Field(None, description="IPv4 or IPv6; null or '-' when the source has none")
     login_success: bool | int | str = Field(description="true/false, 1/0")
@@ -63,9 +65,13 @@ class Prediction(BaseModel):
     severity_level: str | None = None
     category: str | None = None
     reasons: list[dict[str, Any]] = Field(description="{code, text} per reason, for alerts")
-    top_features: list[dict[str, Any]] = Field(description="features behind an alert, with the user's baseline")
+    top_features: list[dict[str, Any]] = Field(
+        description="features behind an alert, with the user's baseline"
+    )
     detectors: list[str] = Field(description="sources that raised it: ensemble, rule:<code>")
-    cold_start: bool = Field(description="the user has no history yet: judged against peers and the organisation")
+    cold_start: bool = Field(
+        description="the user has no history yet: judged against peers and the organisation"
+    )
     maturity: float = Field(description="how far the user's own history is trusted, 0 new to 1 mature")
     model_version: str
 
@@ -99,7 +105,9 @@ def events_frame(events: list[Event]) -> pd.DataFrame:
         raw["ip_address"] = None
     if "resource" in raw:
         given = raw.pop("resource")
-        raw["resource_accessed"] = raw["resource_accessed"].fillna(given) if "resource_accessed" in raw else given
+        raw["resource_accessed"] = (
+            raw["resource_accessed"].fillna(given) if "resource_accessed" in raw else given
+        )
     canonical, quarantine = validate(raw, "request")
     if len(quarantine):
         first = quarantine.iloc[0]

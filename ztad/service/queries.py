@@ -36,7 +36,9 @@ def plain(value):
     """A database value as JSON: dates as ISO text, addresses as text, NaN as null."""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network | ipaddress.IPv6Network):
+    if isinstance(
+        value, ipaddress.IPv4Address | ipaddress.IPv6Address | ipaddress.IPv4Network | ipaddress.IPv6Network
+    ):
         return str(value)
     if isinstance(value, Decimal):
         return float(value)
@@ -100,7 +102,9 @@ def incidents_page(engine, filters: Filters) -> dict:
 def incident(engine, incident_id: str) -> dict | None:
     """One incident with its findings (oldest event first), or ``None``."""
     with engine.connect() as connection:
-        rows = _rows(connection, select(tables.incidents).where(tables.incidents.c.incident_id == incident_id))
+        rows = _rows(
+            connection, select(tables.incidents).where(tables.incidents.c.incident_id == incident_id)
+        )
         if not rows:
             return None
         findings = tables.findings
@@ -121,7 +125,11 @@ def view(engine, name: str, where: str = "", order: str = "", limit: int = 200, 
     ``where`` and ``order`` are SQL fragments written in this package, never from a request;
     values travel as bound ``params``.
     """
-    sql = f"SELECT * FROM {name}" + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else "")
+    sql = (
+        f"SELECT * FROM {name}"
+        + (f" WHERE {where}" if where else "")
+        + (f" ORDER BY {order}" if order else "")
+    )
     with engine.connect() as connection:
         return _rows(connection, text(sql + f" LIMIT {int(limit)}").bindparams(**params))
 
@@ -132,7 +140,9 @@ def latest_runs(engine, limit: int = 30) -> list[dict]:
     with engine.connect() as connection:
         if not inspect(connection).has_table(runs.name):
             return []
-        return _rows(connection, select(runs).order_by(desc(runs.c.day), desc(runs.c.started_at)).limit(limit))
+        return _rows(
+            connection, select(runs).order_by(desc(runs.c.day), desc(runs.c.started_at)).limit(limit)
+        )
 
 
 def last_run(engine) -> dict | None:

@@ -99,7 +99,9 @@ class StateHolder:
         replay a past day).
     """
 
-    def __init__(self, config: JobConfig, store, check_seconds: float = 30.0, pinned: LatestRun | None = None):
+    def __init__(
+        self, config: JobConfig, store, check_seconds: float = 30.0, pinned: LatestRun | None = None
+    ):
         self.config, self.store, self.check_seconds, self.pinned = config, store, check_seconds, pinned
         self._state: ScoringState | None = None
         self._source: LatestRun | None = None

@@ -16,8 +16,20 @@ from ztad.store import FindingsStore
 
 #: Canonical columns a client sends (labels are never model inputs).
 SENT = (
-    "event_id", "timestamp", "user_id", "device_id", "ip_address", "location", "latitude", "longitude",
-    "asn", "as_org", "department", "login_success", "resource", "bytes_transferred",
+    "event_id",
+    "timestamp",
+    "user_id",
+    "device_id",
+    "ip_address",
+    "location",
+    "latitude",
+    "longitude",
+    "asn",
+    "as_org",
+    "department",
+    "login_success",
+    "resource",
+    "bytes_transferred",
 )
 
 
@@ -76,10 +88,19 @@ def test_predict_gives_the_nightly_reasons_top_features_and_severity(replayed):
 
 def test_an_unknown_user_takes_the_cold_start_path(served_sqlite):
     event = {
-        "timestamp": "2026-03-18T10:00:00Z", "user_id": "someone-new", "ip_address": "198.51.100.7",
-        "login_success": True, "location": "Madrid, Spain", "resource_accessed": "wiki",
+        "timestamp": "2026-03-18T10:00:00Z",
+        "user_id": "someone-new",
+        "ip_address": "198.51.100.7",
+        "login_success": True,
+        "location": "Madrid, Spain",
+        "resource_accessed": "wiki",
     }
-    known = dict(event, user_id=str(read_parquet(day_dir(served_sqlite.config, SERVED_DAYS[0]) / "events.parquet")["user_id"].iloc[0]))
+    known = dict(
+        event,
+        user_id=str(
+            read_parquet(day_dir(served_sqlite.config, SERVED_DAYS[0]) / "events.parquet")["user_id"].iloc[0]
+        ),
+    )
     with client_of(served_sqlite.config) as client:
         body = client.post("/predict", json={"events": [event, known]}, headers=READ_HEADERS).json()
     new, old = body["predictions"]
