@@ -1,7 +1,8 @@
 """Shared fixtures: a real PostgreSQL database, small generated log sets and a served nightly run.
 
-In CI (``CI`` set) a test that needs PostgreSQL, Airflow or the Airflow stack may not be skipped: a skip of such a
-test is turned into a failure, so that a missing service can never pass silently.
+In CI (``CI`` set) a test that needs PostgreSQL, Airflow, the Airflow stack or Chromium may not be
+skipped: a skip of such a test is turned into a failure, so that a missing service can never pass
+silently.
 """
 
 import os
@@ -12,7 +13,7 @@ from tests.fixtures.logs import *  # noqa: F401,F403
 from tests.fixtures.postgres import *  # noqa: F401,F403
 from tests.fixtures.served import *  # noqa: F401,F403
 
-MUST_RUN_IN_CI = ("postgres", "airflow", "stack")
+MUST_RUN_IN_CI = ("postgres", "airflow", "stack", "browser")
 
 
 @pytest.hookimpl(hookwrapper=True)
