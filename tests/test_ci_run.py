@@ -16,14 +16,16 @@ def _stub(folder: Path, name: str, body: str) -> None:
 
 
 def _run_ci(tmp_path: Path, make_body: str) -> subprocess.CompletedProcess:
-    """Run a copy of .ci/run, without CI in its environment, whose ``make`` and ``pg_isready``
-    are stubs."""
+    """Run a copy of .ci/run, without CI in its environment, whose ``make``, ``pg_isready`` and
+    browser commands are stubs."""
     (tmp_path / ".ci").mkdir()
     shutil.copy(REPO / ".ci" / "run", tmp_path / ".ci" / "run")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     _stub(bin_dir, "make", make_body)
     _stub(bin_dir, "pg_isready", "exit 0")
+    for browser in ("chromium", "chromedriver"):  # present: nothing to install
+        _stub(bin_dir, browser, "exit 0")
     env = {key: value for key, value in os.environ.items() if key != "CI"}
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     command = ["bash", str(tmp_path / ".ci" / "run")]

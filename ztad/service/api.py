@@ -14,16 +14,25 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Cookie, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import OperationalError
 
 from ztad.config import JobConfig
 from ztad.service import queries
 from ztad.service.auth import READ, TRIAGE, ServiceSettings, bearer_token
 from ztad.service.metrics import ServiceMetrics
-from ztad.service.predict import BadEventError, Batch, Event, Predictions, events_frame, predictions
+from ztad.service.predict import (
+    NOT_BLANK,
+    BadEventError,
+    Batch,
+    Event,
+    Predictions,
+    events_frame,
+    predictions,
+)
 from ztad.service.state import LatestRun, NotReadyError, StateHolder
 from ztad.store import SEVERITY_LEVELS, TRIAGE_STATUSES
 
@@ -47,11 +56,40 @@ class Page(BaseModel):
 
 
 class Triage(BaseModel):
-    """A triage decision, under the rules of ``ztad triage``: the note is appended, time stamped."""
+    """A triage decision, under the rules of ``ztad triage``: the note is appended, time stamped.
 
-    status: TriageStatus | None = None
-    assignee: str | None = Field(None, max_length=200)
-    note: str | None = Field(None, max_length=4000)
+    At least one field; an empty ``assignee`` unassigns.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    status: TriageStatus = None
+    assignee: str = Field(None, max_length=200)
+    note: str = Field(None, min_length=1, max_length=4000, pattern=NOT_BLANK)
+
+    @model_validator(mode="after")
+    def _something(self) -> Triage:
+        if self.status is None and self.assignee is None and self.note is None:
+            raise ValueError("nothing to change: give status, assignee or note")
+        return self
+
+
+class Message(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+#: Answers every route may give besides its own.
+COMMON_RESPONSES = {
+    401: {"model": Message, "description": "no token, or not a valid one"},
+    403: {"model": Message, "description": "the token lacks the scope"},
+    503: {
+        "model": Message,
+        "description": "the findings database is unreachable or no run has scored a day yet",
+    },
+}
+NOT_FOUND = {404: {"model": Message, "description": "no such id"}}
 
 
 class Health(BaseModel):
@@ -85,6 +123,7 @@ def create_app(
         title="ztad",
         summary="Scores authentication events and serves the nightly job's findings.",
         version="1",
+        responses=COMMON_RESPONSES,
     )
     app.state.config, app.state.store, app.state.holder = config, store, holder
     app.state.settings, app.state.metrics = settings, metrics
@@ -136,7 +175,7 @@ def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -
         """Findings, most severe first, filtered and paged."""
         return queries.findings_page(engine, filters.to_query())
 
-    @app.get("/findings/{finding_id}", tags=["findings"])
+    @app.get("/findings/{finding_id}", tags=["findings"], responses=NOT_FOUND)
     def get_finding(finding_id: Annotated[str, Path(min_length=1)], _: Reader) -> dict:
         """One finding."""
         return _found(queries.finding(engine, finding_id), "finding", finding_id)
@@ -146,17 +185,17 @@ def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -
         """Incidents, most severe first, filtered and paged."""
         return queries.incidents_page(engine, filters.to_query())
 
-    @app.get("/incidents/{incident_id}", tags=["findings"])
+    @app.get("/incidents/{incident_id}", tags=["findings"], responses=NOT_FOUND)
     def get_incident(incident_id: Annotated[str, Path(min_length=1)], _: Reader) -> dict:
         """One incident with its findings."""
         return _found(queries.incident(engine, incident_id), "incident", incident_id)
 
-    @app.patch("/incidents/{incident_id}", tags=["triage"])
+    @app.patch("/incidents/{incident_id}", tags=["triage"], responses=NOT_FOUND)
     def triage_incident(incident_id: Annotated[str, Path(min_length=1)], body: Triage, _: Triager) -> dict:
         """Set status, assignee or a note; the incident's findings that follow it get its status."""
         return triage(store, "incident", incident_id, body)
 
-    @app.patch("/findings/{finding_id}", tags=["triage"])
+    @app.patch("/findings/{finding_id}", tags=["triage"], responses=NOT_FOUND)
     def triage_finding(finding_id: Annotated[str, Path(min_length=1)], body: Triage, _: Triager) -> dict:
         """Set a finding's status, assignee or a note."""
         return triage(store, "finding", finding_id, body)
@@ -185,7 +224,12 @@ def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -
             last_run=last,
         )
 
-    @app.get("/metrics", tags=["service"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
     def prometheus(_: Reader) -> Response:
         """Requests, latency, events scored and the age of the last run, in Prometheus text."""
         return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -240,7 +284,7 @@ def triage(store, target: str, target_id: str, body: Triage) -> dict:
     except UnknownTargetError as error:
         raise HTTPException(404, str(error)) from None
     except TriageError as error:
-        raise HTTPException(422, str(error)) from None
+        raise RequestValidationError([{"loc": ["body"], "msg": str(error), "type": "value_error"}]) from None
     return {k: queries.plain(v) for k, v in row.items()}
 
 

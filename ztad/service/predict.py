@@ -9,14 +9,37 @@ same checks (:func:`ztad.ingest.validation.validate`) that quarantine a bad log 
 from __future__ import annotations
 
 import math
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, WithJsonSchema
 
 #: The most events one request may carry.
 MAX_BATCH = 10_000
+
+
+#: At least one character that is not white space (as Python's ``str.strip`` sees it).
+NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
+#: ``login_success`` as the log readers accept it.
+LoginSuccess = bool | Literal[0, 1, "0", "1", "true", "false", "True", "False", "TRUE", "FALSE"]
+
+
+#: An address, or none: the schema says so with the standard ``ipv4`` / ``ipv6`` formats.
+Address = Annotated[
+    IPvAnyAddress | Literal["-"] | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "ipv4"},
+                {"type": "string", "format": "ipv6"},
+                {"type": "string", "enum": ["-"]},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class Event(BaseModel):
@@ -24,22 +47,21 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timestamp: str = Field(
+    timestamp: datetime = Field(
         description="ISO 8601; without a zone it is UTC", examples=["2026-03-18T09:15:00Z"]
     )
-    user_id: str = Field(examples=["u00042"])
-    ip_address: str | None = Field(None, description="IPv4 or IPv6; null or '-' when the source has none")
-    login_success: bool | int | str = Field(description="true/false, 1/0")
+    user_id: str = Field(min_length=1, max_length=256, pattern=NOT_BLANK, examples=["u00042"])
+    ip_address: Address = Field(None, description="IPv4 or IPv6; null or '-' when the source has none")
+    login_success: LoginSuccess = Field(description="true/false, 1/0")
     device_id: str | None = None
     location: str | None = Field(None, examples=["Madrid, Spain"])
     resource_accessed: str | None = None
     resource: str | None = None
-    access_time: str | None = None
-    bytes_transferred: int | None = Field(None, ge=0)
+    bytes_transferred: int | None = Field(None, ge=0, lt=2**63)
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     department: str | None = None
-    asn: int | str | None = None
+    asn: int | None = Field(None, ge=0, lt=2**32)
     as_org: str | None = None
     event_id: str | None = None
 
@@ -97,7 +119,7 @@ def events_frame(events: list[Event]) -> pd.DataFrame:
     """Canonical events from the request, or :class:`BadEventError` for the first bad one."""
     from ztad.ingest.validation import validate
 
-    raw = pd.DataFrame([e.model_dump(exclude_none=True) for e in events])
+    raw = pd.DataFrame([e.model_dump(mode="json", exclude_none=True) for e in events])
     for column in ("timestamp", "user_id", "login_success"):
         if column not in raw:
             raw[column] = None
