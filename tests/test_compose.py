@@ -20,12 +20,17 @@ TOP_LEVEL = {"dags", "plugins", "ztad", "tests", "bench", ".ci", "ztad-home"}
 INIT_TARGET = "/docker-entrypoint-initdb.d/10-init-databases.sh"
 
 AIRFLOW_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
-LONG_RUNNING = ("postgres", *AIRFLOW_SERVICES, "redis", "airflow-worker")
+#: The scoring API and the dashboard: ztad's own processes, on the project image.
+ZTAD_SERVICES = ("api", "dashboard")
+LONG_RUNNING = ("postgres", *AIRFLOW_SERVICES, "redis", "airflow-worker", *ZTAD_SERVICES)
 _VARIABLE = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 #: The variables an operator must set (in .env): the stack has no default for them.
-REQUIRED = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "ZTAD_DB_PASSWORD")
+REQUIRED = ("POSTGRES_PASSWORD", "AIRFLOW_DB_PASSWORD", "ZTAD_DB_PASSWORD", "ZTAD_API_TOKEN")
 #: An .env with the required variables and nothing else.
-DOT_ENV = {"POSTGRES_PASSWORD": "pg-9f2c41", "AIRFLOW_DB_PASSWORD": "af-77d0e3", "ZTAD_DB_PASSWORD": "zt-0b5a18"}
+DOT_ENV = {
+    "POSTGRES_PASSWORD": "pg-9f2c41", "AIRFLOW_DB_PASSWORD": "af-77d0e3", "ZTAD_DB_PASSWORD": "zt-0b5a18",
+    "ZTAD_API_TOKEN": "api-3c61e0",
+}
 #: Secrets that airflow-init generates into the airflow-config volume, and the Airflow
 #: settings that read them.
 GENERATED = {
@@ -354,13 +359,15 @@ def test_with_only_the_passwords_set_every_secret_is_the_operators_or_generated(
 
 def test_ports_listen_on_loopback_by_default(compose):
     assert [s for s in compose["services"] if compose["services"][s].get("ports")] == [
-        "postgres", "airflow-api-server",
+        "postgres", "airflow-api-server", "api", "dashboard",
     ]
     assert published_beyond_loopback(compose, DOT_ENV) == []
     opened = {**DOT_ENV, "ZTAD_BIND_ADDRESS": "0.0.0.0"}
     assert published_beyond_loopback(compose, opened) == [
         "postgres: ${ZTAD_BIND_ADDRESS:-127.0.0.1}:${ZTAD_PG_PORT:-5433}:5432",
         "airflow-api-server: ${ZTAD_BIND_ADDRESS:-127.0.0.1}:${AIRFLOW_PORT:-8080}:8080",
+        "api: ${ZTAD_BIND_ADDRESS:-127.0.0.1}:${ZTAD_API_PORT:-8000}:8000",
+        "dashboard: ${ZTAD_BIND_ADDRESS:-127.0.0.1}:${ZTAD_DASHBOARD_PORT:-8501}:8501",
     ]
 
 
@@ -489,3 +496,35 @@ def test_the_build_copies_only_named_project_paths_never_the_whole_context(compo
 
 def test_copying_the_whole_context_is_noticed():
     assert copied_sources("FROM x\nCOPY --chown=a:0 . /opt/ztad\n") == ["."]
+
+
+# --------------------------------------------------------------------------- the API and the dashboard
+
+
+@pytest.mark.parametrize("name", ZTAD_SERVICES)
+def test_the_api_and_the_dashboard_serve_the_findings_database_and_the_shared_state(compose, name):
+    service = compose["services"][name]
+    env = environment(service)
+    url = make_url(env["ZTAD_DATABASE_URL"])
+    assert (url.username, url.password, url.host, url.database) == ("ztad", DOT_ENV["ZTAD_DB_PASSWORD"], "postgres", "ztad")
+    assert env["ZTAD_API_TOKEN"] == DOT_ENV["ZTAD_API_TOKEN"] and env["ZTAD_API_READ_TOKEN"] == ""
+    assert mounts(service)[env["ZTAD_HOME"]] == "ztad-home"
+    assert service["entrypoint"] == ["ztad"] and service["command"][0] == ("serve" if name == "api" else name)
+    assert resolve(service["image"]) == resolve(compose["services"]["airflow-scheduler"]["image"])
+    assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", ZTAD_SERVICES)
+def test_the_api_and_the_dashboard_refuse_to_start_without_a_token(compose, name):
+    with pytest.raises(MissingVariable, match="ZTAD_API_TOKEN"):
+        environment(compose["services"][name], env={**DOT_ENV, "ZTAD_API_TOKEN": ""})
+
+
+@pytest.mark.parametrize("name", ZTAD_SERVICES)
+def test_the_health_check_keeps_the_token_off_the_command_line(compose, name):
+    service = compose["services"][name]
+    test = " ".join(service["healthcheck"]["test"])
+    assert "os.environ['ZTAD_API_TOKEN']" in test and DOT_ENV["ZTAD_API_TOKEN"] not in resolve(test)
+    port = service["command"][service["command"].index("--port") + 1]
+    assert service["healthcheck"]["test"][-1] == port
+    assert resolve(service["ports"][0]).endswith(f":{port}")

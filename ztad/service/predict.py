@@ -138,19 +138,27 @@ def events_frame(events: list[Event]) -> pd.DataFrame:
 
 
 def predictions(scored, state) -> Predictions:
-    """The response for :class:`ztad.pipeline.scoring.Scored` events."""
+    """The response for :class:`ztad.pipeline.scoring.Scored` events, in their order.
+
+    Findings rows are those of the flagged events, in event order (an event posted twice is
+    answered twice).
+    """
     events, frame = scored.events, scored.scored
-    findings = scored.findings.set_index("event_id") if len(scored.findings) else None
-    decisions = np.where(frame["flagged"], "alert", np.where(frame["suppressed"], "suppressed", "normal"))
-    maturity = scored.features["ctx_maturity"].to_numpy(float) if "ctx_maturity" in scored.features else None
+    flagged = frame["flagged"].to_numpy(bool)
+    finding_of = np.full(len(events), -1)
+    finding_of[np.flatnonzero(flagged)] = np.arange(int(flagged.sum()))
+    findings = scored.findings.to_dict("records")
+    decisions = np.where(flagged, "alert", np.where(frame["suppressed"], "suppressed", "normal"))
+    maturity = scored.features["ctx_maturity"].to_numpy(float)
+    times = events["timestamp"].map(lambda t: t.isoformat()).tolist()
     out = []
-    for i, event_id in enumerate(events["event_id"].astype(str)):
-        finding = findings.loc[event_id] if findings is not None and decisions[i] == "alert" else None
+    for i, (event_id, user_id) in enumerate(zip(events["event_id"].astype(str), events["user_id"].astype(str))):
+        finding = findings[finding_of[i]] if finding_of[i] >= 0 else None
         out.append(
             Prediction(
                 event_id=event_id,
-                user_id=str(events["user_id"].iat[i]),
-                timestamp=events["timestamp"].iat[i].isoformat(),
+                user_id=user_id,
+                timestamp=times[i],
                 score=float(frame["score"].iat[i]),
                 threshold=float(frame["threshold"].iat[i]),
                 decision=str(decisions[i]),
@@ -161,7 +169,7 @@ def predictions(scored, state) -> Predictions:
                 top_features=[] if finding is None else _plain(list(finding["top_features"])),
                 detectors=[] if finding is None else list(finding["detectors"]),
                 cold_start=bool(scored.cold_start[i]),
-                maturity=0.0 if maturity is None else float(maturity[i]),
+                maturity=float(maturity[i]),
                 model_version=state.model_version,
             )
         )

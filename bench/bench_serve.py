@@ -1,0 +1,128 @@
+"""How fast ``ztad serve`` answers ``/predict``: single-event latency and batch throughput.
+
+Starts the real server (``ztad serve``, uvicorn) in a subprocess on this machine over a state
+folder with at least one nightly run (``--home``; without it, generates a small organisation and
+runs two days into a temporary folder), then times, with one keep-alive HTTP client:
+
+- single events, one request each: p50 / p95 / p99 latency (target p95 <= 20 ms);
+- batches of ``--batch`` events: events per second (target >= 20,000 in batches of 1,000).
+
+The events are the last run day's own, re-posted. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/bench_serve.py
+    .venv/bin/python bench/bench_serve.py --home ztad-home/demo --singles 1000 --batches 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from ztad.config import JobConfig, SourceConfig
+from ztad.pipeline.workfiles import day_dir, read_parquet
+from ztad.store import FindingsStore
+
+TOKEN = "bench-token"
+
+
+def _prepared_home(workdir: Path) -> Path:
+    from ztad import pipeline
+    from ztad.synth import generate
+
+    start = date(2026, 3, 2)
+    summary = generate(workdir / "logs", start=start, days=16, users=200, seed=3, clean_days=14)
+    print(f"generated {summary}", flush=True)
+    config = JobConfig(source=SourceConfig(root=str(workdir / "logs")), home=workdir / "home")
+    pipeline.run_range(start + timedelta(days=14), start + timedelta(days=15), config)
+    return workdir / "home"
+
+
+def _events(home: Path) -> list[dict]:
+    """The last run day's events as a client would post them."""
+    config = JobConfig(source=SourceConfig(root="unused"), home=home)
+    day = FindingsStore(config.resolved_database_url).runs()["day"].max()
+    events = read_parquet(day_dir(config, date.fromisoformat(str(day)[:10])) / "events.parquet")
+    columns = ["timestamp", "user_id", "device_id", "ip_address", "location", "login_success",
+               "resource", "bytes_transferred"]
+    frame = events[columns].astype(object).where(events[columns].notna(), None)
+    frame["timestamp"] = events["timestamp"].map(lambda t: t.isoformat())
+    return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dict("records")]
+
+
+def _serve(home: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, ZTAD_API_TOKEN=TOKEN)
+    command = [sys.executable, "-m", "ztad.cli", "serve", "--home", str(home), "--port", str(port)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait(client: httpx.Client, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped: {server.stderr.read()}")
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not answer within 120 s")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="a state folder with nightly runs (default: prepare one)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--singles", type=int, default=500, help="single-event requests timed")
+    parser.add_argument("--batch", type=int, default=1000, help="events per batch request")
+    parser.add_argument("--batches", type=int, default=20, help="batch requests timed")
+    args = parser.parse_args()
+
+    home = args.home.resolve() if args.home else _prepared_home(Path(tempfile.mkdtemp(prefix="ztad-bench-serve-")))
+    events = _events(home)
+    print(f"{len(events):,} events of the last run day; server on 127.0.0.1:{args.port}", flush=True)
+    server = _serve(home, args.port)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", headers=headers, timeout=120) as client:
+            _wait(client, server)
+            for event in events[:20]:  # warm-up: first requests load the model and the baseline
+                client.post("/predict", json=event).raise_for_status()
+            latencies = []
+            for i in range(args.singles):
+                began = time.perf_counter()
+                client.post("/predict", json=events[i % len(events)]).raise_for_status()
+                latencies.append((time.perf_counter() - began) * 1000)
+            print(
+                f"single event: p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, "
+                f"p99 {_percentile(latencies, 99):.1f} ms over {args.singles} requests (target p95 <= 20 ms)"
+            )
+            batch = (events * (args.batch // len(events) + 1))[: args.batch]
+            began = time.perf_counter()
+            for _ in range(args.batches):
+                client.post("/predict", json={"events": batch}).raise_for_status()
+            seconds = time.perf_counter() - began
+            rate = args.batch * args.batches / seconds
+            print(
+                f"batches of {args.batch}: {rate:,.0f} events/s, {seconds / args.batches * 1000:.0f} ms per "
+                f"request over {args.batches} requests (target >= 20,000 events/s)"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
