@@ -51,8 +51,16 @@ def _events(home: Path) -> list[dict]:
     config = JobConfig(source=SourceConfig(root="unused"), home=home)
     day = FindingsStore(config.resolved_database_url).runs()["day"].max()
     events = read_parquet(day_dir(config, date.fromisoformat(str(day)[:10])) / "events.parquet")
-    columns = ["timestamp", "user_id", "device_id", "ip_address", "location", "login_success",
-               "resource", "bytes_transferred"]
+    columns = [
+        "timestamp",
+        "user_id",
+        "device_id",
+        "ip_address",
+        "location",
+        "login_success",
+        "resource",
+        "bytes_transferred",
+    ]
     frame = events[columns].astype(object).where(events[columns].notna(), None)
     frame["timestamp"] = events["timestamp"].map(lambda t: t.isoformat())
     return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dict("records")]
@@ -90,7 +98,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="batch requests timed")
     args = parser.parse_args()
 
-    home = args.home.resolve() if args.home else _prepared_home(Path(tempfile.mkdtemp(prefix="ztad-bench-serve-")))
+    home = (
+        args.home.resolve()
+        if args.home
+        else _prepared_home(Path(tempfile.mkdtemp(prefix="ztad-bench-serve-")))
+    )
     events = _events(home)
     print(f"{len(events):,} events of the last run day; server on 127.0.0.1:{args.port}", flush=True)
     server = _serve(home, args.port)
@@ -106,8 +118,9 @@ def main() -> None:
                 client.post("/predict", json=events[i % len(events)]).raise_for_status()
                 latencies.append((time.perf_counter() - began) * 1000)
             print(
-                f"single event: p50 {_percentile(latencies, 50):.1f} ms, p95 {_percentile(latencies, 95):.1f} ms, "
-                f"p99 {_percentile(latencies, 99):.1f} ms over {args.singles} requests (target p95 <= 20 ms)"
+                f"single event: p50 {_percentile(latencies, 50):.1f} ms, "
+                f"p95 {_percentile(latencies, 95):.1f} ms, p99 {_percentile(latencies, 99):.1f} ms "
+                f"over {args.singles} requests (target p95 <= 20 ms)"
             )
             batch = (events * (args.batch // len(events) + 1))[: args.batch]
             began = time.perf_counter()

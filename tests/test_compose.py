@@ -506,7 +506,8 @@ def test_the_api_and_the_dashboard_serve_the_findings_database_and_the_shared_st
     service = compose["services"][name]
     env = environment(service)
     url = make_url(env["ZTAD_DATABASE_URL"])
-    assert (url.username, url.password, url.host, url.database) == ("ztad", DOT_ENV["ZTAD_DB_PASSWORD"], "postgres", "ztad")
+    expected = ("ztad", DOT_ENV["ZTAD_DB_PASSWORD"], "postgres", "ztad")
+    assert (url.username, url.password, url.host, url.database) == expected
     assert env["ZTAD_API_TOKEN"] == DOT_ENV["ZTAD_API_TOKEN"] and env["ZTAD_API_READ_TOKEN"] == ""
     assert mounts(service)[env["ZTAD_HOME"]] == "ztad-home"
     assert service["entrypoint"] == ["ztad"] and service["command"][0] == ("serve" if name == "api" else name)

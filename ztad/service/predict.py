@@ -152,7 +152,9 @@ def predictions(scored, state) -> Predictions:
     maturity = scored.features["ctx_maturity"].to_numpy(float)
     times = events["timestamp"].map(lambda t: t.isoformat()).tolist()
     out = []
-    for i, (event_id, user_id) in enumerate(zip(events["event_id"].astype(str), events["user_id"].astype(str))):
+    for i, (event_id, user_id) in enumerate(
+        zip(events["event_id"].astype(str), events["user_id"].astype(str))
+    ):
         finding = findings[finding_of[i]] if finding_of[i] >= 0 else None
         out.append(
             Prediction(
