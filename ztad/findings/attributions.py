@@ -30,6 +30,7 @@ weights of its top features (:func:`combined_shares`).
 from __future__ import annotations
 
 import logging
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,20 @@ def _credit_matrix(estimator, features: np.ndarray, n_features: int):
     )
 
 
+#: What a fitted forest's explanations derive from its trees alone, kept while the forest lives:
+#: a loaded model explains day after day (the scoring service, request after request).
+_CREDITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_EXPLAINERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_credit_matrix(estimator, features: np.ndarray, n_features: int):
+    """:func:`_credit_matrix`, computed once per fitted tree."""
+    credit = _CREDITS.get(estimator)
+    if credit is None:
+        credit = _CREDITS[estimator] = _credit_matrix(estimator, features, n_features)
+    return credit
+
+
 def isolation_forest_attributions(forest, X) -> np.ndarray:
     """Per row and feature, how much it shortened the row's mean path length in ``forest``.
 
@@ -139,7 +154,7 @@ def isolation_forest_attributions(forest, X) -> np.ndarray:
         rows = values[:, features] if subsets else values
         mapping = np.asarray(features) if subsets else np.arange(n_features)
         path = estimator.decision_path(rows)
-        total += (path @ _credit_matrix(estimator, mapping, n_features)).toarray()
+        total += (path @ _cached_credit_matrix(estimator, mapping, n_features)).toarray()
     return -total / len(forest.estimators_)
 
 
@@ -175,7 +190,9 @@ def isolation_forest_shap(forest, X) -> np.ndarray:
 
     # The forest decides on float32 inputs: round the same way before comparing thresholds.
     values = np.asarray(X, dtype=np.float32).astype(np.float64)
-    explainer = shap.TreeExplainer(forest_as_shap_model(forest))
+    explainer = _EXPLAINERS.get(forest)
+    if explainer is None:
+        explainer = _EXPLAINERS[forest] = shap.TreeExplainer(forest_as_shap_model(forest))
     return -np.asarray(explainer.shap_values(values, check_additivity=False), dtype=np.float64)
 
 

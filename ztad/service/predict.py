@@ -63,6 +63,7 @@ class Event(BaseModel):
     department: str | None = None
     asn: int | None = Field(None, ge=0, lt=2**32)
     as_org: str | None = None
+    auth_method: str | None = Field(None, examples=["password", "publickey"])
     event_id: str | None = None
 
 

@@ -28,6 +28,7 @@ SENT = (
     "as_org",
     "department",
     "login_success",
+    "auth_method",
     "resource",
     "bytes_transferred",
 )
