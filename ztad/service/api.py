@@ -30,8 +30,8 @@ from ztad.service.predict import (
     Batch,
     Event,
     Predictions,
-    events_frame,
-    predictions,
+    readable_errors,
+    score_request,
 )
 from ztad.service.state import LatestRun, NotReadyError, StateHolder
 from ztad.store import SEVERITY_LEVELS, TRIAGE_STATUSES
@@ -256,25 +256,6 @@ class Filters:
         return queries.Filters(self.day, self.user, self.severity, self.status, self.limit, self.offset)
 
 
-def score_request(app: FastAPI, events: list[Event]) -> Predictions:
-    """Score events on the nightly code path; what the API and the dashboard's upload share."""
-    from ztad.pipeline.scoring import score_events
-
-    state = app.state.holder.current()
-    frame = events_frame(events)
-    scored = score_events(
-        frame,
-        day=state.day,
-        model=state.model,
-        baseline=state.baseline,
-        config=app.state.config,
-        allowlist=state.allowlist,
-    )
-    app.state.metrics.events.inc(len(frame))
-    app.state.metrics.alerts.inc(int(scored.scored["flagged"].sum()))
-    return predictions(scored, state)
-
-
 def triage(store, target: str, target_id: str, body: Triage) -> dict:
     """Apply a triage decision with :func:`ztad.feedback.triage.update`."""
     from ztad.feedback.triage import TriageError, UnknownTargetError, update
@@ -314,6 +295,10 @@ def _observe_requests(app: FastAPI, metrics: ServiceMetrics) -> None:
 
 
 def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        return JSONResponse(status_code=422, content={"detail": readable_errors(error.errors(), error.body)})
+
     @app.exception_handler(BadEventError)
     async def bad_event(request: Request, error: BadEventError):
         loc = ["body", "events", error.index, error.field]

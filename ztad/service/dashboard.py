@@ -205,8 +205,7 @@ def add_dashboard(app: FastAPI) -> None:
 
     @app.post("/ui/upload", include_in_schema=False, response_class=HTMLResponse)
     def upload(request: Request, file: Annotated[UploadFile, File()]):
-        from ztad.service.api import score_request
-        from ztad.service.predict import BadEventError
+        from ztad.service.predict import BadEventError, score_request
         from ztad.service.state import NotReadyError
 
         scopes = _scopes(request)

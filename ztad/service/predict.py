@@ -116,6 +116,32 @@ class BadEventError(ValueError):
         self.index, self.field, self.reason = index, field, reason
 
 
+#: Names pydantic gives the members of a union in an error's location (``Batch | Event``, the
+#: types of ``login_success``): not fields, so left out of the locations a client reads.
+_UNION_TAGS = {"Batch", "Event", "bool", "int", "str", "float", "none"}
+
+
+def readable_errors(errors: list[dict], body) -> list[dict]:
+    """Validation errors with locations that name fields only (``body, events, 3, ip_address``).
+
+    A body is either a batch or one event: only the errors of the shape it has are kept
+    (one with ``events`` is a batch), each location once.
+    """
+    batch = isinstance(body, dict) and "events" in body
+    out, seen = [], set()
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        if len(loc) > 1 and loc[0] == "body" and loc[1] in ("Batch", "Event"):
+            if (loc[1] == "Batch") != batch:
+                continue
+        loc = [part for part in loc if not (isinstance(part, str) and (part in _UNION_TAGS or "[" in part))]
+        if tuple(loc) in seen:
+            continue
+        seen.add(tuple(loc))
+        out.append({"loc": loc, "msg": error.get("msg", ""), "type": error.get("type", "value_error")})
+    return out
+
+
 def events_frame(events: list[Event]) -> pd.DataFrame:
     """Canonical events from the request, or :class:`BadEventError` for the first bad one."""
     from ztad.ingest.validation import validate
@@ -182,6 +208,26 @@ def predictions(scored, state) -> Predictions:
         threshold=float(state.model.threshold),
         predictions=out,
     )
+
+
+def score_request(app, events: list[Event]) -> Predictions:
+    """Score events on the nightly code path with ``app``'s state (a :func:`ztad.service.api.create_app`
+    app); what ``/predict`` and the dashboard's upload share."""
+    from ztad.pipeline.scoring import score_events
+
+    state = app.state.holder.current()
+    frame = events_frame(events)
+    scored = score_events(
+        frame,
+        day=state.day,
+        model=state.model,
+        baseline=state.baseline,
+        config=app.state.config,
+        allowlist=state.allowlist,
+    )
+    app.state.metrics.events.inc(len(frame))
+    app.state.metrics.alerts.inc(int(scored.scored["flagged"].sum()))
+    return predictions(scored, state)
 
 
 def _text(value) -> str | None:

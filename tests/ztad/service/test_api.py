@@ -167,7 +167,11 @@ def test_predict_refuses_a_bad_event_naming_its_field(client):
     assert detail["loc"] == ["body", "events", 1, "ip_address"] and "IP" in detail["msg"]
     missing = client.post("/predict", json={"events": [{"user_id": "u1"}]}, headers=READ_HEADERS)
     assert missing.status_code == 422
-    assert any("timestamp" in d["loc"] for d in missing.json()["detail"])
+    assert {tuple(d["loc"]) for d in missing.json()["detail"]} == {
+        ("body", "events", 0, "timestamp"), ("body", "events", 0, "login_success")
+    }
+    one = client.post("/predict", json=event, headers=READ_HEADERS)
+    assert one.status_code == 422 and [d["loc"] for d in one.json()["detail"]] == [["body", "ip_address"]]
 
 
 def test_one_event_gets_one_prediction(client, served):
