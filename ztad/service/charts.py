@@ -17,7 +17,9 @@ ALERT, NORMAL, FAILED, MUTED = "#c0392b", "#2c7fb8", "#e67e22", "#95a5a6"
 def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="{escape(label)}">' + "".join(body) + "</svg>"
+        f'height="{height}" style="max-width:100%;height:auto" role="img" aria-label="{escape(label)}">'
+        + "".join(body)
+        + "</svg>"
     )
 
 
