@@ -281,73 +281,42 @@ def _totals(rows: list[dict], key: str) -> list[tuple[str, float]]:
 
 
 def _user_day(app: FastAPI, incident: dict) -> dict:
-    """The timeline and places of the incident's user on its day, from the day's work files when
-    they are still there (every event), else from its findings alone."""
-    from ztad.behaviour.baselines import event_coordinates
+    """The timeline and places of the incident's user on its day: every event of the user from
+    the day's work files while they are kept, else the incident's findings alone."""
+    import pandas as pd
+
     from ztad.pipeline.workfiles import day_dir, read_parquet
 
     findings = incident["findings"]
     alerts = {f["event_id"] for f in findings}
     user = incident.get("user_id") or (findings[0]["user_id"] if findings else None)
-    folder = day_dir(app.state.config, date.fromisoformat(incident["day"]))
-    if user is None or not (folder / "events.parquet").exists():
-        return _from_findings(findings)
-    events = read_parquet(folder / "events.parquet")
-    events = events[events["user_id"] == user].sort_values("timestamp").reset_index(drop=True)
-    places = event_coordinates(events)
-    timeline, points = [], []
-    for i, event in events.iterrows():
-        when = event["timestamp"]
-        alert = str(event["event_id"]) in alerts
-        place = event["location"] if isinstance(event["location"], str) else "unknown place"
-        text = f"{when:%H:%M} {place} {'login' if event['login_success'] else 'failed login'}"
-        timeline.append(
-            {
-                "hour": when.hour + when.minute / 60,
-                "alert": alert,
-                "success": bool(event["login_success"]),
-                "text": text,
-            }
-        )
-        points.append(
-            {
-                "lat": float(places["lat"].iat[i]),
-                "lon": float(places["lon"].iat[i]),
-                "place": place,
-                "alert": alert,
-            }
-        )
-    return {"timeline": timeline, "places": points}
+    path = day_dir(app.state.config, date.fromisoformat(incident["day"])) / "events.parquet"
+    if user is not None and path.exists():
+        events = read_parquet(path)
+        events = events[events["user_id"] == user]
+    elif findings:
+        events = pd.DataFrame(findings).rename(columns={"event_time": "timestamp"})
+        events["latitude"], events["longitude"] = float("nan"), float("nan")
+    else:
+        return {"timeline": [], "places": []}
+    events = events.assign(timestamp=pd.to_datetime(events["timestamp"], utc=True))
+    return _day_marks(events.sort_values("timestamp").reset_index(drop=True), alerts)
 
 
-def _from_findings(findings: list[dict]) -> dict:
-    import pandas as pd
-
+def _day_marks(events, alerts: set[str]) -> dict:
+    """Timeline marks and map points of a user's events (a handful), in time order."""
     from ztad.behaviour.baselines import event_coordinates
 
-    if not findings:
-        return {"timeline": [], "places": []}
-    frame = pd.DataFrame(findings).sort_values("event_time").reset_index(drop=True)
-    frame["latitude"], frame["longitude"] = float("nan"), float("nan")
-    places = event_coordinates(frame)
+    places = event_coordinates(events)
     timeline, points = [], []
-    for i, f in frame.iterrows():
-        when = pd.Timestamp(f["event_time"])
-        place = f["location"] or "unknown place"
+    for i, event in enumerate(events.to_dict("records")):
+        when, success = event["timestamp"], bool(event["login_success"])
+        alert = str(event["event_id"]) in alerts
+        place = event["location"] if isinstance(event["location"], str) else "unknown place"
+        text = f"{when:%H:%M} {place} {'login' if success else 'failed login'}"
         timeline.append(
-            {
-                "hour": when.hour + when.minute / 60,
-                "alert": True,
-                "success": bool(f["login_success"]),
-                "text": f"{when:%H:%M} {place}",
-            }
+            {"hour": when.hour + when.minute / 60, "alert": alert, "success": success, "text": text}
         )
-        points.append(
-            {
-                "lat": float(places["lat"].iat[i]),
-                "lon": float(places["lon"].iat[i]),
-                "place": place,
-                "alert": True,
-            }
-        )
+        lat, lon = float(places["lat"].iat[i]), float(places["lon"].iat[i])
+        points.append({"lat": lat, "lon": lon, "place": place, "alert": alert})
     return {"timeline": timeline, "places": points}
