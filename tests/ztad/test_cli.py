@@ -238,3 +238,18 @@ def test_an_unreachable_database_outside_a_run_is_one_line(cli_home, capsys):
     assert main(["runs", "--db", "postgresql+psycopg://ztad@127.0.0.1:9/ztad?connect_timeout=2"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("ztad: error: the findings database failed: ") and "--db" in line
+
+
+@pytest.mark.parametrize("command", ["serve", "dashboard"])
+def test_serve_and_dashboard_refuse_to_start_without_a_token(cli_home, monkeypatch, capsys, command):
+    monkeypatch.delenv("ZTAD_API_TOKEN", raising=False)
+    monkeypatch.delenv("ZTAD_API_READ_TOKEN", raising=False)
+    assert main([command, "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ztad: error: no API token") and "ZTAD_API_TOKEN" in err and "Traceback" not in err
+
+
+def test_serve_and_dashboard_listen_on_loopback_by_default():
+    args = build_parser().parse_args(["dashboard"])
+    assert (args.host, args.port) == ("127.0.0.1", 8501)
+    assert build_parser().parse_args(["serve", "--port", "9000"]).port == 9000
