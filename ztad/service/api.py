@@ -25,7 +25,8 @@ from ztad.service import queries
 from ztad.service.auth import READ, TRIAGE, ServiceSettings, bearer_token
 from ztad.service.metrics import ServiceMetrics
 from ztad.service.predict import (
-    NOT_BLANK,
+    FILLED_TEXT,
+    NO_NUL,
     BadEventError,
     Batch,
     Event,
@@ -64,8 +65,8 @@ class Triage(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     status: TriageStatus = None
-    assignee: str = Field(None, max_length=200)
-    note: str = Field(None, min_length=1, max_length=4000, pattern=NOT_BLANK)
+    assignee: str = Field(None, max_length=200, pattern=NO_NUL)
+    note: str = Field(None, min_length=1, max_length=4000, pattern=FILLED_TEXT)
 
     @model_validator(mode="after")
     def _something(self) -> Triage:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from html import escape
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -107,6 +108,8 @@ def add_dashboard(app: FastAPI) -> None:
 
         if TRIAGE not in _scopes(request):
             return HTMLResponse("This token may read but not triage.", status_code=403)
+        if "\x00" in status + assignee + note:  # the database cannot store it
+            return HTMLResponse("Not saved: the text holds a NUL character.", status_code=422)
         try:
             update(
                 app.state.store,
@@ -117,7 +120,7 @@ def add_dashboard(app: FastAPI) -> None:
                 note=note or None,
             )
         except TriageError as error:
-            return HTMLResponse(f"Not saved: {error}", status_code=422)
+            return HTMLResponse(f"Not saved: {escape(str(error))}", status_code=422)
         return RedirectResponse(f"/ui/incidents/{quote(incident_id)}?saved=1", status_code=303)
 
     @app.get("/ui/users/{user_id}", include_in_schema=False, response_class=HTMLResponse)

@@ -21,7 +21,13 @@ MAX_BATCH = 10_000
 
 
 #: At least one character that is not white space (as Python's ``str.strip`` sees it).
-NOT_BLANK = r"[^\s\x1c-\x1f\x85]"
+NOT_BLANK = r"[^\s\x00\x1c-\x1f\x85]"
+#: Text without a NUL character (the database cannot store one; a log row with one is quarantined).
+NO_NUL = r"^[^\x00]*$"
+#: Text with something in it, and no NUL character.
+FILLED_TEXT = rf"^[^\x00]*{NOT_BLANK}[^\x00]*$"
+#: Text an event's fields hold.
+Text = Annotated[str, Field(pattern=NO_NUL)]
 #: ``login_success`` as the log readers accept it.
 LoginSuccess = bool | Literal[0, 1, "0", "1", "true", "false", "True", "False", "TRUE", "FALSE"]
 
@@ -50,21 +56,21 @@ class Event(BaseModel):
     timestamp: datetime = Field(
         description="ISO 8601; without a zone it is UTC", examples=["2026-03-18T09:15:00Z"]
     )
-    user_id: str = Field(min_length=1, max_length=256, pattern=NOT_BLANK, examples=["u00042"])
+    user_id: str = Field(min_length=1, max_length=256, pattern=FILLED_TEXT, examples=["u00042"])
     ip_address: Address = Field(None, description="IPv4 or IPv6; null or '-' when the source has none")
     login_success: LoginSuccess = Field(description="true/false, 1/0")
-    device_id: str | None = None
-    location: str | None = Field(None, examples=["Madrid, Spain"])
-    resource_accessed: str | None = None
-    resource: str | None = None
+    device_id: Text | None = None
+    location: Text | None = Field(None, examples=["Madrid, Spain"])
+    resource_accessed: Text | None = None
+    resource: Text | None = None
     bytes_transferred: int | None = Field(None, ge=0, lt=2**63)
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
-    department: str | None = None
+    department: Text | None = None
     asn: int | None = Field(None, ge=0, lt=2**32)
-    as_org: str | None = None
-    auth_method: str | None = Field(None, examples=["password", "publickey"])
-    event_id: str | None = None
+    as_org: Text | None = None
+    auth_method: Text | None = Field(None, examples=["password", "publickey"])
+    event_id: Text | None = None
 
 
 class Batch(BaseModel):
