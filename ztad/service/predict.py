@@ -63,7 +63,7 @@ class Event(BaseModel):
     location: Text | None = Field(None, examples=["Madrid, Spain"])
     resource_accessed: Text | None = None
     resource: Text | None = None
-    bytes_transferred: int | None = Field(None, ge=0, lt=2**63)
+    bytes_transferred: int | None = Field(None, ge=0, le=2**53 - 1)  # exact in JSON numbers
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     department: Text | None = None
