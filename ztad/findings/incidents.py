@@ -1,6 +1,6 @@
 """Group a day's findings into incidents, so that one attack is one row to triage.
 
-Two kinds of incident:
+Three kinds of incident:
 
 - **source**: every finding of the day from one source that attacked several accounts:
   a password spray (a finding with the ``password_spray`` reason), or failed-login bursts
@@ -8,13 +8,17 @@ Two kinds of incident:
   The source is the client IP address, else the workstation for sign-ins logged without an
   address (:mod:`ztad.behaviour.attempt_source`). Id ``<day>:source:<ip>`` or
   ``<day>:source:workstation <name>``; ``source_ip`` is set for an address only.
+  A source whose findings that day touch a single account is not one: its findings join
+  that user's incident. Whoever triages it looks at one account (was it compromised, is the
+  user locked out), with that user's other findings of the day beside it; the spray or
+  brute-force reasons stay on the findings and in the incident's categories.
 - **user**: every other finding of one user that day. Id ``<day>:user:<user_id>``.
-- **background scanning**: every finding of the day from addresses the
-  ``background_scanning`` rule recognised (never seen, a few attempts against root, admin or
-  accounts that are not real, no success; :mod:`ztad.behaviour.features.scanning`), in one
-  low-severity incident that lists the sources and their counts. Id ``<day>:scanning``; its
-  ``kind`` is ``source`` (many sources, so ``source_ip`` is empty). A source that persists,
-  targets a real account or gets in is not background noise and keeps an incident of its own.
+- **scanning**: every finding of the day from addresses the ``background_scanning`` rule
+  recognised (never seen, a few attempts against root, admin or accounts that are not real,
+  no success; :mod:`ztad.behaviour.features.scanning`), in one low-severity incident that
+  lists the sources and their counts. Id ``<day>:scanning``; many sources and no real
+  account, so ``source_ip`` and ``user_id`` are empty. A source that persists, targets a real
+  account or gets in is not background noise and keeps an incident of its own.
 
 Ids are derived from the day and the entity only, so a rerun of the day gives the same
 incidents and the store keeps their triage (status, assignee, notes).
@@ -66,13 +70,14 @@ def _code_sets(reasons: pd.Series) -> list[frozenset[str]]:
 
 
 def source_addresses(findings: pd.DataFrame) -> set[str]:
-    """Sources (addresses or workstations) that attacked several accounts (spray), or failed
-    for several users."""
+    """Sources (addresses or workstations) that sprayed and whose findings touch several
+    accounts, or that failed for several users."""
     codes = _code_sets(findings["reasons"])
     spray = np.array([SPRAY_CODE in c for c in codes], dtype=bool)
     failing = np.array([bool(c & FAILURE_CODES) for c in codes], dtype=bool)
     sources = sources_of(findings)
-    sprayers = set(sources[spray].dropna())
+    touched = findings["user_id"].groupby(sources.to_numpy()).nunique()
+    sprayers = set(sources[spray].dropna()) & set(touched.index[touched.to_numpy() >= 2])
     users = findings.loc[failing, "user_id"].groupby(sources[failing].to_numpy()).nunique()
     return sprayers | set(users.index[users.to_numpy() >= 2])
 
@@ -123,7 +128,7 @@ def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None
 
 def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | None) -> dict:
     scanning = incident_id.endswith(":scanning")
-    kind = "source" if scanning or ":source:" in incident_id else "user"
+    kind = "scanning" if scanning else "source" if ":source:" in incident_id else "user"
     users = sorted(group["user_id"].astype(str).unique())
     counts: dict[str, int] = {}
     for codes in group["_codes"]:
@@ -134,8 +139,8 @@ def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | No
         "incident_id": incident_id,
         "day": day,
         "kind": kind,
-        "user_id": users[0] if not scanning and (kind == "user" or len(users) == 1) else None,
-        "source_ip": _source_ip(group) if kind == "source" and not scanning else None,
+        "user_id": users[0] if kind == "user" else None,
+        "source_ip": _source_ip(group) if kind == "source" else None,
         "category": category,
         "categories": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
         "severity": int(pd.to_numeric(group["severity"]).max()),

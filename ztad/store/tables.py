@@ -148,8 +148,9 @@ quarantine = Table(
     Index(None, "day"),
 )
 
-#: How the findings of an incident are related: one user's day, or one source across users.
-INCIDENT_KINDS = ("user", "source")
+#: How the findings of an incident are related: one user's day, one source across users, or
+#: the day's background scanning (many never-seen addresses, :mod:`ztad.findings.incidents`).
+INCIDENT_KINDS = ("user", "source", "scanning")
 #: What a false-positive verdict lets through for a user: a place, device, resource or address.
 ALLOWLIST_KINDS = ("location", "device", "resource", "ip")
 
@@ -158,7 +159,11 @@ incidents = Table(
     metadata,
     Column("incident_id", Text, primary_key=True, comment="'<day>:user:<user_id>' or '<day>:source:<ip>'"),
     Column("day", Date, nullable=False),
-    Column("kind", Text, nullable=False, comment="user: one user's day; source: one IP across users"),
+    Column(
+        "kind", Text, nullable=False,
+        comment="user: one user's day; source: one address or workstation across users; "
+        "scanning: the day's background scanning",
+    ),
     Column("user_id", Text, comment="the user (a source incident's only user, else NULL)"),
     Column("source_ip", IPAddress, comment="the attacking address of a source incident"),
     Column("category", Text, comment="code of the weightiest reason among its findings"),

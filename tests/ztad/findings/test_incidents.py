@@ -81,6 +81,17 @@ def test_failures_from_one_address_against_several_users_make_it_a_source():
     ]
 
 
+def test_a_source_whose_findings_touch_one_user_belongs_to_that_users_incident():
+    sprayed_once = _finding("dave", SPRAYER, 0, ["password_spray"], 60)
+    findings = pd.DataFrame([sprayed_once, _finding("dave", "192.0.2.10", 30, ["new_ip"], 30)])
+    assert source_addresses(findings) == set()
+    findings["incident_id"] = incident_ids(findings, DAY)
+    assert findings["incident_id"].tolist() == [f"{DAY}:user:dave"] * 2
+    dave = build_incidents(findings, DAY).set_index("incident_id").loc[f"{DAY}:user:dave"]
+    assert (dave["kind"], dave["user_id"], dave["finding_count"]) == ("user", "dave", 2)
+    assert dave["categories"] == {"new_ip": 1, "password_spray": 1} and pd.isna(dave["source_ip"])
+
+
 def test_ids_depend_on_day_and_entity_only():
     findings = _findings()
     shuffled = findings.sample(frac=1.0, random_state=3)
@@ -127,7 +138,7 @@ def test_background_scanning_is_one_low_incident_listing_the_sources():
     incidents = build_incidents(findings, DAY).set_index("incident_id")
     assert sorted(incidents.index) == [f"{DAY}:scanning", f"{DAY}:user:bob"]
     scanning = incidents.loc[f"{DAY}:scanning"]
-    assert scanning["kind"] == "source" and scanning["category"] == "background_scanning"
+    assert scanning["kind"] == "scanning" and scanning["category"] == "background_scanning"
     assert scanning["severity_level"] == "low" and scanning["severity"] <= 39
     assert pd.isna(scanning["source_ip"]) and pd.isna(scanning["user_id"])
     assert scanning["finding_count"] == 9 and scanning["users"] == ["(empty)", "admin", "root"]

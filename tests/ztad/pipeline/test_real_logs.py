@@ -52,7 +52,8 @@ def test_each_days_background_scanning_is_one_low_incident_listing_its_scanners(
     log, source, _, incidents, _ = scored
     for day in DAYS:
         scanning = incidents[day].loc[f"{day}:scanning"]
-        assert scanning["severity_level"] == "low" and scanning["category"] == "background_scanning"
+        assert (scanning["kind"], scanning["severity_level"], scanning["category"]) == (
+            "scanning", "low", "background_scanning")
         events = load_day(source, day).events
         todays = set(events["ip_address"]) & set(log.attacks["one_connection_scanners"])
         assert todays and all(f"{ip} (6)" in scanning["summary"] for ip in todays)

@@ -29,7 +29,7 @@ def test_a_0003_database_upgrades_in_place_and_records_learning_and_skipped_inpu
                                        "VALUES ('run-0', :day, 'success', 97)"), {"day": sample.DAY})
         store.create_schema()
 
-        assert store.schema_revision() == migrate.head_revision() == "0004"
+        assert store.schema_revision() == migrate.head_revision()
         old = store.runs().set_index("run_id").loc["run-0"]
         assert old["rows_read"] == 97 and all(pd.isna(old[name]) for name in RUN_COLUMNS)
         skipped = [{"path": "date=2024-03-05/auth.log.bz2", "size_bytes": 1234, "reason": "unknown ending"}]
@@ -52,7 +52,7 @@ def test_downgrade_to_0003_drops_only_the_new_columns_and_keeps_the_views(url):
         with store.engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM daily_budget")).scalar() == 1
         store.create_schema()
-        assert store.schema_revision() == "0004"
+        assert store.schema_revision() == migrate.head_revision()
 
 
 def test_a_run_status_outside_the_known_ones_is_refused():
