@@ -6,6 +6,10 @@ over the flagged rows says where it applies and a sentence is built for those ro
 earlier (5,750 km/h)". Every flagged row gets at least one reason with numbers: when no
 behavioural evidence stands out, the features that deviate most from the day's typical values
 are quoted.
+
+A background scanner's attempt is told as what it is, the day's noise ("one of 14 sources
+scanning today: 6 failed attempts against 3 accounts (admin, root, test) in 2 min, none
+succeeded"), instead of the failures, new address or new user it also is.
 """
 
 from __future__ import annotations
@@ -300,6 +304,52 @@ def _deviations(r: FlaggedRows, typical: pd.Series, spread: pd.Series, missing: 
     return missing, texts
 
 
+#: The rule that recognises the internet's background scanning, and the reason code it gives.
+SCANNING_CODE = "background_scanning"
+#: Accounts a scanning sentence names at most (the rest are counted).
+MAX_SCANNED_NAMED = 3
+
+
+def _scanning(
+    events: pd.DataFrame, rule_hits: pd.DataFrame | None, rows: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Which of the flagged ``rows`` the ``background_scanning`` rule raised, and a sentence for
+    each from the whole day's events of its address: how many addresses scanned today, its
+    attempts, the accounts it tried and whether any got in."""
+    if rule_hits is None or SCANNING_CODE not in rule_hits.columns:
+        return np.zeros(len(rows), dtype=bool), []
+    hit = rule_hits[SCANNING_CODE].fillna(False).to_numpy(dtype=bool)
+    ip = events["ip_address"].astype("string")
+    mask = hit[rows] & ip.iloc[rows].notna().to_numpy(dtype=bool)
+    if not mask.any():
+        return mask, []
+    scanners = ip[hit].dropna().unique()
+    mine = ip.isin(scanners).fillna(False).to_numpy(dtype=bool)
+    day = pd.DataFrame({
+        "ip": ip[mine].to_numpy(),
+        "user": events["user_id"].astype("string")[mine].to_numpy(),
+        "success": events["login_success"].astype("boolean").fillna(False).to_numpy(dtype=bool)[mine],
+        "time": pd.to_datetime(events["timestamp"], utc=True)[mine].to_numpy(),
+    })
+    by_source = day.groupby("ip").agg(
+        attempts=("user", "size"), successes=("success", "sum"), first=("time", "min"), last=("time", "max"),
+        accounts=("user", lambda users: sorted(users.dropna().unique())),
+    )
+    opening = "the only source" if len(scanners) == 1 else f"one of {len(scanners):,} sources"
+    texts = [_scanning_sentence(opening, by_source.loc[source]) for source in ip.iloc[rows[mask]]]
+    return mask, texts
+
+
+def _scanning_sentence(opening: str, source: pd.Series) -> str:
+    accounts = source["accounts"]
+    named = ", ".join(accounts[:MAX_SCANNED_NAMED]) + (" ..." if len(accounts) > MAX_SCANNED_NAMED else "")
+    minutes = (source["last"] - source["first"]) / pd.Timedelta(minutes=1)
+    outcome = "none succeeded" if source["successes"] == 0 else f"{source['successes']:.0f} succeeded"
+    failed = source["attempts"] - source["successes"]
+    return (f"{opening} scanning today: {_count(failed, 'failed attempt')} against "
+            f"{_count(len(accounts), 'account')} ({named}) in {format_minutes(minutes)}, {outcome}")
+
+
 def _simple(code: str, builder: Callable) -> Callable:
     def run(r: FlaggedRows):
         mask, texts = builder(r)
@@ -362,11 +412,14 @@ def explain(
         missing_number=0.0,
         missing_text="unknown",
     )
+    scanning, scanning_texts = _scanning(events, rule_hits, rows)
     reasons: list[list[dict[str, str]]] = [[] for _ in rows]
     for evidence in _EVIDENCE:
         mask, texts, codes = evidence(r)
         for i, text, code in zip(np.flatnonzero(mask), texts, codes):
             reasons[i].append({"code": code, "text": text})
+    for i, text in zip(np.flatnonzero(scanning), scanning_texts):
+        reasons[i] = [{"code": SCANNING_CODE, "text": text}]
     missing = np.array([not reason for reason in reasons], dtype=bool)
     if missing.any():
         names = [n for n in FEATURE_NAMES if n in features.columns]
@@ -376,5 +429,6 @@ def explain(
             reasons[i].append({"code": "deviation", "text": text})
     cold_mask, cold_texts = _cold_start(r)
     for i, text in zip(np.flatnonzero(cold_mask), cold_texts):
-        reasons[i].append({"code": "cold_start", "text": text})
+        if not scanning[i]:  # a scanner's made-up account is no new user
+            reasons[i].append({"code": "cold_start", "text": text})
     return pd.Series(reasons, index=events.index[rows], dtype=object)

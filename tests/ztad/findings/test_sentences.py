@@ -147,3 +147,23 @@ def test_a_successful_login_among_failures_is_not_explained_by_inverted_flags():
     reasons = _explain(_madrid(10), today, [False, False, True]).iloc[0]
     texts = " ".join(_texts(reasons))
     assert "login_failed" not in texts and "typical today 1.00" not in texts
+
+
+def _probes(ip, start, users):
+    t0 = pd.Timestamp(f"{DAY} {start}")
+    return [login(user, str(t0 + timedelta(seconds=20 * k)), None, ip=ip, success=False)
+            for k, user in enumerate(users)]
+
+
+def test_a_background_scanner_is_told_as_the_days_scanning_not_as_failures_or_a_new_user():
+    today = (_probes("45.33.12.7", "03:00", ["root"] * 4 + ["admin", "(empty)"])
+             + _probes("61.177.172.1", "05:00", ["test"]))
+    today.append(login("alice", f"{DAY} 08:00", ip=HOME_IP))
+    flagged = [True] * 7 + [False]
+    reasons = _explain(_madrid(10), today, flagged)
+    assert [[r["code"] for r in reason] for reason in reasons] == [["background_scanning"]] * 7
+    assert reasons.iloc[0] == [{"code": "background_scanning", "text": (
+        "one of 2 sources scanning today: 6 failed attempts against 3 accounts ((empty), admin, root) "
+        "in 2 min, none succeeded")}]
+    single = "one of 2 sources scanning today: 1 failed attempt against 1 account (test) in under a minute, "
+    assert _texts(reasons.iloc[6]) == [single + "none succeeded"]

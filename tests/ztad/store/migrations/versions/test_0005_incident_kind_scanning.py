@@ -81,7 +81,8 @@ def test_downgrade_to_0004_stores_scanning_as_a_source_again_and_keeps_the_views
             for view in INCIDENT_VIEWS:
                 connection.execute(sa.text(f"SELECT * FROM {view}")).all()
         store.create_schema()
-        assert store.schema_revision() == migrate.head_revision() and _open_kinds(store.engine) == {SCANNING: "scanning"}
+        assert store.schema_revision() == migrate.head_revision()
+        assert _open_kinds(store.engine) == {SCANNING: "scanning"}
 
 
 def test_a_kind_outside_the_known_ones_is_refused(url):
