@@ -1,11 +1,19 @@
 """The training matrix: feature vectors of the training window's days, read from the work
-files each scored day leaves, or computed for history that was never scored."""
+files each scored day leaves, or computed for history that was never scored.
+
+A day's training file keeps only what training needs (the model features, the event id and
+whether the model flagged the event). The matrix is sampled day by day before anything is
+concatenated: each day's row count is read from its file's metadata, the sample's share of
+each day is drawn first, and only the chosen rows of each day are read, batch by batch, so
+that memory follows ``max_training_rows``, not the size of the window.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -18,14 +26,25 @@ from ztad.detection.training import (
 from ztad.pipeline.history import baseline_before, history_loader, history_trust
 from ztad.pipeline.workfiles import write_parquet
 
+#: Rows read from a training file at once while picking the sampled ones.
+READ_BATCH_ROWS = 65_536
+
 
 def training_features_path(config: JobConfig, day: date) -> Path:
     """Where the unflagged feature vectors of a past day are kept for training."""
     return Path(config.state_dir) / "training" / f"day={day.isoformat()}.parquet"
 
 
-def training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
-    """Feature vectors of one past day: those kept after scoring it, else computed now.
+def training_columns(features: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``features`` that a training file keeps: the model features only."""
+    from ztad.behaviour.features import FEATURE_NAMES
+
+    return features[list(FEATURE_NAMES)]
+
+
+def training_file_of(config: JobConfig, past_day: date) -> Path | None:
+    """The training file of one past day: the one kept after scoring it, else computed now
+    (``None`` when the day has no events).
 
     A day that was never scored (history before the job started) is taken as it is, but for
     the events its labels do not trust as normal (:func:`ztad.pipeline.history.history_trust`);
@@ -36,16 +55,47 @@ def training_features_of(config: JobConfig, past_day: date) -> pd.DataFrame:
 
     path = training_features_path(config, past_day)
     if path.exists():
-        return pd.read_parquet(path)
+        return path
     events = history_loader(config)(past_day)
     if events.empty:
-        return pd.DataFrame()
+        return None
     detection = config.detection
     features = compute_features(events, baseline_before(config, past_day), detection, detection.feature_settings)
     keep = learnable_events(config, past_day, events["event_id"]) & history_trust(config, past_day, events)
-    features = features[keep].reset_index(drop=True).assign(event_id=events["event_id"].to_numpy()[keep])
-    write_parquet(features, path)
-    return features
+    kept = training_columns(features)[keep].reset_index(drop=True)
+    write_parquet(kept.assign(event_id=events["event_id"].to_numpy()[keep]), path)
+    return path
+
+
+def sample_sizes(day_rows: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """How many rows of each day a uniform sample of ``cap`` rows of the whole window holds.
+
+    Every row when the window holds no more than ``cap``; else a multivariate hypergeometric
+    draw, which is exactly how a uniform sample without replacement spreads over the days.
+    """
+    day_rows = np.asarray(day_rows, dtype="int64")
+    if day_rows.sum() <= cap:
+        return day_rows
+    return rng.multivariate_hypergeometric(day_rows, cap)
+
+
+def read_rows(path: Path, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
+    """``columns`` of the Parquet file ``path`` that it holds: the sorted, non-empty row
+    positions ``rows`` (all when ``None``), picked one batch at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    columns = [c for c in columns if c in file.schema_arrow.names]
+    if rows is None:
+        return file.read(columns=columns).to_pandas()
+    pieces, first = [], 0
+    for batch in file.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns):
+        lo, hi = np.searchsorted(rows, [first, first + batch.num_rows])
+        if hi > lo:
+            pieces.append(batch.take(pa.array(rows[lo:hi] - first)))
+        first += batch.num_rows
+    return pa.Table.from_batches(pieces).to_pandas()
 
 
 def training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
@@ -53,27 +103,32 @@ def training_matrix(config: JobConfig, day: date) -> pd.DataFrame:
     count and whether the model flagged it when that day was scored; empty (with those
     columns) when the window holds no events.
 
-    Rows beyond ``max_training_rows`` are dropped by a seeded uniform sample.
+    Beyond ``max_training_rows`` in all, a seeded uniform sample of the window's rows is kept:
+    each day's share of it is drawn first (:func:`sample_sizes`), then that many of the day's
+    rows, so that no day is ever read whole.
     """
+    import pyarrow.parquet as pq
+
     from ztad.behaviour.features import FEATURE_NAMES
 
     start, end = training_window(config, day)
-    frames = []
+    files = {}
     for offset in range((end - start).days):
         past_day = start + timedelta(days=offset)
-        frame = training_features_of(config, past_day)
-        if not frame.empty:
-            flagged = frame[TRAINING_FLAGGED] if TRAINING_FLAGGED in frame.columns else False
-            frames.append(
-                frame[list(FEATURE_NAMES)].assign(
-                    **{TRAINING_DAY: past_day, TRAINING_FLAGGED: flagged, TRAINING_DAY_ROWS: len(frame)}
-                )
-            )
-    if not frames:  # the first days of the logs: nothing to learn from yet
-        columns = [*FEATURE_NAMES, TRAINING_DAY, TRAINING_FLAGGED, TRAINING_DAY_ROWS]
-        return pd.DataFrame(columns=columns)
-    matrix = pd.concat(frames, ignore_index=True)
-    cap = config.detection.max_training_rows
-    if len(matrix) > cap:
-        matrix = matrix.sample(n=cap, random_state=config.detection.seed).sort_index()
-    return matrix.reset_index(drop=True)
+        path = training_file_of(config, past_day)
+        if path is not None:
+            files[past_day] = path
+    day_rows = np.array([pq.ParquetFile(path).metadata.num_rows for path in files.values()], dtype="int64")
+    if day_rows.sum() == 0:  # the first days of the logs: nothing to learn from yet
+        return pd.DataFrame(columns=[*FEATURE_NAMES, TRAINING_DAY, TRAINING_FLAGGED, TRAINING_DAY_ROWS])
+    rng = np.random.default_rng(config.detection.seed)
+    sizes = sample_sizes(day_rows, config.detection.max_training_rows, rng)
+    frames = []
+    for (past_day, path), rows, size in zip(files.items(), day_rows, sizes):
+        if size == 0:
+            continue
+        chosen = None if size == rows else np.sort(rng.choice(rows, size, replace=False))
+        frame = read_rows(path, [*FEATURE_NAMES, TRAINING_FLAGGED], chosen)
+        flagged = frame.pop(TRAINING_FLAGGED) if TRAINING_FLAGGED in frame.columns else False
+        frames.append(frame.assign(**{TRAINING_DAY: past_day, TRAINING_FLAGGED: flagged, TRAINING_DAY_ROWS: rows}))
+    return pd.concat(frames, ignore_index=True)

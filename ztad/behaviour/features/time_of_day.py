@@ -193,7 +193,9 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     features = {
         "hour_rarity": np.log10(1.0 / (HOURS_PER_WEEK * probability)),
         "off_hours_distance": hours_outside(local_hour, start, length),
-        "day_off": rest_day * unaccustomed_to_weekends(table[rows]),
+        # Per profile row first, then per event: an events x 168 copy of the table would
+        # cost over a kilobyte per event.
+        "day_off": rest_day * unaccustomed_to_weekends(table)[rows],
     }
     context = {
         "ctx_weekend": weekend.astype("float64"),

@@ -35,6 +35,10 @@ ARTIFACT_FORMAT = 2
 #: Fewest training rows a detector accepts (it needs some to fit and some to calibrate).
 MIN_TRAINING_ROWS = 20
 
+#: Rows scored at once (a multiple of the autoencoder's prediction batch, so that its batches
+#: stay the same whether a day is scored in one chunk or several).
+SCORE_CHUNK_ROWS = 131_072
+
 DETECTOR_FILE = "detector.json"
 CALIBRATION_FILE = "calibration_scores.npy"
 
@@ -294,7 +298,7 @@ class Detector:
         self.feature_names_in_ = names
         self.n_features_in_ = values.shape[1]
         self._fit_model(fit_values)
-        self._set_calibration(self._score(calibration_values))
+        self._set_calibration(self._score_in_chunks(calibration_values))
         return self
 
     def calibrate(self, X) -> "Detector":
@@ -328,8 +332,20 @@ class Detector:
     # ----------------------------------------------------------------- scoring
 
     def score_samples(self, X) -> np.ndarray:
-        """Anomaly score per row (float64), higher = more anomalous."""
-        return np.asarray(self._score(self._input(X)), dtype=np.float64)
+        """Anomaly score per row (float64), higher = more anomalous.
+
+        Rows are scored :data:`SCORE_CHUNK_ROWS` at a time, so that a detector's working
+        arrays (a kernel block, per-feature tail surprises, a reconstruction) stay the size of
+        one chunk however large the day; each row's score does not depend on the others.
+        """
+        return self._score_in_chunks(self._input(X))
+
+    def _score_in_chunks(self, values: np.ndarray) -> np.ndarray:
+        scores = np.empty(len(values), dtype=np.float64)
+        for start in range(0, len(values), SCORE_CHUNK_ROWS):
+            chunk = values[start:start + SCORE_CHUNK_ROWS]
+            scores[start:start + len(chunk)] = self._score(chunk)
+        return scores
 
     def predict(self, X) -> np.ndarray:
         """1 where the score is strictly above ``threshold_``, else 0."""

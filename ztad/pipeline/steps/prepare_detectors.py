@@ -23,6 +23,7 @@ def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> di
     Before the history can train a model the day is a learning day (``action`` ``learning``,
     no model); a day without events needs none (``action`` ``none``).
     """
+    from ztad.behaviour.features import FEATURE_NAMES
     from ztad.detection.policy import train_or_load
 
     features = day_dir(config, day) / "features.parquet"
@@ -33,7 +34,8 @@ def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> di
         day,
         config,
         training_matrix=lambda: training_matrix(config, day),
-        day_features=lambda: read_parquet(features),
+        # The drift check reads the model features only, not the context columns beside them.
+        day_features=lambda: read_parquet(features, list(FEATURE_NAMES)),
         force_retrain=retrain,
         trust=FindingsDatabaseTrust(config.resolved_database_url),
     )

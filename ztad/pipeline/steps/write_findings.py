@@ -3,7 +3,9 @@ one transaction, then teach the baseline the day's unflagged events."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 
@@ -12,7 +14,7 @@ from ztad.detection.training import (
     TRAINING_FLAGGED,
 )
 from ztad.pipeline.run_summary import run_status, step_counts
-from ztad.pipeline.training_data import training_features_path
+from ztad.pipeline.training_data import training_columns, training_features_path
 from ztad.pipeline.workfiles import (
     day_dir,
     optional_json,
@@ -23,7 +25,20 @@ from ztad.pipeline.workfiles import (
 )
 
 
-def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -> pd.DataFrame:
+@dataclass
+class _Day:
+    """The day's work files that both the findings and the learning read, read once."""
+
+    events: pd.DataFrame
+    features: pd.DataFrame
+    scored: pd.DataFrame
+
+    @classmethod
+    def read(cls, folder: Path) -> _Day:
+        return cls(*(read_parquet(folder / f"{name}.parquet") for name in ("events", "features", "scored")))
+
+
+def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, work: _Day) -> pd.DataFrame:
     """The day's findings from the work files, as :mod:`ztad.pipeline.scoring` describes them."""
     from ztad.pipeline.scoring import describe_flagged
 
@@ -31,9 +46,9 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -
     path = folder / "attributions.parquet"
     return describe_flagged(
         day,
-        read_parquet(folder / "events.parquet"),
-        read_parquet(folder / "features.parquet"),
-        read_parquet(folder / "scored.parquet"),
+        work.events,
+        work.features,
+        work.scored,
         pd.read_parquet(path) if path.exists() else None,
         model_version=decision["model_version"],
         run_id=run_id,
@@ -41,7 +56,7 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict) -
     )
 
 
-def _learn_day(day: date, config: JobConfig) -> None:
+def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     """Teach the baseline the day's unflagged events and false positives, and the training set
     its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`)."""
     from ztad.behaviour.baselines import daily_aggregate, save_daily_aggregate
@@ -52,10 +67,7 @@ def _learn_day(day: date, config: JobConfig) -> None:
         training_mask,
     )
 
-    folder = day_dir(config, day)
-    events = read_parquet(folder / "events.parquet")
-    features = read_parquet(folder / "features.parquet")
-    scored = read_parquet(folder / "scored.parquet")
+    events, scored = work.events, work.scored
     flagged = scored["flagged"].to_numpy()
     verdicts = day_verdicts(config, day)
     keep = baseline_mask(events["event_id"], flagged, verdicts)
@@ -63,7 +75,7 @@ def _learn_day(day: date, config: JobConfig) -> None:
     # Model-only alerts stay in the file, marked, so that calibration sees the whole tail it
     # budgets; rule hits and confirmed attacks are left out altogether.
     train = training_mask(events["event_id"], scored["rule_hit"].to_numpy(), verdicts)
-    training = features[train].reset_index(drop=True).assign(
+    training = training_columns(work.features)[train].reset_index(drop=True).assign(
         event_id=events["event_id"].to_numpy()[train], **{TRAINING_FLAGGED: flagged[train]}
     )
     write_parquet(training, training_features_path(config, day))
@@ -99,7 +111,8 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     pulled = read_json(folder / "pull.json")
     decision = read_json(folder / "detectors.json")
     scored = read_json(folder / "score.json")
-    findings = _findings_frame(day, config, run_id, decision)
+    work = _Day.read(folder)
+    findings = _findings_frame(day, config, run_id, decision, work)
     quarantine = read_parquet(folder / "quarantine.parquet")
     run = RunRecord(
         run_id=run_id,
@@ -127,5 +140,5 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     # allowlist entry.
     sync_allowlist(store)
     store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
-    _learn_day(day, config)
+    _learn_day(day, config, work)
     return result
