@@ -104,6 +104,11 @@ def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
     return pd.Series(ids, index=findings.index, dtype="string")
 
 
+#: The columns of the findings that :func:`build_incidents` reads besides ``reasons``.
+INCIDENT_INPUTS = ("user_id", "category", "severity", "event_time", "login_success", "location", "ip_address",
+                   "device_id")
+
+
 def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None) -> pd.DataFrame:
     """One row per incident of the day's findings (which must carry ``incident_id``).
 
@@ -115,7 +120,10 @@ def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None
     _require(findings, ("incident_id",))
     if findings.empty:
         return pd.DataFrame({name: [] for name in INCIDENT_COLUMNS})
-    frame = findings.assign(_codes=_code_sets(findings["reasons"]))
+    # Only the columns an incident reads: each group is a copy, and the JSON columns of a
+    # finding (reasons, top features, attributions) would make every copy heavy.
+    columns = [c for c in ("incident_id", *INCIDENT_INPUTS) if c in findings.columns]
+    frame = findings[columns].assign(_codes=_code_sets(findings["reasons"]))
     rows = [_incident(incident_id, group, day, run_id) for incident_id, group in frame.groupby("incident_id", sort=True)]
     out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
     # "severity" holds the worst finding's until here.
