@@ -79,9 +79,9 @@ def sample_sizes(day_rows: np.ndarray, cap: int, rng: np.random.Generator) -> np
     return rng.multivariate_hypergeometric(day_rows, cap)
 
 
-def read_rows(path: Path, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
+def read_rows(path: Path, columns: list[str], rows: np.ndarray | None, batch_rows: int = READ_BATCH_ROWS) -> pd.DataFrame:
     """``columns`` of the Parquet file ``path`` that it holds: the sorted, non-empty row
-    positions ``rows`` (all when ``None``), picked one batch at a time."""
+    positions ``rows`` (all when ``None``), picked ``batch_rows`` at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -90,7 +90,7 @@ def read_rows(path: Path, columns: list[str], rows: np.ndarray | None) -> pd.Dat
     if rows is None:
         return file.read(columns=columns).to_pandas()
     pieces, first = [], 0
-    for batch in file.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns):
+    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
         lo, hi = np.searchsorted(rows, [first, first + batch.num_rows])
         if hi > lo:
             pieces.append(batch.take(pa.array(rows[lo:hi] - first)))

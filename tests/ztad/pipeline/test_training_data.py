@@ -54,14 +54,11 @@ def test_sample_sizes_spread_the_cap_over_the_days_like_a_uniform_sample():
     assert draws.mean(axis=0) == pytest.approx(600 * days / days.sum(), rel=0.05, abs=0.5)
 
 
-def test_read_rows_picks_the_rows_across_batches_and_skips_absent_columns(tmp_path, monkeypatch):
-    import ztad.pipeline.training_data as training_data
-
-    monkeypatch.setattr(training_data, "READ_BATCH_ROWS", 50)
+def test_read_rows_picks_the_rows_across_batches_and_skips_absent_columns(tmp_path):
     frame = pd.DataFrame({"a": np.arange(500.0), "b": np.arange(500) % 3 == 0, "c": "x"})
     frame.to_parquet(tmp_path / "f.parquet", index=False)
     rows = np.array([0, 49, 50, 51, 333, 499])
-    picked = read_rows(tmp_path / "f.parquet", ["a", "b", "missing"], rows)
+    picked = read_rows(tmp_path / "f.parquet", ["a", "b", "missing"], rows, batch_rows=50)
     pd.testing.assert_frame_equal(picked, frame.loc[rows, ["a", "b"]].reset_index(drop=True))
     pd.testing.assert_frame_equal(read_rows(tmp_path / "f.parquet", ["a"], None), frame[["a"]])
 
