@@ -66,6 +66,19 @@ def _maturity_context(ctx) -> dict[str, object]:
     }
 
 
+def _model_inputs(features: dict[str, np.ndarray], rows: int) -> pd.DataFrame:
+    """The model features as one float64 block, "not applicable" (NaN, infinite) as 0.
+
+    Filled in place and wrapped without a copy: a dict of cleaned columns, then a frame that
+    consolidates them, would hold the day's model inputs three times over at its peak.
+    """
+    block = np.empty((len(FEATURE_NAMES), rows), dtype="float64")
+    for position, name in enumerate(FEATURE_NAMES):
+        block[position] = features.pop(name)
+    np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return pd.DataFrame(block.T, columns=list(FEATURE_NAMES), copy=False)
+
+
 def compute_features(
     events: pd.DataFrame,
     baseline: BaselineState,
@@ -113,11 +126,7 @@ def compute_features(
         features.update(family_features)
         context.update(family_context)
     context.update(_maturity_context(ctx))
-    columns = {
-        name: np.nan_to_num(np.asarray(features[name], dtype="float64"), nan=0.0, posinf=0.0, neginf=0.0)
-        for name in FEATURE_NAMES
-    }
-    out = pd.DataFrame(columns)
+    out = _model_inputs(features, len(events))
     for name, values in context.items():
         out[name] = values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
     out.index = events.index
