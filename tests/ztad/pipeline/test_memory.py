@@ -30,7 +30,7 @@ USERS = 8_200
 #: What a night may hold per event of its day, beyond its imports: the day's events, features
 #: and scores, the baseline and the training matrix built from two days like it. A copy of the
 #: day as an events x 168 table, or a training window read whole, would cross it.
-BYTES_PER_EVENT = 6_000
+BYTES_PER_EVENT = 5_500
 IMPORTS = "import sklearn.ensemble, sqlalchemy, pyarrow.parquet, ztad.cli, ztad.pipeline, ztad.store"
 ZTAD = Path(sys.executable).with_name("ztad")
 
