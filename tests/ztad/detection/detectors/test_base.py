@@ -15,7 +15,7 @@ from ztad.detection.detectors import (
     load_detector,
     make_detector,
 )
-from ztad.detection.detectors.base import calibration_split, feature_matrix
+from ztad.detection.detectors.base import SCORE_CHUNK_ROWS, calibration_split, feature_matrix
 
 NAMES = sorted(DETECTORS)
 
@@ -82,6 +82,15 @@ def test_numpy_input_scores_like_the_frame(fitted, fresh_normal):
     np.testing.assert_array_equal(
         detector.score_samples(fresh_normal.to_numpy()), detector.score_samples(fresh_normal)
     )
+
+
+def test_a_day_scored_in_chunks_scores_as_it_would_in_one_go(fitted, fresh_normal):
+    _, detector, _ = fitted
+    repeats = SCORE_CHUNK_ROWS // len(fresh_normal) + 2
+    day = np.tile(fresh_normal.to_numpy(), (repeats, 1))[: SCORE_CHUNK_ROWS + 1001]
+    chunked = detector.score_samples(day)
+    whole = np.asarray(detector._score(day), dtype=np.float64)
+    np.testing.assert_array_equal(chunked, whole)
 
 
 def test_same_seed_gives_the_same_scores(fitted, train, fresh_normal):
