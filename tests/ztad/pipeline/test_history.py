@@ -10,7 +10,7 @@ import pytest
 
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.pipeline.history import baseline_before, label_trust_counts
-from ztad.pipeline.training_data import training_features_of
+from ztad.pipeline.training_data import training_file_of
 from ztad.synth import generate
 
 START = date(2026, 3, 2)
@@ -67,6 +67,6 @@ def test_unlabelled_logs_are_learnt_whole(attacked_history, tmp_path):
 def test_training_rows_of_labelled_history_are_those_labelled_normal(attacked_history, tmp_path):
     root, frames = attacked_history
     config = _config(root, tmp_path / "training")
-    rows = training_features_of(config, START + timedelta(days=1))
+    rows = pd.read_parquet(training_file_of(config, START + timedelta(days=1)))
     day_two = frames[1]
     assert len(rows) == int((day_two["event_label"] == "normal").sum()) < len(day_two)
