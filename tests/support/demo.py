@@ -52,7 +52,7 @@ def _configure(home: Path, logs: Path) -> None:
     os.environ["AIRFLOW_VAR_ZTAD_SOURCE"] = json.dumps({"root": str(logs)})
     for name in ("AIRFLOW_CONN_ZTAD_FINDINGS", "ZTAD_DATABASE_URL"):
         os.environ.pop(name, None)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # The generated organisation's sensitive applications (payroll, admin console ...).
     from ztad.synth.catalogue import SENSITIVE_RESOURCES
 
