@@ -164,27 +164,32 @@ class AutoencoderDetector(Detector):
         return Z[order[n_validation:]], Z[order[:n_validation]]
 
     def _fit_model(self, X: np.ndarray) -> None:
+        from ztad.detection.detectors.tensorflow_start import quiet_start
+
         keras = _keras(self.threads)
         keras.utils.set_random_seed(self.random_state)
         self.scaler_ = FeatureScaler.fit(X)
         train, validation = self._training_rows(self.scaler_.transform(X).astype(np.float32))
         self.code_size_ = max(2, round(X.shape[1] * self.code_ratio))
-        model = _build_network(keras, X.shape[1], tuple(self.hidden_units), self.code_size_)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=self.patience, restore_best_weights=True
-        )
-        with _quiet_numpy_bridge():
-            fitted = model.fit(
-                train,
-                train,
-                validation_data=(validation, validation),
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                shuffle=True,
-                callbacks=[stop],
-                verbose=0,
+        # TensorFlow's first use (device probing, the input pipeline's NodeDef notices) writes
+        # to standard error from C++, like its import.
+        with quiet_start():
+            model = _build_network(keras, X.shape[1], tuple(self.hidden_units), self.code_size_)
+            model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+            stop = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True
             )
+            with _quiet_numpy_bridge():
+                fitted = model.fit(
+                    train,
+                    train,
+                    validation_data=(validation, validation),
+                    epochs=self.epochs,
+                    batch_size=self.batch_size,
+                    shuffle=True,
+                    callbacks=[stop],
+                    verbose=0,
+                )
         self.model_ = model
         self.history_ = _history_summary(fitted.history)
 
@@ -194,7 +199,9 @@ class AutoencoderDetector(Detector):
         Z = self.scaler_.transform(X).astype(np.float32)
         # A direct call per batch, not ``predict``: the same network, without the input
         # pipeline ``predict`` builds on every call (hundreds of ms, for one row as for many).
-        with _quiet_numpy_bridge():
+        from ztad.detection.detectors.tensorflow_start import quiet_start
+
+        with quiet_start(), _quiet_numpy_bridge():
             parts = [
                 np.asarray(self.model_(Z[start : start + PREDICT_BATCH], training=False))
                 for start in range(0, len(Z), PREDICT_BATCH)
