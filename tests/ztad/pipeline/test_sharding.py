@@ -184,7 +184,8 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
     from ztad.findings import attributions
 
     # Only the day's 3 highest findings get exact TreeSHAP (250 in production, more than
-    # these small days flag): the choice must be the whole day's, not each shard's.
+    # these small days flag; a quiet day may have fewer findings than 3): the choice must be
+    # the whole day's, not each shard's.
     monkeypatch.setattr(attributions.attribution_table, "__defaults__", (None, 3))
     days = [FIRST_SCORED + timedelta(days=k) for k in range(3)]
     whole = config_in(tmp_path / "whole", str(small_logs), database_url=empty_postgres_url)
@@ -198,7 +199,9 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
 
     assert len(expected["findings"]) > 0 and len(expected["incidents"]) > 0
     assert "password_spray" in set(expected["findings"]["category"]), "the cross-user case is covered"
-    assert exactly_explained(expected["findings"]).tolist() == [3, 3, 3]
+    per_day = expected["findings"].groupby("day").size()
+    assert (per_day > 3).any(), "a day flags more than are explained exactly, so the choice matters"
+    assert exactly_explained(expected["findings"]).tolist() == per_day.clip(upper=3).tolist()
     for table in ("findings", "incidents"):
         left, right = expected[table], actual[table].assign(run_id=lambda f: f["run_id"].str.replace("split-", "whole-"))
         pd.testing.assert_frame_equal(left, right, check_exact=True)
