@@ -109,9 +109,11 @@ def test_a_retrain_of_the_same_data_does_not_launder_a_tampered_model(trained, s
     pd.testing.assert_frame_equal(FindingsStore(f"sqlite:///{home / 'findings.db'}").models(), models_before)
 
 
-def test_an_untampered_model_is_loaded_by_the_next_day(trained, small_logs, capsys):
+def test_an_untampered_model_is_loaded_by_a_later_day(trained, small_logs, capsys):
+    # Saturday: fewer events than drift_min_rows, so only the trust check decides. A weekday
+    # retrains on drift here: the small set's 14 days of history start from an empty baseline.
     home, version, _ = trained
-    assert run(home, small_logs, DAY + timedelta(days=1)) == 0
+    assert run(home, small_logs, DAY + timedelta(days=5)) == 0
     assert f"model {version}, loaded" in capsys.readouterr().out
 
 

@@ -225,7 +225,10 @@ def test_every_model_that_scored_a_day_is_indexed_with_why_it_was_trained(backfi
 def test_the_model_index_in_postgres_joins_findings_and_survives_reruns(small_logs, tmp_path, empty_postgres_url):
     from ztad.detection.registry import ModelRegistry
 
+    # Drift is not what this test is about: the small set's next day drifts from training rows
+    # that start from an empty baseline, so the threshold is raised to keep the model loaded.
     config = _config(small_logs, tmp_path, database_url=empty_postgres_url)
+    config = config.with_overrides(detection=replace(FAST, psi_threshold=10.0))
     first = pipeline.run_day(FIRST_SCORED, config)
     second = pipeline.run_day(FIRST_SCORED + timedelta(days=1), config)
     assert (first.model_action, second.model_action) == ("trained", "loaded")
