@@ -572,7 +572,9 @@ def quiet_libraries(verbose: bool) -> None:
     )
     if verbose:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Set, not defaulted: a level inherited from the environment (2 is common) would let
+    # TensorFlow's error-level start-up notices through, and quiet output is the default.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     warnings.simplefilter("ignore")
     for name in ("tensorflow", "absl", "h5py", "numexpr"):
