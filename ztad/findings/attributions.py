@@ -148,12 +148,13 @@ def isolation_forest_attributions(forest, X) -> np.ndarray:
     n_features = int(forest.n_features_in_)
     if values.ndim != 2 or values.shape[1] != n_features:
         raise AttributionError(f"the forest takes {n_features} features, got an array of shape {values.shape}")
+    from ztad.detection.detectors.forest_paths import decision_paths
+
     subsets = values.shape[1] != forest._max_features
     total = np.zeros((len(values), n_features))
-    for estimator, features in zip(forest.estimators_, forest.estimators_features_):
-        rows = values[:, features] if subsets else values
+    paths = decision_paths(forest, values)
+    for (estimator, path), features in zip(paths, forest.estimators_features_):
         mapping = np.asarray(features) if subsets else np.arange(n_features)
-        path = estimator.decision_path(rows)
         total += (path @ _cached_credit_matrix(estimator, mapping, n_features)).toarray()
     return -total / len(forest.estimators_)
 
@@ -256,7 +257,7 @@ def attribution_table(
     if len(rows) == 0:
         return table
     exact = np.zeros(len(rows), dtype=bool)
-    if "isolation_forest" in ensemble.detectors_ and _shap_available():
+    if exact_rows > 0 and "isolation_forest" in ensemble.detectors_ and _shap_available():
         ranks = None if priority is None else np.asarray(priority, dtype=np.float64)[rows]
         exact[_exact_positions(len(rows), ranks, exact_rows)] = True
     frames = member_attributions(ensemble, features.iloc[rows].reset_index(drop=True), exact)

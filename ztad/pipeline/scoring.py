@@ -76,13 +76,20 @@ def rule_hits_of(scored: pd.DataFrame) -> pd.DataFrame:
     return scored[columns].rename(columns=lambda c: c.removeprefix("rule_"))
 
 
-def attribution_table(model, features: pd.DataFrame, scored: pd.DataFrame) -> pd.DataFrame:
+def attribution_table(
+    model, features: pd.DataFrame, scored: pd.DataFrame, exact_rows: int | None = None
+) -> pd.DataFrame:
     """Per-feature attributions of each member for the flagged rows (exact TreeSHAP for those
-    with the highest final score), as the work file ``attributions.parquet`` keeps them."""
+    with the highest final score), as the work file ``attributions.parquet`` keeps them.
+
+    ``exact_rows`` caps the rows explained by exact TreeSHAP (default: the nightly job's
+    :data:`ztad.findings.attributions.EXACT_SHAP_ROWS`; 0: path attributions only).
+    """
     from ztad.findings.attributions import attribution_table as table_of
 
+    options = {} if exact_rows is None else {"exact_rows": exact_rows}
     return table_of(
-        model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy()
+        model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy(), **options
     )
 
 
@@ -170,6 +177,7 @@ def score_events(
     baseline,
     config: JobConfig,
     allowlist: pd.DataFrame | None = None,
+    exact_rows: int | None = None,
 ) -> Scored:
     """Score canonical events as the nightly run of ``day`` would.
 
@@ -184,6 +192,9 @@ def score_events(
         A loaded :class:`ztad.detection.scoring_model.ScoringModel`.
     allowlist
         Analysts' false positives in force (:func:`ztad.feedback.effective_allowlist`).
+    exact_rows
+        Flagged rows (highest score first) whose Isolation Forest attributions are exact
+        TreeSHAP values; the rest get path attributions. Default: as the nightly job.
     """
     from ztad.behaviour.features import compute_features
     from ztad.feedback import suppressed_mask
@@ -198,7 +209,7 @@ def score_events(
     scored["suppressed"] = suppressed
     scored["flagged"] = scored["flagged"].to_numpy() & ~suppressed
     scored = with_rule_columns(scored, rule_hits)
-    table = attribution_table(model, features, scored) if scored["flagged"].any() else None
+    table = attribution_table(model, features, scored, exact_rows) if scored["flagged"].any() else None
     findings = describe_flagged(
         day,
         events,

@@ -25,6 +25,7 @@ from ztad.service import queries
 from ztad.service.auth import READ, TRIAGE, ServiceSettings, bearer_token
 from ztad.service.metrics import ServiceMetrics
 from ztad.service.predict import (
+    EXPLAIN_MODES,
     FILLED_TEXT,
     NO_NUL,
     BadEventError,
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 Severity = Literal[SEVERITY_LEVELS]  # type: ignore[valid-type]
 Status = Literal[("open", *TRIAGE_STATUSES)]  # type: ignore[valid-type]
 TriageStatus = Literal[TRIAGE_STATUSES]  # type: ignore[valid-type]
+Explain = Literal[EXPLAIN_MODES]  # type: ignore[valid-type]
 _bearer = HTTPBearer(
     auto_error=False, description="ZTAD_API_TOKEN (read, triage) or ZTAD_API_READ_TOKEN (read)"
 )
@@ -166,10 +168,20 @@ def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -
     engine = store.engine
 
     @app.post("/predict", response_model=Predictions, tags=["scoring"])
-    def predict(body: Batch | Event, _: Reader) -> Predictions:
+    def predict(
+        body: Batch | Event,
+        _: Reader,
+        explain: Annotated[
+            Explain,
+            Query(
+                description="path: path attributions behind every alert's top features (fast); "
+                "exact: exact TreeSHAP for the highest-scored alerts, as the nightly job"
+            ),
+        ] = "path",
+    ) -> Predictions:
         """Score one event or a batch against the current model and each user's baseline."""
         events = body.events if isinstance(body, Batch) else [body]
-        return score_request(app, events)
+        return score_request(app, events, explain)
 
     @app.get("/findings", response_model=Page, tags=["findings"])
     def list_findings(_: Reader, filters: Annotated[Filters, Depends()]) -> dict:

@@ -58,13 +58,20 @@ def replayed(served_sqlite):
     pinned = LatestRun(day, runs["model_version"].iloc[-1])
     events = read_parquet(day_dir(config, day) / "events.parquet")
     with client_of(config, pinned=pinned) as client:
-        response = client.post("/predict", json={"events": as_requests(events)}, headers=READ_HEADERS)
+        response = client.post(
+            "/predict",
+            params={"explain": "exact"},
+            json={"events": as_requests(events)},
+            headers=READ_HEADERS,
+        )
+        fast = client.post("/predict", json={"events": as_requests(events)}, headers=READ_HEADERS)
     assert response.status_code == 200, response.text
-    return config, day, events, response.json()
+    assert fast.status_code == 200, fast.text
+    return config, day, events, response.json(), fast.json()
 
 
 def test_predict_gives_the_nightly_score_and_decision_of_every_event(replayed):
-    config, day, events, body = replayed
+    config, day, events, body, _ = replayed
     nightly = read_parquet(day_dir(config, day) / "scored.parquet")
     predictions = pd.DataFrame(body["predictions"])
     assert list(predictions["event_id"]) == list(events["event_id"].astype(str))
@@ -74,7 +81,7 @@ def test_predict_gives_the_nightly_score_and_decision_of_every_event(replayed):
 
 
 def test_predict_gives_the_nightly_reasons_top_features_and_severity(replayed):
-    config, day, _, body = replayed
+    config, day, _, body, _ = replayed
     findings = FindingsStore(config.resolved_database_url).findings(day).set_index("event_id")
     alerts = {p["event_id"]: p for p in body["predictions"] if p["decision"] == "alert"}
     assert set(alerts) == set(findings.index)
@@ -85,6 +92,24 @@ def test_predict_gives_the_nightly_reasons_top_features_and_severity(replayed):
         assert prediction["severity"] == finding["severity"]
         assert prediction["category"] == finding["category"]
         assert prediction["model_version"] == finding["model_version"]
+
+
+def test_predict_says_which_attribution_method_its_top_features_rest_on(replayed):
+    config, day, _, exact, fast = replayed
+    findings = FindingsStore(config.resolved_database_url).findings(day).set_index("event_id")
+    nightly = {i: a["isolation_forest"]["method"] for i, a in findings["attributions"].items()}
+    exact_methods = {
+        p["event_id"]: p["attribution_method"] for p in exact["predictions"] if p["decision"] == "alert"
+    }
+    assert exact_methods == nightly
+    assert "tree_shap" in nightly.values()
+    alerts = [p for p in fast["predictions"] if p["decision"] == "alert"]
+    assert {p["attribution_method"] for p in alerts} == {"tree_path"}
+    assert all(p["attribution_method"] is None for p in fast["predictions"] if p["decision"] != "alert")
+    # Only the attribution differs: the same scores, decisions, reasons and severities.
+    for path, shap in zip(fast["predictions"], exact["predictions"]):
+        for key in ("score", "decision", "reasons", "severity", "category"):
+            assert path[key] == shap[key]
 
 
 def test_an_unknown_user_takes_the_cold_start_path(served_sqlite):

@@ -73,7 +73,10 @@ class IsolationForestDetector(Detector):
         ).fit(X)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return -self.model_.score_samples(X)
+        # The forest's own trees, walked without joblib's per-tree tasks: the same scores.
+        from ztad.detection.detectors.forest_paths import score_samples
+
+        return -score_samples(self.model_, X)
 
     def _save_model(self, folder: Path) -> None:
         save_model(self.model_, folder / MODEL_FILE)
