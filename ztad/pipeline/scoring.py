@@ -158,7 +158,8 @@ class Scored:
     """What :func:`score_events` found, row-aligned with the events it was given.
 
     ``scored`` holds the score columns (with ``suppressed``), ``features`` the features (with
-    ``ctx_*``), ``findings`` one row per flagged event (``event_id`` links them), and
+    ``ctx_*``), ``findings`` one row per flagged event (``event_id`` links them; no columns
+    when none is flagged), and
     ``cold_start`` whether the user is unknown to the baseline.
     """
 
@@ -209,16 +210,17 @@ def score_events(
     scored["suppressed"] = suppressed
     scored["flagged"] = scored["flagged"].to_numpy() & ~suppressed
     scored = with_rule_columns(scored, rule_hits)
-    table = attribution_table(model, features, scored, exact_rows) if scored["flagged"].any() else None
-    findings = describe_flagged(
-        day,
-        events,
-        features,
-        scored,
-        table,
-        model_version=model.version,
-        run_id=None,
-        sensitive_resources=detection.sensitive_resources,
-    )
+    findings = pd.DataFrame()  # nothing flagged, nothing to describe
+    if scored["flagged"].any():
+        findings = describe_flagged(
+            day,
+            events,
+            features,
+            scored,
+            attribution_table(model, features, scored, exact_rows),
+            model_version=model.version,
+            run_id=None,
+            sensitive_resources=detection.sensitive_resources,
+        )
     known = events["user_id"].astype("string").isin(baseline.user_index).fillna(False).to_numpy(bool)
     return Scored(events, features, scored, findings, ~known)

@@ -196,22 +196,25 @@ def predictions(scored, state) -> Predictions:
     finding_of = np.full(len(events), -1)
     finding_of[np.flatnonzero(flagged)] = np.arange(int(flagged.sum()))
     findings = scored.findings.to_dict("records")
-    decisions = np.where(flagged, "alert", np.where(frame["suppressed"], "suppressed", "normal"))
-    maturity = scored.features["ctx_maturity"].to_numpy(float)
+    decisions = np.where(flagged, "alert", np.where(frame["suppressed"], "suppressed", "normal")).tolist()
+    maturity = scored.features["ctx_maturity"].to_numpy(float).tolist()
+    scores, thresholds = frame["score"].to_numpy(float).tolist(), frame["threshold"].to_numpy(float).tolist()
+    cold_start = np.asarray(scored.cold_start, dtype=bool).tolist()
     times = events["timestamp"].map(lambda t: t.isoformat()).tolist()
     out = []
     for i, (event_id, user_id) in enumerate(
-        zip(events["event_id"].astype(str), events["user_id"].astype(str))
+        zip(events["event_id"].astype(str).tolist(), events["user_id"].astype(str).tolist())
     ):
         finding = findings[finding_of[i]] if finding_of[i] >= 0 else None
+        # Built from values of known types: FastAPI checks the reply against the model once.
         out.append(
-            Prediction(
+            Prediction.model_construct(
                 event_id=event_id,
                 user_id=user_id,
                 timestamp=times[i],
-                score=float(frame["score"].iat[i]),
-                threshold=float(frame["threshold"].iat[i]),
-                decision=str(decisions[i]),
+                score=scores[i],
+                threshold=thresholds[i],
+                decision=decisions[i],
                 severity=None if finding is None else int(finding["severity"]),
                 severity_level=None if finding is None else str(finding["severity_level"]),
                 category=None if finding is None else _text(finding["category"]),
@@ -219,8 +222,8 @@ def predictions(scored, state) -> Predictions:
                 top_features=[] if finding is None else _plain(list(finding["top_features"])),
                 detectors=[] if finding is None else list(finding["detectors"]),
                 attribution_method=None if finding is None else _forest_method(finding["attributions"]),
-                cold_start=bool(scored.cold_start[i]),
-                maturity=float(maturity[i]),
+                cold_start=cold_start[i],
+                maturity=maturity[i],
                 model_version=state.model_version,
             )
         )
