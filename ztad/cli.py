@@ -420,7 +420,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ztad.store import safe_url
 
     config = _job_config(args)
-    app = create_app(config, ServiceSettings.from_env(), dashboard=args.command == "dashboard")
+    settings = ServiceSettings.from_env(token_connection=args.token_connection)
+    app = create_app(config, settings, dashboard=args.command == "dashboard")
     what = "dashboard" if args.command == "dashboard" else "API"
     print(
         f"ztad {what} on http://{args.host}:{args.port} "
@@ -557,6 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_job_options(web)
         web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         web.add_argument("--port", type=int, default=port, help=f"port to listen on (default {port})")
+        web.add_argument(
+            "--token-connection",
+            metavar="CONN_ID",
+            help="read the bearer tokens from this Airflow connection: password = read and triage, "
+            "extra read_token = read only ($ZTAD_API_TOKEN_CONNECTION)",
+        )
         web.set_defaults(handler=cmd_serve)
     return parser
 
