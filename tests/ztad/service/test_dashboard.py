@@ -1,11 +1,13 @@
 """The dashboard in a real headless Chromium, on the incidents of a real nightly run.
 
 Every page is opened in the browser and a screenshot of it written under the test's tmp
-folder; triage from the page must change the database row. The pages are also read on
-PostgreSQL, without a browser.
+folder; triage from the page must change the database row, and the next night's run must read
+it as feedback (on a copy of the run). The pages are also read on PostgreSQL, without a browser.
 """
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
@@ -187,3 +189,108 @@ def test_the_pages_read_postgresql(served_postgres):
             ]
             == "bob"
         )
+
+
+# --------------------------------------------------------------------------- triage as feedback
+
+
+def _novelty_codes(reasons) -> set[str]:
+    """The reasons an analyst's false positive allows from then on (a new place, device ...)."""
+    from ztad.feedback.allowlist import KIND_OF_CODE
+
+    return {r["code"] for r in reasons if r["code"] in KIND_OF_CODE}
+
+
+def _two_incidents_of_new_places(store, day) -> tuple[str, str]:
+    """Two open incidents of ``day``, of two users, each flagged for something new to its user."""
+    findings = store.findings(day)
+    findings = findings[findings["status"].isin(["new", "investigating"])]
+    novel = findings[[bool(_novelty_codes(r)) for r in findings["reasons"]]]
+    chosen = novel.groupby("incident_id")["user_id"].first().drop_duplicates()
+    assert len(chosen) >= 2, "the run needs two incidents of something new to their users"
+    return chosen.index[0], chosen.index[1]
+
+
+def _replay_next_day(config, logs, day, store, incident_ids) -> pd.DataFrame:
+    """Write the incidents' events again, one day later, into the next day's partition."""
+    events = read_parquet(day_dir(config, day) / "events.parquet")
+    findings = store.findings(day)
+    ids = findings[findings["incident_id"].isin(incident_ids)]["event_id"]
+    again = events[events["event_id"].isin(ids)].copy()
+    again["timestamp"] = again["timestamp"] + pd.Timedelta(days=1)
+    again["incident_id"] = again["event_id"].map(findings.set_index("event_id")["incident_id"])
+    columns = ["timestamp", "user_id", "device_id", "ip_address", "location", "login_success"]
+    out = again[columns].assign(
+        resource_accessed=again["resource"], bytes_transferred=again["bytes_transferred"]
+    )
+    folder = logs / f"date={(day + pd.Timedelta(days=1)).isoformat()}"
+    out.assign(timestamp=again["timestamp"].map(lambda t: t.isoformat())).to_csv(
+        folder / "replayed.csv", index=False
+    )
+    return again
+
+
+def test_a_false_positive_triaged_in_the_browser_is_read_by_the_next_run(served_sqlite, tmp_path):
+    """The next night's real run reads the page's verdict: the allowlist holds the user's
+    pattern, and the same events seen again the next day are no longer new to the user (the
+    false positive joined the trusted history); an untriaged twin still is."""
+    import dataclasses
+    import shutil
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from ztad import pipeline
+    from ztad.config import SourceConfig
+
+    # A copy of the shared run (state folder, SQLite database, logs): the next day runs on it.
+    home, logs = tmp_path / "home", tmp_path / "logs"
+    shutil.copytree(served_sqlite.config.home, home)
+    shutil.copytree(served_sqlite.config.source.root, logs)
+    config = dataclasses.replace(served_sqlite.config, home=home, source=SourceConfig(root=str(logs)))
+    store = FindingsStore(config.resolved_database_url)
+    # The first day has incidents of new places and devices: the next night is the second
+    # day, run again on the copy.
+    day, next_day = SERVED_DAYS[0], SERVED_DAYS[1]
+    triaged, untouched = _two_incidents_of_new_places(store, day)
+    replayed = _replay_next_day(config, logs, day, store, [triaged, untouched])
+
+    with serving(create_app(config, SETTINGS, dashboard=True)) as url, chromium() as driver:
+        driver.get(f"{url}/ui/login")
+        driver.find_element(By.ID, "token").send_keys(API_TOKEN)
+        driver.find_element(By.ID, "sign-in").click()
+        driver.get(f"{url}/ui/incidents/{triaged}")
+        Select(driver.find_element(By.ID, "triage-status")).select_by_value("false_positive")
+        driver.find_element(By.ID, "triage-note").send_keys("a trip the user told us about")
+        driver.find_element(By.ID, "triage-save").click()
+        assert driver.find_element(By.ID, "status").text == "false_positive"
+        assert driver.save_screenshot(str(tmp_path / "false_positive.png"))
+
+    assert pipeline.run_day(next_day, config).status == "success"
+    engine = sa.create_engine(config.resolved_database_url)
+    with engine.connect() as connection:
+        allowed = connection.execute(
+            sa.text("SELECT user_id, valid_from, source_finding_id FROM feedback_allowlist")
+        ).all()
+        raised = pd.read_sql(
+            sa.text("SELECT user_id, event_time, reasons FROM findings WHERE day = :d"),
+            connection,
+            params={"d": next_day},
+        )
+    engine.dispose()
+    sources = set(store.findings(day).query("incident_id == @triaged")["finding_id"])
+    mine = [row for row in allowed if row.source_finding_id in sources]
+    user_of = replayed.groupby("incident_id")["user_id"].first()
+    assert mine and {row.user_id for row in mine} == {user_of[triaged]}
+    assert {str(row.valid_from)[:10] for row in mine} == {next_day.isoformat()}
+
+    def novelties_next_day(incident_id) -> set[str]:
+        """Novelty reasons of the next day's findings on the incident's replayed events."""
+        times = set(replayed.loc[replayed["incident_id"] == incident_id, "timestamp"].dt.tz_localize(None))
+        mine = raised[raised["user_id"] == user_of[incident_id]]
+        hits = [pd.Timestamp(t).tz_localize(None) in times for t in mine["event_time"]]
+        reasons = [json.loads(r) if isinstance(r, str) else r for r in mine.loc[hits, "reasons"]]
+        return set().union(*(_novelty_codes(r) for r in reasons))
+
+    assert novelties_next_day(untouched)  # nobody triaged it: still new to its user
+    assert not novelties_next_day(triaged)
