@@ -94,7 +94,13 @@ class EventContext:
 
     def item_values(self, kind: str) -> pd.Series:
         """The events' values of a pair kind (``device``, ``ip``, ``network``, ``asn``, ``city``,
-        ``country``, ``resource``)."""
+        ``country``, ``resource``), converted to text once per kind."""
+        key = ("items", kind)
+        if key not in self.shared:
+            self.shared[key] = self._item_values(kind)
+        return self.shared[key]
+
+    def _item_values(self, kind: str) -> pd.Series:
         if kind == "network":
             return self.network
         if kind == "asn":
