@@ -12,6 +12,7 @@ import os
 
 import pytest
 
+from tests.fixtures.airflow import *  # noqa: F401,F403
 from tests.fixtures.background_stack import *  # noqa: F401,F403
 from tests.fixtures.logs import *  # noqa: F401,F403
 from tests.fixtures.postgres import *  # noqa: F401,F403

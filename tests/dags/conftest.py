@@ -1,18 +1,11 @@
-"""Airflow for the DAG tests: a temporary home, and its metadata database created once."""
+"""Airflow for the DAG tests: a temporary home, configured before Airflow is imported; its
+metadata database is the session's `airflow_db` (tests/fixtures/airflow.py)."""
 
 import pytest
 
 from tests.support.airflow_home import configure_airflow_environment
 
 configure_airflow_environment()
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata database (SQLite in the temporary home), migrated once per session."""
-    from tests.support.airflow_local import migrate_metadata_db
-
-    migrate_metadata_db()
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,3 @@ def _clean_settings(monkeypatch, tmp_path):
     for name in _OUTSIDE_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ZTAD_HOME", str(tmp_path / "ztad-home"))
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata database (SQLite in the temporary home), migrated once per session."""
-    from tests.support.airflow_local import migrate_metadata_db
-
-    migrate_metadata_db()
