@@ -31,12 +31,29 @@ FAST = ["--detectors", "isolation_forest,ecod"]
 
 def ztad(*args: str, home: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """``ztad <args>`` in a process of its own, as a user runs it."""
+    return finish(start_ztad(*args, home=home), timeout)
+
+
+def start_ztad(*args: str, home: Path) -> subprocess.Popen:
+    """``ztad <args>`` started in a process of its own and left running: runs that do not
+    depend on each other run side by side (:func:`finish` collects each)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTAD_")}
     env["ZTAD_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "ztad.cli", *args], check=False, capture_output=True, text=True, env=env,
-        timeout=timeout,
+    return subprocess.Popen(
+        [sys.executable, "-m", "ztad.cli", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env,
     )
+
+
+def finish(process: subprocess.Popen, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Wait for a started ``ztad`` and return what it did, as ``subprocess.run`` would."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def sshd_args(root: Path, first: date, last: date, *extra: str) -> list[str]:

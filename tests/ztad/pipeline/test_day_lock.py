@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from tests.fixtures import auth_logs as logs
-from tests.ztad.test_cli_first_night import FAST, ztad
+from tests.ztad.test_cli_first_night import FAST, finish, start_ztad
 from ztad.config import JobConfig, SourceConfig
 from ztad.pipeline.day_lock import DayLockedError, day_lock, lock_path
 from ztad.store import FindingsStore
@@ -89,8 +89,9 @@ def test_two_processes_running_the_same_day_on_one_home_both_finish_with_a_singl
 
     root = logs.write_sshd_logs(tmp_path / "ssh")
     args = sshd_args(root, logs.ATTACK_DAY, logs.ATTACK_DAY, *FAST)
-    single = ztad(*args, home=tmp_path / "single")
-    assert single.returncode == 0, single.stderr
+    # The reference run has a home of its own: it runs beside the two that share one, while
+    # one of those waits for the other's lock.
+    single = start_ztad(*args, home=tmp_path / "single")
 
     home = tmp_path / "shared"
     env = {"ZTAD_HOME": str(home), "PATH": "/usr/bin:/bin"}
@@ -100,7 +101,9 @@ def test_two_processes_running_the_same_day_on_one_home_both_finish_with_a_singl
         for _ in range(2)
     ]
     outcomes = [(process.wait(900), *process.communicate()) for process in both]
+    single = finish(single)
 
+    assert single.returncode == 0, single.stderr
     assert [code for code, _, _ in outcomes] == [0, 0], [err for _, _, err in outcomes]
     waited = [err for _, _, err in outcomes if "another run of this day holds its lock" in err]
     assert len(waited) == 1  # one ran, the other waited for it, then ran the day again
