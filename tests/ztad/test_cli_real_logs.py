@@ -3,12 +3,16 @@ home, as a user types it: every day recorded, nothing lost, the attacks as incid
 
 The logs are :mod:`tests.fixtures.real_logs`: an internet-facing server's ``auth.log`` of 25
 days, an NXLog Security export, an Okta and an Entra ID export (three days each, all of them
-learning days, when the rules alone raise findings).
+learning days, when the rules alone raise findings). Each run is a process of its own on a
+home of its own: the runs on SQLite start together at the module's first test (the one on
+PostgreSQL runs meanwhile), and each test checks its own.
 """
 
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -20,24 +24,51 @@ from tests.fixtures.real_logs import (
     write_sshd_server_log,
     write_windows_nxlog,
 )
-from tests.ztad.test_cli_first_night import FAST, final_runs, ztad
+from tests.ztad.test_cli_first_night import FAST, final_runs, finish, start_ztad
 from ztad.store import FindingsStore
 
 pytestmark = pytest.mark.slow
 
+#: The exports run on the embedded SQLite default: their writers and file names.
+ON_SQLITE = {
+    "sshd": (write_sshd_server_log, "auth.log"),
+    "okta": (write_okta_export, "okta.json"),
+    "entra": (write_entra_export, "signins.json"),
+}
 
-def run_all_days(log: RealLog, tmp_path, url: str | None = None):
-    """``ztad run`` over every day of ``log`` on a fresh home; the findings database's URL and
-    its run records, after checking that every day is recorded and nothing lost."""
-    home = tmp_path / "home"
+
+def start_all_days(log: RealLog, home: Path, url: str | None = None) -> subprocess.Popen:
+    """``ztad run`` over every day of ``log`` on the fresh ``home``, started and left running."""
     options = [arg for key, value in log.options.items() for arg in ("--option", f"{key}={value}")]
     database = ["--db", url] if url else []
-    done = ztad("run", "--logs", str(log.path), "--format", log.format, *options, "--start",
-                log.first_day.isoformat(), "--end", log.last_day.isoformat(), *FAST, *database, home=home)
+    return start_ztad("run", "--logs", str(log.path), "--format", log.format, *options, "--start",
+                      log.first_day.isoformat(), "--end", log.last_day.isoformat(), *FAST, *database,
+                      home=home)
+
+
+def all_days_done(log: RealLog, home: Path, process: subprocess.Popen, url: str | None = None):
+    """The findings database's URL and its run records once ``process`` (:func:`start_all_days`)
+    ended, after checking that every day is recorded and nothing lost."""
+    done = finish(process)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     url = url or f"sqlite:///{home / 'findings.db'}"
     return url, every_day_recorded_and_nothing_lost(log, url)
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """``name -> (log, home, process)`` of each export of :data:`ON_SQLITE`, all started."""
+    runs = {}
+    for name, (write, file_name) in ON_SQLITE.items():
+        folder = tmp_path_factory.mktemp(name)
+        log = write(folder / file_name)
+        runs[name] = (log, folder / "home", start_all_days(log, folder / "home"))
+    yield runs
+    for _, _, process in runs.values():  # one left by a test that failed before waiting for it
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def every_day_recorded_and_nothing_lost(log: RealLog, url: str):
@@ -56,9 +87,23 @@ def incidents_of(url: str, day):
         return store.incidents(day=day).set_index("incident_id")
 
 
-def test_an_internet_facing_sshd_server_from_its_first_day(tmp_path):
-    log = write_sshd_server_log(tmp_path / "auth.log")
-    url, runs = run_all_days(log, tmp_path)
+@pytest.mark.postgres
+@pytest.mark.usefixtures("started")  # the runs on SQLite go on meanwhile
+def test_an_nxlog_security_export_from_its_first_day(tmp_path, empty_postgres_url):
+    log = write_windows_nxlog(tmp_path / "security.json")
+    home = tmp_path / "home"
+    all_days_done(log, home, start_all_days(log, home, empty_postgres_url), empty_postgres_url)
+    spray = log.attacks["spray"]
+    incident = incidents_of(empty_postgres_url, spray["day"]).loc[f"{spray['day']}:source:{spray['ip']}"]
+    assert incident["category"] == "password_spray" and set(spray["victims"]) <= set(incident["users"])
+    with FindingsStore(empty_postgres_url) as store:
+        findings = store.findings()
+    assert not findings["user_id"].str.endswith("$").any()  # machine accounts are not people
+
+
+def test_an_internet_facing_sshd_server_from_its_first_day(started):
+    log, home, process = started["sshd"]
+    url, runs = all_days_done(log, home, process)
     assert (runs["status"] == "success").any()  # the model took over by itself
     attack = log.attacks["brute_force"]
     victim = incidents_of(url, attack["day"]).loc[f"{attack['day']}:user:{attack['user']}"]
@@ -69,30 +114,18 @@ def test_an_internet_facing_sshd_server_from_its_first_day(tmp_path):
         assert f"{day}:user:{OPERATOR}" not in incidents.index  # its key probes are no guesses
 
 
-@pytest.mark.postgres
-def test_an_nxlog_security_export_from_its_first_day(tmp_path, empty_postgres_url):
-    log = write_windows_nxlog(tmp_path / "security.json")
-    run_all_days(log, tmp_path, empty_postgres_url)
-    spray = log.attacks["spray"]
-    incident = incidents_of(empty_postgres_url, spray["day"]).loc[f"{spray['day']}:source:{spray['ip']}"]
-    assert incident["category"] == "password_spray" and set(spray["victims"]) <= set(incident["users"])
-    with FindingsStore(empty_postgres_url) as store:
-        findings = store.findings()
-    assert not findings["user_id"].str.endswith("$").any()  # machine accounts are not people
-
-
-def test_an_okta_export_from_its_first_day(tmp_path):
-    log = write_okta_export(tmp_path / "okta.json")
-    url, runs = run_all_days(log, tmp_path)
+def test_an_okta_export_from_its_first_day(started):
+    log, home, process = started["okta"]
+    url, runs = all_days_done(log, home, process)
     assert (runs["rows_skipped"] > 0).all()  # MFA challenges and profile updates are no sign-ins
     spray = log.attacks["spray"]
     incident = incidents_of(url, spray["day"]).loc[f"{spray['day']}:source:{spray['ip']}"]
     assert incident["category"] == "password_spray" and incident["user_count"] == len(spray["victims"])
 
 
-def test_an_entra_id_export_from_its_first_day(tmp_path):
-    log = write_entra_export(tmp_path / "signins.json")
-    url, runs = run_all_days(log, tmp_path)
+def test_an_entra_id_export_from_its_first_day(started):
+    log, home, process = started["entra"]
+    url, runs = all_days_done(log, home, process)
     assert (runs["rows_skipped"] > 0).all()  # MFA interruptions: the outcome follows
     attack = log.attacks["brute_force"]
     incident = incidents_of(url, attack["day"]).loc[f"{attack['day']}:user:{attack['user']}"]
