@@ -82,6 +82,16 @@ class BaselineState:
         """Users known to the baseline."""
         return len(self.user_index)
 
+    def derived(self, key: tuple, compute):
+        """A value derived from this state alone (and the settings named in ``key``), computed
+        once: the scoring service judges request after request against one state, and tables
+        over every user (hour-of-week probabilities, usual windows) need not be rebuilt for
+        each. The state is never changed once built, so the value never goes stale."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     def user_codes(self, user_ids: pd.Series) -> np.ndarray:
         """Code of each user id (-1 for a user the baseline has never seen)."""
         return codes_in(self.user_index, user_ids)

@@ -83,6 +83,18 @@ def hour_probabilities(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
         For each event: its user's row if known, else its peer group's, else the organisation's.
     """
     state, weight = ctx.state, ctx.settings.hour_prior_events
+    table = state.derived(("hour_probabilities", weight), lambda: _probability_table(state, weight))
+    return table, _table_rows(ctx)
+
+
+def _table_rows(ctx: EventContext) -> np.ndarray:
+    """Each event's row in a users, then peer groups, then organisation table."""
+    n_users, n_peers = ctx.state.n_users, len(ctx.state.peer_labels)
+    return np.where(ctx.user >= 0, ctx.user, np.where(ctx.peer >= 0, n_users + ctx.peer, n_users + n_peers))
+
+
+def _probability_table(state, weight: float) -> np.ndarray:
+    """Hour-of-week probabilities of every user, peer group and the organisation."""
     users = state.hour_counts
     n_users, n_peers = len(users), len(state.peer_labels)
     user_peers = state.users["peer"].to_numpy("int64") if n_users else np.array([], "int64")
@@ -90,9 +102,7 @@ def hour_probabilities(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     org = _with_prior(org_counts, np.full((1, HOURS_PER_WEEK), 1.0 / HOURS_PER_WEEK), 1.0)
     peers = _with_prior(_peer_sums(users, user_peers, n_peers), org, weight)
     user_prior = _prior_rows(user_peers, peers, org)
-    table = np.vstack([_with_prior(users, user_prior, weight), peers, org])
-    rows = np.where(ctx.user >= 0, ctx.user, np.where(ctx.peer >= 0, n_users + ctx.peer, n_users + n_peers))
-    return table, rows
+    return np.vstack([_with_prior(users, user_prior, weight), peers, org])
 
 
 def usual_windows(histograms: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +129,13 @@ def usual_windows(histograms: np.ndarray, share: float) -> tuple[np.ndarray, np.
 
 def window_table(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Usual windows for users, then peer groups, then the organisation, and each event's row."""
-    state, weight = ctx.state, ctx.settings.hour_prior_events
+    state, weight, share = ctx.state, ctx.settings.hour_prior_events, ctx.settings.usual_hours_share
+    starts, lengths = state.derived(("usual_windows", weight, share), lambda: _windows(state, weight, share))
+    return starts, lengths, _table_rows(ctx)
+
+
+def _windows(state, weight: float, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Usual windows of every user, peer group and the organisation."""
     n_users, n_peers = state.n_users, len(state.peer_labels)
     local = state.hour_counts.reshape(n_users, 7, 24).sum(axis=1)
     user_peers = state.users["peer"].to_numpy("int64") if n_users else np.array([], "int64")
@@ -131,9 +147,7 @@ def window_table(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
     prior = norm(_prior_rows(user_peers, peers, org))
     blended = np.vstack([local + weight * prior, peers + weight * norm(org), org])
-    starts, lengths = usual_windows(blended, ctx.settings.usual_hours_share)
-    rows = np.where(ctx.user >= 0, ctx.user, np.where(ctx.peer >= 0, n_users + ctx.peer, n_users + n_peers))
-    return starts, lengths, rows
+    return usual_windows(blended, share)
 
 
 def hours_outside(local_hour: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -154,8 +168,20 @@ def unaccustomed_to_weekends(week_profiles: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - weekend_share / _WEEKEND_SHARE, 0.0, 1.0)
 
 
+def _weekend_habits(ctx: EventContext, table: np.ndarray) -> np.ndarray:
+    """:func:`unaccustomed_to_weekends` of the state's probability ``table``, computed once."""
+    key = ("weekend_habits", ctx.settings.hour_prior_events)
+    return ctx.state.derived(key, lambda: unaccustomed_to_weekends(table))
+
+
 #: Hours either side of a login's local hour that count as "the same time of day".
 SAME_TIME_HOURS = 2
+
+
+def _events_near_hour(state) -> np.ndarray:
+    """Per user and hour of day: baseline events within :data:`SAME_TIME_HOURS` of it."""
+    by_hour = state.hour_counts.reshape(state.n_users, 7, 24).sum(axis=1)
+    return sum(np.roll(by_hour, shift, axis=1) for shift in range(-SAME_TIME_HOURS, SAME_TIME_HOURS + 1))
 
 
 def own_events_near_hour(ctx: EventContext, local_hour: np.ndarray) -> np.ndarray:
@@ -168,8 +194,7 @@ def own_events_near_hour(ctx: EventContext, local_hour: np.ndarray) -> np.ndarra
     state = ctx.state
     if state.n_users == 0 or ctx.n == 0:
         return np.zeros(ctx.n)
-    by_hour = state.hour_counts.reshape(state.n_users, 7, 24).sum(axis=1)
-    near = sum(np.roll(by_hour, shift, axis=1) for shift in range(-SAME_TIME_HOURS, SAME_TIME_HOURS + 1))
+    near = state.derived(("events_near_hour", SAME_TIME_HOURS), lambda: _events_near_hour(state))
     hour = np.floor(local_hour).astype("int64") % 24
     return np.where(ctx.user >= 0, near[np.maximum(ctx.user, 0), hour], 0.0).astype("float64")
 
@@ -195,7 +220,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "off_hours_distance": hours_outside(local_hour, start, length),
         # Per profile row first, then per event: an events x 168 copy of the table would
         # cost over a kilobyte per event.
-        "day_off": rest_day * unaccustomed_to_weekends(table)[rows],
+        "day_off": rest_day * _weekend_habits(ctx, table)[rows],
     }
     context = {
         "ctx_weekend": weekend.astype("float64"),

@@ -57,12 +57,18 @@ class Moves:
     day_worst_kmh: np.ndarray
 
 
+def _last_locations(state) -> tuple[pd.Series, pd.Index]:
+    """Each user's last place as text, and the distinct places among them."""
+    last = state.users["last_location"].astype("string")
+    return last, pd.Index(last.dropna().unique(), dtype="string")
+
+
 def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """Codes of the events' places and of the users' last places, over one vocabulary."""
     event_codes, names = pd.factorize(ctx.events["location"].astype("string"), use_na_sentinel=True)
-    last = ctx.state.users["last_location"].astype("string")
+    last, last_names = ctx.state.derived(("last_locations",), lambda: _last_locations(ctx.state))
     names = pd.Index(np.asarray(names, dtype=object), dtype="string")
-    places = names.append(pd.Index(last.dropna().unique(), dtype="string").difference(names))
+    places = names.append(last_names.difference(names))
     return event_codes.astype("int64"), codes_in(places, last), places
 
 

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
-from ztad.behaviour.features import FEATURE_DESCRIPTIONS, FEATURE_NAMES, FeatureInputError, compute_features
+from ztad.behaviour.features import (
+    FEATURE_DESCRIPTIONS,
+    FEATURE_NAMES,
+    FeatureInputError,
+    FeatureSettings,
+    compute_features,
+)
 from ztad.config import DetectionConfig
 
 
@@ -56,3 +62,19 @@ def test_missing_columns_and_empty_users_are_clear_errors():
     events["user_id"] = pd.array([None], dtype="string")
     with pytest.raises(FeatureInputError, match="row 0: field user_id"):
         compute_features(events, state, DetectionConfig())
+
+
+def test_a_state_judged_again_gives_the_features_of_a_fresh_one():
+    """Tables over every user are derived from the state once and reused: the scoring service
+    judges request after request against one state, with the job's settings or others."""
+    history = working_days("alice", DAY - timedelta(days=7), 7) + working_days(
+        "bob", DAY - timedelta(days=7), 7, hours=(22, 23), location="Lagos, Nigeria"
+    )
+    today = frame([login("alice", f"{DAY} 03:00", "Lagos, Nigeria"), login("bob", f"{DAY} 10:00")])
+    state = state_from(history)
+    wide = FeatureSettings(hour_prior_events=50.0, usual_hours_share=0.95)
+    for settings in (None, wide, None):
+        again = compute_features(today, state, DetectionConfig(), settings)
+        fresh = compute_features(today, state_from(history), DetectionConfig(), settings)
+        pd.testing.assert_frame_equal(again, fresh)
+    assert state.derived(("usual_windows", wide.hour_prior_events, wide.usual_hours_share), None) is not None
