@@ -238,7 +238,7 @@ def test_a_false_positive_triaged_in_the_browser_is_read_by_the_next_run(served_
     import shutil
 
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from ztad import pipeline
     from ztad.config import SourceConfig
@@ -259,6 +259,8 @@ def test_a_false_positive_triaged_in_the_browser_is_read_by_the_next_run(served_
         driver.get(f"{url}/ui/login")
         driver.find_element(By.ID, "token").send_keys(API_TOKEN)
         driver.find_element(By.ID, "sign-in").click()
+        # The sign-in sets the cookie when its answer arrives: wait for it before moving on.
+        WebDriverWait(driver, 60).until(lambda d: "/ui/login" not in d.current_url)
         driver.get(f"{url}/ui/incidents/{triaged}")
         Select(driver.find_element(By.ID, "triage-status")).select_by_value("false_positive")
         driver.find_element(By.ID, "triage-note").send_keys("a trip the user told us about")
