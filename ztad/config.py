@@ -150,8 +150,12 @@ class RuleThresholds:
         least this many standard deviations above it (log scale, spread shrunk towards peers),
         judged on at least this many past transfers.
     large_transfer_max_peer_surge
-        ... unless at least this many other users of the peer group moved five times their
+        ... unless at least this many other users of the peer group moved ten times their
         usual or more on the same resource that day (a month-end close, not an exfiltration).
+    large_transfer_single_min_ratio
+        ... and, when it is the user's only transfer of the day at ten times their usual or
+        more, only at this many times the usual (heavy tails make one 50x transfer ordinary;
+        an exfiltration moves its bulk in several).
     off_hours_min_hours, off_hours_min_rarity
         Off-hours login: at least this many hours outside the user's usual working window
         (03:00 for a 09:00-17:00 worker), at an hour of the week at least 10**rarity times
@@ -191,7 +195,8 @@ class RuleThresholds:
     large_transfer_min_ratio: float = 50.0
     large_transfer_min_z: float = 3.0
     large_transfer_min_observations: int = 5
-    large_transfer_max_peer_surge: int = 2
+    large_transfer_max_peer_surge: int = 3
+    large_transfer_single_min_ratio: float = 100.0
     off_hours_min_hours: float = 6.0
     off_hours_min_rarity: float = 1.2
     off_hours_night_end: float = 5.0

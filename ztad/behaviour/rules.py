@@ -83,7 +83,8 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         "large_transfer": (bytes_ratio >= t.large_transfer_min_ratio)
         & (col("bytes_z") >= t.large_transfer_min_z)
         & (col("ctx_bytes_observations") >= t.large_transfer_min_observations)
-        & (col("ctx_peer_surge_users") < t.large_transfer_max_peer_surge),
+        & (col("ctx_peer_surge_users") < t.large_transfer_max_peer_surge)
+        & ((col("ctx_own_surge_transfers") >= 2) | (bytes_ratio >= t.large_transfer_single_min_ratio)),
         "off_hours": (col("ctx_maturity") >= t.min_maturity)
         & ((col("off_hours_distance") >= t.off_hours_min_hours) | small_hours)
         & (col("hour_rarity") >= t.off_hours_min_rarity)

@@ -12,7 +12,7 @@ from ztad.behaviour.rules import DEFAULT_THRESHOLDS, RULES, RuleInputError, Rule
 _CONTEXT = ("ctx_travel_km", "ctx_travel_kmh", "ctx_ip_failed_users_60m", "ctx_user_failures_10m",
             "ctx_bytes_observations", "ctx_maturity", "ctx_resource_group_users", "ctx_group_size",
             "ctx_source_scanner_like", "ctx_source_attempts_today", "ctx_source_minutes_today",
-            "ctx_peer_surge_users", "ctx_own_events_near_hour", "ctx_local_hour")
+            "ctx_peer_surge_users", "ctx_own_surge_transfers", "ctx_own_events_near_hour", "ctx_local_hour")
 
 
 def _rows(*changes: dict) -> pd.DataFrame:
@@ -55,15 +55,22 @@ def test_brute_force_and_success_after_failures():
 
 
 def test_large_transfer_needs_ratio_spread_and_enough_history():
-    big = {"bytes_log_ratio": np.log10(60), "bytes_z": 5.0}
+    big = {"bytes_log_ratio": np.log10(60), "bytes_z": 5.0, "ctx_own_surge_transfers": 2}
     assert _fires("large_transfer", big, {**big, "bytes_z": 2.0}, {**big, "bytes_log_ratio": 1.0},
                   {**big, "ctx_bytes_observations": 3}) == [True, False, False, False]
 
 
 def test_large_transfer_is_not_raised_when_peers_surge_on_the_resource_the_same_day():
-    big = {"bytes_log_ratio": np.log10(60), "bytes_z": 5.0}
-    assert _fires("large_transfer", {**big, "ctx_peer_surge_users": 1}, {**big, "ctx_peer_surge_users": 2},
+    big = {"bytes_log_ratio": np.log10(60), "bytes_z": 5.0, "ctx_own_surge_transfers": 2}
+    assert _fires("large_transfer", {**big, "ctx_peer_surge_users": 2}, {**big, "ctx_peer_surge_users": 3},
                   {**big, "ctx_peer_surge_users": 7}) == [True, False, False]
+
+
+def test_a_lone_large_transfer_of_the_day_needs_a_far_larger_ratio():
+    lone = {"bytes_z": 5.0, "ctx_own_surge_transfers": 1}
+    assert _fires("large_transfer", {**lone, "bytes_log_ratio": np.log10(60)},
+                  {**lone, "bytes_log_ratio": np.log10(150)},
+                  {**lone, "bytes_log_ratio": np.log10(60), "ctx_own_surge_transfers": 3}) == [False, True, True]
 
 
 def test_off_hours_is_for_established_users_far_outside_their_window():

@@ -57,6 +57,23 @@ def test_peers_surging_on_the_same_resource_the_same_day_are_counted():
     assert out["ctx_peer_surge_users"].tolist() == [2, 2, 2, 3, 0]
 
 
+def test_peers_moving_a_few_times_their_usual_are_no_surge():
+    # Heavy tails: on a busy resource some peers move five or six times their usual on any day.
+    ordinary = [login(u, f"{DAY} 1{k}:00", resource="erp-finance", nbytes=6 * USUAL)
+                for k, u in enumerate(("ben", "cat"))]
+    theft = login("ann", f"{DAY} 09:00", resource="erp-finance", nbytes=60 * USUAL)
+    out = features_of(_finance(), [theft, *ordinary])
+    assert out["ctx_peer_surge_users"].tolist() == [0, 1, 1]
+
+
+def test_a_user_s_transfers_of_the_day_at_ten_times_the_usual_are_counted():
+    bulk = [login("ann", f"{DAY} 0{k}:00", resource="erp-finance", nbytes=60 * USUAL) for k in (1, 2)]
+    modest = login("ann", f"{DAY} 03:00", resource="erp-finance", nbytes=6 * USUAL)
+    lone = login("ben", f"{DAY} 04:00", resource="erp-finance", nbytes=200 * USUAL)
+    out = features_of(_finance(), [*bulk, modest, lone])
+    assert out["ctx_own_surge_transfers"].tolist() == [2, 2, 2, 1]
+
+
 def test_one_account_surging_alone_has_no_peers_behind_it():
     out = features_of(_finance(), [login("ann", f"{DAY} 09:00", resource="erp-finance", nbytes=60 * USUAL),
                                    login("ann", f"{DAY} 10:00", resource="erp-finance", nbytes=60 * USUAL),
