@@ -393,6 +393,11 @@ class JobConfig:
         return Path(self.home) / "state"
 
     @property
+    def flat_index_dir(self) -> Path:
+        """A flat log file's index: each day's rows, kept from one pass over the file."""
+        return Path(self.home) / "state" / "flat-index"
+
+    @property
     def work_dir(self) -> Path:
         """Intermediate files passed between pipeline steps (one folder per day)."""
         return Path(self.home) / "work"

@@ -16,7 +16,9 @@ A single flat file holding many days
     missing or unreadable (and records the reader could not split into fields or skipped)
     belong to the day of the nearest earlier row with a readable timestamp (rows before the first one
     belong to that first row's day), so that they are quarantined exactly once across days.
-    The file is read again for each call; for large data use partitions.
+    Given an index folder, a local file is read once and each day's rows are kept there
+    (:mod:`ztad.ingest.flat_index`); a later load of any day reads only that day's part, and
+    a changed file is read again. Without one, the file is read again for each call.
 
 Accounting: every record read is scored, quarantined, counted as a duplicate or counted as
 skipped (it carries no authentication attempt), so for every load
@@ -34,18 +36,20 @@ Baselines and the scored day therefore see the same places for the same addresse
 from __future__ import annotations
 
 import gzip
+import logging
 import lzma
 import posixpath
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ztad.config import SourceConfig
-from ztad.ingest import geoip, ids
+from ztad.ingest import flat_index, geoip, ids
 from ztad.ingest.readers import (
     FORMAT_SUFFIXES,
     QUARANTINE_COLUMNS,
@@ -59,6 +63,8 @@ from ztad.ingest.validation import check_columns, event_times, quarantine_frame,
 from ztad.schema import conform, empty_events
 
 PARTITION_PREFIX = "date="
+
+log = logging.getLogger(__name__)
 
 
 class SourceNotFoundError(FileNotFoundError):
@@ -127,8 +133,11 @@ class LoadResult:
 # --------------------------------------------------------------------------- public API
 
 
-def load_day(source: SourceConfig, day: date) -> LoadResult:
+def load_day(source: SourceConfig, day: date, index_dir: Path | str | None = None) -> LoadResult:
     """Load one UTC day of events.
+
+    ``index_dir`` is where a flat file's index is kept (see :mod:`ztad.ingest.flat_index`);
+    without it a flat file is read whole for every day.
 
     Raises
     ------
@@ -139,19 +148,22 @@ def load_day(source: SourceConfig, day: date) -> LoadResult:
     ztad.ingest.validation.MissingColumnError
         When a file lacks a required column.
     """
-    return load_range(source, day, day + timedelta(days=1))
+    return load_range(source, day, day + timedelta(days=1), index_dir)
 
 
-def load_range(source: SourceConfig, start: date, end: date) -> LoadResult:
+def load_range(source: SourceConfig, start: date, end: date, index_dir: Path | str | None = None) -> LoadResult:
     """Load the days ``[start, end)`` in one pass over the files.
 
     Days without a partition are skipped; :class:`MissingPartitionError` is raised only when
-    none of the days has data.
+    none of the days has data. A single day of a flat file is served from its index in
+    ``index_dir`` (built on first use) when one is given.
     """
     if end <= start:
         raise ValueError(f"empty day range [{start}, {end}): end must be after start")
     root = _Root.open(source.root)
-    if root.flat:
+    if root.flat and index_dir is not None and end - start == timedelta(days=1):
+        result = _load_indexed_day(root, source, start, Path(index_dir))
+    elif root.flat:
         result = _load_flat(root, source, start, end)
     else:
         result = _load_partitions(root, source, start, end)
@@ -455,11 +467,84 @@ def _load_flat(root: _Root, source: SourceConfig, start: date, end: date) -> Loa
             events, bad = validate(part[keep], where)
             accounts.add(events, pd.concat([quarantine[keep_quarantine], bad]), int(keep_skipped.sum()), where)
     if not accounts.rows_read:
-        detail = f"no row of the file falls on {_days_text(start, end)}"
-        if days.unattributed:
-            detail += f"; {days.unattributed} rows have no readable timestamp at all"
-        raise MissingPartitionError(start, where, detail)
+        raise _no_rows(where, start, end, days.unattributed)
     return accounts.result()
+
+
+def _no_rows(where: str, start: date, end: date, unattributed: int) -> MissingPartitionError:
+    detail = f"no row of the file falls on {_days_text(start, end)}"
+    if unattributed:
+        detail += f"; {unattributed} rows have no readable timestamp at all"
+    return MissingPartitionError(start, where, detail)
+
+
+def _load_indexed_day(root: _Root, source: SourceConfig, day: date, index_dir: Path) -> LoadResult:
+    """One day of a flat file from its index, built by one pass over the file when missing.
+
+    The parts are those :func:`_load_flat` collects for the day, in the same order, so the
+    result is the same. A file that is not local, or that changes while indexed, is read
+    directly.
+    """
+    key = flat_index.index_key(index_dir, root.path, source.format, source.column_mapping, source.options)
+    if key is None:
+        return _load_flat(root, source, day, day + timedelta(days=1))
+    index = flat_index.FlatIndex.open(key) or _build_index(root, source, key)
+    if index is None:
+        return _load_flat(root, source, day, day + timedelta(days=1))
+    where = root.url(root.path)
+    accounts = _Accounts()
+    try:
+        parts = index.parts((day - date(1970, 1, 1)).days)
+    except FileNotFoundError:  # replaced by the index of a newer content of the file meanwhile
+        return _load_flat(root, source, day, day + timedelta(days=1))
+    for part in parts:
+        events = empty_events() if part.events is None else part.events
+        quarantine = empty_quarantine() if part.quarantine is None else part.quarantine
+        accounts.add(events, quarantine, part.skipped, where)
+    if not accounts.rows_read:
+        raise _no_rows(where, day, day + timedelta(days=1), index.unattributed)
+    return accounts.result()
+
+
+def _build_index(root: _Root, source: SourceConfig, key: flat_index.IndexKey) -> flat_index.FlatIndex | None:
+    """Read the flat file once and keep each day's parts; ``None`` when it changed meanwhile."""
+    import time
+
+    started = time.monotonic()
+    where = root.url(root.path)
+    writer = flat_index.IndexWriter(key)
+    try:
+        unattributed = _index_parts(root, source, where, writer)
+        now = flat_index.index_key(key.folder, root.path, source.format, source.column_mapping, source.options)
+        if now != key:
+            writer.discard()
+            return None
+        writer.publish(unattributed)
+    except BaseException:
+        writer.discard()
+        raise
+    index = flat_index.FlatIndex.open(key)
+    log.info("indexed %s: %d days in %.1fs", where, len(index.days) if index else 0, time.monotonic() - started)
+    return index
+
+
+def _index_parts(root: _Root, source: SourceConfig, where: str, writer: flat_index.IndexWriter) -> int:
+    """Hand every day's share of every chunk to ``writer`` (validated as :func:`_load_flat`
+    does for that day alone); the rows no timestamp could place are returned."""
+    days = _FlatDays()
+    for batch in _batches(root.path, root, source):
+        frame = _mapped(batch.frame, source, where)
+        check_columns(frame, where)
+        for part, quarantine, skipped, frame_days, quarantine_days, skipped_days in days.attribute(
+            frame, batch.quarantine, batch.skipped
+        ):
+            present = np.unique(np.concatenate([frame_days, quarantine_days, skipped_days]))
+            for day in present[~np.isnan(present)]:
+                events, bad = validate(part[frame_days == day], where)
+                rejected = pd.concat([quarantine[quarantine_days == day], bad])
+                shaped = _quarantine_shape(rejected) if len(rejected) else empty_quarantine()
+                writer.add(int(day), events, shaped, int((skipped_days == day).sum()))
+    return days.unattributed
 
 
 class _FlatDays:

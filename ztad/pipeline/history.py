@@ -20,13 +20,17 @@ from ztad.config import JobConfig
 
 
 def history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
-    """A loader of one past day's events for baselines; a day with no data is empty."""
+    """A loader of one past day's events for baselines; a day with no data is empty.
+
+    A flat log file is read once for all days (its index in ``config.flat_index_dir``), not
+    once for every day asked for.
+    """
     from ztad.ingest import MissingPartitionError, load_day
     from ztad.schema import empty_events
 
     def load(past_day: date) -> pd.DataFrame:
         try:
-            return load_day(config.source, past_day).events
+            return load_day(config.source, past_day, config.flat_index_dir).events
         except MissingPartitionError:
             return empty_events()
 

@@ -34,7 +34,7 @@ def pull(day: date, config: JobConfig) -> dict:
 
     folder = day_dir(config, day)
     try:
-        result = load_day(config.source, day)
+        result = load_day(config.source, day, config.flat_index_dir)
         events, quarantine = result.events, result.quarantine
         counts = {
             "rows_read": int(result.rows_read),
