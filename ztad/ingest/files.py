@@ -223,10 +223,15 @@ class _Root:
             "a single log file, or a URL that fsspec can open (set ZTAD_LOG_ROOT or --logs)"
         )
 
+    @property
+    def local(self) -> bool:
+        """Whether the root is on the local filesystem."""
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return protocol in ("file", "local")
+
     def url(self, path: str) -> str:
         """How a file is named in messages and quarantine, and opened by readers."""
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return path if protocol in ("file", "local") else self.fs.unstrip_protocol(path)
+        return path if self.local else self.fs.unstrip_protocol(path)
 
     def partition(self, day: date) -> str:
         return f"{self.path}/{PARTITION_PREFIX}{day.isoformat()}"
@@ -485,7 +490,9 @@ def _load_indexed_day(root: _Root, source: SourceConfig, day: date, index_dir: P
     result is the same. A file that is not local, or that changes while indexed, is read
     directly.
     """
-    key = flat_index.index_key(index_dir, root.path, source.format, source.column_mapping, source.options)
+    key = None
+    if root.local:
+        key = flat_index.index_key(index_dir, root.path, source.format, source.column_mapping, source.options)
     if key is None:
         return _load_flat(root, source, day, day + timedelta(days=1))
     index = flat_index.FlatIndex.open(key) or _build_index(root, source, key)

@@ -160,3 +160,18 @@ def test_two_processes_publishing_one_index_both_succeed(tmp_path):
     for writer in writers:
         assert writer.publish(unattributed=0) == key.path
     assert [p.name for p in (tmp_path / "index").iterdir()] == [key.path.name]
+
+
+def test_a_file_that_is_not_local_is_read_directly(tmp_path, monkeypatch):
+    import fsspec
+
+    fs, root = fsspec.filesystem("memory"), f"/ztad-test-{tmp_path.name}"
+    fs.pipe(f"{root}/all.csv", csv_text(line(ts="2024-03-01T08:00:00Z", user="u1")).encode())
+    try:
+        passes = counted_passes(monkeypatch)
+        for _ in range(2):
+            result = load_day(SourceConfig(f"memory://{root}/all.csv"), date(2024, 3, 1), tmp_path / "index")
+            assert result.events["user_id"].tolist() == ["u1"]
+        assert len(passes) == 2 and not (tmp_path / "index").exists()
+    finally:
+        fs.rm(root, recursive=True)
