@@ -35,6 +35,9 @@ INDEX_VERSION = 1
 
 MANIFEST = "manifest.json"
 
+#: An unfinished index folder this old was left by a killed pass (a pass takes minutes).
+ABANDONED_AFTER_SECONDS = 24 * 3600
+
 
 @dataclass(frozen=True)
 class IndexKey:
@@ -117,13 +120,25 @@ class IndexWriter:
         finally:
             self.discard()
         for old in self.key.folder.glob(f"{self.key.file}-*"):
-            if old != self.key.path and not old.name.endswith(".tmp"):
+            if old != self.key.path:
                 shutil.rmtree(old, ignore_errors=True)
+        for left in self.key.folder.glob(f".{self.key.file}-*.tmp"):
+            if _age_seconds(left) > ABANDONED_AFTER_SECONDS:  # a killed pass's folder
+                shutil.rmtree(left, ignore_errors=True)
         return self.key.path
 
     def discard(self) -> None:
         """Remove the unfinished index (a failed pass leaves nothing behind)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _age_seconds(path: Path) -> float:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @dataclass(frozen=True)

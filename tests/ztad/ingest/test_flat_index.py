@@ -175,3 +175,13 @@ def test_a_file_that_is_not_local_is_read_directly(tmp_path, monkeypatch):
         assert len(passes) == 2 and not (tmp_path / "index").exists()
     finally:
         fs.rm(root, recursive=True)
+
+
+def test_a_killed_pass_leaves_a_folder_that_a_later_index_removes(tmp_path):
+    path = tmp_path / "all.csv"
+    path.write_text(csv_text(line()))
+    key = index_key(tmp_path / "index", str(path), None, {}, {})
+    killed, recent = IndexWriter(key), IndexWriter(key)
+    os.utime(killed.tmp, (0, 0))
+    IndexWriter(key).publish(unattributed=0)
+    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == sorted([key.path.name, recent.tmp.name])
