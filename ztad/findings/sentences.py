@@ -386,6 +386,7 @@ def explain(
     features: pd.DataFrame,
     rule_hits: pd.DataFrame | None,
     flagged_mask,
+    flagged_features: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Reasons for each flagged event.
 
@@ -396,6 +397,10 @@ def explain(
         hits (:func:`ztad.behaviour.rules.evaluate_rules`), row-aligned.
     flagged_mask
         Boolean per row: which events were flagged.
+    flagged_features
+        Every feature and ``ctx_*`` column of the flagged rows only, in order; when given,
+        ``features`` need hold only the model inputs of the day (what the fallback compares
+        with), so that a large day's context columns are never held whole.
 
     Returns
     -------
@@ -407,7 +412,7 @@ def explain(
     rows = np.flatnonzero(flagged)
     r = FlaggedRows(
         events.iloc[rows].reset_index(drop=True),
-        features.iloc[rows].reset_index(drop=True),
+        (features.iloc[rows] if flagged_features is None else flagged_features).reset_index(drop=True),
         None if rule_hits is None else rule_hits.iloc[rows].reset_index(drop=True),
         missing_number=0.0,
         missing_text="unknown",

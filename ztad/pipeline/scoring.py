@@ -119,18 +119,23 @@ def describe_flagged(
     model_version: str,
     run_id: str | None,
     sensitive_resources: tuple[str, ...] = (),
+    flagged_features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The findings rows of the flagged events: reasons, severity, category, top features.
 
     ``events``, ``features`` and ``scored`` are the whole day (or batch), row-aligned;
-    ``scored`` carries the ``rule_<code>`` columns and ``flagged``.
+    ``scored`` carries the ``rule_<code>`` columns and ``flagged``. With ``flagged_features``
+    (every column of the flagged rows only, in order), ``features`` need hold only the day's
+    model inputs: the nightly job never holds a large day's context columns whole.
     """
     from ztad.findings.build import build_findings, enrich_findings
     from ztad.findings.sentences import explain
 
     flagged = scored["flagged"].to_numpy(bool)
     rule_hits = rule_hits_of(scored)
-    reasons = explain(events, features, rule_hits, flagged)
+    if flagged_features is None:
+        flagged_features = features[flagged]
+    reasons = explain(events, features, rule_hits, flagged, flagged_features)
     findings = build_findings(
         day=day,
         events=events[flagged],
@@ -143,7 +148,7 @@ def describe_flagged(
     return enrich_findings(
         findings,
         events=events[flagged],
-        features=features[flagged],
+        features=flagged_features,
         scored=scored[flagged],
         rule_hits=rule_hits[flagged],
         attributions=frames,

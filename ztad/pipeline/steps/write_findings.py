@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -27,15 +28,35 @@ from ztad.pipeline.workfiles import (
 
 @dataclass
 class _Day:
-    """The day's work files that both the findings and the learning read, read once."""
+    """The day's work files that both the findings and the learning read, read once.
+
+    ``features`` holds the model inputs of every event (what training and the findings'
+    comparison with the day's typical values read); ``flagged_features`` every column,
+    ``ctx_*`` facts included, of the flagged events only: the context columns are most of
+    the features file, and only findings quote them.
+    """
 
     events: pd.DataFrame
     features: pd.DataFrame
+    flagged_features: pd.DataFrame
     scored: pd.DataFrame
 
     @classmethod
     def read(cls, folder: Path) -> _Day:
-        return cls(*(read_parquet(folder / f"{name}.parquet") for name in ("events", "features", "scored")))
+        import pyarrow.parquet as pq
+
+        from ztad.behaviour.features import FEATURE_NAMES
+        from ztad.pipeline.training_data import read_rows
+
+        scored = read_parquet(folder / "scored.parquet")
+        path = folder / "features.parquet"
+        features = read_parquet(path, list(FEATURE_NAMES))
+        flagged = np.flatnonzero(scored["flagged"].to_numpy(bool))
+        schema = pq.ParquetFile(path).schema_arrow
+        flagged_features = (
+            read_rows(path, schema.names, flagged) if len(flagged) else schema.empty_table().to_pandas()
+        )
+        return cls(read_parquet(folder / "events.parquet"), features, flagged_features, scored)
 
 
 def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, work: _Day) -> pd.DataFrame:
@@ -53,6 +74,7 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, w
         model_version=decision["model_version"],
         run_id=run_id,
         sensitive_resources=config.detection.sensitive_resources,
+        flagged_features=work.flagged_features,
     )
 
 
