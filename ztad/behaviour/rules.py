@@ -38,6 +38,15 @@ RULES: dict[str, str] = {
     "has used",
 }
 
+#: The ``ctx_*`` facts the rules read beside the model features: the scoring step reads only
+#: these of a day's context columns.
+RULE_CONTEXT: tuple[str, ...] = (
+    "ctx_bytes_observations", "ctx_group_size", "ctx_ip_failed_users_60m", "ctx_local_hour",
+    "ctx_maturity", "ctx_own_events_near_hour", "ctx_own_surge_transfers", "ctx_peer_surge_users",
+    "ctx_resource_group_users", "ctx_source_attempts_today", "ctx_source_minutes_today",
+    "ctx_source_scanner_like", "ctx_travel_km", "ctx_travel_kmh", "ctx_user_failures_10m",
+)
+
 
 class RuleInputError(ValueError):
     """The features frame lacks columns the rules need."""

@@ -7,17 +7,19 @@ import pandas as pd
 import pytest
 
 from ztad.behaviour.features import FEATURE_NAMES
-from ztad.behaviour.rules import DEFAULT_THRESHOLDS, RULES, RuleInputError, RuleThresholds, evaluate_rules
-
-_CONTEXT = ("ctx_travel_km", "ctx_travel_kmh", "ctx_ip_failed_users_60m", "ctx_user_failures_10m",
-            "ctx_bytes_observations", "ctx_maturity", "ctx_resource_group_users", "ctx_group_size",
-            "ctx_source_scanner_like", "ctx_source_attempts_today", "ctx_source_minutes_today",
-            "ctx_peer_surge_users", "ctx_own_surge_transfers", "ctx_own_events_near_hour", "ctx_local_hour")
-
+from ztad.behaviour.rules import (
+    DEFAULT_THRESHOLDS,
+    RULE_CONTEXT,
+    RULES,
+    RuleInputError,
+    RuleThresholds,
+    evaluate_rules,
+)
 
 def _rows(*changes: dict) -> pd.DataFrame:
-    """One row per dict: a mature, unremarkable login with the given values changed."""
-    base = {name: 0.0 for name in FEATURE_NAMES + _CONTEXT}
+    """One row per dict: a mature, unremarkable login with the given values changed; only the
+    model features and :data:`RULE_CONTEXT`, the columns the scoring step reads."""
+    base = {name: 0.0 for name in FEATURE_NAMES + RULE_CONTEXT}
     base.update(ctx_maturity=1.0, ctx_bytes_observations=50.0, ctx_group_size=20.0,
                 ctx_resource_group_users=10.0, ctx_local_hour=12.0)
     return pd.DataFrame([{**base, **change} for change in changes])
@@ -133,3 +135,9 @@ def test_thresholds_are_configurable():
 def test_missing_columns_are_named():
     with pytest.raises(RuleInputError, match="ctx_travel_km"):
         evaluate_rules(_rows({}).drop(columns=["ctx_travel_km"]))
+
+
+@pytest.mark.parametrize("name", RULE_CONTEXT)
+def test_every_context_column_the_scoring_step_reads_is_one_a_rule_reads(name):
+    with pytest.raises(RuleInputError, match=name):
+        evaluate_rules(_rows({}).drop(columns=[name]))

@@ -31,14 +31,14 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     from ztad.detection.scoring_model import load_model
 
     folder = day_dir(config, day, shard)
-    features = read_parquet(folder / "features.parquet")
+    features = read_parquet(folder / "features.parquet", scoring_columns())
     decision = read_json(day_dir(config, day) / "detectors.json")
     model = None
     if decision["model_version"] is not None:
         trust = FindingsDatabaseTrust(config.resolved_database_url)
         model = load_model(config, decision["model_version"], trust)
     scored, rule_hits = score_features(features, model, config.detection.rule_thresholds)
-    scored["suppressed"] = _suppressed(folder, features, rule_hits, scored["flagged"], day_dir(config, day))
+    scored["suppressed"] = _suppressed(folder, rule_hits, scored["flagged"], day_dir(config, day))
     scored["flagged"] = scored["flagged"].to_numpy() & ~scored["suppressed"].to_numpy()
     scored = with_rule_columns(scored, rule_hits)
     write_parquet(scored, folder / "scored.parquet")
@@ -59,17 +59,29 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     return result
 
 
+def scoring_columns() -> list[str]:
+    """The columns of a features file that scoring reads: the model features and the facts the
+    rules read; the other ``ctx_*`` columns (most of the file) only findings quote."""
+    from ztad.behaviour.features import FEATURE_NAMES
+    from ztad.behaviour.rules import RULE_CONTEXT
+
+    return [*FEATURE_NAMES, *RULE_CONTEXT]
+
+
 def _suppressed(
-    folder: Path, features: pd.DataFrame, rule_hits: pd.DataFrame, flagged: pd.Series, day_folder: Path
+    folder: Path, rule_hits: pd.DataFrame, flagged: pd.Series, day_folder: Path
 ) -> np.ndarray:
     """Flagged events that analysts' false positives cover (:mod:`ztad.feedback`); the
-    feedback is the day's (``day_folder``), the events are ``folder``'s (a shard's, maybe)."""
+    feedback is the day's (``day_folder``), the events and their features (every column: the
+    reasons are compared) are ``folder``'s (a shard's, maybe), read only when there is
+    feedback to apply."""
     from ztad.feedback import load_day_feedback, suppressed_mask
 
     feedback = load_day_feedback(day_folder)
     if feedback.allowlist.empty or not flagged.any():
         return np.zeros(len(flagged), dtype=bool)
     events = read_parquet(folder / "events.parquet")
+    features = read_parquet(folder / "features.parquet")
     return suppressed_mask(
         events.reset_index(drop=True),
         features.reset_index(drop=True),
@@ -93,7 +105,7 @@ def attribute_scores(day: date, config: JobConfig) -> None:
     version = read_json(folder / "detectors.json")["model_version"]
     if version is None:  # a learning day: no model to explain
         return
-    features = read_parquet(folder / "features.parquet")
+    features = read_parquet(folder / "features.parquet", scoring_columns())
     scored = read_parquet(folder / "scored.parquet")
     model = load_model(config, version, FindingsDatabaseTrust(config.resolved_database_url))
     write_parquet(attribution_table(model, features, scored), folder / "attributions.parquet")
