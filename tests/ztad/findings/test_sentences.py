@@ -104,6 +104,18 @@ def test_every_flagged_row_gets_a_reason_with_numbers_and_only_flagged_rows_are_
     assert reasons.iloc[0][0]["code"] == "deviation"
 
 
+def test_the_flagged_rows_features_apart_from_the_days_model_inputs_give_the_same_reasons():
+    today = [login("alice", f"{DAY} {h:02d}:00", ip=ip) for h, ip in ((8, HOME_IP), (12, ATTACKER), (15, HOME_IP))]
+    events = frame(today)
+    features = features_of(_madrid(10), today)
+    rules, flagged = evaluate_rules(features), np.array([False, True, True])
+    model_inputs = features[[c for c in features.columns if not c.startswith("ctx_")]]
+    apart = explain(events, model_inputs, rules, flagged, features[flagged].reset_index(drop=True))
+    whole = explain(events, features, rules, flagged)
+    assert apart.tolist() == whole.tolist() and list(apart.index) == list(whole.index)
+    assert any(r["code"] == "deviation" for r in apart.iloc[1])  # the fallback reads the day's inputs
+
+
 def test_nothing_flagged_gives_an_empty_series():
     today = [login("alice", f"{DAY} 08:00", ip=HOME_IP)]
     features = features_of(_madrid(5), today)
