@@ -16,6 +16,7 @@ from ztad.behaviour.rules import (
     evaluate_rules,
 )
 
+
 def _rows(*changes: dict) -> pd.DataFrame:
     """One row per dict: a mature, unremarkable login with the given values changed; only the
     model features and :data:`RULE_CONTEXT`, the columns the scoring step reads."""
