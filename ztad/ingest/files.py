@@ -460,17 +460,12 @@ def _load_flat(root: _Root, source: SourceConfig, start: date, end: date) -> Loa
     first, stop = (start - epoch).days, (end - epoch).days
     accounts = _Accounts()
     days = _FlatDays()
-    for batch in _batches(root.path, root, source):
-        frame = _mapped(batch.frame, source, where)
-        check_columns(frame, where)
-        for part, quarantine, skipped, frame_days, quarantine_days, skipped_days in days.attribute(
-            frame, batch.quarantine, batch.skipped
-        ):
-            keep = (frame_days >= first) & (frame_days < stop)
-            keep_quarantine = (quarantine_days >= first) & (quarantine_days < stop)
-            keep_skipped = (skipped_days >= first) & (skipped_days < stop)
-            events, bad = validate(part[keep], where)
-            accounts.add(events, pd.concat([quarantine[keep_quarantine], bad]), int(keep_skipped.sum()), where)
+    for part, quarantine, frame_days, quarantine_days, skipped_days in _dated_chunks(root, source, where, days):
+        keep = (frame_days >= first) & (frame_days < stop)
+        keep_quarantine = (quarantine_days >= first) & (quarantine_days < stop)
+        keep_skipped = (skipped_days >= first) & (skipped_days < stop)
+        events, bad = validate(part[keep], where)
+        accounts.add(events, pd.concat([quarantine[keep_quarantine], bad]), int(keep_skipped.sum()), where)
     if not accounts.rows_read:
         raise _no_rows(where, start, end, days.unattributed)
     return accounts.result()
@@ -539,19 +534,27 @@ def _index_parts(root: _Root, source: SourceConfig, where: str, writer: flat_ind
     """Hand every day's share of every chunk to ``writer`` (validated as :func:`_load_flat`
     does for that day alone); the rows no timestamp could place are returned."""
     days = _FlatDays()
+    for part, quarantine, frame_days, quarantine_days, skipped_days in _dated_chunks(root, source, where, days):
+        present = np.unique(np.concatenate([frame_days, quarantine_days, skipped_days]))
+        for day in present[~np.isnan(present)]:
+            events, bad = validate(part[frame_days == day], where)
+            rejected = pd.concat([quarantine[quarantine_days == day], bad])
+            shaped = _quarantine_shape(rejected) if len(rejected) else empty_quarantine()
+            writer.add(int(day), events, shaped, int((skipped_days == day).sum()))
+    return days.unattributed
+
+
+def _dated_chunks(root: _Root, source: SourceConfig, where: str, days: _FlatDays):
+    """The flat file's chunks, mapped and checked, each with the day number of every row, of
+    every quarantined record and of every skipped record (from ``days``, which carries the last
+    dated row's day across chunks): ``(rows, quarantine, row_days, quarantine_days, skipped_days)``."""
     for batch in _batches(root.path, root, source):
         frame = _mapped(batch.frame, source, where)
         check_columns(frame, where)
-        for part, quarantine, skipped, frame_days, quarantine_days, skipped_days in days.attribute(
+        for part, quarantine, _skipped, frame_days, quarantine_days, skipped_days in days.attribute(
             frame, batch.quarantine, batch.skipped
         ):
-            present = np.unique(np.concatenate([frame_days, quarantine_days, skipped_days]))
-            for day in present[~np.isnan(present)]:
-                events, bad = validate(part[frame_days == day], where)
-                rejected = pd.concat([quarantine[quarantine_days == day], bad])
-                shaped = _quarantine_shape(rejected) if len(rejected) else empty_quarantine()
-                writer.add(int(day), events, shaped, int((skipped_days == day).sum()))
-    return days.unattributed
+            yield part, quarantine, frame_days, quarantine_days, skipped_days
 
 
 class _FlatDays:
