@@ -48,8 +48,8 @@ class SourceReads:
         self.days: list[date] = []
         original = ztad.ingest.load_day
 
-        def counting(source, day):
-            result = original(source, day)  # a missing day raises: nothing was read
+        def counting(source, day, *index):
+            result = original(source, day, *index)  # a missing day raises: nothing was read
             self.days.append(day)
             return result
 
