@@ -53,7 +53,8 @@ def test_every_triggered_run_succeeded(scenario):
 def test_findings_in_postgres_equal_those_of_ztad_run(scenario):
     days = [DAY_A, DAY_B, DAY_C, DAY_D]
     expected = findings_by_day(scenario["reference_url"], days)
-    assert all(expected[day] for day in days), "ztad run flagged nothing: the comparison would be empty"
+    # A quiet day (no finding) is compared too: the stack must flag nothing on it either.
+    assert any(expected[day] for day in days), "ztad run flagged nothing: the comparison would be empty"
     assert scenario["findings"] == expected
 
 

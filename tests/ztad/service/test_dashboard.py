@@ -265,6 +265,8 @@ def test_a_false_positive_triaged_in_the_browser_is_read_by_the_next_run(served_
         Select(driver.find_element(By.ID, "triage-status")).select_by_value("false_positive")
         driver.find_element(By.ID, "triage-note").send_keys("a trip the user told us about")
         driver.find_element(By.ID, "triage-save").click()
+        # The save reloads the page: read the status once the new page says it was saved.
+        assert driver.find_element(By.ID, "saved").is_displayed()
         assert driver.find_element(By.ID, "status").text == "false_positive"
         assert driver.save_screenshot(str(tmp_path / "false_positive.png"))
 
