@@ -136,10 +136,11 @@ def describe_flagged(
     if flagged_features is None:
         flagged_features = features[flagged]
     reasons = explain(events, features, rule_hits, flagged, flagged_features)
+    flagged_events, flagged_scored = events[flagged], scored[flagged]
     findings = build_findings(
         day=day,
-        events=events[flagged],
-        scored=scored[flagged],
+        events=flagged_events,
+        scored=flagged_scored,
         reasons=reasons,
         model_version=model_version,
         run_id=run_id,
@@ -147,9 +148,9 @@ def describe_flagged(
     frames, exact_shap = flagged_attributions(attributions, flagged)
     return enrich_findings(
         findings,
-        events=events[flagged],
+        events=flagged_events,
         features=flagged_features,
-        scored=scored[flagged],
+        scored=flagged_scored,
         rule_hits=rule_hits[flagged],
         attributions=frames,
         exact_shap=exact_shap,
