@@ -165,6 +165,10 @@ class RuleThresholds:
         ... or, for a login before this local hour (the small hours), at least this many hours
         outside the window: 02:00-04:30 is only four to seven hours before a 09:00 start, yet
         nobody's evening overtime.
+    off_hours_evening_start
+        ... but from this local hour to midnight, for a user whose usual window lies within
+        the day (after the small hours, ending by this hour), a login is evening overtime and
+        not off hours, however far after the window (a 22:30 login of an 08:00-16:00 worker).
     off_hours_max_own_events
         ... and only when the user has fewer than this many logins of their own within two
         hours of that time of day in the baseline window (an on-call engineer's nights are
@@ -201,6 +205,7 @@ class RuleThresholds:
     off_hours_min_rarity: float = 1.2
     off_hours_night_end: float = 5.0
     off_hours_night_min_hours: float = 3.0
+    off_hours_evening_start: float = 19.0
     off_hours_max_own_events: int = 3
     min_maturity: float = 1.0
     rare_sensitive_max_peer_share: float = 0.05

@@ -27,7 +27,8 @@ RULES: dict[str, str] = {
     "large_transfer": "Far more bytes than the user usually moves on this resource, while their "
     "peers do not",
     "off_hours": "An established user logging in half a day away from their usual working hours "
-    "(or in the small hours, hours before them), at a time of day they have not worked at before",
+    "(or in the small hours, hours before them), at a time of day they have not worked at before; "
+    "a day worker's evening is overtime, not half a day away",
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
     "almost never use",
@@ -44,7 +45,8 @@ RULE_CONTEXT: tuple[str, ...] = (
     "ctx_bytes_observations", "ctx_group_size", "ctx_ip_failed_users_60m", "ctx_local_hour",
     "ctx_maturity", "ctx_own_events_near_hour", "ctx_own_surge_transfers", "ctx_peer_surge_users",
     "ctx_resource_group_users", "ctx_source_attempts_today", "ctx_source_minutes_today",
-    "ctx_source_scanner_like", "ctx_travel_km", "ctx_travel_kmh", "ctx_user_failures_10m",
+    "ctx_source_scanner_like", "ctx_travel_km", "ctx_travel_kmh", "ctx_usual_end", "ctx_usual_start",
+    "ctx_user_failures_10m",
 )
 
 
@@ -58,6 +60,22 @@ def _column(features: pd.DataFrame, name: str) -> np.ndarray:
             f"features lack column {name!r}; pass the output of ztad.behaviour.features.compute_features"
         )
     return pd.to_numeric(features[name], errors="coerce").to_numpy("float64", na_value=np.nan)
+
+
+def evening_overtime(local_hour: np.ndarray, usual_start: np.ndarray, usual_end: np.ndarray,
+                     thresholds: RuleThresholds = DEFAULT_THRESHOLDS) -> np.ndarray:
+    """Whether each login is a day worker's evening: from ``off_hours_evening_start`` to
+    midnight (local), for a user whose usual window starts after the small hours and ends by
+    that hour without crossing midnight (NaN bounds, a window round the clock, are none).
+
+    Evening work runs on from the working day, so hours outside the window say little there;
+    half a day away for a day worker is the small hours, which the off-hours rule judges on
+    their own. Shift workers' windows are not day windows, and keep the plain distance.
+    """
+    t = thresholds
+    day_window = (usual_start >= t.off_hours_night_end) & (usual_end > usual_start) & (
+        usual_end <= t.off_hours_evening_start)
+    return day_window & (local_hour >= t.off_hours_evening_start)
 
 
 def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
@@ -82,6 +100,8 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
     peer_share = col("ctx_resource_group_users") / np.maximum(col("ctx_group_size"), 1.0)
     small_hours = (col("ctx_local_hour") < t.off_hours_night_end) & (
         col("off_hours_distance") >= t.off_hours_night_min_hours)
+    evening = evening_overtime(col("ctx_local_hour"), _column(features, "ctx_usual_start"),
+                               _column(features, "ctx_usual_end"), t)
     hits = {
         # ctx_travel_* is the fastest move held against this login: known networks excused.
         "impossible_travel": (col("ctx_travel_km") >= t.travel_min_km)
@@ -95,7 +115,7 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         & (col("ctx_peer_surge_users") < t.large_transfer_max_peer_surge)
         & ((col("ctx_own_surge_transfers") >= 2) | (bytes_ratio >= t.large_transfer_single_min_ratio)),
         "off_hours": (col("ctx_maturity") >= t.min_maturity)
-        & ((col("off_hours_distance") >= t.off_hours_min_hours) | small_hours)
+        & (((col("off_hours_distance") >= t.off_hours_min_hours) & ~evening) | small_hours)
         & (col("hour_rarity") >= t.off_hours_min_rarity)
         & (col("ctx_own_events_near_hour") < t.off_hours_max_own_events),
         "new_device_new_place": (col("ctx_maturity") >= t.min_maturity)

@@ -88,6 +88,21 @@ def test_off_hours_in_the_small_hours_needs_fewer_hours_outside_the_window():
                   {**near, "ctx_local_hour": 4.5, "off_hours_distance": 2.0}) == [True, False, False]
 
 
+def test_a_day_workers_evening_is_overtime_not_off_hours():
+    day_worker = {"off_hours_distance": 6.5, "hour_rarity": 2.5, "ctx_usual_start": 8.0, "ctx_usual_end": 16.0}
+    shift_worker = {**day_worker, "ctx_usual_start": 14.0, "ctx_usual_end": 22.0}
+    round_the_clock = {**day_worker, "ctx_usual_start": 8.0, "ctx_usual_end": np.nan}
+    assert _fires("off_hours", {**day_worker, "ctx_local_hour": 22.5}, {**day_worker, "ctx_local_hour": 18.5},
+                  {**shift_worker, "ctx_local_hour": 8.5}, {**round_the_clock, "ctx_local_hour": 22.5},
+                  {**day_worker, "ctx_local_hour": 2.0}) == [False, True, True, True, True]
+
+
+def test_the_evening_starts_where_configured():
+    evening = {"off_hours_distance": 6.5, "hour_rarity": 2.5, "ctx_usual_start": 8.0, "ctx_usual_end": 16.0,
+               "ctx_local_hour": 22.5}
+    assert _fires("off_hours", evening, thresholds=RuleThresholds(off_hours_evening_start=23.0)) == [True]
+
+
 def test_off_hours_is_not_raised_at_a_time_of_day_the_user_has_worked_before():
     night = {"off_hours_distance": 7.0, "hour_rarity": 2.5}
     assert _fires("off_hours", {**night, "ctx_own_events_near_hour": 2},
