@@ -173,6 +173,11 @@ class RuleThresholds:
         ... and only when the user has fewer than this many logins of their own within two
         hours of that time of day in the baseline window (an on-call engineer's nights are
         their own habit; a strict day worker has none).
+    off_hours_min_night_days
+        ... and, in the small hours, only when the user's baseline window holds fewer than
+        this many separate days with trusted logins in the small hours (an on-call engineer's
+        nights, once seen on several days, are their pattern; an attacker's first night is
+        not). Alerted nights are not trusted, so they never count.
     min_maturity
         Rules that compare with the user's own habits (off hours, new device from a new place)
         apply only to users whose history is at least this mature (0 new, 1 mature): new
@@ -207,6 +212,7 @@ class RuleThresholds:
     off_hours_night_min_hours: float = 3.0
     off_hours_evening_start: float = 19.0
     off_hours_max_own_events: int = 3
+    off_hours_min_night_days: int = 2
     min_maturity: float = 1.0
     rare_sensitive_max_peer_share: float = 0.05
     scanning_max_attempts: int = 12

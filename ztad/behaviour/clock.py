@@ -14,6 +14,8 @@ MICROS_PER_MINUTE = 60_000_000
 MICROS_PER_HOUR = 60 * MICROS_PER_MINUTE
 MICROS_PER_DAY = 24 * MICROS_PER_HOUR
 HOURS_PER_WEEK = 168
+#: The small hours, the night of a day worker, run from midnight to this local hour.
+SMALL_HOURS_END = 5
 #: 1970-01-01 was a Thursday: the weekday (Monday = 0) of epoch day n is (n + 3) % 7.
 EPOCH_WEEKDAY = 3
 

@@ -28,7 +28,8 @@ RULES: dict[str, str] = {
     "peers do not",
     "off_hours": "An established user logging in half a day away from their usual working hours "
     "(or in the small hours, hours before them), at a time of day they have not worked at before; "
-    "a day worker's evening is overtime, not half a day away",
+    "a day worker's evening is overtime, not half a day away, and nights already trusted on "
+    "several separate days are the user's habit (on call)",
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
     "almost never use",
@@ -43,7 +44,7 @@ RULES: dict[str, str] = {
 #: these of a day's context columns.
 RULE_CONTEXT: tuple[str, ...] = (
     "ctx_bytes_observations", "ctx_group_size", "ctx_ip_failed_users_60m", "ctx_local_hour",
-    "ctx_maturity", "ctx_own_events_near_hour", "ctx_own_surge_transfers", "ctx_peer_surge_users",
+    "ctx_maturity", "ctx_own_events_near_hour", "ctx_own_night_days", "ctx_own_surge_transfers", "ctx_peer_surge_users",
     "ctx_resource_group_users", "ctx_source_attempts_today", "ctx_source_minutes_today",
     "ctx_source_scanner_like", "ctx_travel_km", "ctx_travel_kmh", "ctx_usual_end", "ctx_usual_start",
     "ctx_user_failures_10m",
@@ -98,8 +99,9 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
     succeeded = col("login_failed") < 0.5
     bytes_ratio = 10.0 ** col("bytes_log_ratio")
     peer_share = col("ctx_resource_group_users") / np.maximum(col("ctx_group_size"), 1.0)
-    small_hours = (col("ctx_local_hour") < t.off_hours_night_end) & (
-        col("off_hours_distance") >= t.off_hours_night_min_hours)
+    night = col("ctx_local_hour") < t.off_hours_night_end
+    small_hours = night & (col("off_hours_distance") >= t.off_hours_night_min_hours)
+    habitual_night = night & (col("ctx_own_night_days") >= t.off_hours_min_night_days)
     evening = evening_overtime(col("ctx_local_hour"), _column(features, "ctx_usual_start"),
                                _column(features, "ctx_usual_end"), t)
     hits = {
@@ -117,7 +119,8 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         "off_hours": (col("ctx_maturity") >= t.min_maturity)
         & (((col("off_hours_distance") >= t.off_hours_min_hours) & ~evening) | small_hours)
         & (col("hour_rarity") >= t.off_hours_min_rarity)
-        & (col("ctx_own_events_near_hour") < t.off_hours_max_own_events),
+        & (col("ctx_own_events_near_hour") < t.off_hours_max_own_events)
+        & ~habitual_night,
         "new_device_new_place": (col("ctx_maturity") >= t.min_maturity)
         & (col("device_novelty") >= 1.0)
         & (col("ip_novelty") >= 1.0)

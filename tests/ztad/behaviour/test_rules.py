@@ -110,6 +110,15 @@ def test_off_hours_is_not_raised_at_a_time_of_day_the_user_has_worked_before():
                   {**night, "ctx_own_events_near_hour": 15}) == [True, False, False]
 
 
+def test_nights_on_several_separate_trusted_days_are_the_users_habit():
+    night = {"off_hours_distance": 6.0, "hour_rarity": 2.5, "ctx_local_hour": 2.5}
+    afternoon = {**night, "ctx_local_hour": 14.0, "ctx_own_night_days": 5}
+    assert _fires("off_hours", {**night, "ctx_own_night_days": 1}, {**night, "ctx_own_night_days": 2},
+                  afternoon) == [True, False, True]
+    assert _fires("off_hours", {**night, "ctx_own_night_days": 2},
+                  thresholds=RuleThresholds(off_hours_min_night_days=3)) == [True]
+
+
 def test_a_resource_nobody_in_the_peer_group_used_is_a_finding_without_a_sensitive_list():
     first = {"resource_novelty": 1.0, "ctx_resource_group_users": 0.0, "ctx_group_size": 12.0}
     assert _fires("resource_new_to_peers", first, {**first, "ctx_resource_group_users": 1.0},

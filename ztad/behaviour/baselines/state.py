@@ -22,7 +22,7 @@ from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
 from ztad.behaviour.baselines.pairs import PairStats, pair_stats
 from ztad.behaviour.baselines.peers import assign_peers, group_items, org_items
 from ztad.behaviour.baselines.places import country_pairs, home_places
-from ztad.behaviour.clock import HOURS_PER_WEEK
+from ztad.behaviour.clock import HOURS_PER_WEEK, SMALL_HOURS_END
 
 
 @dataclass
@@ -159,6 +159,22 @@ def _combine_users(frames: list[pd.DataFrame], user_index: pd.Index) -> pd.DataF
     return out
 
 
+def _night_days(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
+    """Per user: the days of the window with logins in the small hours (before
+    :data:`~ztad.behaviour.clock.SMALL_HOURS_END` local), from the dated user x hour-of-week rows.
+
+    Separate nights, not events: one long night session is one night, and an on-call
+    engineer's pattern is several nights. The aggregates hold only trusted events, so an
+    alerted night never counts.
+    """
+    all_days = pd.concat(frames, ignore_index=True)
+    night = (all_days["how"].to_numpy("int64") % 24) < SMALL_HOURS_END
+    codes = codes_in(user_index, all_days.loc[night, "user_id"])
+    days = all_days.loc[night, "day"].to_numpy("int64")
+    nights = np.unique(np.stack([codes, days], axis=1), axis=0)
+    return np.bincount(nights[:, 0][nights[:, 0] >= 0], minlength=len(user_index)).astype("int64")
+
+
 def _combine_pairs(frames: list[pd.DataFrame], item_name: str, user_index: pd.Index) -> PairStats:
     """Sum per-day user × item rows into one :class:`PairStats` (``days`` = days seen)."""
     all_days = pd.concat(frames, ignore_index=True)
@@ -208,6 +224,7 @@ def combine_aggregates(
     }
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
+    users["night_days"] = _night_days(parts["user_hour"], user_index)
     peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
     users["peer"] = peer
     bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")

@@ -28,7 +28,7 @@ from ztad.behaviour.baselines.pairs import PairStats
 from ztad.behaviour.baselines.state import BaselineState
 
 #: Bumped when the layout changes; an older folder is refused (rebuild the day's split).
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 STATE_FILE = "state.json"
 _INDEXES = ("user_index", "peer_labels", "centroid_resources")
 _ARRAYS = ("hour_counts", "centroid_peers")

@@ -199,6 +199,16 @@ def own_events_near_hour(ctx: EventContext, local_hour: np.ndarray) -> np.ndarra
     return np.where(ctx.user >= 0, near[np.maximum(ctx.user, 0), hour], 0.0).astype("float64")
 
 
+def own_night_days(ctx: EventContext) -> np.ndarray:
+    """The days of the user's baseline window with trusted logins in the small hours (0 for
+    users without history): an on-call engineer's nights recur on separate days."""
+    state = ctx.state
+    if state.n_users == 0 or ctx.n == 0:
+        return np.zeros(ctx.n)
+    nights = state.users["night_days"].to_numpy("float64")
+    return np.where(ctx.user >= 0, nights[np.maximum(ctx.user, 0)], 0.0)
+
+
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Time features and their context columns for the day's events."""
     zones = ctx.coords["timezone"].astype("string")
@@ -231,5 +241,6 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_usual_start": start.astype("float64"),
         "ctx_usual_end": np.where(length >= 24, np.nan, (start + length) % 24).astype("float64"),
         "ctx_own_events_near_hour": own_events_near_hour(ctx, local_hour),
+        "ctx_own_night_days": own_night_days(ctx),
     }
     return features, context

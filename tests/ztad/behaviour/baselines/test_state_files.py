@@ -12,6 +12,7 @@ import pytest
 
 from ztad.behaviour.baselines import BaselineError, BaselineState, load_state, save_state
 from ztad.behaviour.baselines.pairs import PairStats
+from ztad.behaviour.baselines.state_files import STATE_FORMAT
 from ztad.config import JobConfig, SourceConfig
 
 DAY = date(2026, 3, 18)
@@ -91,5 +92,5 @@ def test_a_folder_without_a_state_or_of_another_layout_is_refused(state_and_even
     folder = save_state(state_and_events[0], tmp_path / "baseline")
     description = json.loads((folder / "state.json").read_text())
     (folder / "state.json").write_text(json.dumps({**description, "format": 0}))
-    with pytest.raises(BaselineError, match="has layout 0, not 1: prepare the day again"):
+    with pytest.raises(BaselineError, match=f"has layout 0, not {STATE_FORMAT}: prepare the day again"):
         load_state(folder)

@@ -110,3 +110,15 @@ def test_own_logins_near_the_time_of_day_tell_an_on_call_habit_from_a_day_worker
     # 03:00 local: bob's four night logins are within two hours; alice has none; carol is unknown.
     assert out["ctx_own_events_near_hour"].tolist()[:2] == [0.0, 4.0]
     assert out["ctx_own_events_near_hour"][2] > 20 and out["ctx_own_events_near_hour"][3] == 0.0
+
+
+def test_nights_are_counted_as_separate_days_of_trusted_small_hours_logins():
+    # bob was paged on two nights (02:30 and 03:10 UTC: 03:30 and 04:10 local), dave once with
+    # five logins; erin worked until 23:30 local, which is the evening, not the small hours.
+    bob = [login("bob", f"{DAY - timedelta(days=d)} {h}") for d in (3, 10) for h in ("02:30", "03:10")]
+    dave = [login("dave", f"{DAY - timedelta(days=4)} 02:{m:02d}") for m in range(10, 60, 10)]
+    erin = [login("erin", f"{DAY - timedelta(days=d)} 22:30") for d in (2, 5, 9)]
+    history = _office_worker() + _office_worker("bob") + _office_worker("dave") + _office_worker("erin")
+    out = features_of(history + bob + dave + erin,
+                      [login(user, f"{DAY} 02:00") for user in ("alice", "bob", "dave", "erin", "carol")])
+    assert out["ctx_own_night_days"].tolist() == [0.0, 2.0, 1.0, 0.0, 0.0]
