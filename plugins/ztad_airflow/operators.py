@@ -504,13 +504,15 @@ def rule_threshold_properties() -> dict[str, dict]:
     than read from ``ztad``, which DAG parsing never imports (a test keeps the two in step)."""
     counts = ("spray_min_users", "brute_force_min_failures", "success_after_min_failures",
               "large_transfer_min_observations", "large_transfer_max_peer_surge",
-              "off_hours_max_own_events", "scanning_max_attempts", "new_to_peers_min_group")
+              "off_hours_max_own_events", "off_hours_min_night_days", "scanning_max_attempts",
+              "new_to_peers_min_group")
     names = ("travel_min_km", "travel_min_kmh", "spray_min_users", "brute_force_min_failures",
              "success_after_min_failures", "large_transfer_min_ratio", "large_transfer_min_z",
              "large_transfer_min_observations", "large_transfer_max_peer_surge",
              "large_transfer_single_min_ratio", "off_hours_min_hours",
              "off_hours_min_rarity", "off_hours_night_end", "off_hours_night_min_hours",
-             "off_hours_max_own_events", "min_maturity", "rare_sensitive_max_peer_share",
+             "off_hours_evening_start", "off_hours_max_own_events", "off_hours_min_night_days",
+             "min_maturity", "rare_sensitive_max_peer_share",
              "scanning_max_attempts", "scanning_max_minutes", "new_to_peers_min_group")
     return {name: {"type": "integer" if name in counts else "number", "minimum": 0} for name in names}
 
