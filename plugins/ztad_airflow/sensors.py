@@ -61,7 +61,7 @@ class ZtadPartitionSensor(ZtadJobMixin, BaseSensorOperator):
         from ztad.store import safe_url
 
         day, config = self.day_and_config(context)
-        present = day in set(available_days(config.source))
+        present = day in set(available_days(config.source, config.flat_index_dir))
         where = safe_url(config.source.root)
         self.log.info("logs for %s under %s: %s", day, where, "present" if present else "not yet")
         return present

@@ -1,4 +1,5 @@
 from datetime import date, datetime, timedelta, timezone
+from typing import ClassVar
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -20,9 +21,11 @@ def listed(monkeypatch):
     class Listing:
         days: list[date] = []
         roots: list[str] = []
+        index_dirs: ClassVar[list] = []
 
-    def available_days(source):
+    def available_days(source, index_dir=None):
         Listing.roots.append(source.root)
+        Listing.index_dirs.append(index_dir)
         return list(Listing.days)
 
     monkeypatch.setattr(ztad.ingest, "available_days", available_days)
@@ -40,6 +43,7 @@ def test_waiting_passes_once_the_day_is_listed(listed):
     listed.days = [DAY - timedelta(days=1), DAY]
     assert ZtadPartitionSensor(task_id="wait", on_missing_partition="wait").poke(context_for()) is True
     assert listed.roots == ["/data/auth"]
+    assert listed.index_dirs[0].parts[-2:] == ("state", "flat-index")  # a flat file's day list
 
 
 def test_waiting_keeps_waiting_while_the_day_is_absent(listed):

@@ -63,6 +63,8 @@ from ztad.ingest.validation import check_columns, event_times, quarantine_frame,
 from ztad.schema import conform, empty_events
 
 PARTITION_PREFIX = "date="
+#: Day numbers of flat files and their indexes count from here.
+_EPOCH = date(1970, 1, 1)
 
 log = logging.getLogger(__name__)
 
@@ -183,18 +185,34 @@ def _located(events: pd.DataFrame, source: SourceConfig) -> pd.DataFrame:
     return conform(geoip.enrich_from_options(events, source.options))
 
 
-def available_days(source: SourceConfig) -> list[date]:
-    """The days that have data, ascending (for a flat file: days with a readable timestamp)."""
+def available_days(source: SourceConfig, index_dir: Path | str | None = None) -> list[date]:
+    """The days that have data, ascending (for a flat file: days with a readable timestamp).
+
+    A flat file whose index in ``index_dir`` is built and matches the file as it is now
+    (:mod:`ztad.ingest.flat_index`) is not read: the index's day list is the same set, since
+    every row it holds takes the day of a row with a readable timestamp. Without a valid
+    index the file is read whole; no index is built here.
+    """
     root = _Root.open(source.root)
     if not root.flat:
         return [day for day, folder in root.partitions() if root.data_files(folder, source.format)[0]]
+    index = _published_index(root, source, index_dir)
+    if index is not None:
+        return [_EPOCH + timedelta(days=n) for n in index.day_numbers()]
     seen: set[int] = set()
     for batch in _batches(root.path, root, source):
         frame = _mapped(batch.frame, source, root.url(root.path))
         days = _day_numbers(event_times(frame))
         seen.update(np.unique(days[~np.isnan(days)]).astype(np.int64).tolist())
-    epoch = date(1970, 1, 1)
-    return [epoch + timedelta(days=int(n)) for n in sorted(seen)]
+    return [_EPOCH + timedelta(days=int(n)) for n in sorted(seen)]
+
+
+def _published_index(root: _Root, source: SourceConfig, index_dir: Path | str | None) -> flat_index.FlatIndex | None:
+    """The flat file's index in ``index_dir`` when one is published for its current content."""
+    if index_dir is None or not root.local:
+        return None
+    key = flat_index.index_key(index_dir, root.path, source.format, source.column_mapping, source.options)
+    return None if key is None else flat_index.FlatIndex.open(key)
 
 
 # --------------------------------------------------------------------------- the root

@@ -159,7 +159,7 @@ def wait_for_logs(day: date, config: JobConfig, timeout: float) -> None:
     poll = min(WAIT_POLL_SECONDS, max(0.5, timeout / 20))
     deadline = time.monotonic() + timeout
     announced = False
-    while day not in set(available_days(config.source)):
+    while day not in set(available_days(config.source, config.flat_index_dir)):
         if time.monotonic() >= deadline:
             return
         if not announced:

@@ -185,3 +185,26 @@ def test_a_killed_pass_leaves_a_folder_that_a_later_index_removes(tmp_path):
     os.utime(killed.tmp, (0, 0))
     IndexWriter(key).publish(unattributed=0)
     assert sorted(p.name for p in (tmp_path / "index").iterdir()) == sorted([key.path.name, recent.tmp.name])
+
+
+def test_the_days_of_an_indexed_file_come_from_its_index(tmp_path, monkeypatch):
+    log = write_sshd_server_log(tmp_path / "auth.log")
+    source = SourceConfig(str(log.path), format=log.format, options=log.options)
+    whole = files.available_days(source)
+    passes = counted_passes(monkeypatch)
+    assert files.available_days(source, tmp_path / "index") == whole  # no index yet: read whole
+    assert len(passes) == 1 and not (tmp_path / "index").exists()  # and none is built
+    load_day(source, log.first_day, tmp_path / "index")
+    assert len(passes) == 2
+    assert files.available_days(source, tmp_path / "index") == whole
+    assert len(passes) == 2 and whole[0] == log.first_day and whole[-1] == log.last_day
+
+
+def test_the_days_of_a_changed_file_are_read_from_the_file(tmp_path):
+    path = tmp_path / "all.csv"
+    path.write_text(csv_text(line(ts="2024-03-01T08:00:00Z", user="u1")))
+    source = SourceConfig(str(path))
+    load_day(source, date(2024, 3, 1), tmp_path / "index")
+    path.write_text(csv_text(line(ts="2024-03-01T08:00:00Z", user="u1"), line(ts="2024-03-03T09:00:00Z", user="u2")))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert files.available_days(source, tmp_path / "index") == [date(2024, 3, 1), date(2024, 3, 3)]
