@@ -16,8 +16,9 @@ Public API
     Write logs to disk and return a :class:`GenerateSummary`.
 :func:`generate_events`
     The same events as one DataFrame, without any I/O.
-:func:`build_world`, :func:`day_frame`, :func:`iter_day_frames`
-    Day-by-day access for large periods (each day is a pure function of world and date).
+:func:`build_world`, :func:`day_frame`, :func:`iter_day_frames`, :func:`iter_day_chunks`
+    Day-by-day access for large periods (each day is a pure function of world and date), a
+    large day in chunks of events.
 :func:`network_table`
     The address plan (city and network kind of every generated address block).
 """
@@ -32,6 +33,7 @@ from ztad.synth.world import (
     build_world,
     day_frame,
     generate_events,
+    iter_day_chunks,
     iter_day_frames,
 )
 from ztad.synth.writer import FORMATS, LAYOUTS, GenerateSummary, generate
@@ -52,6 +54,7 @@ __all__ = [
     "day_frame",
     "generate",
     "generate_events",
+    "iter_day_chunks",
     "iter_day_frames",
     "network_table",
 ]

@@ -181,6 +181,30 @@ def iter_day_frames(world: World) -> Iterator[tuple[date, pd.DataFrame]]:
             del local[stale]
 
 
+def iter_day_chunks(world: World, chunk_rows: int) -> Iterator[tuple[date, pd.DataFrame]]:
+    """Each day of the period as consecutive frames of at most ``chunk_rows`` events (at least
+    one frame a day, empty for a day without events).
+
+    A day's events are drawn whole, as integer codes (:func:`day_arrays`, tens of bytes an
+    event); only their text form (:func:`ztad.synth.table.to_frame`), many times larger, is
+    built a chunk at a time. The chunks of a day, stacked, are :func:`day_frame` of that day.
+    """
+    if chunk_rows < 1:
+        raise GeneratorSettingsError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    return _day_chunks(world, chunk_rows)
+
+
+def _day_chunks(world: World, chunk_rows: int) -> Iterator[tuple[date, pd.DataFrame]]:
+    local: dict[int, EventArrays] = {}
+    for day in world.settings.dates:
+        ordinal = day.toordinal()
+        events, names = day_arrays(world, ordinal, local)
+        for stale in [d for d in local if d < ordinal]:
+            del local[stale]
+        for first in range(0, max(len(events), 1), chunk_rows):
+            yield day, to_frame(events.take(slice(first, first + chunk_rows)), world.org, names)
+
+
 def generate_events(
     *, start: date, days: int, users: int, seed: int = 7, attack_rate: float = 0.01, clean_days: int = 14
 ) -> pd.DataFrame:

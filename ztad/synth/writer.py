@@ -9,7 +9,8 @@ Layouts (what ``ztad run --logs`` and the ingestion readers expect):
 
 CSV and JSON Lines carry ``timestamp`` as ISO 8601 UTC text (``2026-03-02T08:15:04Z``);
 Parquet carries it as a UTC timestamp. ``login_success`` is 0/1 everywhere. Days are written
-one at a time, so memory stays bounded by the largest day.
+one at a time and each in chunks of :data:`CHUNK_ROWS` events, so the text of a day is
+never held whole.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ztad.synth.table import clock_strings
-from ztad.synth.world import GeneratorSettings, GeneratorSettingsError, build_world, iter_day_frames
+from ztad.synth.world import GeneratorSettings, GeneratorSettingsError, build_world, iter_day_chunks
 
 LAYOUTS: tuple[str, ...] = ("partitioned", "flat")
 FORMATS: dict[str, str] = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 FILE_STEM = "events"
+#: Events of a day turned into text and written at once: memory follows this, not the day's size.
+CHUNK_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,13 @@ def to_arrow(frame: pd.DataFrame, fmt: str) -> pa.Table:
 
 
 class _Sink:
-    """Writes day tables to one file or to one file per day."""
+    """Writes day tables, a chunk at a time, to one file or to one file per day."""
 
     def __init__(self, out_dir: Path, layout: str, fmt: str) -> None:
         self.out_dir, self.layout, self.fmt = out_dir, layout, fmt
         self.paths: list[Path] = []
-        self._flat_writer = None
+        self._writer = None
+        self._day: date | None = None
 
     def _path_for(self, day: date) -> Path:
         if self.layout == "flat":
@@ -133,30 +137,20 @@ class _Sink:
         return folder / f"{FILE_STEM}.{FORMATS[self.fmt]}"
 
     def write(self, day: date, table: pa.Table) -> None:
-        if self.layout == "partitioned":
-            path = self._path_for(day)
-            _write_file(table, path, self.fmt)
-            self.paths.append(path)
-            return
-        if self._flat_writer is None:
+        """Append one chunk of ``day`` (chunks come in day order); a day's first chunk starts
+        its file in the partitioned layout, the first chunk of all the flat file."""
+        if self._writer is None or (self.layout == "partitioned" and day != self._day):
+            self.close()
             path = self._path_for(day)
             self.paths.append(path)
-            self._flat_writer = _open_flat(path, table.schema, self.fmt)
-        self._flat_writer.write(table)
+            self._writer = _open_writer(path, table.schema, self.fmt)
+        self._day = day
+        self._writer.write(table)
 
     def close(self) -> None:
-        if self._flat_writer is not None:
-            self._flat_writer.close()
-
-
-def _write_file(table: pa.Table, path: Path, fmt: str) -> None:
-    if fmt == "csv":
-        pa_csv.write_csv(table, path)
-    elif fmt == "parquet":
-        pq.write_table(table, path)
-    else:
-        with path.open("w", encoding="utf-8") as handle:
-            _write_jsonl(table, handle)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def _write_jsonl(table: pa.Table, handle) -> None:
@@ -176,7 +170,7 @@ class _JsonLinesWriter:
         self._handle.close()
 
 
-def _open_flat(path: Path, schema: pa.Schema, fmt: str):
+def _open_writer(path: Path, schema: pa.Schema, fmt: str):
     if fmt == "csv":
         return pa_csv.CSVWriter(path, schema)
     if fmt == "parquet":
@@ -203,6 +197,7 @@ def generate(
     layout: str = "partitioned",
     fmt: str = "csv",
     progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> GenerateSummary:
     """Generate labelled synthetic authentication logs and write them under ``out_dir``.
 
@@ -218,6 +213,8 @@ def generate(
         ``csv``, ``parquet`` or ``jsonl``.
     progress
         Called as ``progress(days_done, days_total)`` after each day.
+    chunk_rows
+        Events of a day turned into text and written at once; the files do not depend on it.
 
     Returns
     -------
@@ -227,7 +224,17 @@ def generate(
     _check_output(layout, fmt)
     settings = GeneratorSettings(start, days, users, seed, attack_rate, clean_days)
     world = build_world(settings)
-    return write_days(out_dir, iter_day_frames(world), settings, layout=layout, fmt=fmt, progress=progress)
+    chunks = iter_day_chunks(world, chunk_rows)
+    return write_days(out_dir, chunks, settings, layout=layout, fmt=fmt, progress=progress)
+
+
+def _day_done(done: int, day: date | None, settings: GeneratorSettings, progress) -> int:
+    """Days written once ``day`` is finished (``None``: none begun yet), reported to ``progress``."""
+    if day is None:
+        return done
+    if progress is not None:
+        progress(done + 1, settings.days)
+    return done + 1
 
 
 def write_days(
@@ -239,23 +246,28 @@ def write_days(
     fmt: str = "csv",
     progress: Callable[[int, int], None] | None = None,
 ) -> GenerateSummary:
-    """Write generated day frames (in day order) under ``out_dir`` and sum them up."""
+    """Write generated day frames under ``out_dir`` and sum them up.
+
+    Frames come in day order; consecutive frames of one day are chunks of it, written one
+    after the other into the day's file, so that a day is never held as text whole.
+    """
     _check_output(layout, fmt)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sink = _Sink(out, layout, fmt)
     labels: Counter = Counter()
     scenarios: Counter = Counter()
-    total = 0
+    total, done, current = 0, 0, None
     try:
-        for done, (day, frame) in enumerate(day_frames, start=1):
+        for day, frame in day_frames:
+            if day != current:
+                done, current = _day_done(done, current, settings, progress), day
             sink.write(day, to_arrow(frame, fmt))
             total += len(frame)
             labels.update(frame["event_label"].value_counts().to_dict())
             if "scenario" in frame.columns:
                 scenarios.update(frame["scenario"].value_counts().to_dict())
-            if progress is not None:
-                progress(done, settings.days)
+        _day_done(done, current, settings, progress)
     finally:
         sink.close()
     return GenerateSummary(

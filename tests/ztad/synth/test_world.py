@@ -7,7 +7,13 @@ import pytest
 from tests.ztad.synth.conftest import SETTINGS
 from ztad.synth import ATTACK_CATEGORIES, SCENARIOS, generate_events
 from ztad.synth.places import FLIGHT_SPEED_KMH, city_index, distance_matrix
-from ztad.synth.world import GeneratorSettings, GeneratorSettingsError, build_world, day_frame
+from ztad.synth.world import (
+    GeneratorSettings,
+    GeneratorSettingsError,
+    build_world,
+    day_frame,
+    iter_day_chunks,
+)
 
 TINY = {"start": date(2026, 3, 2), "days": 4, "users": 20, "clean_days": 1}
 
@@ -157,3 +163,15 @@ def test_a_whole_period_has_text_columns_as_strings(gen_events):
             "event_label", "department", "scenario", "attack_id"]
     assert all(str(gen_events[c].dtype) == "string" for c in text)
     assert str(gen_events["timestamp"].dtype) == "datetime64[us, UTC]"
+
+
+def test_the_chunks_of_a_day_stack_into_the_day(gen_world):
+    days = {}
+    for day, chunk in iter_day_chunks(gen_world, 50):
+        assert len(chunk) <= 50
+        days.setdefault(day, []).append(chunk)
+    assert sorted(days) == SETTINGS.dates
+    for day in (SETTINGS.start, SETTINGS.start + timedelta(days=9)):
+        stacked = pd.concat([c.astype(str) for c in days[day]], ignore_index=True)
+        assert len(days[day]) > 1
+        pd.testing.assert_frame_equal(stacked, day_frame(gen_world, day).astype(str))

@@ -106,3 +106,24 @@ def test_unknown_layout_or_format_is_refused_by_name(tmp_path, change, message):
 def test_iso_timestamps_span_several_days():
     stamps = pd.Series(pd.to_datetime([0, 86400 + 3661], unit="s", utc=True))
     assert list(iso_timestamps(stamps).astype(str)) == ["1970-01-01T00:00:00Z", "1970-01-02T01:01:01Z"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize("layout", ["partitioned", "flat"])
+def test_a_day_written_in_chunks_is_the_day_written_whole(tmp_path, layout, fmt):
+    whole = generate(tmp_path / "whole", layout=layout, fmt=fmt, chunk_rows=10**9, **TINY)
+    chunked = generate(tmp_path / "chunked", layout=layout, fmt=fmt, chunk_rows=37, **TINY)
+    assert whole.events > 3 * 37 and (whole.labels, whole.scenarios) == (chunked.labels, chunked.scenarios)
+    assert [p.relative_to(tmp_path / "whole") for p in whole.paths] == [
+        p.relative_to(tmp_path / "chunked") for p in chunked.paths]
+    for one, many in zip(whole.paths, chunked.paths):
+        if fmt == "parquet":  # row groups follow the chunks; the table is the same
+            assert pq.read_table(one).equals(pq.read_table(many))
+        else:
+            assert filecmp.cmp(one, many, shallow=False)
+
+
+def test_chunks_must_hold_an_event(tmp_path):
+    with pytest.raises(GeneratorSettingsError, match="chunk_rows"):
+        generate(tmp_path, chunk_rows=0, **TINY)
+    assert not any(tmp_path.iterdir())
