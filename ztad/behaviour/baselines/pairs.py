@@ -11,6 +11,14 @@ import pandas as pd
 from ztad.behaviour.baselines.arrays import codes_in, reduce_groups
 
 
+def sorted_positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(keys, wanted)``, searching each distinct wanted key once and in
+    ascending order: a day's events repeat their pairs, and sorted needles walk the keys
+    forward instead of jumping across memory for every event."""
+    distinct, position = np.unique(wanted, return_inverse=True)
+    return np.searchsorted(keys, distinct)[position]
+
+
 @dataclass(frozen=True)
 class PairStats:
     """Counts per (owner, item) pair, e.g. user × IP, found by integer codes.
@@ -33,7 +41,7 @@ class PairStats:
         item_codes = np.asarray(item_codes, dtype="int64")
         valid = (owner_codes >= 0) & (item_codes >= 0)
         wanted = np.where(valid, owner_codes * max(len(self.items), 1) + item_codes, -1)
-        pos = np.searchsorted(self.keys, wanted)
+        pos = sorted_positions(self.keys, wanted)
         pos_clipped = np.minimum(pos, max(len(self.keys) - 1, 0))
         found = valid & (len(self.keys) > 0)
         if len(self.keys):

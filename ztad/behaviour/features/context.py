@@ -139,9 +139,9 @@ class EventContext:
             present = codes >= 0
             width = int(codes.max()) + 1 if present.any() else 1
             pairs = self.day_user * width + np.where(present, codes, 0)
-            pair_codes, pair_counts = np.unique(pairs[present], return_counts=True)
+            _, pair_of, pair_counts = np.unique(pairs[present], return_inverse=True, return_counts=True)
             counts = np.zeros(self.n)
-            counts[present] = pair_counts[np.searchsorted(pair_codes, pairs[present])]
+            counts[present] = pair_counts[pair_of]
             total = np.bincount(self.day_user, weights=present, minlength=int(self.day_user.max(initial=-1)) + 1)
             self.shared[key] = present & (counts > 0.5 * total[self.day_user])
         return self.shared[key]

@@ -99,6 +99,8 @@ def distinct_in_window(
 
     Distinct members are counted among the latest ``cap`` points of the window, which bounds
     the work when one group holds a huge burst (the count is exact; distinct is a lower bound).
+    Queries whose windows hold the same points share one count of their members: a group's
+    windows move forward with time, so a day of queries holds few distinct windows.
     """
     if len(point_micros) == 0 or len(query_micros) == 0:
         zeros = np.zeros(len(query_micros), dtype="int64")
@@ -111,14 +113,22 @@ def distinct_in_window(
     low = np.maximum(low, high - cap)
     distinct = np.minimum(np.where(query_groups >= 0, high - low, 0), 1)
     several = np.flatnonzero(count >= 2)
-    width = int(members.max()) + 1
-    for chunk in _chunks(several, (high - low)[several]):
+    windows, shared = np.unique(low[several] * (len(keys) + 1) + high[several], return_inverse=True)
+    distinct[several] = _distinct_members(members, windows // (len(keys) + 1), windows % (len(keys) + 1))[shared]
+    return count, distinct
+
+
+def _distinct_members(members: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Distinct ``members`` of each range ``[low, high)`` of the sorted points."""
+    distinct = np.zeros(len(low), dtype="int64")
+    width = int(members.max()) + 1 if len(members) else 1
+    for chunk in _chunks(np.arange(len(low)), high - low):
         lengths = (high - low)[chunk]
         owner = np.repeat(np.arange(len(chunk)), lengths)
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         pairs = np.unique(owner * width + members[np.repeat(low[chunk], lengths) + offsets])
         distinct[chunk] = np.bincount(pairs // width, minlength=len(chunk))
-    return count, distinct
+    return distinct
 
 
 def _chunks(rows: np.ndarray, lengths: np.ndarray):

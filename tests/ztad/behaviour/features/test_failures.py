@@ -146,3 +146,15 @@ def test_key_probes_against_many_users_are_no_spray():
     assert features_of(history, probes)["ctx_ip_failed_users_60m"].eq(0).all()
     guesses = [{**p, "auth_method": None} for p in probes]  # method unknown: a guess
     assert features_of(history, guesses)["ctx_ip_failed_users_60m"].eq(12).all()
+
+
+def test_queries_sharing_a_window_each_get_its_direct_count():
+    rng = np.random.default_rng(8)
+    hour = 3600 * 1_000_000
+    groups, micros, members = rng.integers(0, 2, 40), rng.integers(0, 3 * 3600, 40) * 1_000_000, rng.integers(0, 9, 40)
+    query_groups, queries = rng.integers(-1, 2, 2000), rng.integers(0, 3 * 3600, 2000) * 1_000_000
+    count, distinct = distinct_in_window(groups, micros, members, query_groups, queries, hour, cap=10_000)
+    for i in range(0, 2000, 13):
+        inside = (groups == query_groups[i]) & (micros <= queries[i]) & (micros >= queries[i] - hour)
+        assert (count[i], distinct[i]) == (inside.sum(), len(set(members[inside])))
+    assert len(set(zip(count, distinct))) > 5
