@@ -99,5 +99,15 @@ class EventArrays:
 
     def sorted_by_time(self) -> "EventArrays":
         """Events in time order (ties by user, then as they come), as logs are written."""
+        return self.take(self._time_order())
+
+    def sort_by_time(self) -> None:
+        """Put the events in the order of :meth:`sorted_by_time` in place, one array at a
+        time, so that a large day is never held twice."""
+        order = self._time_order()
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name)[order])
+
+    def _time_order(self) -> np.ndarray:
         users = int(self.user.max()) + 1 if len(self.user) else 1
-        return self.take(np.argsort(self.time * users + self.user, kind="stable"))
+        return np.argsort(self.time * users + self.user, kind="stable")

@@ -151,6 +151,18 @@ def day_arrays(world: World, day: int, local: dict[int, EventArrays] | None = No
     each local date once; it is filled as needed.
     """
     local = {} if local is None else local
+    normal = _normal_of_day(world, day, local)
+    ctx = DayContext(world.org, world.hard_negatives, day, normal, world.rng(_ATTACKS, day), world.phones)
+    attacks, attacker_devices = attacks_of_day(ctx, world.plan, world.device_names)
+    events = EventArrays.concat([normal, attacks])
+    del ctx, normal, attacks  # a large day is held once more at most while it is sorted
+    events.sort_by_time()
+    return events, np.concatenate([world.device_names, attacker_devices])
+
+
+def _normal_of_day(world: World, day: int, local: dict[int, EventArrays]) -> EventArrays:
+    """The normal events of the local dates around ``day`` that fall on it (``local`` caches
+    the local dates' events)."""
     start = day_start_seconds(day)
     parts = []
     for offset in LOCAL_DATES_AROUND:
@@ -158,11 +170,7 @@ def day_arrays(world: World, day: int, local: dict[int, EventArrays] | None = No
             local[day + offset] = local_date_events(world, day + offset)
         events = local[day + offset]
         parts.append(events.take((events.time >= start) & (events.time < start + DAY_SECONDS)))
-    normal = EventArrays.concat(parts)
-    ctx = DayContext(world.org, world.hard_negatives, day, normal, world.rng(_ATTACKS, day), world.phones)
-    attacks, attacker_devices = attacks_of_day(ctx, world.plan, world.device_names)
-    events = EventArrays.concat([normal, attacks]).sorted_by_time()
-    return events, np.concatenate([world.device_names, attacker_devices])
+    return EventArrays.concat(parts)
 
 
 def day_frame(world: World, day: date, local: dict[int, EventArrays] | None = None) -> pd.DataFrame:
