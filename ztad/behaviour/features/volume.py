@@ -159,8 +159,8 @@ def peer_surge_users(ctx: EventContext, log_ratio: np.ndarray) -> np.ndarray:
     surged = (log_ratio >= SURGE_LOG_RATIO) & (group >= 0)
     width = int(ctx.day_user.max()) + 1
     pairs = np.unique(group[surged] * width + ctx.day_user[surged])
-    keys, users = np.unique(pairs // width, return_counts=True)
-    count = pd.Series(users, index=keys).reindex(group, fill_value=0).to_numpy("int64")
+    users = np.bincount(pairs // width, minlength=max(int(group.max()) + 1, 1))
+    count = np.where(group >= 0, users[np.maximum(group, 0)], 0)
     return (count - surged).astype("int64")  # the others: the event's own user does not count
 
 
