@@ -24,7 +24,7 @@ from ztad.detection.training import (
     training_window,
 )
 from ztad.pipeline.history import baseline_before, history_loader, history_trust
-from ztad.pipeline.workfiles import write_parquet
+from ztad.pipeline.workfiles import write_atomically
 
 #: Rows read from a training file at once while picking the sampled ones.
 READ_BATCH_ROWS = 65_536
@@ -35,11 +35,20 @@ def training_features_path(config: JobConfig, day: date) -> Path:
     return Path(config.state_dir) / "training" / f"day={day.isoformat()}.parquet"
 
 
-def training_columns(features: pd.DataFrame) -> pd.DataFrame:
-    """The columns of ``features`` that a training file keeps: the model features only."""
+def write_training_file(features: pd.DataFrame, rows: np.ndarray, extra: dict, path: Path) -> None:
+    """Write a training file: the model features of the chosen ``rows`` (a boolean mask) and
+    the ``extra`` columns (row-aligned with ``features``). The rows are picked column by
+    column into an Arrow table, so a large day's feature table is never copied whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from ztad.behaviour.features import FEATURE_NAMES
 
-    return features[list(FEATURE_NAMES)]
+    chosen = pa.array(np.asarray(rows, dtype=bool))
+    columns = {name: features[name].to_numpy()[rows] for name in FEATURE_NAMES}
+    columns.update({name: pa.array(values).filter(chosen) for name, values in extra.items()})
+    table = pa.table(columns)
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def training_file_of(config: JobConfig, past_day: date) -> Path | None:
@@ -62,8 +71,7 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     detection = config.detection
     features = compute_features(events, baseline_before(config, past_day), detection, detection.feature_settings)
     keep = learnable_events(config, past_day, events["event_id"]) & history_trust(config, past_day, events)
-    kept = training_columns(features)[keep].reset_index(drop=True)
-    write_parquet(kept.assign(event_id=events["event_id"].to_numpy()[keep]), path)
+    write_training_file(features, keep, {"event_id": events["event_id"]}, path)
     return path
 
 

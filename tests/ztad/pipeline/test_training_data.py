@@ -16,6 +16,7 @@ from ztad.pipeline.training_data import (
     sample_sizes,
     training_features_path,
     training_matrix,
+    write_training_file,
 )
 
 DAY = date(2026, 3, 16)
@@ -52,6 +53,22 @@ def test_sample_sizes_spread_the_cap_over_the_days_like_a_uniform_sample():
     assert (draws <= days).all() and (draws[:, 3] == 0).all()
     # On average each day holds its share of the window.
     assert draws.mean(axis=0) == pytest.approx(600 * days / days.sum(), rel=0.05, abs=0.5)
+
+
+def test_a_training_file_keeps_the_chosen_rows_model_features_and_extra_columns(tmp_path):
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame(rng.normal(size=(40, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    features = features.assign(ctx_place="Lyon")  # a context column: findings quote it, training does not
+    chosen = np.arange(40) % 3 != 0
+    ids = pd.Series([f"e{i}" for i in range(40)], dtype="string")
+    path = tmp_path / "day.parquet"
+    write_training_file(features, chosen, {"event_id": ids, TRAINING_FLAGGED: np.arange(40) % 4 == 0}, path)
+    written = pd.read_parquet(path)
+    assert list(written.columns) == [*FEATURE_NAMES, "event_id", TRAINING_FLAGGED]
+    expected = features[list(FEATURE_NAMES)].to_numpy()[chosen]
+    np.testing.assert_array_equal(written[list(FEATURE_NAMES)].to_numpy(), expected)
+    assert written["event_id"].tolist() == ids[chosen].tolist()
+    assert written[TRAINING_FLAGGED].tolist() == (np.arange(40) % 4 == 0)[chosen].tolist()
 
 
 def test_read_rows_picks_the_rows_across_batches_and_skips_absent_columns(tmp_path):

@@ -15,14 +15,13 @@ from ztad.detection.training import (
     TRAINING_FLAGGED,
 )
 from ztad.pipeline.run_summary import run_status, step_counts
-from ztad.pipeline.training_data import training_columns, training_features_path
+from ztad.pipeline.training_data import training_features_path, write_training_file
 from ztad.pipeline.workfiles import (
     day_dir,
     optional_json,
     read_json,
     read_parquet,
     started_at,
-    write_parquet,
 )
 
 
@@ -93,15 +92,23 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     flagged = scored["flagged"].to_numpy()
     verdicts = day_verdicts(config, day)
     keep = baseline_mask(events["event_id"], flagged, verdicts)
-    save_daily_aggregate(daily_aggregate(events[keep]), config.state_dir, day)
+    save_daily_aggregate(daily_aggregate(events[baseline_columns(events)][keep]), config.state_dir, day)
     # Model-only alerts stay in the file, marked, so that calibration sees the whole tail it
     # budgets; rule hits and confirmed attacks are left out altogether.
     train = training_mask(events["event_id"], scored["rule_hit"].to_numpy(), verdicts)
-    training = training_columns(work.features)[train].reset_index(drop=True).assign(
-        event_id=events["event_id"].to_numpy()[train], **{TRAINING_FLAGGED: flagged[train]}
+    write_training_file(
+        work.features, train, {"event_id": events["event_id"], TRAINING_FLAGGED: flagged},
+        training_features_path(config, day),
     )
-    write_parquet(training, training_features_path(config, day))
     record_fingerprint(config.state_dir, day, verdicts)
+
+
+def baseline_columns(events: pd.DataFrame) -> list[str]:
+    """The event columns a day's baseline aggregate reads: copying only those for the learnt
+    events keeps the day's other fields (labels, source rows, organisations) out of the copy."""
+    from ztad.behaviour.baselines import REQUIRED_COLUMNS
+
+    return [c for c in (*REQUIRED_COLUMNS, "asn") if c in events.columns]
 
 
 def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
