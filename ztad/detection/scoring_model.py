@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -24,14 +25,23 @@ class ScoringModel:
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """Per event: the combined ``ensemble_score``, ``threshold``, ``model_flag`` and every
         member's normalised contribution as ``score_<member>``, row-aligned with ``features``."""
-        matrix = features[list(self.ensemble.feature_names_in_)]
-        contributions = self.ensemble.contributions(matrix).reset_index(drop=True)
+        contributions = self.ensemble.contributions(model_inputs(features, self.ensemble.feature_names_in_))
         combined = self.ensemble.combined(contributions)
         out = contributions.add_prefix("score_")
         out.insert(0, "ensemble_score", combined)
         out.insert(1, "threshold", self.threshold)
         out.insert(2, "model_flag", combined > self.threshold)
         return out
+
+
+def model_inputs(features: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """The model's feature columns as one C-ordered float64 matrix, filled column by column:
+    the layout every detector scores, made with a single copy of the day's model inputs
+    (selecting the columns and then converting would copy them twice)."""
+    matrix = np.empty((len(features), len(names)), dtype=np.float64)
+    for position, name in enumerate(names):
+        matrix[:, position] = features[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return matrix
 
 
 def registry_of(config: JobConfig, trust=None):
