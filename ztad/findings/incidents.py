@@ -120,11 +120,11 @@ def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None
     _require(findings, ("incident_id",))
     if findings.empty:
         return pd.DataFrame({name: [] for name in INCIDENT_COLUMNS})
-    # Only the columns an incident reads: each group is a copy, and the JSON columns of a
-    # finding (reasons, top features, attributions) would make every copy heavy.
+    # Only the columns an incident reads: the JSON columns of a finding (reasons, top
+    # features, attributions) are heavy.
     columns = [c for c in ("incident_id", *INCIDENT_INPUTS) if c in findings.columns]
-    frame = findings[columns].assign(_codes=_code_sets(findings["reasons"]))
-    rows = [_incident(incident_id, group, day, run_id) for incident_id, group in frame.groupby("incident_id", sort=True)]
+    groups = _Groups(findings[columns].reset_index(drop=True), _code_sets(findings["reasons"]))
+    rows = [_incident(groups, k, day, run_id) for k in range(len(groups.ids))]
     out = pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
     # "severity" holds the worst finding's until here.
     out["severity"] = incident_severity(out["severity"], out["finding_count"])
@@ -134,15 +134,73 @@ def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None
     return out.sort_values(["severity", "first_time"], ascending=[False, True], ignore_index=True)
 
 
-def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | None) -> dict:
+class _Groups:
+    """The findings grouped by incident id (in sorted id order, each group's rows in their
+    order): what every incident needs, computed once for the whole day as columns (times,
+    worst severity) or as plain arrays sliced per incident. A night of a million events has
+    thousands of incidents; a pandas frame per incident cost milliseconds each."""
+
+    def __init__(self, frame: pd.DataFrame, codes: list[frozenset[str]]):
+        keys, ids = pd.factorize(frame["incident_id"], sort=True)
+        self.frame, self.ids = frame, [str(i) for i in ids]
+        self.order = np.argsort(keys, kind="stable")
+        self.bounds = np.searchsorted(keys[self.order], np.arange(len(ids) + 1))
+        times = frame["event_time"].groupby(keys)
+        self.first, self.last = list(times.min()), list(times.max())
+        self.worst = pd.to_numeric(frame["severity"]).groupby(keys).max().to_numpy()
+        self.users = frame["user_id"].astype(str).to_numpy(dtype=object)
+        self.codes = np.array(codes, dtype=object)
+        category = frame["category"]
+        self.categories = category.astype(object).where(category.notna(), None).to_numpy(dtype=object)
+        self._rank_places(keys, frame["location"] if "location" in frame.columns else None)
+
+    def _rank_places(self, keys: np.ndarray, location: pd.Series | None) -> None:
+        """Every incident's distinct places, most frequent first, in one sort of the day's
+        (incident, place) pairs by incident, count (descending) and first sighting."""
+        if location is None:
+            location = pd.Series(pd.NA, index=range(len(keys)), dtype="string")
+        ordered = location.iloc[self.order]
+        seen = ordered.notna().to_numpy(bool)
+        place_codes, names = pd.factorize(ordered[seen].astype(str))
+        width = max(1, len(names))
+        pairs, first, counts = np.unique(
+            keys[self.order][seen].astype(np.int64) * width + place_codes, return_index=True, return_counts=True
+        )
+        ranked = pairs[np.lexsort((first, -counts, pairs // width))]
+        self.places_by_group = [str(n) for n in np.asarray(names, dtype=object)[ranked % width]]
+        self.place_bounds = np.searchsorted(ranked // width, np.arange(len(self.ids) + 1))
+
+    def rows(self, k: int) -> np.ndarray:
+        """Positions of incident ``k``'s findings, in their order."""
+        return self.order[self.bounds[k] : self.bounds[k + 1]]
+
+    def places(self, k: int) -> list[str]:
+        """Incident ``k``'s findings' places, most frequent first (ties: first seen first)."""
+        return self.places_by_group[self.place_bounds[k] : self.place_bounds[k + 1]]
+
+    def frame_of(self, k: int) -> pd.DataFrame:
+        """Incident ``k``'s findings as a frame (for the few source and scanning incidents)."""
+        return self.frame.iloc[self.rows(k)]
+
+
+def _incident(groups: _Groups, k: int, day: date, run_id: str | None) -> dict:
+    incident_id, rows = groups.ids[k], groups.rows(k)
     scanning = incident_id.endswith(":scanning")
     kind = "scanning" if scanning else "source" if ":source:" in incident_id else "user"
-    users = sorted(group["user_id"].astype(str).unique())
+    users = sorted(set(groups.users[rows]))
     counts: dict[str, int] = {}
-    for codes in group["_codes"]:
+    for codes in groups.codes[rows]:
         for code in codes:
             counts[code] = counts.get(code, 0) + 1
-    category = SCANNING_CATEGORY if scanning else _category(kind, group, counts)
+    first, last, worst = groups.first[k], groups.last[k], int(groups.worst[k])
+    span = f"{_clock(first)}-{_clock(last)} UTC"
+    group = groups.frame_of(k) if kind != "user" else None
+    if scanning:
+        category, summary = SCANNING_CATEGORY, _scanning_summary(group, users, span)
+    else:
+        category = _category(kind, [c for c in groups.categories[rows] if c is not None], counts)
+        summary = (_source_summary(group, users, counts, span, worst) if kind == "source"
+                   else _user_summary(groups.places(k), len(rows), users, counts, span, worst))
     return {
         "incident_id": incident_id,
         "day": day,
@@ -151,20 +209,20 @@ def _incident(incident_id: str, group: pd.DataFrame, day: date, run_id: str | No
         "source_ip": _source_ip(group) if kind == "source" else None,
         "category": category,
         "categories": dict(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
-        "severity": int(pd.to_numeric(group["severity"]).max()),
+        "severity": worst,
         "severity_level": None,
-        "first_time": group["event_time"].min(),
-        "last_time": group["event_time"].max(),
-        "finding_count": len(group),
+        "first_time": first,
+        "last_time": last,
+        "finding_count": len(rows),
         "user_count": len(users),
         "users": users[:MAX_USERS_LISTED],
-        "summary": _scanning_summary(group, users) if scanning else _summary(kind, group, users, counts),
+        "summary": summary,
         "run_id": run_id,
         "status": "new",
     }
 
 
-def _category(kind: str, group: pd.DataFrame, counts: dict[str, int]) -> str | None:
+def _category(kind: str, categories: list, counts: dict[str, int]) -> str | None:
     """A source incident is a spray or a brute force; a user's, its weightiest category."""
     if kind == "source":
         if SPRAY_CODE in counts:
@@ -172,7 +230,7 @@ def _category(kind: str, group: pd.DataFrame, counts: dict[str, int]) -> str | N
         failures = [code for code in counts if code in FAILURE_CODES]
         if failures:
             return max(failures, key=pattern_points)
-    categories = [str(c) for c in group["category"].dropna()]
+    categories = [str(c) for c in categories]
     return max(categories, key=pattern_points) if categories else None
 
 
@@ -195,24 +253,23 @@ def _listing(counts: dict[str, int], limit: int = 4) -> str:
     return ", ".join(f"{_words(code)} ({n})" for code, n in ranked[:limit] if code != "cold_start")
 
 
-def _summary(kind: str, group: pd.DataFrame, users: list[str], counts: dict[str, int]) -> str:
-    span = f"{_clock(group['event_time'].min())}-{_clock(group['event_time'].max())} UTC"
-    worst = int(pd.to_numeric(group["severity"]).max())
-    if kind == "source":
-        source = sources_of(group).iloc[0]
-        succeeded = group["login_success"].astype("boolean").fillna(False).to_numpy(bool)
-        winners = sorted(group.loc[succeeded, "user_id"].astype(str).unique())
-        gained = f"; {len(winners)} success(es): {', '.join(winners[:5])}" if winners else "; no success"
-        return (f"{source} against {len(users)} users: {int((~succeeded).sum())} failed and "
-                f"{int(succeeded.sum())} successful logins {span}{gained}; {_listing(counts)}; worst finding {worst}")
-    places = group["location"].dropna().astype(str).value_counts() if "location" in group else pd.Series(dtype=int)
-    where = f"; from {', '.join(places.index[:3])}" if len(places) else ""
-    return f"{users[0]}: {len(group)} finding(s) {span}: {_listing(counts)}{where}; worst finding {worst}"
+def _source_summary(group: pd.DataFrame, users: list[str], counts: dict[str, int], span: str, worst: int) -> str:
+    source = sources_of(group).iloc[0]
+    succeeded = group["login_success"].astype("boolean").fillna(False).to_numpy(bool)
+    winners = sorted(group.loc[succeeded, "user_id"].astype(str).unique())
+    gained = f"; {len(winners)} success(es): {', '.join(winners[:5])}" if winners else "; no success"
+    return (f"{source} against {len(users)} users: {int((~succeeded).sum())} failed and "
+            f"{int(succeeded.sum())} successful logins {span}{gained}; {_listing(counts)}; worst finding {worst}")
 
 
-def _scanning_summary(group: pd.DataFrame, users: list[str]) -> str:
+def _user_summary(places: list[str], findings: int, users: list[str], counts: dict[str, int], span: str,
+                  worst: int) -> str:
+    where = f"; from {', '.join(places[:3])}" if places else ""
+    return f"{users[0]}: {findings} finding(s) {span}: {_listing(counts)}{where}; worst finding {worst}"
+
+
+def _scanning_summary(group: pd.DataFrame, users: list[str], span: str) -> str:
     """Sources and their attempts, busiest first, and the accounts they tried."""
-    span = f"{_clock(group['event_time'].min())}-{_clock(group['event_time'].max())} UTC"
     counts = group["ip_address"].astype(str).value_counts()
     counts = counts.sort_index().sort_values(ascending=False, kind="stable")
     listed = ", ".join(f"{source} ({n})" for source, n in counts.iloc[:MAX_SOURCES_LISTED].items())

@@ -147,3 +147,19 @@ def test_background_scanning_is_one_low_incident_listing_the_sources():
         "root, none got in: 45.33.12.7 (6), 185.2.3.4 (2), 61.177.172.1 (1)"
     )
     assert incidents.loc[f"{DAY}:user:bob", "severity_level"] != "low"
+
+
+def test_a_users_places_are_listed_most_frequent_first_then_in_the_order_first_seen():
+    places = ["Oslo, Norway", "Lima, Peru", "Lima, Peru", None, "Oslo, Norway", "Quito, Ecuador",
+              "Kyiv, Ukraine", "Kyiv, Ukraine", "Kyiv, Ukraine"]
+    findings = pd.DataFrame(
+        [_finding("dana", "192.0.2.20", i, ["new_city"], location=place) for i, place in enumerate(places)]
+        + [_finding("erin", "192.0.2.21", 3, ["off_hours"], location=None)]
+    )
+    findings["incident_id"] = incident_ids(findings, DAY)
+    by_id = build_incidents(findings, DAY).set_index("incident_id")
+    dana = by_id.loc[f"{DAY}:user:dana"]
+    assert dana["finding_count"] == 9 and dana["first_time"] == pd.Timestamp("2026-03-20T02:00:00Z")
+    assert "from Kyiv, Ukraine, Oslo, Norway, Lima, Peru; worst finding 50" in dana["summary"]
+    erin = by_id.loc[f"{DAY}:user:erin"]
+    assert "from" not in erin["summary"] and erin["summary"].startswith("erin: 1 finding(s) 02:03-02:03 UTC")
