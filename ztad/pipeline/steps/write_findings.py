@@ -30,13 +30,14 @@ class _Day:
     """The day's work files that both the findings and the learning read, read once.
 
     ``features`` holds the model inputs of every event (what training and the findings'
-    comparison with the day's typical values read); ``flagged_features`` every column,
+    comparison with the day's typical values read; ``None`` once the training rows are
+    written); ``flagged_features`` every column,
     ``ctx_*`` facts included, of the flagged events only: the context columns are most of
     the features file, and only findings quote them.
     """
 
     events: pd.DataFrame
-    features: pd.DataFrame
+    features: pd.DataFrame | None
     flagged_features: pd.DataFrame
     scored: pd.DataFrame
 
@@ -91,8 +92,6 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     events, scored = work.events, work.scored
     flagged = scored["flagged"].to_numpy()
     verdicts = day_verdicts(config, day)
-    keep = baseline_mask(events["event_id"], flagged, verdicts)
-    save_daily_aggregate(daily_aggregate(events[baseline_columns(events)][keep]), config.state_dir, day)
     # Model-only alerts stay in the file, marked, so that calibration sees the whole tail it
     # budgets; rule hits and confirmed attacks are left out altogether.
     train = training_mask(events["event_id"], scored["rule_hit"].to_numpy(), verdicts)
@@ -100,6 +99,11 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
         work.features, train, {"event_id": events["event_id"], TRAINING_FLAGGED: flagged},
         training_features_path(config, day),
     )
+    # Nothing reads the day's model inputs again: released before the baseline aggregate,
+    # the write step's largest working set.
+    work.features = None
+    keep = baseline_mask(events["event_id"], flagged, verdicts)
+    save_daily_aggregate(daily_aggregate(events[baseline_columns(events)][keep]), config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
 
 
@@ -169,5 +173,7 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     # allowlist entry.
     sync_allowlist(store)
     store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
+    # Stored: released before the day is learnt, so that they do not add to its peak.
+    del findings, incidents, risk, quarantine
     _learn_day(day, config, work)
     return result
