@@ -28,9 +28,11 @@ SCORED = date(2026, 3, 4)  # after two weekdays of history
 #: About 100,000 events on a generated weekday.
 USERS = 8_200
 #: What a night may hold per event of its day, beyond its imports: the day's events, features
-#: and scores, the baseline and the training matrix built from two days like it. A copy of the
-#: day as an events x 168 table, or a training window read whole, would cross it.
-BYTES_PER_EVENT = 5_500
+#: and scores, the baseline and the training matrix built from two days like it (about 3,400
+#: bytes). A copy of the day as an events x 168 table, a training window read whole, or the
+#: write step holding the day's model inputs and a copy of its training rows while it learns
+#: the baseline (about 4,200) would cross it.
+BYTES_PER_EVENT = 4_000
 IMPORTS = "import sklearn.ensemble, sqlalchemy, pyarrow.parquet, ztad.cli, ztad.pipeline, ztad.store"
 ZTAD = Path(sys.executable).with_name("ztad")
 
