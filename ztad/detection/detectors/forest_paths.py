@@ -4,7 +4,7 @@ per-call overhead.
 ``IsolationForest.score_samples`` validates its input and hands each of its trees to joblib,
 one task per tree: about a third of a millisecond per tree whatever the number of rows, so
 70 ms for one event on a 200-tree forest. The functions here call each fitted tree's own
-compiled ``apply`` / ``decision_path`` on the float32 rows, visit the trees in the same order
+compiled ``apply`` on the float32 rows, visit the trees in the same order
 and add their depths in the same order, so the results are scikit-learn's to the last bit
 (``tests/ztad/detection/detectors/test_forest_paths.py`` holds them equal); they cost about
 5 µs per tree for one row.
@@ -32,14 +32,19 @@ def _tree_inputs(forest, values: np.ndarray):
         yield estimator, (np.ascontiguousarray(values[:, features]) if subsets else values)
 
 
+def tree_leaves(forest, X):
+    """Per tree: the estimator and the leaf each row lands in (``estimator.apply``)."""
+    values = _as_float32(forest, X)
+    for estimator, rows in _tree_inputs(forest, values):
+        yield estimator, estimator.tree_.apply(rows)
+
+
 def score_samples(forest, X) -> np.ndarray:
     """``forest.score_samples(X)`` (lower = more abnormal), computed tree by tree in place."""
     from sklearn.ensemble._iforest import _average_path_length
 
-    values = _as_float32(forest, X)
-    depths = np.zeros(len(values))
-    for index, (estimator, rows) in enumerate(_tree_inputs(forest, values)):
-        leaves = estimator.tree_.apply(rows)
+    depths = np.zeros(len(X))
+    for index, (_, leaves) in enumerate(tree_leaves(forest, X)):
         depths += (
             forest._decision_path_lengths[index][leaves]
             + forest._average_path_length_per_tree[index][leaves]
@@ -48,11 +53,3 @@ def score_samples(forest, X) -> np.ndarray:
     denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
     scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
     return -scores
-
-
-def decision_paths(forest, X):
-    """Per tree: the estimator and the sparse rows x nodes matrix of the nodes each row visits
-    (``estimator.decision_path``)."""
-    values = _as_float32(forest, X)
-    for estimator, rows in _tree_inputs(forest, values):
-        yield estimator, estimator.tree_.decision_path(rows)
