@@ -32,8 +32,6 @@ from ztad.detection.detectors.base import ArtifactError, Detector, DetectorError
 from ztad.detection.detectors.scaling import FeatureScaler
 
 MODEL_FILE = "autoencoder_weights.npz"
-#: Rows per batch when scoring (memory-bound, not a quality setting).
-PREDICT_BATCH = 8192
 
 
 def _keras(threads: int):
@@ -79,6 +77,41 @@ def _build_network(keras, n_features: int, hidden_units: tuple[int, ...], code_s
         x = layers.Dense(units, activation="relu", name=f"decode_{i}")(x)
     outputs = layers.Dense(n_features, activation="linear", name="reconstruction")(x)
     return keras.Model(inputs, outputs, name="ztad_autoencoder")
+
+
+#: Activations :func:`dense_forward` computes, as Keras names them.
+_ACTIVATIONS = {"relu": True, "linear": False}
+
+
+def dense_layers(model) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """A network of dense layers (:func:`_build_network`) as float64 ``(kernel, bias, relu)``."""
+    layers = []
+    for layer in model.layers:
+        if not layer.weights:
+            continue  # the input layer
+        activation = getattr(layer.activation, "__name__", "")
+        if activation not in _ACTIVATIONS:
+            raise ArtifactError(f"layer {layer.name!r} has activation {activation!r}: not a ztad autoencoder")
+        kernel, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+        layers.append((kernel, bias, _ACTIVATIONS[activation]))
+    return layers
+
+
+def dense_forward(layers: list[tuple[np.ndarray, np.ndarray, bool]], Z: np.ndarray) -> np.ndarray:
+    """The network's output for the rows ``Z``, computed with NumPy in float64.
+
+    Calling the Keras model costs milliseconds per call whatever the number of rows (its
+    graph machinery), most of scoring one event; these are a few matrix products. In float64
+    a row's output does not depend on the rows beside it (to 1e-12), as float32 products
+    summed in a batch-dependent order would; it agrees with Keras's float32 output to float32
+    rounding (``tests/ztad/detection/detectors/test_autoencoder.py``).
+    """
+    out = np.asarray(Z, dtype=np.float64)
+    for kernel, bias, relu in layers:
+        out = out @ kernel + bias
+        if relu:
+            np.maximum(out, 0.0, out=out)
+    return out
 
 
 class AutoencoderDetector(Detector):
@@ -197,17 +230,23 @@ class AutoencoderDetector(Detector):
 
     def _squared_errors(self, X: np.ndarray) -> np.ndarray:
         Z = self.scaler_.transform(X).astype(np.float32)
-        # A direct call per batch, not ``predict``: the same network, without the input
-        # pipeline ``predict`` builds on every call (hundreds of ms, for one row as for many).
+        return (Z.astype(np.float64) - dense_forward(self._dense_layers(), Z)) ** 2
+
+    def _dense_layers(self) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        """The fitted network's layers as arrays, read once per fitted or loaded network."""
+        if getattr(self, "_layers_of", None) is not self.model_:
+            self._layers = dense_layers(self.model_)
+            self._layers_of = self.model_
+        return self._layers
+
+    def reconstruct_with_keras(self, X) -> np.ndarray:
+        """The network's reconstruction of ``X``'s standardised rows as Keras computes it
+        (float32), to hold :func:`dense_forward` to it."""
         from ztad.detection.detectors.tensorflow_start import quiet_start
 
+        Z = self.scaler_.transform(self._input(X)).astype(np.float32)
         with quiet_start(), _quiet_numpy_bridge():
-            parts = [
-                np.asarray(self.model_(Z[start : start + PREDICT_BATCH], training=False))
-                for start in range(0, len(Z), PREDICT_BATCH)
-            ]
-        reconstruction = np.concatenate(parts) if parts else np.empty_like(Z)
-        return (Z.astype(np.float64) - reconstruction.astype(np.float64)) ** 2
+            return np.asarray(self.model_(Z, training=False))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return self._squared_errors(X).mean(axis=1)

@@ -1,4 +1,5 @@
-"""Autoencoder specifics: TensorFlow stays out of imports, per-feature errors, early stopping."""
+"""Autoencoder specifics: TensorFlow stays out of imports, the NumPy forward pass, per-feature errors,
+early stopping."""
 
 import subprocess
 import sys
@@ -44,6 +45,19 @@ def test_the_feature_pushed_out_has_the_largest_error(model):
     row.loc[0, "shifted"] = 60.0
     errors = model.feature_errors(row)
     assert errors.iloc[0].idxmax() == "shifted"
+
+
+def test_the_numpy_forward_pass_reconstructs_as_keras(model):
+    from ztad.detection.detectors.autoencoder import dense_forward, dense_layers
+
+    rows = pd.concat([normal_features(500, seed=9), far_anomalies(20, seed=10)], ignore_index=True)
+    Z = model.scaler_.transform(rows.to_numpy()).astype(np.float32)
+    ours = dense_forward(dense_layers(model.model_), Z)
+    keras = model.reconstruct_with_keras(rows)
+    # Keras computes in float32: equal to float32 rounding.
+    np.testing.assert_allclose(ours, keras, rtol=1e-5, atol=1e-5)
+    one = dense_forward(dense_layers(model.model_), Z[7:8])
+    np.testing.assert_allclose(one, ours[7:8], rtol=0, atol=1e-12)
 
 
 def test_feature_contributions_are_the_feature_errors(model):
