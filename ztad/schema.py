@@ -103,7 +103,9 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     n = len(frame)
     for column, dtype in CANONICAL_DTYPES.items():
         if column in frame.columns:
-            out[column] = frame[column].astype(dtype)
+            values = frame[column]
+            # A column of the very dtype (storage and missing value alike) is taken as it is.
+            out[column] = values if values.dtype == pd.api.types.pandas_dtype(dtype) else values.astype(dtype)
         elif dtype == "float64":
             out[column] = pd.Series([float("nan")] * n, index=frame.index, dtype=dtype)
         elif dtype in ("string", "Int64"):

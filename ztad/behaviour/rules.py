@@ -60,7 +60,10 @@ def _column(features: pd.DataFrame, name: str) -> np.ndarray:
         raise RuleInputError(
             f"features lack column {name!r}; pass the output of ztad.behaviour.features.compute_features"
         )
-    return pd.to_numeric(features[name], errors="coerce").to_numpy("float64", na_value=np.nan)
+    values = features[name]
+    if values.dtype != "float64":  # the features are float64 already: no conversion to pay for
+        values = pd.to_numeric(values, errors="coerce")
+    return values.to_numpy("float64", na_value=np.nan)
 
 
 def evening_overtime(local_hour: np.ndarray, usual_start: np.ndarray, usual_end: np.ndarray,
@@ -95,7 +98,14 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         One bool column per code in :data:`RULES`, same index as ``features``.
     """
     t = thresholds
-    col = lambda name: np.nan_to_num(_column(features, name), nan=0.0)  # noqa: E731
+    read: dict[str, np.ndarray] = {}
+
+    def col(name: str) -> np.ndarray:
+        """A column as float64, missing as 0, read once however many rules use it."""
+        if name not in read:
+            read[name] = np.nan_to_num(_column(features, name), nan=0.0)
+        return read[name]
+
     succeeded = col("login_failed") < 0.5
     bytes_ratio = 10.0 ** col("bytes_log_ratio")
     peer_share = col("ctx_resource_group_users") / np.maximum(col("ctx_group_size"), 1.0)
