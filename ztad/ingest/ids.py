@@ -42,13 +42,20 @@ _KEYS = ("ztad-event-id-k1", "ztad-event-id-k2")
 _SEEDS = (np.uint64(0x6A09E667F3BCC908), np.uint64(0xBB67AE8584CAA73B))
 _FOLD = np.uint64(0x100000001B3)  # an odd 64-bit multiplier (FNV prime)
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+#: Per key, the hash of a missing text value (hashed as "").
+_MISSING_TEXT = {
+    key: pd.util.hash_array(np.array([""], dtype=object), hash_key=key, categorize=False)[0] for key in _KEYS
+}
 
 
 def _plain(values: pd.Series, dtype: str) -> pd.Series:
-    """A column in a plain form whose hash depends only on the canonical value."""
+    """A column in a plain form whose hash depends only on the canonical value.
+
+    Text stays as it is: :func:`_text_hashes` reads a missing value as "" (canonical text is
+    never empty, blanks are missing, so "" safely stands for missing).
+    """
     if dtype == "string":
-        # Canonical text is never empty (blanks are missing), so "" safely stands for missing.
-        return values.astype("string").fillna("")
+        return values if values.dtype == "string" else values.astype("string")
     if dtype.startswith("datetime64"):
         micros = values.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").view(np.int64)
         return pd.Series(micros.copy())
@@ -77,18 +84,24 @@ def _value_hashes(plain: pd.Series) -> list[np.ndarray]:
     numbers are their 64-bit patterns, seeded by the key and scrambled.
     """
     if plain.dtype == "string":
-        codes, uniques = pd.factorize(plain)
-        values = np.asarray(uniques, dtype=object)
-        return [pd.util.hash_array(values, hash_key=key, categorize=False)[codes] for key in _KEYS]
+        return _text_hashes(plain)
     bits = np.ascontiguousarray(plain.to_numpy()).astype(np.uint64) if plain.dtype == np.uint8 else None
     if bits is None:
         bits = np.ascontiguousarray(plain.to_numpy()).view(np.uint64)
     return [_mix(bits ^ seed) for seed in _SEEDS]
 
 
-def _unlabelled(rows: int) -> pd.Series:
-    """A label column as it is when nothing is labelled: every value missing."""
-    return pd.Series(pd.NA, index=pd.RangeIndex(rows), dtype="string")
+def _text_hashes(text: pd.Series) -> list[np.ndarray]:
+    """Per key, the SipHash of each value's UTF-8 bytes, a missing value hashed as ""."""
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    # "" is appended as the last distinct value, where a missing value's code (-1) points.
+    values = np.append(np.asarray(uniques, dtype=object), "")
+    return [pd.util.hash_array(values, hash_key=key, categorize=False)[codes] for key in _KEYS]
+
+
+def _missing_text_hashes(rows: int) -> list[np.ndarray]:
+    """:func:`_text_hashes` of a column where every value is missing."""
+    return [np.full(rows, _MISSING_TEXT[key], dtype=np.uint64) for key in _KEYS]
 
 
 def content_hashes(events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLUMNS) -> np.ndarray:
@@ -102,8 +115,11 @@ def content_hashes(events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLU
     halves = [np.full(rows, seed, dtype=np.uint64) for seed in _SEEDS]
     with np.errstate(over="ignore"):
         for column in columns:
-            values = _unlabelled(rows) if column in LABEL_COLUMNS else events[column]
-            for half, hashed in zip(halves, _value_hashes(_plain(values, CANONICAL_DTYPES[column]))):
+            if column in LABEL_COLUMNS:
+                hashes = _missing_text_hashes(rows)
+            else:
+                hashes = _value_hashes(_plain(events[column], CANONICAL_DTYPES[column]))
+            for half, hashed in zip(halves, hashes):
                 half *= _FOLD
                 half ^= hashed
         return np.column_stack([_mix(half) for half in halves])
