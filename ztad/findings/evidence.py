@@ -43,15 +43,16 @@ class FlaggedRows:
         column = self._column(name)
         if column is None:
             return np.full(len(self.features), self.missing_number, dtype="float64")
-        return pd.to_numeric(column, errors="coerce").to_numpy("float64", na_value=np.nan)
+        if column.dtype != "float64":  # features are float64 already: no conversion to pay for
+            column = pd.to_numeric(column, errors="coerce")
+        return column.to_numpy("float64", na_value=np.nan)
 
     def text(self, name: str) -> np.ndarray:
         """The column as text (object array), ``missing_text`` where a value is null."""
         column = self._column(name)
         if column is None:
             return np.full(len(self.features), self.missing_text, dtype=object)
-        values = column.astype("string")
-        return values.astype(object).where(values.notna(), self.missing_text).to_numpy(dtype=object)
+        return column.astype("string").to_numpy(dtype=object, na_value=self.missing_text)
 
     def rule(self, code: str) -> np.ndarray:
         """Whether the rule ``code`` fired on each row (False when it was not evaluated)."""

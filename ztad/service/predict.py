@@ -200,7 +200,7 @@ def predictions(scored, state) -> Predictions:
     maturity = scored.features["ctx_maturity"].to_numpy(float).tolist()
     scores, thresholds = frame["score"].to_numpy(float).tolist(), frame["threshold"].to_numpy(float).tolist()
     cold_start = np.asarray(scored.cold_start, dtype=bool).tolist()
-    times = events["timestamp"].map(lambda t: t.isoformat()).tolist()
+    times = iso_times(events["timestamp"])
     out = []
     for i, (event_id, user_id) in enumerate(
         zip(events["event_id"].astype(str).tolist(), events["user_id"].astype(str).tolist())
@@ -233,6 +233,17 @@ def predictions(scored, state) -> Predictions:
         threshold=float(state.model.threshold),
         predictions=out,
     )
+
+
+def iso_times(times: pd.Series) -> list[str]:
+    """UTC times as ``Timestamp.isoformat`` writes them (``2026-03-18T09:15:00+00:00``, the
+    microseconds only when there are some), converted as arrays rather than one by one."""
+    values = times.to_numpy("datetime64[us]")
+    fractional = values.view("int64") % 1_000_000 != 0
+    text = np.where(
+        fractional, np.datetime_as_string(values, unit="us"), np.datetime_as_string(values, unit="s")
+    )
+    return np.char.add(text, "+00:00").tolist()
 
 
 def score_request(app, events: list[Event], explain: str = "path") -> Predictions:

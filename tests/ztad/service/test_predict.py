@@ -133,3 +133,21 @@ def test_an_unknown_user_takes_the_cold_start_path(served_sqlite):
     assert new["cold_start"] is True and new["maturity"] == 0.0
     assert old["cold_start"] is False
     assert body["baseline_day"] == (SERVED_DAYS[-1] + pd.Timedelta(days=1)).isoformat()
+
+
+def test_reply_times_are_written_as_isoformat_writes_them():
+    from ztad.service.predict import iso_times
+
+    times = pd.Series(
+        pd.to_datetime(
+            [
+                "2026-03-18T09:15:00Z",
+                "2026-03-18T23:59:59.000001Z",
+                "1969-12-31T23:59:59.5Z",
+                "0001-01-01T00:00:00Z",
+            ],
+            utc=True,
+            format="ISO8601",
+        )
+    ).astype("datetime64[us, UTC]")
+    assert iso_times(times) == [t.isoformat() for t in times]
