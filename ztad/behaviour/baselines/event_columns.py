@@ -41,8 +41,11 @@ def network_prefix(ips: pd.Series) -> pd.Series:
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
     v4 = distinct.str.extract(r"^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$")
     v6 = distinct.str.contains(":", regex=False).fillna(False)
-    halves = distinct.str.split(":").str[:2].str.join(":").str.rstrip(":")
-    prefix = (v4[0] + "." + v4[1] + ".0.0/16").where(v4[0].notna(), (halves + "::/32").where(v6, distinct))
+    others = distinct
+    if v6.any():  # the IPv6 text work only for days that have IPv6 addresses
+        halves = distinct.str.split(":").str[:2].str.join(":").str.rstrip(":")
+        others = (halves + "::/32").where(v6, distinct)
+    prefix = (v4[0] + "." + v4[1] + ".0.0/16").where(v4[0].notna(), others)
     values = np.append(prefix.to_numpy(dtype=object), None)
     return pd.Series(pd.array(values[codes], dtype="string"), index=ips.index)
 
