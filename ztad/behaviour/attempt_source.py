@@ -28,7 +28,7 @@ def attempt_sources(ip_address: pd.Series, device_id: pd.Series | None = None) -
         Strings (``string`` dtype) on the index of ``ip_address``.
     """
     sources = ip_address.astype("string")
-    if device_id is None:
+    if device_id is None or not sources.isna().any():  # every attempt has an address
         return sources
     workstations = WORKSTATION_PREFIX + device_id.astype("string")
     return sources.fillna(pd.Series(workstations.to_numpy(), index=sources.index))

@@ -301,13 +301,21 @@ def attribution_table(
 
 def split_table(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The wide table back into member -> rows x features frames (index = ``row``)."""
-    out: dict[str, dict[str, pd.Series]] = {}
+    columns: dict[str, list[str]] = {}
     for column in table.columns:
-        member, separator, feature = str(column).partition(SEPARATOR)
+        member, separator, _ = str(column).partition(SEPARATOR)
         if separator:
-            out.setdefault(member, {})[feature] = table[column].to_numpy(np.float64)
+            columns.setdefault(member, []).append(column)
     index = pd.Index(table["row"].to_numpy(), name="row") if "row" in table else table.index
-    return {member: pd.DataFrame(columns, index=index) for member, columns in out.items()}
+    # One block per member, read at once: a column at a time cost a fixed overhead per feature.
+    return {
+        member: pd.DataFrame(
+            table[names].to_numpy(np.float64),
+            index=index,
+            columns=[str(name).partition(SEPARATOR)[2] for name in names],
+        )
+        for member, names in columns.items()
+    }
 
 
 def exact_mask(table: pd.DataFrame) -> pd.Series:
