@@ -101,16 +101,27 @@ def dense_forward(layers: list[tuple[np.ndarray, np.ndarray, bool]], Z: np.ndarr
     """The network's output for the rows ``Z``, computed with NumPy in float64.
 
     Calling the Keras model costs milliseconds per call whatever the number of rows (its
-    graph machinery), most of scoring one event; these are a few matrix products. In float64
-    a row's output does not depend on the rows beside it (to 1e-12), as float32 products
-    summed in a batch-dependent order would; it agrees with Keras's float32 output to float32
+    graph machinery), most of scoring one event; this is a few array operations per input
+    unit. Each output is summed input by input in a fixed order, not by a matrix product
+    whose blocking depends on the rows beside it, so a row gets the same bits alone, in a
+    request or in any chunk of a day. It agrees with Keras's float32 output to float32
     rounding (``tests/ztad/detection/detectors/test_autoencoder.py``).
     """
     out = np.asarray(Z, dtype=np.float64)
     for kernel, bias, relu in layers:
-        out = out @ kernel + bias
+        out = _dense(out, kernel, bias)
         if relu:
             np.maximum(out, 0.0, out=out)
+    return out
+
+
+def _dense(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``x @ kernel + bias``, summed over the inputs in order, row by row the same."""
+    out = np.repeat(bias[None, :], len(x), axis=0)
+    term = np.empty_like(out)
+    for position, weights in enumerate(kernel):
+        np.multiply(x[:, position, None], weights, out=term)
+        out += term
     return out
 
 
