@@ -23,12 +23,20 @@ def history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
     """A loader of one past day's events for baselines; a day with no data is empty.
 
     A flat log file is read once for all days (its index in ``config.flat_index_dir``), not
-    once for every day asked for.
+    once for every day asked for. The source is asked for its list of days once, on the first
+    day asked for, so that a day it does not hold (a baseline window reaching before the logs
+    start) is empty at once instead of being looked for.
     """
-    from ztad.ingest import MissingPartitionError, load_day
+    from ztad.ingest import MissingPartitionError, available_days, load_day
     from ztad.schema import empty_events
 
+    present: set[date] = set()
+
     def load(past_day: date) -> pd.DataFrame:
+        if not present:
+            present.update(available_days(config.source, config.flat_index_dir))
+        if past_day not in present:
+            return empty_events()
         try:
             return load_day(config.source, past_day, config.flat_index_dir).events
         except MissingPartitionError:
