@@ -58,7 +58,10 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     A day that was never scored (history before the job started) is taken as it is, but for
     the events its labels do not trust as normal (:func:`ztad.pipeline.history.history_trust`);
     of a day whose findings are stored, the flagged and confirmed events are left out.
+    The day's baseline aggregate is saved from the same read when it has none yet, so that the
+    baseline of the next day does not read the day again.
     """
+    from ztad.behaviour.baselines import has_daily_aggregate, save_aggregate_of
     from ztad.behaviour.features import compute_features
     from ztad.feedback import learnable_events
 
@@ -70,8 +73,12 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
         return None
     detection = config.detection
     features = compute_features(events, baseline_before(config, past_day), detection, detection.feature_settings)
-    keep = learnable_events(config, past_day, events["event_id"]) & history_trust(config, past_day, events)
+    trusted = history_trust(config, past_day, events)
+    keep = learnable_events(config, past_day, events["event_id"]) & trusted
     write_training_file(features, keep, {"event_id": events["event_id"]}, path)
+    del features
+    if not has_daily_aggregate(config.state_dir, past_day):
+        save_aggregate_of(config.state_dir, past_day, events[trusted].reset_index(drop=True))
     return path
 
 

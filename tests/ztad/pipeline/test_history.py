@@ -8,8 +8,10 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from ztad.behaviour.baselines import aggregate_dir, daily_aggregate, load_daily_aggregate
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
-from ztad.pipeline.history import baseline_before, label_trust_counts
+from ztad.ingest import load_day
+from ztad.pipeline.history import baseline_before, history_loader, label_trust_counts
 from ztad.pipeline.training_data import training_file_of
 from ztad.synth import generate
 
@@ -70,3 +72,28 @@ def test_training_rows_of_labelled_history_are_those_labelled_normal(attacked_hi
     rows = pd.read_parquet(training_file_of(config, START + timedelta(days=1)))
     day_two = frames[1]
     assert len(rows) == int((day_two["event_label"] == "normal").sum()) < len(day_two)
+
+
+def test_the_loader_gives_each_day_the_source_holds_and_nothing_for_days_before_it(attacked_history, tmp_path):
+    root, _ = attacked_history
+    config = _config(root, tmp_path / "loader")
+    load = history_loader(config)
+    assert load(START - timedelta(days=1)).empty and load(START - timedelta(days=300)).empty
+    for offset in range(DAYS):
+        day = START + timedelta(days=offset)
+        pd.testing.assert_frame_equal(load(day), load_day(config.source, day, config.flat_index_dir).events)
+    assert load(START + timedelta(days=DAYS)).empty
+
+
+def test_a_history_day_read_for_training_leaves_the_aggregate_of_its_trusted_events(attacked_history, tmp_path):
+    root, _ = attacked_history
+    config = _config(root, tmp_path / "aggregate")
+    day = START + timedelta(days=1)
+    training_file_of(config, day)
+    events = load_day(config.source, day).events
+    expected = daily_aggregate(events[events["event_label"] == "normal"].reset_index(drop=True))
+    saved = load_daily_aggregate(config.state_dir, day)
+    assert saved is not None and saved.events == expected.events < len(events)
+    for name, table in expected.tables.items():
+        pd.testing.assert_frame_equal(saved.tables[name], table)
+    assert not aggregate_dir(config.state_dir, day + timedelta(days=1)).exists()

@@ -23,7 +23,7 @@ per city, network, IP and resource.
 """
 
 from ztad.behaviour.baselines.arrays import codes_in, reduce_groups
-from ztad.behaviour.baselines.as_of import baseline_as_of, window_days_before
+from ztad.behaviour.baselines.as_of import baseline_as_of, save_aggregate_of, window_days_before
 from ztad.behaviour.baselines.daily import BaselineError, DailyAggregate, daily_aggregate
 from ztad.behaviour.baselines.event_columns import (
     PAIR_COLUMNS,
@@ -37,6 +37,7 @@ from ztad.behaviour.baselines.pairs import PairStats
 from ztad.behaviour.baselines.persist import (
     AGGREGATE_VERSION,
     aggregate_dir,
+    has_daily_aggregate,
     load_daily_aggregate,
     save_daily_aggregate,
 )
@@ -46,7 +47,7 @@ from ztad.behaviour.baselines.state_files import load_state, save_state
 __all__ = [
     "AGGREGATE_VERSION", "PAIR_COLUMNS", "REQUIRED_COLUMNS", "BaselineError", "BaselineState",
     "DailyAggregate", "PairStats", "aggregate_dir", "asn_text", "baseline_as_of", "codes_in",
-    "combine_aggregates", "daily_aggregate", "event_coordinates", "load_daily_aggregate",
-    "load_state", "log_bytes", "network_prefix", "reduce_groups", "save_daily_aggregate",
-    "save_state", "window_days_before",
+    "combine_aggregates", "daily_aggregate", "event_coordinates", "has_daily_aggregate",
+    "load_daily_aggregate", "load_state", "log_bytes", "network_prefix", "reduce_groups",
+    "save_aggregate_of", "save_daily_aggregate", "save_state", "window_days_before",
 ]

@@ -32,6 +32,16 @@ def _build_missing(
         events = load_events(d)
     except FileNotFoundError:
         return None
+    return save_aggregate_of(state_dir, d, events)
+
+
+def save_aggregate_of(state_dir: Path | str, d: date, events: pd.DataFrame | None) -> DailyAggregate | None:
+    """Aggregate a never-scored past day's events and save it; ``None`` (nothing saved) when it
+    has none, so that late-arriving data is picked up later.
+
+    Also called by whoever has just read the day for another purpose, so that the day's raw
+    events are not read again when a later baseline needs its aggregate.
+    """
     if events is None or len(events) == 0:
         return None
     agg = daily_aggregate(events)

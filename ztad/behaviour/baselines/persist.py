@@ -50,9 +50,8 @@ def save_daily_aggregate(agg: DailyAggregate, state_dir: Path | str, day: date) 
     return final
 
 
-def load_daily_aggregate(state_dir: Path | str, day: date) -> DailyAggregate | None:
-    """Load one day's saved aggregate; ``None`` when absent or saved by an older layout."""
-    folder = aggregate_dir(state_dir, day)
+def _current_meta(folder: Path) -> dict | None:
+    """A saved aggregate's metadata; ``None`` when absent or saved by an older layout."""
     meta_path = folder / "meta.json"
     if not meta_path.exists():
         return None
@@ -60,5 +59,19 @@ def load_daily_aggregate(state_dir: Path | str, day: date) -> DailyAggregate | N
     if meta.get("version") != AGGREGATE_VERSION:
         log.warning("%s was saved by layout %s, not %s: rebuilding it",
                     folder, meta.get("version"), AGGREGATE_VERSION)
+        return None
+    return meta
+
+
+def has_daily_aggregate(state_dir: Path | str, day: date) -> bool:
+    """Whether one day's aggregate is saved in the current layout (its tables are not read)."""
+    return _current_meta(aggregate_dir(state_dir, day)) is not None
+
+
+def load_daily_aggregate(state_dir: Path | str, day: date) -> DailyAggregate | None:
+    """Load one day's saved aggregate; ``None`` when absent or saved by an older layout."""
+    folder = aggregate_dir(state_dir, day)
+    meta = _current_meta(folder)
+    if meta is None:
         return None
     return DailyAggregate({name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]})

@@ -14,6 +14,7 @@ from ztad.behaviour.baselines import (
     aggregate_dir,
     baseline_as_of,
     daily_aggregate,
+    has_daily_aggregate,
     load_daily_aggregate,
     save_daily_aggregate,
 )
@@ -44,7 +45,10 @@ def test_save_then_load_gives_the_same_tables(tmp_path):
 
 def test_absent_or_outdated_aggregates_load_as_none(tmp_path):
     assert load_daily_aggregate(tmp_path, date(2026, 3, 9)) is None
+    assert not has_daily_aggregate(tmp_path, date(2026, 3, 9))
     save_daily_aggregate(daily_aggregate(day_events(date(2026, 3, 9))), tmp_path, date(2026, 3, 9))
+    assert has_daily_aggregate(tmp_path, date(2026, 3, 9))
     meta = aggregate_dir(tmp_path, date(2026, 3, 9)) / "meta.json"
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": AGGREGATE_VERSION - 1}))
     assert load_daily_aggregate(tmp_path, date(2026, 3, 9)) is None
+    assert not has_daily_aggregate(tmp_path, date(2026, 3, 9))
