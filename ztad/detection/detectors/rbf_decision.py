@@ -12,14 +12,28 @@ The order of the additions differs from libsvm's, so the results agree to roundi
 1e-13 on the pipeline's standardised features), not to the last bit
 (``tests/ztad/detection/detectors/test_rbf_decision.py`` holds them within 1e-9). Each block's
 kernel matrix is at most :data:`BLOCK_ELEMENTS` numbers, whatever the number of rows.
+
+A matrix product's last bits depend on the shape of the block a row is in, so the blocks hold a
+power of two of rows, at most the detectors' scoring chunk: a day scored chunk by chunk then
+meets the same blocks, and gets the same bits, as the day scored in one go.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ztad.detection.detectors.base import SCORE_CHUNK_ROWS
+
 #: Kernel values held at once (rows of a block x support vectors): 16 MiB of float64.
 BLOCK_ELEMENTS = 2**21
+
+
+def block_rows(support_vectors: int) -> int:
+    """Rows per block: the largest power of two whose kernel block holds at most
+    :data:`BLOCK_ELEMENTS` values, capped at the scoring chunk (a power of two too), so that
+    the blocks of a chunked day line up with those of the whole day."""
+    rows = max(1, BLOCK_ELEMENTS // max(1, support_vectors))
+    return min(1 << (rows.bit_length() - 1), SCORE_CHUNK_ROWS)
 
 
 def _squared_norms(values: np.ndarray) -> np.ndarray:
@@ -37,9 +51,9 @@ def decision_function(model, X) -> np.ndarray:
     coefficients = model.dual_coef_[0]
     vector_norms = _squared_norms(vectors)
     decision = np.empty(len(values))
-    block_rows = max(1, BLOCK_ELEMENTS // max(1, len(vectors)))
-    for start in range(0, len(values), block_rows):
-        block = values[start : start + block_rows]
+    rows = block_rows(len(vectors))
+    for start in range(0, len(values), rows):
+        block = values[start : start + rows]
         kernel = block @ vectors.T
         kernel *= -2.0
         kernel += _squared_norms(block)[:, None]

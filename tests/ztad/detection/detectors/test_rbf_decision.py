@@ -6,6 +6,7 @@ from sklearn.svm import OneClassSVM
 
 from tests.ztad.detection.detectors.synthetic import far_anomalies, normal_features
 from ztad.detection.detectors import rbf_decision
+from ztad.detection.detectors.base import SCORE_CHUNK_ROWS
 from ztad.detection.detectors.ocsvm import OneClassSVMDetector
 from ztad.detection.detectors.rbf_decision import decision_function
 
@@ -55,3 +56,10 @@ def test_another_kernel_is_refused():
     model = OneClassSVM(kernel="linear").fit(normal_features(200, 1).to_numpy())
     with pytest.raises(ValueError, match="RBF kernel only"):
         decision_function(model, np.zeros((1, 6)))
+
+
+@pytest.mark.parametrize("support_vectors", [1, 16, 17, 548, 10_000, 3_000_000])
+def test_blocks_are_powers_of_two_that_line_up_with_the_scoring_chunks(support_vectors):
+    rows = rbf_decision.block_rows(support_vectors)
+    assert rows & (rows - 1) == 0 and SCORE_CHUNK_ROWS % rows == 0
+    assert rows * support_vectors <= max(rbf_decision.BLOCK_ELEMENTS, support_vectors)
