@@ -10,24 +10,13 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from tests.fixtures.real_logs import (
-    write_entra_export,
-    write_okta_export,
-    write_sshd_server_log,
-    write_windows_nxlog,
-)
+from tests.fixtures.real_logs import write_sshd_server_log
 from tests.ztad.ingest.test_damaged_input import CASES, GOOD_SSHD, csv_bytes
 from tests.ztad.ingest.test_files import csv_text, line
+from tests.ztad.ingest.test_real_logs import BUILDERS as REAL_LOGS
 from ztad.config import SourceConfig
 from ztad.ingest import MissingPartitionError, UnreadableFileError, files, load_day
 from ztad.ingest.flat_index import IndexWriter, index_key
-
-REAL_LOGS = {
-    "sshd": (write_sshd_server_log, "auth.log"),
-    "windows": (write_windows_nxlog, "security.jsonl"),
-    "okta": (write_okta_export, "okta.json"),
-    "entra": (write_entra_export, "signins.json"),
-}
 
 
 def loaded(source: SourceConfig, day: date, index_dir=None):
