@@ -12,10 +12,12 @@ enabled (``tf.config.experimental.enable_op_determinism``, process-wide) and the
 are limited to ``threads`` when TensorFlow has not started yet in the process.
 
 TensorFlow is imported only inside this module's functions, so importing :mod:`ztad.detection.detectors`
-stays light. The network is saved as its weight arrays only (``.npz``, read without pickles):
-loading rebuilds the architecture from the parameters and sets the weights, so a saved file
-cannot bring layers or code of its own (a ``.keras`` file carries a configuration that Keras
-deserialises).
+stays light, and only to train: scoring is a NumPy pass over the weight arrays
+(:func:`dense_forward`), so a loaded network is not built in Keras until something asks for
+:attr:`AutoencoderDetector.model_` (importing TensorFlow costs a night seconds). The network is
+saved as its weight arrays only (``.npz``, read without pickles): loading checks them against
+the shapes the parameters describe, so a saved file cannot bring layers or code of its own (a
+``.keras`` file carries a configuration that Keras deserialises).
 """
 
 from __future__ import annotations
@@ -97,6 +99,36 @@ def dense_layers(model) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     return layers
 
 
+def network_layout(n_features: int, hidden_units: tuple[int, ...], code_size: int) -> list[tuple[int, int, bool]]:
+    """The dense layers :func:`_build_network` builds, as ``(inputs, units, relu)`` in order."""
+    widths = [n_features, *hidden_units, code_size, *reversed(hidden_units), n_features]
+    relu = [True] * len(hidden_units) + [False] + [True] * len(hidden_units) + [False]
+    return [(widths[i], widths[i + 1], relu[i]) for i in range(len(relu))]
+
+
+def layers_from_weights(
+    weights: list[np.ndarray], layout: list[tuple[int, int, bool]]
+) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """The network's weight arrays (Keras's order: kernel, bias, layer by layer) as float64
+    ``(kernel, bias, relu)``, as :func:`dense_layers` reads them from a Keras model, without one.
+
+    Raises
+    ------
+    ArtifactError
+        When the arrays are not those of ``layout``.
+    """
+    expected = [shape for inputs, units, _ in layout for shape in ((inputs, units), (units,))]
+    if [tuple(np.shape(w)) for w in weights] != expected:
+        raise ArtifactError(
+            f"{MODEL_FILE} holds weights of shapes {[np.shape(w) for w in weights]}, not those of the "
+            f"network its parameters describe ({expected}); retrain the model"
+        )
+    return [
+        (np.asarray(weights[2 * i], dtype=np.float64), np.asarray(weights[2 * i + 1], dtype=np.float64), relu)
+        for i, (_, _, relu) in enumerate(layout)
+    ]
+
+
 def dense_forward(layers: list[tuple[np.ndarray, np.ndarray, bool]], Z: np.ndarray) -> np.ndarray:
     """The network's output for the rows ``Z``, computed with NumPy in float64.
 
@@ -153,7 +185,11 @@ class AutoencoderDetector(Detector):
 
     Attributes
     ----------
+    weights_ : list of numpy.ndarray
+        The network's weights (kernel, bias, layer by layer): what scoring reads and the
+        artifact holds.
     model_ : keras.Model
+        The network in Keras, built from ``weights_`` when first asked for after a load.
     code_size_ : int
         Width of the bottleneck.
     scaler_ : FeatureScaler
@@ -237,6 +273,24 @@ class AutoencoderDetector(Detector):
         self.model_ = model
         self.history_ = _history_summary(fitted.history)
 
+    @property
+    def model_(self):
+        """The network in Keras (``keras.Model``), built from the weights on first use after a
+        load: scoring does not need it, training and :meth:`reconstruct_with_keras` do."""
+        if getattr(self, "_model", None) is None:
+            if getattr(self, "weights_", None) is None:
+                raise AttributeError("model_")
+            keras = _keras(self.threads)
+            model = _build_network(keras, self.n_features_in_, tuple(self.hidden_units), self.code_size_)
+            model.set_weights(self.weights_)
+            self._model = model
+        return self._model
+
+    @model_.setter
+    def model_(self, model) -> None:
+        self._model = model
+        self.weights_ = [np.asarray(w) for w in model.get_weights()]
+
     # ----------------------------------------------------------------- scoring
 
     def _squared_errors(self, X: np.ndarray) -> np.ndarray:
@@ -245,9 +299,10 @@ class AutoencoderDetector(Detector):
 
     def _dense_layers(self) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """The fitted network's layers as arrays, read once per fitted or loaded network."""
-        if getattr(self, "_layers_of", None) is not self.model_:
-            self._layers = dense_layers(self.model_)
-            self._layers_of = self.model_
+        if getattr(self, "_layers_of", None) is not self.weights_:
+            layout = network_layout(self.n_features_in_, tuple(self.hidden_units), self.code_size_)
+            self._layers = layers_from_weights(self.weights_, layout)
+            self._layers_of = self.weights_
         return self._layers
 
     def reconstruct_with_keras(self, X) -> np.ndarray:
@@ -285,22 +340,16 @@ class AutoencoderDetector(Detector):
         self.code_size_ = int(state["code_size"])
 
     def _save_model(self, folder: Path) -> None:
-        weights = {f"w{i:03d}": np.asarray(w) for i, w in enumerate(self.model_.get_weights())}
+        weights = {f"w{i:03d}": np.asarray(w) for i, w in enumerate(self.weights_)}
         np.savez(folder / MODEL_FILE, **weights)
 
     def _load_model(self, folder: Path) -> None:
-        keras = _keras(self.threads)
-        model = _build_network(keras, self.n_features_in_, tuple(self.hidden_units), self.code_size_)
         with np.load(folder / MODEL_FILE, allow_pickle=False) as stored:
             weights = [stored[name] for name in sorted(stored.files)]
-        expected = [tuple(w.shape) for w in model.get_weights()]
-        if [tuple(w.shape) for w in weights] != expected:
-            raise ArtifactError(
-                f"{MODEL_FILE} holds weights of shapes {[w.shape for w in weights]}, not those of the "
-                f"network its parameters describe ({expected}); retrain the model"
-            )
-        model.set_weights(weights)
-        self.model_ = model
+        layout = network_layout(self.n_features_in_, tuple(self.hidden_units), self.code_size_)
+        layers_from_weights(weights, layout)  # refuses arrays of another network
+        self._model = None
+        self.weights_ = weights
 
 
 def _history_summary(history: dict) -> dict:

@@ -84,3 +84,38 @@ def test_training_rows_are_capped_and_split_for_validation():
 def test_invalid_validation_fraction_is_refused():
     with pytest.raises(DetectorError, match="validation_fraction"):
         AutoencoderDetector(validation_fraction=1.0)._training_rows(np.zeros((50, 2)))
+
+
+def test_a_loaded_network_scores_as_saved_without_importing_tensorflow(model, tmp_path):
+    model.save(tmp_path / "autoencoder")
+    rows = pd.concat([normal_features(50, seed=11), far_anomalies(5, seed=12)], ignore_index=True)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    code = (
+        "import sys, numpy as np, pandas as pd; "
+        "from ztad.detection.detectors import VerifiedArtifacts, load_detector; "
+        f"loaded = load_detector(VerifiedArtifacts({str(tmp_path / 'autoencoder')!r}, 'test')); "
+        f"np.save({str(tmp_path / 'scores.npy')!r}, loaded.score_samples(pd.read_parquet({str(tmp_path / 'rows.parquet')!r}))); "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+    np.testing.assert_array_equal(np.load(tmp_path / "scores.npy"), model.score_samples(rows))
+
+
+def test_a_loaded_network_builds_its_keras_model_when_asked(model, tmp_path):
+    from ztad.detection.detectors import VerifiedArtifacts, load_detector
+
+    model.save(tmp_path / "autoencoder")
+    loaded = load_detector(VerifiedArtifacts(tmp_path / "autoencoder", "test"))
+    rows = normal_features(20, seed=13)
+    np.testing.assert_array_equal(loaded.reconstruct_with_keras(rows), model.reconstruct_with_keras(rows))
+
+
+def test_weights_of_another_network_are_refused(model, tmp_path):
+    from ztad.detection.detectors import ArtifactError, VerifiedArtifacts, load_detector
+    from ztad.detection.detectors.autoencoder import MODEL_FILE
+
+    model.save(tmp_path / "autoencoder")
+    np.savez(tmp_path / "autoencoder" / MODEL_FILE, w000=np.zeros((3, 3), dtype=np.float32))
+    with pytest.raises(ArtifactError, match="shapes"):
+        load_detector(VerifiedArtifacts(tmp_path / "autoencoder", "test"))
