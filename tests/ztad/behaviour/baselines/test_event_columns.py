@@ -13,3 +13,19 @@ def test_network_prefix_is_the_ipv4_16_or_ipv6_32():
     assert pd.isna(prefixes[2]) and prefixes[3] == "host-a"
     # Without any IPv6 address among them, the rest is read the same way.
     assert network_prefix(pd.Series(["10.1.2.3", None, "host-b"])).tolist()[::2] == ["10.1.0.0/16", "host-b"]
+
+
+def test_network_prefix_reads_addresses_as_python_regular_expressions_did():
+    odd = ["::1", "fe80::", ":b:c", "2001:db8", "1.2.3", "256.1.1.1x", "10.0.0.1\n", "1.2.3.4\n\n",
+           "\u0661.\u0662.3.4"]
+    assert network_prefix(pd.Series(odd)).tolist() == [
+        "::/32", "fe80::/32", ":b::/32", "2001:db8::/32", "1.2.3", "256.1.1.1x", "10.0.0.0/16",
+        "1.2.3.4\n\n", "\u0661.\u0662.0.0/16",
+    ]
+
+
+def test_network_prefix_keeps_the_index_and_a_repeated_address_reads_the_same():
+    ips = pd.Series(["10.1.2.3", None, "10.1.9.9", "10.1.2.3"] * 3, index=range(100, 112))
+    prefixes = network_prefix(ips)
+    assert list(prefixes.index) == list(ips.index) and str(prefixes.dtype) == "string"
+    assert prefixes.dropna().unique().tolist() == ["10.1.0.0/16"] and prefixes.isna().sum() == 3
