@@ -175,9 +175,12 @@ class RuleThresholds:
         their own habit; a strict day worker has none).
     off_hours_min_night_days
         ... and, in the small hours, only when the user's baseline window holds fewer than
-        this many separate days with trusted logins in the small hours (an on-call engineer's
+        this many separate days with small-hours logins of their own (an on-call engineer's
         nights, once seen on several days, are their pattern; an attacker's first night is
-        not). Alerted nights are not trusted, so they never count.
+        not). A night counts when its logins were trusted, or alerted by this rule alone with
+        nothing else odd that day (no model alert, no other rule, not confirmed): the first
+        nights of a rotation are alerted, the next ones are the user's habit, where an alerted
+        night that never counted would alert every night of every rotation.
     min_maturity
         Rules that compare with the user's own habits (off hours, new device from a new place)
         apply only to users whose history is at least this mature (0 new, 1 mature): new

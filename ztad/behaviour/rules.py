@@ -28,8 +28,8 @@ RULES: dict[str, str] = {
     "peers do not",
     "off_hours": "An established user logging in half a day away from their usual working hours "
     "(or in the small hours, hours before them), at a time of day they have not worked at before; "
-    "a day worker's evening is overtime, not half a day away, and nights already trusted on "
-    "several separate days are the user's habit (on call)",
+    "a day worker's evening is overtime, not half a day away, and nights already seen on "
+    "several separate days (trusted, or alerted for their hour alone) are the user's habit (on call)",
     "new_device_new_place": "An established user on a device, IP and city never seen for them",
     "rare_sensitive_access": "First access to a sensitive resource that the user's peers "
     "almost never use",

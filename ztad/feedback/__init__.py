@@ -34,7 +34,14 @@ package imports the store, the findings' sentences and the baselines, nothing ab
 """
 
 from ztad.feedback.allowlist import derive_allowlist, effective_allowlist, sync_allowlist
-from ztad.feedback.learning import baseline_mask, learnable_events, training_mask, trusted_by_labels
+from ztad.feedback.learning import (
+    baseline_mask,
+    hour_only_alerts,
+    learnable_events,
+    raised_for_hour_alone,
+    training_mask,
+    trusted_by_labels,
+)
 from ztad.feedback.relearning import (
     DayFeedback,
     applied_fingerprint,
@@ -49,6 +56,7 @@ from ztad.feedback.verdicts import CONFIRMED, FALSE_POSITIVE, day_verdicts, read
 __all__ = [
     "CONFIRMED", "FALSE_POSITIVE", "DayFeedback", "applied_fingerprint", "apply_feedback",
     "baseline_mask", "covered", "day_verdicts", "derive_allowlist", "drop_confirmed_training_rows",
-    "effective_allowlist", "learnable_events", "load_day_feedback", "read_verdicts",
+    "effective_allowlist", "hour_only_alerts", "learnable_events", "load_day_feedback",
+    "raised_for_hour_alone", "read_verdicts",
     "record_fingerprint", "suppressed_mask", "sync_allowlist", "training_mask", "trusted_by_labels",
 ]

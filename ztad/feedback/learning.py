@@ -39,6 +39,36 @@ def training_mask(event_ids: pd.Series, flagged, verdicts: pd.DataFrame | None) 
     return ~np.asarray(flagged, dtype=bool) & ~confirmed
 
 
+#: The sources of a finding raised for its hour alone (:func:`hour_only_alerts`).
+HOUR_ONLY_SOURCES = ("rule:off_hours",)
+
+
+def raised_for_hour_alone(sources: dict[str, list[str]]) -> set[str]:
+    """The event ids, among stored findings' ``event id -> sources``, that only the off-hours
+    rule raised."""
+    return {event_id for event_id, raised in sources.items() if tuple(raised) == HOUR_ONLY_SOURCES}
+
+
+def hour_only_alerts(user_ids: pd.Series, event_ids: pd.Series, flagged, hour_only,
+                     verdicts: pd.DataFrame | None) -> np.ndarray:
+    """Which of a day's events were alerted for their hour alone (``hour_only``: the off-hours
+    rule raised them, nothing else did), by a user whose day held no other alert and nothing
+    confirmed: the hours the baseline counts towards the user's nights
+    (:class:`ztad.behaviour.baselines.DailyAggregate`'s ``user_alerted_hour``).
+
+    An on-call engineer's alerted nights so become their pattern after a few nights, where
+    they would otherwise be alerted night after night (an alerted night is never trusted);
+    a night with a new device, an odd transfer or a model alert never counts, nor one an
+    analyst confirmed.
+    """
+    flagged = np.asarray(flagged, dtype=bool)
+    hour_only = np.asarray(hour_only, dtype=bool) & flagged
+    confirmed = event_ids.astype("string").isin(event_ids_with(verdicts, CONFIRMED)).fillna(False).to_numpy(bool)
+    users = user_ids.astype("string").reset_index(drop=True)
+    tainted = users[(flagged & ~hour_only) | confirmed].unique()
+    return hour_only & ~users.isin(tainted).fillna(False).to_numpy(bool)
+
+
 def learnable_events(config, day: date, event_ids: pd.Series) -> np.ndarray:
     """Which of a past day's events may train the detectors: those its stored findings do not
     flag, and never a confirmed one (all of them when the day has no stored findings)."""

@@ -20,13 +20,13 @@ from ztad.feedback.allowlist import (
     empty_allowlist,
     read_allowlist,
 )
-from ztad.feedback.learning import baseline_mask, event_ids_with
+from ztad.feedback.learning import baseline_mask, event_ids_with, hour_only_alerts, raised_for_hour_alone
 from ztad.feedback.verdicts import (
     CONFIRMED,
     FALSE_POSITIVE,
     existing_store,
     finding_days,
-    finding_event_ids,
+    finding_sources,
     log,
     read_verdicts,
 )
@@ -148,9 +148,13 @@ def relearn_past_days(
         events = load_events(past)
         if events is None or events.empty:
             continue
-        flagged = events["event_id"].astype("string").isin(finding_event_ids(store, past)).fillna(False).to_numpy(bool)
+        sources = finding_sources(store, past)
+        ids = events["event_id"].astype("string")
+        flagged = ids.isin(set(sources)).fillna(False).to_numpy(bool)
+        hour_only = ids.isin(raised_for_hour_alone(sources)).fillna(False).to_numpy(bool)
         keep = baseline_mask(events["event_id"], flagged, day_verdicts)
-        save_daily_aggregate(daily_aggregate(events[keep]), config.state_dir, past)
+        alerted = hour_only_alerts(events["user_id"], events["event_id"], flagged, hour_only, day_verdicts)
+        save_daily_aggregate(daily_aggregate(events[keep], events[alerted]), config.state_dir, past)
         drop_confirmed_training_rows(training_path(past), day_verdicts)
         record_fingerprint(config.state_dir, past, day_verdicts)
         rebuilt.append(past)

@@ -110,6 +110,21 @@ def finding_event_ids(store, day: date) -> set[str]:
         return {str(row[0]) for row in connection.execute(query)}
 
 
+def finding_sources(store, day: date) -> dict[str, list[str]]:
+    """Per finding of ``day``: its event id -> the sources that raised it (``ensemble``,
+    ``rule:<code>``), as the run of that day stored them."""
+    from sqlalchemy import select
+
+    from ztad.store import tables
+
+    f = tables.findings
+    with store.engine.connect() as connection:
+        if not has_tables(connection, "findings"):
+            return {}
+        query = select(f.c.event_id, f.c.detectors).where(f.c.day == day)
+        return {str(event_id): list(sources or []) for event_id, sources in connection.execute(query)}
+
+
 def finding_days(store, start: date, end: date) -> set[date]:
     """Days in ``[start, end)`` that have findings."""
     from sqlalchemy import select

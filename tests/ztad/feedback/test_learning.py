@@ -30,3 +30,18 @@ def test_labels_trust_only_normal_events_and_unlabelled_logs_are_not_judged():
     assert trusted_by_labels(labelled).tolist() == [True, False, False, True, False]
     assert trusted_by_labels(pd.DataFrame({"event_label": pd.array([None, ""], dtype="string")})) is None
     assert trusted_by_labels(pd.DataFrame({"user_id": ["u1"]})) is None
+
+
+def test_only_nights_alerted_for_their_hour_alone_and_never_confirmed_count_as_worked():
+    from ztad.feedback import hour_only_alerts, raised_for_hour_alone
+
+    users = pd.Series(["bob", "bob", "carol", "carol", "dave", "erin", "frank"])
+    ids = pd.Series(["b1", "b2", "c1", "c2", "d1", "e1", "f1"])
+    flagged = np.array([True, True, True, True, True, False, True])
+    # carol's night also had a model alert; erin's login was not alerted; frank's was confirmed.
+    hour_only = np.array([True, True, True, False, True, True, True])
+    verdicts = verdict_frame(verdict_row("d:f1", CONFIRMED, ["off_hours"], user="frank"))
+    assert hour_only_alerts(users, ids, flagged, hour_only, verdicts).tolist() == [
+        True, True, False, False, True, False, False]
+    stored = {"b1": ["rule:off_hours"], "c2": ["ensemble", "rule:off_hours"], "d1": ["rule:new_device_new_place"]}
+    assert raised_for_hour_alone(stored) == {"b1"}

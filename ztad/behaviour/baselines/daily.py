@@ -51,6 +51,11 @@ class DailyAggregate:
     user_device, user_ip, user_network, user_asn, user_city, user_resource
         Per user × item: events (the resource table also carries log-bytes sums). Events
         without the item (no device, no address, no known network) are not counted.
+    user_alerted_hour
+        Per user × local hour of the week, like ``user_hour``: events that were alerted, but
+        only by the off-hours rule, for their hour and nothing else. They never enter the
+        user's hour profile; they only tell which nights the user was seen working, so that
+        on-call nights become a habit even when the first of them were alerted.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -146,11 +151,34 @@ def _pair_table(users, user_codes, items: pd.Series, item_name: str, lb: np.ndar
     return table
 
 
-def daily_aggregate(events: pd.DataFrame) -> DailyAggregate:
+def _hour_table(user_codes: np.ndarray, users, micros: np.ndarray, timezones: pd.Series) -> pd.DataFrame:
+    """Per user × local hour of the week: events."""
+    local = micros + gazetteer.utc_offsets(micros, timezones)
+    how_keys, how = reduce_groups(user_codes * HOURS_PER_WEEK + hour_of_week(local))
+    return pd.DataFrame(
+        {
+            "user_id": pd.array(np.asarray(users, dtype=object)[how_keys // HOURS_PER_WEEK], dtype="string"),
+            "how": (how_keys % HOURS_PER_WEEK).astype("int16"),
+            "count": how["rows"].astype("int64"),
+        }
+    )
+
+
+def _alerted_hour_table(alerted: pd.DataFrame) -> pd.DataFrame:
+    """``user_alerted_hour`` of the events alerted by the off-hours rule alone."""
+    _check_events(alerted)
+    alerted = alerted.reset_index(drop=True)
+    user_codes, users = pd.factorize(alerted["user_id"].astype("string"))
+    micros = timestamp_micros(alerted["timestamp"])
+    return _hour_table(user_codes.astype("int64"), users, micros, event_coordinates(alerted)["timezone"])
+
+
+def daily_aggregate(events: pd.DataFrame, alerted_hours: pd.DataFrame | None = None) -> DailyAggregate:
     """Summarise one day's events into additive tables (see :class:`DailyAggregate`).
 
     Pass the events the baseline should learn from: the pipeline leaves out those it flagged,
-    so that an attack never teaches the baseline that it is normal.
+    so that an attack never teaches the baseline that it is normal. ``alerted_hours`` are the
+    day's events alerted by the off-hours rule alone (``user_alerted_hour``; none by default).
 
     Raises
     ------
@@ -165,15 +193,8 @@ def daily_aggregate(events: pd.DataFrame) -> DailyAggregate:
     coords = event_coordinates(events)
     lb = log_bytes(events)
     tables = {"users": _user_table(events, user_codes, users, micros, coords, lb)}
-    local = micros + gazetteer.utc_offsets(micros, coords["timezone"])
-    how_keys, how = reduce_groups(user_codes * HOURS_PER_WEEK + hour_of_week(local))
-    tables["user_hour"] = pd.DataFrame(
-        {
-            "user_id": pd.array(np.asarray(users, dtype=object)[how_keys // HOURS_PER_WEEK], dtype="string"),
-            "how": (how_keys % HOURS_PER_WEEK).astype("int16"),
-            "count": how["rows"].astype("int64"),
-        }
-    )
+    tables["user_hour"] = _hour_table(user_codes, users, micros, coords["timezone"])
+    tables["user_alerted_hour"] = _alerted_hour_table(events.iloc[:0] if alerted_hours is None else alerted_hours)
     events = events.assign(network=network_prefix(events["ip_address"]), asn=asn_text(events))
     for kind, column in PAIR_COLUMNS.items():
         tables[f"user_{kind}"] = _pair_table(

@@ -161,11 +161,15 @@ def _combine_users(frames: list[pd.DataFrame], user_index: pd.Index) -> pd.DataF
 
 def _night_days(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
     """Per user: the days of the window with logins in the small hours (before
-    :data:`~ztad.behaviour.clock.SMALL_HOURS_END` local), from the dated user x hour-of-week rows.
+    :data:`~ztad.behaviour.clock.SMALL_HOURS_END` local), from dated user x hour-of-week rows:
+    those of trusted events and those of events alerted by the off-hours rule alone.
 
     Separate nights, not events: one long night session is one night, and an on-call
-    engineer's pattern is several nights. The aggregates hold only trusted events, so an
-    alerted night never counts.
+    engineer's pattern is several nights. A night alerted for anything else (the model, another
+    rule) or confirmed as an attack never counts. A night alerted only for its hour counts:
+    the analyst has had the alert, and without it an on-call engineer whose nights all fall
+    after the job started would be alerted every night, since an alerted night is never
+    trusted.
     """
     all_days = pd.concat(frames, ignore_index=True)
     night = (all_days["how"].to_numpy("int64") % 24) < SMALL_HOURS_END
@@ -224,7 +228,7 @@ def combine_aggregates(
     }
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
-    users["night_days"] = _night_days(parts["user_hour"], user_index)
+    users["night_days"] = _night_days(parts["user_hour"] + parts["user_alerted_hour"], user_index)
     peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
     users["peer"] = peer
     bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")

@@ -200,8 +200,9 @@ def own_events_near_hour(ctx: EventContext, local_hour: np.ndarray) -> np.ndarra
 
 
 def own_night_days(ctx: EventContext) -> np.ndarray:
-    """The days of the user's baseline window with trusted logins in the small hours (0 for
-    users without history): an on-call engineer's nights recur on separate days."""
+    """The days of the user's baseline window with small-hours logins of their own, trusted or
+    alerted by the off-hours rule alone (0 for users without history): an on-call engineer's
+    nights recur on separate days."""
     state = ctx.state
     if state.n_users == 0 or ctx.n == 0:
         return np.zeros(ctx.n)

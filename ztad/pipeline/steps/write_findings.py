@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
+from ztad.findings.build import RULE_PREFIX
 from ztad.detection.training import (
     TRAINING_FLAGGED,
 )
@@ -80,11 +81,13 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, w
 
 def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     """Teach the baseline the day's unflagged events and false positives, and the training set
-    its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`)."""
+    its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`). Logins
+    alerted for their hour alone tell the baseline which nights the user worked, nothing else."""
     from ztad.behaviour.baselines import daily_aggregate, save_daily_aggregate
     from ztad.feedback import (
         baseline_mask,
         day_verdicts,
+        hour_only_alerts,
         record_fingerprint,
         training_mask,
     )
@@ -103,8 +106,21 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     # the write step's largest working set.
     work.features = None
     keep = baseline_mask(events["event_id"], flagged, verdicts)
-    save_daily_aggregate(daily_aggregate(events[baseline_columns(events)][keep]), config.state_dir, day)
+    alerted = hour_only_alerts(events["user_id"], events["event_id"], flagged, raised_for_hour_alone(scored), verdicts)
+    learnt = events[baseline_columns(events)]
+    save_daily_aggregate(daily_aggregate(learnt[keep], learnt[alerted]), config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
+
+
+def raised_for_hour_alone(scored: pd.DataFrame) -> np.ndarray:
+    """Which scored events the off-hours rule raised and nothing else: no model alert, no
+    other rule."""
+    rules = [c for c in scored.columns if c.startswith(RULE_PREFIX) and c != "rule_hit"]
+    if "rule_off_hours" not in rules:
+        return np.zeros(len(scored), dtype=bool)
+    hits = scored[rules].to_numpy(bool)
+    return (scored["rule_off_hours"].to_numpy(bool) & (hits.sum(axis=1) == 1)
+            & ~scored["model_flag"].to_numpy(bool))
 
 
 def baseline_columns(events: pd.DataFrame) -> list[str]:

@@ -7,7 +7,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from tests.ztad.behaviour.features.sequences import DAY, login, state_from, working_days
+from tests.ztad.behaviour.features.sequences import DAY, frame, login, state_from, working_days
+from ztad.behaviour.baselines import combine_aggregates, daily_aggregate
 
 
 def test_autonomous_systems_are_paired_with_users_and_counted_across_the_organisation():
@@ -37,3 +38,29 @@ def test_combined_state_knows_maturity_home_and_pairs():
     assert city.values["days"].to_numpy()[rows[0]] == 6
     assert rows[1] == -1 and rows[2] == -1
     assert set(state.pairs["country"].items) == {"ES", "NG"}
+
+
+def test_nights_alerted_for_their_hour_alone_count_as_nights_but_never_teach_the_hours():
+    # bob's two nights (02:30 UTC, 03:30 local) were alerted by the off-hours rule alone.
+    office = working_days("bob", DAY - timedelta(days=6), 6)
+    nights = [DAY - timedelta(days=d) for d in (2, 4)]
+    events = frame(office + [login("bob", f"{night} 02:30") for night in nights])
+    at_night = events["timestamp"].dt.hour == 2
+    by_day = events.groupby(events["timestamp"].dt.date)
+    aggregates = [(d, daily_aggregate(part[~at_night[part.index]], part[at_night[part.index]]))
+                  for d, part in by_day]
+    state = combine_aggregates(aggregates, DAY, 30)
+    trusted_only = state_from(office)
+    bob = state.user_codes(pd.Series(["bob"]))[0]
+    assert state.users["night_days"].tolist()[bob] == 2
+    assert trusted_only.users["night_days"].tolist()[bob] == 0
+    # The alerted hours stay out of the hour-of-week profile and the event counts.
+    assert np.array_equal(state.hour_counts, trusted_only.hour_counts)
+    assert state.users["events"].tolist() == trusted_only.users["events"].tolist()
+
+
+def test_an_aggregate_saved_without_alerted_hours_still_combines():
+    aggregate = daily_aggregate(frame(working_days("alice", DAY - timedelta(days=1), 1)))
+    del aggregate.tables["user_alerted_hour"]
+    state = combine_aggregates([(DAY - timedelta(days=1), aggregate)], DAY, 30)
+    assert state.users["night_days"].tolist() == [0]
