@@ -50,23 +50,25 @@ def raised_for_hour_alone(sources: dict[str, list[str]]) -> set[str]:
 
 
 def hour_only_alerts(user_ids: pd.Series, event_ids: pd.Series, flagged, hour_only,
-                     verdicts: pd.DataFrame | None) -> np.ndarray:
-    """Which of a day's events were alerted for their hour alone (``hour_only``: the off-hours
-    rule raised them, nothing else did), by a user whose day held no other alert and nothing
-    confirmed: the hours the baseline counts towards the user's nights
-    (:class:`ztad.behaviour.baselines.DailyAggregate`'s ``user_alerted_hour``).
+                     verdicts: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The day's alerts as the baseline's count of the user's nights reads them
+    (:class:`ztad.behaviour.baselines.DailyAggregate`'s ``user_alerted_hour`` and
+    ``user_other_alert``): the events alerted for their hour alone (``hour_only``: the
+    off-hours rule raised them, nothing else did) by a user whose day held no other alert and
+    nothing confirmed, and the events that hold any other alert or a confirmed verdict.
 
     An on-call engineer's alerted nights so become their pattern after a few nights, where
     they would otherwise be alerted night after night (an alerted night is never trusted);
     a night with a new device, an odd transfer or a model alert never counts, nor one an
-    analyst confirmed.
+    analyst confirmed, and a user with any such alert in the window earns no habit from alerts.
     """
     flagged = np.asarray(flagged, dtype=bool)
     hour_only = np.asarray(hour_only, dtype=bool) & flagged
     confirmed = event_ids.astype("string").isin(event_ids_with(verdicts, CONFIRMED)).fillna(False).to_numpy(bool)
+    other = (flagged & ~hour_only) | confirmed
     users = user_ids.astype("string").reset_index(drop=True)
-    tainted = users[(flagged & ~hour_only) | confirmed].unique()
-    return hour_only & ~users.isin(tainted).fillna(False).to_numpy(bool)
+    tainted = users.isin(users[other].unique()).fillna(False).to_numpy(bool)
+    return hour_only & ~tainted, other
 
 
 def learnable_events(config, day: date, event_ids: pd.Series) -> np.ndarray:

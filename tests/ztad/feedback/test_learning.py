@@ -41,7 +41,8 @@ def test_only_nights_alerted_for_their_hour_alone_and_never_confirmed_count_as_w
     # carol's night also had a model alert; erin's login was not alerted; frank's was confirmed.
     hour_only = np.array([True, True, True, False, True, True, True])
     verdicts = verdict_frame(verdict_row("d:f1", CONFIRMED, ["off_hours"], user="frank"))
-    assert hour_only_alerts(users, ids, flagged, hour_only, verdicts).tolist() == [
-        True, True, False, False, True, False, False]
+    alerted, other = hour_only_alerts(users, ids, flagged, hour_only, verdicts)
+    assert alerted.tolist() == [True, True, False, False, True, False, False]
+    assert other.tolist() == [False, False, False, True, False, False, True]
     stored = {"b1": ["rule:off_hours"], "c2": ["ensemble", "rule:off_hours"], "d1": ["rule:new_device_new_place"]}
     assert raised_for_hour_alone(stored) == {"b1"}

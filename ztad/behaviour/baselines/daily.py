@@ -56,6 +56,9 @@ class DailyAggregate:
         only by the off-hours rule, for their hour and nothing else. They never enter the
         user's hour profile; they only tell which nights the user was seen working, so that
         on-call nights become a habit even when the first of them were alerted.
+    user_other_alert
+        Per user: events alerted for anything else (the model, another rule) or confirmed as
+        an attack. A user with any in the window earns no nights from ``user_alerted_hour``.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -173,12 +176,21 @@ def _alerted_hour_table(alerted: pd.DataFrame) -> pd.DataFrame:
     return _hour_table(user_codes.astype("int64"), users, micros, event_coordinates(alerted)["timezone"])
 
 
-def daily_aggregate(events: pd.DataFrame, alerted_hours: pd.DataFrame | None = None) -> DailyAggregate:
+def _user_counts(events: pd.DataFrame) -> pd.DataFrame:
+    """Per user: events."""
+    counts = events["user_id"].astype("string").value_counts(dropna=True)
+    return pd.DataFrame({"user_id": pd.array(counts.index.to_numpy(dtype=object), dtype="string"),
+                         "count": counts.to_numpy("int64")})
+
+
+def daily_aggregate(events: pd.DataFrame, alerted_hours: pd.DataFrame | None = None,
+                    other_alerts: pd.DataFrame | None = None) -> DailyAggregate:
     """Summarise one day's events into additive tables (see :class:`DailyAggregate`).
 
     Pass the events the baseline should learn from: the pipeline leaves out those it flagged,
     so that an attack never teaches the baseline that it is normal. ``alerted_hours`` are the
-    day's events alerted by the off-hours rule alone (``user_alerted_hour``; none by default).
+    day's events alerted by the off-hours rule alone (``user_alerted_hour``), ``other_alerts``
+    those alerted for anything else or confirmed (``user_other_alert``); none by default.
 
     Raises
     ------
@@ -195,6 +207,7 @@ def daily_aggregate(events: pd.DataFrame, alerted_hours: pd.DataFrame | None = N
     tables = {"users": _user_table(events, user_codes, users, micros, coords, lb)}
     tables["user_hour"] = _hour_table(user_codes, users, micros, coords["timezone"])
     tables["user_alerted_hour"] = _alerted_hour_table(events.iloc[:0] if alerted_hours is None else alerted_hours)
+    tables["user_other_alert"] = _user_counts(events.iloc[:0] if other_alerts is None else other_alerts)
     events = events.assign(network=network_prefix(events["ip_address"]), asn=asn_text(events))
     for kind, column in PAIR_COLUMNS.items():
         tables[f"user_{kind}"] = _pair_table(

@@ -169,7 +169,7 @@ def _night_days(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
     rule) or confirmed as an attack never counts. A night alerted only for its hour counts:
     the analyst has had the alert, and without it an on-call engineer whose nights all fall
     after the job started would be alerted every night, since an alerted night is never
-    trusted.
+    trusted (:func:`_habit_alerts` says which alerted hours count).
     """
     all_days = pd.concat(frames, ignore_index=True)
     night = (all_days["how"].to_numpy("int64") % 24) < SMALL_HOURS_END
@@ -177,6 +177,14 @@ def _night_days(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
     days = all_days.loc[night, "day"].to_numpy("int64")
     nights = np.unique(np.stack([codes, days], axis=1), axis=0)
     return np.bincount(nights[:, 0][nights[:, 0] >= 0], minlength=len(user_index)).astype("int64")
+
+
+def _habit_alerts(parts: dict[str, list[pd.DataFrame]]) -> list[pd.DataFrame]:
+    """The dated hours alerted by the off-hours rule alone of users with no other alert in the
+    window: one model alert, other rule or confirmed attack, and the user's alerted nights
+    stop counting as a habit."""
+    others = pd.concat(parts["user_other_alert"], ignore_index=True)["user_id"].dropna().unique()
+    return [frame[~frame["user_id"].isin(others)] for frame in parts["user_alerted_hour"]]
 
 
 def _combine_pairs(frames: list[pd.DataFrame], item_name: str, user_index: pd.Index) -> PairStats:
@@ -228,7 +236,7 @@ def combine_aggregates(
     }
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
-    users["night_days"] = _night_days(parts["user_hour"] + parts["user_alerted_hour"], user_index)
+    users["night_days"] = _night_days(parts["user_hour"] + _habit_alerts(parts), user_index)
     peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
     users["peer"] = peer
     bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")

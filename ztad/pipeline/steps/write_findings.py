@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
-from ztad.findings.build import RULE_PREFIX
 from ztad.detection.training import (
     TRAINING_FLAGGED,
 )
+from ztad.findings.build import RULE_PREFIX
 from ztad.pipeline.run_summary import run_status, step_counts
 from ztad.pipeline.training_data import training_features_path, write_training_file
 from ztad.pipeline.workfiles import (
@@ -106,9 +106,10 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     # the write step's largest working set.
     work.features = None
     keep = baseline_mask(events["event_id"], flagged, verdicts)
-    alerted = hour_only_alerts(events["user_id"], events["event_id"], flagged, raised_for_hour_alone(scored), verdicts)
+    alerted, other = hour_only_alerts(events["user_id"], events["event_id"], flagged,
+                                      raised_for_hour_alone(scored), verdicts)
     learnt = events[baseline_columns(events)]
-    save_daily_aggregate(daily_aggregate(learnt[keep], learnt[alerted]), config.state_dir, day)
+    save_daily_aggregate(daily_aggregate(learnt[keep], learnt[alerted], learnt[other]), config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
 
 

@@ -64,3 +64,20 @@ def test_an_aggregate_saved_without_alerted_hours_still_combines():
     del aggregate.tables["user_alerted_hour"]
     state = combine_aggregates([(DAY - timedelta(days=1), aggregate)], DAY, 30)
     assert state.users["night_days"].tolist() == [0]
+
+
+def test_a_user_with_another_alert_in_the_window_earns_no_nights_from_alerts():
+    # bob's two nights were alerted for their hour alone, but a model alert fell on another day.
+    office = working_days("bob", DAY - timedelta(days=6), 6)
+    nights = [DAY - timedelta(days=d) for d in (2, 4)]
+    events = frame(office + [login("bob", f"{night} 02:30") for night in nights])
+    at_night = (events["timestamp"].dt.hour == 2).to_numpy()
+    odd = (events["timestamp"].dt.date == DAY - timedelta(days=5)).to_numpy() & (events["timestamp"].dt.hour == 9).to_numpy()
+    aggregates = []
+    for d, part in events.groupby(events["timestamp"].dt.date):
+        rows = part.index.to_numpy()
+        aggregates.append((d, daily_aggregate(part[~at_night[rows]], part[at_night[rows]], part[odd[rows]])))
+    state = combine_aggregates(aggregates, DAY, 30)
+    assert state.users["night_days"].tolist() == [0]
+    # Once that alert has left the window, the alerted nights count again.
+    assert combine_aggregates(aggregates[2:], DAY, 30).users["night_days"].tolist() == [2]
