@@ -177,10 +177,11 @@ class RuleThresholds:
         ... and, in the small hours, only when the user's baseline window holds fewer than
         this many separate days with small-hours logins of their own (an on-call engineer's
         nights, once seen on several days, are their pattern; an attacker's first night is
-        not). A night counts when its logins were trusted, or alerted by this rule alone with
-        nothing else odd that day (no model alert, no other rule, not confirmed): the first
-        nights of a rotation are alerted, the next ones are the user's habit, where an alerted
-        night that never counted would alert every night of every rotation.
+        not). A night counts when its logins were trusted, or alerted by this rule alone for a
+        user with no other alert (the model, another rule) and nothing confirmed in the window:
+        the first nights of a rotation are alerted, the next ones are the user's habit, where
+        an alerted night that never counted would alert every night of every rotation; an
+        account alerted for anything else earns no habit from its alerts.
     min_maturity
         Rules that compare with the user's own habits (off hours, new device from a new place)
         apply only to users whose history is at least this mature (0 new, 1 mature): new
