@@ -126,8 +126,18 @@ def compute_features(
         features.update(family_features)
         context.update(family_context)
     context.update(_maturity_context(ctx))
-    out = _model_inputs(features, len(events))
-    for name, values in context.items():
-        out[name] = values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
+    out = pd.concat([_model_inputs(features, len(events)), _context_frame(context, len(events))], axis=1)
     out.index = events.index
     return out
+
+
+def _context_frame(context: dict[str, object], rows: int) -> pd.DataFrame:
+    """The context columns as a frame that holds the families' arrays themselves, one block
+    each: no float64 block copied from them (a large day's peak), and no column inserted one
+    by one (dozens of insertions, each rebuilding the columns, are most of a small batch's cost).
+    """
+    columns = {
+        name: values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
+        for name, values in context.items()
+    }
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
