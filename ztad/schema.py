@@ -61,6 +61,9 @@ CANONICAL_DTYPES: dict[str, str] = {
 
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
 
+#: :data:`CANONICAL_DTYPES` as pandas dtypes, resolved once rather than per column per call.
+_PANDAS_DTYPES = {column: pd.api.types.pandas_dtype(dtype) for column, dtype in CANONICAL_DTYPES.items()}
+
 #: The network of the event's IP address, where known: ``asn`` (autonomous system number) and
 #: ``as_org`` (its organisation), from the source itself (Okta, Entra ID) or from a GeoIP ASN
 #: database (:mod:`ztad.ingest.geoip`). They describe the address rather than the event, so they are
@@ -105,7 +108,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         if column in frame.columns:
             values = frame[column]
             # A column of the very dtype (storage and missing value alike) is taken as it is.
-            out[column] = values if values.dtype == pd.api.types.pandas_dtype(dtype) else values.astype(dtype)
+            out[column] = values if values.dtype == _PANDAS_DTYPES[column] else values.astype(dtype)
         elif dtype == "float64":
             out[column] = pd.Series([float("nan")] * n, index=frame.index, dtype=dtype)
         elif dtype in ("string", "Int64"):

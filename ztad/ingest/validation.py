@@ -106,8 +106,15 @@ def quarantine_frame(source: str, rows, field, reasons, raw) -> pd.DataFrame:
 
 
 def empty_quarantine() -> pd.DataFrame:
-    """A quarantine frame without records."""
-    return quarantine_frame("", [], "", [], [])
+    """A quarantine frame without records.
+
+    A copy of one frame built once: the columns are copied only if a caller changes them
+    (copy on write), and most validated batches have nothing to quarantine.
+    """
+    return _EMPTY_QUARANTINE.copy(deep=False)
+
+
+_EMPTY_QUARANTINE = quarantine_frame("", [], "", [], [])
 
 
 class MissingColumnError(ValueError):
@@ -234,7 +241,8 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
     bad = problems.rows()
     quarantine = _quarantine(frame, rows, bad, problems, source)
     good = ~bad
-    events = conform(pd.DataFrame({name: values[good] for name, values in columns.items()}))
+    kept = columns if not bad.any() else {name: values[good] for name, values in columns.items()}
+    events = conform(pd.DataFrame(kept))
     events["event_id"] = _event_ids(frame, good, events)
     return events, quarantine
 
@@ -518,7 +526,7 @@ def _quarantine(
     frame: pd.DataFrame, rows: pd.Series, bad: np.ndarray, problems: _Problems, source: str
 ) -> pd.DataFrame:
     if not bad.any():
-        return quarantine_frame(source, [], "", [], [])
+        return empty_quarantine()
     field, reason = problems.describe(bad)
     original = frame.loc[bad, [c for c in frame.columns if c != "source_row"]]
     out = quarantine_frame(source, rows[bad].to_numpy(), field.tolist(), reason.tolist(), _row_json(original))

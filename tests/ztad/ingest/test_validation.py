@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.ingest.validation import QUARANTINE_COLUMNS, MissingColumnError, event_times, validate
+from ztad.ingest.validation import (
+    QUARANTINE_COLUMNS,
+    MissingColumnError,
+    empty_quarantine,
+    event_times,
+    validate,
+)
 from ztad.schema import CANONICAL_DTYPES
 
 GOOD = {
@@ -94,6 +100,17 @@ def test_quarantine_has_the_contract_columns():
     _, quarantine = validate(rows({"user_id": ""}), "logs.csv")
     assert list(quarantine.columns) == QUARANTINE_COLUMNS
     assert quarantine["source_row"].dtype == "int64"
+
+
+def test_an_empty_quarantine_changed_by_one_caller_stays_empty_for_the_next():
+    _, quarantine = validate(rows({}), "logs.csv")
+    quarantine["source"] = quarantine["source"].str.upper()
+    quarantine["extra"] = 1
+    grown = empty_quarantine()
+    grown.loc[0] = ["x", 1, "f", "r", "{}"]
+    _, again = validate(rows({}), "logs.csv")
+    assert again.empty and list(again.columns) == QUARANTINE_COLUMNS
+    assert list(empty_quarantine().columns) == QUARANTINE_COLUMNS and empty_quarantine().empty
 
 
 def test_row_with_several_problems_is_quarantined_once_listing_all():
