@@ -174,12 +174,12 @@ class EventContext:
         """A text per-user baseline column for each event (None for new users)."""
         if self.state.n_users == 0:
             return np.full(self.n, None, dtype=object)
-        values = self.state.users[column].astype("string").to_numpy(dtype=object)
+        values = self.state.derived(("user_text", column), lambda: _user_text(self.state, column))
         return np.where(self.known_user, values[np.maximum(self.user, 0)], None)
 
     def user_column(self, column: str, default: float = 0.0) -> np.ndarray:
         """A numeric per-user baseline column for each event (``default`` for new users)."""
-        values = self.state.users[column].to_numpy("float64") if self.state.n_users else np.array([])
+        values = self.state.derived(("user_column", column), lambda: _user_numbers(self.state, column))
         if len(values) == 0:
             return np.full(self.n, default, dtype="float64")
         return np.where(self.known_user, values[np.maximum(self.user, 0)], default)
@@ -231,6 +231,16 @@ class EventContext:
             same = self.day_user[rows[1:]] == self.day_user[rows[:-1]]
             previous[1:] = np.where(same, rows[:-1], -1)
         return previous
+
+
+def _user_text(state: BaselineState, column: str) -> np.ndarray:
+    """A text per-user column as Python objects (None where missing), converted once per state."""
+    return state.users[column].astype("string").to_numpy(dtype=object)
+
+
+def _user_numbers(state: BaselineState, column: str) -> np.ndarray:
+    """A numeric per-user column as float64, converted once per state (empty without users)."""
+    return state.users[column].to_numpy("float64") if state.n_users else np.array([])
 
 
 def _check(events: pd.DataFrame) -> None:

@@ -61,7 +61,7 @@ def _candidate_stats(ctx: EventContext) -> dict[str, tuple[np.ndarray, np.ndarra
         values = org[column].to_numpy("float64")
         return np.where(items >= 0, values[np.maximum(items, 0)] if len(values) else 0.0, 0.0)
 
-    org_totals = [float(state.users[c].sum()) if state.n_users else 0.0 for c in columns]
+    org_totals = state.derived(("org_log_bytes",), lambda: _org_totals(state, columns))
     return {
         "user_resource": tuple(pairs.get(c, user_rows) for c in columns),
         "peer_resource": tuple(peer_pairs.get(c, peer_rows) for c in columns),
@@ -69,6 +69,11 @@ def _candidate_stats(ctx: EventContext) -> dict[str, tuple[np.ndarray, np.ndarra
         "user": tuple(ctx.user_column(c) for c in columns),
         "org": tuple(np.full(ctx.n, t) for t in org_totals),
     }
+
+
+def _org_totals(state, columns: tuple[str, ...]) -> list[float]:
+    """The organisation's totals of per-user columns (0 without users)."""
+    return [float(state.users[c].sum()) if state.n_users else 0.0 for c in columns]
 
 
 def _first_trusted(candidates, order, minimum, floor, n, prior=None):

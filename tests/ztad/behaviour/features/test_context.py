@@ -45,3 +45,17 @@ def test_new_users_join_the_peer_group_of_their_department_or_the_organisation()
     assert ctx.peer.tolist() == [0, -1]
     out = features_of(history, [login("other", f"{DAY} 09:00", department="legal")])
     assert out["ctx_peer_group"].isna().all()
+
+
+def test_per_user_columns_are_converted_once_per_state_and_read_for_each_batch():
+    history = working_days("ann", DAY - timedelta(days=3), 3, department="finance")
+    state = state_from(history)
+    first = build_context(frame([login("ann", f"{DAY} 09:00")]), state, DetectionConfig(), FeatureSettings())
+    assert first.user_text("home_location").tolist() == [state.users["home_location"].iloc[0]]
+    assert first.user_column("events").tolist() == [float(state.users["events"].iloc[0])]
+    converted = state.derived(("user_text", "home_location"), None)
+    second = build_context(frame([login("newbie", f"{DAY} 09:00"), login("ann", f"{DAY} 10:00")]), state,
+                           DetectionConfig(), FeatureSettings())
+    assert second.user_text("home_location").tolist() == [None, state.users["home_location"].iloc[0]]
+    assert second.user_column("events", default=-1.0).tolist() == [-1.0, float(state.users["events"].iloc[0])]
+    assert state.derived(("user_text", "home_location"), None) is converted
