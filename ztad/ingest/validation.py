@@ -242,7 +242,7 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
     quarantine = _quarantine(frame, rows, bad, problems, source)
     good = ~bad
     kept = columns if not bad.any() else {name: values[good] for name, values in columns.items()}
-    events = conform(pd.DataFrame(kept))
+    events = conform(pd.DataFrame(kept, copy=False))  # conform builds the frame kept
     events["event_id"] = _event_ids(frame, good, events)
     return events, quarantine
 
