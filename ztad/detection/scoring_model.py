@@ -27,11 +27,16 @@ class ScoringModel:
         member's normalised contribution as ``score_<member>``, row-aligned with ``features``."""
         contributions = self.ensemble.contributions(model_inputs(features, self.ensemble.feature_names_in_))
         combined = self.ensemble.combined(contributions)
-        out = contributions.add_prefix("score_")
-        out.insert(0, "ensemble_score", combined)
-        out.insert(1, "threshold", self.threshold)
-        out.insert(2, "model_flag", combined > self.threshold)
-        return out
+        threshold = self.threshold
+        decision = pd.DataFrame(
+            {
+                "ensemble_score": combined,
+                "threshold": np.full(len(combined), threshold),
+                "model_flag": combined > threshold,
+            },
+            index=contributions.index,
+        )
+        return pd.concat([decision, contributions.add_prefix("score_")], axis=1)
 
 
 def model_inputs(features: pd.DataFrame, names: list[str]) -> np.ndarray:
