@@ -301,20 +301,21 @@ def attribution_table(
 
 def split_table(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The wide table back into member -> rows x features frames (index = ``row``)."""
-    columns: dict[str, list[str]] = {}
-    for column in table.columns:
+    columns: dict[str, list[int]] = {}
+    for position, column in enumerate(table.columns):
         member, separator, _ = str(column).partition(SEPARATOR)
         if separator:
-            columns.setdefault(member, []).append(column)
+            columns.setdefault(member, []).append(position)
     index = pd.Index(table["row"].to_numpy(), name="row") if "row" in table else table.index
-    # One block per member, read at once: a column at a time cost a fixed overhead per feature.
+    # One block per member, read at once by position: a column at a time, or by name, cost a
+    # fixed overhead per feature.
     return {
         member: pd.DataFrame(
-            table[names].to_numpy(np.float64),
+            table.iloc[:, positions].to_numpy(np.float64),
             index=index,
-            columns=[str(name).partition(SEPARATOR)[2] for name in names],
+            columns=[str(table.columns[p]).partition(SEPARATOR)[2] for p in positions],
         )
-        for member, names in columns.items()
+        for member, positions in columns.items()
     }
 
 
