@@ -49,11 +49,15 @@ class PairStats:
         return np.where(found, pos_clipped, -1)
 
     def get(self, column: str, rows: np.ndarray, default: float = 0.0) -> np.ndarray:
-        """Column values at ``rows`` from :meth:`find`, ``default`` where absent."""
-        values = self.values[column].to_numpy("float64")
+        """Column values at ``rows`` from :meth:`find`, ``default`` where absent.
+
+        The rows are read first and converted to float64 after: an integer column (``days``)
+        of a large window is not converted whole for a batch that reads a few of its rows.
+        """
+        values = self.values[column].to_numpy()
         if len(values) == 0:
             return np.full(len(rows), default, dtype="float64")
-        return np.where(rows >= 0, values[np.maximum(rows, 0)], default)
+        return np.where(rows >= 0, values[np.maximum(rows, 0)].astype("float64"), default)
 
     def owners(self) -> np.ndarray:
         """Owner code of each row."""
