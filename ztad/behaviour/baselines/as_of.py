@@ -7,13 +7,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ztad.behaviour.baselines.daily import (
     BaselineError,
     DailyAggregate,
     daily_aggregate,
 )
-from ztad.behaviour.baselines.persist import load_daily_aggregate, save_daily_aggregate
+from ztad.behaviour.baselines.persist import save_daily_aggregate, saved_daily_aggregate
 from ztad.behaviour.baselines.state import BaselineState, combine_aggregates
 
 
@@ -57,7 +58,8 @@ def baseline_as_of(
 ) -> BaselineState:
     """The baseline as it stood at the start of ``day``: days ``[day - window_days, day)``.
 
-    Saved daily aggregates are reused; a day without one is aggregated from
+    Saved daily aggregates are reused, their tables read one kind at a time as they are
+    combined; a day without one is aggregated from
     ``load_events(d)`` (all its events: it was never scored) and saved. A day with no data
     (``load_events`` returns nothing or raises ``FileNotFoundError``) is skipped and not saved,
     so late-arriving data is picked up later. Nothing from ``day`` or later is read.
@@ -65,9 +67,13 @@ def baseline_as_of(
     state_dir = Path(state_dir)
     aggregates = []
     for d in window_days_before(day, window_days):
-        agg = load_daily_aggregate(state_dir, d)
+        agg = saved_daily_aggregate(state_dir, d)
         if agg is None:
             agg = _build_missing(state_dir, d, load_events)
         if agg is not None:
             aggregates.append((d, agg))
-    return combine_aggregates(aggregates, day, window_days)
+    state = combine_aggregates(aggregates, day, window_days)
+    # The window's tables were read into Arrow's memory pool, which keeps freed blocks for
+    # Arrow alone; handed back, they can hold the day's features instead of adding to them.
+    pa.default_memory_pool().release_unused()
+    return state

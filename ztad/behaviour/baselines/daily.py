@@ -3,6 +3,7 @@ IP / network / ASN / city / resource."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +62,7 @@ class DailyAggregate:
         an attack. A user with any in the window earns no nights from ``user_alerted_hour``.
     """
 
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]
 
     @property
     def events(self) -> int:

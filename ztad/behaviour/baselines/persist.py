@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -75,3 +76,36 @@ def load_daily_aggregate(state_dir: Path | str, day: date) -> DailyAggregate | N
     if meta is None:
         return None
     return DailyAggregate({name: pd.read_parquet(folder / f"{name}.parquet") for name in meta["tables"]})
+
+
+class _SavedTables(Mapping):
+    """A saved aggregate's tables, each read from its file when asked for and not kept."""
+
+    def __init__(self, folder: Path, names: list[str]):
+        self._folder, self._names = folder, list(names)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._names:
+            raise KeyError(name)
+        return pd.read_parquet(self._folder / f"{name}.parquet")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def saved_daily_aggregate(state_dir: Path | str, day: date) -> DailyAggregate | None:
+    """One day's saved aggregate whose tables are read when asked for, each time; ``None``
+    when absent or saved by an older layout.
+
+    Combining a window (:func:`~ztad.behaviour.baselines.state.combine_aggregates`) asks for
+    one kind of table of every day at a time, so only that kind is in memory, not every
+    table of every day of the window.
+    """
+    folder = aggregate_dir(state_dir, day)
+    meta = _current_meta(folder)
+    if meta is None:
+        return None
+    return DailyAggregate(_SavedTables(folder, meta["tables"]))

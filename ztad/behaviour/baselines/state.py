@@ -215,38 +215,51 @@ def _hour_counts(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray
 def combine_aggregates(
     aggregates: Iterable[tuple[date, DailyAggregate]], day: date, window_days: int
 ) -> BaselineState:
-    """Combine daily aggregates (all before ``day``) into the state as of ``day``."""
+    """Combine daily aggregates (all before ``day``) into the state as of ``day``.
+
+    One kind of table is combined at a time, and each kind's daily tables are let go once it
+    is: with aggregates that read their tables when asked for
+    (:func:`~ztad.behaviour.baselines.persist.saved_daily_aggregate`), a window's tables are
+    never all held at once (a million-event organisation's fortnight is most of a gibibyte).
+    """
     dated = [(d, a) for d, a in aggregates]
     late = [d for d, _ in dated if d >= day]
     if late:
         raise BaselineError(f"aggregates of {late[0]} cannot be part of the baseline as of {day}")
-    parts: dict[str, list[pd.DataFrame]] = {}
-    for d, agg in dated:
-        for name, table in agg.tables.items():
-            parts.setdefault(name, []).append(table.assign(day=d.toordinal()))
     empty = DailyAggregate.empty().tables
-    for name, table in empty.items():
-        parts.setdefault(name, []).append(table.assign(day=pd.Series(dtype="int64")))
-    user_ids = pd.concat(parts["users"], ignore_index=True)["user_id"].dropna().unique()
+
+    def dated_tables(name: str) -> list[pd.DataFrame]:
+        """Every day's table ``name`` with its day, then an empty one that gives the columns."""
+        tables = [agg.tables[name].assign(day=d.toordinal()) for d, agg in dated if name in agg.tables]
+        return [*tables, empty[name].assign(day=pd.Series(dtype="int64"))]
+
+    user_days = dated_tables("users")
+    days_with_data = sum(1 for t in user_days[:-1] if not t.empty and int(t["events"].sum()) > 0)
+    user_ids = pd.concat(user_days, ignore_index=True)["user_id"].dropna().unique()
     user_index = pd.Index(np.sort(np.asarray(user_ids, dtype=object)), dtype="string")
-    users = _combine_users(parts["users"], user_index)
+    users = _combine_users(user_days, user_index)
+    del user_days
     pairs = {
-        kind: _combine_pairs(parts[f"user_{kind}"], column, user_index)
+        kind: _combine_pairs(dated_tables(f"user_{kind}"), column, user_index)
         for kind, column in PAIR_COLUMNS.items()
     }
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
-    users["night_days"] = _night_days(parts["user_hour"] + _habit_alerts(parts), user_index)
+    hour_days = dated_tables("user_hour")
+    alerts = {name: dated_tables(name) for name in ("user_other_alert", "user_alerted_hour")}
+    users["night_days"] = _night_days(hour_days + _habit_alerts(alerts), user_index)
+    hour_counts = _hour_counts(hour_days, user_index)
+    del hour_days, alerts
     peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
     users["peer"] = peer
     bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")
     return BaselineState(
         day=day,
         window_days=window_days,
-        days_with_data=sum(1 for _, a in dated if a.events > 0),
+        days_with_data=days_with_data,
         user_index=user_index,
         users=users,
-        hour_counts=_hour_counts(parts["user_hour"], user_index),
+        hour_counts=hour_counts,
         pairs=pairs,
         peer_labels=labels,
         peer_descriptions=descriptions,

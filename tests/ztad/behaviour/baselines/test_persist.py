@@ -6,6 +6,7 @@ import json
 from datetime import date, timedelta
 
 import pandas as pd
+import pytest
 
 from tests.ztad.behaviour.baselines.days import day_events, loader
 from tests.ztad.behaviour.features.sequences import DAY
@@ -18,6 +19,7 @@ from ztad.behaviour.baselines import (
     load_daily_aggregate,
     save_daily_aggregate,
 )
+from ztad.behaviour.baselines.persist import saved_daily_aggregate
 
 
 def test_an_aggregate_saved_before_autonomous_systems_were_kept_still_combines(tmp_path):
@@ -52,3 +54,19 @@ def test_absent_or_outdated_aggregates_load_as_none(tmp_path):
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": AGGREGATE_VERSION - 1}))
     assert load_daily_aggregate(tmp_path, date(2026, 3, 9)) is None
     assert not has_daily_aggregate(tmp_path, date(2026, 3, 9))
+
+
+def test_a_saved_aggregate_reads_each_table_only_when_asked_for(tmp_path):
+    d = date(2026, 3, 9)
+    agg = daily_aggregate(day_events(d))
+    save_daily_aggregate(agg, tmp_path, d)
+    saved = saved_daily_aggregate(tmp_path, d)
+    assert sorted(saved.tables) == sorted(agg.tables) and len(saved.tables) == len(agg.tables)
+    (aggregate_dir(tmp_path, d) / "user_ip.parquet").unlink()
+    pd.testing.assert_frame_equal(saved.tables["users"], agg.tables["users"])
+    assert saved.events == agg.events
+    with pytest.raises(FileNotFoundError):
+        saved.tables["user_ip"]
+    with pytest.raises(KeyError):
+        saved.tables["user_planet"]
+    assert saved_daily_aggregate(tmp_path, d + timedelta(days=1)) is None

@@ -81,3 +81,30 @@ def test_a_user_with_another_alert_in_the_window_earns_no_nights_from_alerts():
     assert state.users["night_days"].tolist() == [0]
     # Once that alert has left the window, the alerted nights count again.
     assert combine_aggregates(aggregates[2:], DAY, 30).users["night_days"].tolist() == [2]
+
+
+def test_aggregates_read_when_asked_for_combine_into_the_state_of_those_held_in_memory(small_logs, tmp_path):
+    from dataclasses import fields
+    from datetime import date
+
+    from tests.ztad.behaviour.baselines.test_state_files import assert_same_value
+    from ztad.behaviour.baselines import (
+        BaselineState,
+        combine_aggregates,
+        load_daily_aggregate,
+        window_days_before,
+    )
+    from ztad.behaviour.baselines.persist import saved_daily_aggregate
+    from ztad.config import JobConfig, SourceConfig
+    from ztad.pipeline.history import baseline_before
+
+    day = date(2026, 3, 18)
+    config = JobConfig(source=SourceConfig(root=str(small_logs)), home=tmp_path)
+    baseline_before(config, day)  # saves the window's aggregates
+    window = [d for d in window_days_before(day, 30) if load_daily_aggregate(config.state_dir, d)]
+    assert len(window) > 2
+    held = combine_aggregates([(d, load_daily_aggregate(config.state_dir, d)) for d in window], day, 30)
+    read = combine_aggregates([(d, saved_daily_aggregate(config.state_dir, d)) for d in window], day, 30)
+    assert held.days_with_data == len(window)
+    for field in fields(BaselineState):
+        assert_same_value(getattr(read, field.name), getattr(held, field.name), field.name)
