@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.baselines import BaselineState
+from ztad.behaviour.baselines import REQUIRED_COLUMNS, BaselineState
 from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
 from ztad.behaviour.features.context import FeatureInputError, build_context
 from ztad.behaviour.features.cross_user import cross_user_signals
@@ -28,8 +28,12 @@ from ztad.config import DetectionConfig, FeatureSettings
 
 __all__ = [
     "FEATURE_DESCRIPTIONS", "FEATURE_NAMES", "CONTEXT_DESCRIPTIONS", "CROSS_USER_COLUMNS",
-    "FeatureInputError", "FeatureSettings", "compute_features", "cross_user_signals",
+    "INPUT_COLUMNS", "FeatureInputError", "FeatureSettings", "compute_features", "cross_user_signals",
 ]
+
+#: The event columns the features read (``asn`` and ``auth_method`` when the source has them):
+#: a step that only computes features need not read the others.
+INPUT_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "asn", "auth_method")
 
 _FAMILIES = (time_of_day, place, device, resource, failures, volume, scanning)
 

@@ -78,3 +78,28 @@ def test_a_state_judged_again_gives_the_features_of_a_fresh_one():
         fresh = compute_features(today, state_from(history), DetectionConfig(), settings)
         pd.testing.assert_frame_equal(again, fresh)
     assert state.derived(("usual_windows", wide.hour_prior_events, wide.usual_hours_share), None) is not None
+
+
+def test_the_input_columns_are_all_the_features_read(small_logs, tmp_path):
+    from datetime import date
+
+    from ztad.behaviour.baselines import baseline_as_of
+    from ztad.behaviour.features import INPUT_COLUMNS
+    from ztad.config import SourceConfig
+    from ztad.ingest import MissingPartitionError, load_day
+
+    source, day = SourceConfig(root=str(small_logs)), date(2026, 3, 18)
+
+    def load(past_day):
+        try:
+            return load_day(source, past_day).events
+        except MissingPartitionError:
+            return pd.DataFrame()
+
+    events = load_day(source, day).events
+    assert set(events.columns) - set(INPUT_COLUMNS), "the day carries columns the features do not read"
+    baseline = baseline_as_of(tmp_path, day, 30, load)
+    config = DetectionConfig()
+    pd.testing.assert_frame_equal(
+        compute_features(events[list(INPUT_COLUMNS)], baseline, config), compute_features(events, baseline, config)
+    )
