@@ -92,13 +92,14 @@ def compute_features_in_parts(
 ) -> pd.DataFrame:
     """:func:`ztad.behaviour.features.compute_features` of ``events``, computed for
     ``part_events`` (default :data:`PART_EVENTS`) events' worth of users at a time: the same
-    frame, in the same order, with a fraction of the working memory. A day no larger than one
-    part is computed in one go."""
+    frame, in the same order, with a fraction of the working memory. A day of up to two parts
+    is computed in one go: the whole day's cross-user pass that parts need would cost it more
+    than splitting it saves."""
     from ztad.behaviour.features import compute_features
 
     part_events = part_events or PART_EVENTS
     settings = settings or FeatureSettings()
-    if len(events) <= part_events:
+    if len(events) <= 2 * part_events:
         return compute_features(events, baseline, config, settings)
     signals = cross_user_signals(events, baseline, config, settings)
     parts = user_parts(events["user_id"], part_events)
