@@ -20,7 +20,10 @@ from ztad.config import DetectionConfig, FeatureSettings
 
 #: Events per part: large enough that the array work stays vectorised, small enough that
 #: one part's working set is a fraction of a large day's.
-PART_EVENTS = 100_000
+PART_EVENTS = 50_000
+#: A day of up to this many parts is computed in one go: the whole day's cross-user pass that
+#: parts need would cost a small day more than splitting it saves.
+ONE_GO_PARTS = 4
 
 
 def user_parts(user_ids: pd.Series, part_events: int) -> np.ndarray:
@@ -51,7 +54,7 @@ class _DayColumns:
         for name in list(first.columns)[len(self.model):]:
             if isinstance(first[name].dtype, pd.CategoricalDtype):
                 self.categories[name] = first[name].cat.categories[:0]
-                self.others[name] = np.empty(rows, dtype="int64")
+                self.others[name] = np.empty(rows, dtype="int32")
             else:
                 self.others[name] = np.empty(rows, dtype=first[name].dtype)
 
@@ -92,14 +95,13 @@ def compute_features_in_parts(
 ) -> pd.DataFrame:
     """:func:`ztad.behaviour.features.compute_features` of ``events``, computed for
     ``part_events`` (default :data:`PART_EVENTS`) events' worth of users at a time: the same
-    frame, in the same order, with a fraction of the working memory. A day of up to two parts
-    is computed in one go: the whole day's cross-user pass that parts need would cost it more
-    than splitting it saves."""
+    frame, in the same order, with a fraction of the working memory. A day of up to
+    :data:`ONE_GO_PARTS` parts is computed in one go."""
     from ztad.behaviour.features import compute_features
 
     part_events = part_events or PART_EVENTS
     settings = settings or FeatureSettings()
-    if len(events) <= 2 * part_events:
+    if len(events) <= ONE_GO_PARTS * part_events:
         return compute_features(events, baseline, config, settings)
     signals = cross_user_signals(events, baseline, config, settings)
     parts = user_parts(events["user_id"], part_events)

@@ -58,7 +58,7 @@ def test_every_event_of_a_user_is_in_one_part_and_parts_hold_about_the_size_aske
     assert parts.tolist() == [0, 0, 0, 1, 0, 1, 1, 1, 2]
 
 
-@pytest.mark.parametrize("part_events", [97, 300])
+@pytest.mark.parametrize("part_events", [50, 150])
 def test_the_features_in_parts_are_the_whole_days(day, part_events):
     events = day["events"]
     assert len(np.unique(user_parts(events["user_id"], part_events))) > 1

@@ -24,7 +24,7 @@ def test_the_days_features_in_parts_are_the_whole_days(small_logs, tmp_path, mon
     events = pd.read_parquet(day_dir(config, DAY) / "events.parquet")
     whole = compute_features(events, baseline_before(config, DAY), config.detection, config.detection.feature_settings)
     monkeypatch.setattr(parts_module, "PART_EVENTS", 150)
-    assert len(events) > 3 * 150
+    assert len(events) > parts_module.ONE_GO_PARTS * 150
     update_baselines(DAY, config)
     written = pd.read_parquet(day_dir(config, DAY) / "features.parquet")
     assert list(written.columns) == list(whole.columns) and len(written) == len(whole)
