@@ -37,9 +37,9 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
             events, baseline, config.detection, config.detection.feature_settings
         )
     else:
+        events = read_parquet(folder / "events.parquet")
         feedback, baseline = {}, load_baseline(day_dir(config, day), day)
         whole_day = read_parquet(folder / "cross_user.parquet")
-        events = read_parquet(folder / "events.parquet")
         features = compute_features(
             events, baseline, config.detection, config.detection.feature_settings, cross_user=whole_day
         )
