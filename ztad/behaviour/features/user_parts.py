@@ -20,10 +20,10 @@ from ztad.config import DetectionConfig, FeatureSettings
 
 #: Events per part: large enough that the array work stays vectorised, small enough that
 #: one part's working set is a fraction of a large day's.
-PART_EVENTS = 50_000
+PART_EVENTS = 100_000
 #: A day of up to this many parts is computed in one go: the whole day's cross-user pass that
 #: parts need would cost a small day more than splitting it saves.
-ONE_GO_PARTS = 4
+ONE_GO_PARTS = 2
 
 
 def user_parts(user_ids: pd.Series, part_events: int) -> np.ndarray:
