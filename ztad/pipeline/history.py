@@ -63,7 +63,10 @@ def trusted_history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
 
     def load_trusted(past_day: date) -> pd.DataFrame:
         events = load(past_day)
-        return events[history_trust(config, past_day, events)].reset_index(drop=True)
+        trusted = history_trust(config, past_day, events)
+        if trusted.all():  # clean history: no copy of the whole day
+            return events.reset_index(drop=True)
+        return events[trusted].reset_index(drop=True)
 
     return load_trusted
 
