@@ -44,9 +44,14 @@ def write_training_file(features: pd.DataFrame, rows: np.ndarray, extra: dict, p
 
     from ztad.behaviour.features import FEATURE_NAMES
 
-    chosen = pa.array(np.asarray(rows, dtype=bool))
-    columns = {name: features[name].to_numpy()[rows] for name in FEATURE_NAMES}
-    columns.update({name: pa.array(values).filter(chosen) for name, values in extra.items()})
+    rows = np.asarray(rows, dtype=bool)
+    if rows.all():  # a clean day keeps every row: no copy of its features
+        columns = {name: features[name].to_numpy() for name in FEATURE_NAMES}
+        columns.update({name: pa.array(values) for name, values in extra.items()})
+    else:
+        chosen = pa.array(rows)
+        columns = {name: features[name].to_numpy()[rows] for name in FEATURE_NAMES}
+        columns.update({name: pa.array(values).filter(chosen) for name, values in extra.items()})
     table = pa.table(columns)
     write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
@@ -68,17 +73,21 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     path = training_features_path(config, past_day)
     if path.exists():
         return path
+    # The baseline before the day's events: building it may read and aggregate earlier days,
+    # and the day need not be held meanwhile.
+    baseline = baseline_before(config, past_day)
     events = history_loader(config)(past_day)
     if events.empty:
         return None
     detection = config.detection
-    features = compute_features(events, baseline_before(config, past_day), detection, detection.feature_settings)
+    features = compute_features(events, baseline, detection, detection.feature_settings)
+    del baseline
     trusted = history_trust(config, past_day, events)
     keep = learnable_events(config, past_day, events["event_id"]) & trusted
     write_training_file(features, keep, {"event_id": events["event_id"]}, path)
     del features
     if not has_daily_aggregate(config.state_dir, past_day):
-        save_aggregate_of(config.state_dir, past_day, events[trusted].reset_index(drop=True))
+        save_aggregate_of(config.state_dir, past_day, events if trusted.all() else events[trusted].reset_index(drop=True))
     return path
 
 
