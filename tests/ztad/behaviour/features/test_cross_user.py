@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.behaviour.baselines import baseline_as_of
+from tests.ztad.behaviour.features.spray_day import spray_day_inputs
 from ztad.behaviour.features import (
     CROSS_USER_COLUMNS,
     FeatureInputError,
     compute_features,
     cross_user_signals,
 )
-from ztad.config import DetectionConfig, SourceConfig
-from ztad.ingest import MissingPartitionError, load_day
+from ztad.config import DetectionConfig
 
-SPRAY_DAY = date(2026, 3, 18)  # the small data set holds a password spray on this day
 CONFIG = DetectionConfig()
 #: Features whose value depends on other users' events of the day.
 CROSS_USER_FEATURES = {"ip_users_today", "ip_failed_users_60m"}
@@ -32,16 +28,7 @@ CROSS_USER_CONTEXT = {
 @pytest.fixture(scope="module")
 def day(small_logs, tmp_path_factory):
     """The spray day's events, its baseline, its whole-day features and cross-user counts."""
-    source = SourceConfig(root=str(small_logs))
-
-    def load(past_day):
-        try:
-            return load_day(source, past_day).events
-        except MissingPartitionError:
-            return pd.DataFrame()
-
-    events = load_day(source, SPRAY_DAY).events
-    baseline = baseline_as_of(tmp_path_factory.mktemp("state"), SPRAY_DAY, 30, load)
+    events, baseline = spray_day_inputs(small_logs, tmp_path_factory.mktemp("state"))
     return {
         "events": events,
         "baseline": baseline,

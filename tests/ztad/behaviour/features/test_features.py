@@ -81,24 +81,11 @@ def test_a_state_judged_again_gives_the_features_of_a_fresh_one():
 
 
 def test_the_input_columns_are_all_the_features_read(small_logs, tmp_path):
-    from datetime import date
-
-    from ztad.behaviour.baselines import baseline_as_of
+    from tests.ztad.behaviour.features.spray_day import spray_day_inputs
     from ztad.behaviour.features import INPUT_COLUMNS
-    from ztad.config import SourceConfig
-    from ztad.ingest import MissingPartitionError, load_day
 
-    source, day = SourceConfig(root=str(small_logs)), date(2026, 3, 18)
-
-    def load(past_day):
-        try:
-            return load_day(source, past_day).events
-        except MissingPartitionError:
-            return pd.DataFrame()
-
-    events = load_day(source, day).events
+    events, baseline = spray_day_inputs(small_logs, tmp_path)
     assert set(events.columns) - set(INPUT_COLUMNS), "the day carries columns the features do not read"
-    baseline = baseline_as_of(tmp_path, day, 30, load)
     config = DetectionConfig()
     pd.testing.assert_frame_equal(
         compute_features(events[list(INPUT_COLUMNS)], baseline, config), compute_features(events, baseline, config)

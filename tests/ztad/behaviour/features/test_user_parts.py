@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.behaviour.baselines import baseline_as_of
+from tests.ztad.behaviour.features.spray_day import spray_day_inputs
 from ztad.behaviour.features import compute_features
 from ztad.behaviour.features.user_parts import compute_features_in_parts, user_parts
-from ztad.config import DetectionConfig, SourceConfig
-from ztad.ingest import MissingPartitionError, load_day
+from ztad.config import DetectionConfig
 
-SPRAY_DAY = date(2026, 3, 18)  # the small data set holds a password spray on this day
 CONFIG = DetectionConfig()
 
 
@@ -22,17 +18,8 @@ CONFIG = DetectionConfig()
 def day(small_logs, tmp_path_factory):
     """The spray day's events (under an index of their own), its baseline and its features
     computed in one go."""
-    source = SourceConfig(root=str(small_logs))
-
-    def load(past_day):
-        try:
-            return load_day(source, past_day).events
-        except MissingPartitionError:
-            return pd.DataFrame()
-
-    events = load_day(source, SPRAY_DAY).events
+    events, baseline = spray_day_inputs(small_logs, tmp_path_factory.mktemp("state"))
     events.index = pd.RangeIndex(1000, 1000 + len(events))
-    baseline = baseline_as_of(tmp_path_factory.mktemp("state"), SPRAY_DAY, 30, load)
     return {"events": events, "baseline": baseline, "whole": compute_features(events, baseline, CONFIG)}
 
 
