@@ -10,6 +10,7 @@ the digests recorded when the model was trained: this is the second line of defe
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ztad.detection.detectors.base import ArtifactError
@@ -18,11 +19,22 @@ from ztad.detection.detectors.base import ArtifactError
 TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
 
 
+def _skops_io():
+    """``skops.io``, imported with the warnings of its start-up scan silenced.
+
+    On import, skops looks for each of scipy's ufuncs in every loaded module. In a process
+    that has loaded Airflow (a task, the demo), Airflow's modules answer each name asked with
+    a deprecation warning: over a thousand lines of someone else's warnings in the log.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import skops.io
+    return skops.io
+
+
 def save_model(model, path: Path) -> None:
     """Write a fitted scikit-learn model as a skops file."""
-    import skops.io
-
-    skops.io.dump(model, Path(path))
+    _skops_io().dump(model, Path(path))
 
 
 def load_model(path: Path):
@@ -33,12 +45,12 @@ def load_model(path: Path):
     ArtifactError
         When the file is not a skops file or names a type outside the trusted ones.
     """
-    import skops.io
+    skops_io = _skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     path = Path(path)
     try:
-        return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+        return skops_io.load(path, trusted=list(TRUSTED_TYPES))
     except UntrustedTypesFoundException as error:
         raise ArtifactError(f"{path.name} holds types ztad does not trust ({error}); refusing it") from None
     except Exception as error:  # noqa: BLE001  (zip, JSON or schema errors: not a file ztad wrote)
