@@ -63,12 +63,17 @@ def trusted_history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
 
     def load_trusted(past_day: date) -> pd.DataFrame:
         events = load(past_day)
-        trusted = history_trust(config, past_day, events)
-        if trusted.all():  # clean history: no copy of the whole day
-            return events.reset_index(drop=True)
-        return events[trusted].reset_index(drop=True)
+        return trusted_rows(events, history_trust(config, past_day, events))
 
     return load_trusted
+
+
+def trusted_rows(events: pd.DataFrame, trusted: np.ndarray) -> pd.DataFrame:
+    """The ``trusted`` rows of a day's events, renumbered; clean history (every row trusted)
+    is not copied."""
+    if trusted.all():
+        return events.reset_index(drop=True)
+    return events[trusted].reset_index(drop=True)
 
 
 def _trust_path(config: JobConfig, day: date) -> Path:

@@ -23,7 +23,7 @@ from ztad.detection.training import (
     TRAINING_FLAGGED,
     training_window,
 )
-from ztad.pipeline.history import baseline_before, history_loader, history_trust
+from ztad.pipeline.history import baseline_before, history_loader, history_trust, trusted_rows
 from ztad.pipeline.workfiles import write_atomically
 
 #: Rows read from a training file at once while picking the sampled ones.
@@ -45,13 +45,12 @@ def write_training_file(features: pd.DataFrame, rows: np.ndarray, extra: dict, p
     from ztad.behaviour.features import FEATURE_NAMES
 
     rows = np.asarray(rows, dtype=bool)
-    if rows.all():  # a clean day keeps every row: no copy of its features
-        columns = {name: features[name].to_numpy() for name in FEATURE_NAMES}
-        columns.update({name: pa.array(values) for name, values in extra.items()})
-    else:
-        chosen = pa.array(rows)
-        columns = {name: features[name].to_numpy()[rows] for name in FEATURE_NAMES}
-        columns.update({name: pa.array(values).filter(chosen) for name, values in extra.items()})
+    every_row = bool(rows.all())  # a clean day keeps every row: no copy of its features
+    chosen = None if every_row else pa.array(rows)
+    columns = {name: features[name].to_numpy() if every_row else features[name].to_numpy()[rows]
+               for name in FEATURE_NAMES}
+    columns.update({name: pa.array(values) if every_row else pa.array(values).filter(chosen)
+                    for name, values in extra.items()})
     table = pa.table(columns)
     write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
@@ -87,7 +86,7 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     write_training_file(features, keep, {"event_id": events["event_id"]}, path)
     del features
     if not has_daily_aggregate(config.state_dir, past_day):
-        save_aggregate_of(config.state_dir, past_day, events if trusted.all() else events[trusted].reset_index(drop=True))
+        save_aggregate_of(config.state_dir, past_day, trusted_rows(events, trusted))
     return path
 
 

@@ -107,13 +107,13 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     work.features = None
     keep = baseline_mask(events["event_id"], flagged, verdicts)
     alerted, other = hour_only_alerts(events["user_id"], events["event_id"], flagged,
-                                      raised_for_hour_alone(scored), verdicts)
+                                      rows_raised_for_hour_alone(scored), verdicts)
     learnt = events[baseline_columns(events)]
     save_daily_aggregate(daily_aggregate(learnt[keep], learnt[alerted], learnt[other]), config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
 
 
-def raised_for_hour_alone(scored: pd.DataFrame) -> np.ndarray:
+def rows_raised_for_hour_alone(scored: pd.DataFrame) -> np.ndarray:
     """Which scored events the off-hours rule raised and nothing else: no model alert, no
     other rule."""
     rules = [c for c in scored.columns if c.startswith(RULE_PREFIX) and c != "rule_hit"]

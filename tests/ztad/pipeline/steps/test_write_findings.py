@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ztad.behaviour.rules import RULES
-from ztad.pipeline.steps.write_findings import raised_for_hour_alone
+from ztad.pipeline.steps.write_findings import rows_raised_for_hour_alone
 
 
 def _scored(model_flag: list[bool], **rules: list[bool]) -> pd.DataFrame:
@@ -18,9 +18,9 @@ def test_only_the_off_hours_rule_alone_raises_a_login_for_its_hour():
     scored = _scored([False, True, False, False, False],
                      off_hours=[True, True, True, False, False],
                      new_device_new_place=[False, False, True, False, True])
-    assert raised_for_hour_alone(scored).tolist() == [True, False, False, False, False]
+    assert rows_raised_for_hour_alone(scored).tolist() == [True, False, False, False, False]
 
 
 def test_a_day_scored_without_the_off_hours_rule_raises_nothing_for_its_hour():
     scored = pd.DataFrame({"model_flag": [True, False], "rule_hit": [False, False]})
-    assert raised_for_hour_alone(scored).tolist() == [False, False]
+    assert rows_raised_for_hour_alone(scored).tolist() == [False, False]
