@@ -7,6 +7,7 @@ detectors and the findings store only ever see one shape.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 #: Columns an input file must carry (after any column mapping), in the origin CSV's names.
@@ -100,22 +101,23 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with exactly the canonical columns, in order, with canonical dtypes.
 
     Missing optional columns are added as nulls. The caller is responsible for having
-    validated values first; this only fixes shape and types.
+    validated values first; this only fixes shape and types. The frame is built from the
+    columns' arrays, without copying those of the very dtype (storage and missing value alike)
+    and without aligning indexes: it holds the rows in ``frame``'s order, numbered from 0.
     """
     out = {}
     n = len(frame)
     for column, dtype in CANONICAL_DTYPES.items():
         if column in frame.columns:
             values = frame[column]
-            # A column of the very dtype (storage and missing value alike) is taken as it is.
-            out[column] = values if values.dtype == _PANDAS_DTYPES[column] else values.astype(dtype)
+            out[column] = (values if values.dtype == _PANDAS_DTYPES[column] else values.astype(dtype)).array
         elif dtype == "float64":
-            out[column] = pd.Series([float("nan")] * n, index=frame.index, dtype=dtype)
+            out[column] = np.full(n, np.nan)
         elif dtype in ("string", "Int64"):
-            out[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+            out[column] = pd.array([None] * n, dtype=dtype)
         else:
             raise KeyError(f"canonical column {column!r} is required but missing")
-    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
 
 
 def is_anomaly_label(labels: pd.Series) -> pd.Series:

@@ -41,6 +41,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = tuple(c for c in CONTENT_COLUMNS if c not in
 _KEYS = ("ztad-event-id-k1", "ztad-event-id-k2")
 _SEEDS = (np.uint64(0x6A09E667F3BCC908), np.uint64(0xBB67AE8584CAA73B))
 _FOLD = np.uint64(0x100000001B3)  # an odd 64-bit multiplier (FNV prime)
+_UTC_MICROS = pd.DatetimeTZDtype("us", "UTC")
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 #: Per key, the hash of a missing text value (hashed as "").
 _MISSING_TEXT = {
@@ -48,8 +49,9 @@ _MISSING_TEXT = {
 }
 
 
-def _plain(values: pd.Series, dtype: str) -> pd.Series:
-    """A column in a plain form whose hash depends only on the canonical value.
+def _plain(values: pd.Series, dtype: str) -> pd.Series | np.ndarray:
+    """A column in a plain form whose hash depends only on the canonical value: text as a
+    text Series, anything else as a NumPy array of 64-bit values (or bytes for flags).
 
     Text stays as it is: :func:`_text_hashes` reads a missing value as "" (canonical text is
     never empty, blanks are missing, so "" safely stands for missing).
@@ -57,14 +59,14 @@ def _plain(values: pd.Series, dtype: str) -> pd.Series:
     if dtype == "string":
         return values if values.dtype == "string" else values.astype("string")
     if dtype.startswith("datetime64"):
-        micros = values.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").view(np.int64)
-        return pd.Series(micros.copy())
+        times = values if values.dtype == _UTC_MICROS else values.astype(_UTC_MICROS)
+        return times.to_numpy(dtype="datetime64[us]").view(np.int64)
     if dtype == "bool":
-        return pd.Series(values.to_numpy(dtype=np.uint8))
+        return values.to_numpy(dtype=np.uint8)
     if dtype == "float64":
         floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return pd.Series(np.where(np.isnan(floats), np.nan, floats))  # one bit pattern for NaN
-    return pd.Series(values.to_numpy(dtype=np.int64))
+        return np.where(np.isnan(floats), np.nan, floats)  # one bit pattern for NaN
+    return values.to_numpy(dtype=np.int64)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -77,22 +79,31 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _value_hashes(plain: pd.Series) -> list[np.ndarray]:
+def _value_hashes(plain: pd.Series | np.ndarray) -> list[np.ndarray]:
     """Per key, one uint64 per row for a plain column.
 
-    Text is hashed with keyed SipHash once per distinct value (logs repeat values a lot);
-    numbers are their 64-bit patterns, seeded by the key and scrambled.
+    Text is hashed with keyed SipHash (:func:`_text_hashes`); numbers are their 64-bit
+    patterns, seeded by the key and scrambled.
     """
-    if plain.dtype == "string":
+    if isinstance(plain, pd.Series):
         return _text_hashes(plain)
-    bits = np.ascontiguousarray(plain.to_numpy()).astype(np.uint64) if plain.dtype == np.uint8 else None
-    if bits is None:
-        bits = np.ascontiguousarray(plain.to_numpy()).view(np.uint64)
+    bits = plain.astype(np.uint64) if plain.dtype == np.uint8 else np.ascontiguousarray(plain).view(np.uint64)
     return [_mix(bits ^ seed) for seed in _SEEDS]
 
 
+#: Up to this many rows, text is hashed value by value; above it, once per distinct value.
+_FEW_ROWS = 64
+
+
 def _text_hashes(text: pd.Series) -> list[np.ndarray]:
-    """Per key, the SipHash of each value's UTF-8 bytes, a missing value hashed as ""."""
+    """Per key, the SipHash of each value's UTF-8 bytes, a missing value hashed as "".
+
+    A large column is hashed once per distinct value (logs repeat values a lot); a few rows
+    are hashed as they are, which gives the same hashes without the cost of finding them.
+    """
+    if len(text) <= _FEW_ROWS:
+        values = text.to_numpy(dtype=object, na_value="")
+        return [pd.util.hash_array(values, hash_key=key, categorize=False) for key in _KEYS]
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     # "" is appended as the last distinct value, where a missing value's code (-1) points.
     values = np.append(np.asarray(uniques, dtype=object), "")
@@ -152,10 +163,11 @@ def derive_event_ids(events: pd.DataFrame) -> pd.Series:
 def fill_event_ids(events: pd.DataFrame) -> pd.Series:
     """Keep the source's event ids; derive one from the content where it is missing."""
     given = events["event_id"].astype("string") if "event_id" in events else None
-    if given is not None and given.notna().all():
+    present = None if given is None else given.notna().to_numpy()
+    if present is not None and present.all():
         return given
     derived = derive_event_ids(events)
-    return derived if given is None else given.fillna(derived)
+    return derived if present is None or not present.any() else given.fillna(derived)
 
 
 def duplicate_mask(events: pd.DataFrame) -> np.ndarray:

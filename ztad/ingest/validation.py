@@ -58,6 +58,8 @@ _TEXT_COLUMNS = (
 
 _IPV4_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}"
+#: :data:`_IPV4` for Arrow's RE2, where Python's ``\d`` (any Unicode decimal digit) is ``\p{Nd}``.
+_IPV4_ARROW = "^" + _IPV4.replace(r"\d", r"\p{Nd}") + "$"
 _DATE_ONLY = r"\d{4}-\d{2}-\d{2}"
 #: Fraction digits beyond the microsecond (the first group keeps the microseconds).
 _SUB_MICROS = r"(\.\d{6})\d+"
@@ -236,14 +238,14 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
         "resource": _resource(frame),
         **{name: _optional_text(frame, name) for name in _TEXT_COLUMNS},
         "source_row": rows,
+        "event_id": _optional_text(frame, "event_id"),
     }
     _nul_characters(columns, problems)
     bad = problems.rows()
     quarantine = _quarantine(frame, rows, bad, problems, source)
-    good = ~bad
-    kept = columns if not bad.any() else {name: values[good] for name, values in columns.items()}
-    events = conform(pd.DataFrame(kept, copy=False))  # conform builds the frame kept
-    events["event_id"] = _event_ids(frame, good, events)
+    kept = {name: values.array if not bad.any() else values.array[~bad] for name, values in columns.items()}
+    events = conform(pd.DataFrame(kept, copy=False))  # a frame over the columns' arrays, not copied
+    events["event_id"] = ids.fill_event_ids(events)  # the source's id, else one from the content
     return events, quarantine
 
 
@@ -275,24 +277,34 @@ def _source_rows(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.arange(1, len(frame) + 1, dtype=np.int64), index=frame.index)
 
 
-def _event_ids(frame: pd.DataFrame, good: np.ndarray, events: pd.DataFrame) -> pd.Series:
-    given = _optional_text(frame, "event_id")[good].reset_index(drop=True)
-    return ids.fill_event_ids(events.assign(event_id=given))
-
-
 # --------------------------------------------------------------------------- text helpers
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Values as stripped nullable text; blank text becomes missing."""
+    """Values as stripped nullable text; blank text becomes missing.
+
+    Done with Arrow kernels on the column's Arrow array (what ``Series.str.strip`` calls too):
+    a few pandas steps instead cost far more, for a one-event request as for a day's file.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = values if values.dtype == "string" else values.astype("string")
-    text = text.str.strip()
-    return text.mask((text == "").fillna(False))
+    stripped = pc.utf8_trim_whitespace(pa.array(text.array))
+    blank = pc.equal(pc.utf8_length(stripped), 0)
+    return _string_series(pc.if_else(blank, pa.scalar(None, stripped.type), stripped), values.index)
+
+
+def _string_series(array, index: pd.Index) -> pd.Series:
+    """A text Series over an Arrow string array, without copying it."""
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=index, copy=False)
 
 
 def _optional_text(frame: pd.DataFrame, name: str) -> pd.Series:
     if name not in frame:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
+        import pyarrow as pa
+
+        return _string_series(pa.nulls(len(frame), pa.large_string()), frame.index)
     return _text(frame[name])
 
 
@@ -309,6 +321,10 @@ def _timestamps(frame: pd.DataFrame, problems: _Problems, day: date | None) -> p
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         values = _as_utc(raw)
         problems.add("timestamp", values.isna(), "missing timestamp")
+        beyond = _beyond_years(values)
+        if beyond.any():
+            values = values.mask(beyond)
+            problems.add("timestamp", beyond, "timestamp out of range (years 1 to 9999 in UTC)", raw)
     else:
         values = _parse_text_timestamps(frame, problems)
     if day is not None:
@@ -322,6 +338,19 @@ def _as_utc(values: pd.Series) -> pd.Series:
     if getattr(values.dtype, "tz", None) is None:
         values = values.dt.tz_localize("UTC")
     return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+
+
+#: Microseconds since the epoch of the first and past the last instant of years 1 to 9999.
+_FIRST_MICROS = -62_135_596_800_000_000
+_PAST_LAST_MICROS = 253_402_300_800_000_000
+
+
+def _beyond_years(values: pd.Series) -> np.ndarray:
+    """True where a UTC time falls outside years 1 to 9999, which pandas holds but neither Python
+    nor the databases can (a time of year 1 with a positive offset, read as typed)."""
+    times = values.to_numpy("datetime64[us]")
+    micros = times.view(np.int64)
+    return ~np.isnat(times) & ((micros < _FIRST_MICROS) | (micros >= _PAST_LAST_MICROS))
 
 
 def _parse_text_timestamps(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
@@ -394,27 +423,38 @@ def _user(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
 
 
 def _ip_addresses(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
-    """Normal-form addresses; null where there is none (kept), quarantined where not an IP."""
+    """Normal-form addresses; null where there is none (kept), quarantined where not an IP.
+
+    Each distinct address is normalised once, with Arrow kernels (a request of one event
+    pays little, a day's file repeats its addresses a lot).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = _text(frame["ip_address"])
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    distinct = pd.Index(uniques)
-    normal = _normal_ips(distinct)
-    values = pd.Series(normal.array.take(codes, allow_fill=True), index=frame.index, dtype="string")
+    array = pa.array(text.array)
+    encoded = pc.dictionary_encode(array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array)
+    distinct, codes = encoded.dictionary, encoded.indices
+    values = _normal_ips(distinct).take(codes)
     # Blank, missing or a placeholder: an event without a client address, kept.
-    missing = (codes < 0) | np.isin(codes, np.flatnonzero(distinct.isin(_NO_ADDRESS)))
-    invalid = values.isna().to_numpy() & ~missing
+    missing = pc.fill_null(pc.is_in(distinct, pa.array(_NO_ADDRESS, distinct.type)).take(codes), True)
+    invalid = pc.and_(pc.is_null(values), pc.invert(missing)).to_numpy(zero_copy_only=False)
     problems.add("ip_address", invalid, "invalid IP address", text)
-    return values
+    return _string_series(values, frame.index)
 
 
-def _normal_ips(values: pd.Index) -> pd.Index:
-    """The normal form of each distinct address, missing where it is not an IP address."""
-    text = pd.Series(values, dtype="string")
-    plain_v4 = text.str.fullmatch(_IPV4).fillna(False).to_numpy(dtype=bool)
-    normal = text.where(plain_v4)  # dotted-quad IPv4 without leading zeros is already normal
-    others = text[~plain_v4]
-    normal[~plain_v4] = [_normal_ip(v) for v in others.tolist()]  # IPv6 and garbage: few values
-    return pd.Index(normal, dtype="string")
+def _normal_ips(values):
+    """The normal form of each distinct address (an Arrow string array), null where it is not
+    an IP address."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Dotted-quad IPv4 without leading zeros is already normal; IPv6 and garbage: few values.
+    others = pc.invert(pc.match_substring_regex(values, _IPV4_ARROW))
+    if not pc.any(others).as_py():
+        return values
+    normal = [_normal_ip(v) for v in values.filter(others).to_pylist()]
+    return pc.replace_with_mask(values, others, pa.array(normal, values.type))
 
 
 def _normal_ip(value: str) -> str | None:

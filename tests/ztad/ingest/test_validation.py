@@ -157,6 +157,34 @@ def test_typed_columns_are_accepted_as_they_are():
     assert events["latitude"].iloc[0] == 48.85 and np.isnan(events["latitude"].iloc[1])
 
 
+def test_a_typed_time_beyond_years_1_to_9999_in_utc_is_quarantined():
+    times = pd.to_datetime(["2024-03-01 10:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"], utc=True,
+                           format="ISO8601")
+    frame = pd.DataFrame({"timestamp": times, "user_id": "a", "ip_address": "10.0.0.1", "login_success": True})
+    events, quarantine = validate(frame, "f.parquet")
+    assert events["source_row"].tolist() == [1]
+    assert quarantine["source_row"].tolist() == [2, 3]
+    assert quarantine["field"].tolist() == ["timestamp", "timestamp"]
+    assert quarantine["reason"].str.startswith("timestamp out of range (years 1 to 9999 in UTC)").all()
+
+
+def test_a_source_event_id_holding_a_nul_character_is_quarantined():
+    events, quarantine = validate(rows({"event_id": "e\x001"}, {"event_id": "e2"}), "logs.csv")
+    assert events["event_id"].tolist() == ["e2"]
+    assert quarantine["field"].tolist() == ["event_id"] and "NUL" in quarantine["reason"].iloc[0]
+
+
+def test_addresses_are_normalised_once_per_distinct_value_across_chunks():
+    text = pd.concat(
+        [pd.Series(["10.0.0.1", " 2001:DB8::1 ", "-"], dtype="string"), pd.Series(["10.0.0.1", "x.1"], dtype="string")],
+        ignore_index=True,
+    )  # an Arrow column of two chunks, as a reader's batches make it
+    frame = pd.concat([rows({})] * 5, ignore_index=True).assign(ip_address=text)
+    events, quarantine = validate(frame, "logs.csv")
+    assert events["ip_address"].tolist() == ["10.0.0.1", "2001:db8::1", pd.NA, "10.0.0.1"]
+    assert quarantine["reason"].tolist() == ["invalid IP address 'x.1'"]
+
+
 def test_numeric_login_success_other_than_0_1_is_quarantined():
     frame = pd.DataFrame(
         {"timestamp": ["2024-03-01T10:00:00Z"] * 3, "user_id": ["a", "b", "c"],
