@@ -151,3 +151,45 @@ def test_reply_times_are_written_as_isoformat_writes_them():
         )
     ).astype("datetime64[us, UTC]")
     assert iso_times(times) == [t.isoformat() for t in times]
+
+
+#: Events as clients post them: offsets, naive and epoch times, sub-microsecond digits, IPv6,
+#: placeholders, both names of the resource, flags in every accepted form.
+POSTED = [
+    {"timestamp": "2026-03-18T09:15:00.1234567+05:30", "user_id": " u1 ", "ip_address": "::FFFF:1.2.3.4",
+     "login_success": "TRUE", "resource": " git ", "asn": 15169, "as_org": " Example ", "latitude": 1.5},
+    {"timestamp": "2026-03-18T09:15:00", "user_id": "u2", "ip_address": "-", "login_success": 0,
+     "resource_accessed": "wiki", "resource": "git", "bytes_transferred": 2**53 - 1},
+    {"timestamp": 1773825300, "user_id": "u3", "login_success": False, "device_id": "  ", "event_id": "e1"},
+    {"timestamp": "2026-03-18T09:15:00-08:00", "user_id": "u4", "ip_address": None, "login_success": "1",
+     "location": "Madrid, Spain", "longitude": -3.7, "auth_method": "password", "department": "HR"},
+]
+
+
+def _as_log_text(events) -> pd.DataFrame:
+    """The events as a log reader would hand them to validation: their JSON text."""
+    frame = pd.DataFrame([e.model_dump(mode="json", exclude_none=True) for e in events])
+    given = frame.pop("resource")
+    frame["resource_accessed"] = frame["resource_accessed"].fillna(given)
+    return frame
+
+
+@pytest.mark.parametrize("picked", [slice(None), slice(0, 1), slice(2, 3), slice(1, 4)])
+def test_a_request_gives_the_canonical_events_its_json_text_gives(picked):
+    from ztad.ingest.validation import validate
+    from ztad.service.predict import Event, events_frame
+
+    events = [Event.model_validate(e) for e in POSTED]
+    expected, quarantine = validate(_as_log_text(events).iloc[picked].reset_index(drop=True), "request")
+    assert quarantine.empty
+    pd.testing.assert_frame_equal(events_frame(events[picked]), expected)
+
+
+def test_a_time_beyond_year_9999_in_utc_is_refused_with_its_position():
+    from ztad.service.predict import BadEventError, Event, events_frame
+
+    late = dict(POSTED[2], timestamp="9999-12-31T23:30:00-01:00")
+    with pytest.raises(BadEventError) as refused:
+        events_frame([Event.model_validate(e) for e in (POSTED[0], late)])
+    assert (refused.value.index, refused.value.field) == (1, "timestamp")
+    assert refused.value.reason.startswith("timestamp out of range")
