@@ -32,8 +32,9 @@ from ztad.service.predict import (
     Batch,
     Event,
     Predictions,
+    predictions_json,
     readable_errors,
-    score_request,
+    score_document,
 )
 from ztad.service.state import LatestRun, NotReadyError, StateHolder
 from ztad.store import SEVERITY_LEVELS, TRIAGE_STATUSES
@@ -178,10 +179,12 @@ def _routes(app: FastAPI, store, holder: StateHolder, metrics: ServiceMetrics) -
                 "exact: exact TreeSHAP for the highest-scored alerts, as the nightly job"
             ),
         ] = "path",
-    ) -> Predictions:
+    ) -> Response:
         """Score one event or a batch against the current model and each user's baseline."""
         events = body.events if isinstance(body, Batch) else [body]
-        return score_request(app, events, explain)
+        # Written straight to JSON from plain values; the spec declares them as Predictions.
+        document = score_document(app, events, explain)
+        return Response(predictions_json(document), media_type="application/json")
 
     @app.get("/findings", response_model=Page, tags=["findings"])
     def list_findings(_: Reader, filters: Annotated[Filters, Depends()]) -> dict:

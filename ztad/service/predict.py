@@ -209,54 +209,69 @@ def request_frame(events: list[Event]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def predictions(scored, state) -> Predictions:
-    """The response for :class:`ztad.pipeline.scoring.Scored` events, in their order.
+#: A prediction's fields, in the order :class:`Prediction` declares them.
+PREDICTION_FIELDS = tuple(Prediction.model_fields)
+#: What a prediction says in place of a finding for an event that is not an alert: severity,
+#: severity level, category, reasons, top features, detectors, attribution method.
+_NO_FINDING = (None, None, None, [], [], [], None)
 
-    Findings rows are those of the flagged events, in event order (an event posted twice is
-    answered twice).
+
+def predictions(scored, state) -> dict:
+    """The response document (:class:`Predictions`, as plain JSON values) for
+    :class:`ztad.pipeline.scoring.Scored` events, in their order.
+
+    Built column by column and then row by row from plain Python values, without a model
+    object per event. Findings rows are those of the flagged events, in event order (an event
+    posted twice is answered twice).
     """
     events, frame = scored.events, scored.scored
     flagged = frame["flagged"].to_numpy(bool)
-    finding_of = np.full(len(events), -1)
-    finding_of[np.flatnonzero(flagged)] = np.arange(int(flagged.sum()))
-    findings = scored.findings.to_dict("records")
-    decisions = np.where(flagged, "alert", np.where(frame["suppressed"], "suppressed", "normal")).tolist()
-    maturity = scored.features["ctx_maturity"].to_numpy(float).tolist()
-    scores, thresholds = frame["score"].to_numpy(float).tolist(), frame["threshold"].to_numpy(float).tolist()
-    cold_start = np.asarray(scored.cold_start, dtype=bool).tolist()
-    times = iso_times(events["timestamp"])
-    out = []
-    for i, (event_id, user_id) in enumerate(
-        zip(events["event_id"].astype(str).tolist(), events["user_id"].astype(str).tolist())
-    ):
-        finding = findings[finding_of[i]] if finding_of[i] >= 0 else None
-        # Built from values of known types: FastAPI checks the reply against the model once.
-        out.append(
-            Prediction.model_construct(
-                event_id=event_id,
-                user_id=user_id,
-                timestamp=times[i],
-                score=scores[i],
-                threshold=thresholds[i],
-                decision=decisions[i],
-                severity=None if finding is None else int(finding["severity"]),
-                severity_level=None if finding is None else str(finding["severity_level"]),
-                category=None if finding is None else _text(finding["category"]),
-                reasons=[] if finding is None else list(finding["reasons"]),
-                top_features=[] if finding is None else _plain(list(finding["top_features"])),
-                detectors=[] if finding is None else list(finding["detectors"]),
-                attribution_method=None if finding is None else _forest_method(finding["attributions"]),
-                cold_start=cold_start[i],
-                maturity=maturity[i],
-                model_version=state.model_version,
-            )
-        )
-    return Predictions(
-        model_version=state.model_version,
-        baseline_day=state.day.isoformat(),
-        threshold=float(state.model.threshold),
-        predictions=out,
+    found: list[tuple | None] = [None] * len(events)
+    for position, finding in zip(np.flatnonzero(flagged).tolist(), scored.findings.to_dict("records")):
+        found[position] = _finding_fields(finding)
+    heads = zip(
+        events["event_id"].astype(str).tolist(),
+        events["user_id"].astype(str).tolist(),
+        iso_times(events["timestamp"]),
+        frame["score"].to_numpy(float).tolist(),
+        frame["threshold"].to_numpy(float).tolist(),
+        np.where(flagged, "alert", np.where(frame["suppressed"], "suppressed", "normal")).tolist(),
     )
+    tails = zip(
+        np.asarray(scored.cold_start, dtype=bool).tolist(),
+        scored.features["ctx_maturity"].to_numpy(float).tolist(),
+    )
+    version = state.model_version
+    rows = [
+        dict(zip(PREDICTION_FIELDS, (*head, *(finding or _NO_FINDING), *tail, version)))
+        for head, finding, tail in zip(heads, found, tails)
+    ]
+    return {
+        "model_version": version,
+        "baseline_day": state.day.isoformat(),
+        "threshold": float(state.model.threshold),
+        "predictions": rows,
+    }
+
+
+def _finding_fields(finding: dict) -> tuple:
+    """A flagged event's finding as the prediction fields it fills (see :data:`_NO_FINDING`)."""
+    return (
+        int(finding["severity"]),
+        str(finding["severity_level"]),
+        _text(finding["category"]),
+        list(finding["reasons"]),
+        _plain(list(finding["top_features"])),
+        list(finding["detectors"]),
+        _forest_method(finding["attributions"]),
+    )
+
+
+def predictions_json(document: dict) -> bytes:
+    """The response document as JSON bytes (a non-finite number as ``null``, as pydantic writes it)."""
+    import pydantic_core
+
+    return pydantic_core.to_json(document, inf_nan_mode="null")
 
 
 def iso_times(times: pd.Series) -> list[str]:
@@ -271,8 +286,13 @@ def iso_times(times: pd.Series) -> list[str]:
 
 
 def score_request(app, events: list[Event], explain: str = "path") -> Predictions:
+    """:func:`score_document` as a :class:`Predictions` model (what the dashboard's upload shows)."""
+    return Predictions.model_validate(score_document(app, events, explain))
+
+
+def score_document(app, events: list[Event], explain: str = "path") -> dict:
     """Score events on the nightly code path with ``app``'s state (a :func:`ztad.service.api.create_app`
-    app); what ``/predict`` and the dashboard's upload share.
+    app): the :class:`Predictions` document, what ``/predict`` answers.
 
     ``explain`` is one of :data:`EXPLAIN_MODES`.
     """
