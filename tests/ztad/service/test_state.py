@@ -78,3 +78,28 @@ def test_before_any_run_predict_says_so_and_health_is_not_ready(tmp_path):
         assert response.status_code == 503 and "ztad run" in response.json()["detail"]
         health = client.get("/health", headers=READ_HEADERS).json()
         assert health["status"] == "not_ready" and health["database"] is True
+
+
+class _Cycle:
+    """An object that only the cycle collector can free."""
+
+    def __init__(self):
+        self.itself = self
+
+
+def test_what_lives_at_a_load_is_frozen_until_the_next_load(copied):
+    import gc
+    import weakref
+
+    _, config = copied
+    store = FindingsStore(config.resolved_database_url)
+    holder = StateHolder(config, store, check_seconds=0)
+    cycle = _Cycle()
+    freed = weakref.ref(cycle)
+    first = holder.current()
+    del cycle
+    gc.collect()
+    assert freed() is not None  # frozen with the state: full collections no longer walk it
+    _record(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
+    assert holder.current() is not first
+    assert freed() is None  # unfrozen before the new load, and collected
