@@ -212,8 +212,9 @@ def request_frame(events: list[Event]) -> pd.DataFrame:
 #: A prediction's fields, in the order :class:`Prediction` declares them.
 PREDICTION_FIELDS = tuple(Prediction.model_fields)
 #: What a prediction says in place of a finding for an event that is not an alert: severity,
-#: severity level, category, reasons, top features, detectors, attribution method.
-_NO_FINDING = (None, None, None, [], [], [], None)
+#: severity level, category, reasons, top features, detectors, attribution method (the empty
+#: lists as tuples, written alike but shared by every row without being changed through one).
+_NO_FINDING = (None, None, None, (), (), (), None)
 
 
 def predictions(scored, state) -> dict:
