@@ -228,5 +228,5 @@ def score_events(
             run_id=None,
             sensitive_resources=detection.sensitive_resources,
         )
-    known = events["user_id"].astype("string").isin(baseline.user_index).fillna(False).to_numpy(bool)
+    known = features["ctx_user_known"].to_numpy("float64") > 0  # found in the baseline once, by the features
     return Scored(events, features, scored, findings, ~known)

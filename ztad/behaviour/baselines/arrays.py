@@ -7,12 +7,24 @@ import pandas as pd
 
 
 def codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
-    """Position of each value in ``index`` (-1 when absent or null), hashing distinct values once."""
-    codes, uniques = pd.factorize(pd.Series(values), use_na_sentinel=True)
+    """Position of each value in ``index`` (-1 when absent or null), hashing distinct values once.
+
+    The distinct values are looked up in the hash table the index keeps (built once per index,
+    so once per baseline state): ``Index.get_indexer`` would check and convert its arguments,
+    a fixed cost larger than the lookup itself for the few values of a scoring request.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(index) == 0 or len(uniques) == 0:
         return np.full(len(codes), -1, dtype="int64")
-    mapped = np.append(index.get_indexer(pd.Index(uniques)), -1)
+    mapped = np.append(_positions(index, uniques), -1)
     return mapped[codes].astype("int64")
+
+
+def _positions(index: pd.Index, values) -> np.ndarray:
+    """Position of each distinct value in ``index`` (-1 when absent), by the index's own hash table."""
+    if (index.dtype == object or isinstance(index.dtype, pd.StringDtype)) and index.is_unique:
+        return index._engine.get_indexer(np.asarray(values, dtype=object))
+    return index.get_indexer(pd.Index(values))
 
 
 def reduce_groups(

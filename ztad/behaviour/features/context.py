@@ -84,8 +84,25 @@ class EventContext:
         keys in turn before asking for a password, so a refused key is no password guess."""
         if "auth_method" not in self.events.columns:
             return self.failed
-        method = self.events["auth_method"].astype("string").str.lower()
+        method = self.text("auth_method").str.lower()
         return self.failed & ~method.isin(KEY_METHODS).fillna(False).to_numpy(dtype=bool)
+
+    def text(self, column: str) -> pd.Series:
+        """An event column as text (``string`` dtype), converted once however many families
+        read it; canonical events hold text already, and are then not copied at all."""
+        key = ("text", column)
+        if key not in self.shared:
+            self.shared[key] = as_text(self.events[column])
+        return self.shared[key]
+
+    def day_codes(self, column: str) -> np.ndarray:
+        """Dense codes of a text column's values within these events (-1 for null), factorised
+        once for every family that counts by them."""
+        key = ("day_codes", column)
+        if key not in self.shared:
+            codes, _ = pd.factorize(self.text(column), use_na_sentinel=True)
+            self.shared[key] = codes.astype("int64")
+        return self.shared[key]
 
     @cached_property
     def known_user(self) -> np.ndarray:
@@ -106,9 +123,9 @@ class EventContext:
         if kind == "asn":
             return asn_text(self.events)
         if kind == "country":
-            return self.coords["country_code"].astype("string")
+            return as_text(self.coords["country_code"])
         column = {"device": "device_id", "ip": "ip_address", "city": "location", "resource": "resource"}[kind]
-        return self.events[column].astype("string")
+        return self.text(column)
 
     def lookup(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
         """Each event's item code in the baseline (-1 if never seen) and the user's days with it."""
@@ -122,7 +139,9 @@ class EventContext:
     def org_users(self, kind: str) -> np.ndarray:
         """Users of the organisation who used each event's item in the window."""
         items, _ = self.lookup(kind)
-        values = self.state.org_items[kind]["users"].to_numpy("float64")
+        values = self.state.derived(
+            ("org_users", kind), lambda: self.state.org_items[kind]["users"].to_numpy("float64")
+        )
         if len(values) == 0:
             return np.zeros(self.n)
         return np.where(items >= 0, values[np.maximum(items, 0)], 0.0)
@@ -233,6 +252,15 @@ class EventContext:
         return previous
 
 
+#: The dtype ``astype("string")`` gives: text columns of canonical events have it already.
+TEXT = pd.StringDtype()
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """``values`` as ``string`` dtype: the column itself when it is text already (no copy)."""
+    return values if values.dtype == TEXT else values.astype("string")
+
+
 def _user_text(state: BaselineState, column: str) -> np.ndarray:
     """A text per-user column as Python objects (None where missing), converted once per state."""
     return state.users[column].astype("string").to_numpy(dtype=object)
@@ -268,9 +296,10 @@ def build_context(
     _check(events)
     events = events.reset_index(drop=True)
     micros = timestamp_micros(events["timestamp"])
-    day_user, _ = pd.factorize(events["user_id"].astype("string"))
+    user_ids = as_text(events["user_id"])
+    day_user, _ = pd.factorize(user_ids)
     day_user = day_user.astype("int64")
-    user = state.user_codes(events["user_id"].astype("string"))
+    user = state.user_codes(user_ids)
     peer = state.peer_codes_for(events, user)
     return EventContext(
         events=events,
@@ -282,4 +311,5 @@ def build_context(
         user=user,
         peer=peer,
         by_user_time=np.lexsort((micros, day_user)),
+        shared={("text", "user_id"): user_ids},
     )

@@ -12,7 +12,6 @@ line, office egress) is a new laptop, not a takeover: takeovers come from somewh
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ztad.behaviour.baselines import reduce_groups
 from ztad.behaviour.features.context import EventContext
@@ -51,8 +50,11 @@ def distinct_per_group(groups: np.ndarray, members: np.ndarray) -> np.ndarray:
 
 
 def _devices_per_user(ctx: EventContext) -> np.ndarray:
-    pairs = ctx.state.pairs["device"]
-    per_user = np.bincount(pairs.owners(), minlength=ctx.state.n_users).astype("float64")
+    state = ctx.state
+    per_user = state.derived(
+        ("devices_per_user",),
+        lambda: np.bincount(state.pairs["device"].owners(), minlength=state.n_users).astype("float64"),
+    )
     if len(per_user) == 0:
         return np.zeros(ctx.n)
     return np.where(ctx.known_user, per_user[np.maximum(ctx.user, 0)], 0.0)
@@ -67,8 +69,7 @@ def ip_users_today(ctx: EventContext) -> np.ndarray:
     whole_day = given(ctx, "ip_users_today")
     if whole_day is not None:
         return whole_day
-    ip_codes, _ = pd.factorize(ctx.events["ip_address"].astype("string"), use_na_sentinel=True)
-    return distinct_per_group(ip_codes.astype("int64"), ctx.day_user)
+    return distinct_per_group(ctx.day_codes("ip_address"), ctx.day_user)
 
 
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:

@@ -21,7 +21,6 @@ No model feature comes from here, only context columns.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
@@ -49,7 +48,7 @@ def source_scan(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     attempts = given(ctx, "source_attempts_today")
     if attempts is not None:
         return attempts, given(ctx, "source_minutes_today"), given(ctx, "source_scanner_like")
-    codes, _ = pd.factorize(ctx.events["ip_address"].astype("string"), use_na_sentinel=True)
+    codes = ctx.day_codes("ip_address")
     has = codes >= 0
     zeros = np.zeros(ctx.n)
     if not has.any():
@@ -77,7 +76,7 @@ def source_scan(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _real_account(ctx: EventContext) -> np.ndarray:
     """True where the event's user is a real account: known to the baseline or signed in
     today, and not a name scanners try everywhere."""
-    users = ctx.events["user_id"].astype("string").str.lower()
+    users = ctx.text("user_id").str.lower()
     scanned = users.isin(SCANNED_NAMES).fillna(False).to_numpy(dtype=bool)
     signed_in = np.bincount(ctx.day_user, weights=~ctx.failed, minlength=int(ctx.day_user.max(initial=-1)) + 1)
     return (ctx.known_user | (signed_in[ctx.day_user] > 0)) & ~scanned

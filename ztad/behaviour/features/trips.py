@@ -65,7 +65,7 @@ def _last_locations(state) -> tuple[pd.Series, pd.Index]:
 
 def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """Codes of the events' places and of the users' last places, over one vocabulary."""
-    event_codes, names = pd.factorize(ctx.events["location"].astype("string"), use_na_sentinel=True)
+    event_codes, names = pd.factorize(ctx.text("location"), use_na_sentinel=True)
     last, last_names = ctx.state.derived(("last_locations",), lambda: _last_locations(ctx.state))
     names = pd.Index(np.asarray(names, dtype=object), dtype="string")
     places = names.append(last_names.difference(names))
@@ -87,14 +87,13 @@ def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray,
     p_time[today], p_loc[today] = ctx.micros[src], locations[src]
     first = np.flatnonzero(~today & (ctx.user[order] >= 0))
     if len(first) and ctx.state.n_users:
-        users = ctx.state.users
         code = ctx.user[order[first]]
-        last_time = users["last_time"].to_numpy("float64")[code]
+        last_time = ctx.user_column("last_time", np.nan)[order[first]]
         earlier = last_time < ctx.micros[order[first]]
         first, code = first[earlier], code[earlier]
-        p_lat[first] = users["last_lat"].to_numpy("float64")[code]
-        p_lon[first] = users["last_lon"].to_numpy("float64")[code]
-        p_time[first] = users["last_time"].to_numpy("float64")[code]
+        p_lat[first] = ctx.user_column("last_lat", np.nan)[order[first]]
+        p_lon[first] = ctx.user_column("last_lon", np.nan)[order[first]]
+        p_time[first] = last_time[earlier]
         p_loc[first] = last_locations[code]
     km = haversine_km(p_lat, p_lon, lat[order], lon[order])
     minutes = (ctx.micros[order] - p_time) / MICROS_PER_MINUTE
@@ -112,6 +111,13 @@ def _spread(n: int, order: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
 
 def _place(n: int, order: np.ndarray, codes: np.ndarray, places: pd.Index) -> pd.Categorical:
     return pd.Categorical.from_codes(_spread(n, order, codes.astype("int64"), -1), categories=places)
+
+
+def _user_max(day_user: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each event's largest value among its user's events of the day."""
+    most = np.full(int(day_user.max(initial=-1)) + 1, -np.inf)
+    np.maximum.at(most, day_user, values)
+    return most[day_user]
 
 
 def _trips(ctx, order, moved, kmh, next_pos) -> np.ndarray:
@@ -157,7 +163,7 @@ def compute_moves(ctx: EventContext) -> Moves:
     later = leave > enter
     blamed = np.maximum(enter, leave)
     on_trip = _trips(ctx, order, moved, kmh, next_pos) if s.plausible_travel else np.zeros(len(order), bool)
-    worst = pd.Series(_spread(n, order, blamed, 0.0)).groupby(ctx.day_user).transform("max").to_numpy()
+    worst = _user_max(ctx.day_user, _spread(n, order, blamed, 0.0))
     moves = Moves(
         prev_location=_place(n, order, p_loc, places[2]),
         prev_minutes=_spread(n, order, minutes, np.nan),

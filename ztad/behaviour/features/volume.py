@@ -48,9 +48,8 @@ def _stats(count: np.ndarray, total: np.ndarray, squares: np.ndarray, floor: flo
 def _candidate_stats(ctx: EventContext) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(count, sum, sum of squares) of log-bytes per event for each baseline level."""
     state = ctx.state
-    resources = ctx.events["resource"].astype("string")
     pairs = state.pairs["resource"]
-    items = pairs.item_codes(resources)
+    items, _ = ctx.lookup("resource")
     user_rows = pairs.find(ctx.user, items)
     peer_pairs = state.peer_pairs["resource"]
     peer_rows = peer_pairs.find(ctx.peer, items)
@@ -124,24 +123,32 @@ def _logins_so_far(ctx: EventContext) -> np.ndarray:
 
 def _usual_daily_events(ctx: EventContext) -> np.ndarray:
     """The user's mean events per active day, blended with their peers' by maturity."""
-    users = ctx.state.users
     own = ctx.history_events / np.maximum(ctx.active_days, 1.0)
     if ctx.state.n_users:
-        peers = users["peer"].to_numpy("int64")
-        keep = peers >= 0
-        size = len(ctx.state.peer_labels)
-        def per_peer(column):
-            return np.bincount(peers[keep], weights=users[column].to_numpy("float64")[keep], minlength=size)
-
-        events, days = per_peer("events"), per_peer("active_days")
-        org_mean = users["events"].sum() / max(users["active_days"].sum(), 1.0)
-        peer_mean = np.where(days > 0, events / np.maximum(days, 1.0), org_mean)
-        own_group = peer_mean[np.maximum(ctx.peer, 0)] if size else org_mean
+        state = ctx.state
+        peer_mean, org_mean = state.derived(("daily_events_means",), lambda: _daily_event_means(state))
+        own_group = peer_mean[np.maximum(ctx.peer, 0)] if len(peer_mean) else org_mean
         group_mean = np.where(ctx.peer >= 0, own_group, org_mean)
     else:
         group_mean = np.zeros(ctx.n)
     w = ctx.maturity
     return w * own + (1.0 - w) * group_mean
+
+
+def _daily_event_means(state) -> tuple[np.ndarray, float]:
+    """Mean events per active day of each peer group (the organisation's for a group without
+    activity), and the organisation's."""
+    users = state.users
+    peers = users["peer"].to_numpy("int64")
+    keep = peers >= 0
+    size = len(state.peer_labels)
+
+    def per_peer(column):
+        return np.bincount(peers[keep], weights=users[column].to_numpy("float64")[keep], minlength=size)
+
+    events, days = per_peer("events"), per_peer("active_days")
+    org_mean = users["events"].sum() / max(users["active_days"].sum(), 1.0)
+    return np.where(days > 0, events / np.maximum(days, 1.0), org_mean), org_mean
 
 
 def peer_surge_users(ctx: EventContext, log_ratio: np.ndarray) -> np.ndarray:
@@ -158,7 +165,7 @@ def peer_surge_users(ctx: EventContext, log_ratio: np.ndarray) -> np.ndarray:
         return shared
     if ctx.n == 0:
         return np.zeros(0, dtype="int64")
-    resource, _ = pd.factorize(ctx.events["resource"].astype("string"), use_na_sentinel=True)
+    resource = ctx.day_codes("resource")
     group = np.where((ctx.peer >= 0) & (resource >= 0), ctx.peer.astype("int64") * (int(resource.max()) + 1)
                      + resource, -1)
     surged = (log_ratio >= SURGE_LOG_RATIO) & (group >= 0)
