@@ -61,9 +61,9 @@ def _column(features: pd.DataFrame, name: str) -> np.ndarray:
             f"features lack column {name!r}; pass the output of ztad.behaviour.features.compute_features"
         )
     values = features[name]
-    if values.dtype != "float64":  # the features are float64 already: no conversion to pay for
-        values = pd.to_numeric(values, errors="coerce")
-    return values.to_numpy("float64", na_value=np.nan)
+    if values.dtype == "float64":  # the features are float64 already: no conversion to pay for
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)
 
 
 def evening_overtime(local_hour: np.ndarray, usual_start: np.ndarray, usual_end: np.ndarray,

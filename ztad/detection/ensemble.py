@@ -323,13 +323,14 @@ class Ensemble:
 
         Columns are member names, the index is ``X``'s (or positions for an array).
         """
-        values = self._input(X)
-        columns = {
-            name: surprise(d.score_samples(values), d.reference_scores_)
-            for name, d in self.detectors_.items()
-        }
-        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(values))
+        columns = self.member_surprises(X)
+        index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(self._input(X)))
         return pd.DataFrame(columns, index=index)
+
+    def member_surprises(self, X) -> dict[str, np.ndarray]:
+        """:meth:`contributions` as one array per member, without a frame around them."""
+        values = self._input(X)
+        return {name: surprise(d.score_samples(values), d.reference_scores_) for name, d in self.detectors_.items()}
 
     def score_samples(self, X) -> np.ndarray:
         """Combined score per row, higher = more anomalous."""
@@ -338,6 +339,10 @@ class Ensemble:
     def combined(self, contributions: pd.DataFrame) -> np.ndarray:
         """The combined score of already computed :meth:`contributions`."""
         return combine_surprises(contributions.to_numpy(dtype=np.float64), self.combine)
+
+    def combined_surprises(self, surprises: dict[str, np.ndarray]) -> np.ndarray:
+        """The combined score of :meth:`member_surprises`."""
+        return combine_surprises(np.column_stack(list(surprises.values())), self.combine)
 
     def predict(self, X) -> np.ndarray:
         """1 where the combined score is strictly above ``threshold_``, else 0."""

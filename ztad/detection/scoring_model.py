@@ -25,18 +25,20 @@ class ScoringModel:
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """Per event: the combined ``ensemble_score``, ``threshold``, ``model_flag`` and every
         member's normalised contribution as ``score_<member>``, row-aligned with ``features``."""
-        contributions = self.ensemble.contributions(model_inputs(features, self.ensemble.feature_names_in_))
-        combined = self.ensemble.combined(contributions)
+        return pd.DataFrame(self.score_columns(features), index=pd.RangeIndex(len(features)))
+
+    def score_columns(self, features: pd.DataFrame) -> dict[str, np.ndarray]:
+        """:meth:`score`'s columns as arrays, in order: a caller that adds columns of its own
+        builds its frame once."""
+        surprises = self.ensemble.member_surprises(model_inputs(features, self.ensemble.feature_names_in_))
+        combined = self.ensemble.combined_surprises(surprises)
         threshold = self.threshold
-        decision = pd.DataFrame(
-            {
-                "ensemble_score": combined,
-                "threshold": np.full(len(combined), threshold),
-                "model_flag": combined > threshold,
-            },
-            index=contributions.index,
-        )
-        return pd.concat([decision, contributions.add_prefix("score_")], axis=1)
+        return {
+            "ensemble_score": combined,
+            "threshold": np.full(len(combined), threshold),
+            "model_flag": combined > threshold,
+            **{f"score_{name}": values for name, values in surprises.items()},
+        }
 
 
 def model_inputs(features: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -45,8 +47,16 @@ def model_inputs(features: pd.DataFrame, names: list[str]) -> np.ndarray:
     (selecting the columns and then converting would copy them twice)."""
     matrix = np.empty((len(features), len(names)), dtype=np.float64)
     for position, name in enumerate(names):
-        matrix[:, position] = features[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        matrix[:, position] = float_values(features[name])
     return matrix
+
+
+def float_values(column: pd.Series) -> np.ndarray:
+    """A column as float64 values, nulls as NaN: a float64 column (every feature) as it is,
+    without the null-replacing conversion, whose checks cost more than reading a few rows."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def registry_of(config: JobConfig, trust=None):

@@ -32,15 +32,19 @@ def final_score(ensemble_score: pd.Series, rule_hit: pd.Series, threshold: float
     that the models alone would not flag; among rule hits the ensemble still orders them.
     Without a model (a learning day: no score, no threshold) a rule hit scores ``RULE_MARGIN``.
     """
-    values = ensemble_score.to_numpy(dtype=float)
+    values = np.asarray(ensemble_score, dtype=float)
     lifted = np.maximum(np.nan_to_num(values, nan=0.0), np.nan_to_num(threshold, nan=0.0)) + RULE_MARGIN
-    return np.where(rule_hit.to_numpy(dtype=bool), lifted, values)
+    return np.where(np.asarray(rule_hit, dtype=bool), lifted, values)
 
 
 def unscored(rows: int) -> pd.DataFrame:
     """The model columns of a day no model scores (a learning day): no score, no model flag."""
+    return pd.DataFrame(_unscored_columns(rows))
+
+
+def _unscored_columns(rows: int) -> dict[str, np.ndarray]:
     nothing = np.full(rows, np.nan)
-    return pd.DataFrame({"ensemble_score": nothing, "threshold": nothing, "model_flag": np.zeros(rows, bool)})
+    return {"ensemble_score": nothing, "threshold": nothing, "model_flag": np.zeros(rows, bool)}
 
 
 def score_features(features: pd.DataFrame, model, rule_thresholds) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -54,15 +58,22 @@ def score_features(features: pd.DataFrame, model, rule_thresholds) -> tuple[pd.D
         with ``rule_hit``, the final ``score`` and ``flagged`` (before any suppression);
         ``rule_hits``: one boolean column per rule code. Both row-aligned with ``features``.
     """
+    columns, rule_hits = _score_columns(features, model, rule_thresholds)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(features))), rule_hits
+
+
+def _score_columns(features: pd.DataFrame, model, rule_thresholds) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """:func:`score_features`'s columns as arrays, in order, and the rule hits."""
     from ztad.behaviour.rules import evaluate_rules
 
-    scored = model.score(features) if model is not None else unscored(len(features))
+    columns = model.score_columns(features) if model is not None else _unscored_columns(len(features))
     threshold = model.threshold if model is not None else float("nan")
     rule_hits = evaluate_rules(features, rule_thresholds).reset_index(drop=True)
-    scored["rule_hit"] = rule_hits.any(axis=1).to_numpy()
-    scored["score"] = final_score(scored["ensemble_score"], scored["rule_hit"], threshold)
-    scored["flagged"] = scored["model_flag"].to_numpy() | scored["rule_hit"].to_numpy()
-    return scored, rule_hits
+    rule_hit = rule_hits.to_numpy(dtype=bool).any(axis=1)
+    columns["rule_hit"] = rule_hit
+    columns["score"] = final_score(columns["ensemble_score"], rule_hit, threshold)
+    columns["flagged"] = np.asarray(columns["model_flag"], dtype=bool) | rule_hit
+    return columns, rule_hits
 
 
 def with_rule_columns(scored: pd.DataFrame, rule_hits: pd.DataFrame) -> pd.DataFrame:
@@ -211,13 +222,14 @@ def score_events(
     features = compute_features(events, baseline, detection, detection.feature_settings).reset_index(
         drop=True
     )
-    scored, rule_hits = score_features(features, model, detection.rule_thresholds)
-    suppressed = suppressed_mask(events, features, rule_hits, scored["flagged"].to_numpy(), allowlist)
-    scored["suppressed"] = suppressed
-    scored["flagged"] = scored["flagged"].to_numpy() & ~suppressed
-    scored = with_rule_columns(scored, rule_hits)
+    columns, rule_hits = _score_columns(features, model, detection.rule_thresholds)
+    suppressed = np.asarray(suppressed_mask(events, features, rule_hits, columns["flagged"], allowlist), dtype=bool)
+    columns["suppressed"] = suppressed
+    columns["flagged"] = columns["flagged"] & ~suppressed
+    columns.update({f"rule_{code}": hits.to_numpy() for code, hits in rule_hits.items()})
+    scored = pd.DataFrame(columns, index=pd.RangeIndex(len(events)))  # the frame built once
     findings = pd.DataFrame()  # nothing flagged, nothing to describe
-    if scored["flagged"].any():
+    if columns["flagged"].any():
         findings = describe_flagged(
             day,
             events,
