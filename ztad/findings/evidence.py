@@ -17,7 +17,8 @@ class FlaggedRows:
     """The flagged rows' events, features and rule hits, with safe column access.
 
     A name is looked up among the features (``ctx_*`` facts included) first, then among the
-    event fields.
+    event fields. Each column is converted once however many sentences and top features
+    quote it; every reader gets its own copy of the few flagged rows' values.
     """
 
     def __init__(
@@ -31,6 +32,13 @@ class FlaggedRows:
     ):
         self.events, self.features, self.hits = events, features, hits
         self.missing_number, self.missing_text = missing_number, missing_text
+        self._read: dict[tuple[str, str], np.ndarray] = {}
+
+    def _once(self, kind: str, name: str, convert) -> np.ndarray:
+        key = (kind, name)
+        if key not in self._read:
+            self._read[key] = convert(name)
+        return self._read[key].copy()
 
     def _column(self, name: str) -> pd.Series | None:
         for frame in (self.features, self.events):
@@ -40,6 +48,9 @@ class FlaggedRows:
 
     def num(self, name: str) -> np.ndarray:
         """The column as float64, NaN where a value is not a number."""
+        return self._once("num", name, self._num)
+
+    def _num(self, name: str) -> np.ndarray:
         column = self._column(name)
         if column is None:
             return np.full(len(self.features), self.missing_number, dtype="float64")
@@ -49,13 +60,21 @@ class FlaggedRows:
 
     def text(self, name: str) -> np.ndarray:
         """The column as text (object array), ``missing_text`` where a value is null."""
+        return self._once("text", name, self._text)
+
+    def _text(self, name: str) -> np.ndarray:
         column = self._column(name)
         if column is None:
             return np.full(len(self.features), self.missing_text, dtype=object)
-        return column.astype("string").to_numpy(dtype=object, na_value=self.missing_text)
+        if column.dtype != "string":
+            column = column.astype("string")
+        return column.to_numpy(dtype=object, na_value=self.missing_text)
 
     def rule(self, code: str) -> np.ndarray:
         """Whether the rule ``code`` fired on each row (False when it was not evaluated)."""
+        return self._once("rule", code, self._rule)
+
+    def _rule(self, code: str) -> np.ndarray:
         if self.hits is None or code not in self.hits.columns:
             return np.zeros(len(self.features), dtype=bool)
         return self.hits[code].fillna(False).to_numpy(dtype=bool)
