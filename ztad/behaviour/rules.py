@@ -97,6 +97,11 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
     pandas.DataFrame
         One bool column per code in :data:`RULES`, same index as ``features``.
     """
+    return pd.DataFrame(rule_columns(features, thresholds), index=features.index)
+
+
+def rule_columns(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_THRESHOLDS) -> dict[str, np.ndarray]:
+    """:func:`evaluate_rules` as one bool array per rule code, in the order of :data:`RULES`."""
     t = thresholds
     read: dict[str, np.ndarray] = {}
 
@@ -146,5 +151,4 @@ def evaluate_rules(features: pd.DataFrame, thresholds: RuleThresholds = DEFAULT_
         & (col("ctx_resource_group_users") == 0)
         & (col("ctx_group_size") >= t.new_to_peers_min_group),
     }
-    columns = {code: np.asarray(hit, dtype=bool) for code, hit in hits.items()}
-    return pd.DataFrame(columns, index=features.index)
+    return {code: np.asarray(hit, dtype=bool) for code, hit in hits.items()}

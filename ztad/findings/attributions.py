@@ -287,16 +287,31 @@ def attribution_table(
     table = pd.DataFrame({"row": rows.astype(np.int64)})
     if len(rows) == 0:
         return table
+    frames, exact = flagged_member_attributions(ensemble, features, flagged, priority, exact_rows)
+    table[EXACT_COLUMN] = exact
+    parts = [table] + [frame.add_prefix(f"{member}{SEPARATOR}") for member, frame in frames.items()]
+    return pd.concat(parts, axis=1)
+
+
+def flagged_member_attributions(
+    ensemble, features: pd.DataFrame, flagged, priority=None, exact_rows: int = EXACT_SHAP_ROWS
+) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """The flagged rows' attributions per member as :func:`attribution_table` keeps them
+    (float32, one row per flagged row in order), and which rows hold exact TreeSHAP values.
+
+    A caller that describes the flagged rows at once (``/predict``) reads these without the
+    wide table between them, which costs more than the attributions of a few rows.
+    """
+    rows = np.flatnonzero(np.asarray(flagged, dtype=bool))
     exact = np.zeros(len(rows), dtype=bool)
+    if len(rows) == 0:
+        return {}, exact
     if exact_rows > 0 and "isolation_forest" in ensemble.detectors_ and _shap_available():
         ranks = None if priority is None else np.asarray(priority, dtype=np.float64)[rows]
         exact[_exact_positions(len(rows), ranks, exact_rows)] = True
     frames = member_attributions(ensemble, features.iloc[rows].reset_index(drop=True), exact)
-    table[EXACT_COLUMN] = exact & ("isolation_forest" in frames)
-    parts = [table] + [
-        frame.astype(np.float32).add_prefix(f"{member}{SEPARATOR}") for member, frame in frames.items()
-    ]
-    return pd.concat(parts, axis=1)
+    stored = {member: frame.astype(np.float32) for member, frame in frames.items()}
+    return stored, exact & ("isolation_forest" in frames)
 
 
 def split_table(table: pd.DataFrame) -> dict[str, pd.DataFrame]:

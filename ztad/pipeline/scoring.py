@@ -58,22 +58,25 @@ def score_features(features: pd.DataFrame, model, rule_thresholds) -> tuple[pd.D
         with ``rule_hit``, the final ``score`` and ``flagged`` (before any suppression);
         ``rule_hits``: one boolean column per rule code. Both row-aligned with ``features``.
     """
-    columns, rule_hits = _score_columns(features, model, rule_thresholds)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(features))), rule_hits
+    columns, hits = _score_columns(features, model, rule_thresholds)
+    rows = pd.RangeIndex(len(features))
+    return pd.DataFrame(columns, index=rows), pd.DataFrame(hits, index=rows)
 
 
-def _score_columns(features: pd.DataFrame, model, rule_thresholds) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
-    """:func:`score_features`'s columns as arrays, in order, and the rule hits."""
-    from ztad.behaviour.rules import evaluate_rules
+def _score_columns(
+    features: pd.DataFrame, model, rule_thresholds
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:func:`score_features`'s columns as arrays, in order, and each rule's hits."""
+    from ztad.behaviour.rules import rule_columns
 
     columns = model.score_columns(features) if model is not None else _unscored_columns(len(features))
     threshold = model.threshold if model is not None else float("nan")
-    rule_hits = evaluate_rules(features, rule_thresholds).reset_index(drop=True)
-    rule_hit = rule_hits.to_numpy(dtype=bool).any(axis=1)
+    hits = rule_columns(features, rule_thresholds)
+    rule_hit = np.logical_or.reduce(list(hits.values())) if hits else np.zeros(len(features), dtype=bool)
     columns["rule_hit"] = rule_hit
     columns["score"] = final_score(columns["ensemble_score"], rule_hit, threshold)
     columns["flagged"] = np.asarray(columns["model_flag"], dtype=bool) | rule_hit
-    return columns, rule_hits
+    return columns, hits
 
 
 def with_rule_columns(scored: pd.DataFrame, rule_hits: pd.DataFrame) -> pd.DataFrame:
@@ -102,6 +105,20 @@ def attribution_table(
     return table_of(
         model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy(), **options
     )
+
+
+def _member_attributions(
+    model, features: pd.DataFrame, scored: pd.DataFrame, exact_rows: int | None
+) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """What :func:`attribution_table` then :func:`flagged_attributions` give (the stored
+    float32 values, one row per flagged row), without the wide table between them."""
+    from ztad.findings.attributions import flagged_member_attributions
+
+    options = {} if exact_rows is None else {"exact_rows": exact_rows}
+    frames, exact = flagged_member_attributions(
+        model.ensemble, features, scored["flagged"].to_numpy(), priority=scored["score"].to_numpy(), **options
+    )
+    return {member: frame.astype(np.float64) for member, frame in frames.items()}, exact
 
 
 def flagged_attributions(
@@ -139,6 +156,27 @@ def describe_flagged(
     (every column of the flagged rows only, in order), ``features`` need hold only the day's
     model inputs: the nightly job never holds a large day's context columns whole.
     """
+    frames, exact_shap = flagged_attributions(attributions, scored["flagged"].to_numpy(bool))
+    return _describe(
+        day, events, features, scored, frames, exact_shap, model_version=model_version, run_id=run_id,
+        sensitive_resources=sensitive_resources, flagged_features=flagged_features,
+    )
+
+
+def _describe(
+    day: date,
+    events: pd.DataFrame,
+    features: pd.DataFrame,
+    scored: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    exact_shap: np.ndarray,
+    *,
+    model_version: str,
+    run_id: str | None,
+    sensitive_resources: tuple[str, ...],
+    flagged_features: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """:func:`describe_flagged` with the flagged rows' attributions per member at hand."""
     from ztad.findings.build import build_findings, enrich_findings
     from ztad.findings.sentences import explain
 
@@ -156,7 +194,6 @@ def describe_flagged(
         model_version=model_version,
         run_id=run_id,
     )
-    frames, exact_shap = flagged_attributions(attributions, flagged)
     return enrich_findings(
         findings,
         events=flagged_events,
@@ -222,23 +259,19 @@ def score_events(
     features = compute_features(events, baseline, detection, detection.feature_settings).reset_index(
         drop=True
     )
-    columns, rule_hits = _score_columns(features, model, detection.rule_thresholds)
+    columns, hits = _score_columns(features, model, detection.rule_thresholds)
+    rule_hits = pd.DataFrame(hits, index=pd.RangeIndex(len(events)))
     suppressed = np.asarray(suppressed_mask(events, features, rule_hits, columns["flagged"], allowlist), dtype=bool)
     columns["suppressed"] = suppressed
     columns["flagged"] = columns["flagged"] & ~suppressed
-    columns.update({f"rule_{code}": hits.to_numpy() for code, hits in rule_hits.items()})
+    columns.update({f"rule_{code}": values for code, values in hits.items()})
     scored = pd.DataFrame(columns, index=pd.RangeIndex(len(events)))  # the frame built once
     findings = pd.DataFrame()  # nothing flagged, nothing to describe
     if columns["flagged"].any():
-        findings = describe_flagged(
-            day,
-            events,
-            features,
-            scored,
-            attribution_table(model, features, scored, exact_rows),
-            model_version=model.version,
-            run_id=None,
-            sensitive_resources=detection.sensitive_resources,
+        frames, exact_shap = _member_attributions(model, features, scored, exact_rows)
+        findings = _describe(
+            day, events, features, scored, frames, exact_shap, model_version=model.version, run_id=None,
+            sensitive_resources=detection.sensitive_resources, flagged_features=None,
         )
     known = features["ctx_user_known"].to_numpy("float64") > 0  # found in the baseline once, by the features
     return Scored(events, features, scored, findings, ~known)
