@@ -71,7 +71,10 @@ def asn_text(events: pd.DataFrame) -> pd.Series:
     """
     if "asn" not in events.columns:
         return pd.Series(pd.NA, index=events.index, dtype="string")
-    return pd.to_numeric(events["asn"], errors="coerce").astype("Int64").astype("string")
+    numbers = events["asn"]
+    if numbers.dtype != "Int64":  # canonical events hold Int64 already
+        numbers = pd.to_numeric(numbers, errors="coerce").astype("Int64")
+    return numbers.astype("string")
 
 
 def log_bytes(events: pd.DataFrame) -> np.ndarray:

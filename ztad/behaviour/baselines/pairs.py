@@ -54,10 +54,18 @@ class PairStats:
         The rows are read first and converted to float64 after: an integer column (``days``)
         of a large window is not converted whole for a batch that reads a few of its rows.
         """
-        values = self.values[column].to_numpy()
+        values = self._column(column)
         if len(values) == 0:
             return np.full(len(rows), default, dtype="float64")
         return np.where(rows >= 0, values[np.maximum(rows, 0)].astype("float64"), default)
+
+    def _column(self, column: str) -> np.ndarray:
+        """A column of ``values`` as its array, read out of the frame once: the state is
+        never changed once built, and the scoring service reads it for every request."""
+        read = self.__dict__.setdefault("_read", {})
+        if column not in read:
+            read[column] = self.values[column].to_numpy()
+        return read[column]
 
     def owners(self) -> np.ndarray:
         """Owner code of each row."""

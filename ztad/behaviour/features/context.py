@@ -84,7 +84,10 @@ class EventContext:
         keys in turn before asking for a password, so a refused key is no password guess."""
         if "auth_method" not in self.events.columns:
             return self.failed
-        method = self.text("auth_method").str.lower()
+        method = self.text("auth_method")
+        if not method.notna().any():  # no method named: every failure is a guess
+            return self.failed
+        method = method.str.lower()
         return self.failed & ~method.isin(KEY_METHODS).fillna(False).to_numpy(dtype=bool)
 
     def text(self, column: str) -> pd.Series:
