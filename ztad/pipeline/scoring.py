@@ -207,6 +207,14 @@ def _describe(
     )
 
 
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0..n-1: as it is when it is already."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
+        return frame
+    return frame.reset_index(drop=True)
+
+
 @dataclass
 class Scored:
     """What :func:`score_events` found, row-aligned with the events it was given.
@@ -254,14 +262,14 @@ def score_events(
     from ztad.behaviour.features import compute_features
     from ztad.feedback import suppressed_mask
 
-    events = events.reset_index(drop=True)
+    events = _positional(events)
     detection = config.detection
-    features = compute_features(events, baseline, detection, detection.feature_settings).reset_index(
-        drop=True
-    )
+    features = _positional(compute_features(events, baseline, detection, detection.feature_settings))
     columns, hits = _score_columns(features, model, detection.rule_thresholds)
-    rule_hits = pd.DataFrame(hits, index=pd.RangeIndex(len(events)))
-    suppressed = np.asarray(suppressed_mask(events, features, rule_hits, columns["flagged"], allowlist), dtype=bool)
+    suppressed = np.zeros(len(events), dtype=bool)
+    if columns["flagged"].any():  # nothing flagged, nothing to suppress
+        rule_hits = pd.DataFrame(hits, index=pd.RangeIndex(len(events)))
+        suppressed = np.asarray(suppressed_mask(events, features, rule_hits, columns["flagged"], allowlist), bool)
     columns["suppressed"] = suppressed
     columns["flagged"] = columns["flagged"] & ~suppressed
     columns.update({f"rule_{code}": values for code, values in hits.items()})
