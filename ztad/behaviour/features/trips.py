@@ -57,19 +57,25 @@ class Moves:
     day_worst_kmh: np.ndarray
 
 
-def _last_locations(state) -> tuple[pd.Series, pd.Index]:
-    """Each user's last place as text, and the distinct places among them."""
+def _last_locations(state) -> tuple[pd.Index, np.ndarray]:
+    """The distinct places users were last seen in, and each user's among them (-1: none)."""
     last = state.users["last_location"].astype("string")
-    return last, pd.Index(last.dropna().unique(), dtype="string")
+    names = pd.Index(last.dropna().unique(), dtype="string")
+    return names, codes_in(names, last)
 
 
 def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """Codes of the events' places and of the users' last places, over one vocabulary."""
+    """Codes of the events' places and of the users' last places, over one vocabulary.
+
+    Users' last places are coded once per state; a batch only translates the distinct places
+    into its vocabulary, however many users the baseline holds.
+    """
     event_codes, names = pd.factorize(ctx.text("location"), use_na_sentinel=True)
-    last, last_names = ctx.state.derived(("last_locations",), lambda: _last_locations(ctx.state))
+    last_names, last_codes = ctx.state.derived(("last_locations",), lambda: _last_locations(ctx.state))
     names = pd.Index(np.asarray(names, dtype=object), dtype="string")
     places = names.append(last_names.difference(names))
-    return event_codes.astype("int64"), codes_in(places, last), places
+    translate = np.append(codes_in(places, last_names.to_series()), -1)
+    return event_codes.astype("int64"), translate[last_codes], places
 
 
 def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray, places):
