@@ -1,0 +1,35 @@
+"""The flagged rows' evidence reads each column once and hands every reader its own copy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ztad.findings.evidence import FlaggedRows
+
+
+def _rows() -> FlaggedRows:
+    events = pd.DataFrame({"ip_address": pd.array(["203.0.113.9", None], dtype="string"), "location": ["Lagos", "Madrid"]})
+    features = pd.DataFrame({"ctx_travel_km": [812.5, np.nan], "ctx_home_location": pd.Categorical(["Madrid", None])})
+    hits = pd.DataFrame({"impossible_travel": [True, False]})
+    return FlaggedRows(events, features, hits, missing_number=0.0, missing_text="unknown")
+
+
+def test_columns_read_as_numbers_text_and_rule_hits():
+    rows = _rows()
+    assert rows.text("ip_address").tolist() == ["203.0.113.9", "unknown"]
+    assert rows.text("ctx_home_location").tolist() == ["Madrid", "unknown"]
+    assert rows.text("location").tolist() == ["Lagos", "Madrid"]
+    assert np.array_equal(rows.num("ctx_travel_km"), [812.5, np.nan], equal_nan=True)
+    assert rows.num("absent").tolist() == [0.0, 0.0] and rows.text("absent").tolist() == ["unknown", "unknown"]
+    assert rows.rule("impossible_travel").tolist() == [True, False] and rows.rule("absent").tolist() == [False, False]
+
+
+def test_a_reader_changing_its_values_does_not_change_the_next_reader_s():
+    rows = _rows()
+    rows.num("ctx_travel_km")[0] = -1.0
+    rows.text("ip_address")[0] = "changed"
+    rows.rule("impossible_travel")[0] = False
+    assert rows.num("ctx_travel_km")[0] == 812.5
+    assert rows.text("ip_address")[0] == "203.0.113.9"
+    assert rows.rule("impossible_travel")[0]
