@@ -20,6 +20,7 @@ import pandas as pd
 
 from ztad.behaviour.baselines import REQUIRED_COLUMNS, BaselineState
 from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
+from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import FeatureInputError, build_context
 from ztad.behaviour.features.cross_user import cross_user_signals
 from ztad.behaviour.features.shared_counts import CROSS_USER_COLUMNS
@@ -66,7 +67,7 @@ def _maturity_context(ctx) -> dict[str, object]:
         "ctx_active_days": ctx.active_days,
         "ctx_history_events": ctx.history_events,
         "ctx_maturity": ctx.maturity,
-        "ctx_peer_group": pd.Categorical(labels[np.where(ctx.peer >= 0, ctx.peer, len(labels) - 1)]),
+        "ctx_peer_group": categorical(labels[np.where(ctx.peer >= 0, ctx.peer, len(labels) - 1)]),
     }
 
 

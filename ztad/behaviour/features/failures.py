@@ -18,6 +18,7 @@ import pandas as pd
 
 from ztad.behaviour.attempt_source import is_workstation, sources_of
 from ztad.behaviour.clock import MICROS_PER_MINUTE
+from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
 
@@ -269,7 +270,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_user_failures_10m": per_10m.astype("float64"),
         "ctx_user_failures_60m": per_60m.astype("float64"),
         "ctx_burst_minutes": burst_minutes,
-        "ctx_burst_ip": pd.Categorical(_take(sources, last_failure)),
+        "ctx_burst_ip": categorical(_take(sources, last_failure)),
         "ctx_ip_failures_60m": ip_attempts.astype("float64"),
         "ctx_ip_failed_users_60m": ip_users.astype("float64"),
     }

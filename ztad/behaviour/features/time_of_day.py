@@ -14,9 +14,9 @@ handles night shifts that wrap midnight.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ztad.behaviour.clock import EPOCH_WEEKDAY, HOURS_PER_WEEK, MICROS_PER_DAY, MICROS_PER_HOUR, hour_of_week
+from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.holidays import holiday_names
 from ztad.ingest.gazetteer import utc_offsets
@@ -235,10 +235,10 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     }
     context = {
         "ctx_weekend": weekend.astype("float64"),
-        "ctx_holiday": pd.Categorical(holiday),
+        "ctx_holiday": categorical(holiday),
         "ctx_hour_probability": probability,
         "ctx_local_hour": local_hour,
-        "ctx_timezone": pd.Categorical(zones.fillna("UTC")),
+        "ctx_timezone": categorical(zones.fillna("UTC")),
         "ctx_usual_start": start.astype("float64"),
         "ctx_usual_end": np.where(length >= 24, np.nan, (start + length) % 24).astype("float64"),
         "ctx_own_events_near_hour": own_events_near_hour(ctx, local_hour),

@@ -115,8 +115,8 @@ def _spread(n: int, order: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
     return out
 
 
-def _place(n: int, order: np.ndarray, codes: np.ndarray, places: pd.Index) -> pd.Categorical:
-    return pd.Categorical.from_codes(_spread(n, order, codes.astype("int64"), -1), categories=places)
+def _place(n: int, order: np.ndarray, codes: np.ndarray, places: pd.CategoricalDtype) -> pd.Categorical:
+    return pd.Categorical.from_codes(_spread(n, order, codes.astype("int64"), -1), dtype=places)
 
 
 def _user_max(day_user: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -170,19 +170,20 @@ def compute_moves(ctx: EventContext) -> Moves:
     blamed = np.maximum(enter, leave)
     on_trip = _trips(ctx, order, moved, kmh, next_pos) if s.plausible_travel else np.zeros(len(order), bool)
     worst = _user_max(ctx.day_user, _spread(n, order, blamed, 0.0))
+    place_dtype = pd.CategoricalDtype(places[2])  # its categories checked once for the three columns
     moves = Moves(
-        prev_location=_place(n, order, p_loc, places[2]),
+        prev_location=_place(n, order, p_loc, place_dtype),
         prev_minutes=_spread(n, order, minutes, np.nan),
         prev_km=_spread(n, order, km, np.nan),
         prev_kmh=_spread(n, order, np.where(moved, kmh, 0.0), np.nan),
-        next_location=_place(n, order, n_loc, places[2]),
+        next_location=_place(n, order, n_loc, place_dtype),
         next_minutes=_spread(n, order, n_min, np.nan),
         next_km=_spread(n, order, n_km, np.nan),
         next_kmh=_spread(n, order, np.where(n_moved, n_kmh, 0.0), np.nan),
         blamed_kmh=_spread(n, order, blamed, 0.0),
         blamed_km=_spread(n, order, np.where(blamed > 0, np.where(later, n_km, km), 0.0), 0.0),
         blamed_minutes=_spread(n, order, np.where(later, n_min, np.where(blamed > 0, minutes, np.nan)), np.nan),
-        blamed_location=_place(n, order, np.where(blamed > 0, np.where(later, n_loc, p_loc), -1), places[2]),
+        blamed_location=_place(n, order, np.where(blamed > 0, np.where(later, n_loc, p_loc), -1), place_dtype),
         direction=_spread(n, order, np.where(blamed > 0, np.where(later, 1.0, -1.0), 0.0), 0.0),
         on_trip=_spread(n, order, on_trip, False),
         day_worst_kmh=worst,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import log_bytes
+from ztad.behaviour.features.categories import from_codes
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
 
@@ -222,11 +223,10 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "bytes_z_peers": np.where(peer_judged, (np.nan_to_num(x) - peer_mean) / peer_spread, 0.0),
         "logins_today_ratio": np.log2((so_far + 1.0) / (usual_daily + 1.0)),
     }
-    names = np.array(list(order) + [None], dtype=object)
     context = {
         "ctx_usual_bytes": np.where(judged, np.expm1(mean), np.nan),
         "ctx_bytes_observations": observations,
-        "ctx_bytes_baseline": pd.Categorical(names[np.where(judged, chosen, -1)], categories=list(order)),
+        "ctx_bytes_baseline": from_codes(np.where(judged, chosen, -1), pd.Index(list(order))),
         "ctx_events_so_far": so_far,
         "ctx_usual_daily_events": usual_daily,
         "ctx_peer_surge_users": peer_surge_users(ctx, features["bytes_log_ratio"]),
