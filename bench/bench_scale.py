@@ -38,10 +38,18 @@ NIGHTS = ("first", "usual", "retrain")
 
 
 def generate(logs: Path, size: float, history_days: int) -> None:
-    """Write the organisation's logs once: ``history_days`` clean days, then the scored day."""
-    if (logs / "generated.json").exists():
-        return
+    """Write the organisation's logs once: ``history_days`` clean days, then the scored day.
+
+    Logs already generated are reused only if they were generated with the same number of
+    users and history days: otherwise the scored day would not be the one they end on."""
     users = max(100, round(size * 1e6 / WEEKDAY_EVENTS_PER_USER))
+    recorded = logs / "generated.json"
+    if recorded.exists():
+        kept = json.loads(recorded.read_text())
+        if kept != {"users": users, "history_days": history_days}:
+            raise SystemExit(f"{logs} holds {kept['users']} users and {kept['history_days']} history "
+                             f"days, not {users} and {history_days}: use another --workdir")
+        return
     shutil.rmtree(logs, ignore_errors=True)
     subprocess.run(
         [str(ZTAD), "generate", "--out", str(logs), "--start", START.isoformat(),
