@@ -9,7 +9,7 @@ user runs, each as its own ``ztad run`` process with the default settings:
 * ``retrain``: the same day with ``--retrain``.
 
 Each row gives the wall time of every step (from the run's ``timings.json``), the process's
-wall time and peak RSS (``wait4``), and the multiple of the floor: the same day's partition
+wall time, CPU time and peak RSS (``wait4``), and the multiple of the floor: the same day's partition
 read by pyarrow into Arrow, and nothing else. Prints figures; asserts nothing.
 
     .venv/bin/python bench/bench_scale.py --sizes 0.1,1 --workdir /tmp/ztad-scale
@@ -101,7 +101,8 @@ def warm_up(environment: dict[str, str]) -> None:
 
 
 def run_night(logs: Path, home: Path, day: date, night: str, extra: list[str], environment: dict) -> dict:
-    """One ``ztad run`` in its own process: wall time, peak RSS and the step timings."""
+    """One ``ztad run`` in its own process: wall time, CPU time (user + system: on a shared
+    machine the steadier measure of the two), peak RSS and the step timings."""
     if night == "first":
         shutil.rmtree(home, ignore_errors=True)
     command = [str(ZTAD), "run", "--logs", str(logs), "--home", str(home), "--day", day.isoformat(), *extra]
@@ -117,7 +118,8 @@ def run_night(logs: Path, home: Path, day: date, night: str, extra: list[str], e
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{err[-3000:]}")
     timings = json.loads((home / "work" / f"day={day.isoformat()}" / "timings.json").read_text())
-    return {"wall": wall, "rss_gib": usage.ru_maxrss / 1024**2, "timings": timings, "output": out.strip()}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_gib": usage.ru_maxrss / 1024**2,
+            "timings": timings, "output": out.strip()}
 
 
 def main() -> None:
@@ -134,7 +136,7 @@ def main() -> None:
     day = START + timedelta(days=args.history_days)
     environment = user_environment(args.workdir)
     warm_up(environment)
-    header = ["size", "night", "events", *STEPS, "wall s", "x floor", "peak RSS GiB"]
+    header = ["size", "night", "events", *STEPS, "wall s", "cpu s", "x floor", "peak RSS GiB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header), flush=True)
     for size in (float(s) for s in args.sizes.split(",")):
@@ -145,7 +147,7 @@ def main() -> None:
         for night in args.nights.split(","):
             result = run_night(logs, folder / "home", day, night, args.ztad_args, environment)
             steps = [f"{result['timings'].get(step, float('nan')):.1f}" for step in STEPS]
-            row = [f"{size:g}M", night, f"{events:,}", *steps, f"{result['wall']:.1f}",
+            row = [f"{size:g}M", night, f"{events:,}", *steps, f"{result['wall']:.1f}", f"{result['cpu']:.1f}",
                    f"{result['wall'] / seconds:.0f}", f"{result['rss_gib']:.2f}"]
             print("| " + " | ".join(row) + " |", flush=True)
             if args.json:
