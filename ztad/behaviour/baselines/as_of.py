@@ -60,7 +60,10 @@ def baseline_as_of(
 
     Saved daily aggregates are reused, their tables read one kind at a time as they are
     combined; a day without one is aggregated from
-    ``load_events(d)`` (all its events: it was never scored) and saved. A day with no data
+    ``load_events(d)`` (all its events: it was never scored), saved, and then read back like
+    the others, so that a window built from raw history (a first night) never holds every
+    day's tables at once (about 70 MiB for each million events of the window).
+    A day with no data
     (``load_events`` returns nothing or raises ``FileNotFoundError``) is skipped and not saved,
     so late-arriving data is picked up later. Nothing from ``day`` or later is read.
     """
@@ -68,8 +71,8 @@ def baseline_as_of(
     aggregates = []
     for d in window_days_before(day, window_days):
         agg = saved_daily_aggregate(state_dir, d)
-        if agg is None:
-            agg = _build_missing(state_dir, d, load_events)
+        if agg is None and _build_missing(state_dir, d, load_events) is not None:
+            agg = saved_daily_aggregate(state_dir, d)
         if agg is not None:
             aggregates.append((d, agg))
     state = combine_aggregates(aggregates, day, window_days)

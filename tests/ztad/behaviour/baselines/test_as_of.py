@@ -54,6 +54,16 @@ def test_nightly_increments_equal_a_direct_build(tmp_path):
     assert incremental.users["events"].iloc[0] == 2 * 7  # two logins on each of 7 days
 
 
+def test_a_window_built_from_raw_days_equals_the_same_window_read_back(tmp_path):
+    days = {DAY - timedelta(days=k): day_events(DAY - timedelta(days=k), hours=(7 + k, 15)) for k in range(1, 5)}
+    built = baseline_as_of(tmp_path, DAY, 30, loader(days))
+    asked: list[date] = []
+    read_back = baseline_as_of(tmp_path, DAY, 30, loader(days, asked))
+    assert asked and not set(asked) & set(days)  # the days with events were saved by the first build
+    _same_state(built, read_back)
+    assert built.days_with_data == 4
+
+
 def test_days_older_than_the_window_expire(tmp_path):
     old, recent = DAY - timedelta(days=40), DAY - timedelta(days=2)
     days = {old: day_events(old, "olga"), recent: day_events(recent, "rita")}
