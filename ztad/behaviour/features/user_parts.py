@@ -5,14 +5,24 @@ except the counts across users (:mod:`ztad.behaviour.features.cross_user`), whic
 once over the whole day and handed to each part. The families' working arrays (codes, lookups,
 coordinates, trips, per-family features) then exist for one part of the day at a time, not for
 all of it: a million-event day's features would otherwise hold them all at once beside the
-baseline and the events. Each part's columns are copied into the day's columns at its rows, so
-the frame has the day's event order and exactly the values the whole day would give.
+baseline and the events.
+
+The day's events are cut into their parts once the cross-user pass is done, column by column,
+and each part's events are released as soon as its features are computed. The features are
+filled part after part into contiguous rows, so the pages of the day's columns are touched as
+the parts' events are released rather than all at once: the step holds about the larger of
+the day's events and its features, not their sum. The columns are put back in the day's event
+order at the end, one column at a time, so the frame has exactly the values and order the
+whole day would give.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ztad.behaviour.baselines import BaselineState
 from ztad.behaviour.features.cross_user import cross_user_signals
@@ -36,7 +46,8 @@ def user_parts(user_ids: pd.Series, part_events: int) -> np.ndarray:
 
 
 class _DayColumns:
-    """The day's feature columns, filled part by part at the parts' rows.
+    """The day's feature columns, filled part by part at the parts' rows (a slice of rows
+    when the parts are in order).
 
     The model inputs are one float64 block (as :func:`compute_features` returns them, a
     column per row of the block). A categorical context column is gathered as codes into
@@ -58,7 +69,7 @@ class _DayColumns:
             else:
                 self.others[name] = np.empty(rows, dtype=first[name].dtype)
 
-    def fill(self, rows: np.ndarray, part: pd.DataFrame) -> None:
+    def fill(self, rows: np.ndarray | slice, part: pd.DataFrame) -> None:
         for position, name in enumerate(self.model):
             self.block[position, rows] = part[name].to_numpy()
         for name, values in self.others.items():
@@ -73,6 +84,12 @@ class _DayColumns:
         self.categories[name] = known = known.append(own.difference(known, sort=False))
         day_code = np.append(known.get_indexer(own), -1)  # a missing value (code -1) stays one
         return day_code[column.cat.codes.to_numpy()]
+
+    def put_in_order(self, positions: np.ndarray) -> None:
+        """Move every row to its place in the day: row ``i`` goes to ``positions[i]``. One
+        column at a time, so that only one column's copy exists at once."""
+        for values in (*self.block, *self.others.values()):
+            values[positions] = values.copy()
 
     def frame(self, index: pd.Index) -> pd.DataFrame:
         out = pd.DataFrame(self.block.T, columns=self.model, copy=False)
@@ -96,22 +113,48 @@ def compute_features_in_parts(
     """:func:`ztad.behaviour.features.compute_features` of ``events``, computed for
     ``part_events`` (default :data:`PART_EVENTS`) events' worth of users at a time: the same
     frame, in the same order, with a fraction of the working memory. A day of up to
-    :data:`ONE_GO_PARTS` parts is computed in one go."""
+    :data:`ONE_GO_PARTS` parts is computed in one go.
+
+    A day computed in parts takes ``events`` over: its columns are moved into the parts and
+    ``events`` is left without columns, so that each part's events are released once its
+    features are computed. Pass a copy to keep them.
+    """
     from ztad.behaviour.features import compute_features
 
     part_events = part_events or PART_EVENTS
     settings = settings or FeatureSettings()
     if len(events) <= ONE_GO_PARTS * part_events:
         return compute_features(events, baseline, config, settings)
+    index = events.index
     signals = cross_user_signals(events, baseline, config, settings)
     parts = user_parts(events["user_id"], part_events)
+    order = np.argsort(parts, kind="stable")  # the day's rows part by part, in the day's order within each
+    bounds = np.searchsorted(parts[order], np.arange(int(parts.max()) + 2))
+    pieces = _cut(events, order, bounds)
+    signal_pieces = _cut(signals, order, bounds)
+    del signals
     columns: _DayColumns | None = None
-    for part in range(int(parts.max()) + 1):
-        rows = np.flatnonzero(parts == part)
-        features = compute_features(
-            events.iloc[rows], baseline, config, settings, cross_user=signals.iloc[rows]
-        )
-        columns = columns or _DayColumns(features, len(events))
-        columns.fill(rows, features)
+    for part, (begin, end) in enumerate(pairwise(bounds)):
+        features = compute_features(pieces[part], baseline, config, settings, cross_user=signal_pieces[part])
+        pieces[part] = signal_pieces[part] = None
+        columns = columns or _DayColumns(features, len(order))
+        columns.fill(slice(begin, end), features)
         del features
-    return columns.frame(events.index)
+        # The part's events were Arrow's (strings): handed back, they can hold the next
+        # part's features instead of staying in Arrow's pool beside them.
+        pa.default_memory_pool().release_unused()
+    columns.put_in_order(order)
+    return columns.frame(index)
+
+
+def _cut(day: pd.DataFrame, order: np.ndarray, bounds: np.ndarray) -> list[pd.DataFrame]:
+    """The rows ``order[bounds[k]:bounds[k + 1]]`` of ``day`` as part ``k``'s own frame,
+    numbered from 0. Cut column by column, each column dropped from ``day`` once cut, so that
+    the day is held about once while it is cut; ``day`` is left without columns."""
+    pieces: list[dict[str, pd.Series]] = [{} for _ in bounds[:-1]]
+    for name in list(day.columns):
+        column = day.pop(name)
+        for piece, begin, end in zip(pieces, bounds[:-1], bounds[1:]):
+            piece[name] = column.iloc[order[begin:end]].reset_index(drop=True)
+        del column
+    return [pd.DataFrame(piece, copy=False) for piece in pieces]

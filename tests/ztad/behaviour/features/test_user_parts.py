@@ -49,8 +49,10 @@ def test_every_event_of_a_user_is_in_one_part_and_parts_hold_about_the_size_aske
 def test_the_features_in_parts_are_the_whole_days(day, part_events):
     events = day["events"]
     assert len(np.unique(user_parts(events["user_id"], part_events))) > 1
-    parts = compute_features_in_parts(events, day["baseline"], CONFIG, part_events=part_events)
+    given = events.copy()
+    parts = compute_features_in_parts(given, day["baseline"], CONFIG, part_events=part_events)
     assert_same_features(parts, day["whole"])
+    assert given.columns.empty  # taken over, each part's events released once computed
 
 
 def test_a_day_within_one_part_is_computed_in_one_go(day):
