@@ -20,7 +20,7 @@ from ztad.pipeline.steps.pull import pull
 from ztad.pipeline.steps.score import score
 from ztad.pipeline.steps.update_baselines import cross_user, update_baselines
 from ztad.pipeline.steps.write_findings import write_findings
-from ztad.pipeline.workfiles import day_dir, write_json
+from ztad.pipeline.workfiles import day_dir, release_unused_memory, write_json
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def guarded_run(
     def timed(name: str, step: Callable[[], dict]) -> dict:
         begin = time.perf_counter()
         out = step()
+        release_unused_memory()
         timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - begin, 3)
         write_json(folder / "timings.json", timings)
         return out
