@@ -37,22 +37,34 @@ def training_features_path(config: JobConfig, day: date) -> Path:
 
 def write_training_file(features: pd.DataFrame, rows: np.ndarray, extra: dict, path: Path) -> None:
     """Write a training file: the model features of the chosen ``rows`` (a boolean mask) and
-    the ``extra`` columns (row-aligned with ``features``). The rows are picked column by
-    column into an Arrow table, so a large day's feature table is never copied whole."""
+    the ``extra`` columns (row-aligned with ``features``). The rows are picked and written
+    :data:`READ_BATCH_ROWS` of the day at a time, so a large day's chosen rows are never copied
+    whole beside its feature table (a million-event day's largest copy while it is learnt)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from ztad.behaviour.features import FEATURE_NAMES
 
     rows = np.asarray(rows, dtype=bool)
-    every_row = bool(rows.all())  # a clean day keeps every row: no copy of its features
-    chosen = None if every_row else pa.array(rows)
-    columns = {name: features[name].to_numpy() if every_row else features[name].to_numpy()[rows]
-               for name in FEATURE_NAMES}
-    columns.update({name: pa.array(values) if every_row else pa.array(values).filter(chosen)
-                    for name, values in extra.items()})
-    table = pa.table(columns)
-    write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+    model = {name: features[name].to_numpy() for name in FEATURE_NAMES}
+    others = {name: pa.array(values) for name, values in extra.items()}
+
+    def batch(begin: int) -> pa.Table:
+        part = slice(begin, begin + READ_BATCH_ROWS)
+        chosen = rows[part]
+        columns = {name: values[part][chosen] for name, values in model.items()}
+        columns.update({name: values.slice(begin, READ_BATCH_ROWS).filter(pa.array(chosen))
+                        for name, values in others.items()})
+        return pa.table(columns)
+
+    def write(tmp: Path) -> None:
+        first = batch(0)
+        with pq.ParquetWriter(tmp, first.schema) as writer:
+            writer.write_table(first)
+            for begin in range(READ_BATCH_ROWS, len(rows), READ_BATCH_ROWS):
+                writer.write_table(batch(begin))
+
+    write_atomically(path, write)
 
 
 def training_file_of(config: JobConfig, past_day: date) -> Path | None:
