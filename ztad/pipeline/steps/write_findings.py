@@ -34,10 +34,11 @@ class _Day:
     comparison with the day's typical values read; ``None`` once the training rows are
     written); ``flagged_features`` every column,
     ``ctx_*`` facts included, of the flagged events only: the context columns are most of
-    the features file, and only findings quote them.
+    the features file, and only findings quote them. ``events`` is ``None`` once the
+    columns the baseline learns are taken from it.
     """
 
-    events: pd.DataFrame
+    events: pd.DataFrame | None
     features: pd.DataFrame | None
     flagged_features: pd.DataFrame
     scored: pd.DataFrame
@@ -109,6 +110,9 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     alerted, other = hour_only_alerts(events["user_id"], events["event_id"], flagged,
                                       rows_raised_for_hour_alone(scored), verdicts)
     learnt = events[baseline_columns(events)]
+    # The day's other fields (event ids, labels, source rows) are not learnt: released before
+    # the aggregate, the write step's peak.
+    work.events = events = None
     save_daily_aggregate(daily_aggregate(learnt[keep], learnt[alerted], learnt[other]), config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
 
