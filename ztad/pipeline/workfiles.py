@@ -68,17 +68,16 @@ def started_at(folder: Path) -> datetime:
 
 def release_unused_memory() -> None:
     """Hand the memory a finished step freed back to the system: Arrow's pool keeps freed
-    blocks for Arrow alone and glibc keeps freed heap pages for the process, so that a step
-    run after another in the same process would otherwise start on top of what the other held."""
+    blocks for Arrow alone and glibc keeps freed heap pages for the process, so a step run
+    after another in the same process would otherwise start on top of what the other held."""
     import ctypes
-    import ctypes.util
 
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    libc = ctypes.util.find_library("c")
-    if libc and hasattr(ctypes.CDLL(libc), "malloc_trim"):
-        ctypes.CDLL(libc).malloc_trim(0)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; other C libraries lack it
+    if trim is not None:
+        trim(0)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
