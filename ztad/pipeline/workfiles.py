@@ -90,3 +90,13 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     if not path.exists():
         raise _missing(path)
     return pd.read_parquet(path, columns=columns)
+
+
+def read_parquet_by_column(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """:func:`read_parquet`, each column handed from Arrow to pandas and freed in turn, the
+    frame left unconsolidated: a large file's whole table is never held twice (Arrow's and
+    the frame's). For frames read column by column; one turned whole into a matrix would
+    copy it."""
+    if not path.exists():
+        raise _missing(path)
+    return pd.read_parquet(path, columns=columns, to_pandas_kwargs={"self_destruct": True, "split_blocks": True})

@@ -22,6 +22,7 @@ from ztad.pipeline.workfiles import (
     optional_json,
     read_json,
     read_parquet,
+    read_parquet_by_column,
     started_at,
 )
 
@@ -34,8 +35,10 @@ class _Day:
     comparison with the day's typical values read; ``None`` once the training rows are
     written); ``flagged_features`` every column,
     ``ctx_*`` facts included, of the flagged events only: the context columns are most of
-    the features file, and only findings quote them. ``events`` is ``None`` once the
-    columns the baseline learns are taken from it.
+    the features file, and only findings quote them. ``events`` holds the event fields that
+    findings or learning read (:func:`event_columns`), and is ``None`` once the columns the
+    baseline learns are taken from it. Each file is read column by column, so that none is
+    held twice (Arrow's table and the frame) while it is read.
     """
 
     events: pd.DataFrame | None
@@ -50,15 +53,17 @@ class _Day:
         from ztad.behaviour.features import FEATURE_NAMES
         from ztad.pipeline.training_data import read_rows
 
-        scored = read_parquet(folder / "scored.parquet")
+        scored = read_parquet_by_column(folder / "scored.parquet")
         path = folder / "features.parquet"
-        features = read_parquet(path, list(FEATURE_NAMES))
+        features = read_parquet_by_column(path, list(FEATURE_NAMES))
         flagged = np.flatnonzero(scored["flagged"].to_numpy(bool))
         schema = pq.ParquetFile(path).schema_arrow
         flagged_features = (
             read_rows(path, schema.names, flagged) if len(flagged) else schema.empty_table().to_pandas()
         )
-        return cls(read_parquet(folder / "events.parquet"), features, flagged_features, scored)
+        events_path = folder / "events.parquet"
+        events = read_parquet_by_column(events_path, event_columns(pq.ParquetFile(events_path).schema_arrow.names))
+        return cls(events, features, flagged_features, scored)
 
 
 def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, work: _Day) -> pd.DataFrame:
@@ -134,6 +139,21 @@ def baseline_columns(events: pd.DataFrame) -> list[str]:
     from ztad.behaviour.baselines import REQUIRED_COLUMNS
 
     return [c for c in (*REQUIRED_COLUMNS, "asn") if c in events.columns]
+
+
+#: Event fields the day's findings quote (:func:`ztad.findings.build.build_findings`) or its
+#: learning matches verdicts by, beyond those the baseline learns (:func:`baseline_columns`).
+FINDING_EVENT_COLUMNS: tuple[str, ...] = ("event_id", "event_label")
+
+
+def event_columns(available: list[str]) -> list[str]:
+    """Which of the events file's ``available`` columns the write step reads, in file order:
+    those findings quote and those the baseline learns. The rest (source rows, scenario and
+    attack labels, organisations, sign-in methods) nothing here reads."""
+    from ztad.behaviour.baselines import REQUIRED_COLUMNS
+
+    wanted = {*FINDING_EVENT_COLUMNS, *REQUIRED_COLUMNS, "asn"}
+    return [c for c in available if c in wanted]
 
 
 def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
