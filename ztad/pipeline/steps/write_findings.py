@@ -23,6 +23,7 @@ from ztad.pipeline.workfiles import (
     read_json,
     read_parquet,
     read_parquet_by_column,
+    release_unused_memory,
     started_at,
 )
 
@@ -56,6 +57,7 @@ class _Day:
         scored = read_parquet_by_column(folder / "scored.parquet")
         path = folder / "features.parquet"
         features = read_parquet_by_column(path, list(FEATURE_NAMES))
+        release_unused_memory()
         flagged = np.flatnonzero(scored["flagged"].to_numpy(bool))
         schema = pq.ParquetFile(path).schema_arrow
         flagged_features = (
@@ -63,6 +65,8 @@ class _Day:
         )
         events_path = folder / "events.parquet"
         events = read_parquet_by_column(events_path, event_columns(pq.ParquetFile(events_path).schema_arrow.names))
+        # Each file's pages, decoded and freed, are handed back rather than kept beside the day.
+        release_unused_memory()
         return cls(events, features, flagged_features, scored)
 
 
@@ -115,10 +119,14 @@ def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
     alerted, other = hour_only_alerts(events["user_id"], events["event_id"], flagged,
                                       rows_raised_for_hour_alone(scored), verdicts)
     learnt = events[baseline_columns(events)]
-    # The day's other fields (event ids, labels, source rows) are not learnt: released before
-    # the aggregate, the write step's peak.
+    # The day's other fields (event ids, labels) are not learnt, and the whole day's learnt
+    # fields not once the rows of each kind are picked: released before the aggregate, the
+    # write step's peak.
     work.events = events = None
-    save_daily_aggregate(daily_aggregate(learnt[keep], learnt[alerted], learnt[other]), config.state_dir, day)
+    kept, hour_only, other_alerts = learnt[keep], learnt[alerted], learnt[other]
+    del learnt
+    release_unused_memory()
+    save_daily_aggregate(daily_aggregate(kept, hour_only, other_alerts), config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
 
 
