@@ -249,7 +249,9 @@ def _words(code: str) -> str:
 
 
 def _listing(counts: dict[str, int], limit: int = 4) -> str:
-    ranked = sorted(counts.items(), key=lambda item: (-pattern_points(item[0]), -item[1]))
+    """The weightiest reason codes with their counts; ties go by name, so that the same findings
+    give the same summary whatever order their rows came in."""
+    ranked = sorted(counts.items(), key=lambda item: (-pattern_points(item[0]), -item[1], item[0]))
     return ", ".join(f"{_words(code)} ({n})" for code, n in ranked[:limit] if code != "cold_start")
 
 

@@ -163,3 +163,18 @@ def test_a_users_places_are_listed_most_frequent_first_then_in_the_order_first_s
     assert "from Kyiv, Ukraine, Oslo, Norway, Lima, Peru; worst finding 50" in dana["summary"]
     erin = by_id.loc[f"{DAY}:user:erin"]
     assert "from" not in erin["summary"] and erin["summary"].startswith("erin: 1 finding(s) 02:03-02:03 UTC")
+
+
+def test_a_summary_does_not_depend_on_the_order_of_its_findings():
+    rows = [
+        _finding("dana", "192.0.2.20", 0, ["off_hours"]),
+        _finding("dana", "192.0.2.20", 5, ["new_ip"]),
+    ]
+    summaries = []
+    for ordered in (rows, rows[::-1]):
+        findings = pd.DataFrame(ordered)
+        findings["incident_id"] = incident_ids(findings, DAY)
+        summaries.append(build_incidents(findings, DAY, run_id="run-1")["summary"].iloc[0])
+
+    assert summaries[0] == summaries[1]
+    assert "new ip (1), off hours (1)" in summaries[0]
