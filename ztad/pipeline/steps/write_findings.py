@@ -141,12 +141,17 @@ def rows_raised_for_hour_alone(scored: pd.DataFrame) -> np.ndarray:
             & ~scored["model_flag"].to_numpy(bool))
 
 
+def _learnt_columns() -> tuple[str, ...]:
+    """The event fields a day's baseline aggregate reads."""
+    from ztad.behaviour.baselines import REQUIRED_COLUMNS
+
+    return (*REQUIRED_COLUMNS, "asn")
+
+
 def baseline_columns(events: pd.DataFrame) -> list[str]:
     """The event columns a day's baseline aggregate reads: copying only those for the learnt
     events keeps the day's other fields (labels, source rows, organisations) out of the copy."""
-    from ztad.behaviour.baselines import REQUIRED_COLUMNS
-
-    return [c for c in (*REQUIRED_COLUMNS, "asn") if c in events.columns]
+    return [c for c in _learnt_columns() if c in events.columns]
 
 
 #: Event fields the day's findings quote (:func:`ztad.findings.build.build_findings`) or its
@@ -158,9 +163,7 @@ def event_columns(available: list[str]) -> list[str]:
     """Which of the events file's ``available`` columns the write step reads, in file order:
     those findings quote and those the baseline learns. The rest (source rows, scenario and
     attack labels, organisations, sign-in methods) nothing here reads."""
-    from ztad.behaviour.baselines import REQUIRED_COLUMNS
-
-    wanted = {*FINDING_EVENT_COLUMNS, *REQUIRED_COLUMNS, "asn"}
+    wanted = {*FINDING_EVENT_COLUMNS, *_learnt_columns()}
     return [c for c in available if c in wanted]
 
 
