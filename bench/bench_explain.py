@@ -131,6 +131,7 @@ def _explain_flagged(clock, day, config, events, features, rule_hits, model, sco
     from ztad.findings.incidents import build_incidents
     from ztad.findings.risk import user_risk
     from ztad.findings.sentences import explain
+    from ztad.findings.typical import TypicalValues
 
     table = clock.time(
         f"attributions (exact TreeSHAP for the top {EXACT_SHAP_ROWS}, then path)",
@@ -148,7 +149,7 @@ def _explain_flagged(clock, day, config, events, features, rule_hits, model, sco
         return enrich_findings(
             findings, events=events[flagged], features=features[flagged], scored=scored[flagged],
             rule_hits=rule_hits[flagged], attributions=frames, exact_shap=exact,
-            sensitive_resources=config.sensitive_resources, day_features=features,
+            sensitive_resources=config.sensitive_resources, typical=TypicalValues.of_frame(features),
         )
 
     findings = clock.time("findings rows: severity, top features, documents, incident", findings_rows)

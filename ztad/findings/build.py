@@ -11,6 +11,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ztad.findings.typical import TypicalValues
+
 #: Prefix of per-detector score columns in the scored frame (``score_isolation_forest`` ...).
 DETECTOR_SCORE_PREFIX = "score_"
 #: Prefix of behavioural rule columns in the scored frame (``rule_impossible_travel`` ...).
@@ -103,7 +105,7 @@ def enrich_findings(
     attributions: dict[str, pd.DataFrame] | None = None,
     exact_shap=None,
     sensitive_resources: tuple[str, ...] = (),
-    day_features: pd.DataFrame | None = None,
+    typical: TypicalValues | None = None,
 ) -> pd.DataFrame:
     """Add what an analyst acts on: severity, category, top features, attributions, incident.
 
@@ -121,9 +123,9 @@ def enrich_findings(
         Per row, whether the Isolation Forest attributions are exact TreeSHAP values.
     sensitive_resources
         ``DetectionConfig.sensitive_resources``.
-    day_features
-        The whole day's features: features of rows no detector attributed are ranked by their
-        distance from the day's typical values.
+    typical
+        The day's typical feature values (:class:`ztad.findings.typical.TypicalValues`):
+        features of rows no detector attributed are ranked by their distance from them.
 
     Returns
     -------
@@ -157,8 +159,8 @@ def enrich_findings(
     shares = combined_shares(frames, member_scores.rename(columns=lambda c: c.removeprefix(DETECTOR_SCORE_PREFIX)))
     deviation = None
     unattributed = shares.empty or bool((shares.to_numpy().sum(axis=1) <= 0).any())
-    if day_features is not None and len(out) and unattributed:
-        deviation = deviations(day_features, features, names)
+    if typical is not None and len(out) and unattributed:
+        deviation = deviations(typical, features, names)
     out["top_features"] = top_feature_documents(events, features, names, shares, rule_hits, deviation)
     documents = attributions_documents(frames, exact_shap)
     out["attributions"] = documents if documents else [None] * len(out)

@@ -22,6 +22,7 @@ import pandas as pd
 from ztad.behaviour.attempt_source import sources_of
 from ztad.behaviour.features import FEATURE_NAMES
 from ztad.findings.evidence import FlaggedRows
+from ztad.findings.typical import TypicalValues
 
 _BYTES_BASELINE_WORDS = {
     "user_resource": "this user's usual for {resource}",
@@ -373,7 +374,9 @@ _EVIDENCE: tuple[Callable, ...] = (
 
 def _check(events, features, rule_hits, flagged) -> np.ndarray:
     flagged = np.asarray(flagged, dtype=bool)
-    sizes = {"events": len(events), "features": len(features), "flagged_mask": len(flagged)}
+    sizes = {"events": len(events), "flagged_mask": len(flagged)}
+    if features is not None:
+        sizes["features"] = len(features)
     if rule_hits is not None:
         sizes["rule_hits"] = len(rule_hits)
     if len(set(sizes.values())) > 1:
@@ -383,10 +386,11 @@ def _check(events, features, rule_hits, flagged) -> np.ndarray:
 
 def explain(
     events: pd.DataFrame,
-    features: pd.DataFrame,
+    features: pd.DataFrame | None,
     rule_hits: pd.DataFrame | None,
     flagged_mask,
     flagged_features: pd.DataFrame | None = None,
+    typical: TypicalValues | None = None,
 ) -> pd.Series:
     """Reasons for each flagged event.
 
@@ -394,13 +398,21 @@ def explain(
     ----------
     events, features, rule_hits
         The day's events, their features (:func:`ztad.behaviour.features.compute_features`) and rule
-        hits (:func:`ztad.behaviour.rules.evaluate_rules`), row-aligned.
+        hits (:func:`ztad.behaviour.rules.evaluate_rules`), row-aligned. Of the rows not
+        flagged, only those of an address the ``background_scanning`` rule hit are read (a
+        scanner's sentence counts its whole day), so the rows given may be limited to the
+        flagged ones and those.
     flagged_mask
         Boolean per row: which events were flagged.
     flagged_features
         Every feature and ``ctx_*`` column of the flagged rows only, in order; when given,
         ``features`` need hold only the model inputs of the day (what the fallback compares
         with), so that a large day's context columns are never held whole.
+    typical
+        The day's typical feature values the fallback compares with
+        (:class:`ztad.findings.typical.TypicalValues`; those of ``features`` by default). With
+        it and ``flagged_features``, ``features`` may be ``None``: the day's model inputs are
+        not needed at all.
 
     Returns
     -------
@@ -427,10 +439,9 @@ def explain(
         reasons[i] = [{"code": SCANNING_CODE, "text": text}]
     missing = np.array([not reason for reason in reasons], dtype=bool)
     if missing.any():
-        names = [n for n in FEATURE_NAMES if n in features.columns]
-        typical = features[names].median()
-        spread = (features[names].quantile(0.75) - features[names].quantile(0.25)).clip(lower=0.1)
-        for i, text in zip(*[np.flatnonzero(missing), _deviations(r, typical, spread, missing)[1]]):
+        typical = TypicalValues.of_frame(features) if typical is None else typical
+        texts = _deviations(r, typical.median, typical.spread, missing)[1]
+        for i, text in zip(np.flatnonzero(missing), texts):
             reasons[i].append({"code": "deviation", "text": text})
     cold_mask, cold_texts = _cold_start(r)
     for i, text in zip(np.flatnonzero(cold_mask), cold_texts):

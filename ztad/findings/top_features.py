@@ -27,6 +27,7 @@ from ztad.findings.sentences import (
     format_minutes,
     format_ratio,
 )
+from ztad.findings.typical import TypicalValues
 
 #: Features listed per finding.
 TOP_FEATURES = 5
@@ -224,12 +225,10 @@ def choose(
     return chosen
 
 
-def deviations(day_features: pd.DataFrame, rows: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """Distance of ``rows``' features from the day's median, in interquartile ranges."""
-    values = day_features[names]
-    median = values.median().to_numpy()
-    spread = (values.quantile(0.75) - values.quantile(0.25)).clip(lower=0.1).to_numpy()
-    return np.abs(rows[names].to_numpy(np.float64) - median) / spread
+def deviations(typical: TypicalValues, rows: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Distance of ``rows``' features from the day's median, in interquartile ranges
+    (:class:`ztad.findings.typical.TypicalValues`)."""
+    return typical.distance(rows, names)
 
 
 def top_feature_documents(

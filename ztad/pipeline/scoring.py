@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
+
+if TYPE_CHECKING:
+    from ztad.findings.typical import TypicalValues
 
 #: How far above the model threshold a behavioural rule hit ranks, in ensemble score units.
 RULE_MARGIN = 1.0
@@ -148,18 +152,23 @@ def describe_flagged(
     run_id: str | None,
     sensitive_resources: tuple[str, ...] = (),
     flagged_features: pd.DataFrame | None = None,
+    typical: TypicalValues | None = None,
 ) -> pd.DataFrame:
     """The findings rows of the flagged events: reasons, severity, category, top features.
 
-    ``events``, ``features`` and ``scored`` are the whole day (or batch), row-aligned;
-    ``scored`` carries the ``rule_<code>`` columns and ``flagged``. With ``flagged_features``
-    (every column of the flagged rows only, in order), ``features`` need hold only the day's
-    model inputs: the nightly job never holds a large day's context columns whole.
+    ``events``, ``features`` and ``scored`` are the whole day (or batch), row-aligned, and
+    ``attributions`` is indexed by their positions; ``scored`` carries the ``rule_<code>``
+    columns and ``flagged``. Of the rows not flagged, only those of the addresses the
+    ``background_scanning`` rule hit are read (:func:`ztad.findings.sentences.explain`): the
+    rest may be left out. With ``flagged_features`` (every column of the flagged rows only, in
+    order), ``features`` need hold only the day's model inputs; with ``typical`` as well (the
+    day's typical feature values, :class:`ztad.findings.typical.TypicalValues`), ``features``
+    may be ``None``: the nightly job never holds a large day's features whole.
     """
     frames, exact_shap = flagged_attributions(attributions, scored["flagged"].to_numpy(bool))
     return _describe(
         day, events, features, scored, frames, exact_shap, model_version=model_version, run_id=run_id,
-        sensitive_resources=sensitive_resources, flagged_features=flagged_features,
+        sensitive_resources=sensitive_resources, flagged_features=flagged_features, typical=typical,
     )
 
 
@@ -175,16 +184,20 @@ def _describe(
     run_id: str | None,
     sensitive_resources: tuple[str, ...],
     flagged_features: pd.DataFrame | None,
+    typical: TypicalValues | None = None,
 ) -> pd.DataFrame:
     """:func:`describe_flagged` with the flagged rows' attributions per member at hand."""
     from ztad.findings.build import build_findings, enrich_findings
     from ztad.findings.sentences import explain
+    from ztad.findings.typical import TypicalValues
 
     flagged = scored["flagged"].to_numpy(bool)
     rule_hits = rule_hits_of(scored)
     if flagged_features is None:
         flagged_features = features[flagged]
-    reasons = explain(events, features, rule_hits, flagged, flagged_features)
+    if typical is None:  # worked out only if a flagged row needs them
+        typical = TypicalValues.of_frame(features)
+    reasons = explain(events, features, rule_hits, flagged, flagged_features, typical)
     flagged_events, flagged_scored = events[flagged], scored[flagged]
     findings = build_findings(
         day=day,
@@ -203,7 +216,7 @@ def _describe(
         attributions=frames,
         exact_shap=exact_shap,
         sensitive_resources=sensitive_resources,
-        day_features=features,
+        typical=typical,
     )
 
 

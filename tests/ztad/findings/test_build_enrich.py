@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from ztad.findings.build import build_findings, enrich_findings
+from ztad.findings.typical import TypicalValues
 
 DAY = date(2026, 3, 16)
 
@@ -83,7 +84,8 @@ def test_without_attributions_features_are_ranked_by_the_days_deviation():
     events, features, scored, rules, reasons, _ = _inputs()
     findings = build_findings(day=DAY, events=events, scored=scored, reasons=reasons, model_version="m1", run_id="r1")
     day = pd.concat([features] + [features.assign(travel_speed=0.0, city_novelty=0.0, hour_rarity=0.0)] * 5)
-    out = enrich_findings(findings, events=events, features=features, scored=scored, rule_hits=None, day_features=day)
+    out = enrich_findings(findings, events=events, features=features, scored=scored, rule_hits=None,
+                          typical=TypicalValues.of_frame(day))
     assert out["attributions"].isna().all()
     assert out["top_features"].iloc[1][0]["feature"] == "hour_rarity"
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from ztad.findings.top_features import RULE_FEATURES, choose, deviations, top_feature_documents
+from ztad.findings.typical import TypicalValues
 
 NAMES = ["city_novelty", "device_novelty", "bytes_log_ratio", "hour_rarity", "travel_speed"]
 
@@ -100,7 +101,8 @@ def test_every_rule_names_real_features():
 
 def test_deviations_are_in_interquartile_ranges_of_the_day():
     day = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0]})
-    assert deviations(day, pd.DataFrame({"x": [6.0]}), ["x"]).tolist() == [[pytest.approx(2.0)]]
+    typical = TypicalValues.of_frame(day, ["x"])
+    assert deviations(typical, pd.DataFrame({"x": [6.0]}), ["x"]).tolist() == [[pytest.approx(2.0)]]
 
 
 def test_features_that_tell_the_same_thing_are_given_once():
