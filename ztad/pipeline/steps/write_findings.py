@@ -6,17 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
-from ztad.detection.training import (
-    TRAINING_FLAGGED,
-)
 from ztad.findings.build import RULE_PREFIX
 from ztad.pipeline.run_summary import run_status, step_counts
-from ztad.pipeline.training_data import training_features_path, write_training_file
+from ztad.pipeline.training_data import training_features_path
 from ztad.pipeline.workfiles import (
     day_dir,
     optional_json,
@@ -27,106 +25,116 @@ from ztad.pipeline.workfiles import (
     started_at,
 )
 
+if TYPE_CHECKING:
+    from ztad.findings.typical import TypicalValues
+
 
 @dataclass
 class _Day:
-    """The day's work files that both the findings and the learning read, read once.
-
-    ``features`` holds the model inputs of every event (what training and the findings'
-    comparison with the day's typical values read; ``None`` once the training rows are
-    written); ``flagged_features`` every column,
-    ``ctx_*`` facts included, of the flagged events only: the context columns are most of
-    the features file, and only findings quote them. ``events`` holds the event fields that
-    findings or learning read (:func:`event_columns`), and is ``None`` once the columns the
-    baseline learns are taken from it. Each file is read column by column, so that none is
-    held twice (Arrow's table and the frame) while it is read.
+    """What the day's findings read of its work files, read once: the scores of every event
+    (``scored``), and of the rows findings describe (``rows``, :func:`described_rows`: the
+    flagged ones and those of scanning sources) the event fields they quote (``events``);
+    every column, ``ctx_*`` facts included, of the flagged events only (``flagged_features``);
+    and the day's typical feature values (``typical``), read a feature column at a time if a
+    finding needs them. No event field or model input of the whole day is held: a large day's
+    would be gigabytes.
     """
 
-    events: pd.DataFrame | None
-    features: pd.DataFrame | None
-    flagged_features: pd.DataFrame
     scored: pd.DataFrame
+    rows: np.ndarray
+    events: pd.DataFrame
+    flagged_features: pd.DataFrame
+    typical: TypicalValues
 
     @classmethod
     def read(cls, folder: Path) -> _Day:
         import pyarrow.parquet as pq
 
         from ztad.behaviour.features import FEATURE_NAMES
-        from ztad.pipeline.training_data import read_rows
+        from ztad.findings.typical import TypicalValues
+        from ztad.pipeline.described_rows import described_rows
 
         scored = read_parquet_by_column(folder / "scored.parquet")
-        path = folder / "features.parquet"
-        features = read_parquet_by_column(path, list(FEATURE_NAMES))
+        features_path, events_path = folder / "features.parquet", folder / "events.parquet"
+        rows = described_rows(events_path, scored)
+        flagged_features = _rows_of(features_path, None, np.flatnonzero(scored["flagged"].to_numpy(bool)))
+        events = _rows_of(events_path, event_columns(pq.ParquetFile(events_path).schema_arrow.names), rows)
+        names = [n for n in FEATURE_NAMES if n in pq.ParquetFile(features_path).schema_arrow.names]
+        typical = TypicalValues(names, lambda name: read_parquet_by_column(features_path, [name])[name])
         release_unused_memory()
-        flagged = np.flatnonzero(scored["flagged"].to_numpy(bool))
-        schema = pq.ParquetFile(path).schema_arrow
-        flagged_features = (
-            read_rows(path, schema.names, flagged) if len(flagged) else schema.empty_table().to_pandas()
-        )
-        events_path = folder / "events.parquet"
-        events = read_parquet_by_column(events_path, event_columns(pq.ParquetFile(events_path).schema_arrow.names))
-        # Each file's pages, decoded and freed, are handed back rather than kept beside the day.
-        release_unused_memory()
-        return cls(events, features, flagged_features, scored)
+        return cls(scored, rows, events, flagged_features, typical)
+
+
+def _rows_of(path: Path, columns: list[str] | None, rows: np.ndarray) -> pd.DataFrame:
+    """``columns`` (all by default) of the sorted ``rows`` of a work file, in order."""
+    import pyarrow.parquet as pq
+
+    from ztad.pipeline.training_data import read_rows
+
+    schema = pq.ParquetFile(path).schema_arrow
+    columns = schema.names if columns is None else columns
+    if len(rows):
+        return read_rows(path, columns, rows)
+    return schema.empty_table().select(columns).to_pandas()
 
 
 def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, work: _Day) -> pd.DataFrame:
     """The day's findings from the work files, as :mod:`ztad.pipeline.scoring` describes them."""
     from ztad.pipeline.scoring import describe_flagged
 
-    folder = day_dir(config, day)
-    path = folder / "attributions.parquet"
+    path = day_dir(config, day) / "attributions.parquet"
     return describe_flagged(
         day,
         work.events,
-        work.features,
-        work.scored,
-        pd.read_parquet(path) if path.exists() else None,
+        None,
+        work.scored.iloc[work.rows].reset_index(drop=True),
+        _attributions_of(pd.read_parquet(path), work.rows) if path.exists() else None,
         model_version=decision["model_version"],
         run_id=run_id,
         sensitive_resources=config.detection.sensitive_resources,
         flagged_features=work.flagged_features,
+        typical=work.typical,
     )
 
 
-def _learn_day(day: date, config: JobConfig, work: _Day) -> None:
+def _attributions_of(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The attribution table (its ``row``: a position in the day) of the described ``rows``,
+    its ``row`` the position among them."""
+    table = table[np.isin(table["row"].to_numpy(), rows)]
+    return table.assign(row=np.searchsorted(rows, table["row"].to_numpy()))
+
+
+def _learn_day(day: date, config: JobConfig, folder: Path, scored: pd.DataFrame) -> None:
     """Teach the baseline the day's unflagged events and false positives, and the training set
     its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`). Logins
-    alerted for their hour alone tell the baseline which nights the user worked, nothing else."""
-    from ztad.behaviour.baselines import daily_aggregate, save_daily_aggregate
-    from ztad.feedback import (
-        baseline_mask,
-        day_verdicts,
-        hour_only_alerts,
-        record_fingerprint,
-        training_mask,
-    )
+    alerted for their hour alone tell the baseline which nights the user worked, nothing else.
+    A large day is learnt a part of its users at a time (:mod:`ztad.pipeline.day_learning`)."""
+    import pyarrow.parquet as pq
 
-    events, scored = work.events, work.scored
-    flagged = scored["flagged"].to_numpy()
+    from ztad.behaviour.baselines import save_daily_aggregate
+    from ztad.feedback import baseline_mask, day_verdicts, hour_only_alerts, record_fingerprint, training_mask
+    from ztad.pipeline.day_learning import learn_in_parts
+    from ztad.pipeline.day_training_file import write_day_training_file
+
+    flagged, rule_hit = scored["flagged"].to_numpy(bool), scored["rule_hit"].to_numpy(bool)
+    hour_alone = rows_raised_for_hour_alone(scored)
     verdicts = day_verdicts(config, day)
-    # Model-only alerts stay in the file, marked, so that calibration sees the whole tail it
-    # budgets; rule hits and confirmed attacks are left out altogether.
-    train = training_mask(events["event_id"], scored["rule_hit"].to_numpy(), verdicts)
-    write_training_file(
-        work.features, train, {"event_id": events["event_id"], TRAINING_FLAGGED: flagged},
-        training_features_path(config, day),
-    )
-    # Nothing reads the day's model inputs again: released before the baseline aggregate,
-    # the write step's largest working set.
-    work.features = None
-    keep = baseline_mask(events["event_id"], flagged, verdicts)
-    alerted, other = hour_only_alerts(events["user_id"], events["event_id"], flagged,
-                                      rows_raised_for_hour_alone(scored), verdicts)
-    learnt = events[baseline_columns(events)]
-    # The day's other fields (event ids, labels) are not learnt, and the whole day's learnt
-    # fields not once the rows of each kind are picked: released before the aggregate, the
-    # write step's peak.
-    work.events = events = None
-    kept, hour_only, other_alerts = learnt[keep], learnt[alerted], learnt[other]
-    del learnt
-    release_unused_memory()
-    save_daily_aggregate(daily_aggregate(kept, hour_only, other_alerts), config.state_dir, day)
+
+    def judge(events: pd.DataFrame, rows):
+        ids = events["event_id"]
+        # Model-only alerts stay in the training file, marked, so that calibration sees the
+        # whole tail it budgets; rule hits and confirmed attacks are left out altogether.
+        train = training_mask(ids, rule_hit[rows], verdicts)
+        keep = baseline_mask(ids, flagged[rows], verdicts)
+        alerted, other = hour_only_alerts(events["user_id"], ids, flagged[rows], hour_alone[rows], verdicts)
+        return train, (keep, alerted, other)
+
+    events_path = folder / "events.parquet"
+    columns = [c for c in pq.ParquetFile(events_path).schema_arrow.names if c in {"event_id", *_learnt_columns()}]
+    train, aggregate = learn_in_parts(events_path, columns, baseline_columns, judge)
+    write_day_training_file(folder / "features.parquet", events_path, train, flagged,
+                            training_features_path(config, day))
+    save_daily_aggregate(aggregate, config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
 
 
@@ -226,6 +234,7 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     sync_allowlist(store)
     store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
     # Stored: released before the day is learnt, so that they do not add to its peak.
-    del findings, incidents, risk, quarantine
-    _learn_day(day, config, work)
+    scores = work.scored
+    del findings, incidents, risk, quarantine, work
+    _learn_day(day, config, folder, scores)
     return result
