@@ -16,6 +16,7 @@ needs to measure drift without its training rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,15 @@ def _bin_shares(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
     # side="left": bin i holds (edges[i-1], edges[i]], so a flag's 0s and 1s land apart.
     positions = np.searchsorted(edges, column, side="left")
     return np.bincount(positions, minlength=edges.size + 1) / max(column.size, 1)
+
+
+class FeatureColumns(Protocol):
+    """A day's features as the drift check reads them, one column at a time: a DataFrame, or
+    a reader of a work file that holds only the column asked for."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, name: str): ...
 
 
 @dataclass
@@ -77,6 +87,22 @@ class DriftReference:
             for j in range(values.shape[1])
         ]
         return pd.Series(psi, index=self.feature_names, name="psi", dtype="float64")
+
+    def column_psi(self, name: str, values) -> float:
+        """Population stability index of one feature's ``values`` (a Series or an array of
+        the day) against the training rows: what :meth:`psi` gives for that feature, without
+        the day's other features beside it.
+
+        Raises
+        ------
+        ztad.detection.detectors.InvalidFeaturesError
+            On non-numeric, NaN or infinite values.
+        """
+        from ztad.detection.detectors.base import feature_matrix
+
+        j = self.feature_names.index(name)
+        column = feature_matrix(pd.DataFrame({name: values}), [name], 1)[:, 0]
+        return _psi(self.shares[j], _bin_shares(column, self.edges[j]))
 
     def to_dict(self) -> dict:
         """JSON-able form."""

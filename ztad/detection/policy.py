@@ -16,32 +16,40 @@ import pandas as pd
 
 from ztad.config import JobConfig
 from ztad.detection.detectors.base import ARTIFACT_FORMAT
-from ztad.detection.drift import DEFAULT_PSI_THRESHOLD
+from ztad.detection.drift import DEFAULT_PSI_THRESHOLD, FeatureColumns
 from ztad.detection.registry.libraries import library_mismatches
 from ztad.detection.registry.model_registry import as_day
 from ztad.detection.scoring_model import registry_of
 from ztad.detection.training import TRAINING_DAY, calibration_hold_out, train, training_shortfall
 
 
-def _day_drift(meta: dict, day_features: pd.DataFrame, min_rows: int = 0) -> pd.Series | None:
+def _day_drift(meta: dict, day_features: FeatureColumns, min_rows: int = 0) -> pd.Series | None:
     """Drift of the day's features from the model's training rows, as one robust number.
 
     The population stability index of a single day is noisy for sparse features, and
     features that are constant within a day (weekend, holiday) always look drifted, so the
     measure is the median PSI over the features that vary within the day. A day with fewer
-    than ``min_rows`` events is not measured: a dozen rows always look drifted.
+    than ``min_rows`` events is not measured: a dozen rows always look drifted. The features
+    are read one at a time (``day_features[name]``): a large day's are never held together.
     """
     from ztad.detection.drift import DriftReference
 
     reference = meta.get("metrics", {}).get("drift_reference")
-    if not reference or day_features.empty or len(day_features) < min_rows:
+    rows = len(day_features)
+    if not reference or rows == 0 or rows < min_rows:
         return None
-    features = day_features[list(meta["feature_names"])]
-    psi = DriftReference.from_dict(reference).psi(features)
-    varying = features.columns[features.nunique() > 1]
-    if len(varying) == 0:
+    drift = DriftReference.from_dict(reference)
+    psi, varying = {}, []
+    for name in meta["feature_names"]:
+        values = pd.Series(day_features[name])
+        psi[name] = drift.column_psi(name, values)
+        if values.nunique() > 1:
+            varying.append(name)
+        del values
+    if not varying:
         return None
-    return pd.Series({f"the {len(varying)} varying features (median)": float(psi[varying].median())})
+    median = float(pd.Series(psi)[varying].median())
+    return pd.Series({f"the {len(varying)} varying features (median)": median})
 
 
 #: Detection settings that set a model's threshold: a change means a new calibration.
@@ -64,7 +72,7 @@ def train_or_load(
     config: JobConfig,
     *,
     training_matrix: Callable[[], pd.DataFrame],
-    day_features: Callable[[], pd.DataFrame],
+    day_features: Callable[[], FeatureColumns],
     force_retrain: bool = False,
     trust=None,
 ) -> dict:
@@ -106,7 +114,7 @@ def train_or_load(
 
 
 def _retrain_decision(
-    meta: dict | None, latest: str | None, day: date, config: JobConfig, features: pd.DataFrame
+    meta: dict | None, latest: str | None, day: date, config: JobConfig, features: FeatureColumns
 ) -> tuple[bool, str]:
     """``(retrain, reason)`` under the retrain policy, given the newest model's metadata."""
     from ztad.behaviour.features import FEATURE_NAMES

@@ -77,3 +77,20 @@ def test_drift_triggers_a_retrain(training):
     assert should_retrain(meta, date(2026, 3, 17), 7, stable)[0] is False
     retrain, reason = should_retrain(meta, date(2026, 3, 17), 7, drifted)
     assert retrain and "PSI of count" in reason
+
+
+def test_one_features_psi_is_what_the_whole_frames_psi_gives_for_it(training):
+    reference = DriftReference.fit(training)
+    day = normal_features(3000, seed=3).assign(flag=lambda f: (f["flag"] + 1) % 2)
+    whole = reference.psi(day)
+    assert {name: reference.column_psi(name, day[name]) for name in day.columns} == whole.to_dict()
+
+
+def test_a_missing_value_in_one_feature_is_refused(training):
+    from ztad.detection.detectors import InvalidFeaturesError
+
+    reference = DriftReference.fit(training)
+    day = normal_features(10, seed=4)
+    day.loc[3, "flag"] = np.nan
+    with pytest.raises(InvalidFeaturesError, match="flag"):
+        reference.column_psi("flag", day["flag"])

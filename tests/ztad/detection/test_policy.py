@@ -122,3 +122,20 @@ def test_a_sparse_day_never_retrains_for_drift(job):
     retrained = _decide(job, date(2026, 3, 7), matrix, features=many)
     assert retrained["action"] == "trained" and "feature drift: PSI of the" in retrained["reason"]
     assert "varying features (median)" in retrained["reason"]
+
+
+def test_drift_read_a_column_at_a_time_from_a_work_file_is_the_frames(job, tmp_path):
+    from ztad.behaviour.features import FEATURE_NAMES
+    from ztad.detection.policy import _day_drift
+    from ztad.detection.scoring_model import registry_of
+    from ztad.pipeline.parquet_columns import ParquetColumns
+
+    matrix = _history(5, 20)
+    version = _decide(job, date(2026, 3, 6), matrix)["model_version"]
+    meta = registry_of(job).metadata(version)
+    day = matrix.drop(columns=["training_day", "flagged", "training_day_rows"]).iloc[:60] * 1.5
+    day["day_off"] = 0.0  # constant within the day: not counted
+    day.to_parquet(tmp_path / "features.parquet", index=False, row_group_size=16)
+    from_file = _day_drift(meta, ParquetColumns(tmp_path / "features.parquet"), 50)
+    assert from_file.to_dict() == _day_drift(meta, day, 50).to_dict()
+    assert list(from_file.index) == [f"the {len(FEATURE_NAMES) - 1} varying features (median)"]

@@ -23,8 +23,8 @@ def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> di
     Before the history can train a model the day is a learning day (``action`` ``learning``,
     no model); a day without events needs none (``action`` ``none``).
     """
-    from ztad.behaviour.features import FEATURE_NAMES
     from ztad.detection.policy import train_or_load
+    from ztad.pipeline.parquet_columns import ParquetColumns
 
     features = day_dir(config, day) / "features.parquet"
     if len(read_parquet(features, columns=[])) == 0:
@@ -34,8 +34,9 @@ def prepare_detectors(day: date, config: JobConfig, retrain: bool = False) -> di
         day,
         config,
         training_matrix=lambda: training_matrix(config, day),
-        # The drift check reads the model features only, not the context columns beside them.
-        day_features=lambda: read_parquet(features, list(FEATURE_NAMES)),
+        # The drift check reads the model features only, not the context columns beside them,
+        # and one at a time: a large day's are never held together.
+        day_features=lambda: ParquetColumns(features),
         force_retrain=retrain,
         trust=FindingsDatabaseTrust(config.resolved_database_url),
     )

@@ -53,14 +53,15 @@ class _Day:
         from ztad.behaviour.features import FEATURE_NAMES
         from ztad.findings.typical import TypicalValues
         from ztad.pipeline.described_rows import described_rows
+        from ztad.pipeline.parquet_columns import ParquetColumns
 
         scored = read_parquet_by_column(folder / "scored.parquet")
         features_path, events_path = folder / "features.parquet", folder / "events.parquet"
         rows = described_rows(events_path, scored)
         flagged_features = _rows_of(features_path, None, np.flatnonzero(scored["flagged"].to_numpy(bool)))
         events = _rows_of(events_path, event_columns(pq.ParquetFile(events_path).schema_arrow.names), rows)
-        names = [n for n in FEATURE_NAMES if n in pq.ParquetFile(features_path).schema_arrow.names]
-        typical = TypicalValues(names, lambda name: read_parquet_by_column(features_path, [name])[name])
+        day_features = ParquetColumns(features_path)
+        typical = TypicalValues([n for n in FEATURE_NAMES if n in day_features.names], day_features.__getitem__)
         release_unused_memory()
         return cls(scored, rows, events, flagged_features, typical)
 
