@@ -10,8 +10,9 @@ scores them (:func:`ztad.pipeline.update_baselines` and :func:`ztad.pipeline.sco
 :class:`Shard`). The detectors are trained or loaded once per day, between the two, on the
 whole day's features, so every shard scores with one model and one threshold. Gathering puts
 the shards' files back together in the day's event order (:func:`gather_features`,
-:func:`gather_scores`) and the day is written in one transaction, as always: a sharded day
-gives exactly the findings of an unsharded one.
+:func:`gather_scores`), a batch of rows at a time, never a whole file in memory, and the day
+is written in one transaction, as always: a sharded day gives exactly the findings of an
+unsharded one.
 
 Work folder of a sharded day::
 
@@ -43,6 +44,7 @@ from ztad.pipeline.workfiles import (
     day_dir,
     read_json,
     read_parquet,
+    write_atomically,
     write_json,
     write_parquet,
 )
@@ -159,37 +161,87 @@ def _positions(folder: Path, shards: list[Shard]) -> list[np.ndarray]:
     ]
 
 
-def _unify_categories(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Give categorical columns one set of categories, so that concatenation keeps them
-    categorical (each shard factorised only its own values)."""
-    if not parts:
-        return parts
-    columns = [
-        c for c in parts[0].columns
-        if all(isinstance(p[c].dtype, pd.CategoricalDtype) for p in parts if c in p.columns)
-    ]
-    if not columns:
-        return parts
-    parts = [p.copy() for p in parts]
-    for column in columns:
-        categories = pd.api.types.union_categoricals(
-            [p[column] for p in parts if column in p.columns], ignore_order=True
-        ).categories
-        for p in parts:
-            if column in p.columns:
-                p[column] = p[column].cat.set_categories(categories)
-    return parts
+#: Rows of the day gathered from the shards and written at once.
+GATHER_BATCH_ROWS = 65_536
 
 
-def _in_day_order(parts: list[pd.DataFrame], positions: list[np.ndarray], what: str) -> pd.DataFrame:
-    for part, rows in zip(parts, positions):
-        if len(part) != len(rows):
-            raise ShardError(f"{what}: a shard has {len(part)} rows for {len(rows)} events")
-    order = np.concatenate(positions) if positions else np.array([], dtype=np.int64)
-    if not np.array_equal(np.sort(order), np.arange(len(order))):
+def _owners(sizes: list[int], positions: list[np.ndarray], what: str) -> np.ndarray:
+    """Which shard holds each row of the day, after checking that the shards' files and
+    positions agree and cover the day's events exactly once, each shard in the day's order."""
+    for size, rows in zip(sizes, positions):
+        if size != len(rows):
+            raise ShardError(f"{what}: a shard has {size} rows for {len(rows)} events")
+        if len(rows) and np.any(np.diff(rows) <= 0):
+            raise ShardError(f"{what}: a shard's events are not in the day's order")
+    total = int(sum(sizes))
+    owners = np.full(total, -1, dtype=np.int32)
+    for shard, rows in enumerate(positions):
+        if len(rows) and (rows.min() < 0 or rows.max() >= total or np.any(owners[rows] >= 0)):
+            raise ShardError(f"{what}: the shards do not cover the day's events exactly once")
+        owners[rows] = shard
+    if np.any(owners < 0):
         raise ShardError(f"{what}: the shards do not cover the day's events exactly once")
-    frame = pd.concat(_unify_categories(parts), ignore_index=True)
-    return frame.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    return owners
+
+
+def _gathered_schema(files: list):
+    """The day's file schema: the first shard's, with dictionary columns indexed by int32,
+    wide enough for the union of every shard's values."""
+    import pyarrow as pa
+
+    schema = files[0].schema_arrow
+    for i, field in enumerate(schema):
+        if pa.types.is_dictionary(field.type):
+            schema = schema.set(i, field.with_type(pa.dictionary(pa.int32(), field.type.value_type)))
+    return schema
+
+
+def _next_rows(batches, pending: list, count: int):
+    """The next ``count`` rows of one shard's batches (``pending[0]``: rows read, not taken)."""
+    import pyarrow as pa
+
+    pieces = []
+    while count:
+        if pending[0] is None or pending[0].num_rows == 0:
+            pending[0] = next(batches)
+        piece = pending[0].slice(0, count)
+        pieces.append(piece)
+        count -= piece.num_rows
+        pending[0] = pending[0].slice(piece.num_rows)
+    return pa.Table.from_batches(pieces)
+
+
+def _write_in_day_order(paths: list[Path], positions: list[np.ndarray], target: Path, what: str,
+                        batch_rows: int = GATHER_BATCH_ROWS) -> int:
+    """Write the shards' files ``paths`` as one file of the day's rows in the day's order,
+    ``batch_rows`` of the day at a time: each shard's rows are in the day's order already, so
+    every batch takes each shard's next rows and interleaves them. No shard's file, nor the
+    day's, is held whole. Returns the day's row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = [pq.ParquetFile(p) for p in paths]
+    owners = _owners([f.metadata.num_rows for f in files], positions, what)
+    schema = _gathered_schema(files)
+    readers = [f.iter_batches(batch_size=batch_rows) for f in files]
+    pending = [[None] for _ in files]
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            if len(owners) == 0:
+                writer.write_table(schema.empty_table())
+            for begin in range(0, len(owners), batch_rows):
+                shard_of_row = owners[begin:begin + batch_rows]
+                counts = np.bincount(shard_of_row, minlength=len(files))
+                pieces = [_next_rows(readers[s], pending[s], int(n)).cast(schema)
+                          for s, n in enumerate(counts) if n]
+                grouped = pa.concat_tables(pieces).unify_dictionaries()
+                # Rows come grouped by shard; their places in the day's batch put them back.
+                by_shard = np.argsort(shard_of_row, kind="stable")
+                writer.write_table(grouped.take(pa.array(np.argsort(by_shard))))
+
+    write_atomically(target, write)
+    return len(owners)
 
 
 def _day_shards(day: date, config: JobConfig) -> tuple[Path, list[Shard]]:
@@ -200,10 +252,9 @@ def _day_shards(day: date, config: JobConfig) -> tuple[Path, list[Shard]]:
 def gather_features(day: date, config: JobConfig) -> dict:
     """Put the shards' features together as the day's ``features.parquet``, in event order."""
     folder, shards = _day_shards(day, config)
-    parts = [read_parquet(folder / s.folder_name / "features.parquet") for s in shards]
-    features = _in_day_order(parts, _positions(folder, shards), f"features of {day}")
-    write_parquet(features, folder / "features.parquet")
-    return {"day": day.isoformat(), "shards": len(shards), "rows": int(len(features))}
+    rows = _write_in_day_order([folder / s.folder_name / "features.parquet" for s in shards],
+                               _positions(folder, shards), folder / "features.parquet", f"features of {day}")
+    return {"day": day.isoformat(), "shards": len(shards), "rows": rows}
 
 
 def _gather_counts(folder: Path, shards: list[Shard]) -> dict:
@@ -225,10 +276,8 @@ def gather_scores(day: date, config: JobConfig) -> dict:
     flagged events (:func:`ztad.attribute_scores`: the events explained exactly are
     the day's highest, not each shard's)."""
     folder, shards = _day_shards(day, config)
-    positions = _positions(folder, shards)
-    parts = [read_parquet(folder / s.folder_name / "scored.parquet") for s in shards]
-    scored = _in_day_order(parts, positions, f"scores of {day}")
-    write_parquet(scored, folder / "scored.parquet")
+    _write_in_day_order([folder / s.folder_name / "scored.parquet" for s in shards],
+                        _positions(folder, shards), folder / "scored.parquet", f"scores of {day}")
     attribute_scores(day, config)
     counts = _gather_counts(folder, shards)
     write_json(folder / "score.json", counts)

@@ -85,6 +85,20 @@ def test_gathered_features_are_the_days_in_event_order(split):
     assert features["place"].astype(str).tolist() == [f"city{i % 4}" for i in range(40)]
 
 
+def test_gathering_a_few_rows_at_a_time_interleaves_the_shards_in_event_order(split):
+    _, folder, _, manifest = split
+    shards = all_shards(manifest["shards"])
+    paths = [folder / s.folder_name / "features.parquet" for s in shards]
+    positions = [pd.read_parquet(folder / s.folder_name / "cross_user.parquet")["row"].to_numpy() for s in shards]
+    assert sharding._write_in_day_order(paths, positions, folder / "small.parquet", "features", batch_rows=7) == 40
+    features = pd.read_parquet(folder / "small.parquet")
+    assert features["value"].tolist() == list(range(40))
+    assert features["place"].astype(str).tolist() == [f"city{i % 4}" for i in range(40)]
+    twice = np.sort(np.r_[positions[1][:-1], positions[0][0]])  # one of shard 1's rows is shard 0's
+    with pytest.raises(ShardError, match="exactly once"):
+        sharding._write_in_day_order(paths, [positions[0], twice, positions[2]], folder / "bad.parquet", "x")
+
+
 def test_gathered_scores_and_counts_are_the_days_and_the_day_is_then_explained(split, monkeypatch):
     config, folder, _, _ = split
     explained = []
