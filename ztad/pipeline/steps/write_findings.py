@@ -31,17 +31,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class _Day:
-    """What the day's findings read of its work files, read once: the scores of every event
-    (``scored``), and of the rows findings describe (``rows``, :func:`described_rows`: the
-    flagged ones and those of scanning sources) the event fields they quote (``events``);
-    every column, ``ctx_*`` facts included, of the flagged events only (``flagged_features``);
-    and the day's typical feature values (``typical``), read a feature column at a time if a
-    finding needs them. No event field or model input of the whole day is held: a large day's
-    would be gigabytes.
+    """What the day's findings and learning read of its work files, read once: the yes/no
+    columns of every event's scores (``marks``: flags and rule hits, what learning reads);
+    of the rows findings describe (``rows``, :func:`described_rows`: the flagged ones and
+    those of scanning sources) every score column (``scored``) and the event fields they
+    quote (``events``); every column, ``ctx_*`` facts included, of the flagged events only
+    (``flagged_features``); and the day's typical feature values (``typical``), read a
+    feature column at a time if a finding needs them. No event field, model input or score
+    of the whole day is held: a large day's would be gigabytes.
     """
 
-    scored: pd.DataFrame
+    marks: pd.DataFrame
     rows: np.ndarray
+    scored: pd.DataFrame
     events: pd.DataFrame
     flagged_features: pd.DataFrame
     typical: TypicalValues
@@ -55,15 +57,25 @@ class _Day:
         from ztad.pipeline.described_rows import described_rows
         from ztad.pipeline.parquet_columns import ParquetColumns
 
-        scored = read_parquet_by_column(folder / "scored.parquet")
+        scored_path = folder / "scored.parquet"
         features_path, events_path = folder / "features.parquet", folder / "events.parquet"
-        rows = described_rows(events_path, scored)
-        flagged_features = _rows_of(features_path, None, np.flatnonzero(scored["flagged"].to_numpy(bool)))
+        marks = read_parquet_by_column(scored_path, _mark_columns(pq.ParquetFile(scored_path).schema_arrow))
+        rows = described_rows(events_path, marks)
+        scored = _rows_of(scored_path, None, rows)
+        flagged_features = _rows_of(features_path, None, np.flatnonzero(marks["flagged"].to_numpy(bool)))
         events = _rows_of(events_path, event_columns(pq.ParquetFile(events_path).schema_arrow.names), rows)
         day_features = ParquetColumns(features_path)
         typical = TypicalValues([n for n in FEATURE_NAMES if n in day_features.names], day_features.__getitem__)
         release_unused_memory()
-        return cls(scored, rows, events, flagged_features, typical)
+        return cls(marks, rows, scored, events, flagged_features, typical)
+
+
+def _mark_columns(schema) -> list[str]:
+    """The yes/no columns of the scores file (the flags and each rule's hits): one byte an
+    event each, where the scores are eight."""
+    import pyarrow as pa
+
+    return [field.name for field in schema if pa.types.is_boolean(field.type)]
 
 
 def _rows_of(path: Path, columns: list[str] | None, rows: np.ndarray) -> pd.DataFrame:
@@ -88,7 +100,7 @@ def _findings_frame(day: date, config: JobConfig, run_id: str, decision: dict, w
         day,
         work.events,
         None,
-        work.scored.iloc[work.rows].reset_index(drop=True),
+        work.scored,
         _attributions_of(pd.read_parquet(path), work.rows) if path.exists() else None,
         model_version=decision["model_version"],
         run_id=run_id,
@@ -105,11 +117,12 @@ def _attributions_of(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     return table.assign(row=np.searchsorted(rows, table["row"].to_numpy()))
 
 
-def _learn_day(day: date, config: JobConfig, folder: Path, scored: pd.DataFrame) -> None:
+def _learn_day(day: date, config: JobConfig, folder: Path, marks: pd.DataFrame) -> None:
     """Teach the baseline the day's unflagged events and false positives, and the training set
     its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`). Logins
     alerted for their hour alone tell the baseline which nights the user worked, nothing else.
-    A large day is learnt a part of its users at a time (:mod:`ztad.pipeline.day_learning`)."""
+    ``marks`` are the flags and rule hits of every event of the day. A large day is learnt a
+    part of its users at a time (:mod:`ztad.pipeline.day_learning`)."""
     import pyarrow.parquet as pq
 
     from ztad.behaviour.baselines import save_daily_aggregate
@@ -117,8 +130,8 @@ def _learn_day(day: date, config: JobConfig, folder: Path, scored: pd.DataFrame)
     from ztad.pipeline.day_learning import learn_in_parts
     from ztad.pipeline.day_training_file import write_day_training_file
 
-    flagged, rule_hit = scored["flagged"].to_numpy(bool), scored["rule_hit"].to_numpy(bool)
-    hour_alone = rows_raised_for_hour_alone(scored)
+    flagged, rule_hit = marks["flagged"].to_numpy(bool), marks["rule_hit"].to_numpy(bool)
+    hour_alone = rows_raised_for_hour_alone(marks)
     verdicts = day_verdicts(config, day)
 
     def judge(events: pd.DataFrame, rows):
@@ -235,7 +248,7 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     sync_allowlist(store)
     store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
     # Stored: released before the day is learnt, so that they do not add to its peak.
-    scores = work.scored
+    marks = work.marks
     del findings, incidents, risk, quarantine, work
-    _learn_day(day, config, folder, scores)
+    _learn_day(day, config, folder, marks)
     return result
