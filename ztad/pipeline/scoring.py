@@ -111,6 +111,23 @@ def attribution_table(
     )
 
 
+def attribution_table_of_rows(
+    model, features: pd.DataFrame | None, rows: np.ndarray, scores: np.ndarray, exact_rows: int | None = None
+) -> pd.DataFrame:
+    """:func:`attribution_table` of a day whose flagged rows alone are at hand: ``features``
+    holds the flagged rows' features only (``None`` when there are none), ``rows`` their
+    positions in the day, in order, and ``scores`` their final scores. The same table as that
+    of the whole day: each row's attributions depend on that row alone, and the rows explained
+    exactly on the flagged rows' scores."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if features is None or len(rows) == 0:
+        return pd.DataFrame({"row": rows})
+    flagged = pd.DataFrame({"flagged": np.ones(len(rows), dtype=bool), "score": np.asarray(scores, dtype=float)})
+    table = attribution_table(model, features.reset_index(drop=True), flagged, exact_rows)
+    table["row"] = rows
+    return table
+
+
 def _member_attributions(
     model, features: pd.DataFrame, scored: pd.DataFrame, exact_rows: int | None
 ) -> tuple[dict[str, pd.DataFrame], np.ndarray]:

@@ -11,6 +11,7 @@ that memory follows ``max_training_rows``, not the size of the window.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -75,10 +76,13 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     the events its labels do not trust as normal (:func:`ztad.pipeline.history.history_trust`);
     of a day whose findings are stored, the flagged and confirmed events are left out.
     The day's baseline aggregate is saved from the same read when it has none yet, so that the
-    baseline of the next day does not read the day again.
+    baseline of the next day does not read the day again. A day of more than a few parts of
+    users (:func:`ztad.behaviour.features.user_parts.in_one_go`) is computed and written a part
+    at a time (:func:`write_training_parts`).
     """
     from ztad.behaviour.baselines import has_daily_aggregate, save_aggregate_of
     from ztad.behaviour.features import compute_features
+    from ztad.behaviour.features.user_parts import in_one_go
     from ztad.feedback import learnable_events
 
     path = training_features_path(config, past_day)
@@ -91,15 +95,62 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     if events.empty:
         return None
     detection = config.detection
-    features = compute_features(events, baseline, detection, detection.feature_settings)
-    del baseline
     trusted = history_trust(config, past_day, events)
     keep = learnable_events(config, past_day, events["event_id"]) & trusted
+    if not in_one_go(len(events)):
+        if not has_daily_aggregate(config.state_dir, past_day):
+            save_aggregate_of(config.state_dir, past_day, trusted_rows(events, trusted))
+        event_ids, inputs = events["event_id"], events[_feature_inputs(events)]
+        del events  # only the columns the features read are held while they are computed
+        write_training_parts(inputs, event_ids, np.asarray(keep, dtype=bool), baseline, config, path)
+        return path
+    features = compute_features(events, baseline, detection, detection.feature_settings)
+    del baseline
     write_training_file(features, keep, {"event_id": events["event_id"]}, path)
     del features
     if not has_daily_aggregate(config.state_dir, past_day):
         save_aggregate_of(config.state_dir, past_day, trusted_rows(events, trusted))
     return path
+
+
+def _feature_inputs(events: pd.DataFrame) -> list[str]:
+    """The columns of ``events`` that the features read."""
+    from ztad.behaviour.features import INPUT_COLUMNS
+
+    return [c for c in INPUT_COLUMNS if c in events.columns]
+
+
+def write_training_parts(
+    events: pd.DataFrame, event_ids: pd.Series, keep: np.ndarray, baseline, config: JobConfig, path: Path
+) -> None:
+    """Write the training file of a large day from its features computed a part of its users
+    at a time (:mod:`ztad.behaviour.features.user_parts`): each part's chosen rows (``keep``)
+    are written as soon as its features are computed, so that the day's feature table is
+    never held whole. ``event_ids`` and ``keep`` are row-aligned with ``events``.
+
+    The rows come in part order (the users grouped by part, the day's order kept within each
+    part), not the day's: the same rows with the same values, but the seeded training sample,
+    which draws row positions, picks other, equally uniform rows of the day. ``events`` is
+    taken over as :func:`ztad.behaviour.features.user_parts.features_by_part` takes it.
+    """
+    from ztad.behaviour.features import FEATURE_NAMES
+    from ztad.behaviour.features.user_parts import features_by_part, part_order
+    from ztad.pipeline.workfiles import write_parquet_parts
+
+    order, bounds = part_order(events["user_id"])
+    detection = config.detection
+    parts = features_by_part(events, baseline, detection, detection.feature_settings, bounds, order)
+
+    def chosen_rows():
+        for (begin, end), features in zip(pairwise(bounds), parts):
+            rows = order[begin:end]
+            chosen = keep[rows]
+            frame = pd.DataFrame({name: features[name].to_numpy()[chosen] for name in FEATURE_NAMES})
+            frame["event_id"] = event_ids.iloc[rows[chosen]].reset_index(drop=True)
+            del features  # not held while the next part is computed
+            yield frame
+
+    write_parquet_parts(path, chosen_rows())
 
 
 def sample_sizes(day_rows: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ztad.config import JobConfig
@@ -100,3 +102,96 @@ def read_parquet_by_column(path: Path, columns: list[str] | None = None) -> pd.D
     if not path.exists():
         raise _missing(path)
     return pd.read_parquet(path, columns=columns, to_pandas_kwargs={"self_destruct": True, "split_blocks": True})
+
+
+def write_parquet_parts(path: Path, parts: Iterable[pd.DataFrame]) -> int:
+    """Write the frames ``parts`` one after another as one Parquet file, atomically, each as
+    row groups of its own; returns the rows written.
+
+    Only one part is held at a time, so a day's file is written without its whole table. The
+    first part sets the schema; a categorical column is written as a dictionary with 32-bit
+    codes, so that parts holding other categories (each part its own places and labels) share
+    it, and it reads back as one categorical of every part's values. ``parts`` must hold at
+    least one frame (an empty one writes an empty file).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    written = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal written
+        writer = None
+        try:
+            for part in parts:
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, _shared_schema(table.schema))
+                writer.write_table(table.cast(writer.schema))
+                written += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise ValueError(f"no part to write to {path}")
+
+    write_atomically(path, write)
+    return written
+
+
+def _shared_schema(schema):
+    """``schema`` with every dictionary column's codes widened to 32 bits."""
+    import pyarrow as pa
+
+    fields = [
+        field.with_type(pa.dictionary(pa.int32(), field.type.value_type)) if pa.types.is_dictionary(field.type)
+        else field
+        for field in schema
+    ]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def read_parquet_batches(path: Path, columns: list[str] | None, batch_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The rows of a Parquet file ``batch_rows`` at a time, whatever its row groups, as
+    ``(first row, frame indexed from 0)`` (``columns`` in that order, when given); one empty
+    frame for a file without rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise _missing(path)
+    file = pq.ParquetFile(path)
+
+    def frame(table) -> pd.DataFrame:
+        out = table.to_pandas()
+        return out if columns is None else out[list(columns)]
+
+    pending: list = []
+    held = first = 0
+    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
+        pending.append(pa.Table.from_batches([batch]))
+        held += batch.num_rows
+        while held >= batch_rows:
+            table = pa.concat_tables(pending)
+            pending, held = [table.slice(batch_rows)], held - batch_rows
+            yield first, frame(table.slice(0, batch_rows))
+            first += batch_rows
+    if held or first == 0:
+        yield first, frame(pa.concat_tables(pending) if pending else file.schema_arrow.empty_table())
+
+
+def put_in_part_order(path: Path, order: np.ndarray, bounds: np.ndarray) -> None:
+    """Rewrite the Parquet file ``path`` with its rows in ``order``, atomically, each run
+    ``bounds[k]:bounds[k + 1]`` of the new order a row group of its own: the day's events put
+    in the order its features are computed in parts (:mod:`ztad.behaviour.features.user_parts`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+
+    def write(tmp: Path) -> None:
+        with pq.ParquetWriter(tmp, table.schema) as writer:
+            for begin, end in pairwise(bounds):
+                writer.write_table(table.take(pa.array(order[begin:end])))
+
+    write_atomically(path, write)

@@ -14,10 +14,18 @@ the parts' events are released rather than all at once: the step holds about the
 the day's events and its features, not their sum. The columns are put back in the day's event
 order at the end, one column at a time, so the frame has exactly the values and order the
 whole day would give.
+
+A day too large to hold its features whole is instead put in part order once
+(:func:`part_order`: the users grouped by part, the day's order kept within each part) and
+its features are taken part after part (:func:`features_by_part`) and written as they come:
+nothing then holds the day's feature table. Every feature of an event is the same whatever
+the order of the day's rows (the cross-user counts look at times and values, not positions),
+so only the rows' order differs from the day computed in one go.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import pairwise
 
 import numpy as np
@@ -102,6 +110,54 @@ class _DayColumns:
         return out
 
 
+def in_one_go(rows: int, part_events: int | None = None) -> bool:
+    """Whether a day of ``rows`` events is computed in one go: up to :data:`ONE_GO_PARTS`
+    parts of ``part_events`` (default :data:`PART_EVENTS`)."""
+    return rows <= ONE_GO_PARTS * (part_events or PART_EVENTS)
+
+
+def part_order(user_ids: pd.Series, part_events: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The day's rows part by part (:func:`user_parts`), the day's order kept within each part,
+    and where each part begins in that order (``bounds[k]:bounds[k + 1]`` is part ``k``)."""
+    parts = user_parts(user_ids, part_events or PART_EVENTS)
+    order = np.argsort(parts, kind="stable")
+    last = int(parts.max()) if len(parts) else -1
+    return order, np.searchsorted(parts[order], np.arange(last + 2))
+
+
+def features_by_part(
+    events: pd.DataFrame,
+    baseline: BaselineState,
+    config: DetectionConfig,
+    settings: FeatureSettings,
+    bounds: np.ndarray,
+    order: np.ndarray | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Each part's :func:`ztad.behaviour.features.compute_features` in turn (indexed from 0),
+    the day's cross-user counts handed to every part.
+
+    Part ``k`` is the rows ``order[bounds[k]:bounds[k + 1]]`` of ``events`` (the rows
+    ``bounds[k]:bounds[k + 1]`` when ``order`` is ``None``: a day already in part order).
+    ``events`` is taken over as :func:`compute_features_in_parts` says, and each part's events
+    are released once its features are computed.
+    """
+    from ztad.behaviour.features import compute_features
+
+    order = np.arange(len(events)) if order is None else order
+    signals = cross_user_signals(events, baseline, config, settings)
+    pieces = _cut(events, order, bounds)
+    signal_pieces = _cut(signals, order, bounds)
+    del signals
+    for part in range(len(pieces)):
+        features = compute_features(pieces[part], baseline, config, settings, cross_user=signal_pieces[part])
+        pieces[part] = signal_pieces[part] = None
+        # The part's events were Arrow's (strings): handed back, they can hold the next
+        # part's features instead of staying in Arrow's pool beside them.
+        pa.default_memory_pool().release_unused()
+        yield features
+        del features  # the caller's now: not held while the next part is computed
+
+
 def compute_features_in_parts(
     events: pd.DataFrame,
     baseline: BaselineState,
@@ -121,28 +177,17 @@ def compute_features_in_parts(
     """
     from ztad.behaviour.features import compute_features
 
-    part_events = part_events or PART_EVENTS
     settings = settings or FeatureSettings()
-    if len(events) <= ONE_GO_PARTS * part_events:
+    if in_one_go(len(events), part_events):
         return compute_features(events, baseline, config, settings)
     index = events.index
-    signals = cross_user_signals(events, baseline, config, settings)
-    parts = user_parts(events["user_id"], part_events)
-    order = np.argsort(parts, kind="stable")  # the day's rows part by part, in the day's order within each
-    bounds = np.searchsorted(parts[order], np.arange(int(parts.max()) + 2))
-    pieces = _cut(events, order, bounds)
-    signal_pieces = _cut(signals, order, bounds)
-    del signals
+    order, bounds = part_order(events["user_id"], part_events)
     columns: _DayColumns | None = None
-    for part, (begin, end) in enumerate(pairwise(bounds)):
-        features = compute_features(pieces[part], baseline, config, settings, cross_user=signal_pieces[part])
-        pieces[part] = signal_pieces[part] = None
+    parts = features_by_part(events, baseline, config, settings, bounds, order)
+    for (begin, end), features in zip(pairwise(bounds), parts):
         columns = columns or _DayColumns(features, len(order))
         columns.fill(slice(begin, end), features)
         del features
-        # The part's events were Arrow's (strings): handed back, they can hold the next
-        # part's features instead of staying in Arrow's pool beside them.
-        pa.default_memory_pool().release_unused()
     columns.put_in_order(order)
     return columns.frame(index)
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from ztad.config import JobConfig
 from ztad.pipeline.history import baseline_before, history_loader
 from ztad.pipeline.sharding import load_baseline, split_day
 from ztad.pipeline.shards import Shard
 from ztad.pipeline.training_data import training_features_path
-from ztad.pipeline.workfiles import day_dir, read_parquet, write_parquet
+from ztad.pipeline.workfiles import (
+    day_dir,
+    put_in_part_order,
+    read_parquet,
+    release_unused_memory,
+    write_parquet,
+    write_parquet_parts,
+)
 
 
 def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
@@ -18,26 +27,28 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
 
     The baseline is built before the day's events are read, so that combining the window's
     aggregates never overlaps with them, and only the event columns the features read are
-    read. A whole day's features are computed a part of its users at a time
-    (:func:`ztad.behaviour.features.user_parts.compute_features_in_parts`): the same
-    features, with the families' working arrays held for one part at a time.
+    read. A day of more than a few parts of users
+    (:func:`ztad.behaviour.features.user_parts.in_one_go`) is computed and written a part at a
+    time (:func:`write_features_in_parts`): the day's feature table is never held whole.
 
     With a ``shard``, only that shard's users, once :func:`cross_user` has prepared the day:
     the analysts' feedback is already applied, the baseline is the one it built, and the
     counts across users come from the whole day.
     """
     from ztad.behaviour.features import compute_features
-    from ztad.behaviour.features.user_parts import compute_features_in_parts
+    from ztad.behaviour.features.user_parts import in_one_go
 
     folder = day_dir(config, day, shard)
+    path = folder / "events.parquet"
     if shard is None:
         feedback, baseline = read_feedback(day, config), baseline_before(config, day)
-        events = read_parquet(folder / "events.parquet", feature_input_columns(folder / "events.parquet"))
-        features = compute_features_in_parts(
-            events, baseline, config.detection, config.detection.feature_settings
-        )
+        if not in_one_go(_rows(path)):
+            rows, columns = write_features_in_parts(folder, baseline, config)
+            return {"day": day.isoformat(), "rows": rows, "features": columns, **feedback}
+        events = read_parquet(path, feature_input_columns(path))
+        features = compute_features(events, baseline, config.detection, config.detection.feature_settings)
     else:
-        events = read_parquet(folder / "events.parquet")
+        events = read_parquet(path)
         feedback, baseline = {}, load_baseline(day_dir(config, day), day)
         whole_day = read_parquet(folder / "cross_user.parquet")
         features = compute_features(
@@ -46,6 +57,50 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     del events, baseline
     write_parquet(features, folder / "features.parquet")
     return {"day": day.isoformat(), "rows": len(features), "features": len(features.columns), **feedback}
+
+
+def write_features_in_parts(folder: Path, baseline, config: JobConfig) -> tuple[int, int]:
+    """Put the day's ``events.parquet`` in part order and write its features part by part as
+    ``features.parquet``; returns the rows and feature columns written.
+
+    The events file is rewritten first, the users grouped by part and the day's order kept
+    within each part (:func:`ztad.behaviour.features.user_parts.part_order`), so that the
+    events, features and scores files stay row-aligned while each part's features are
+    written as soon as they are computed. The features of every event are those the whole day
+    computed in one go gives; only the rows' order differs, so what depends on row positions
+    (the seeded sample of training rows) picks other, equally uniform rows. Run again, the
+    step finds the events already in part order and writes the same files.
+    """
+    from ztad.behaviour.features.user_parts import features_by_part, part_order
+
+    path = folder / "events.parquet"
+    order, bounds = part_order(read_parquet(path, ["user_id"])["user_id"])
+    if not np.array_equal(order, np.arange(len(order))):
+        put_in_part_order(path, order, bounds)
+    del order
+    release_unused_memory()
+    events = read_parquet(path, feature_input_columns(path))
+    detection = config.detection
+    columns = 0
+
+    def parts():
+        nonlocal columns
+        for features in features_by_part(events, baseline, detection, detection.feature_settings, bounds):
+            columns = len(features.columns)
+            yield features
+            del features  # not held while the next part is computed
+
+    rows = write_parquet_parts(folder / "features.parquet", parts())
+    return rows, columns
+
+
+def _rows(path: Path) -> int:
+    """The rows of a Parquet file, from its metadata."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        read_parquet(path)  # the missing file's own error
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def feature_input_columns(path: Path) -> list[str]:
