@@ -89,14 +89,14 @@ class _Flags:
     rows_rule_flagged: int
 
 
-def _score_in_batches(folder: Path, model, rule_thresholds, batch_rows: int = SCORE_BATCH_ROWS) -> _Flags:
-    """Score ``folder``'s features ``batch_rows`` at a time into its ``scored.parquet`` (with
-    ``suppressed`` false: :func:`_write_suppressed` marks the suppressed rows once known)."""
+def _score_in_batches(folder: Path, model, rule_thresholds) -> _Flags:
+    """Score ``folder``'s features :data:`SCORE_BATCH_ROWS` at a time into its ``scored.parquet``
+    (with ``suppressed`` false: :func:`_write_suppressed` marks the suppressed rows once known)."""
     rows, scores, hits = [], [], []
     counts = {"rows_scored": 0, "rows_model_flagged": 0, "rows_rule_flagged": 0}
 
     def batches():
-        for first, features in read_parquet_batches(folder / "features.parquet", scoring_columns(), batch_rows):
+        for first, features in read_parquet_batches(folder / "features.parquet", scoring_columns(), SCORE_BATCH_ROWS):
             scored, rule_hits = score_features(features, model, rule_thresholds)
             del features
             flagged = scored["flagged"].to_numpy(bool)
