@@ -133,6 +133,8 @@ def write_training_parts(
     which draws row positions, picks other, equally uniform rows of the day. ``events`` is
     taken over as :func:`ztad.behaviour.features.user_parts.features_by_part` takes it.
     """
+    import pyarrow as pa
+
     from ztad.behaviour.features import FEATURE_NAMES
     from ztad.behaviour.features.user_parts import features_by_part, part_order
     from ztad.pipeline.workfiles import write_parquet_parts
@@ -145,10 +147,10 @@ def write_training_parts(
         for (begin, end), features in zip(pairwise(bounds), parts):
             rows = order[begin:end]
             chosen = keep[rows]
-            frame = pd.DataFrame({name: features[name].to_numpy()[chosen] for name in FEATURE_NAMES})
-            frame["event_id"] = event_ids.iloc[rows[chosen]].reset_index(drop=True)
+            columns = {name: features[name].to_numpy()[chosen] for name in FEATURE_NAMES}
             del features  # not held while the next part is computed
-            yield frame
+            # As write_training_file writes them: the model features and the event ids' own type.
+            yield pa.table({**columns, "event_id": pa.array(event_ids.iloc[rows[chosen]])})
 
     write_parquet_parts(path, chosen_rows())
 

@@ -104,9 +104,9 @@ def read_parquet_by_column(path: Path, columns: list[str] | None = None) -> pd.D
     return pd.read_parquet(path, columns=columns, to_pandas_kwargs={"self_destruct": True, "split_blocks": True})
 
 
-def write_parquet_parts(path: Path, parts: Iterable[pd.DataFrame]) -> int:
-    """Write the frames ``parts`` one after another as one Parquet file, atomically, each as
-    row groups of its own; returns the rows written.
+def write_parquet_parts(path: Path, parts: Iterable) -> int:
+    """Write the frames (or Arrow tables) ``parts`` one after another as one Parquet file,
+    atomically, each as row groups of its own; returns the rows written.
 
     Only one part is held at a time, so a day's file is written without its whole table. The
     first part sets the schema; a categorical column is written as a dictionary with 32-bit
@@ -124,7 +124,7 @@ def write_parquet_parts(path: Path, parts: Iterable[pd.DataFrame]) -> int:
         writer = None
         try:
             for part in parts:
-                table = pa.Table.from_pandas(part, preserve_index=False)
+                table = part if isinstance(part, pa.Table) else pa.Table.from_pandas(part, preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, _shared_schema(table.schema))
                 writer.write_table(table.cast(writer.schema))

@@ -114,3 +114,28 @@ def test_a_window_without_events_is_an_empty_matrix_with_its_columns(tmp_path):
     matrix = training_matrix(_config(tmp_path), DAY)
     assert matrix.empty
     assert list(matrix.columns) == [*FEATURE_NAMES, TRAINING_DAY, TRAINING_FLAGGED, TRAINING_DAY_ROWS]
+
+
+def test_a_large_history_day_is_learnt_in_parts_with_the_rows_of_one_go(small_logs, tmp_path, monkeypatch):
+    from ztad.behaviour.baselines import aggregate_dir, has_daily_aggregate
+    from ztad.behaviour.features import user_parts as parts_module
+    from ztad.pipeline.training_data import training_file_of
+
+    day = date(2026, 3, 10)
+    one_go, in_parts = (JobConfig(source=SourceConfig(root=str(small_logs)), home=tmp_path / name)
+                        for name in ("one_go", "in_parts"))
+    whole = pd.read_parquet(training_file_of(one_go, day))
+    monkeypatch.setattr(parts_module, "PART_EVENTS", 50)
+    parts = pd.read_parquet(training_file_of(in_parts, day))
+    assert len(whole) > 3 * 50
+    assert list(parts.columns) == list(whole.columns) == [*FEATURE_NAMES, "event_id"]
+    assert not parts["event_id"].equals(whole["event_id"])  # the rows come part after part
+    pd.testing.assert_frame_equal(parts.set_index("event_id").sort_index(), whole.set_index("event_id").sort_index(),
+                                  check_exact=True)
+    # The day's baseline aggregate is saved from the same read, as in one go.
+    assert has_daily_aggregate(in_parts.state_dir, day)
+    tables = sorted(p.name for p in aggregate_dir(one_go.state_dir, day).glob("*.parquet"))
+    assert tables and tables == sorted(p.name for p in aggregate_dir(in_parts.state_dir, day).glob("*.parquet"))
+    for name in tables:
+        pd.testing.assert_frame_equal(pd.read_parquet(aggregate_dir(in_parts.state_dir, day) / name),
+                                      pd.read_parquet(aggregate_dir(one_go.state_dir, day) / name))

@@ -1,11 +1,21 @@
-"""Work files between a night's steps: a file read column by column is the file read whole."""
+"""Work files between a night's steps: a file read column by column or in batches is the file read
+whole, a file written in parts is the parts' rows, and a file put in part order keeps its rows."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from ztad.pipeline.workfiles import read_parquet, read_parquet_by_column, write_parquet
+from ztad.pipeline.workfiles import (
+    put_in_part_order,
+    read_parquet,
+    read_parquet_batches,
+    read_parquet_by_column,
+    write_parquet,
+    write_parquet_parts,
+)
 
 
 def _frame() -> pd.DataFrame:
@@ -29,3 +39,62 @@ def test_a_file_read_by_column_holds_what_it_holds_read_whole(tmp_path):
 def test_a_missing_work_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.parquet"):
         read_parquet_by_column(tmp_path / "missing.parquet")
+
+
+def _part(values: list[str | None], first: int) -> pd.DataFrame:
+    """A part of a day's features: numbers and a categorical column of the part's own values."""
+    return pd.DataFrame({
+        "x": np.arange(first, first + len(values), dtype="float64"),
+        "place": pd.Categorical(values, categories=pd.Index(sorted({v for v in values if v}), dtype="string")),
+        "flag": np.arange(len(values)) % 2 == 0,
+    })
+
+
+def test_parts_with_their_own_categories_are_written_as_one_file(tmp_path):
+    path = tmp_path / "features.parquet"
+    parts = [_part(["Oslo", "Lima", None], 0), _part([None, None], 3), _part(["Pune"] * 300 + ["Oslo"], 5)]
+    assert write_parquet_parts(path, iter(parts)) == 306
+    written = read_parquet(path)
+    assert isinstance(written["place"].dtype, pd.CategoricalDtype)
+    whole = pd.concat([p.astype({"place": object}) for p in parts], ignore_index=True)
+    assert written["place"].astype(object).fillna("<NA>").tolist() == whole["place"].fillna("<NA>").tolist()
+    assert written["x"].tolist() == whole["x"].tolist() and written["flag"].tolist() == whole["flag"].tolist()
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+
+
+def test_a_file_written_with_no_part_is_an_error_and_leaves_no_file(tmp_path):
+    path = tmp_path / "features.parquet"
+    with pytest.raises(ValueError, match="no part"):
+        write_parquet_parts(path, iter([]))
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 64, 1000])
+def test_a_file_read_in_batches_is_the_file_read_whole(tmp_path, batch_rows):
+    path = tmp_path / "features.parquet"
+    parts = [_part(["Oslo"] * 40, 0), _part(["Lima"] * 5 + [None], 40), _part(["Pune"] * 53, 46)]
+    write_parquet_parts(path, parts)
+    batches = list(read_parquet_batches(path, ["x", "place"], batch_rows))
+    assert [first for first, _ in batches] == list(range(0, 99, batch_rows))
+    assert all(len(batch) == batch_rows for _, batch in batches[:-1])
+    together = pd.concat([batch for _, batch in batches], ignore_index=True)
+    expected = read_parquet(path, ["x", "place"])
+    assert list(together.columns) == ["x", "place"]
+    assert together["x"].tolist() == expected["x"].tolist()
+    assert together["place"].astype(object).tolist() == expected["place"].astype(object).tolist()
+
+
+def test_a_file_without_rows_is_read_as_one_empty_batch(tmp_path):
+    path = tmp_path / "features.parquet"
+    write_parquet(_part([], 0), path)
+    [(first, batch)] = list(read_parquet_batches(path, ["flag", "x"], 10))
+    assert first == 0 and batch.empty and list(batch.columns) == ["flag", "x"]
+
+
+def test_a_file_put_in_part_order_keeps_its_rows_in_that_order(tmp_path):
+    path = tmp_path / "events.parquet"
+    write_parquet(_frame(), path)
+    order, bounds = np.array([1, 0, 2]), np.array([0, 1, 3])
+    put_in_part_order(path, order, bounds)
+    pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[order].reset_index(drop=True), check_exact=True)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 2
