@@ -14,6 +14,7 @@ read by pyarrow into Arrow, and nothing else. Prints figures; asserts nothing.
 
     .venv/bin/python bench/bench_scale.py --sizes 0.1,1 --workdir /tmp/ztad-scale
     .venv/bin/python bench/bench_scale.py --sizes 3 --nights usual --workdir /tmp/ztad-scale
+    .venv/bin/python bench/bench_scale.py --sizes 1 --workdir /shared/scale --homes /tmp/my-homes
 """
 
 from __future__ import annotations
@@ -128,6 +129,9 @@ def main() -> None:
     parser.add_argument("--nights", default=",".join(NIGHTS), help="which nights, in this order")
     parser.add_argument("--history-days", type=int, default=14, help="generated days before the scored day")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ztad-scale"))
+    parser.add_argument("--homes", type=Path,
+                        help="where the nights' state folders go (default: beside the logs in --workdir), "
+                             "so that logs generated once can be shared read-only")
     parser.add_argument("--label", default="", help="a name for this code version in the table")
     parser.add_argument("--json", type=Path, help="also append every row to this JSON-lines file")
     parser.add_argument("ztad_args", nargs="*", help="more `ztad run` options, after --")
@@ -145,7 +149,9 @@ def main() -> None:
         generate(logs, size, args.history_days)
         seconds, events = floor(logs / f"date={day.isoformat()}")
         for night in args.nights.split(","):
-            result = run_night(logs, folder / "home", day, night, args.ztad_args, environment)
+            home = folder / "home" if args.homes is None else args.homes / f"{size:g}M" / "home"
+            home.parent.mkdir(parents=True, exist_ok=True)
+            result = run_night(logs, home, day, night, args.ztad_args, environment)
             steps = [f"{result['timings'].get(step, float('nan')):.1f}" for step in STEPS]
             row = [f"{size:g}M", night, f"{events:,}", *steps, f"{result['wall']:.1f}", f"{result['cpu']:.1f}",
                    f"{result['wall'] / seconds:.0f}", f"{result['rss_gib']:.2f}"]
