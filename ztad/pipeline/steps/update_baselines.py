@@ -28,8 +28,9 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     The baseline is built before the day's events are read, so that combining the window's
     aggregates never overlaps with them, and only the event columns the features read are
     read. A day of more than a few parts of users
-    (:func:`ztad.behaviour.features.user_parts.in_one_go`) is computed and written a part at a
-    time (:func:`write_features_in_parts`): the day's feature table is never held whole.
+    (:func:`ztad.behaviour.features.user_parts.in_one_go`) is put in part order and its
+    features computed and written a part at a time (:func:`write_features_in_parts`): the
+    day's feature table is never held whole.
 
     With a ``shard``, only that shard's users, once :func:`cross_user` has prepared the day:
     the analysts' feedback is already applied, the baseline is the one it built, and the
@@ -41,9 +42,13 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     folder = day_dir(config, day, shard)
     path = folder / "events.parquet"
     if shard is None:
-        feedback, baseline = read_feedback(day, config), baseline_before(config, day)
-        if not in_one_go(_rows(path)):
-            rows, columns = write_features_in_parts(folder, baseline, config)
+        feedback = read_feedback(day, config)
+        # A large day's events are put in part order before the baseline is built: the
+        # rewrite holds the day's events, which need not sit beside the baseline.
+        bounds = None if in_one_go(_rows(path)) else put_events_in_part_order(path)
+        baseline = baseline_before(config, day)
+        if bounds is not None:
+            rows, columns = write_features_in_parts(folder, baseline, config, bounds)
             return {"day": day.isoformat(), "rows": rows, "features": columns, **feedback}
         events = read_parquet(path, feature_input_columns(path))
         features = compute_features(events, baseline, config.detection, config.detection.feature_settings)
@@ -59,26 +64,34 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     return {"day": day.isoformat(), "rows": len(features), "features": len(features.columns), **feedback}
 
 
-def write_features_in_parts(folder: Path, baseline, config: JobConfig) -> tuple[int, int]:
-    """Put the day's ``events.parquet`` in part order and write its features part by part as
-    ``features.parquet``; returns the rows and feature columns written.
+def put_events_in_part_order(path: Path) -> np.ndarray:
+    """Rewrite the day's events file at ``path`` in part order, the users grouped by part and
+    the day's order kept within each part (:func:`ztad.behaviour.features.user_parts.part_order`),
+    and return where each part begins. The events, features and scores files then stay
+    row-aligned while each part's features are written as soon as they are computed
+    (:func:`write_features_in_parts`). Run again, the step finds the events already in part
+    order and leaves them."""
+    from ztad.behaviour.features.user_parts import part_order
 
-    The events file is rewritten first, the users grouped by part and the day's order kept
-    within each part (:func:`ztad.behaviour.features.user_parts.part_order`), so that the
-    events, features and scores files stay row-aligned while each part's features are
-    written as soon as they are computed. The features of every event are those the whole day
-    computed in one go gives; only the rows' order differs, so what depends on row positions
-    (the seeded sample of training rows) picks other, equally uniform rows. Run again, the
-    step finds the events already in part order and writes the same files.
-    """
-    from ztad.behaviour.features.user_parts import features_by_part, part_order
-
-    path = folder / "events.parquet"
     order, bounds = part_order(read_parquet(path, ["user_id"])["user_id"])
     if not np.array_equal(order, np.arange(len(order))):
         put_in_part_order(path, order, bounds)
-    del order
     release_unused_memory()
+    return bounds
+
+
+def write_features_in_parts(folder: Path, baseline, config: JobConfig, bounds: np.ndarray) -> tuple[int, int]:
+    """Write the features of the day's events, already in part order (part ``k`` the rows
+    ``bounds[k]:bounds[k + 1]``: :func:`put_events_in_part_order`), part by part as
+    ``features.parquet``; returns the rows and feature columns written.
+
+    The features of every event are those the whole day computed in one go gives; only the
+    rows' order differs, so what depends on row positions (the seeded sample of training
+    rows) picks other, equally uniform rows.
+    """
+    from ztad.behaviour.features.user_parts import features_by_part
+
+    path = folder / "events.parquet"
     events = read_parquet(path, feature_input_columns(path))
     detection = config.detection
     columns = 0
