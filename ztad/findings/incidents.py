@@ -69,17 +69,38 @@ def _code_sets(reasons: pd.Series) -> list[frozenset[str]]:
     return [frozenset(str(r["code"]) for r in (rs if rs is not None else [])) for rs in reasons]
 
 
+def _texts(values: pd.Series) -> list[str | None]:
+    """A column as plain Python text, ``None`` where missing."""
+    text = values.astype("string")
+    return text.astype(object).where(text.notna(), None).tolist()
+
+
 def source_addresses(findings: pd.DataFrame) -> set[str]:
     """Sources (addresses or workstations) that sprayed and whose findings touch several
     accounts, or that failed for several users."""
-    codes = _code_sets(findings["reasons"])
-    spray = np.array([SPRAY_CODE in c for c in codes], dtype=bool)
-    failing = np.array([bool(c & FAILURE_CODES) for c in codes], dtype=bool)
-    sources = sources_of(findings)
-    touched = findings["user_id"].groupby(sources.to_numpy()).nunique()
-    sprayers = set(sources[spray].dropna()) & set(touched.index[touched.to_numpy() >= 2])
-    users = findings.loc[failing, "user_id"].groupby(sources[failing].to_numpy()).nunique()
-    return sprayers | set(users.index[users.to_numpy() >= 2])
+    return _attack_sources(_texts(sources_of(findings)), _texts(findings["user_id"]), _code_sets(findings["reasons"]))
+
+
+def _attack_sources(sources: list, users: list, codes: list[frozenset[str]]) -> set[str]:
+    """:func:`source_addresses` of the findings' aligned sources, users and reason codes.
+
+    The findings are the day's flagged events only (a few per thousand), so sets of plain
+    values cost less than grouping frames, for a request of one event as for a day.
+    """
+    touched: dict[str, set] = {}
+    failed_for: dict[str, set] = {}
+    sprayers: set[str] = set()
+    for source, user, code in zip(sources, users, codes):
+        if source is None:
+            continue
+        touched.setdefault(source, set()).add(user)
+        if SPRAY_CODE in code:
+            sprayers.add(source)
+        if code & FAILURE_CODES:
+            failed_for.setdefault(source, set()).add(user)
+    several = {source for source, accounts in touched.items() if len(accounts - {None}) >= 2}
+    failing = {source for source, accounts in failed_for.items() if len(accounts - {None}) >= 2}
+    return (sprayers & several) | failing
 
 
 def scanning_sources(findings: pd.DataFrame) -> set[str]:
@@ -87,20 +108,27 @@ def scanning_sources(findings: pd.DataFrame) -> set[str]:
     findings carry no ``detectors``)."""
     if "detectors" not in findings.columns:
         return set()
-    scanning = np.array([SCANNING_DETECTOR in (d if d is not None else []) for d in findings["detectors"]], dtype=bool)
-    return set(findings.loc[scanning, "ip_address"].dropna().astype(str))
+    addresses = _texts(findings["ip_address"])
+    return {
+        address
+        for address, detectors in zip(addresses, findings["detectors"])
+        if address is not None and SCANNING_DETECTOR in (detectors if detectors is not None else [])
+    }
 
 
 def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
     """The incident id of each finding (same index)."""
     _require(findings)
-    attempts = sources_of(findings)
-    sources = attempts.isin(source_addresses(findings)).fillna(False).to_numpy(bool)
-    scanning = findings["ip_address"].astype("string").isin(scanning_sources(findings)).fillna(False).to_numpy(bool)
+    attempts, users = _texts(sources_of(findings)), _texts(findings["user_id"])
+    attackers = _attack_sources(attempts, users, _code_sets(findings["reasons"]))
+    scanners = scanning_sources(findings)
     prefix = day.isoformat()
-    by_source = prefix + ":source:" + attempts.fillna("")
-    by_user = prefix + ":user:" + findings["user_id"].astype("string")
-    ids = np.where(scanning, prefix + ":scanning", np.where(sources, by_source, by_user))
+    ids = [
+        f"{prefix}:scanning" if address in scanners
+        else f"{prefix}:source:{source}" if source in attackers
+        else None if user is None else f"{prefix}:user:{user}"
+        for address, source, user in zip(_texts(findings["ip_address"]), attempts, users)
+    ]
     return pd.Series(ids, index=findings.index, dtype="string")
 
 
