@@ -66,6 +66,8 @@ class FlaggedRows:
         column = self._column(name)
         if column is None:
             return np.full(len(self.features), self.missing_text, dtype=object)
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return _category_texts(column, self.missing_text)
         if column.dtype != "string":
             column = column.astype("string")
         return column.to_numpy(dtype=object, na_value=self.missing_text)
@@ -83,3 +85,14 @@ class FlaggedRows:
         """Each row's attempt source: its IP address, else its workstation, else None."""
         sources = sources_of(self.events)
         return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
+
+
+def _category_texts(column: pd.Series, missing_text: str | None) -> np.ndarray:
+    """A categorical column as text (object array), ``missing_text`` where a value is null.
+
+    Each category is written as text once and picked by code: converting the column itself
+    to text costs a millisecond however few rows it has, and the ``ctx_*`` facts sentences
+    quote (time zone, peer group, holiday) are categorical.
+    """
+    labels = column.cat.categories.astype("string").to_numpy(dtype=object, na_value=missing_text)
+    return np.append(labels, np.array([missing_text], dtype=object))[column.cat.codes.to_numpy()]

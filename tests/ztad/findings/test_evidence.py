@@ -33,3 +33,16 @@ def test_a_reader_changing_its_values_does_not_change_the_next_reader_s():
     assert rows.num("ctx_travel_km")[0] == 812.5
     assert rows.text("ip_address")[0] == "203.0.113.9"
     assert rows.rule("impossible_travel")[0]
+
+
+def test_a_categorical_column_reads_as_the_same_text_as_converted_whole():
+    categories = pd.Categorical(["Europe/Madrid", None, "UTC", "Europe/Madrid"], categories=["UTC", "Europe/Madrid", "unused"])
+    numbers = pd.Categorical([2.5, None, 10.0, 2.5])
+    features = pd.DataFrame({"ctx_timezone": categories, "ctx_code": numbers, "ctx_none": pd.Categorical([None] * 4)})
+    rows = FlaggedRows(pd.DataFrame(index=range(4)), features, missing_text="unknown")
+    for name in features.columns:
+        whole = features[name].astype("string").to_numpy(dtype=object, na_value="unknown")
+        assert rows.text(name).tolist() == whole.tolist()
+    assert rows.text("ctx_timezone").tolist() == ["Europe/Madrid", "unknown", "UTC", "Europe/Madrid"]
+    empty = FlaggedRows(pd.DataFrame(), features.iloc[:0])
+    assert empty.text("ctx_timezone").tolist() == []
