@@ -71,8 +71,8 @@ def _code_sets(reasons: pd.Series) -> list[frozenset[str]]:
 
 def _texts(values: pd.Series) -> list[str | None]:
     """A column as plain Python text, ``None`` where missing."""
-    text = values.astype("string")
-    return text.astype(object).where(text.notna(), None).tolist()
+    text = values if values.dtype == "string" else values.astype("string")
+    return text.to_numpy(dtype=object, na_value=None).tolist()
 
 
 def source_addresses(findings: pd.DataFrame) -> set[str]:
