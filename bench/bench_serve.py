@@ -7,6 +7,10 @@ runs two days into a temporary folder), then times, with one keep-alive HTTP cli
 - single events, one request each: p50 / p95 / p99 latency (target p95 <= 20 ms);
 - batches of ``--batch`` events: events per second (target >= 20,000 in batches of 1,000).
 
+Beside each wall-clock figure it prints the server process's CPU time per request (user +
+system, from ``/proc``): on a machine other work loads, wall-clock times grow with the load,
+the CPU time the server spent much less, so it is the figure to compare runs by there.
+
 The events are the last run day's own, re-posted. Prints figures; asserts nothing.
 
     .venv/bin/python bench/bench_serve.py
@@ -85,6 +89,15 @@ def _wait(client: httpx.Client, server: subprocess.Popen) -> None:
     raise SystemExit("the server did not answer within 120 s")
 
 
+def _cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time (user + system) the server process has used so far, or NaN without ``/proc``."""
+    try:
+        fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
@@ -113,6 +126,7 @@ def main() -> None:
             for event in events[:20]:  # warm-up: first requests load the model and the baseline
                 client.post("/predict", json=event).raise_for_status()
             latencies = []
+            cpu = _cpu_seconds(server)
             for i in range(args.singles):
                 began = time.perf_counter()
                 client.post("/predict", json=events[i % len(events)]).raise_for_status()
@@ -120,17 +134,19 @@ def main() -> None:
             print(
                 f"single event: p50 {_percentile(latencies, 50):.1f} ms, "
                 f"p95 {_percentile(latencies, 95):.1f} ms, p99 {_percentile(latencies, 99):.1f} ms "
-                f"over {args.singles} requests (target p95 <= 20 ms)"
+                f"over {args.singles} requests (target p95 <= 20 ms); server CPU "
+                f"{(_cpu_seconds(server) - cpu) / args.singles * 1000:.1f} ms per request"
             )
             batch = (events * (args.batch // len(events) + 1))[: args.batch]
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), _cpu_seconds(server)
             for _ in range(args.batches):
                 client.post("/predict", json={"events": batch}).raise_for_status()
-            seconds = time.perf_counter() - began
+            seconds, cpu = time.perf_counter() - began, _cpu_seconds(server) - cpu
             rate = args.batch * args.batches / seconds
             print(
                 f"batches of {args.batch}: {rate:,.0f} events/s, {seconds / args.batches * 1000:.0f} ms per "
-                f"request over {args.batches} requests (target >= 20,000 events/s)"
+                f"request over {args.batches} requests (target >= 20,000 events/s); server CPU "
+                f"{cpu / args.batches * 1000:.0f} ms per request"
             )
     finally:
         server.terminate()
