@@ -270,6 +270,30 @@ def test_text_is_stripped_and_ips_are_normalised():
     assert pd.isna(events["location"].iloc[0])
 
 
+@pytest.mark.parametrize("others", [[], ["\u0663.1.2.3"]], ids=["ascii only", "with other digits"])
+def test_addresses_are_normalised_as_python_reads_them_whatever_else_the_batch_holds(others):
+    import ipaddress
+    import re
+
+    from ztad.ingest.validation import _IPV4
+
+    given = ["10.0.0.1", "010.0.0.1", "::FFFF:1.2.3.4", "1.2.3.4\n", "256.1.1.1", "1.2.3", *others]
+    events, quarantine = validate(rows(*({"ip_address": value} for value in given)), "f")
+
+    def normal(value):  # stripped, a dotted quad Python's ``\d`` reads is kept; others are parsed
+        value = value.strip()
+        if re.fullmatch(_IPV4, value):
+            return value
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            return None
+
+    expected = [normal(value) for value in given]
+    kept = [value for value in expected if value is not None]
+    assert events["ip_address"].tolist() == kept and len(quarantine) == expected.count(None)
+
+
 def test_coordinates_out_of_range_or_not_numbers_are_quarantined():
     frame = rows({"latitude": "91", "longitude": "0"}, {"latitude": "x"}, {"latitude": "45.5", "longitude": "-180"})
     events, quarantine = validate(frame, "f")

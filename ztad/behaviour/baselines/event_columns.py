@@ -34,6 +34,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 #: An IPv4 address, its first two numbers captured. ``\p{Nd}`` and the optional newline before
 #: the end read as Python's ``\d`` and ``$`` do, so the prefixes match those of earlier days.
 _IPV4 = r"^(\p{Nd}{1,3})\.(\p{Nd}{1,3})\.\p{Nd}{1,3}\.\p{Nd}{1,3}\n?$"
+#: :data:`_IPV4` for text that is all ASCII, where ``\p{Nd}`` is ``[0-9]``: the same matches,
+#: and Arrow compiles it in microseconds rather than the better part of a millisecond (every
+#: request of the scoring service pays that).
+_IPV4_ASCII = _IPV4.replace(r"\p{Nd}", "[0-9]")
 #: An IPv6 address's text up to its second colon.
 _IPV6_HEAD = r"(?s)^([^:]*:?[^:]*).*$"
 
@@ -53,7 +57,8 @@ def network_prefix(ips: pd.Series) -> pd.Series:
         values = values.combine_chunks()
     encoded = values.dictionary_encode()
     distinct = encoded.dictionary
-    prefix = pc.replace_substring_regex(distinct, _IPV4, r"\1.\2.0.0/16")
+    ascii_only = pc.all(pc.string_is_ascii(distinct)).as_py() is not False
+    prefix = pc.replace_substring_regex(distinct, _IPV4_ASCII if ascii_only else _IPV4, r"\1.\2.0.0/16")
     v6 = pc.match_substring(distinct, ":")
     if pc.any(v6).as_py():  # the IPv6 text work only for days that have IPv6 addresses
         head = pc.utf8_rtrim(pc.replace_substring_regex(distinct, _IPV6_HEAD, r"\1"), ":")

@@ -29,3 +29,12 @@ def test_network_prefix_keeps_the_index_and_a_repeated_address_reads_the_same():
     prefixes = network_prefix(ips)
     assert list(prefixes.index) == list(ips.index) and str(prefixes.dtype) == "string"
     assert prefixes.dropna().unique().tolist() == ["10.1.0.0/16"] and prefixes.isna().sum() == 3
+
+
+def test_network_prefix_reads_ascii_only_addresses_as_it_reads_them_among_others():
+    ascii_only = ["1.2.3", "256.1.1.1x", "10.0.0.1\n", "1.2.3.4\n\n", "203.0.113.7"]
+    among_others = network_prefix(pd.Series([*ascii_only, "\u0661.\u0662.3.4"])).tolist()[:-1]
+    assert network_prefix(pd.Series(ascii_only)).tolist() == among_others == [
+        "1.2.3", "256.1.1.1x", "10.0.0.0/16", "1.2.3.4\n\n", "203.0.0.0/16",
+    ]
+    assert network_prefix(pd.Series(["\u0661.\u0662.3.4"])).tolist() == ["\u0661.\u0662.0.0/16"]
