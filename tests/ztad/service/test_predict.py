@@ -193,3 +193,27 @@ def test_a_time_beyond_year_9999_in_utc_is_refused_with_its_position():
         events_frame([Event.model_validate(e) for e in (POSTED[0], late)])
     assert (refused.value.index, refused.value.field) == (1, "timestamp")
     assert refused.value.reason.startswith("timestamp out of range")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.0.0.1", "255.255.255.255", "010.0.0.1", "256.1.1.1", "1.2.3", "1.2.3.4\n", " 1.2.3.4", "\u0663.1.2.3",
+     "::FFFF:1.2.3.4", "2001:DB8::1", "-", None, "x", 167772161],
+)
+def test_an_event_s_address_reads_as_an_ip_address_field_reads_it(address):
+    from typing import Literal
+
+    from pydantic import IPvAnyAddress, TypeAdapter, ValidationError
+
+    from ztad.service.predict import Event
+
+    def read(validate):
+        try:
+            value = validate()
+        except ValidationError as error:
+            return [(e["type"], e["msg"]) for e in error.errors()]
+        return value if value is None else str(value)
+
+    plain = TypeAdapter(IPvAnyAddress | Literal["-"] | None)
+    event = {"timestamp": "2026-03-18T09:15:00Z", "user_id": "u1", "login_success": True, "ip_address": address}
+    assert read(lambda: Event.model_validate(event).ip_address) == read(lambda: plain.validate_python(address))
