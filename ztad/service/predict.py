@@ -245,8 +245,8 @@ def predictions(scored, state) -> dict:
     events, frame = scored.events, scored.scored
     flagged = frame["flagged"].to_numpy(bool)
     found: list[tuple | None] = [None] * len(events)
-    for position, finding in zip(np.flatnonzero(flagged).tolist(), scored.findings.to_dict("records")):
-        found[position] = _finding_fields(finding)
+    for position, finding in zip(np.flatnonzero(flagged).tolist(), _finding_rows(scored.findings)):
+        found[position] = _finding_fields(*finding)
     heads = zip(
         events["event_id"].astype(str).tolist(),
         events["user_id"].astype(str).tolist(),
@@ -272,16 +272,28 @@ def predictions(scored, state) -> dict:
     }
 
 
-def _finding_fields(finding: dict) -> tuple:
+#: The findings columns a prediction quotes, in the order :func:`_finding_fields` takes them.
+_FINDING_COLUMNS = ("severity", "severity_level", "category", "reasons", "top_features", "detectors", "attributions")
+
+
+def _finding_rows(findings: pd.DataFrame):
+    """The findings' :data:`_FINDING_COLUMNS` row by row, as plain Python values (none when
+    nothing was flagged): only the columns a prediction quotes are converted."""
+    if findings.empty:
+        return iter(())
+    return zip(*(findings[name].tolist() for name in _FINDING_COLUMNS))
+
+
+def _finding_fields(severity, level, category, reasons, top_features, detectors, attributions) -> tuple:
     """A flagged event's finding as the prediction fields it fills (see :data:`_NO_FINDING`)."""
     return (
-        int(finding["severity"]),
-        str(finding["severity_level"]),
-        _text(finding["category"]),
-        list(finding["reasons"]),
-        _plain(list(finding["top_features"])),
-        list(finding["detectors"]),
-        _forest_method(finding["attributions"]),
+        int(severity),
+        str(level),
+        _text(category),
+        list(reasons),
+        _plain(list(top_features)),
+        list(detectors),
+        _forest_method(attributions),
     )
 
 
