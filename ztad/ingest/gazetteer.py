@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -272,7 +272,28 @@ def utc_offsets(micros: np.ndarray, zones: pd.Series) -> np.ndarray:
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
     for k, zone in enumerate(names):
         rows = order[bounds[k]:bounds[k + 1]]
+        _keep_zone_rules(str(zone))
         utc = pd.DatetimeIndex(micros[rows].astype("datetime64[us]")).tz_localize("UTC")
         local = utc.tz_convert(str(zone)).tz_localize(None).as_unit("us")
         offsets[rows] = local.asi8 - micros[rows]
     return offsets
+
+
+@cache
+def _keep_zone_rules(zone: str) -> object:
+    """Keep the zone's rules, as pandas reads them, loaded for as long as the process lives.
+
+    pandas reads a zone's transitions from the pure-Python ``zoneinfo`` object of that name,
+    which ``zoneinfo`` caches only while something holds it (and the last eight used): with
+    more zones than that in a day or a request, every conversion read and parsed the zone's
+    file again, most of the time this function took. Holding one object per zone seen keeps
+    them cached; the offsets are pandas' own, unchanged. Without that module, nothing is kept.
+    """
+    try:
+        from zoneinfo import _zoneinfo
+    except ImportError:
+        return None
+    try:
+        return _zoneinfo.ZoneInfo(zone)
+    except (ValueError, OSError):  # not a zone name: pandas says so itself just after
+        return None

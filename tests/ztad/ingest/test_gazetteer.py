@@ -84,3 +84,23 @@ def test_utc_offsets_follow_daylight_saving_and_null_is_utc():
     micros = np.array([winter, summer, summer])
     offsets = utc_offsets(micros, pd.Series(["Europe/Madrid", "Europe/Madrid", None]))
     assert (offsets / 3_600_000_000).tolist() == [1.0, 2.0, 0.0]
+
+
+def test_utc_offsets_of_many_zones_are_each_instant_s_offset_in_its_zone_every_time():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zones = ["Europe/Madrid", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "America/St_Johns",
+             "Europe/London", "America/Sao_Paulo", "Pacific/Chatham", "Asia/Tehran", "Africa/Casablanca",
+             "America/Santiago", "Europe/Moscow", None]
+    rng = np.random.default_rng(5)
+    # Instants around the spring and autumn changes of 2026 in both hemispheres.
+    seconds = np.concatenate([rng.integers(1_774_000_000, 1_775_500_000, 200),
+                              rng.integers(1_791_500_000, 1_793_500_000, 200)])
+    names = pd.Series(rng.choice(np.array(zones, dtype=object), len(seconds)), dtype="string")
+    expected = [
+        0 if zone is pd.NA else int(datetime.fromtimestamp(s, ZoneInfo(zone)).utcoffset().total_seconds()) * 10**6
+        for s, zone in zip(seconds.tolist(), names.tolist())
+    ]
+    for _ in range(2):  # the second time with the zones' rules kept loaded
+        assert utc_offsets(seconds * 10**6, names).tolist() == expected
