@@ -8,8 +8,9 @@ runs two days into a temporary folder), then times, with one keep-alive HTTP cli
 - batches of ``--batch`` events: events per second (target >= 20,000 in batches of 1,000).
 
 Beside each wall-clock figure it prints the server process's CPU time per request (user +
-system, from ``/proc``): on a machine other work loads, wall-clock times grow with the load,
-the CPU time the server spent much less, so it is the figure to compare runs by there.
+system of all its threads, from ``/proc``): on a machine other work loads, wall-clock times
+grow with the load and the CPU time much less. It counts the math libraries' worker threads
+too, which spin while they wait, so compare it between runs made one after the other.
 
 The events are the last run day's own, re-posted. Prints figures; asserts nothing.
 
