@@ -119,3 +119,20 @@ def test_weights_of_another_network_are_refused(model, tmp_path):
     np.savez(tmp_path / "autoencoder" / MODEL_FILE, w000=np.zeros((3, 3), dtype=np.float32))
     with pytest.raises(ArtifactError, match="shapes"):
         load_detector(VerifiedArtifacts(tmp_path / "autoencoder", "test"))
+
+
+def test_the_forward_pass_gives_each_row_the_same_bits_in_any_block():
+    from ztad.detection.detectors.autoencoder import FORWARD_BLOCK_ROWS, dense_forward, network_layout
+
+    rng = np.random.default_rng(3)
+    layers = [(rng.normal(size=(i, u)), rng.normal(size=u), relu) for i, u, relu in network_layout(6, (8,), 3)]
+    Z = rng.normal(size=(2 * FORWARD_BLOCK_ROWS + 5, 6)).astype(np.float32)
+    whole = dense_forward(layers, Z)
+    assert whole.shape == (len(Z), 6)
+    for start in (0, FORWARD_BLOCK_ROWS - 2, 2 * FORWARD_BLOCK_ROWS + 1):
+        np.testing.assert_array_equal(dense_forward(layers, Z[start : start + 3]), whole[start : start + 3])
+    reference = Z.astype(np.float64)
+    for kernel, bias, relu in layers:
+        reference = reference @ kernel + bias
+        reference = np.maximum(reference, 0.0) if relu else reference
+    np.testing.assert_allclose(whole, reference, rtol=1e-12, atol=1e-12)
