@@ -93,6 +93,17 @@ def test_a_day_scored_in_chunks_scores_as_it_would_in_one_go(fitted, fresh_norma
     np.testing.assert_array_equal(chunked, whole)
 
 
+def test_a_day_of_several_chunks_scores_the_same_on_one_thread_or_several(fitted, fresh_normal, monkeypatch):
+    from ztad.detection.detectors import base
+
+    _, detector, _ = fitted
+    day = np.tile(fresh_normal.to_numpy(), (3 * SCORE_CHUNK_ROWS // len(fresh_normal) + 1, 1))[: 3 * SCORE_CHUNK_ROWS - 7]
+    monkeypatch.setattr(base, "SCORE_THREADS", 3)
+    threaded = detector.score_samples(day)
+    monkeypatch.setattr(base, "SCORE_THREADS", 1)
+    np.testing.assert_array_equal(threaded, detector.score_samples(day))
+
+
 def test_same_seed_gives_the_same_scores(fitted, train, fresh_normal):
     name, detector, _ = fitted
     again = make_detector(name, random_state=5, **FAST_PARAMS[name]).fit(train)
