@@ -12,7 +12,12 @@ and add their depths in the same order, so the results are scikit-learn's to the
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
+
+#: Per fitted forest, each tree's path length by leaf, derived once while the forest lives.
+_LEAF_PATH_LENGTHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _as_float32(forest, X) -> np.ndarray:
@@ -39,17 +44,27 @@ def tree_leaves(forest, X):
         yield estimator, estimator.tree_.apply(rows)
 
 
+def leaf_path_lengths(forest) -> list[np.ndarray]:
+    """Per tree, by node: the path length a row ending in that leaf adds (its depth plus the
+    expected depth of the points left in it, minus one), as ``score_samples`` adds it up; one
+    look-up per tree and row instead of two and two additions (the same values, elementwise)."""
+    lengths = _LEAF_PATH_LENGTHS.get(forest)
+    if lengths is None:
+        lengths = _LEAF_PATH_LENGTHS[forest] = [
+            depths + expected - 1.0
+            for depths, expected in zip(forest._decision_path_lengths, forest._average_path_length_per_tree)
+        ]
+    return lengths
+
+
 def score_samples(forest, X) -> np.ndarray:
     """``forest.score_samples(X)`` (lower = more abnormal), computed tree by tree in place."""
     from sklearn.ensemble._iforest import _average_path_length
 
     depths = np.zeros(len(X))
+    lengths = leaf_path_lengths(forest)
     for index, (_, leaves) in enumerate(tree_leaves(forest, X)):
-        depths += (
-            forest._decision_path_lengths[index][leaves]
-            + forest._average_path_length_per_tree[index][leaves]
-            - 1.0
-        )
+        depths += lengths[index][leaves]
     denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
     scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
     return -scores
