@@ -11,10 +11,17 @@ say which features were rare and how rare.
 
 No scaling is needed (only ranks matter), and 0/1 flags work as they are: a flag set on 1 % of
 normal rows contributes ``-log(0.01)`` when set.
+
+Scoring reads both tails of a value from one search among the feature's distinct reference
+values (:class:`TailTables`): the counts below and above each distinct value, and the
+``-log`` tail probability of every count, are taken once per model, so a value's two
+surprises are look-ups (the same numbers as two searches among every reference value and two
+logarithms).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +39,33 @@ def _skewness(values: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         skew = third / second**1.5
     return np.where(second > 0, skew, 0.0)
+
+
+@dataclass(frozen=True)
+class TailTables:
+    """One feature's reference as look-up tables: its distinct values, and for a value found
+    at position ``i`` among them (``np.searchsorted(values, x, side="left")``), its ``-log``
+    left tail probability ``left[i + (values[i] == x)]`` and right one ``right[i]``."""
+
+    values: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+
+    @classmethod
+    def of(cls, column: np.ndarray) -> TailTables:
+        """The tables of one sorted reference column."""
+        n = len(column)
+        values, counts = np.unique(column, return_counts=True)
+        below = np.concatenate([[0], np.cumsum(counts)])  # reference values below values[i]
+        surprise = np.log(n + 1.0) - np.log1p(np.arange(n + 1, dtype=np.float64))
+        return cls(values=values, left=surprise[below], right=surprise[n - below])
+
+    def surprises(self, x: np.ndarray, left_out: np.ndarray, right_out: np.ndarray) -> None:
+        """Write the ``-log`` left and right tail probabilities of the values ``x``."""
+        position = np.searchsorted(self.values, x, side="left")
+        found = self.values[np.minimum(position, len(self.values) - 1)] == x
+        left_out[...] = self.left[position + found]
+        right_out[...] = self.right[position]
 
 
 class ECODDetector(Detector):
@@ -80,16 +114,19 @@ class ECODDetector(Detector):
 
     def _tail_surprises(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``-log`` left and right tail probabilities, rows x features."""
-        n = len(self.reference_)
-        at_most = np.empty_like(X)
-        at_least = np.empty_like(X)
+        left = np.empty_like(X)
+        right = np.empty_like(X)
         # One vectorised search per feature column (features are few, rows are many).
-        for j in range(X.shape[1]):
-            column = self.reference_[:, j]
-            at_most[:, j] = np.searchsorted(column, X[:, j], side="right")
-            at_least[:, j] = n - np.searchsorted(column, X[:, j], side="left")
-        log_total = np.log(n + 1.0)
-        return log_total - np.log1p(at_most), log_total - np.log1p(at_least)
+        for j, tables in enumerate(self._tail_tables()):
+            tables.surprises(X[:, j], left[:, j], right[:, j])
+        return left, right
+
+    def _tail_tables(self) -> list[TailTables]:
+        """Per feature, its :class:`TailTables`, built once per fitted or loaded reference."""
+        if getattr(self, "_tables_of", None) is not self.reference_:
+            self._tables = [TailTables.of(column) for column in self.reference_.T]
+            self._tables_of = self.reference_
+        return self._tables
 
     def _skewed_side(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         return np.where(self.right_tailed_, right, left)

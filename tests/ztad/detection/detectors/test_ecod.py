@@ -53,3 +53,18 @@ def test_reference_rows_are_capped():
     model = ECODDetector(max_reference_rows=500, calibration_fraction=0.0)
     model.fit(normal_features(2000, 1))
     assert model.reference_.shape == (500, 6)
+
+
+def test_tail_tables_count_the_reference_as_two_searches_do():
+    from ztad.detection.detectors.ecod import TailTables
+
+    rng = np.random.default_rng(3)
+    column = np.sort(np.concatenate([rng.integers(0, 5, 300).astype(float), rng.normal(size=200)]))
+    x = np.concatenate([rng.integers(-1, 7, 500).astype(float), rng.normal(size=500), [-np.inf, np.inf, -0.0]])
+    left, right = np.empty_like(x), np.empty_like(x)
+    TailTables.of(column).surprises(x, left, right)
+    n = len(column)
+    at_most = np.searchsorted(column, x, side="right").astype(float)
+    at_least = (n - np.searchsorted(column, x, side="left")).astype(float)
+    np.testing.assert_array_equal(left, np.log(n + 1.0) - np.log1p(at_most))
+    np.testing.assert_array_equal(right, np.log(n + 1.0) - np.log1p(at_least))
