@@ -219,6 +219,7 @@ class AutoencoderDetector(Detector):
 
     name = "autoencoder"
     libraries = ("numpy", "scikit-learn", "tensorflow", "keras")
+    rows_split_freely = True
 
     def __init__(
         self,

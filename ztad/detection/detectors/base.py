@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ SCORE_CHUNK_ROWS = 131_072
 #: array operations, single-threaded BLAS, the trees' compiled walks) runs without Python's
 #: lock, so each thread keeps a core busy.
 SCORE_THREADS = min(4, len(os.sched_getaffinity(0)))
+#: Fewest rows a thread is given when a call smaller than two chunks is split among threads.
+MIN_THREAD_ROWS = 256
 
 DETECTOR_FILE = "detector.json"
 CALIBRATION_FILE = "calibration_scores.npy"
@@ -104,6 +107,26 @@ def verified_folder(source) -> Path:
             f"digests recorded at training: use ModelRegistry(...).load(version), not a path ({source!r})"
         )
     return Path(source.folder)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_PREFIX = "ztad-score"
+_POOL_LOCK = threading.Lock()
+
+
+def _scoring_pool() -> ThreadPoolExecutor:
+    """The process's :data:`SCORE_THREADS` scoring threads, started once: a service scores
+    request after request, and starting threads for each would cost more than a small part."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(SCORE_THREADS, thread_name_prefix=_POOL_PREFIX)
+    return _POOL
+
+
+def _in_scoring_pool() -> bool:
+    """Whether this is one of the scoring threads, which must not wait on their own pool."""
+    return threading.current_thread().name.startswith(_POOL_PREFIX)
 
 
 # --------------------------------------------------------------------------- input checks
@@ -233,6 +256,9 @@ class Detector:
     name: ClassVar[str] = ""
     #: Distributions whose versions a saved model depends on (recorded by the registry).
     libraries: ClassVar[tuple[str, ...]] = ("numpy", "scikit-learn")
+    #: Whether a row's score has the same bits whatever rows are scored beside it (no matrix
+    #: product over rows): a call of fewer rows than two chunks is then split among threads.
+    rows_split_freely: ClassVar[bool] = False
 
     # ----------------------------------------------------------------- parameters
 
@@ -344,7 +370,8 @@ class Detector:
         arrays (a kernel block, per-feature tail surprises, a reconstruction) stay the size of
         one chunk however large the day; each row's score does not depend on the others, so
         a day of several chunks is scored on :data:`SCORE_THREADS` threads, with the same
-        result.
+        result (a smaller call too, split into a part per thread, when the detector's bits do
+        not depend on the rows beside: :attr:`rows_split_freely`).
         """
         return self._score_in_chunks(self._input(X))
 
@@ -352,20 +379,28 @@ class Detector:
         from ztad.detection.detectors.blas_threads import one_blas_thread
 
         scores = np.empty(len(values), dtype=np.float64)
+        rows = self._part_rows(len(values))
 
-        def score_chunk(start: int) -> None:
-            scores[start:start + SCORE_CHUNK_ROWS] = self._score(values[start:start + SCORE_CHUNK_ROWS])
+        def score_part(start: int) -> None:
+            scores[start:start + rows] = self._score(values[start:start + rows])
 
-        starts = range(0, len(values), SCORE_CHUNK_ROWS)
-        if len(starts) < 2 or SCORE_THREADS < 2:
+        starts = range(0, len(values), rows)
+        if len(starts) < 2 or _in_scoring_pool():
             for start in starts:
-                score_chunk(start)
+                score_part(start)
             return scores
-        # BLAS stays on one thread for the whole run: the chunks' threads share the cores.
-        with one_blas_thread(), ThreadPoolExecutor(min(SCORE_THREADS, len(starts))) as pool:
-            for _ in pool.map(score_chunk, starts):
+        # BLAS stays on one thread for the whole run: the parts' threads share the cores.
+        with one_blas_thread():
+            for _ in _scoring_pool().map(score_part, starts):
                 pass
         return scores
+
+    def _part_rows(self, n_rows: int) -> int:
+        """Rows scored by one call of ``_score``: a chunk, or for a detector whose rows split
+        freely and a call of fewer than two chunks, an even part per thread."""
+        if SCORE_THREADS < 2 or not self.rows_split_freely or n_rows >= 2 * SCORE_CHUNK_ROWS:
+            return SCORE_CHUNK_ROWS
+        return min(SCORE_CHUNK_ROWS, max(MIN_THREAD_ROWS, -(-n_rows // SCORE_THREADS)))
 
     def predict(self, X) -> np.ndarray:
         """1 where the score is strictly above ``threshold_``, else 0."""

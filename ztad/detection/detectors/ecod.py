@@ -89,6 +89,7 @@ class ECODDetector(Detector):
 
     name = "ecod"
     libraries = ("numpy",)
+    rows_split_freely = True
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ class IsolationForestDetector(Detector):
 
     name = "isolation_forest"
     libraries = ("numpy", "scikit-learn", "skops")
+    rows_split_freely = True
 
     def __init__(
         self,

@@ -104,6 +104,17 @@ def test_a_day_of_several_chunks_scores_the_same_on_one_thread_or_several(fitted
     np.testing.assert_array_equal(threaded, detector.score_samples(day))
 
 
+def test_a_small_call_split_among_threads_scores_as_in_one_go(fitted, fresh_normal, monkeypatch):
+    from ztad.detection.detectors import base
+
+    _, detector, _ = fitted
+    rows = np.tile(fresh_normal.to_numpy(), (1000 // len(fresh_normal) + 1, 1))[:1000]
+    monkeypatch.setattr(base, "SCORE_THREADS", 2)
+    parts = detector._part_rows(len(rows))
+    assert parts == (500 if detector.rows_split_freely else SCORE_CHUNK_ROWS)
+    np.testing.assert_array_equal(detector.score_samples(rows), np.asarray(detector._score(rows), dtype=np.float64))
+
+
 def test_same_seed_gives_the_same_scores(fitted, train, fresh_normal):
     name, detector, _ = fitted
     again = make_detector(name, random_state=5, **FAST_PARAMS[name]).fit(train)
