@@ -124,6 +124,15 @@ def _scoring_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's scoring threads are not there, start new ones if needed."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _in_scoring_pool() -> bool:
     """Whether this is one of the scoring threads, which must not wait on their own pool."""
     return threading.current_thread().name.startswith(_POOL_PREFIX)

@@ -234,3 +234,24 @@ def test_calibrate_moves_the_threshold_to_new_normal_rows(name, train):
     assert detector.threshold_ > before
     assert detector.calibration_scores_.size == 2000
     assert (detector.score_samples(busier) > detector.threshold_).mean() <= detector.target_fpr
+
+
+def test_a_forked_child_scores_on_threads_of_its_own(fitted, fresh_normal):
+    import os
+
+    from ztad.detection.detectors import base
+
+    _, detector, _ = fitted
+    rows = np.tile(fresh_normal.to_numpy(), (2 * SCORE_CHUNK_ROWS // len(fresh_normal) + 1, 1))[: 2 * SCORE_CHUNK_ROWS]
+    expected = detector.score_samples(rows)  # the parent's scoring threads are started
+    assert base._POOL is not None
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        same = np.array_equal(detector.score_samples(rows), expected)
+        os.write(write, b"1" if same else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(child, 0)
+    assert answer == b"1"
