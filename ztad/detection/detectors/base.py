@@ -38,13 +38,13 @@ ARTIFACT_FORMAT = 2
 #: Fewest training rows a detector accepts (it needs some to fit and some to calibrate).
 MIN_TRAINING_ROWS = 20
 
-#: Rows scored at once (a multiple of the autoencoder's prediction batch, so that its batches
-#: stay the same whether a day is scored in one chunk or several).
+#: Rows scored at once (a power of two, so that the One-Class SVM's kernel blocks stay the same
+#: whether a day is scored in one chunk or several).
 SCORE_CHUNK_ROWS = 131_072
 #: Threads that score a large day's chunks side by side: the work of every detector (NumPy's
 #: array operations, single-threaded BLAS, the trees' compiled walks) runs without Python's
 #: lock, so each thread keeps a core busy.
-SCORE_THREADS = min(4, len(os.sched_getaffinity(0)))
+SCORE_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 #: Fewest rows a thread is given when a call smaller than two chunks is split among threads.
 MIN_THREAD_ROWS = 256
 
