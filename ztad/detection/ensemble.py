@@ -146,27 +146,6 @@ def combine_surprises(surprises: np.ndarray, how: str) -> np.ndarray:
 # --------------------------------------------------------------------------- the ensemble
 
 
-def _fit_side_by_side(members: list[Detector], fit_values: np.ndarray, calibration_values) -> dict[str, float]:
-    """Fit every member on its own thread and say how long each took (seconds, wall time while
-    the others trained too).
-
-    The members learn independently, each from its own seed, and their libraries (the
-    autoencoder's TensorFlow steps, the trees' and libsvm's compiled fits, NumPy) work without
-    Python's lock: the autoencoder, much the longest, trains beside the others instead of
-    after them, and every member learns what it learns alone.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    def fit(member: Detector) -> float:
-        started = time.perf_counter()
-        member.fit(fit_values, calibration=calibration_values)
-        return round(time.perf_counter() - started, 3)
-
-    with ThreadPoolExecutor(len(members), thread_name_prefix="ztad-fit") as pool:
-        durations = list(pool.map(fit, members))
-    return {member.name: duration for member, duration in zip(members, durations)}
-
-
 class Ensemble:
     """Several detectors fitted on the same normal rows, normalised and combined.
 
@@ -195,7 +174,7 @@ class Ensemble:
     drift_reference_ : DriftReference
         Feature bins and shares of the training rows, to measure drift against later.
     fit_seconds_ : dict[str, float]
-        Training time of each member (wall time: the members train side by side).
+        Training time of each member.
     """
 
     def __init__(
@@ -290,10 +269,14 @@ class Ensemble:
         else:
             fit_values = values
             calibration_values = feature_matrix(calibration, names, values.shape[1])
-        seconds = _fit_side_by_side(members, fit_values, calibration_values)
+        fitted, seconds = {}, {}
         for member in members:
+            started = time.perf_counter()
+            member.fit(fit_values, calibration=calibration_values)
             member.feature_names_in_ = names
-        self.detectors_ = {member.name: member for member in members}
+            seconds[member.name] = round(time.perf_counter() - started, 3)
+            fitted[member.name] = member
+        self.detectors_ = fitted
         self.feature_names_in_ = names
         self.n_features_in_ = values.shape[1]
         self.fit_seconds_ = seconds
