@@ -15,7 +15,7 @@ import numpy as np
 
 from ztad.detection.training import TRAINING_FLAGGED
 from ztad.pipeline.training_data import READ_BATCH_ROWS
-from ztad.pipeline.workfiles import write_atomically
+from ztad.pipeline.workfiles import write_parquet_parts
 
 
 def write_day_training_file(
@@ -44,17 +44,10 @@ def write_day_training_file(
             columns[TRAINING_FLAGGED] = pa.array(flagged[begin:end][rows[begin:end]])
             yield pa.table(columns)
             begin = end
+        if begin == 0:  # a day without rows: the columns, no rows
+            yield _empty_schema(features_path, events_path).empty_table()
 
-    def write(tmp: Path) -> None:
-        writer = None
-        for table in tables():
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-        if writer is None:  # a day without rows: the columns, no rows
-            writer = pq.ParquetWriter(tmp, _empty_schema(features_path, events_path))
-        writer.close()
-
-    write_atomically(path, write)
+    write_parquet_parts(path, tables())
 
 
 def _empty_schema(features_path: Path, events_path: Path):
