@@ -145,10 +145,10 @@ def enrich_findings(
     )
     from ztad.findings.top_features import deviations, top_feature_documents
 
-    out = findings.reset_index(drop=True).copy()
-    events, features, scored = (f.reset_index(drop=True) for f in (events, features, scored))
-    rule_hits = None if rule_hits is None else rule_hits.reset_index(drop=True)
-    frames = {m: f.reset_index(drop=True) for m, f in (attributions or {}).items()}
+    out = _positional(findings).copy(deep=False)  # columns are added to this frame only
+    events, features, scored = (_positional(f) for f in (events, features, scored))
+    rule_hits = None if rule_hits is None else _positional(rule_hits)
+    frames = {m: _positional(f) for m, f in (attributions or {}).items()}
     names = [n for n in FEATURE_NAMES if n in features.columns]
     sensitive = sensitive_mask(events["resource"], sensitive_resources, features.get("resource_sensitive"))
     out["category"] = categories(out["reasons"], events["login_success"])
@@ -167,3 +167,11 @@ def enrich_findings(
     out["attributions"] = documents if documents else [None] * len(out)
     out["incident_id"] = incident_ids(out, out["day"].iloc[0]).to_numpy() if len(out) else []
     return out
+
+
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0..n-1: as it is when it is already (the flagged rows mostly are)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
+        return frame
+    return frame.reset_index(drop=True)

@@ -372,6 +372,14 @@ _EVIDENCE: tuple[Callable, ...] = (
 )
 
 
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0..n-1: as it is when it is already."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
+        return frame
+    return frame.reset_index(drop=True)
+
+
 def _check(events, features, rule_hits, flagged) -> np.ndarray:
     flagged = np.asarray(flagged, dtype=bool)
     sizes = {"events": len(events), "flagged_mask": len(flagged)}
@@ -391,6 +399,9 @@ def explain(
     flagged_mask,
     flagged_features: pd.DataFrame | None = None,
     typical: TypicalValues | None = None,
+    *,
+    flagged_events: pd.DataFrame | None = None,
+    flagged_rule_hits: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Reasons for each flagged event.
 
@@ -413,6 +424,9 @@ def explain(
         (:class:`ztad.findings.typical.TypicalValues`; those of ``features`` by default). With
         it and ``flagged_features``, ``features`` may be ``None``: the day's model inputs are
         not needed at all.
+    flagged_events, flagged_rule_hits
+        The flagged rows of ``events`` and ``rule_hits``, in order, when the caller has picked
+        them out already (for the findings too): they are not picked out again.
 
     Returns
     -------
@@ -422,10 +436,12 @@ def explain(
     """
     flagged = _check(events, features, rule_hits, flagged_mask)
     rows = np.flatnonzero(flagged)
+    if flagged_rule_hits is None and rule_hits is not None:
+        flagged_rule_hits = rule_hits.iloc[rows]
     r = FlaggedRows(
-        events.iloc[rows].reset_index(drop=True),
-        (features.iloc[rows] if flagged_features is None else flagged_features).reset_index(drop=True),
-        None if rule_hits is None else rule_hits.iloc[rows].reset_index(drop=True),
+        _positional(events.iloc[rows] if flagged_events is None else flagged_events),
+        _positional(features.iloc[rows] if flagged_features is None else flagged_features),
+        None if flagged_rule_hits is None else _positional(flagged_rule_hits),
         missing_number=0.0,
         missing_text="unknown",
     )

@@ -202,20 +202,34 @@ def _describe(
     sensitive_resources: tuple[str, ...],
     flagged_features: pd.DataFrame | None,
     typical: TypicalValues | None = None,
+    rule_hits: pd.DataFrame | None = None,
+    flagged_scored: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """:func:`describe_flagged` with the flagged rows' attributions per member at hand."""
+    """:func:`describe_flagged` with the flagged rows' attributions per member at hand.
+
+    ``rule_hits`` (rule codes as column names, row-aligned with ``scored``) and
+    ``flagged_scored`` (``scored``'s flagged rows, indexed 0..k-1) spare reading them back out
+    of ``scored`` when the caller holds them already.
+    """
     from ztad.findings.build import build_findings, enrich_findings
     from ztad.findings.sentences import explain
     from ztad.findings.typical import TypicalValues
 
     flagged = scored["flagged"].to_numpy(bool)
-    rule_hits = rule_hits_of(scored)
+    rows = np.flatnonzero(flagged)
+    if rule_hits is None:
+        rule_hits = rule_hits_of(scored)
     if flagged_features is None:
-        flagged_features = features[flagged]
+        flagged_features = _rows(features, rows)
     if typical is None:  # worked out only if a flagged row needs them
         typical = TypicalValues.of_frame(features)
-    reasons = explain(events, features, rule_hits, flagged, flagged_features, typical)
-    flagged_events, flagged_scored = events[flagged], scored[flagged]
+    # The flagged rows are picked out once, for the reasons and for the findings alike.
+    flagged_events, flagged_hits = _rows(events, rows), _rows(rule_hits, rows)
+    flagged_scored = _rows(scored, rows) if flagged_scored is None else flagged_scored
+    reasons = explain(
+        events, features, rule_hits, flagged, flagged_features, typical,
+        flagged_events=flagged_events, flagged_rule_hits=flagged_hits,
+    )
     findings = build_findings(
         day=day,
         events=flagged_events,
@@ -229,12 +243,19 @@ def _describe(
         events=flagged_events,
         features=flagged_features,
         scored=flagged_scored,
-        rule_hits=rule_hits[flagged],
+        rule_hits=flagged_hits,
         attributions=frames,
         exact_shap=exact_shap,
         sensitive_resources=sensitive_resources,
         typical=typical,
     )
+
+
+def _rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The rows at positions ``rows`` of ``frame``, indexed 0..k-1."""
+    picked = frame.take(rows)
+    picked.index = pd.RangeIndex(len(rows))
+    return picked
 
 
 def _positional(frame: pd.DataFrame) -> pd.DataFrame:
@@ -297,6 +318,7 @@ def score_events(
     features = _positional(compute_features(events, baseline, detection, detection.feature_settings))
     columns, hits = _score_columns(features, model, detection.rule_thresholds)
     suppressed = np.zeros(len(events), dtype=bool)
+    rule_hits = None
     if columns["flagged"].any():  # nothing flagged, nothing to suppress
         rule_hits = pd.DataFrame(hits, index=pd.RangeIndex(len(events)))
         suppressed = np.asarray(suppressed_mask(events, features, rule_hits, columns["flagged"], allowlist), bool)
@@ -307,9 +329,14 @@ def score_events(
     findings = pd.DataFrame()  # nothing flagged, nothing to describe
     if columns["flagged"].any():
         frames, exact_shap = _member_attributions(model, features, scored, exact_rows)
+        rows = np.flatnonzero(columns["flagged"])
+        # The flagged rows' scores taken from the arrays: picking them out of the frame costs more.
+        flagged_scored = pd.DataFrame({name: values[rows] for name, values in columns.items()},
+                                      index=pd.RangeIndex(len(rows)))
         findings = _describe(
             day, events, features, scored, frames, exact_shap, model_version=model.version, run_id=None,
             sensitive_resources=detection.sensitive_resources, flagged_features=None,
+            rule_hits=rule_hits, flagged_scored=flagged_scored,
         )
     known = features["ctx_user_known"].to_numpy("float64") > 0  # found in the baseline once, by the features
     return Scored(events, features, scored, findings, ~known)
