@@ -13,11 +13,46 @@ def codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     so once per baseline state): ``Index.get_indexer`` would check and convert its arguments,
     a fixed cost larger than the lookup itself for the few values of a scoring request.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = text_codes(values)
     if len(index) == 0 or len(uniques) == 0:
         return np.full(len(codes), -1, dtype="int64")
     mapped = np.append(_positions(index, uniques), -1)
     return mapped[codes].astype("int64")
+
+
+def text_codes(values, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The codes (int64, -1 for null) and the distinct values (an object array) that
+    ``pandas.factorize(values, sort=sort, use_na_sentinel=True)`` gives.
+
+    A ``string`` Series is encoded by Arrow's dictionary kernel directly, and its distinct
+    values are not wrapped in an index: pandas' path costs some 50 µs a call however few the
+    values, and a scoring request factorises dozens of text columns of one event. Anything
+    else goes to pandas.
+    """
+    if not (isinstance(values, pd.Series) and values.dtype == _TEXT and values.dtype.storage == "pyarrow"):
+        codes, uniques = pd.factorize(values, sort=sort, use_na_sentinel=True)
+        return codes.astype("int64", copy=False), np.asarray(uniques, dtype=object)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values.array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = text.dictionary_encode(null_encoding="mask")
+    codes = encoded.indices.to_numpy(zero_copy_only=False)  # floats with NaN for nulls, if any
+    codes = np.where(np.isnan(codes), -1, codes).astype("int64") if encoded.null_count else codes.astype("int64")
+    dictionary = encoded.dictionary
+    if sort and len(dictionary) > 1:
+        order = pc.array_sort_indices(dictionary).to_numpy()
+        rank = np.empty(len(order), dtype="int64")
+        rank[order] = np.arange(len(order))
+        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+        dictionary = dictionary.take(pa.array(order))
+    return codes, dictionary.to_numpy(zero_copy_only=False)
+
+
+#: The text dtype canonical events and baselines hold (Arrow-backed, ``NA`` for missing).
+_TEXT = pd.StringDtype()
 
 
 def _positions(index: pd.Index, values) -> np.ndarray:

@@ -20,6 +20,7 @@ from ztad.behaviour.baselines import (
     event_coordinates,
     network_prefix,
 )
+from ztad.behaviour.baselines.arrays import text_codes
 from ztad.behaviour.clock import timestamp_micros
 from ztad.config import DetectionConfig, FeatureSettings
 from ztad.schema import KEY_METHODS
@@ -103,8 +104,7 @@ class EventContext:
         once for every family that counts by them."""
         key = ("day_codes", column)
         if key not in self.shared:
-            codes, _ = pd.factorize(self.text(column), use_na_sentinel=True)
-            self.shared[key] = codes.astype("int64")
+            self.shared[key] = text_codes(self.text(column))[0]
         return self.shared[key]
 
     @cached_property
@@ -157,7 +157,7 @@ class EventContext:
         """
         key = ("dominant", kind)
         if key not in self.shared:
-            codes, _ = pd.factorize(self.item_values(kind), use_na_sentinel=True)
+            codes, _ = text_codes(self.item_values(kind))
             present = codes >= 0
             width = int(codes.max()) + 1 if present.any() else 1
             pairs = self.day_user * width + np.where(present, codes, 0)
@@ -300,8 +300,7 @@ def build_context(
     events = events.reset_index(drop=True)
     micros = timestamp_micros(events["timestamp"])
     user_ids = as_text(events["user_id"])
-    day_user, _ = pd.factorize(user_ids)
-    day_user = day_user.astype("int64")
+    day_user, _ = text_codes(user_ids)
     user = state.user_codes(user_ids)
     peer = state.peer_codes_for(events, user)
     return EventContext(

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.attempt_source import is_workstation, sources_of
+from ztad.behaviour.baselines.arrays import text_codes
 from ztad.behaviour.clock import MICROS_PER_MINUTE
 from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import EventContext
@@ -225,8 +226,7 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
         return given_attempts, given(ctx, "ip_failed_users_60m")
     s = ctx.settings
     sources = sources_of(ctx.events)
-    source_codes, _ = pd.factorize(sources, use_na_sentinel=True)
-    source_codes = source_codes.astype("int64")
+    source_codes, _ = text_codes(sources)
     fails = np.flatnonzero(ctx.guessed & (source_codes >= 0) & _foreign(ctx, sources))
     return peak_in_window(
         source_codes[fails], ctx.micros[fails], ctx.day_user[fails],

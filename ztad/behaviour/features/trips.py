@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import codes_in
+from ztad.behaviour.baselines.arrays import text_codes
 from ztad.behaviour.clock import MICROS_PER_MINUTE
 from ztad.behaviour.features.context import EventContext
 from ztad.ingest.gazetteer import haversine_km
@@ -70,12 +71,12 @@ def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     Users' last places are coded once per state; a batch only translates the distinct places
     into its vocabulary, however many users the baseline holds.
     """
-    event_codes, names = pd.factorize(ctx.text("location"), use_na_sentinel=True)
+    event_codes, names = text_codes(ctx.text("location"))
     last_names, last_codes = ctx.state.derived(("last_locations",), lambda: _last_locations(ctx.state))
     names = pd.Index(np.asarray(names, dtype=object), dtype="string")
     places = names.append(last_names.difference(names))
     translate = np.append(codes_in(places, last_names.to_series()), -1)
-    return event_codes.astype("int64"), translate[last_codes], places
+    return event_codes, translate[last_codes], places
 
 
 def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray, places):

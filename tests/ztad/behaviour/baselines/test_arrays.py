@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.behaviour.baselines.arrays import codes_in
+from ztad.behaviour.baselines.arrays import codes_in, text_codes
 
 
 @pytest.mark.parametrize("dtype", ["string", object])
@@ -33,3 +33,29 @@ def test_codes_match_get_indexer_on_a_large_index():
 
 def test_a_numeric_index_is_looked_up_by_value():
     assert codes_in(pd.Index([10, 20, 30]), pd.Series([30, 5, 10])).tolist() == [2, -1, 0]
+
+
+_WORDS = ["", " ", "Madrid, Spain", "madrid, spain", "Zürich", "é", "B", "b", "10.0.0.1", "日本", "\U0001f600"]
+
+
+@pytest.mark.parametrize("sort", [False, True])
+@pytest.mark.parametrize("size", [0, 1, 2, 50])
+@pytest.mark.parametrize("nulls", [0.0, 0.3, 1.0])
+def test_text_codes_are_what_pandas_factorize_gives(sort, size, nulls):
+    rng = np.random.default_rng(size)
+    values = [None if rng.random() < nulls else str(rng.choice(_WORDS)) for _ in range(size)]
+    series = pd.Series(values, dtype="string", index=np.arange(size) * 3)
+    codes, uniques = text_codes(series, sort=sort)
+    expected_codes, expected_uniques = pd.factorize(series, sort=sort, use_na_sentinel=True)
+    assert codes.dtype == np.int64 and codes.tolist() == expected_codes.tolist()
+    assert uniques.dtype == object and uniques.tolist() == expected_uniques.tolist()
+
+
+def test_text_codes_of_text_in_several_arrow_chunks_and_of_other_values():
+    import pyarrow as pa
+
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["b", None, "a"], ["a", "c", None]])))
+    assert text_codes(chunked)[0].tolist() == [0, -1, 1, 1, 2, -1]
+    assert text_codes(chunked, sort=True)[1].tolist() == ["a", "b", "c"]
+    codes, uniques = text_codes(np.array(["x", None, "x"], dtype=object))
+    assert codes.tolist() == [0, -1, 0] and uniques.tolist() == ["x"]
