@@ -309,7 +309,8 @@ def flagged_member_attributions(
     if exact_rows > 0 and "isolation_forest" in ensemble.detectors_ and _shap_available():
         ranks = None if priority is None else np.asarray(priority, dtype=np.float64)[rows]
         exact[_exact_positions(len(rows), ranks, exact_rows)] = True
-    frames = member_attributions(ensemble, features.iloc[rows].reset_index(drop=True), exact)
+    every = len(rows) == len(features) and features.index.equals(pd.RangeIndex(len(rows)))
+    frames = member_attributions(ensemble, features if every else features.iloc[rows].reset_index(drop=True), exact)
     stored = {member: frame.astype(np.float32) for member, frame in frames.items()}
     return stored, exact & ("isolation_forest" in frames)
 

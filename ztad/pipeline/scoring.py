@@ -328,14 +328,16 @@ def score_events(
     scored = pd.DataFrame(columns, index=pd.RangeIndex(len(events)))  # the frame built once
     findings = pd.DataFrame()  # nothing flagged, nothing to describe
     if columns["flagged"].any():
-        frames, exact_shap = _member_attributions(model, features, scored, exact_rows)
         rows = np.flatnonzero(columns["flagged"])
-        # The flagged rows' scores taken from the arrays: picking them out of the frame costs more.
+        # The flagged rows are picked out once, for the attributions and the findings; their
+        # scores are taken from the arrays: picking them out of the frame costs more.
+        flagged_features = _rows(features, rows)
         flagged_scored = pd.DataFrame({name: values[rows] for name, values in columns.items()},
                                       index=pd.RangeIndex(len(rows)))
+        frames, exact_shap = _member_attributions(model, flagged_features, flagged_scored, exact_rows)
         findings = _describe(
             day, events, features, scored, frames, exact_shap, model_version=model.version, run_id=None,
-            sensitive_resources=detection.sensitive_resources, flagged_features=None,
+            sensitive_resources=detection.sensitive_resources, flagged_features=flagged_features,
             rule_hits=rule_hits, flagged_scored=flagged_scored,
         )
     known = features["ctx_user_known"].to_numpy("float64") > 0  # found in the baseline once, by the features
