@@ -301,13 +301,33 @@ def _finished(engine) -> float | None:
 
 
 def _observe_requests(app: FastAPI, metrics: ServiceMetrics) -> None:
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        begin = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.observe(request.method, route, response.status_code, time.perf_counter() - begin)
-        return response
+    app.add_middleware(ObserveRequests, metrics=metrics)
+
+
+class ObserveRequests:
+    """ASGI middleware counting each HTTP request and timing it, by method, route and status.
+
+    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which runs the rest of the app
+    in a task of its own and streams the response through: a fixed cost on every request.
+    """
+
+    def __init__(self, app, metrics: ServiceMetrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        begin, status = time.perf_counter(), [500]
+
+        async def sent(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, sent)
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.observe(scope["method"], route, status[0], time.perf_counter() - begin)
 
 
 def _handle_errors(app: FastAPI) -> None:

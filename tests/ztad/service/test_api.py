@@ -152,6 +152,14 @@ def test_metrics_count_requests_and_give_the_age_of_the_last_run(client):
     assert age and float(age[0].split()[1]) >= 0
 
 
+def test_metrics_count_refused_and_unmatched_requests_too(client):
+    client.get("/findings")
+    client.get("/no-such-route", headers=READ_HEADERS)
+    text = client.get("/metrics", headers=READ_HEADERS).text
+    assert 'ztad_api_requests_total{method="GET",route="/findings",status="401"}' in text
+    assert 'ztad_api_requests_total{method="GET",route="unmatched",status="404"}' in text
+
+
 def test_predict_refuses_a_bad_event_naming_its_field(client):
     event = {
         "timestamp": "2026-03-18T10:00:00Z",
