@@ -14,8 +14,14 @@ too, which spin while they wait, so compare it between runs made one after the o
 
 The events are the last run day's own, re-posted. Prints figures; asserts nothing.
 
+``--in-process`` times the scoring path without the server and the network instead: the CPU
+time (user + system, all threads) of :func:`ztad.service.predict.score_document` per single
+event and per batch, after parsing the events as ``/predict`` does. On a loaded machine it
+varies far less than the wall-clock figures; compare runs made one after the other.
+
     .venv/bin/python bench/bench_serve.py
     .venv/bin/python bench/bench_serve.py --home ztad-home/demo --singles 1000 --batches 30
+    .venv/bin/python bench/bench_serve.py --home ztad-home/demo --in-process
 """
 
 from __future__ import annotations
@@ -103,6 +109,36 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
+def _in_process(home: Path, events: list[dict], singles: int, size: int, batches: int) -> None:
+    """CPU time of the scoring path per single event and per batch, in this process."""
+    from pydantic import TypeAdapter
+
+    from ztad.service.api import create_app
+    from ztad.service.auth import ServiceSettings
+    from ztad.service.predict import Batch, Event, score_document
+
+    config = JobConfig(source=SourceConfig(root="unused"), home=home)
+    app = create_app(config, ServiceSettings(triage_token=TOKEN))
+    body = TypeAdapter(Batch | Event)
+    batch = body.validate_python({"events": (events * (size // len(events) + 1))[:size]}).events
+    ones = [[body.validate_python(event)] for event in events[: min(singles, len(events))]]
+    for one in ones[:20]:  # warm-up: the first request loads the model and the baseline
+        score_document(app, one)
+    score_document(app, batch)
+    began = time.process_time()
+    for i in range(singles):
+        score_document(app, ones[i % len(ones)])
+    single = (time.process_time() - began) / singles * 1000
+    began = time.process_time()
+    for _ in range(batches):
+        score_document(app, batch)
+    per_batch = (time.process_time() - began) / batches * 1000
+    print(
+        f"in process: single event {single:.1f} ms CPU over {singles} calls; batch of {size} "
+        f"{per_batch:.1f} ms CPU over {batches} calls ({size / per_batch * 1000:,.0f} events per CPU second)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, help="a state folder with nightly runs (default: prepare one)")
@@ -110,6 +146,7 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=500, help="single-event requests timed")
     parser.add_argument("--batch", type=int, default=1000, help="events per batch request")
     parser.add_argument("--batches", type=int, default=20, help="batch requests timed")
+    parser.add_argument("--in-process", action="store_true", help="time the scoring path without the server")
     args = parser.parse_args()
 
     home = (
@@ -118,6 +155,9 @@ def main() -> None:
         else _prepared_home(Path(tempfile.mkdtemp(prefix="ztad-bench-serve-")))
     )
     events = _events(home)
+    if args.in_process:
+        _in_process(home, events, args.singles, args.batch, args.batches)
+        return
     print(f"{len(events):,} events of the last run day; server on 127.0.0.1:{args.port}", flush=True)
     server = _serve(home, args.port)
     headers = {"Authorization": f"Bearer {TOKEN}"}
