@@ -132,7 +132,10 @@ def _member_attributions(
     model, features: pd.DataFrame, scored: pd.DataFrame, exact_rows: int | None
 ) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
     """What :func:`attribution_table` then :func:`flagged_attributions` give (the stored
-    float32 values, one row per flagged row), without the wide table between them."""
+    float32 values, one row per flagged row), without the wide table between them.
+
+    ``features`` and ``scored`` may hold the flagged rows only (all flagged, in order): they
+    are then not picked out again."""
     from ztad.findings.attributions import flagged_member_attributions
 
     options = {} if exact_rows is None else {"exact_rows": exact_rows}
