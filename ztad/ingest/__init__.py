@@ -1,6 +1,7 @@
 """Auth events in, with nothing lost: find, read, validate and account for a day's log rows.
 
-Layouts and accounting are described in :mod:`ztad.ingest.files`, the builtin readers in
+Layouts and accounting are described in :mod:`ztad.ingest.files` (a whole day at once) and
+:mod:`ztad.ingest.day_files` (a day written to files batch by batch), the builtin readers in
 :mod:`ztad.ingest.readers` and the vendor formats in :mod:`ztad.ingest.formats`; the
 validation rules in :mod:`ztad.ingest.validation`. Event ids are :mod:`ztad.ingest.ids`;
 places come from :mod:`ztad.ingest.gazetteer` (place names) and :mod:`ztad.ingest.geoip`
@@ -14,6 +15,7 @@ the standard library and the data libraries.
 True
 """
 
+from ztad.ingest.day_files import write_day_files
 from ztad.ingest.files import (
     ColumnMappingError,
     LoadResult,
@@ -48,4 +50,5 @@ __all__ = [
     "get_reader",
     "load_day",
     "load_range",
+    "write_day_files",
 ]

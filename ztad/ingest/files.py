@@ -59,7 +59,8 @@ from ztad.ingest.readers import (
     format_from_name,
     get_reader,
 )
-from ztad.ingest.validation import check_columns, event_times, quarantine_frame, validate
+from ztad.ingest.seen import repeat_quarantine
+from ztad.ingest.validation import check_columns, event_times, validate
 from ztad.schema import conform, empty_events
 
 PARTITION_PREFIX = "date="
@@ -386,7 +387,8 @@ def _repeated_ids(events: pd.DataFrame, sources: np.ndarray) -> _Repeated:
     """Events whose source ``event_id`` an earlier, different event already has.
 
     Exact copies are duplicates (dropped before this); two different events under one id
-    cannot both be stored, so each later one is quarantined, naming where the first is.
+    cannot both be stored, so each later one is quarantined, naming where the first is
+    (:func:`~ztad.ingest.seen.repeat_quarantine`).
     """
     later = events["event_id"].duplicated(keep="first").to_numpy()
     if not later.any():
@@ -395,14 +397,7 @@ def _repeated_ids(events: pd.DataFrame, sources: np.ndarray) -> _Repeated:
     first = pd.Series(np.arange(len(events)), index=ids_.to_numpy()).groupby(level=0).min()
     origin = first.reindex(ids_[later].to_numpy()).to_numpy()
     rows = events["source_row"].to_numpy()
-    reasons = [
-        f"event_id {event_id!r} repeated with other content (first at {sources[o]} row {rows[o]})"
-        for event_id, o in zip(ids_[later].tolist(), origin)
-    ]
-    raw = events.loc[later].drop(columns=["source_row"]).to_json(
-        orient="records", lines=True, date_format="iso"
-    ).rstrip("\n").split("\n")
-    quarantine = quarantine_frame(list(sources[later]), rows[later], "event_id", reasons, raw)
+    quarantine = repeat_quarantine(events.loc[later], list(sources[later]), list(sources[origin]), rows[origin])
     return _Repeated(later, quarantine)
 
 

@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 def pull(day: date, config: JobConfig) -> dict:
     """Load the day's events, quarantine bad rows, and keep both in the work folder.
 
+    The day is read and written batch by batch (:func:`ztad.ingest.write_day_files`), so the
+    step's memory does not grow with the day's rows, only with its distinct event ids' keys.
+
     The counts (``pull.json``) account for every record read:
     ``rows_read == rows_valid + rows_quarantined + rows_duplicate + rows_skipped``;
     ``files_skipped`` lists the partition's files that were not read, each with
@@ -29,33 +32,29 @@ def pull(day: date, config: JobConfig) -> dict:
     """
     import pandas as pd
 
-    from ztad.ingest import QUARANTINE_COLUMNS, MissingPartitionError, load_day
+    from ztad.ingest import QUARANTINE_COLUMNS, MissingPartitionError, write_day_files
     from ztad.schema import empty_events
 
     folder = day_dir(config, day)
     try:
-        result = load_day(config.source, day, config.flat_index_dir)
-        events, quarantine = result.events, result.quarantine
-        counts = {
-            "rows_read": int(result.rows_read),
-            "rows_duplicate": int(result.duplicates),
-            "rows_skipped": int(result.rows_skipped),
-            "files_skipped": [dict(item) for item in result.skipped_files],
-        }
+        counts = write_day_files(config.source, day, config.flat_index_dir, folder / "events.parquet",
+                                 folder / "quarantine.parquet")
     except MissingPartitionError:
         if not is_flat_file(config.source):
             raise
-        events, quarantine = empty_events(), pd.DataFrame(columns=QUARANTINE_COLUMNS)
-        counts = {"rows_read": 0, "rows_duplicate": 0, "rows_skipped": 0, "files_skipped": []}
-    write_parquet(events, folder / "events.parquet")
-    write_parquet(quarantine.astype({"raw": "string"}), folder / "quarantine.parquet")
+        write_parquet(empty_events(), folder / "events.parquet")
+        write_parquet(pd.DataFrame(columns=QUARANTINE_COLUMNS).astype({"raw": "string"}),
+                      folder / "quarantine.parquet")
+        counts = {"rows_read": 0, "rows_valid": 0, "rows_quarantined": 0, "rows_duplicate": 0, "rows_skipped": 0,
+                  "files_skipped": []}
     counts = {
         "day": day.isoformat(),
-        "rows_read": counts.pop("rows_read"),
-        "rows_quarantined": len(quarantine),
-        "rows_duplicate": counts.pop("rows_duplicate"),
-        "rows_valid": len(events),
-        **counts,
+        "rows_read": counts["rows_read"],
+        "rows_quarantined": counts["rows_quarantined"],
+        "rows_duplicate": counts["rows_duplicate"],
+        "rows_valid": counts["rows_valid"],
+        "rows_skipped": counts["rows_skipped"],
+        "files_skipped": counts["files_skipped"],
     }
     write_json(folder / "pull.json", counts)
     for skipped in counts["files_skipped"]:
