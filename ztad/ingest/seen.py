@@ -206,7 +206,7 @@ class _SortedRuns:
     """
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first halves sorted, entry numbers)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first halves sorted, entry numbers: uint32)
         self.levels: list[int] = []  # how many merges made each run
         self.batches: list[_Entries] = []
         self.starts = np.zeros(1, dtype=np.int64)  # entry number of each batch's first entry, then the count
@@ -274,13 +274,15 @@ class _SortedRuns:
         order = np.argsort(keys[:, 0])
         self._widen(int(self.starts[-1]))
         self._mark(keys[:, 0])
-        self.runs.append((keys[order, 0], first + order.astype(np.int64)))
+        if self.starts[-1] > np.iinfo(np.uint32).max:
+            raise OverflowError("more than 2**32 distinct event ids in one day")
+        self.runs.append((keys[order, 0], (first + order).astype(np.uint32)))
         self.levels.append(0)
         while len(self.levels) >= _FAN_IN and len(set(self.levels[-_FAN_IN:])) == 1:
             level = self.levels[-1] + 1
-            merged = _merged(self.runs[-_FAN_IN:])
+            taken = self.runs[-_FAN_IN:]
             del self.runs[-_FAN_IN:], self.levels[-_FAN_IN:]
-            self.runs.append(merged)
+            self.runs.append(_merged(taken))
             self.levels.append(level)
 
     def _slots(self, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -327,8 +329,12 @@ class _Entries:
 
 
 def _merged(runs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Runs as one, sorted by first half."""
+    """Runs (handed over: the list is emptied) as one, sorted by first half; each array is
+    let go as soon as it is copied, so that a large merge holds little twice."""
     lo = np.concatenate([run[0] for run in runs])
+    numbers = np.concatenate([run[1] for run in runs])
+    runs.clear()
     order = np.argsort(lo)
     lo = lo[order]
-    return lo, np.concatenate([run[1] for run in runs])[order]
+    numbers = numbers[order]
+    return lo, numbers
