@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Self
@@ -37,6 +38,13 @@ from ztad.ingest.validation import empty_quarantine, validate
 from ztad.schema import empty_events
 
 __all__ = ["write_day_files"]
+
+#: Bytes read per batch unless the source options say (``chunk_bytes``): the CSV reader reads
+#: up to 32 blocks ahead of the batch in hand, so its memory is some 33 times this.
+PULL_CHUNK_BYTES = 4 * 1024 * 1024
+#: Rows gathered into one row group of the files written: small batches still make row groups
+#: of a useful size, and no more than this is held before it is written.
+ROW_GROUP_ROWS = 131_072
 
 
 def write_day_files(source: SourceConfig, day: date, index_dir: Path | str | None, events_path: Path | str,
@@ -62,6 +70,7 @@ def write_day_files(source: SourceConfig, day: date, index_dir: Path | str | Non
     if not files:
         raise _missing_partition(root, day, skipped)
     counts = _Counts(files_skipped=[dict(item) for item in skipped])
+    source = _in_small_batches(source)
     with _PartsFile(Path(events_path), empty_events()) as events_out, \
             _PartsFile(Path(quarantine_path), empty_quarantine()) as quarantine_out:
         _write_partition(root, source, day, files, counts, events_out, quarantine_out)
@@ -70,6 +79,14 @@ def write_day_files(source: SourceConfig, day: date, index_dir: Path | str | Non
     if not counts.quarantine_in_order:
         _sort_quarantine(Path(quarantine_path))
     return counts.as_dict()
+
+
+def _in_small_batches(source: SourceConfig) -> SourceConfig:
+    """``source`` read :data:`PULL_CHUNK_BYTES` at a time unless its options say otherwise
+    (batches do not change what is read, only how much is held at once)."""
+    if str(source.options.get("chunk_bytes") or "").strip():
+        return source
+    return replace(source, options={**source.options, "chunk_bytes": str(PULL_CHUNK_BYTES)})
 
 
 class _Counts:
@@ -180,13 +197,16 @@ class _PartsFile:
     the temporary file is removed and ``path`` is untouched.
 
     The first part with rows sets the schema, later ones are cast to it; a file without rows
-    is written with the schema of ``empty``.
+    is written with the schema of ``empty``. Parts are gathered into row groups of about
+    :data:`ROW_GROUP_ROWS` rows (a larger part is a row group of its own).
     """
 
     def __init__(self, path: Path, empty: pd.DataFrame) -> None:
         self.path, self.empty = path, empty
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
         self.writer = None
+        self.pending: list = []  # Arrow tables not written yet
+        self.pending_rows = 0
 
     def __enter__(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -204,12 +224,24 @@ class _PartsFile:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.tmp, table.schema)
-        self.writer.write_table(table.cast(self.writer.schema))
+        self.pending.append(table.cast(self.writer.schema))
+        self.pending_rows += table.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self.pending:
+            table = pa.concat_tables(self.pending)
+            self.pending, self.pending_rows = [], 0
+            self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
     def publish(self) -> None:
         """Close the file and put it in place."""
         if self.writer is None:
             self._write_empty()
+        self._flush()
         self.writer.close()
         self.writer = None
         self.tmp.replace(self.path)

@@ -140,8 +140,9 @@ MEASURE = textwrap.dedent("""
     from datetime import date
     from pathlib import Path
     from ztad.config import SourceConfig
-    from ztad.ingest import write_day_files
+    from ztad.ingest import day_files, write_day_files
 
+    day_files.ROW_GROUP_ROWS = 10_000  # the rows gathered for a row group are not the day's
     root = Path(sys.argv[1])
     def pull(name, chunk):
         source = SourceConfig(str(root / name), options={"chunk_bytes": chunk})
