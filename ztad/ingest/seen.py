@@ -69,12 +69,26 @@ def content_keys(events: pd.DataFrame, keys: np.ndarray, all_derived: bool = Fal
 
 def _hex_bits(text: pd.Series) -> np.ndarray:
     """Ids of 32 hex digits as two big-endian 64-bit halves (as :func:`ids.hex_digests` wrote them)."""
-    if not len(text):
-        return np.zeros((0, 2), dtype=np.uint64)
-    digits = np.frombuffer("".join(text.tolist()).encode("ascii"), dtype=np.uint8).reshape(len(text), 32)
+    digits = _fixed_width_bytes(text, 32)
     nibbles = _NIBBLES[digits]
     octets = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    return np.ascontiguousarray(octets).view(">u8").astype(np.uint64)
+    return np.ascontiguousarray(octets).view(">u8").astype(np.uint64).reshape(len(text), 2)
+
+
+def _fixed_width_bytes(text: pd.Series, width: int) -> np.ndarray:
+    """The UTF-8 bytes of text values all ``width`` long, as an ``(n, width)`` array: read from
+    the Arrow buffer where the values lie one after another, else joined."""
+    import pyarrow as pa
+
+    values = pa.array(text.array)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+        _, offsets, data = values.buffers()
+        ends = np.frombuffer(offsets, dtype=offset_type)[values.offset:values.offset + len(values) + 1]
+        if not values.null_count and np.all(np.diff(ends) == width):
+            return np.frombuffer(data, dtype=np.uint8)[ends[0]:ends[-1]].reshape(len(values), width)
+    return np.frombuffer("".join(text.tolist()).encode("utf-8"), dtype=np.uint8).reshape(len(text), width)
 
 
 @dataclass
