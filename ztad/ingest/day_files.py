@@ -4,19 +4,24 @@
 in the same order, with the same counts, without ever holding the day: a daily partition is
 read batch by batch (the readers' ``chunk_bytes`` / ``chunk_rows``), and each batch is
 validated, cleared of duplicates against everything before it (:mod:`ztad.ingest.seen`, which
-keeps keys, not rows), given its places (GeoIP) and written as row groups of its own. Memory
-grows with the day only by the keys (some 32 to 60 bytes an event), not by the rows.
+keeps keys, not rows), given its places (GeoIP, looked up per batch) and written out, batches
+gathered into row groups (:data:`ROW_GROUP_ROWS`).
+
+Memory grows with the day only by the keys: some 28 bytes an event whose id ztad derives, 44
+for ids the source gives. The rest is set by the batch size: the CSV reader reads up to 32
+blocks of ``chunk_bytes`` ahead of the batch in hand (some 512 MiB at the default 16 MiB), so
+a smaller ``chunk_bytes`` lowers the peak further, at some CPU cost (smaller batches hash
+their repeated values more often).
 
 A single flat file holding many days goes through :func:`load_day` and is written as one
 part: its index (:mod:`ztad.ingest.flat_index`) already holds each day's share apart, and
-without an index the file is read whole anyway.
+without an index the file is read whole anyway. Daily partitions of every format stream.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Self
@@ -39,12 +44,9 @@ from ztad.schema import empty_events
 
 __all__ = ["write_day_files"]
 
-#: Bytes read per batch unless the source options say (``chunk_bytes``): the CSV reader reads
-#: up to 32 blocks ahead of the batch in hand, so its memory is some 33 times this.
-PULL_CHUNK_BYTES = 4 * 1024 * 1024
-#: Rows gathered into one row group of the files written: small batches still make row groups
-#: of a useful size, and no more than this is held before it is written.
-ROW_GROUP_ROWS = 131_072
+#: Rows gathered before a row group is written: small batches still make row groups of a
+#: useful size, and little more than this is held before it is written.
+ROW_GROUP_ROWS = 65_536
 
 
 def write_day_files(source: SourceConfig, day: date, index_dir: Path | str | None, events_path: Path | str,
@@ -70,7 +72,6 @@ def write_day_files(source: SourceConfig, day: date, index_dir: Path | str | Non
     if not files:
         raise _missing_partition(root, day, skipped)
     counts = _Counts(files_skipped=[dict(item) for item in skipped])
-    source = _in_small_batches(source)
     with _PartsFile(Path(events_path), empty_events()) as events_out, \
             _PartsFile(Path(quarantine_path), empty_quarantine()) as quarantine_out:
         _write_partition(root, source, day, files, counts, events_out, quarantine_out)
@@ -79,14 +80,6 @@ def write_day_files(source: SourceConfig, day: date, index_dir: Path | str | Non
     if not counts.quarantine_in_order:
         _sort_quarantine(Path(quarantine_path))
     return counts.as_dict()
-
-
-def _in_small_batches(source: SourceConfig) -> SourceConfig:
-    """``source`` read :data:`PULL_CHUNK_BYTES` at a time unless its options say otherwise
-    (batches do not change what is read, only how much is held at once)."""
-    if str(source.options.get("chunk_bytes") or "").strip():
-        return source
-    return replace(source, options={**source.options, "chunk_bytes": str(PULL_CHUNK_BYTES)})
 
 
 class _Counts:
@@ -197,7 +190,7 @@ class _PartsFile:
     the temporary file is removed and ``path`` is untouched.
 
     The first part with rows sets the schema, later ones are cast to it; a file without rows
-    is written with the schema of ``empty``. Parts are gathered into row groups of about
+    is written with the schema of ``empty``. Parts are gathered into row groups of at least
     :data:`ROW_GROUP_ROWS` rows (a larger part is a row group of its own).
     """
 
@@ -234,6 +227,7 @@ class _PartsFile:
 
         if self.pending:
             table = pa.concat_tables(self.pending)
+            table = table.combine_chunks() if len(self.pending) > 1 else table
             self.pending, self.pending_rows = [], 0
             self.writer.write_table(table, row_group_size=max(table.num_rows, 1))
 
