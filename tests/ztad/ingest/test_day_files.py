@@ -104,6 +104,22 @@ def test_an_id_given_by_the_source_that_ztad_would_derive_is_the_same_event(tmp_
     assert (counts["rows_duplicate"], counts["rows_quarantined"]) == (29, 1)
 
 
+def test_places_and_networks_are_looked_up_batch_by_batch_as_for_the_whole_day(tmp_path):
+    from tests.fixtures.geoip import write_databases
+
+    city_db, asn_db = write_databases(tmp_path / "geoip")
+    addresses = ["81.2.69.160", "89.160.20.112", "10.1.2.3", "175.16.199.1", "2001:480::1"]
+    lines = [line(m, ip=addresses[m % len(addresses)]) for m in range(40)]
+    lines[7] = line(7, ip="81.2.69.160").replace('"Paris, France"', "")  # no place: one looked up
+    lines[9] = line(9, ip="89.160.20.112").replace('"Paris, France"', "")
+    write(tmp_path / "logs", "a.csv", lines + lines[:10])
+    options = {**TINY_BATCHES, "geoip_city_db": city_db, "geoip_asn_db": asn_db}
+    assert_same_as_load_day(tmp_path / "logs", tmp_path, options)
+    events = pd.read_parquet(tmp_path / "out" / "events.parquet")
+    assert events["location"].tolist()[7:10] == ["London, United Kingdom", "Paris, France", "Linkoping, Sweden"]
+    assert events["asn"].notna().sum() == 33  # every public address, whatever its place
+
+
 def test_header_only_partition_is_an_empty_day(tmp_path):
     write(tmp_path / "logs", "a.csv", [])
     counts = assert_same_as_load_day(tmp_path / "logs", tmp_path)
