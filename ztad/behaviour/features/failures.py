@@ -235,17 +235,22 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _foreign(ctx: EventContext, sources: pd.Series) -> np.ndarray:
-    """True where the attempt's source is new to its user.
+    """True where the attempt's source is new to its user and not one of the organisation's
+    shared addresses.
 
     An office or VPN address fails for many of its own users every hour (a shared kiosk
     workstation too); a spraying source fails for users who never came from it. Only the
     latter count. A workstation source is judged by the user's devices, an address by their
-    addresses.
+    addresses and by the organisation's: an address that at least ``known_org_users`` users
+    came from in the window is an office or VPN egress, and a large organisation's new
+    employees, new laptops and travellers fail through it by the dozen every hour without
+    ever having used it themselves.
     """
     if not ctx.settings.known_networks:
         return np.ones(ctx.n, dtype=bool)
     by_workstation = is_workstation(sources).to_numpy()
-    return np.where(by_workstation, ctx.lookup("device")[1] == 0, ctx.lookup("ip")[1] == 0)
+    new_address = (ctx.lookup("ip")[1] == 0) & (ctx.org_users("ip") < ctx.settings.known_org_users)
+    return np.where(by_workstation, ctx.lookup("device")[1] == 0, new_address)
 
 
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:

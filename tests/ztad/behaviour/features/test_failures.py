@@ -71,6 +71,20 @@ def test_failures_of_users_on_their_own_office_address_are_not_a_spray():
     assert counted["ctx_ip_failed_users_60m"].max() == 12
 
 
+def test_newcomers_failing_through_the_organisations_shared_address_are_not_a_spray():
+    # Twelve staff made the office egress a shared address; twelve newcomers who never used it
+    # fail through it within the hour: a large organisation's ordinary morning.
+    office = "198.51.100.1"
+    staff = [f"s{k:02d}" for k in range(12)]
+    newcomers = [f"n{k:02d}" for k in range(12)]
+    history = sum((working_days(u, DAY - timedelta(days=3), 3, ip=office) for u in staff), [])
+    today = [login(u, f"{DAY} 11:{k:02d}", ip=office, success=False) for k, u in enumerate(newcomers)]
+    assert features_of(history, today)["ctx_ip_failed_users_60m"].max() == 0
+    # Nine users are not yet the organisation's address: the newcomers' failures count.
+    few = sum((working_days(u, DAY - timedelta(days=3), 3, ip=office) for u in staff[:9]), [])
+    assert features_of(few, today)["ctx_ip_failed_users_60m"].max() == 12
+
+
 def test_a_workstation_failing_for_many_users_without_addresses_is_a_spray():
     victims = [f"v{k:02d}" for k in range(12)]
     history = sum((working_days(v, DAY - timedelta(days=3), 3) for v in victims), [])
