@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pyarrow as pa
 from ztad.behaviour.baselines.daily import (
     BaselineError,
     DailyAggregate,
+    aggregate_of_parts,
     daily_aggregate,
 )
 from ztad.behaviour.baselines.persist import save_daily_aggregate, saved_daily_aggregate
@@ -25,8 +26,12 @@ def window_days_before(day: date, window_days: int) -> list[date]:
     return [day - timedelta(days=k) for k in range(window_days, 0, -1)]
 
 
+#: A past day's events as a loader gives them: whole, or as parts that share no user.
+DayEvents = pd.DataFrame | Iterable[pd.DataFrame]
+
+
 def _build_missing(
-    state_dir: Path, d: date, load_events: Callable[[date], pd.DataFrame]
+    state_dir: Path, d: date, load_events: Callable[[date], DayEvents]
 ) -> DailyAggregate | None:
     """Aggregate a past day from its raw events and save it; ``None`` when it has no data."""
     try:
@@ -36,16 +41,26 @@ def _build_missing(
     return save_aggregate_of(state_dir, d, events)
 
 
-def save_aggregate_of(state_dir: Path | str, d: date, events: pd.DataFrame | None) -> DailyAggregate | None:
+def save_aggregate_of(state_dir: Path | str, d: date, events: DayEvents | None) -> DailyAggregate | None:
     """Aggregate a never-scored past day's events and save it; ``None`` (nothing saved) when it
     has none, so that late-arriving data is picked up later.
 
+    ``events`` is the whole day, or the day as parts that share no user, aggregated one part
+    at a time (:func:`~ztad.behaviour.baselines.daily.aggregate_of_parts`): a large day's
+    aggregate is then built without its events or working arrays held whole.
     Also called by whoever has just read the day for another purpose, so that the day's raw
     events are not read again when a later baseline needs its aggregate.
     """
-    if events is None or len(events) == 0:
+    if events is None:
         return None
-    agg = daily_aggregate(events)
+    if isinstance(events, pd.DataFrame):
+        if len(events) == 0:
+            return None
+        agg = daily_aggregate(events)
+    else:
+        agg = aggregate_of_parts(events)
+        if agg.events == 0:
+            return None
     save_daily_aggregate(agg, state_dir, d)
     return agg
 
@@ -54,13 +69,14 @@ def baseline_as_of(
     state_dir: Path | str,
     day: date,
     window_days: int,
-    load_events: Callable[[date], pd.DataFrame],
+    load_events: Callable[[date], DayEvents],
 ) -> BaselineState:
     """The baseline as it stood at the start of ``day``: days ``[day - window_days, day)``.
 
     Saved daily aggregates are reused, their tables read one kind at a time as they are
     combined; a day without one is aggregated from
-    ``load_events(d)`` (all its events: it was never scored), saved, and then read back like
+    ``load_events(d)`` (all its events, whole or as parts that share no user: it was never
+    scored), saved, and then read back like
     the others, so that a window built from raw history (a first night) never holds every
     day's tables at once (about 70 MiB for each million events of the window).
     A day with no data

@@ -3,7 +3,7 @@ IP / network / ASN / city / resource."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,10 @@ USER_SUMS = ("events", "failures", "events_sq", "lb_count", "lb_sum", "lb_sumsq"
 
 
 LAST_LOGIN = ("last_time", "last_lat", "last_lon", "last_location", "last_ip")
+
+#: The event columns a day's aggregate reads (``asn`` when the source has it): a day
+#: aggregated from a file need not read the others.
+AGGREGATE_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "asn")
 
 
 class BaselineError(ValueError):
@@ -129,8 +133,10 @@ def _user_table(events, user_codes, users, micros, coords, lb) -> pd.DataFrame:
 
 
 def _pair_table(users, user_codes, items: pd.Series, item_name: str, lb: np.ndarray | None) -> pd.DataFrame:
-    """Per user × item of one day: events (and log-bytes sums for resources)."""
-    item_codes, item_values = pd.factorize(items, use_na_sentinel=True)
+    """Per user × item of one day: events (and log-bytes sums for resources), a user's rows in
+    the order of their items' values, so that a day aggregated in parts of users gives the
+    same rows in the same order (:func:`aggregate_of_parts`)."""
+    item_codes, item_values = pd.factorize(items, use_na_sentinel=True, sort=True)
     keep = item_codes >= 0
     n_items = max(len(item_values), 1)
     keys = user_codes[keep].astype("int64") * n_items + item_codes[keep]
@@ -216,3 +222,33 @@ def daily_aggregate(events: pd.DataFrame, alerted_hours: pd.DataFrame | None = N
             lb if kind == "resource" else None,
         )
     return DailyAggregate(tables)
+
+
+def aggregate_of_parts(parts: Iterable[pd.DataFrame]) -> DailyAggregate:
+    """:func:`daily_aggregate` of a day given as parts that share no user (each part holds
+    every event of its users), aggregated one part at a time: only one part's events and
+    working arrays are held, not the whole day's.
+
+    Every table is keyed by user (``users`` per user, every other table per user and item or
+    hour), and everything in a user's rows comes from that user's events alone (the sums, the
+    latest department, the last located login), so the parts' tables, put one after another,
+    hold exactly the rows of the whole day's tables, in the same order when the parts are cut
+    in the day's order of first appearance of users
+    (:func:`ztad.behaviour.features.user_parts.part_order`): the users come in that order, and
+    a user's rows of a user x item or user x hour table in the order of the items or hours.
+    """
+    pieces: dict[str, list[pd.DataFrame]] = {}
+    for part in parts:
+        for name, table in daily_aggregate(part).tables.items():
+            pieces.setdefault(name, []).append(table)
+    if not pieces:
+        return DailyAggregate.empty()
+    return DailyAggregate({name: _concat_tables(tables) for name, tables in pieces.items()})
+
+
+def _concat_tables(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' tables of one kind one after another; the empty ones only give the columns."""
+    filled = [table for table in tables if not table.empty]
+    if not filled:
+        return tables[0]
+    return filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)

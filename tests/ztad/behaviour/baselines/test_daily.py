@@ -64,3 +64,32 @@ def test_an_empty_day_aggregates_to_empty_tables():
     empty = daily_aggregate(frame([login("a", "2026-03-09 09:00")]).iloc[0:0])
     assert empty.events == 0
     assert all(len(t) == 0 for t in empty.tables.values())
+
+
+def test_a_day_aggregated_in_parts_of_users_is_the_whole_day_aggregate(small_logs):
+    from datetime import date
+    from itertools import pairwise
+
+    from ztad.behaviour.baselines.daily import aggregate_of_parts
+    from ztad.behaviour.features.user_parts import part_order
+    from ztad.config import SourceConfig
+    from ztad.ingest import load_day
+
+    events = load_day(SourceConfig(root=str(small_logs)), date(2026, 3, 10)).events
+    order, bounds = part_order(events["user_id"], 40)
+    assert len(bounds) > 5
+    parts = (events.iloc[order[begin:end]].reset_index(drop=True) for begin, end in pairwise(bounds))
+    whole, in_parts = daily_aggregate(events).tables, aggregate_of_parts(parts).tables
+    assert sorted(in_parts) == sorted(whole)
+    for name, table in whole.items():
+        pd.testing.assert_frame_equal(in_parts[name], table, check_exact=True, obj=name)
+    # A user's last located login and latest department come from the user's own events.
+    users = whole["users"]
+    assert users["last_location"].notna().all() and (users["events"] > 1).sum() > 40
+
+
+def test_a_day_of_no_parts_is_the_empty_aggregate():
+    from ztad.behaviour.baselines.daily import DailyAggregate, aggregate_of_parts
+
+    empty = aggregate_of_parts(iter([]))
+    assert empty.events == 0 and sorted(empty.tables) == sorted(DailyAggregate.empty().tables)
