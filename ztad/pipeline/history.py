@@ -4,13 +4,27 @@ History the job never scored may carry the source's labels. Then only its events
 normal teach the baseline and the detectors (:func:`ztad.feedback.trusted_by_labels`), and
 how many were trusted and excluded is kept per day (``<state>/labels/day=YYYY-MM-DD.json``) for
 the run to report.
+
+A never-scored day is read from the source once (:class:`HistoryFiles`), into
+``<work>/history/day=YYYY-MM-DD/events.parquet`` (a large day's rows in the order of its
+parts of users, :func:`ztad.behaviour.features.user_parts.part_order`). Its baseline aggregate
+is built from that file a part of its users at a time, and its training file from the same
+file (:func:`ztad.pipeline.training_data.training_file_of`), which then removes it. The file
+is in the work folder, beside the files the steps hand each other, because it is one too: the
+baseline step writes it and the training step reads it, perhaps in another process. It is
+kept no longer than a day of the training window may still need it: the baseline of a day
+drops the files of days before that day's training window (no training of that day or a
+later one reads them), so a night that does not train leaves at most the training window's
+files, for the night that does.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -57,15 +71,160 @@ def history_trust(config: JobConfig, past_day: date, events: pd.DataFrame) -> np
     return trusted
 
 
-def trusted_history_loader(config: JobConfig) -> Callable[[date], pd.DataFrame]:
-    """:func:`history_loader` keeping only the events :func:`history_trust` lets be learnt."""
-    load = history_loader(config)
+def pull_history_day(source, day: date, index_dir: Path | str | None, events_path: Path,
+                     quarantine_path: Path) -> dict:
+    """Read one day from the source and keep its events and quarantined rows as Parquet at
+    ``events_path`` and ``quarantine_path``; returns the day's counts. The day is read whole
+    (:func:`ztad.ingest.load_day`), then written. Raises
+    :class:`ztad.ingest.MissingPartitionError` when the source holds no data for the day."""
+    from ztad.ingest import load_day
+    from ztad.pipeline.workfiles import release_unused_memory, write_parquet
 
-    def load_trusted(past_day: date) -> pd.DataFrame:
-        events = load(past_day)
-        return trusted_rows(events, history_trust(config, past_day, events))
+    result = load_day(source, day, index_dir)
+    counts = {"rows_read": int(result.rows_read), "rows_valid": len(result.events),
+              "rows_quarantined": len(result.quarantine), "rows_duplicate": int(result.duplicates),
+              "rows_skipped": int(result.rows_skipped)}
+    write_parquet(result.events, events_path)
+    write_parquet(result.quarantine.astype({"raw": "string"}), quarantine_path)
+    del result
+    release_unused_memory()
+    return counts
 
-    return load_trusted
+
+class HistoryFiles:
+    """Never-scored past days, each read from the source once into a Parquet file of its
+    events (see the module's docstring): where they are, their parts and trusted rows.
+
+    The source is asked for its list of days once, on the first day asked for, as
+    :func:`history_loader` asks it.
+    """
+
+    def __init__(self, config: JobConfig):
+        self.config = config
+        self._present: set[date] = set()
+
+    def folder(self, day: date) -> Path:
+        """The folder of one history day's files."""
+        return history_folder(self.config) / f"day={day.isoformat()}"
+
+    def events_file(self, day: date) -> Path | None:
+        """The day's events file, read from the source now unless it was already; ``None`` when
+        the source has no event of the day (nothing is kept then)."""
+        from ztad.ingest import MissingPartitionError, available_days
+
+        path = self.folder(day) / "events.parquet"
+        if path.exists():
+            return path
+        if not self._present:
+            self._present.update(available_days(self.config.source, self.config.flat_index_dir))
+        if day not in self._present:
+            return None
+        try:
+            pull_history_day(self.config.source, day, self.config.flat_index_dir, path,
+                             self.folder(day) / "quarantine.parquet")
+        except MissingPartitionError:
+            return None
+        if _rows(path) == 0:
+            self.drop(day)
+            return None
+        file_parts(path)  # a large day is put in part order once, for every later read
+        return path
+
+    def trusted_parts(self, day: date) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        """The day's events its labels let the baseline learn, as parts that share no user and
+        with only the columns an aggregate reads; an empty frame when the day has no data.
+        For :func:`ztad.behaviour.baselines.baseline_as_of`."""
+        from ztad.schema import empty_events
+
+        path = self.events_file(day)
+        if path is None:
+            return empty_events()
+        return aggregate_parts(path, file_trust(self.config, day, path))
+
+    def drop(self, day: date) -> None:
+        """Remove the day's files."""
+        shutil.rmtree(self.folder(day), ignore_errors=True)
+
+    def drop_before(self, day: date) -> None:
+        """Remove the files of the days before ``day``."""
+        for folder in history_folder(self.config).glob("day=*"):
+            if date.fromisoformat(folder.name.removeprefix("day=")) < day:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def history_folder(config: JobConfig) -> Path:
+    """Where never-scored days' events are kept while they are learnt."""
+    return Path(config.work_dir) / "history"
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def file_parts(path: Path) -> np.ndarray:
+    """Where each part of users of the events file at ``path`` begins (part ``k`` is the rows
+    ``bounds[k]:bounds[k + 1]``): one part for a day computed in one go
+    (:func:`ztad.behaviour.features.user_parts.in_one_go`), its rows in the day's order; else
+    the parts of :func:`ztad.behaviour.features.user_parts.part_order`, the file rewritten in
+    that order first when it is not in it yet. The parts are kept beside the file
+    (``parts.json``), so that the day's users are not read again for every use of it."""
+    from ztad.behaviour.features.user_parts import in_one_go, part_order
+    from ztad.pipeline.workfiles import (
+        optional_json,
+        put_in_part_order,
+        read_parquet,
+        release_unused_memory,
+        write_json,
+    )
+
+    rows = _rows(path)
+    if in_one_go(rows):
+        return np.array([0, rows])
+    kept = path.with_name("parts.json")
+    known = optional_json(kept)
+    if known.get("rows") == rows:
+        return np.asarray(known["bounds"], dtype="int64")
+    order, bounds = part_order(read_parquet(path, ["user_id"])["user_id"])
+    if not np.array_equal(order, np.arange(len(order))):
+        put_in_part_order(path, order, bounds)
+        release_unused_memory()
+    write_json(kept, {"rows": rows, "bounds": [int(b) for b in bounds]})
+    return bounds
+
+
+def file_trust(config: JobConfig, day: date, path: Path) -> np.ndarray:
+    """:func:`history_trust` of the events file at ``path`` (its labels alone are read)."""
+    import pyarrow.parquet as pq
+
+    labels = [c for c in ("event_label",) if c in pq.ParquetFile(path).schema_arrow.names]
+    events = pd.read_parquet(path, columns=labels) if labels else pd.DataFrame(index=pd.RangeIndex(_rows(path)))
+    return history_trust(config, day, events)
+
+
+def read_part(path: Path, columns: list[str], begin: int, end: int) -> pd.DataFrame:
+    """The rows ``begin:end`` of the Parquet file at ``path``, only ``columns`` (those it
+    holds), numbered from 0; only the row groups holding them are read."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    columns = [c for c in columns if c in file.schema_arrow.names]
+    starts = np.cumsum([0] + [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)])
+    groups = [g for g in range(file.num_row_groups) if starts[g] < end and starts[g + 1] > begin]
+    if not groups:
+        return file.schema_arrow.empty_table().select(columns).to_pandas()
+    table = file.read_row_groups(groups, columns=columns)
+    return table.slice(begin - starts[groups[0]], end - begin).to_pandas()
+
+
+def aggregate_parts(path: Path, trusted: np.ndarray) -> Iterator[pd.DataFrame]:
+    """The ``trusted`` rows of the events file at ``path``, one part of users at a time
+    (:func:`file_parts`), with only the columns a day's aggregate reads."""
+    from ztad.behaviour.baselines.daily import AGGREGATE_COLUMNS
+
+    for begin, end in pairwise(file_parts(path)):
+        yield trusted_rows(read_part(path, list(AGGREGATE_COLUMNS), begin, end), trusted[begin:end])
 
 
 def trusted_rows(events: pd.DataFrame, trusted: np.ndarray) -> pd.DataFrame:
@@ -100,8 +259,13 @@ def label_trust_counts(config: JobConfig) -> dict[str, int]:
 
 
 def baseline_before(config: JobConfig, day: date):
+    """The baseline as of the start of ``day``; a window day without a saved aggregate is read
+    from the source once and aggregated a part of its users at a time (:class:`HistoryFiles`).
+    The history files of days before ``day``'s training window are dropped."""
     from ztad.behaviour.baselines import baseline_as_of
+    from ztad.detection.training import training_window
 
-    return baseline_as_of(
-        config.state_dir, day, config.detection.history_days, trusted_history_loader(config)
-    )
+    files = HistoryFiles(config)
+    state = baseline_as_of(config.state_dir, day, config.detection.history_days, files.trusted_parts)
+    files.drop_before(training_window(config, day)[0])
+    return state

@@ -24,8 +24,8 @@ from ztad.detection.training import (
     TRAINING_FLAGGED,
     training_window,
 )
-from ztad.pipeline.history import baseline_before, history_loader, history_trust, trusted_rows
-from ztad.pipeline.workfiles import write_atomically
+from ztad.pipeline.history import baseline_before
+from ztad.pipeline.workfiles import read_parquet, read_parquet_by_column, write_atomically
 
 #: Rows read from a training file at once while picking the sampled ones.
 READ_BATCH_ROWS = 65_536
@@ -75,15 +75,19 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     A day that was never scored (history before the job started) is taken as it is, but for
     the events its labels do not trust as normal (:func:`ztad.pipeline.history.history_trust`);
     of a day whose findings are stored, the flagged and confirmed events are left out.
-    The day's baseline aggregate is saved from the same read when it has none yet, so that the
-    baseline of the next day does not read the day again. A day of more than a few parts of
-    users (:func:`ztad.behaviour.features.user_parts.in_one_go`) is computed and written a part
-    at a time (:func:`write_training_parts`).
+    Its events are read from the file the baseline left of it
+    (:class:`ztad.pipeline.history.HistoryFiles`), which is read from the source now when
+    there is none, and removed once the training file is written: the day is read from the
+    source once for both. Its baseline aggregate is saved from that file when it has none yet.
+    A day of more than a few parts of users
+    (:func:`ztad.behaviour.features.user_parts.in_one_go`) is computed and written a part at
+    a time (:func:`write_training_parts`).
     """
     from ztad.behaviour.baselines import has_daily_aggregate, save_aggregate_of
     from ztad.behaviour.features import compute_features
     from ztad.behaviour.features.user_parts import in_one_go
     from ztad.feedback import learnable_events
+    from ztad.pipeline.history import HistoryFiles, aggregate_parts, file_trust
 
     path = training_features_path(config, past_day)
     if path.exists():
@@ -91,33 +95,36 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     # The baseline before the day's events: building it may read and aggregate earlier days,
     # and the day need not be held meanwhile.
     baseline = baseline_before(config, past_day)
-    events = history_loader(config)(past_day)
-    if events.empty:
+    files = HistoryFiles(config)
+    events_path = files.events_file(past_day)
+    if events_path is None:
         return None
-    detection = config.detection
-    trusted = history_trust(config, past_day, events)
-    keep = learnable_events(config, past_day, events["event_id"]) & trusted
-    if not in_one_go(len(events)):
-        if not has_daily_aggregate(config.state_dir, past_day):
-            save_aggregate_of(config.state_dir, past_day, trusted_rows(events, trusted))
-        event_ids, inputs = events["event_id"], events[_feature_inputs(events)]
-        del events  # only the columns the features read are held while they are computed
-        write_training_parts(inputs, event_ids, np.asarray(keep, dtype=bool), baseline, config, path)
-        return path
-    features = compute_features(events, baseline, detection, detection.feature_settings)
-    del baseline
-    write_training_file(features, keep, {"event_id": events["event_id"]}, path)
-    del features
+    trusted = file_trust(config, past_day, events_path)
     if not has_daily_aggregate(config.state_dir, past_day):
-        save_aggregate_of(config.state_dir, past_day, trusted_rows(events, trusted))
+        save_aggregate_of(config.state_dir, past_day, aggregate_parts(events_path, trusted))
+    event_ids = read_parquet(events_path, ["event_id"])["event_id"]
+    keep = np.asarray(learnable_events(config, past_day, event_ids), dtype=bool) & trusted
+    inputs = read_parquet_by_column(events_path, _feature_inputs(events_path))
+    if in_one_go(len(inputs)):
+        detection = config.detection
+        features = compute_features(inputs, baseline, detection, detection.feature_settings)
+        del baseline, inputs
+        write_training_file(features, keep, {"event_id": event_ids}, path)
+    else:
+        # The file is in part order: the parts are those it was put in.
+        write_training_parts(inputs, event_ids, keep, baseline, config, path)
+    files.drop(past_day)
     return path
 
 
-def _feature_inputs(events: pd.DataFrame) -> list[str]:
-    """The columns of ``events`` that the features read."""
+def _feature_inputs(path: Path) -> list[str]:
+    """The columns of the events file at ``path`` that the features read."""
+    import pyarrow.parquet as pq
+
     from ztad.behaviour.features import INPUT_COLUMNS
 
-    return [c for c in INPUT_COLUMNS if c in events.columns]
+    present = set(pq.ParquetFile(path).schema_arrow.names)
+    return [c for c in INPUT_COLUMNS if c in present]
 
 
 def write_training_parts(

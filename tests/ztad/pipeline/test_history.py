@@ -97,3 +97,45 @@ def test_a_history_day_read_for_training_leaves_the_aggregate_of_its_trusted_eve
     for name, table in expected.tables.items():
         pd.testing.assert_frame_equal(saved.tables[name], table)
     assert not aggregate_dir(config.state_dir, day + timedelta(days=1)).exists()
+
+
+def test_a_history_day_is_read_from_the_source_once_for_its_baseline_and_training_file(small_logs, tmp_path,
+                                                                                         monkeypatch):
+    import shutil
+
+    from ztad.behaviour.baselines import baseline_as_of
+    from ztad.behaviour.features import FEATURE_NAMES, compute_features
+    from ztad.behaviour.features import user_parts as parts_module
+    from ztad.feedback import trusted_by_labels
+    from ztad.pipeline.history import history_folder
+
+    monkeypatch.setattr(parts_module, "PART_EVENTS", 50)  # the day is learnt a part of its users at a time
+    logs = tmp_path / "logs"
+    shutil.copytree(small_logs, logs)
+    detection = DetectionConfig(history_days=3, training_days=2)
+    config = JobConfig(source=SourceConfig(root=str(logs)), home=tmp_path / "home", detection=detection)
+    day = date(2026, 3, 10)
+    past, window = day - timedelta(days=1), [day - timedelta(days=k) for k in (3, 2, 1)]
+    baseline_before(config, day)
+    # Only the training window's days are kept for their training files.
+    assert sorted(p.name for p in history_folder(config).iterdir()) == [f"day={d}" for d in window[1:]]
+    for d in window:  # the source no longer holds them: read again, a day would have no event
+        shutil.rmtree(logs / f"date={d}")
+    rows = pd.read_parquet(training_file_of(config, past))
+    assert not (history_folder(config) / f"day={past}").exists()
+
+    # What the whole day read from the source gives, from a baseline of whole days.
+    source = SourceConfig(root=str(small_logs))
+
+    def trusted_day(d):
+        events = load_day(source, d).events
+        trusted = trusted_by_labels(events)
+        return events if trusted is None else events[trusted].reset_index(drop=True)
+
+    baseline = baseline_as_of(tmp_path / "whole", past, 3, trusted_day)
+    events = trusted_day(past)
+    assert len(rows) == len(events) > 3 * 50
+    features = compute_features(events, baseline, detection, detection.feature_settings)
+    expected = features[list(FEATURE_NAMES)].assign(event_id=events["event_id"].to_numpy())
+    pd.testing.assert_frame_equal(rows.set_index("event_id").sort_index(), expected.set_index("event_id").sort_index(),
+                                  check_exact=True)
