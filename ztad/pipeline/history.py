@@ -111,6 +111,7 @@ class HistoryFiles:
         """The day's events file, read from the source now unless it was already; ``None`` when
         the source has no event of the day (nothing is kept then)."""
         from ztad.ingest import MissingPartitionError, available_days
+        pull_day_files = pull_history_day  # ztad.ingest.write_day_files, a bounded pull, once it is there
 
         path = self.folder(day) / "events.parquet"
         if path.exists():
@@ -120,8 +121,8 @@ class HistoryFiles:
         if day not in self._present:
             return None
         try:
-            pull_history_day(self.config.source, day, self.config.flat_index_dir, path,
-                             self.folder(day) / "quarantine.parquet")
+            pull_day_files(self.config.source, day, self.config.flat_index_dir, path,
+                           self.folder(day) / "quarantine.parquet")
         except MissingPartitionError:
             return None
         if _rows(path) == 0:
