@@ -71,26 +71,6 @@ def history_trust(config: JobConfig, past_day: date, events: pd.DataFrame) -> np
     return trusted
 
 
-def pull_history_day(source, day: date, index_dir: Path | str | None, events_path: Path,
-                     quarantine_path: Path) -> dict:
-    """Read one day from the source and keep its events and quarantined rows as Parquet at
-    ``events_path`` and ``quarantine_path``; returns the day's counts. The day is read whole
-    (:func:`ztad.ingest.load_day`), then written. Raises
-    :class:`ztad.ingest.MissingPartitionError` when the source holds no data for the day."""
-    from ztad.ingest import load_day
-    from ztad.pipeline.workfiles import release_unused_memory, write_parquet
-
-    result = load_day(source, day, index_dir)
-    counts = {"rows_read": int(result.rows_read), "rows_valid": len(result.events),
-              "rows_quarantined": len(result.quarantine), "rows_duplicate": int(result.duplicates),
-              "rows_skipped": int(result.rows_skipped)}
-    write_parquet(result.events, events_path)
-    write_parquet(result.quarantine.astype({"raw": "string"}), quarantine_path)
-    del result
-    release_unused_memory()
-    return counts
-
-
 class HistoryFiles:
     """Never-scored past days, each read from the source once into a Parquet file of its
     events (see the module's docstring): where they are, their parts and trusted rows.
@@ -111,7 +91,7 @@ class HistoryFiles:
         """The day's events file, read from the source now unless it was already; ``None`` when
         the source has no event of the day (nothing is kept then)."""
         from ztad.ingest import MissingPartitionError, available_days
-        pull_day_files = pull_history_day  # ztad.ingest.write_day_files, a bounded pull, once it is there
+        from ztad.ingest import write_day_files as pull_day_files
 
         path = self.folder(day) / "events.parquet"
         if path.exists():
