@@ -56,14 +56,22 @@ class RuleInputError(ValueError):
 
 
 def _column(features: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in features.columns:
+    """A column as float64 values (NaN where missing or not a number).
+
+    A float64 column (every feature) is its stored array itself, read by position: the rules
+    read some thirty columns, and a Series made for each costs more than the rules on a
+    request's few rows.
+    """
+    try:
+        position = features.columns.get_loc(name)
+    except KeyError:
         raise RuleInputError(
             f"features lack column {name!r}; pass the output of ztad.behaviour.features.compute_features"
-        )
-    values = features[name]
-    if values.dtype == "float64":  # the features are float64 already: no conversion to pay for
-        return values.to_numpy()
-    return pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)
+        ) from None
+    stored = features._get_column_array(position) if isinstance(position, int) else None
+    if isinstance(stored, np.ndarray) and stored.dtype == np.float64:  # read only
+        return stored
+    return pd.to_numeric(features[name], errors="coerce").to_numpy("float64", na_value=np.nan)
 
 
 def evening_overtime(local_hour: np.ndarray, usual_start: np.ndarray, usual_end: np.ndarray,

@@ -47,8 +47,19 @@ def model_inputs(features: pd.DataFrame, names: list[str]) -> np.ndarray:
     (selecting the columns and then converting would copy them twice)."""
     matrix = np.empty((len(features), len(names)), dtype=np.float64)
     for position, name in enumerate(names):
-        matrix[:, position] = float_values(features[name])
+        matrix[:, position] = _stored_float64(features, name)
     return matrix
+
+
+def _stored_float64(features: pd.DataFrame, name: str) -> np.ndarray:
+    """A column's float64 values: a float64 column's stored array itself, read by position
+    (a Series made for each of the model's columns costs more than a request's few rows),
+    else :func:`float_values` of the column."""
+    position = features.columns.get_loc(name)
+    stored = features._get_column_array(position) if isinstance(position, int) else None
+    if isinstance(stored, np.ndarray) and stored.dtype == np.float64:  # read only
+        return stored
+    return float_values(features[name])
 
 
 def float_values(column: pd.Series) -> np.ndarray:
