@@ -226,7 +226,8 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
         When a required column is absent.
     """
     check_columns(frame, source)
-    frame = frame.reset_index(drop=True)
+    if not _numbered_from_zero(frame.index):
+        frame = frame.reset_index(drop=True)
     rows = _source_rows(frame)
     problems = _Problems(frame.index)
     columns = {
@@ -252,17 +253,35 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
     return events, quarantine
 
 
+def _numbered_from_zero(index: pd.Index) -> bool:
+    """Whether ``index`` is what ``reset_index(drop=True)`` would make of it (0, 1, ... unnamed)."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
+
+
+#: Rows up to which text is searched for a NUL character in Python rather than by an Arrow
+#: kernel, whose fixed cost per call outweighs a few values' search (a request's events).
+_FEW_ROWS = 64
+
+
 def _nul_characters(columns: dict[str, pd.Series], problems: _Problems) -> None:
     """Quarantine rows whose text holds a NUL character: PostgreSQL rejects it in text, so
     one such row would fail the whole day's write."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     for name, values in columns.items():
-        if values.dtype != "string" or not pc.any(pc.match_substring(pa.array(values.array), "\x00")).as_py():
+        if values.dtype != "string" or not _holds_nul(values):
             continue
         found = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
         problems.add(name, found, f"{name} contains a NUL character")
+
+
+def _holds_nul(text: pd.Series) -> bool:
+    """Whether some value of a text column holds a NUL character."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(text.array)
+    if len(array) <= _FEW_ROWS:
+        return "\x00" in "".join(value for value in array.to_pylist() if value is not None)
+    return pc.any(pc.match_substring(array, "\x00")).as_py()
 
 
 def event_times(frame: pd.DataFrame) -> pd.Series:
@@ -470,6 +489,8 @@ def _normal_ip(value: str) -> str | None:
 
 def _login_success(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
     raw = frame["login_success"]
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind == "b":  # NumPy flags: none missing
+        return pd.Series(raw.to_numpy(copy=True), index=frame.index)
     if pd.api.types.is_bool_dtype(raw.dtype):
         flags = raw.astype("boolean")
         success, bad = flags.fillna(False).to_numpy(dtype=bool), flags.isna().to_numpy()

@@ -168,10 +168,22 @@ def test_a_typed_time_beyond_years_1_to_9999_in_utc_is_quarantined():
     assert quarantine["reason"].str.startswith("timestamp out of range (years 1 to 9999 in UTC)").all()
 
 
-def test_a_source_event_id_holding_a_nul_character_is_quarantined():
-    events, quarantine = validate(rows({"event_id": "e\x001"}, {"event_id": "e2"}), "logs.csv")
-    assert events["event_id"].tolist() == ["e2"]
-    assert quarantine["field"].tolist() == ["event_id"] and "NUL" in quarantine["reason"].iloc[0]
+@pytest.mark.parametrize("clean_rows", [1, 100])  # a request's few rows, and a file's many
+def test_a_source_event_id_holding_a_nul_character_is_quarantined(clean_rows):
+    clean = [{"event_id": f"e{i}"} for i in range(clean_rows)]
+    events, quarantine = validate(rows({"event_id": "e\x00x"}, *clean, {"device_id": "pc\x00"}), "logs.csv")
+    assert events["event_id"].tolist() == [f"e{i}" for i in range(clean_rows)]
+    assert quarantine["field"].tolist() == ["event_id", "device_id"]
+    assert quarantine["source_row"].tolist() == [2, clean_rows + 3]
+    assert quarantine["reason"].str.contains("NUL").all()
+
+
+def test_rows_of_any_index_are_numbered_in_frame_order():
+    frame = rows({"user_id": "a"}, {"user_id": " "}, {"user_id": "c"}).drop(columns="source_row")
+    frame.index = pd.Index([7, 3, 5], name="line")
+    events, quarantine = validate(frame, "logs.csv")
+    assert events["user_id"].tolist() == ["a", "c"] and events.index.tolist() == [0, 1]
+    assert quarantine["source_row"].tolist() == [2] and quarantine["field"].tolist() == ["user_id"]
 
 
 def test_addresses_are_normalised_once_per_distinct_value_across_chunks():
