@@ -157,6 +157,15 @@ def test_thresholds_are_configurable():
     assert _fires("password_spray", spray, thresholds=RuleThresholds(spray_min_users=5)) == [True]
 
 
+def test_columns_of_other_dtypes_are_read_as_numbers():
+    spray = _rows({"ctx_ip_failed_users_60m": 12.0}, {"ctx_ip_failed_users_60m": 1.0})
+    as_int = spray.astype({"ctx_ip_failed_users_60m": "int64"})
+    as_text = spray.astype({"ctx_ip_failed_users_60m": "string"})
+    as_text.loc[1, "ctx_ip_failed_users_60m"] = "many"  # not a number: as missing
+    for features in (as_int, as_text):
+        assert evaluate_rules(features)["password_spray"].tolist() == [True, False]
+
+
 def test_missing_columns_are_named():
     with pytest.raises(RuleInputError, match="ctx_travel_km"):
         evaluate_rules(_rows({}).drop(columns=["ctx_travel_km"]))

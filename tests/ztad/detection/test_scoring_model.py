@@ -27,6 +27,12 @@ def test_model_inputs_are_the_named_columns_as_one_c_ordered_float64_matrix():
     np.testing.assert_array_equal(matrix, day[names].to_numpy(dtype=np.float64))
 
 
+def test_model_inputs_of_other_dtypes_are_float64_with_missing_as_nan():
+    day = pd.DataFrame({"a": [1.5, 2.5], "b": pd.array([1.0, None], dtype="Float64"), "c": [3, 4]})
+    matrix = model_inputs(day, ["c", "b", "a"])
+    np.testing.assert_array_equal(matrix, [[3.0, 1.0, 1.5], [4.0, np.nan, 2.5]])
+
+
 def test_scores_are_the_ensemble_scores_of_the_same_rows():
     model, day = _model(), _day()
     scored = model.score(day)
