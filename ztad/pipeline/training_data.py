@@ -104,7 +104,7 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
         save_aggregate_of(config.state_dir, past_day, aggregate_parts(events_path, trusted))
     event_ids = read_parquet(events_path, ["event_id"])["event_id"]
     keep = np.asarray(learnable_events(config, past_day, event_ids), dtype=bool) & trusted
-    inputs = read_parquet_by_column(events_path, _feature_inputs(events_path))
+    inputs = read_parquet_by_column(events_path, feature_input_columns(events_path))
     if in_one_go(len(inputs)):
         detection = config.detection
         features = compute_features(inputs, baseline, detection, detection.feature_settings)
@@ -117,8 +117,9 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     return path
 
 
-def _feature_inputs(path: Path) -> list[str]:
-    """The columns of the events file at ``path`` that the features read."""
+def feature_input_columns(path: Path) -> list[str]:
+    """The columns of the events file at ``path`` that the features read: the day's other
+    fields (event ids, labels, source rows, organisations) stay on disk."""
     import pyarrow.parquet as pq
 
     from ztad.behaviour.features import INPUT_COLUMNS

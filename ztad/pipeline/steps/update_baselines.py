@@ -11,7 +11,7 @@ from ztad.config import JobConfig
 from ztad.pipeline.history import baseline_before, history_loader
 from ztad.pipeline.sharding import load_baseline, split_day
 from ztad.pipeline.shards import Shard
-from ztad.pipeline.training_data import training_features_path
+from ztad.pipeline.training_data import feature_input_columns, training_features_path
 from ztad.pipeline.workfiles import (
     day_dir,
     put_in_part_order,
@@ -114,17 +114,6 @@ def _rows(path: Path) -> int:
     if not path.exists():
         read_parquet(path)  # the missing file's own error
     return pq.ParquetFile(path).metadata.num_rows
-
-
-def feature_input_columns(path: Path) -> list[str]:
-    """The columns of the events file at ``path`` that the features read: the day's other
-    fields (event ids, labels, source rows, organisations) stay on disk."""
-    import pyarrow.parquet as pq
-
-    from ztad.behaviour.features import INPUT_COLUMNS
-
-    present = set(pq.ParquetFile(path).schema_arrow.names)
-    return [c for c in INPUT_COLUMNS if c in present]
 
 
 def cross_user(day: date, config: JobConfig, shards: int = 1) -> dict:
