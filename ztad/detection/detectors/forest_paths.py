@@ -18,6 +18,10 @@ import numpy as np
 
 #: Per fitted forest, each tree's path length by leaf, derived once while the forest lives.
 _LEAF_PATH_LENGTHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Per fitted forest, its trees' nodes end to end (:class:`_FlatTrees`), derived once.
+_FLAT_TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: At most this many trees x rows are walked all trees at once (:func:`_flat_leaves`).
+AT_ONCE_CELLS = 16_384
 
 
 def _as_float32(forest, X) -> np.ndarray:
@@ -40,8 +44,71 @@ def _tree_inputs(forest, values: np.ndarray):
 def tree_leaves(forest, X):
     """Per tree: the estimator and the leaf each row lands in (``estimator.apply``)."""
     values = _as_float32(forest, X)
+    if _walk_at_once(forest, values):
+        leaves = _flat_leaves(forest, values) - _flat_trees(forest).first_node[:, None]
+        yield from zip(forest.estimators_, leaves)
+        return
     for estimator, rows in _tree_inputs(forest, values):
         yield estimator, estimator.tree_.apply(rows)
+
+
+def _walk_at_once(forest, values: np.ndarray) -> bool:
+    """Whether the rows are few enough to walk all trees at once, and all of them numbers.
+
+    A missing value (NaN) goes the way each node learnt for it in the trees' own ``apply``:
+    such rows are left to it.
+    """
+    return len(values) * len(forest.estimators_) <= AT_ONCE_CELLS and not np.isnan(values).any()
+
+
+class _FlatTrees:
+    """A forest's trees end to end: per node, the column of the rows it splits on (in the
+    forest's feature order), its threshold, its two children as positions in the flat
+    arrays and, for a leaf, the path length it adds (:func:`leaf_path_lengths`). A leaf
+    points to itself on both sides (and splits at +inf), so a walk may take as many steps
+    as the deepest tree without leaving it."""
+
+    def __init__(self, forest):
+        subsets = forest._max_features != forest.n_features_in_
+        trees = [estimator.tree_ for estimator in forest.estimators_]
+        sizes = np.array([tree.node_count for tree in trees], dtype=np.int64)
+        self.first_node = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        feature, threshold, left, right = [], [], [], []
+        for tree, features, first in zip(trees, forest.estimators_features_, self.first_node):
+            nodes = np.arange(tree.node_count, dtype=np.int64)
+            leaf = tree.children_left < 0
+            local = np.where(leaf, 0, tree.feature)
+            feature.append(np.asarray(features)[local] if subsets else local)
+            threshold.append(np.where(leaf, np.inf, tree.threshold))
+            left.append(np.where(leaf, nodes, tree.children_left) + first)
+            right.append(np.where(leaf, nodes, tree.children_right) + first)
+        self.feature = np.concatenate(feature).astype(np.int64)
+        self.threshold = np.concatenate(threshold)
+        self.left, self.right = np.concatenate(left), np.concatenate(right)
+        self.depth = max(int(tree.max_depth) for tree in trees)
+        self.path_length = np.concatenate(leaf_path_lengths(forest))
+
+
+def _flat_trees(forest) -> _FlatTrees:
+    flat = _FLAT_TREES.get(forest)
+    if flat is None:
+        flat = _FLAT_TREES[forest] = _FlatTrees(forest)
+    return flat
+
+
+def _flat_leaves(forest, values: np.ndarray) -> np.ndarray:
+    """Trees x rows: the leaf each row lands in, as a position in :class:`_FlatTrees`'s
+    arrays, every tree walked at once. A row goes left where its value is at most the node's threshold, as the trees'
+    ``apply`` decides (the float32 value against the float64 threshold)."""
+    flat = _flat_trees(forest)
+    rows, width = values.shape
+    cells = np.arange(rows, dtype=np.int64) * width  # where each row starts in the flat values
+    flat_values = values.ravel()
+    nodes = np.repeat(flat.first_node[:, None], rows, axis=1)
+    for _ in range(flat.depth):
+        goes_left = flat_values[cells + flat.feature[nodes]] <= flat.threshold[nodes]
+        nodes = np.where(goes_left, flat.left[nodes], flat.right[nodes])
+    return nodes
 
 
 def leaf_path_lengths(forest) -> list[np.ndarray]:
@@ -61,10 +128,23 @@ def score_samples(forest, X) -> np.ndarray:
     """``forest.score_samples(X)`` (lower = more abnormal), computed tree by tree in place."""
     from sklearn.ensemble._iforest import _average_path_length
 
-    depths = np.zeros(len(X))
-    lengths = leaf_path_lengths(forest)
-    for index, (_, leaves) in enumerate(tree_leaves(forest, X)):
-        depths += lengths[index][leaves]
+    depths = _summed_path_lengths(forest, X)
     denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
     scores = 2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0))
     return -scores
+
+
+def _summed_path_lengths(forest, X) -> np.ndarray:
+    """Per row, the path lengths of all trees added in tree order (as ``score_samples`` adds
+    them: a running sum, so that the result is the same to the last bit)."""
+    values = _as_float32(forest, X)
+    if _walk_at_once(forest, values):
+        per_tree = _flat_trees(forest).path_length[_flat_leaves(forest, values)]
+        # A running sum down the trees adds them one after the other, as the loop below does
+        # (a sum over an axis may add them pairwise, which rounds differently).
+        return np.cumsum(per_tree, axis=0)[-1]
+    lengths = leaf_path_lengths(forest)
+    depths = np.zeros(len(values))
+    for index, (_, leaves) in enumerate(tree_leaves(forest, values)):
+        depths += lengths[index][leaves]
+    return depths

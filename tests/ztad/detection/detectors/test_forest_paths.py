@@ -5,6 +5,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 
 from tests.ztad.detection.detectors.synthetic import far_anomalies, normal_features
+from ztad.detection.detectors import forest_paths
 from ztad.detection.detectors.forest_paths import score_samples, tree_leaves
 
 
@@ -14,6 +15,14 @@ def forest(request):
     return IsolationForest(n_estimators=40, max_samples=512, max_features=request.param, random_state=2).fit(
         rows
     )
+
+
+@pytest.fixture(params=["trees-at-once", "tree-by-tree"], autouse=True)
+def walk(request, monkeypatch):
+    """Every test runs on both walks: all trees at once (few rows) and each tree's ``apply``."""
+    if request.param == "tree-by-tree":
+        monkeypatch.setattr(forest_paths, "AT_ONCE_CELLS", 0)
+    return request.param
 
 
 def _rows() -> np.ndarray:
@@ -44,3 +53,17 @@ def test_leaves_equal_the_library_leaves(forest):
 def test_a_row_of_another_width_is_refused(forest):
     with pytest.raises(ValueError, match="takes 6 features"):
         score_samples(forest, np.zeros((1, 5)))
+
+
+def test_a_missing_value_goes_where_the_library_sends_it(forest):
+    rows = _rows()[:20]
+    rows[5, 1] = np.nan
+    np.testing.assert_array_equal(score_samples(forest, rows), forest.score_samples(rows))
+
+
+def test_few_rows_walk_all_trees_at_once_and_many_rows_tree_by_tree(forest, walk):
+    few, many = _rows()[:2], np.repeat(_rows(), 60, axis=0)
+    assert forest_paths._walk_at_once(forest, few.astype(np.float32)) == (walk == "trees-at-once")
+    assert not forest_paths._walk_at_once(forest, many.astype(np.float32))
+    np.testing.assert_array_equal(score_samples(forest, many), forest.score_samples(many))
+    np.testing.assert_array_equal(score_samples(forest, few), forest.score_samples(few))
