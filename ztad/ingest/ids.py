@@ -125,15 +125,29 @@ def content_hashes(events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLU
         return np.zeros((0, 2), dtype=np.uint64)
     halves = [np.full(rows, seed, dtype=np.uint64) for seed in _SEEDS]
     with np.errstate(over="ignore"):
-        for column in columns:
-            if column in LABEL_COLUMNS:
-                hashes = _missing_text_hashes(rows)
-            else:
-                hashes = _value_hashes(_plain(events[column], CANONICAL_DTYPES[column]))
+        for hashes in _column_hashes(events, columns):
             for half, hashed in zip(halves, hashes):
                 half *= _FOLD
                 half ^= hashed
         return np.column_stack([_mix(half) for half in halves])
+
+
+def _column_hashes(events: pd.DataFrame, columns: tuple[str, ...]) -> list[list[np.ndarray]]:
+    """Per column, :func:`_value_hashes` of its plain form (label columns as missing text).
+
+    A few rows' text columns are hashed together, one call per key for all of them: each
+    value's hash depends on that value alone, and a call costs far more than a few values.
+    """
+    rows = len(events)
+    plains = {c: _plain(events[c], CANONICAL_DTYPES[c]) for c in columns if c not in LABEL_COLUMNS}
+    texts = [c for c, plain in plains.items() if isinstance(plain, pd.Series)] if rows <= _FEW_ROWS else []
+    hashed = {c: _missing_text_hashes(rows) for c in columns if c in LABEL_COLUMNS}
+    if texts:
+        values = np.concatenate([plains[c].to_numpy(dtype=object, na_value="") for c in texts])
+        together = [pd.util.hash_array(values, hash_key=key, categorize=False) for key in _KEYS]
+        for position, column in enumerate(texts):
+            hashed[column] = [keyed[position * rows : (position + 1) * rows] for keyed in together]
+    return [hashed[c] if c in hashed else _value_hashes(plains[c]) for c in columns]
 
 
 def hex_digests(hashes: np.ndarray) -> pd.Series:

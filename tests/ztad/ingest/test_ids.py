@@ -38,6 +38,14 @@ def test_derived_ids_are_pinned_so_they_stay_the_same_across_runs_and_machines()
     assert derive_event_ids(events()).tolist() == pinned
 
 
+def test_a_few_rows_get_the_ids_they_get_among_many():
+    # A few rows' text is hashed all columns at once, many rows' once per distinct value.
+    few = events()
+    many = pd.concat([few] * 40, ignore_index=True)
+    assert derive_event_ids(many).tolist() == derive_event_ids(few).tolist() * 40
+    assert derive_event_ids(few.iloc[1:]).tolist() == derive_event_ids(few).tolist()[1:]
+
+
 @pytest.mark.parametrize(
     "labels",
     [
