@@ -105,8 +105,12 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     columns' arrays, without copying those of the very dtype (storage and missing value alike)
     and without aligning indexes: it holds the rows in ``frame``'s order, numbered from 0.
     """
-    out = {}
     n = len(frame)
+    if _canonical_already(frame):
+        out = frame.reindex(columns=list(CANONICAL_COLUMNS))  # no values copied (copy on write)
+        out.index = pd.RangeIndex(n)
+        return out
+    out = {}
     for column, dtype in CANONICAL_DTYPES.items():
         if column in frame.columns:
             values = frame[column]
@@ -118,6 +122,15 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             raise KeyError(f"canonical column {column!r} is required but missing")
     return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
+
+
+def _canonical_already(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds every canonical column, each of its canonical dtype, and no
+    other column, in whatever order (what validation builds): it is then only reordered,
+    rather than taken apart column by column and built again, a fixed cost of about a
+    millisecond that a request of one event paid."""
+    columns = frame.columns
+    return len(columns) == len(CANONICAL_DTYPES) and dict(zip(columns, frame.dtypes)) == _PANDAS_DTYPES
 
 
 def is_anomaly_label(labels: pd.Series) -> pd.Series:

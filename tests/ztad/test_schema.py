@@ -31,6 +31,29 @@ def test_conform_adds_optional_columns_and_orders_them():
     assert out["location"].isna().all() and out["latitude"].isna().all()
 
 
+def test_a_canonical_frame_in_another_order_is_conformed_alike():
+    # Every canonical column of its dtype, shuffled and indexed from 5: only reordered.
+    frame = schema.conform(
+        pd.DataFrame(
+            {
+                "user_id": ["alice", "bob"],
+                "timestamp": pd.to_datetime(["2026-03-02T08:00:00Z", "2026-03-02T09:00:00Z"]),
+                "ip_address": ["10.0.0.1", None],
+                "login_success": [True, False],
+                "bytes_transferred": [10, 0],
+                "asn": [64500, None],
+                "source_row": [2, 3],
+            }
+        )
+    )
+    shuffled = frame[list(reversed(frame.columns))].set_axis([5, 6])
+    by_column = schema.conform(shuffled.assign(extra=1))  # another column: rebuilt column by column
+    out = schema.conform(shuffled)
+    pd.testing.assert_frame_equal(out, frame)
+    pd.testing.assert_frame_equal(out, by_column)
+    assert list(out.index) == [0, 1] and out.columns.dtype == frame.columns.dtype
+
+
 def test_conform_refuses_a_missing_required_column():
     frame = schema.empty_events().drop(columns=["login_success"])
     with pytest.raises(KeyError, match="login_success"):
