@@ -66,17 +66,34 @@ def _last_locations(state) -> tuple[pd.Index, np.ndarray]:
 
 
 def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """Codes of the events' places and of the users' last places, over one vocabulary.
+    """Codes of the events' places and of the users' last places, over one vocabulary: the
+    events' own places, then the users' last places the events do not name, sorted.
 
-    Users' last places are coded once per state; a batch only translates the distinct places
-    into its vocabulary, however many users the baseline holds.
+    Users' last places are coded and sorted once per state; a batch only looks its distinct
+    places up among them, however many users the baseline holds.
     """
     event_codes, names = text_codes(ctx.text("location"))
-    last_names, last_codes = ctx.state.derived(("last_locations",), lambda: _last_locations(ctx.state))
+    sorted_last, sorted_position, last_codes = ctx.state.derived(
+        ("sorted_last_locations",), lambda: _sorted_last_locations(ctx.state)
+    )
     names = pd.Index(np.asarray(names, dtype=object), dtype="string")
-    places = names.append(last_names.difference(names))
-    translate = np.append(codes_in(places, last_names.to_series()), -1)
-    return event_codes, translate[last_codes], places
+    found = codes_in(sorted_last, names.to_series())  # each event place among the last places
+    named = np.full(len(sorted_last), -1, dtype="int64")
+    named[found[found >= 0]] = np.flatnonzero(found >= 0)
+    unnamed = named < 0  # the last places the events do not name, after the events' own
+    code_of_sorted = np.where(unnamed, len(names) + np.cumsum(unnamed) - 1, named)
+    translate = np.append(code_of_sorted[sorted_position], -1)
+    return event_codes, translate[last_codes], names.append(sorted_last[unnamed])
+
+
+def _sorted_last_locations(state) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The users' distinct last places sorted, the position there of each of
+    :func:`_last_locations`' places, and each user's code among those (-1: none)."""
+    last_names, last_codes = _last_locations(state)
+    order = np.argsort(np.asarray(last_names, dtype=object), kind="stable")
+    position = np.empty(len(order), dtype="int64")
+    position[order] = np.arange(len(order))
+    return last_names[order], position, last_codes
 
 
 def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray, places):

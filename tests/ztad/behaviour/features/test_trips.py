@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, login, working_days
@@ -184,3 +185,22 @@ def test_an_autonomous_system_shared_by_many_users_of_the_organisation_is_a_know
     assert few["ctx_known_network"][1] == 0.0  # nine users: not yet the organisation's network
     bare = features_of(history, _hop_to_singapore(), FeatureSettings(known_networks=False))
     assert evaluate_rules(bare)["impossible_travel"][1]
+
+
+def test_places_are_coded_over_the_events_places_then_the_other_last_places_sorted():
+    from tests.ztad.behaviour.features.sequences import frame, state_from
+    from ztad.behaviour.features.context import build_context
+    from ztad.behaviour.features.trips import place_codes
+    from ztad.config import DetectionConfig
+
+    last = {"ann": "Oslo, Norway", "bob": "Lagos, Nigeria", "cid": "Madrid, Spain", "dee": "Bergen, Norway"}
+    history = [login(user, f"{YESTERDAY} 10:00", place) for user, place in last.items()]
+    today = [login("bob", f"{DAY} 09:00", "Madrid, Spain"), login("eve", f"{DAY} 09:05", "Lima, Peru"),
+             login("ann", f"{DAY} 09:10", None)]
+    state = state_from(history)
+    ctx = build_context(frame(today), state, DetectionConfig(), FeatureSettings())
+    event_codes, user_codes, places = place_codes(ctx)
+    assert list(places) == ["Madrid, Spain", "Lima, Peru", "Bergen, Norway", "Lagos, Nigeria", "Oslo, Norway"]
+    assert [places[c] if c >= 0 else None for c in event_codes] == ["Madrid, Spain", "Lima, Peru", None]
+    codes = state.user_codes(pd.Series(list(last), dtype="string"))
+    assert {user: places[user_codes[code]] for user, code in zip(last, codes)} == last
