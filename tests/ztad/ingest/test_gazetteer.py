@@ -104,3 +104,22 @@ def test_utc_offsets_of_many_zones_are_each_instant_s_offset_in_its_zone_every_t
     ]
     for _ in range(2):  # the second time with the zones' rules kept loaded
         assert utc_offsets(seconds * 10**6, names).tolist() == expected
+
+
+
+def test_a_few_instants_get_the_offsets_they_get_among_many():
+    # A few instants are asked of each zone one by one, many are converted per zone by pandas.
+    zones = ["Europe/Madrid", "America/St_Johns", "Australia/Lord_Howe", "Pacific/Chatham", "Africa/Casablanca",
+             "Europe/Dublin", "Asia/Kolkata", "America/Sao_Paulo", "UTC", None]
+    rng = np.random.default_rng(8)
+    micros = rng.integers(-2_000_000_000, 4_000_000_000, 3000) * 10**6 + rng.integers(0, 10**6, 3000)
+    names = pd.Series(rng.choice(np.array(zones, dtype=object), len(micros)), dtype="string")
+    many = utc_offsets(micros, names)
+    few = np.concatenate([utc_offsets(micros[k:k + 30], names[k:k + 30]) for k in range(0, len(micros), 30)])
+    np.testing.assert_array_equal(few, many)
+    assert utc_offsets(micros[:3], ["Europe/Madrid", np.nan, None]).tolist()[1:] == [0, 0]
+
+
+def test_a_name_that_is_no_zone_is_refused_however_few_the_instants():
+    with pytest.raises(Exception, match="Nowhere/Atlantis"):
+        utc_offsets(np.array([0]), pd.Series(["Nowhere/Atlantis"]))
