@@ -7,13 +7,12 @@ day's findings or a large quarantine land in a fraction of a second.
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import Table, Text, bindparam
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ztad.store.conversion import Columns, as_records
-from ztad.store.engine import dumps_json
-from ztad.store.types import IPAddress, JSONDocument, json_safe
+from ztad.store.types import IPAddress, JSONDocument, document_text
 
 
 def insert_rows(connection: Connection, table: Table, values: Columns) -> int:
@@ -27,8 +26,16 @@ def insert_rows(connection: Connection, table: Table, values: Columns) -> int:
     if connection.dialect.name == "postgresql":
         _copy(connection, table, values)
     else:
-        connection.execute(table.insert(), as_records(values))
+        documents = [name for name in values if isinstance(table.c[name].type, JSONDocument)]
+        texts = {name: [document_text(value) for value in values[name]] for name in documents}
+        connection.execute(_insert_with_texts(table, documents), as_records({**values, **texts}))
     return count
+
+
+def _insert_with_texts(table: Table, documents: list[str]):
+    """``table``'s insert, with the ``documents`` columns bound as the JSON text that
+    :func:`ztad.store.types.document_text` wrote (the text the column type would write)."""
+    return table.insert().values({name: bindparam(name, type_=Text()) for name in documents})
 
 
 def _copy(connection: Connection, table: Table, values: Columns) -> None:
@@ -50,7 +57,8 @@ def _copy(connection: Connection, table: Table, values: Columns) -> None:
 def _copy_text(kind, column: list) -> list:
     """Values the text COPY format parses into the column's type (JSON and IPs as text)."""
     if isinstance(kind, JSONDocument):
-        return [None if value is None else dumps_json(json_safe(value)) for value in column]
+        # A null of pandas or NaN as the whole document: the JSON null, as COPY has written it.
+        return [None if value is None else document_text(value) or "null" for value in column]
     if isinstance(kind, IPAddress):
         return [None if value is None else str(value) for value in column]
     return column

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.store.types import as_utc_datetime, json_safe
+from ztad.store.engine import dumps_json
+from ztad.store.types import as_utc_datetime, document_text, json_safe
 
 
 def test_json_safe_turns_numpy_and_nan_into_json_values():
@@ -29,6 +30,29 @@ def test_json_safe_turns_numpy_and_nan_into_json_values():
         "day": "2024-03-05",
         "missing": None,
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"code": "new_device", "text": "device d-7 (é): seen on 0 of the user's days", "share": 0.25},
+        [["bytes_log_ratio", 1.5], ["hour_rarity", np.float64(0.125)], ("tuple", 3)],
+        {"scores": np.array([0.5, np.nan]), "count": np.int64(3), "flag": np.bool_(True)},
+        {"x": np.float32(0.1), "y": np.float32("nan")},
+        {"reasons": [{"code": "x", "value": float("inf")}], "day": date(2024, 3, 5), "missing": pd.NA},
+        {"when": datetime(2024, 3, 5, 1, 0), "nothing": None, "nat": pd.NaT, 3: "a number as key"},
+        "text alone",
+        np.int64(7),
+    ],
+)
+def test_document_text_is_the_text_of_the_json_safe_value(value):
+    assert document_text(value) == dumps_json(json_safe(value))
+
+
+def test_document_text_of_none_is_null_and_an_unknown_object_is_refused():
+    assert [document_text(v) for v in (None, np.float64("nan"), pd.NA, pd.NaT)] == [None] * 4
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        document_text({"x": object()})
 
 
 @pytest.mark.parametrize(
