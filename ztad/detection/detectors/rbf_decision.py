@@ -6,12 +6,15 @@ most of the night's scoring time. The decision function is the same sum here,
 
     decision(x) = sum_i dual_coef_i * exp(-gamma * ||x - sv_i||^2) + intercept
 
-(libsvm's ``sum - rho`` with ``intercept = -rho``), with the squared distances of a block of
-rows to all support vectors taken from one matrix product, ``||x||^2 + ||sv||^2 - 2 x . sv``.
-The order of the additions differs from libsvm's, so the results agree to rounding (about
-1e-13 on the pipeline's standardised features), not to the last bit
-(``tests/ztad/detection/detectors/test_rbf_decision.py`` holds them within 1e-9). Each block's
-kernel matrix is at most :data:`BLOCK_ELEMENTS` numbers, whatever the number of rows.
+(libsvm's ``sum - rho`` with ``intercept = -rho``), with the exponent of a block of rows and all
+support vectors taken from one matrix product: ``-gamma * ||x - sv||^2`` is
+``[x, 1, ||x||^2] . [2 gamma sv, -gamma ||sv||^2, -gamma]``, so that the kernel block is made by
+the product and passes through memory twice more (clipped at 0, exponentiated), where adding the
+norms and scaling in turn made it pass five times. The order of the additions differs from
+libsvm's, so the results agree to rounding (about 1e-13 on the pipeline's standardised
+features), not to the last bit (``tests/ztad/detection/detectors/test_rbf_decision.py`` holds
+them within 1e-9). Each block's kernel matrix is at most :data:`BLOCK_ELEMENTS` numbers, whatever
+the number of rows.
 
 A matrix product's last bits depend on the shape of the block a row is in, so the blocks hold a
 power of two of rows, at most the detectors' scoring chunk: a day scored chunk by chunk then
@@ -19,8 +22,7 @@ meets the same blocks, and gets the same bits, as the day scored in one go.
 
 The products run on one BLAS thread (:mod:`ztad.detection.detectors.blas_threads`): they are
 thin (a few dozen features), and a second thread cost four times the CPU time on a busy
-machine; a large day's chunks are scored side by side instead. The ``-2`` of the distance is
-folded into the support vectors once (a power of two: the same bits as scaling the product).
+machine; a large day's chunks are scored side by side instead.
 """
 
 from __future__ import annotations
@@ -56,18 +58,34 @@ def decision_function(model, X) -> np.ndarray:
     if values.ndim != 2 or values.shape[1] != vectors.shape[1]:
         raise ValueError(f"the model takes {vectors.shape[1]} features, got an array of shape {values.shape}")
     coefficients = model.dual_coef_[0]
-    vector_norms = _squared_norms(vectors)
-    scaled_vectors = np.ascontiguousarray((-2.0 * vectors).T)
+    gamma = float(model._gamma)
+    exponents = _exponent_factors(vectors, gamma)
     decision = np.empty(len(values))
     rows = block_rows(len(vectors))
     with one_blas_thread():
         for start in range(0, len(values), rows):
-            block = values[start : start + rows]
-            kernel = block @ scaled_vectors
-            kernel += _squared_norms(block)[:, None]
-            kernel += vector_norms
-            np.maximum(kernel, 0.0, out=kernel)  # rounding must not make a distance negative
-            kernel *= -model._gamma
+            kernel = _augmented(values[start : start + rows]) @ exponents  # -gamma * squared distances
+            np.minimum(kernel, 0.0, out=kernel)  # rounding must not make a distance negative
             np.exp(kernel, out=kernel)
-            decision[start : start + len(block)] = kernel @ coefficients
+            decision[start : start + len(kernel)] = kernel @ coefficients
     return decision + model.intercept_[0]
+
+
+def _exponent_factors(vectors: np.ndarray, gamma: float) -> np.ndarray:
+    """``[2 gamma sv, -gamma ||sv||^2, -gamma]`` as (features + 2) x support vectors: the right
+    side of the product that gives ``-gamma * ||x - sv||^2`` for the rows :func:`_augmented`."""
+    rows = [
+        (2.0 * gamma) * vectors.T,
+        -gamma * _squared_norms(vectors)[None, :],
+        np.full((1, len(vectors)), -gamma),
+    ]
+    return np.ascontiguousarray(np.vstack(rows))
+
+
+def _augmented(block: np.ndarray) -> np.ndarray:
+    """The rows ``[x, 1, ||x||^2]``: the left side of the exponents' product."""
+    augmented = np.empty((len(block), block.shape[1] + 2))
+    augmented[:, :-2] = block
+    augmented[:, -2] = 1.0
+    augmented[:, -1] = _squared_norms(block)
+    return augmented
