@@ -114,13 +114,19 @@ class ECODDetector(Detector):
         self.right_tailed_ = _skewness(X) >= 0
 
     def _tail_surprises(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``-log`` left and right tail probabilities, rows x features."""
-        left = np.empty_like(X)
-        right = np.empty_like(X)
-        # One vectorised search per feature column (features are few, rows are many).
+        """``-log`` left and right tail probabilities, rows x features (C-ordered, as ``X``).
+
+        One vectorised search per feature column (features are few, rows are many), on the
+        columns laid out one after the other: reading and writing a column of a row-major
+        matrix strides across every row, which cost as much as the searches. The results are
+        turned back to rows once, so that each row's sums add its features in the same order.
+        """
+        columns = np.asfortranarray(X)
+        left = np.empty(X.shape, order="F")
+        right = np.empty(X.shape, order="F")
         for j, tables in enumerate(self._tail_tables()):
-            tables.surprises(X[:, j], left[:, j], right[:, j])
-        return left, right
+            tables.surprises(columns[:, j], left[:, j], right[:, j])
+        return np.ascontiguousarray(left), np.ascontiguousarray(right)
 
     def _tail_tables(self) -> list[TailTables]:
         """Per feature, its :class:`TailTables`, built once per fitted or loaded reference."""
