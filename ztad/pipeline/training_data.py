@@ -24,7 +24,7 @@ from ztad.detection.training import (
     TRAINING_FLAGGED,
     training_window,
 )
-from ztad.pipeline.history import baseline_before
+from ztad.pipeline.history import baseline_before, read_part
 from ztad.pipeline.workfiles import read_parquet, read_parquet_by_column, write_atomically
 
 #: Rows read from a training file at once while picking the sampled ones.
@@ -87,7 +87,7 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
     from ztad.behaviour.features import compute_features
     from ztad.behaviour.features.user_parts import in_one_go
     from ztad.feedback import learnable_events
-    from ztad.pipeline.history import HistoryFiles, aggregate_parts, file_trust
+    from ztad.pipeline.history import HistoryFiles, aggregate_parts, file_parts, file_trust
 
     path = training_features_path(config, past_day)
     if path.exists():
@@ -104,15 +104,15 @@ def training_file_of(config: JobConfig, past_day: date) -> Path | None:
         save_aggregate_of(config.state_dir, past_day, aggregate_parts(events_path, trusted))
     event_ids = read_parquet(events_path, ["event_id"])["event_id"]
     keep = np.asarray(learnable_events(config, past_day, event_ids), dtype=bool) & trusted
-    inputs = read_parquet_by_column(events_path, feature_input_columns(events_path))
-    if in_one_go(len(inputs)):
+    if in_one_go(len(event_ids)):
+        inputs = read_parquet_by_column(events_path, feature_input_columns(events_path))
         detection = config.detection
         features = compute_features(inputs, baseline, detection, detection.feature_settings)
         del baseline, inputs
         write_training_file(features, keep, {"event_id": event_ids}, path)
     else:
         # The file is in part order: the parts are those it was put in.
-        write_training_parts(inputs, event_ids, keep, baseline, config, path)
+        write_training_parts(events_path, file_parts(events_path), event_ids, keep, baseline, config, path)
     files.drop(past_day)
     return path
 
@@ -128,37 +128,51 @@ def feature_input_columns(path: Path) -> list[str]:
     return [c for c in INPUT_COLUMNS if c in present]
 
 
+def part_reader(path: Path):
+    """``read(begin, end)``: the rows ``begin:end`` of the events file at ``path``, the columns
+    the features read, indexed from 0 (only the row groups holding them are read)."""
+    columns = feature_input_columns(path)
+    return lambda begin, end: read_part(path, columns, begin, end)
+
+
 def write_training_parts(
-    events: pd.DataFrame, event_ids: pd.Series, keep: np.ndarray, baseline, config: JobConfig, path: Path
+    events_path: Path,
+    bounds: np.ndarray,
+    event_ids: pd.Series,
+    keep: np.ndarray,
+    baseline,
+    config: JobConfig,
+    path: Path,
 ) -> None:
     """Write the training file of a large day from its features computed a part of its users
     at a time (:mod:`ztad.behaviour.features.user_parts`): each part's chosen rows (``keep``)
     are written as soon as its features are computed, so that the day's feature table is
-    never held whole. ``event_ids`` and ``keep`` are row-aligned with ``events``.
+    never held whole. The events file at ``events_path`` is in part order (part ``k`` the
+    rows ``bounds[k]:bounds[k + 1]``, :func:`ztad.pipeline.history.file_parts`), and each
+    part's events are read from it when they are needed; ``event_ids`` and ``keep`` are
+    row-aligned with it.
 
     The rows come in part order (the users grouped by part, the day's order kept within each
     part), not the day's: the same rows with the same values, but the seeded training sample,
-    which draws row positions, picks other, equally uniform rows of the day. ``events`` is
-    taken over as :func:`ztad.behaviour.features.user_parts.features_by_part` takes it.
+    which draws row positions, picks other, equally uniform rows of the day.
     """
     import pyarrow as pa
 
     from ztad.behaviour.features import FEATURE_NAMES
-    from ztad.behaviour.features.user_parts import features_by_part, part_order
+    from ztad.behaviour.features.user_parts import features_by_part
     from ztad.pipeline.workfiles import write_parquet_parts
 
-    order, bounds = part_order(events["user_id"])
     detection = config.detection
-    parts = features_by_part(events, baseline, detection, detection.feature_settings, bounds, order)
+    settings = detection.feature_settings
+    parts = features_by_part(part_reader(events_path), bounds, baseline, detection, settings)
 
     def chosen_rows():
         for (begin, end), features in zip(pairwise(bounds), parts):
-            rows = order[begin:end]
-            chosen = keep[rows]
+            chosen = keep[begin:end]
             columns = {name: features[name].to_numpy()[chosen] for name in FEATURE_NAMES}
             del features  # not held while the next part is computed
             # As write_training_file writes them: the model features and the event ids' own type.
-            yield pa.table({**columns, "event_id": pa.array(event_ids.iloc[rows[chosen]])})
+            yield pa.table({**columns, "event_id": pa.array(event_ids.iloc[begin:end][chosen])})
 
     write_parquet_parts(path, chosen_rows())
 

@@ -22,6 +22,7 @@ from ztad.behaviour.clock import MICROS_PER_MINUTE
 from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
+from ztad.config import FeatureSettings
 
 #: Bound on (window, failure) pairs examined at once when counting distinct users.
 _PAIR_CHUNK = 4_000_000
@@ -224,17 +225,37 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     given_attempts = given(ctx, "ip_failures_60m")
     if given_attempts is not None:
         return given_attempts, given(ctx, "ip_failed_users_60m")
-    s = ctx.settings
     sources = sources_of(ctx.events)
     source_codes, _ = text_codes(sources)
-    fails = np.flatnonzero(ctx.guessed & (source_codes >= 0) & _foreign(ctx, sources))
-    return peak_in_window(
-        source_codes[fails], ctx.micros[fails], ctx.day_user[fails],
-        source_codes, ctx.micros, s.spray_minutes * MICROS_PER_MINUTE, s.spray_pair_cap,
+    failing = ctx.guessed & foreign(ctx, sources)
+    return spray_peaks(source_codes, ctx.micros, ctx.day_user, failing, ctx.settings)
+
+
+def spray_peaks(
+    sources: np.ndarray, micros: np.ndarray, users: np.ndarray, failing: np.ndarray, settings: FeatureSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`spray_counts` from the day's arrays: each event's source code (-1: none), time,
+    user code, and whether it is a failure that counts (a guess from a source foreign to its
+    user). Equal codes mean the same source or user, whatever their values.
+
+    Only the events of a source that failed at least once are looked at: a source without a
+    counted failure has no spray window, and its events count 0 (most of a large day's).
+    """
+    counts = np.zeros(len(sources), dtype="int64"), np.zeros(len(sources), dtype="int64")
+    fails = np.flatnonzero(failing & (sources >= 0))
+    if len(fails) == 0:
+        return counts
+    failed_source = np.zeros(int(sources.max()) + 1, dtype=bool)
+    failed_source[sources[fails]] = True
+    asked = np.flatnonzero((sources >= 0) & failed_source[np.maximum(sources, 0)])
+    counts[0][asked], counts[1][asked] = peak_in_window(
+        sources[fails], micros[fails], users[fails], sources[asked], micros[asked],
+        settings.spray_minutes * MICROS_PER_MINUTE, settings.spray_pair_cap,
     )
+    return counts
 
 
-def _foreign(ctx: EventContext, sources: pd.Series) -> np.ndarray:
+def foreign(ctx: EventContext, sources: pd.Series) -> np.ndarray:
     """True where the attempt's source is new to its user and not one of the organisation's
     shared addresses.
 

@@ -48,21 +48,31 @@ def source_scan(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     attempts = given(ctx, "source_attempts_today")
     if attempts is not None:
         return attempts, given(ctx, "source_minutes_today"), given(ctx, "source_scanner_like")
-    codes = ctx.day_codes("ip_address")
+    real = real_accounts(ctx.known_user, scanned_names(ctx), ctx.failed, ctx.day_user)
+    seen = ctx.org_users("ip") > 0
+    return address_activity(ctx.day_codes("ip_address"), ctx.micros, ctx.failed, real, seen)
+
+
+def address_activity(
+    codes: np.ndarray, micros: np.ndarray, failed: np.ndarray, real: np.ndarray, seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`source_scan` from the day's arrays: each event's address code (-1: none), time,
+    whether it failed, whether its user is a real account (:func:`real_accounts`) and whether
+    the organisation has seen its address. Equal codes mean the same address."""
     has = codes >= 0
-    zeros = np.zeros(ctx.n)
+    zeros = np.zeros(len(codes))
     if not has.any():
         return zeros, zeros, zeros
     width = int(codes.max()) + 1
     chosen = codes[has]
     count = np.bincount(chosen, minlength=width)
-    successes = np.bincount(chosen, weights=~ctx.failed[has], minlength=width)
-    real = np.bincount(chosen, weights=_real_account(ctx)[has], minlength=width)
-    seen = np.bincount(chosen, weights=ctx.org_users("ip")[has] > 0, minlength=width)
+    successes = np.bincount(chosen, weights=~failed[has], minlength=width)
+    real = np.bincount(chosen, weights=real[has], minlength=width)
+    seen = np.bincount(chosen, weights=seen[has], minlength=width)
     first = np.full(width, np.iinfo(np.int64).max)
     last = np.full(width, np.iinfo(np.int64).min)
-    np.minimum.at(first, chosen, ctx.micros[has])
-    np.maximum.at(last, chosen, ctx.micros[has])
+    np.minimum.at(first, chosen, micros[has])
+    np.maximum.at(last, chosen, micros[has])
     scanner_like = (successes == 0) & (real == 0) & (seen == 0)
     minutes = (last - first) / 60e6
     take = np.maximum(codes, 0)
@@ -73,13 +83,20 @@ def source_scan(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _real_account(ctx: EventContext) -> np.ndarray:
-    """True where the event's user is a real account: known to the baseline or signed in
-    today, and not a name scanners try everywhere."""
+def scanned_names(ctx: EventContext) -> np.ndarray:
+    """True where the event's user name is one scanners try everywhere (:data:`SCANNED_NAMES`)."""
     users = ctx.text("user_id").str.lower()
-    scanned = users.isin(SCANNED_NAMES).fillna(False).to_numpy(dtype=bool)
-    signed_in = np.bincount(ctx.day_user, weights=~ctx.failed, minlength=int(ctx.day_user.max(initial=-1)) + 1)
-    return (ctx.known_user | (signed_in[ctx.day_user] > 0)) & ~scanned
+    return users.isin(SCANNED_NAMES).fillna(False).to_numpy(dtype=bool)
+
+
+def real_accounts(
+    known: np.ndarray, scanned: np.ndarray, failed: np.ndarray, users: np.ndarray
+) -> np.ndarray:
+    """True where the event's user is a real account: known to the baseline (``known``) or
+    signed in today, and not a name scanners try everywhere (``scanned``). ``users`` are the
+    day's user codes (equal codes, the same user)."""
+    signed_in = np.bincount(users, weights=~failed, minlength=int(users.max(initial=-1)) + 1)
+    return (known | (signed_in[users] > 0)) & ~scanned
 
 
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:

@@ -7,8 +7,9 @@ coordinates, trips, per-family features) then exist for one part of the day at a
 all of it: a million-event day's features would otherwise hold them all at once beside the
 baseline and the events.
 
-The day's events are cut into their parts once the cross-user pass is done, column by column,
-and each part's events are released as soon as its features are computed. The features are
+The day's events are cut into their parts first, column by column; the cross-user counts are
+worked out from narrow inputs taken a part at a time (:class:`CrossUserInputs`), and each
+part's events are released as soon as its features are computed. The features are
 filled part after part into contiguous rows, so the pages of the day's columns are touched as
 the parts' events are released rather than all at once: the step holds about the larger of
 the day's events and its features, not their sum. The columns are put back in the day's event
@@ -17,15 +18,16 @@ whole day would give.
 
 A day too large to hold its features whole is instead put in part order once
 (:func:`part_order`: the users grouped by part, the day's order kept within each part) and
-its features are taken part after part (:func:`features_by_part`) and written as they come:
-nothing then holds the day's feature table. Every feature of an event is the same whatever
+its features are taken part after part (:func:`features_by_part`), each part's events read
+when they are needed, and written as they come: nothing then holds the day's events, their
+context or their feature table. Every feature of an event is the same whatever
 the order of the day's rows (the cross-user counts look at times and values, not positions),
 so only the rows' order differs from the day computed in one go.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 
 import numpy as np
@@ -33,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ztad.behaviour.baselines import BaselineState
-from ztad.behaviour.features.cross_user import cross_user_signals
+from ztad.behaviour.features.cross_user import CrossUserInputs
 from ztad.config import DetectionConfig, FeatureSettings
 
 #: Events per part: large enough that the array work stays vectorised, small enough that
@@ -126,36 +128,49 @@ def part_order(user_ids: pd.Series, part_events: int | None = None) -> tuple[np.
 
 
 def features_by_part(
-    events: pd.DataFrame,
+    read: Callable[[int, int], pd.DataFrame],
+    bounds: np.ndarray,
     baseline: BaselineState,
     config: DetectionConfig,
-    settings: FeatureSettings,
-    bounds: np.ndarray,
-    order: np.ndarray | None = None,
+    settings: FeatureSettings | None,
 ) -> Iterator[pd.DataFrame]:
     """Each part's :func:`ztad.behaviour.features.compute_features` in turn (indexed from 0),
     the day's cross-user counts handed to every part.
 
-    Part ``k`` is the rows ``order[bounds[k]:bounds[k + 1]]`` of ``events`` (the rows
-    ``bounds[k]:bounds[k + 1]`` when ``order`` is ``None``: a day already in part order).
-    ``events`` is taken over as :func:`compute_features_in_parts` says, and each part's events
-    are released once its features are computed.
+    ``read(begin, end)`` gives the day's events ``begin:end`` (in part order: part ``k`` is
+    ``bounds[k]:bounds[k + 1]``), indexed from 0, and is called twice for each part: once for
+    the narrow inputs of the cross-user counts (:class:`CrossUserInputs`), once for its
+    features. Neither the day's events nor their context are held whole: only one part's
+    events, beside the day's cross-user inputs and then its counts.
     """
     from ztad.behaviour.features import compute_features
 
-    order = np.arange(len(events)) if order is None else order
-    signals = cross_user_signals(events, baseline, config, settings)
-    pieces = _cut(events, order, bounds)
-    signal_pieces = _cut(signals, order, bounds)
-    del signals
-    for part in range(len(pieces)):
-        features = compute_features(pieces[part], baseline, config, settings, cross_user=signal_pieces[part])
-        pieces[part] = signal_pieces[part] = None
-        # The part's events were Arrow's (strings): handed back, they can hold the next
-        # part's features instead of staying in Arrow's pool beside them.
-        pa.default_memory_pool().release_unused()
+    settings = settings or FeatureSettings()
+    inputs = CrossUserInputs(int(bounds[-1]) if len(bounds) else 0)
+    for begin, end in pairwise(bounds):
+        inputs.add(slice(begin, end), read(begin, end), baseline, config, settings)
+        _release_arrow_memory()
+    signals = inputs.signals(settings)
+    del inputs
+    for begin, end in pairwise(bounds):
+        part = read(begin, end)
+        given = _rows_of(signals, begin, end)
+        features = compute_features(part, baseline, config, settings, cross_user=given)
+        del part
+        _release_arrow_memory()
         yield features
         del features  # the caller's now: not held while the next part is computed
+
+
+def _rows_of(signals: pd.DataFrame, begin: int, end: int) -> pd.DataFrame:
+    """The rows ``begin:end`` of the day's cross-user counts, indexed from 0."""
+    return signals.iloc[begin:end].reset_index(drop=True)
+
+
+def _release_arrow_memory() -> None:
+    """Hand back what Arrow's pool holds of a part's events (strings): it can then hold the
+    next part's features instead of staying in the pool beside them."""
+    pa.default_memory_pool().release_unused()
 
 
 def compute_features_in_parts(
@@ -182,9 +197,18 @@ def compute_features_in_parts(
         return compute_features(events, baseline, config, settings)
     index = events.index
     order, bounds = part_order(events["user_id"], part_events)
+    pieces = _cut(events, order, bounds)
+    inputs = CrossUserInputs(len(order))
+    for (begin, end), piece in zip(pairwise(bounds), pieces):
+        inputs.add(order[begin:end], piece, baseline, config, settings)  # counted in the day's order
+    signals = inputs.signals(settings)
+    del inputs
     columns: _DayColumns | None = None
-    parts = features_by_part(events, baseline, config, settings, bounds, order)
-    for (begin, end), features in zip(pairwise(bounds), parts):
+    for part, (begin, end) in enumerate(pairwise(bounds)):
+        given = signals.iloc[order[begin:end]].reset_index(drop=True)
+        features = compute_features(pieces[part], baseline, config, settings, cross_user=given)
+        pieces[part] = None
+        _release_arrow_memory()
         columns = columns or _DayColumns(features, len(order))
         columns.fill(slice(begin, end), features)
         del features

@@ -164,16 +164,22 @@ def peer_surge_users(ctx: EventContext, log_ratio: np.ndarray) -> np.ndarray:
     shared = given(ctx, "peer_surge_users")
     if shared is not None:
         return shared
-    if ctx.n == 0:
+    return peer_surges(ctx.peer, ctx.day_codes("resource"), ctx.day_user, log_ratio >= SURGE_LOG_RATIO)
+
+
+def peer_surges(peer: np.ndarray, resource: np.ndarray, users: np.ndarray, surged: np.ndarray) -> np.ndarray:
+    """:func:`peer_surge_users` from the day's arrays: each event's peer group, resource code
+    and user code (-1: none), and whether it moved at least ten times its usual bytes. Equal
+    codes mean the same resource or user, whatever their values."""
+    if len(peer) == 0:
         return np.zeros(0, dtype="int64")
-    resource = ctx.day_codes("resource")
-    group = np.where((ctx.peer >= 0) & (resource >= 0), ctx.peer.astype("int64") * (int(resource.max()) + 1)
+    group = np.where((peer >= 0) & (resource >= 0), peer.astype("int64") * (int(resource.max()) + 1)
                      + resource, -1)
-    surged = (log_ratio >= SURGE_LOG_RATIO) & (group >= 0)
-    width = int(ctx.day_user.max()) + 1
-    pairs = np.unique(group[surged] * width + ctx.day_user[surged])
-    users = np.bincount(pairs // width, minlength=max(int(group.max()) + 1, 1))
-    count = np.where(group >= 0, users[np.maximum(group, 0)], 0)
+    surged = surged & (group >= 0)
+    width = int(users.max()) + 1
+    pairs = np.unique(group[surged] * width + users[surged])
+    per_group = np.bincount(pairs // width, minlength=max(int(group.max()) + 1, 1))
+    count = np.where(group >= 0, per_group[np.maximum(group, 0)], 0)
     return (count - surged).astype("int64")  # the others: the event's own user does not count
 
 
@@ -194,8 +200,9 @@ def own_surge_transfers(ctx: EventContext, log_ratio: np.ndarray) -> np.ndarray:
     return counts[groups].astype("int64")
 
 
-def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """Volume features and their context columns for the day's events."""
+def _judged_bytes(ctx: EventContext) -> dict[str, np.ndarray]:
+    """Each event's log-bytes and the baselines it is judged against: the user's (``mean``,
+    ``spread``, ``observations``, ``chosen`` level, ``judged``) and the peers' (``peer_*``)."""
     s = ctx.settings
     x = log_bytes(ctx.events)
     has = ~np.isnan(x)
@@ -213,20 +220,36 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         candidates, order, minimum, s.bytes_std_floor, ctx.n, prior
     )
     judged = has & (chosen >= 0)
-    deviation = np.where(judged, np.nan_to_num(x) - mean, 0.0)
-    peer_judged = has & (candidates["org"][0] > 0)
+    return {
+        "x": x, "order": order, "mean": mean, "spread": spread, "observations": observations,
+        "chosen": chosen, "judged": judged, "deviation": np.where(judged, np.nan_to_num(x) - mean, 0.0),
+        "peer_mean": peer_mean, "peer_spread": peer_spread, "peer_judged": has & (candidates["org"][0] > 0),
+    }
+
+
+def bytes_log_ratio(ctx: EventContext) -> np.ndarray:
+    """The ``bytes_log_ratio`` feature alone (what a surge is judged by)."""
+    return _judged_bytes(ctx)["deviation"] / _LN10
+
+
+def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Volume features and their context columns for the day's events."""
+    b = _judged_bytes(ctx)
+    x, deviation = b["x"], b["deviation"]
     so_far = _logins_so_far(ctx)
     usual_daily = _usual_daily_events(ctx)
     features = {
         "bytes_log_ratio": deviation / _LN10,
-        "bytes_z": deviation / spread,
-        "bytes_z_peers": np.where(peer_judged, (np.nan_to_num(x) - peer_mean) / peer_spread, 0.0),
+        "bytes_z": deviation / b["spread"],
+        "bytes_z_peers": np.where(
+            b["peer_judged"], (np.nan_to_num(x) - b["peer_mean"]) / b["peer_spread"], 0.0
+        ),
         "logins_today_ratio": np.log2((so_far + 1.0) / (usual_daily + 1.0)),
     }
     context = {
-        "ctx_usual_bytes": np.where(judged, np.expm1(mean), np.nan),
-        "ctx_bytes_observations": observations,
-        "ctx_bytes_baseline": from_codes(np.where(judged, chosen, -1), pd.Index(list(order))),
+        "ctx_usual_bytes": np.where(b["judged"], np.expm1(b["mean"]), np.nan),
+        "ctx_bytes_observations": b["observations"],
+        "ctx_bytes_baseline": from_codes(np.where(b["judged"], b["chosen"], -1), pd.Index(list(b["order"]))),
         "ctx_events_so_far": so_far,
         "ctx_usual_daily_events": usual_daily,
         "ctx_peer_surge_users": peer_surge_users(ctx, features["bytes_log_ratio"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from ztad.config import JobConfig
 from ztad.pipeline.history import baseline_before, history_loader
 from ztad.pipeline.sharding import load_baseline, split_day
 from ztad.pipeline.shards import Shard
-from ztad.pipeline.training_data import feature_input_columns, training_features_path
+from ztad.pipeline.training_data import feature_input_columns, part_reader, training_features_path
 from ztad.pipeline.workfiles import (
     day_dir,
     put_in_part_order,
@@ -85,25 +86,27 @@ def write_features_in_parts(folder: Path, baseline, config: JobConfig, bounds: n
     ``bounds[k]:bounds[k + 1]``: :func:`put_events_in_part_order`), part by part as
     ``features.parquet``; returns the rows and feature columns written.
 
-    The features of every event are those the whole day computed in one go gives; only the
-    rows' order differs, so what depends on row positions (the seeded sample of training
-    rows) picks other, equally uniform rows.
+    Each part's events are read from the file when they are needed (only the columns the
+    features read), so the day's events are never held whole. The features of every event
+    are those the whole day computed in one go gives; only the rows' order differs, so what
+    depends on row positions (the seeded sample of training rows) picks other, equally
+    uniform rows.
     """
     from ztad.behaviour.features.user_parts import features_by_part
 
-    path = folder / "events.parquet"
-    events = read_parquet(path, feature_input_columns(path))
     detection = config.detection
+    parts = features_by_part(part_reader(folder / "events.parquet"), bounds, baseline, detection,
+                             detection.feature_settings)
     columns = 0
 
-    def parts():
+    def written():
         nonlocal columns
-        for features in features_by_part(events, baseline, detection, detection.feature_settings, bounds):
+        for features in parts:
             columns = len(features.columns)
             yield features
             del features  # not held while the next part is computed
 
-    rows = write_parquet_parts(folder / "features.parquet", parts())
+    rows = write_parquet_parts(folder / "features.parquet", written())
     return rows, columns
 
 
@@ -125,12 +128,18 @@ def cross_user(day: date, config: JobConfig, shards: int = 1) -> dict:
     (:mod:`ztad.pipeline.sharding`).
     """
     from ztad.behaviour.features import cross_user_signals
+    from ztad.behaviour.features.user_parts import part_order
 
     folder = day_dir(config, day)
     events = read_parquet(folder / "events.parquet")
     feedback = read_feedback(day, config)
     baseline = baseline_before(config, day)
-    signals = cross_user_signals(events, baseline, config.detection, config.detection.feature_settings)
+    # Each part of the users' inputs worked out on its own: no context of the whole day.
+    order, bounds = part_order(events["user_id"])
+    parts = (order[begin:end] for begin, end in pairwise(bounds))
+    detection = config.detection
+    signals = cross_user_signals(events, baseline, detection, detection.feature_settings, parts=parts)
+    del order
     split = split_day(folder, events, signals, shards, baseline)
     return {"day": day.isoformat(), **split, **feedback}
 
