@@ -69,7 +69,8 @@ def cross_user_signals(
         Same index and order as ``events``; columns :data:`CROSS_USER_COLUMNS` (users the
         event's IP served today; failures of its IP in the spray window and the distinct users
         they were against; its address's attempts, minutes and scanner look today; peers who
-        surged on its resource).
+        surged on its resource), counts as 32-bit integers and the scanner look as a flag
+        (read back in the families' types by :func:`ztad.behaviour.features.shared_counts.share`).
     """
     settings = settings or FeatureSettings()
     inputs = CrossUserInputs(len(events))
@@ -141,10 +142,29 @@ class CrossUserInputs:
         surged = flags.pop("surged")
         out["peer_surge_users"] = volume.peer_surges(self.peer, codes.pop("resource"), users, surged)
         self.micros = self.peer = None
-        frame = pd.DataFrame({name: out.pop(name) for name in CROSS_USER_COLUMNS}, copy=False)
+        frame = pd.DataFrame({name: _narrow(name, out.pop(name)) for name in CROSS_USER_COLUMNS}, copy=False)
         if index is not None:
             frame.index = index
         return frame
+
+
+#: The counts kept narrower than the families read them (:data:`CROSS_USER_DTYPES`), exactly:
+#: counts of events, users or addresses of a day fit 32 bits, and the scanner look is 0 or 1.
+_NARROW = {
+    "ip_users_today": "int32", "ip_failures_60m": "int32", "ip_failed_users_60m": "int32",
+    "source_attempts_today": "int32", "source_scanner_like": "bool", "peer_surge_users": "int32",
+}
+
+
+def _narrow(name: str, values: np.ndarray) -> np.ndarray:
+    """A day's count in its narrow type (:data:`_NARROW`), checked to be exact."""
+    narrow = _NARROW.get(name)
+    if narrow is None:
+        return values
+    kept = values.astype(narrow)
+    if not np.array_equal(kept.astype(values.dtype), values):
+        raise ValueError(f"cross-user count {name} does not fit {narrow}")
+    return kept
 
 
 class _TextCodes:
