@@ -57,10 +57,23 @@ def _with_prior(counts: np.ndarray, prior: np.ndarray, weight: float) -> np.ndar
     return (smooth_week(counts) + weight * prior) / (totals + weight)
 
 
+#: Users' rows of an hour table worked on at once: a large organisation's whole table (800,000
+#: users x 168 hours) is a gibibyte, and smoothing it whole held several such copies at once.
+#: Every row is computed on its own, so the rows come out the same whatever the chunk.
+TABLE_ROWS = 65_536
+
+
+def _chunks(rows: int) -> list[slice]:
+    """Runs of :data:`TABLE_ROWS` rows covering ``rows``."""
+    return [slice(begin, min(begin + TABLE_ROWS, rows)) for begin in range(0, rows, TABLE_ROWS)]
+
+
 def _peer_sums(values: np.ndarray, peers: np.ndarray, n_peers: int) -> np.ndarray:
+    """Each peer group's sum of its users' rows, added in the users' order a chunk at a time."""
     out = np.zeros((n_peers, values.shape[1]))
-    keep = peers >= 0
-    np.add.at(out, peers[keep], values[keep])
+    for rows in _chunks(len(values)):
+        keep = peers[rows] >= 0
+        np.add.at(out, peers[rows][keep], values[rows][keep])
     return out
 
 
@@ -101,8 +114,11 @@ def _probability_table(state, weight: float) -> np.ndarray:
     org_counts = users.sum(axis=0, keepdims=True)
     org = _with_prior(org_counts, np.full((1, HOURS_PER_WEEK), 1.0 / HOURS_PER_WEEK), 1.0)
     peers = _with_prior(_peer_sums(users, user_peers, n_peers), org, weight)
-    user_prior = _prior_rows(user_peers, peers, org)
-    return np.vstack([_with_prior(users, user_prior, weight), peers, org])
+    table = np.empty((n_users + n_peers + 1, HOURS_PER_WEEK))
+    for rows in _chunks(n_users):
+        table[rows] = _with_prior(users[rows], _prior_rows(user_peers[rows], peers, org), weight)
+    table[n_users:n_users + n_peers], table[n_users + n_peers:] = peers, org
+    return table
 
 
 def usual_windows(histograms: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -116,14 +132,17 @@ def usual_windows(histograms: np.ndarray, share: float) -> tuple[np.ndarray, np.
     cumulative = np.concatenate([np.zeros((rows, 1)), np.cumsum(np.tile(normalised, 2), axis=1)], axis=1)
     starts = np.zeros(rows, dtype="int64")
     lengths = np.full(rows, 24, dtype="int64")
-    open_rows = totals[:, 0] > 0
+    still = np.flatnonzero(totals[:, 0] > 0)  # rows whose window is not found yet
     begin = np.arange(24)
     for length in range(1, 24):
-        coverage = cumulative[:, begin + length] - cumulative[:, begin]
+        if len(still) == 0:
+            break
+        open_cumulative = cumulative[still]
+        coverage = open_cumulative[:, begin + length] - open_cumulative[:, begin]
         best = coverage.argmax(axis=1)
-        done = open_rows & (coverage[np.arange(rows), best] >= share - 1e-9)
-        starts[done], lengths[done] = best[done], length
-        open_rows &= ~done
+        done = coverage[np.arange(len(still)), best] >= share - 1e-9
+        starts[still[done]], lengths[still[done]] = best[done], length
+        still = still[~done]
     return starts, lengths
 
 
@@ -145,9 +164,13 @@ def _windows(state, weight: float, share: float) -> tuple[np.ndarray, np.ndarray
     def norm(h):
         return h / np.maximum(h.sum(axis=1, keepdims=True), 1e-12)
 
-    prior = norm(_prior_rows(user_peers, peers, org))
-    blended = np.vstack([local + weight * prior, peers + weight * norm(org), org])
-    return usual_windows(blended, share)
+    starts = np.empty(n_users + n_peers + 1, dtype="int64")
+    lengths = np.empty(n_users + n_peers + 1, dtype="int64")
+    for rows in _chunks(n_users):
+        prior = norm(_prior_rows(user_peers[rows], peers, org))
+        starts[rows], lengths[rows] = usual_windows(local[rows] + weight * prior, share)
+    starts[n_users:], lengths[n_users:] = usual_windows(np.vstack([peers + weight * norm(org), org]), share)
+    return starts, lengths
 
 
 def hours_outside(local_hour: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
