@@ -187,10 +187,15 @@ def put_in_part_order(path: Path, order: np.ndarray, bounds: np.ndarray) -> None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # Read a row group at a time: a whole-file read decodes every row group at once, beside
-    # the table it builds (about half as much again at ten million events).
+    # Read a column at a time, each made one contiguous array: a whole-file read decodes every
+    # row group at once, beside the table it builds (about half as much again at ten million
+    # events), and taking rows from a column of many chunks joins its chunks again for every
+    # part (most of the rewrite's time at ten million events).
     file = pq.ParquetFile(path)
-    table = pa.concat_tables([file.read_row_group(group) for group in range(file.num_row_groups)])
+    schema = file.schema_arrow
+    columns = [file.read(columns=[name]).column(0).combine_chunks() for name in schema.names]
+    table = pa.Table.from_arrays(columns, schema=schema)
+    del columns
     del file
 
     def write(tmp: Path) -> None:
