@@ -72,13 +72,27 @@ def cross_user_signals(
         surged on its resource), counts as 32-bit integers and the scanner look as a flag
         (read back in the families' types by :func:`ztad.behaviour.features.shared_counts.share`).
     """
+    pieces = [(slice(None), events)] if parts is None else ((rows, events.iloc[rows]) for rows in parts)
+    return signals_of_parts(len(events), pieces, baseline, config, settings, events.index)
+
+
+def signals_of_parts(
+    rows: int,
+    parts: Iterable[tuple[Rows, pd.DataFrame]],
+    baseline: BaselineState,
+    config: DetectionConfig,
+    settings: FeatureSettings | None = None,
+    index: pd.Index | None = None,
+) -> pd.DataFrame:
+    """The cross-user counts of a day of ``rows`` events given as ``parts``: pairs of the
+    day's rows and their events, each part every event of its users. Each part's inputs are
+    worked out as it comes (:class:`CrossUserInputs`), so a part can be read, or released,
+    just before or after; the counts are on ``index`` (0..n-1 by default)."""
     settings = settings or FeatureSettings()
-    inputs = CrossUserInputs(len(events))
-    if parts is None:
-        inputs.add(slice(None), events, baseline, config, settings)
-    for rows in parts or ():
-        inputs.add(rows, events.iloc[rows], baseline, config, settings)
-    return inputs.signals(settings, events.index)
+    inputs = CrossUserInputs(rows)
+    for part_rows, part_events in parts:
+        inputs.add(part_rows, part_events, baseline, config, settings)
+    return inputs.signals(settings, index)
 
 
 class CrossUserInputs:

@@ -8,7 +8,7 @@ all of it: a million-event day's features would otherwise hold them all at once 
 baseline and the events.
 
 The day's events are cut into their parts first, column by column; the cross-user counts are
-worked out from narrow inputs taken a part at a time (:class:`CrossUserInputs`), and each
+worked out from narrow inputs taken a part at a time (:func:`signals_of_parts`), and each
 part's events are released as soon as its features are computed. The features are
 filled part after part into contiguous rows, so the pages of the day's columns are touched as
 the parts' events are released rather than all at once: the step holds about the larger of
@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ztad.behaviour.baselines import BaselineState
-from ztad.behaviour.features.cross_user import CrossUserInputs
+from ztad.behaviour.features.cross_user import signals_of_parts
 from ztad.config import DetectionConfig, FeatureSettings
 
 #: Events per part: large enough that the array work stays vectorised, small enough that
@@ -146,12 +146,14 @@ def features_by_part(
     from ztad.behaviour.features import compute_features
 
     settings = settings or FeatureSettings()
-    inputs = CrossUserInputs(int(bounds[-1]) if len(bounds) else 0)
-    for begin, end in pairwise(bounds):
-        inputs.add(slice(begin, end), read(begin, end), baseline, config, settings)
-        _release_arrow_memory()
-    signals = inputs.signals(settings)
-    del inputs
+
+    def parts_read():
+        for begin, end in pairwise(bounds):
+            yield slice(begin, end), read(begin, end)
+            _release_arrow_memory()
+
+    rows = int(bounds[-1]) if len(bounds) else 0
+    signals = signals_of_parts(rows, parts_read(), baseline, config, settings)
     for begin, end in pairwise(bounds):
         part = read(begin, end)
         given = _rows_of(signals, begin, end)
@@ -198,11 +200,9 @@ def compute_features_in_parts(
     index = events.index
     order, bounds = part_order(events["user_id"], part_events)
     pieces = _cut(events, order, bounds)
-    inputs = CrossUserInputs(len(order))
-    for (begin, end), piece in zip(pairwise(bounds), pieces):
-        inputs.add(order[begin:end], piece, baseline, config, settings)  # counted in the day's order
-    signals = inputs.signals(settings)
-    del inputs
+    # Counted in the day's order: each part's rows are its positions in the day.
+    day_rows = (order[begin:end] for begin, end in pairwise(bounds))
+    signals = signals_of_parts(len(order), zip(day_rows, pieces), baseline, config, settings)
     columns: _DayColumns | None = None
     for part, (begin, end) in enumerate(pairwise(bounds)):
         given = signals.iloc[order[begin:end]].reset_index(drop=True)
