@@ -14,6 +14,7 @@ read by pyarrow into Arrow, and nothing else. Prints figures; asserts nothing.
 
     .venv/bin/python bench/bench_scale.py --sizes 0.1,1 --workdir /tmp/ztad-scale
     .venv/bin/python bench/bench_scale.py --sizes 3 --nights usual --workdir /tmp/ztad-scale
+    .venv/bin/python bench/bench_scale.py --sizes 10 --history-days 3 --workdir /tmp/ztad-scale -- --min-training-days 3
     .venv/bin/python bench/bench_scale.py --sizes 1 --workdir /shared/scale --homes /tmp/my-homes
 """
 

@@ -55,6 +55,17 @@ def _alert_budget(detection, args):
     return detection
 
 
+def _days_count(text: str) -> int:
+    """A positive whole number of days, for a flag that counts days."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of days")
+    return value
+
+
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logs", help="log root: partition folder, flat file or URL ($ZTAD_LOG_ROOT)")
     parser.add_argument(
@@ -79,6 +90,10 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
         "--max-alerts-per-day", type=float, metavar="N",
         help="alert budget as a mean count of model alerts per day, instead of --target-fpr "
         "($ZTAD_MAX_ALERTS_PER_DAY)",
+    )
+    parser.add_argument(
+        "--min-training-days", type=_days_count, metavar="N",
+        help="days with events the training window needs before a first model is trained (default 7)",
     )
     parser.add_argument("--seed", type=int, help="random seed for training (default 42)")
     parser.add_argument(
@@ -142,7 +157,7 @@ def _job_config(args: argparse.Namespace):
             options[key] = value
         source = replace(source, options=options)
     detection = config.detection
-    for name in ("history_days", "target_fpr", "max_alerts_per_day", "seed"):
+    for name in ("history_days", "target_fpr", "max_alerts_per_day", "min_training_days", "seed"):
         value = getattr(args, name, None)
         if value is not None:
             detection = replace(detection, **{name: value})

@@ -93,6 +93,17 @@ def test_the_alert_budget_on_the_command_line_wins_over_the_environment(monkeypa
         _job_config(parse(["run", "--max-alerts-per-day", "-3"]))
 
 
+def test_the_first_model_can_be_trained_after_fewer_days(capsys):
+    from ztad.cli import _job_config
+
+    parse = build_parser().parse_args
+    assert _job_config(parse(["run"])).detection.min_training_days == 7
+    assert _job_config(parse(["run", "--min-training-days", "3"])).detection.min_training_days == 3
+    with pytest.raises(SystemExit):
+        parse(["run", "--min-training-days", "0"])
+    assert "'0' is not a positive number of days" in capsys.readouterr().err
+
+
 def test_holiday_flags_reach_the_features(monkeypatch):
     from ztad.cli import _job_config
 
