@@ -36,6 +36,8 @@ def text_codes(values, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow.compute as pc
 
     text = pa.array(values.array)
+    if len(text) <= _FEW_VALUES:
+        return _few_text_codes(text.to_pylist(), sort)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     encoded = text.dictionary_encode(null_encoding="mask")
@@ -53,6 +55,21 @@ def text_codes(values, sort: bool = False) -> tuple[np.ndarray, np.ndarray]:
 
 #: The text dtype canonical events and baselines hold (Arrow-backed, ``NA`` for missing).
 _TEXT = pd.StringDtype()
+
+#: Up to this many values, text is coded in Python: Arrow's dictionary kernel and the
+#: conversions around it cost tens of microseconds a call, a Python dict of a few values a few.
+_FEW_VALUES = 64
+
+
+def _few_text_codes(values: list, sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`text_codes` of a few values (``str`` or ``None``): the distinct values in order of
+    first appearance, or sorted by code point (the order of their UTF-8 bytes, as Arrow sorts)."""
+    distinct = list(dict.fromkeys(value for value in values if value is not None))
+    if sort:
+        distinct.sort()
+    position = {value: code for code, value in enumerate(distinct)}
+    codes = np.array([-1 if value is None else position[value] for value in values], dtype="int64")
+    return codes, np.array(distinct, dtype=object)
 
 
 def _positions(index: pd.Index, values) -> np.ndarray:

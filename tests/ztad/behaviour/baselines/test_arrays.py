@@ -39,7 +39,7 @@ _WORDS = ["", " ", "Madrid, Spain", "madrid, spain", "Zürich", "é", "B", "b", 
 
 
 @pytest.mark.parametrize("sort", [False, True])
-@pytest.mark.parametrize("size", [0, 1, 2, 50])
+@pytest.mark.parametrize("size", [0, 1, 2, 50, 64, 65, 500])
 @pytest.mark.parametrize("nulls", [0.0, 0.3, 1.0])
 def test_text_codes_are_what_pandas_factorize_gives(sort, size, nulls):
     rng = np.random.default_rng(size)
