@@ -312,9 +312,19 @@ def _text(values: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
 
     text = values if values.dtype == "string" else values.astype("string")
-    stripped = pc.utf8_trim_whitespace(pa.array(text.array))
+    array = pa.array(text.array)
+    if len(array) <= _FEW_ROWS:
+        return _string_series(pa.array(_stripped(array.to_pylist()), array.type), values.index)
+    stripped = pc.utf8_trim_whitespace(array)
     blank = pc.equal(pc.utf8_length(stripped), 0)
     return _string_series(pc.if_else(blank, pa.scalar(None, stripped.type), stripped), values.index)
+
+
+def _stripped(values: list) -> list:
+    """Text values stripped, blank ones (and ``None``) as ``None``: :func:`_text` of a few rows
+    in Python. ``str.strip`` removes the very characters Arrow's ``utf8_trim_whitespace`` does
+    (Unicode white space, ``\\x1c``-``\\x1f`` and ``\\x85`` included)."""
+    return [None if value is None else (value.strip() or None) for value in values]
 
 
 def _string_series(array, index: pd.Index) -> pd.Series:

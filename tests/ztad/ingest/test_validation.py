@@ -282,6 +282,23 @@ def test_text_is_stripped_and_ips_are_normalised():
     assert pd.isna(events["location"].iloc[0])
 
 
+#: White space Python's ``str.strip`` and Arrow's ``utf8_trim_whitespace`` remove, and one
+#: (zero width space) neither does.
+_SPACES = [" ", "\t", "\n", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\u200b"]
+
+
+def test_text_of_a_request_of_a_few_rows_is_stripped_as_in_a_large_file():
+    words = [f"{a}x y{b}" for a in _SPACES for b in _SPACES] + [*_SPACES, ""]
+    many, _ = validate(rows(*({"location": word} for word in words)), "f")
+    few = [validate(rows({"location": word}), "f")[0]["location"] for word in words]
+    assert [value.iloc[0] if value.notna().all() else None for value in few] == [
+        None if pd.isna(value) else value for value in many["location"]
+    ]
+    assert many["location"].iloc[0] == "x y" and pd.isna(many["location"].iloc[-1])
+    assert many["location"].iloc[-2] == "\u200b"
+    assert many["location"].iloc[9] == "x y\u200b"
+
+
 @pytest.mark.parametrize("others", [[], ["\u0663.1.2.3"]], ids=["ascii only", "with other digits"])
 def test_addresses_are_normalised_as_python_reads_them_whatever_else_the_batch_holds(others):
     import ipaddress
