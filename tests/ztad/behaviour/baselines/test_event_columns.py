@@ -38,3 +38,12 @@ def test_network_prefix_reads_ascii_only_addresses_as_it_reads_them_among_others
         "1.2.3", "256.1.1.1x", "10.0.0.0/16", "1.2.3.4\n\n", "203.0.0.0/16",
     ]
     assert network_prefix(pd.Series(["\u0661.\u0662.3.4"])).tolist() == ["\u0661.\u0662.0.0/16"]
+
+
+def test_network_prefix_of_a_few_addresses_is_read_as_among_many():
+    odd = ["::1", "fe80::", ":b:c", "2001:db8", "1.2.3", "256.1.1.1x", "10.0.0.1\n", "1.2.3.4\n\n",
+           "\u0661.\u0662.3.4", "1.2.3.4\r", ":", "a:b\n:c", "203.0.113.7", "2001:db8::1", None, "host-a"]
+    many = network_prefix(pd.Series(odd * 5)).tolist()[: len(odd)]
+    few = [network_prefix(pd.Series([value], dtype="string")).iloc[0] for value in odd]
+    assert [None if pd.isna(v) else v for v in few] == [None if pd.isna(v) else v for v in many]
+    assert few[:3] == ["::/32", "fe80::/32", ":b::/32"] and few[6] == "10.0.0.0/16"
