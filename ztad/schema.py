@@ -107,7 +107,9 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     """
     n = len(frame)
     if _canonical_already(frame):
-        out = frame.reindex(columns=list(CANONICAL_COLUMNS))  # no values copied (copy on write)
+        # No values copied (copy on write); columns already in order are not even looked up.
+        in_order = tuple(frame.columns) == CANONICAL_COLUMNS
+        out = frame.copy(deep=False) if in_order else frame.reindex(columns=list(CANONICAL_COLUMNS))
         out.index = pd.RangeIndex(n)
         return out
     out = {}

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.ingest import ids
-from ztad.schema import REQUIRED_INPUT_COLUMNS, conform
+from ztad.schema import CANONICAL_COLUMNS, REQUIRED_INPUT_COLUMNS, conform
 
 #: Optional free-text input columns copied to the canonical column of the same name.
 _TEXT_COLUMNS = (
@@ -247,7 +247,8 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
     _nul_characters(columns, problems)
     bad = problems.rows()
     quarantine = _quarantine(frame, rows, bad, problems, source)
-    kept = {name: values.array if not bad.any() else values.array[~bad] for name, values in columns.items()}
+    # In canonical order, which :func:`conform` then keeps as it is.
+    kept = {name: columns[name].array if not bad.any() else columns[name].array[~bad] for name in CANONICAL_COLUMNS}
     events = conform(pd.DataFrame(kept, copy=False))  # a frame over the columns' arrays, not copied
     events["event_id"] = ids.fill_event_ids(events)  # the source's id, else one from the content
     return events, quarantine
