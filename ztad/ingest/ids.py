@@ -42,6 +42,7 @@ _KEYS = ("ztad-event-id-k1", "ztad-event-id-k2")
 _SEEDS = (np.uint64(0x6A09E667F3BCC908), np.uint64(0xBB67AE8584CAA73B))
 _FOLD = np.uint64(0x100000001B3)  # an odd 64-bit multiplier (FNV prime)
 _UTC_MICROS = pd.DatetimeTZDtype("us", "UTC")
+_TEXT = pd.StringDtype()
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 #: Per key, the hash of a missing text value (hashed as "").
 _MISSING_TEXT = {
@@ -156,6 +157,9 @@ def hex_digests(hashes: np.ndarray) -> pd.Series:
 
     hashes = np.atleast_2d(np.asarray(hashes, dtype=np.uint64).T).T  # one row per event
     rows = len(hashes)
+    if 0 < rows <= _FEW_ROWS:  # a few rows written by Python: Arrow's buffers cost more
+        written = ["".join(f"{half:016x}" for half in row) for row in hashes.tolist()]
+        return pd.Series(pd.arrays.ArrowStringArray(pa.array(written, pa.large_string())), copy=False)
     big_endian = np.ascontiguousarray(hashes, dtype=">u8").view(np.uint8).reshape(rows, hashes.shape[1] * 8)
     width = big_endian.shape[1] * 2
     digits = np.empty((rows, width), dtype=np.uint8)
@@ -176,7 +180,9 @@ def derive_event_ids(events: pd.DataFrame) -> pd.Series:
 
 def fill_event_ids(events: pd.DataFrame) -> pd.Series:
     """Keep the source's event ids; derive one from the content where it is missing."""
-    given = events["event_id"].astype("string") if "event_id" in events else None
+    given = events.get("event_id")
+    if given is not None and given.dtype != _TEXT:
+        given = given.astype("string")
     present = None if given is None else given.notna().to_numpy()
     if present is not None and present.all():
         return given

@@ -116,6 +116,15 @@ def test_hex_digests_are_big_endian_hex():
     assert hex_digests(np.zeros((0, 2), dtype=np.uint64)).empty
 
 
+def test_hex_digests_of_a_few_rows_are_those_of_many():
+    hashes = np.random.default_rng(0).integers(0, 2**64, size=(100, 2), dtype=np.uint64, endpoint=False)
+    many = hex_digests(hashes)
+    for rows in (1, 2, 64):
+        few = hex_digests(hashes[:rows])
+        assert few.dtype == many.dtype and few.tolist() == many.tolist()[:rows]
+    assert hex_digests(hashes[:3, 0]).tolist() == [text[:16] for text in many.tolist()[:3]]
+
+
 def test_duplicate_mask_is_exact():
     frame = pd.concat([events(), events(), events()], ignore_index=True)
     frame["event_id"] = derive_event_ids(frame)

@@ -57,7 +57,7 @@ def network_prefix(ips: pd.Series) -> pd.Series:
     values = pa.array(ips.array)
     if len(values) <= _FEW_ADDRESSES:
         few = pa.array([_prefix(ip) for ip in values.to_pylist()], values.type)
-        return pd.Series(pd.array(few, dtype="string"), index=ips.index)
+        return pd.Series(pd.arrays.ArrowStringArray(few), index=ips.index, copy=False)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     encoded = values.dictionary_encode()
