@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ztad.behaviour.baselines.arrays import lowered_in
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.place import group_users, rarity
 
@@ -33,7 +34,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     w = ctx.maturity
     novelty = (present & (user_days == 0)) * (w + (1.0 - w) * (in_group == 0))
     sensitive = {str(r).strip().lower() for r in ctx.config.sensitive_resources}
-    is_sensitive = resources.str.strip().str.lower().isin(sensitive).fillna(False).to_numpy(bool)
+    is_sensitive = lowered_in(resources, sensitive, strip=True)
     features = {
         "resource_novelty": novelty,
         "resource_rarity_peers": np.where(present, rarity(in_group, group_size), 0.0),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ztad.behaviour.baselines.arrays import lowered_in
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
 
@@ -85,8 +86,7 @@ def address_activity(
 
 def scanned_names(ctx: EventContext) -> np.ndarray:
     """True where the event's user name is one scanners try everywhere (:data:`SCANNED_NAMES`)."""
-    users = ctx.text("user_id").str.lower()
-    return users.isin(SCANNED_NAMES).fillna(False).to_numpy(dtype=bool)
+    return lowered_in(ctx.text("user_id"), SCANNED_NAMES)
 
 
 def real_accounts(

@@ -59,3 +59,22 @@ def test_text_codes_of_text_in_several_arrow_chunks_and_of_other_values():
     assert text_codes(chunked, sort=True)[1].tolist() == ["a", "b", "c"]
     codes, uniques = text_codes(np.array(["x", None, "x"], dtype=object))
     assert codes.tolist() == [0, -1, 0] and uniques.tolist() == ["x"]
+
+
+_NAMES = ["admin", "root", "madrid, spain", "i̇stanbul", "straße", "x"]
+_CASED = ["Admin", " ROOT\t", "root ", "Madrid, Spain", "İstanbul", "STRASSE", "Straße", "\x85x\u3000", "X", "", None]
+
+
+@pytest.mark.parametrize("strip", [False, True])
+@pytest.mark.parametrize("size", [1, 3, 64, 65, 300])
+def test_lowered_in_is_what_the_pandas_string_methods_give(strip, size):
+    from ztad.behaviour.baselines.arrays import lowered_in
+
+    rng = np.random.default_rng(size)
+    for ascii_only in (True, False):
+        words = [w for w in _CASED if w is None or w.isascii() or not ascii_only]
+        values = pd.Series([words[i] for i in rng.integers(0, len(words), size)], dtype="string")
+        text = values.str.strip() if strip else values
+        expected = text.str.lower().isin(_NAMES).fillna(False).to_numpy(dtype=bool)
+        found = lowered_in(values, set(_NAMES), strip=strip)
+        assert found.dtype == bool and found.tolist() == expected.tolist()
