@@ -112,8 +112,12 @@ def log_bytes(events: pd.DataFrame) -> np.ndarray:
     moves a few hundred bytes of handshake whatever the resource, so it says nothing about
     the user's usual volume and would only widen the spread.
     """
-    raw = pd.to_numeric(events["bytes_transferred"], errors="coerce").to_numpy("float64", na_value=np.nan)
-    succeeded = events["login_success"].astype(bool).to_numpy()
+    moved, flags = events["bytes_transferred"], events["login_success"]
+    if isinstance(moved.dtype, np.dtype) and moved.dtype.kind in "iuf":  # canonical: int64, no nulls
+        raw = moved.to_numpy("float64")
+    else:
+        raw = pd.to_numeric(moved, errors="coerce").to_numpy("float64", na_value=np.nan)
+    succeeded = flags.to_numpy() if flags.dtype == np.bool_ else flags.astype(bool).to_numpy()
     return np.where(succeeded, np.log1p(np.clip(raw, 0.0, None)), np.nan)
 
 
