@@ -89,6 +89,10 @@ class _SavedTables(Mapping):
             raise KeyError(name)
         return pd.read_parquet(self._folder / f"{name}.parquet")
 
+    def __contains__(self, name) -> bool:
+        # Mapping's own test would read the table to find out whether it is there.
+        return name in self._names
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)
 

@@ -69,4 +69,6 @@ def test_a_saved_aggregate_reads_each_table_only_when_asked_for(tmp_path):
         saved.tables["user_ip"]
     with pytest.raises(KeyError):
         saved.tables["user_planet"]
+    # Whether a table is there is told by the folder's list, without reading the table.
+    assert "user_ip" in saved.tables and "user_planet" not in saved.tables
     assert saved_daily_aggregate(tmp_path, d + timedelta(days=1)) is None
