@@ -16,6 +16,7 @@ from ztad.behaviour.baselines.arrays import (
     latest_value,
     reduce_groups,
     take,
+    text_codes,
 )
 from ztad.behaviour.baselines.daily import USER_SUMS, BaselineError, DailyAggregate
 from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
@@ -133,15 +134,12 @@ class BaselineState:
         return group[user_codes]
 
 
-def _combine_users(frames: list[pd.DataFrame], user_index: pd.Index) -> pd.DataFrame:
-    """Sum the per-day user rows; the latest department and located login win."""
-    all_days = pd.concat(frames, ignore_index=True)
-    codes = codes_in(user_index, all_days["user_id"])
-    n = len(user_index)
+def _combine_users(all_days: pd.DataFrame, day: np.ndarray, codes: np.ndarray, n: int) -> pd.DataFrame:
+    """Sum the per-day user rows (``codes`` their users', ``day`` their days); the latest
+    department and located login win."""
     out = pd.DataFrame(index=pd.RangeIndex(n))
     for column in USER_SUMS:
         out[column] = np.bincount(codes, weights=all_days[column].to_numpy("float64"), minlength=n)
-    day = all_days["day"].to_numpy("int64")
     keys, reduced = reduce_groups(codes, maxes={"last_day": day}, mins={"first_day": day})
     for column, values in (("active_days", reduced["rows"]), ("first_day", reduced["first_day"]),
                            ("last_day", reduced["last_day"])):
@@ -159,10 +157,12 @@ def _combine_users(frames: list[pd.DataFrame], user_index: pd.Index) -> pd.DataF
     return out
 
 
-def _night_days(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
-    """Per user: the days of the window with logins in the small hours (before
-    :data:`~ztad.behaviour.clock.SMALL_HOURS_END` local), from dated user x hour-of-week rows:
-    those of trusted events and those of events alerted by the off-hours rule alone.
+def _night_days(codes: np.ndarray, days: np.ndarray, hours: np.ndarray, n: int) -> np.ndarray:
+    """Per user (of ``n``): the days of the window with logins in the small hours (before
+    :data:`~ztad.behaviour.clock.SMALL_HOURS_END` local), from dated user x hour-of-week rows
+    (``codes`` their users', -1 for none of the ``n``; ``days`` their days, ``hours`` their
+    hours of the week): those of trusted events and those of events alerted by the off-hours
+    rule alone.
 
     Separate nights, not events: one long night session is one night, and an on-call
     engineer's pattern is several nights. A night alerted for anything else (the model, another
@@ -171,45 +171,57 @@ def _night_days(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
     after the job started would be alerted every night, since an alerted night is never
     trusted (:func:`_habit_alerts` says which alerted hours count).
     """
-    all_days = pd.concat(frames, ignore_index=True)
-    night = (all_days["how"].to_numpy("int64") % 24) < SMALL_HOURS_END
-    codes = codes_in(user_index, all_days.loc[night, "user_id"])
-    days = all_days.loc[night, "day"].to_numpy("int64")
-    nights = np.unique(np.stack([codes, days], axis=1), axis=0)
-    return np.bincount(nights[:, 0][nights[:, 0] >= 0], minlength=len(user_index)).astype("int64")
+    night = ((hours % 24) < SMALL_HOURS_END) & (codes >= 0)
+    codes, days = codes[night], days[night]
+    if not len(codes):
+        return np.zeros(n, dtype="int64")
+    span = int(days.max() - days.min()) + 1
+    nights = np.unique(codes * span + (days - days.min()))
+    return np.bincount(nights // span, minlength=n).astype("int64")
 
 
-def _habit_alerts(parts: dict[str, list[pd.DataFrame]]) -> list[pd.DataFrame]:
-    """The dated hours alerted by the off-hours rule alone of users with no other alert in the
-    window: one model alert, other rule or confirmed attack, and the user's alerted nights
-    stop counting as a habit."""
-    others = pd.concat(parts["user_other_alert"], ignore_index=True)["user_id"].dropna().unique()
-    return [frame[~frame["user_id"].isin(others)] for frame in parts["user_alerted_hour"]]
+def _habit_alerts(alerted: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
+    """Which of the window's ``alerted`` hours (those alerted by the off-hours rule alone) are
+    of users with no ``others`` alert in the window: one model alert, other rule or confirmed
+    attack, and the user's alerted nights stop counting as a habit."""
+    return ~alerted["user_id"].isin(others["user_id"].dropna().unique()).to_numpy()
 
 
-def _combine_pairs(frames: list[pd.DataFrame], item_name: str, user_index: pd.Index) -> PairStats:
-    """Sum per-day user × item rows into one :class:`PairStats` (``days`` = days seen)."""
-    all_days = pd.concat(frames, ignore_index=True)
-    items = pd.Index(np.sort(all_days[item_name].dropna().unique().to_numpy(dtype=object)), dtype="string")
+def _combine_pairs(all_days: pd.DataFrame, day: np.ndarray, item_name: str, user_index: pd.Index) -> PairStats:
+    """Sum the window's user × item rows (``day`` their days) into one :class:`PairStats`
+    (``days`` = days seen). The items are found and coded in one pass over their values."""
+    item_codes, items = text_codes(all_days[item_name], sort=True)
     summed = ("count", "lb_count", "lb_sum", "lb_sumsq")
     sums = {c: all_days[c].to_numpy("float64") for c in all_days.columns if c in summed}
     return pair_stats(
         codes_in(user_index, all_days["user_id"]),
-        codes_in(items, all_days[item_name]),
-        items,
+        item_codes,
+        pd.Index(items, dtype="string"),
         sums,
-        maxes={"last_day": all_days["day"].to_numpy("int64")},
+        maxes={"last_day": day},
         rows_as="days",
     )
 
 
-def _hour_counts(frames: list[pd.DataFrame], user_index: pd.Index) -> np.ndarray:
-    all_days = pd.concat(frames, ignore_index=True)
-    codes = codes_in(user_index, all_days["user_id"])
-    flat = codes * HOURS_PER_WEEK + all_days["how"].to_numpy("int64")
-    counts = np.bincount(flat, weights=all_days["count"].to_numpy("float64"),
-                         minlength=len(user_index) * HOURS_PER_WEEK)
-    return counts.reshape(len(user_index), HOURS_PER_WEEK)
+def _hour_counts(codes: np.ndarray, hours: np.ndarray, counts: np.ndarray, n: int) -> np.ndarray:
+    """Events per user (of ``n``) × hour of the week, from user × hour-of-week rows."""
+    flat = codes * HOURS_PER_WEEK + hours
+    return np.bincount(flat, weights=counts, minlength=n * HOURS_PER_WEEK).reshape(n, HOURS_PER_WEEK)
+
+
+def _window_table(
+    dated: list[tuple[date, DailyAggregate]], name: str, empty: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every day's table ``name``, one after another, then the ``empty`` one that gives the
+    columns, and the day (ordinal) of each row. Each day's table is read once."""
+    tables, days = [], []
+    for d, agg in dated:
+        if name in agg.tables:
+            table = agg.tables[name]
+            tables.append(table)
+            days.append(np.full(len(table), d.toordinal(), dtype="int64"))
+    tables.append(empty)
+    return pd.concat(tables, ignore_index=True), np.concatenate([*days, np.array([], dtype="int64")])
 
 
 def combine_aggregates(
@@ -228,28 +240,34 @@ def combine_aggregates(
         raise BaselineError(f"aggregates of {late[0]} cannot be part of the baseline as of {day}")
     empty = DailyAggregate.empty().tables
 
-    def dated_tables(name: str) -> list[pd.DataFrame]:
-        """Every day's table ``name`` with its day, then an empty one that gives the columns."""
-        tables = [agg.tables[name].assign(day=d.toordinal()) for d, agg in dated if name in agg.tables]
-        return [*tables, empty[name].assign(day=pd.Series(dtype="int64"))]
+    def window(name: str) -> tuple[pd.DataFrame, np.ndarray]:
+        return _window_table(dated, name, empty[name])
 
-    user_days = dated_tables("users")
-    days_with_data = sum(1 for t in user_days[:-1] if not t.empty and int(t["events"].sum()) > 0)
-    user_ids = pd.concat(user_days, ignore_index=True)["user_id"].dropna().unique()
-    user_index = pd.Index(np.sort(np.asarray(user_ids, dtype=object)), dtype="string")
-    users = _combine_users(user_days, user_index)
-    del user_days
-    pairs = {
-        kind: _combine_pairs(dated_tables(f"user_{kind}"), column, user_index)
-        for kind, column in PAIR_COLUMNS.items()
-    }
+    user_days, day_of_user = window("users")
+    days_with_data = len(np.unique(day_of_user[user_days["events"].to_numpy("int64") > 0]))
+    user_codes, user_ids = text_codes(user_days["user_id"], sort=True)
+    user_index = pd.Index(user_ids, dtype="string")
+    n = len(user_index)
+    users = _combine_users(user_days, day_of_user, user_codes, n)
+    del user_days, day_of_user, user_codes
+    pairs = {}
+    for kind, column in PAIR_COLUMNS.items():
+        pairs[kind] = _combine_pairs(*window(f"user_{kind}"), column, user_index)
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
-    hour_days = dated_tables("user_hour")
-    alerts = {name: dated_tables(name) for name in ("user_other_alert", "user_alerted_hour")}
-    users["night_days"] = _night_days(hour_days + _habit_alerts(alerts), user_index)
-    hour_counts = _hour_counts(hour_days, user_index)
-    del hour_days, alerts
+    hours, day_of_hour = window("user_hour")
+    hour_codes, hour_of_week = codes_in(user_index, hours["user_id"]), hours["how"].to_numpy("int64")
+    hour_counts = _hour_counts(hour_codes, hour_of_week, hours["count"].to_numpy("float64"), n)
+    del hours
+    alerted, day_of_alert = window("user_alerted_hour")
+    habit = _habit_alerts(alerted, window("user_other_alert")[0])
+    users["night_days"] = _night_days(
+        np.concatenate([hour_codes, codes_in(user_index, alerted["user_id"])[habit]]),
+        np.concatenate([day_of_hour, day_of_alert[habit]]),
+        np.concatenate([hour_of_week, alerted["how"].to_numpy("int64")[habit]]),
+        n,
+    )
+    del hour_codes, hour_of_week, day_of_hour, alerted
     peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
     users["peer"] = peer
     bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")
