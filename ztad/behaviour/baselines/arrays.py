@@ -109,7 +109,7 @@ def reduce_groups(
     The ``rows`` entry of the result is the number of rows per key, e.g. the number of days a
     pair was seen when each row is one day's record.
     """
-    order = np.argsort(keys, kind="stable")
+    order = stable_order(keys)
     ordered = keys[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(keys) else np.array([], "int64")
     out: dict[str, np.ndarray] = {"rows": np.diff(np.r_[starts, len(keys)])}
@@ -120,6 +120,21 @@ def reduce_groups(
     for name, values in (mins or {}).items():
         out[name] = np.minimum.reduceat(values[order], starts) if len(keys) else values[:0]
     return ordered[starts] if len(keys) else keys[:0], out
+
+
+def stable_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of integer keys, found faster when it can be.
+
+    Non-negative keys small enough to leave room for a row number in their low bits are
+    sorted with it packed there: a plain sort of the packed values (several times faster than
+    a stable sort of indices) gives the same order, rows of equal keys in their order.
+    """
+    n = len(keys)
+    bits = max((n - 1).bit_length(), 1)
+    if n == 0 or keys.dtype.kind not in "iu" or keys.min() < 0 or int(keys.max()) >= 1 << (63 - bits):
+        return np.argsort(keys, kind="stable")
+    packed = np.sort((keys.astype("int64") << bits) | np.arange(n, dtype="int64"))
+    return packed & ((1 << bits) - 1)
 
 
 def take(values: np.ndarray, rows: np.ndarray, fill) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.behaviour.baselines.arrays import codes_in, text_codes
+from ztad.behaviour.baselines.arrays import codes_in, stable_order, text_codes
 
 
 @pytest.mark.parametrize("dtype", ["string", object])
@@ -78,3 +78,16 @@ def test_lowered_in_is_what_the_pandas_string_methods_give(strip, size):
         expected = text.str.lower().isin(_NAMES).fillna(False).to_numpy(dtype=bool)
         found = lowered_in(values, set(_NAMES), strip=strip)
         assert found.dtype == bool and found.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("keys", [
+    np.random.default_rng(5).integers(0, 1_000, 100_000),  # many ties
+    np.random.default_rng(6).integers(0, 2**40, 100_000).astype("uint64"),
+    np.random.default_rng(7).integers(-5, 5, 1_000),  # negative keys
+    np.random.default_rng(8).integers(2**55, 2**62, 1_000),  # no room for row numbers
+    np.array([3], dtype="int32"),
+    np.array([], dtype="int64"),
+])
+def test_the_stable_order_of_keys_is_argsorts(keys):
+    order = stable_order(keys)
+    assert order.dtype.kind == "i" and np.array_equal(order, np.argsort(keys, kind="stable"))
