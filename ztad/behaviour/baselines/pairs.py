@@ -84,12 +84,17 @@ def pair_stats(
     maxes: dict[str, np.ndarray] | None = None,
     rows_as: str = "rows",
 ) -> PairStats:
+    """Reduce rows of (owner, item) codes to one row per pair seen: ``sums`` summed, ``maxes``
+    at their maximum, and the rows per pair as ``rows_as``. Rows with an owner or item
+    code of -1 are left out."""
     keep = (owner_codes >= 0) & (item_codes >= 0)
-    keys = owner_codes[keep].astype("int64") * max(len(items), 1) + item_codes[keep]
+    # Every row kept (the usual case): the columns need no copy without the others.
+    kept = slice(None) if keep.all() else keep
+    keys = owner_codes[kept].astype("int64") * max(len(items), 1) + item_codes[kept]
     unique_keys, reduced = reduce_groups(
         keys,
-        sums={k: v[keep] for k, v in sums.items()},
-        maxes={k: v[keep] for k, v in (maxes or {}).items()},
+        sums={k: v[kept] for k, v in sums.items()},
+        maxes={k: v[kept] for k, v in (maxes or {}).items()},
     )
     reduced[rows_as] = reduced.pop("rows")
     return PairStats(items, unique_keys, pd.DataFrame(reduced))
