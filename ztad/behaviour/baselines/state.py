@@ -200,7 +200,7 @@ def _combine_pairs(all_days: pd.DataFrame, day: np.ndarray, item_name: str, user
     summed = ("count", "lb_count", "lb_sum", "lb_sumsq")
     sums = {c: all_days[c].to_numpy("float64") for c in all_days.columns if c in summed}
     return pair_stats(
-        codes_in(user_index, all_days["user_id"]),
+        _user_codes(user_index, all_days["user_id"]),
         item_codes,
         pd.Index(items, dtype="string"),
         sums,
@@ -213,6 +213,27 @@ def _hour_counts(codes: np.ndarray, hours: np.ndarray, counts: np.ndarray, n: in
     """Events per user (of ``n``) × hour of the week, from user × hour-of-week rows."""
     flat = codes * HOURS_PER_WEEK + hours
     return np.bincount(flat, weights=counts, minlength=n * HOURS_PER_WEEK).reshape(n, HOURS_PER_WEEK)
+
+
+def _user_codes(user_index: pd.Index, user_ids: pd.Series) -> np.ndarray:
+    """:func:`~ztad.behaviour.baselines.arrays.codes_in` of a window table's user ids, each run
+    of equal ids looked up once. A day's tables keep each user's rows together
+    (:mod:`~ztad.behaviour.baselines.daily`), so a window's user x item or user x hour table
+    has about a run per user and day: comparing neighbours is cheaper than hashing every
+    row. Rows in any other order are coded the same, only with more runs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(user_ids.astype("string").array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    n = len(text)
+    if n < 2:
+        return codes_in(user_index, user_ids)
+    differs = pc.not_equal(text.slice(1), text.slice(0, n - 1)).fill_null(True)
+    starts = np.flatnonzero(np.r_[True, differs.to_numpy(zero_copy_only=False)])
+    heads = codes_in(user_index, user_ids.iloc[starts])
+    return np.repeat(heads, np.diff(np.r_[starts, n]))
 
 
 def _window_table(
@@ -262,7 +283,7 @@ def combine_aggregates(
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
     hours, day_of_hour = window("user_hour")
-    hour_codes, hour_of_week = codes_in(user_index, hours["user_id"]), hours["how"].to_numpy("int64")
+    hour_codes, hour_of_week = _user_codes(user_index, hours["user_id"]), hours["how"].to_numpy("int64")
     hour_counts = _hour_counts(hour_codes, hour_of_week, hours["count"].to_numpy("float64"), n)
     del hours
     alerted, day_of_alert = window("user_alerted_hour")
