@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.findings.typical import MIN_SPREAD, TypicalValues
+from ztad.findings.typical import MIN_SPREAD, TypicalValues, median_and_quartiles
 
 
 def _day(rows: int = 5_001) -> pd.DataFrame:
@@ -50,3 +50,36 @@ def test_distance_is_in_spreads_from_the_median():
     typical = TypicalValues.of_frame(day, ["x", "y"])
     rows = pd.DataFrame({"x": [6.0, 2.0], "y": [5.0, 6.0]})
     assert typical.distance(rows, ["x", "y"]).tolist() == [[2.0, 0.0], [0.0, 1.0 / MIN_SPREAD]]
+
+
+def _pandas_statistics(values: np.ndarray) -> np.ndarray:
+    series = pd.Series(values)
+    return np.array([series.median(), series.quantile(0.25), series.quantile(0.75)], dtype="float64")
+
+
+def _columns_of_every_shape() -> list[np.ndarray]:
+    """Odd and even lengths, ties, missing values, constants, infinities, nothing at all."""
+    rng = np.random.default_rng(11)
+    columns = [np.array([]), np.array([np.nan] * 7), np.array([2.5]), np.array([np.inf]), np.array([-np.inf, np.inf]),
+               np.array([1.0, np.nan, np.inf, 3.0]), np.full(10, 4.2), np.array([0.0, -0.0, 0.0, -0.0])]
+    for size in [*range(2, 40), 599, 600, 601, 1_000, 4_096, 100_001]:
+        normal = rng.normal(scale=rng.choice([1e-3, 1.0, 1e6]), size=size)
+        ties = np.round(rng.exponential(size=size), 1)
+        flags = (rng.random(size) < 0.2).astype("float64")
+        for values in (normal, ties, flags):
+            holes = values.copy()
+            holes[rng.random(size) < 0.3] = np.nan
+            columns += [values, holes]
+    return columns
+
+
+def test_median_and_quartiles_are_pandas_own_to_the_bit():
+    for values in _columns_of_every_shape():
+        ours = np.array(median_and_quartiles(values), dtype="float64")
+        assert ours.tobytes() == _pandas_statistics(values).tobytes(), values[:10]
+
+
+def test_median_and_quartiles_of_other_types_are_pandas_own():
+    for values in (np.array([3, 1, 2, 8], dtype="int64"), np.array([1.5, 2.25, 7.0], dtype="float32"),
+                   pd.array([1.0, None, 4.0, 5.0], dtype="Float64")):
+        assert np.array(median_and_quartiles(values), dtype="float64").tolist() == _pandas_statistics(values).tolist()
