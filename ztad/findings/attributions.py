@@ -358,17 +358,25 @@ def attributions_documents(
     exact = np.zeros(n, dtype=bool) if exact is None else np.asarray(exact, dtype=bool)
     documents: list[dict] = [{} for _ in range(n)]
     for member, frame in frames.items():
-        values = frame.to_numpy(np.float64)
-        names = np.array(frame.columns, dtype=object)
-        order = np.argsort(-values, axis=1)[:, :top]
         method = METHODS.get(member, "feature_contributions")
-        for i in range(n):
-            chosen = [j for j in order[i] if values[i, j] > 0]
-            documents[i][member] = {
-                "method": EXACT_METHOD if member == "isolation_forest" and exact[i] else method,
-                "top": [[names[j], round(float(values[i, j]), 4)] for j in chosen],
-            }
+        methods = np.where(exact, EXACT_METHOD, method) if member == "isolation_forest" else np.full(n, method)
+        for document, row_method, top_of_row in zip(documents, methods.tolist(), _largest(frame, top)):
+            document[member] = {"method": row_method, "top": top_of_row}
     return documents
+
+
+def _largest(frame: pd.DataFrame, top: int) -> list[list[list]]:
+    """Per row of ``frame``, its ``top`` largest positive values as ``[feature, value]``
+    (rounded to 4 places), largest first: the order and the values picked out for all rows
+    at once, only the short lists built per row."""
+    values = frame.to_numpy(np.float64)
+    order = np.argsort(-values, axis=1)[:, :top]
+    picked = np.take_along_axis(values, order, axis=1)
+    names = np.array(frame.columns, dtype=object)[order].tolist()
+    return [
+        [[name, round(value, 4)] for name, value, positive in zip(row_names, row_values, row_positive) if positive]
+        for row_names, row_values, row_positive in zip(names, picked.tolist(), (picked > 0).tolist())
+    ]
 
 
 def combined_shares(frames: dict[str, pd.DataFrame], member_scores: pd.DataFrame | None = None) -> pd.DataFrame:
