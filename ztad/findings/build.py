@@ -6,6 +6,7 @@ module, so building the per-row lists of detectors and scores here is cheap.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
@@ -41,7 +42,7 @@ def _detector_scores(scored: pd.DataFrame) -> list[dict[str, float]]:
     values = np.column_stack(
         [scored[columns + ["ensemble_score", "score"]].to_numpy(dtype=float)]
     ).round(6)
-    return [{name: value for name, value in zip(names, row.tolist()) if np.isfinite(value)} for row in values]
+    return [{name: value for name, value in zip(names, row.tolist()) if math.isfinite(value)} for row in values]
 
 
 def build_findings(

@@ -15,6 +15,7 @@ user's history says (from the ``ctx_*`` columns of :func:`ztad.behaviour.feature
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -47,11 +48,11 @@ RULE_FEATURES: dict[str, tuple[str, ...]] = {
 
 
 def _number(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else round(float(value), 3)
+    return None if value is None or not math.isfinite(value) else round(float(value), 3)
 
 
 def _count(value: float) -> str:
-    return "?" if not np.isfinite(value) else f"{value:,.0f}"
+    return "?" if not math.isfinite(value) else f"{value:,.0f}"
 
 
 # --------------------------------------------------------------------------- per feature family
@@ -63,8 +64,8 @@ def _time(f: FlaggedRows, i: np.ndarray):
     start, end = f.num("ctx_usual_start")[i], f.num("ctx_usual_end")[i]
     # Without earlier logins of the user, "usual hours" would be a prior, not the user's.
     known = np.nan_to_num(f.num("ctx_history_events")[i], nan=1.0) > 0
-    observed = [format_clock(h) if np.isfinite(h) else None for h in hour]
-    baseline = [f"{format_clock(s)}-{format_clock(e)}" if k and np.isfinite(s) and np.isfinite(e) else None
+    observed = [format_clock(h) if math.isfinite(h) else None for h in hour]
+    baseline = [f"{format_clock(s)}-{format_clock(e)}" if k and math.isfinite(s) and math.isfinite(e) else None
                 for s, e, k in zip(start, end, known)]
     texts = [f"login at {o or '?'} local time ({z or 'UTC'}); usual hours {b or 'not established'}"
              for o, z, b in zip(observed, zone, baseline)]
@@ -87,7 +88,7 @@ def _travel(f: FlaggedRows, i: np.ndarray):
     minutes, other = f.num("ctx_travel_minutes")[i], f.text("ctx_travel_location")[i]
     texts = [
         f"{_count(s)} km/h: {_count(k)} km from {o or 'the previous login'} in "
-        f"{format_minutes(m) if np.isfinite(m) else '?'}"
+        f"{format_minutes(m) if math.isfinite(m) else '?'}"
         for s, k, m, o in zip(speed, km, minutes, other)
     ]
     return [_number(s) for s in speed], list(other), texts
@@ -142,10 +143,10 @@ def _volume(f: FlaggedRows, i: np.ndarray):
     sent, usual = f.num("bytes_transferred")[i], f.num("ctx_usual_bytes")[i]
     texts = []
     for s, u in zip(sent, usual):
-        if np.isfinite(s) and np.isfinite(u) and u > 0:
+        if math.isfinite(s) and math.isfinite(u) and u > 0:
             texts.append(f"{format_bytes(s)} transferred; usually {format_bytes(u)} ({format_ratio(s / u)})")
         else:
-            texts.append(f"{format_bytes(s) if np.isfinite(s) else '?'} transferred; no usual amount yet")
+            texts.append(f"{format_bytes(s) if math.isfinite(s) else '?'} transferred; no usual amount yet")
     return [_number(s) for s in sent], [_number(u) for u in usual], texts
 
 
