@@ -296,11 +296,16 @@ def _deviations(r: FlaggedRows, typical: pd.Series, spread: pd.Series, missing: 
     score = np.abs(values - usual) / spread[names].to_numpy()
     flags = np.isin(values, (0.0, 1.0)) & np.isin(usual, (0.0, 1.0))[None, :]
     score = np.where(flags | ~np.isfinite(score), -np.inf, score)
+    rows = np.flatnonzero(missing)
+    # Each row's two furthest features, sorted row by row as one sort of each row would.
+    furthest = np.argsort(-score[rows], axis=1)[:, :2]
+    picked = np.take_along_axis(score[rows], furthest, axis=1) > 0
+    usual_of = dict(zip(names, typical[names].tolist()))
     texts = []
-    for i in np.flatnonzero(missing):
-        top = [j for j in np.argsort(-score[i])[:2] if score[i, j] > 0]
+    for row, top, stands_out in zip(rows.tolist(), furthest.tolist(), picked.tolist()):
         texts.append("; ".join(
-            f"{names[j]} = {values[i, j]:.2f} (typical today {typical[names[j]]:.2f})" for j in top
+            f"{names[j]} = {values[row, j]:.2f} (typical today {usual_of[names[j]]:.2f})"
+            for j, out in zip(top, stands_out) if out
         ) or "the models found this combination of features rare; no single feature stands out")
     return missing, texts
 

@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, working_days
+from ztad.behaviour.features import FEATURE_NAMES
 from ztad.behaviour.rules import evaluate_rules
 from ztad.findings.sentences import ExplainInputError, explain, format_bytes, format_clock, format_minutes
+from ztad.findings.typical import TypicalValues
 
 HOME_IP, ATTACKER = "192.0.2.10", "203.0.113.7"
 
@@ -179,3 +181,23 @@ def test_a_background_scanner_is_told_as_the_days_scanning_not_as_failures_or_a_
         "in 2 min, none succeeded")}]
     single = "one of 2 sources scanning today: 1 failed attempt against 1 account (test) in under a minute, "
     assert _texts(reasons.iloc[6]) == [single + "none succeeded"]
+
+
+def test_without_other_evidence_the_two_features_furthest_from_the_days_typical_values_are_quoted():
+    today = [login("alice", f"{DAY} 10:00", "Madrid, Spain", ip=HOME_IP)]
+    events, features = frame(today), features_of(_madrid(10), today)
+    names = [n for n in FEATURE_NAMES if n in features.columns]
+    usual_day = pd.DataFrame(0.0, index=range(4), columns=names).assign(ip_users_history=0.5)
+
+    def deviation(typical):
+        reasons = explain(events, features, evaluate_rules(features), [True], typical=typical).iloc[0]
+        return _texts(reasons, "deviation")
+
+    # logins_today_ratio is -1 (10 spreads away), ip_users_today 0.69 (6.9), ip_users_history
+    # 0.69 against 0.5 (1.9): the two furthest, furthest first, with the day's medians.
+    assert deviation(TypicalValues.of_frame(usual_day)) == [
+        "logins_today_ratio = -1.00 (typical today 0.00); ip_users_today = 0.69 (typical today 0.00)"
+    ]
+    assert deviation(TypicalValues.of_frame(features[names])) == [
+        "the models found this combination of features rare; no single feature stands out"
+    ]
