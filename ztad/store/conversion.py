@@ -115,12 +115,6 @@ def carry_triage(values: Columns, triaged: dict[str, tuple]) -> Columns:
     return out
 
 
-def as_records(values: Columns) -> list[dict]:
-    """Column lists -> one dict per row, as SQLAlchemy's executemany takes them."""
-    names = list(values)
-    return [dict(zip(names, row)) for row in zip(*values.values())]
-
-
 def _is_blank(frame: pd.DataFrame) -> bool:
     """An empty frame without columns: a day with nothing to write."""
     return len(frame) == 0 and len(frame.columns) == 0
