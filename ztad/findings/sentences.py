@@ -342,8 +342,9 @@ def _scanning(
         accounts=("user", lambda users: sorted(users.dropna().unique())),
     )
     opening = "the only source" if len(scanners) == 1 else f"one of {len(scanners):,} sources"
-    texts = [_scanning_sentence(opening, by_source.loc[source]) for source in ip.iloc[rows[mask]]]
-    return mask, texts
+    # One sentence per address, quoted by each of its rows.
+    sentences = {source: _scanning_sentence(opening, facts) for source, facts in by_source.iterrows()}
+    return mask, [sentences[source] for source in ip.iloc[rows[mask]]]
 
 
 def _scanning_sentence(opening: str, source: pd.Series) -> str:
