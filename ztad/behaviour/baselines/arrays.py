@@ -75,6 +75,7 @@ def lowered_in(values: pd.Series, names, strip: bool = False) -> np.ndarray:
         items = [None if item is None else item.strip() for item in items]
     return np.array([item is not None and item.lower() in names for item in items], dtype=bool)
 
+
 #: Up to this many values, text is coded in Python: Arrow's dictionary kernel and the
 #: conversions around it cost tens of microseconds a call, a Python dict of a few values a few.
 _FEW_VALUES = 64
@@ -162,4 +163,10 @@ def latest_value(values: pd.Series, codes: np.ndarray, order_by: np.ndarray, n: 
     """The latest non-null value of a column per code (e.g. a user's department)."""
     values = values.astype("string")
     order = np.where(values.notna().to_numpy(), np.asarray(order_by, dtype="float64"), np.nan)
-    return pd.array(take(values.to_numpy(), latest_rows(codes, order, n), None), dtype="string")
+    return text_at(values, latest_rows(codes, order, n))
+
+
+def text_at(values: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values`` at ``rows`` as text, missing where a row is -1. Only the values taken are
+    converted: a table with a row per user and day gives one value per user."""
+    return pd.array(values.astype("string").array.take(rows, allow_fill=True), dtype="string")

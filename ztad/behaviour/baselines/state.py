@@ -13,8 +13,10 @@ import pandas as pd
 from ztad.behaviour.baselines.arrays import (
     codes_in,
     latest_rows,
+    latest_value,
     reduce_groups,
     take,
+    text_at,
     text_codes,
 )
 from ztad.behaviour.baselines.daily import USER_SUMS, BaselineError, DailyAggregate
@@ -144,23 +146,15 @@ def _combine_users(all_days: pd.DataFrame, day: np.ndarray, codes: np.ndarray, n
                            ("last_day", reduced["last_day"])):
         out[column] = np.zeros(n, dtype="int64")
         out.loc[keys, column] = values
-    department = all_days["department"].astype("string")
-    known = np.where(department.notna().to_numpy(), day.astype("float64"), np.nan)
-    out["department"] = _text_at(department, latest_rows(codes, known, n))
+    out["department"] = latest_value(all_days["department"], codes, day, n)
     last_time = all_days["last_time"].to_numpy("float64", na_value=np.nan)
     latest = latest_rows(codes, last_time, n)
     out["last_time"] = take(last_time, latest, np.nan)
     for column in ("last_lat", "last_lon"):
         out[column] = take(all_days[column].to_numpy("float64", na_value=np.nan), latest, np.nan)
     for column in ("last_location", "last_ip"):
-        out[column] = _text_at(all_days[column], latest)
+        out[column] = text_at(all_days[column], latest)
     return out
-
-
-def _text_at(values: pd.Series, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """``values`` at ``rows`` as text, missing where a row is -1. Only the values taken are
-    converted: a window holds a row per user and day, the result one per user."""
-    return pd.array(values.astype("string").array.take(rows, allow_fill=True), dtype="string")
 
 
 def _night_days(codes: np.ndarray, days: np.ndarray, hours: np.ndarray, n: int) -> np.ndarray:
