@@ -108,11 +108,20 @@ def test_a_small_call_split_among_threads_scores_as_in_one_go(fitted, fresh_norm
     from ztad.detection.detectors import base
 
     _, detector, _ = fitted
-    rows = np.tile(fresh_normal.to_numpy(), (1000 // len(fresh_normal) + 1, 1))[:1000]
+    size = 2 * base.MIN_THREAD_ROWS + 1000
+    rows = np.tile(fresh_normal.to_numpy(), (size // len(fresh_normal) + 1, 1))[:size]
     monkeypatch.setattr(base, "SCORE_THREADS", 2)
     parts = detector._part_rows(len(rows))
-    assert parts == (500 if detector.rows_split_freely else SCORE_CHUNK_ROWS)
+    assert parts == (size // 2 if detector.rows_split_freely else SCORE_CHUNK_ROWS)
     np.testing.assert_array_equal(detector.score_samples(rows), np.asarray(detector._score(rows), dtype=np.float64))
+
+
+def test_a_request_sized_call_is_scored_in_one_part(fitted, monkeypatch):
+    from ztad.detection.detectors import base
+
+    _, detector, _ = fitted
+    monkeypatch.setattr(base, "SCORE_THREADS", 2)
+    assert detector._part_rows(10_000) >= 10_000
 
 
 def test_same_seed_gives_the_same_scores(fitted, train, fresh_normal):
