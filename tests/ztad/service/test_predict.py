@@ -153,6 +153,22 @@ def test_reply_times_are_written_as_isoformat_writes_them():
     assert iso_times(times) == [t.isoformat() for t in times]
 
 
+
+def test_the_reply_is_written_as_pydantic_writes_it():
+    import pydantic_core
+
+    from ztad.service.predict import predictions_json
+
+    document = {
+        "threshold": 2.5,
+        "predictions": [
+            {"score": float("nan"), "maturity": float("inf"), "share": -float("inf"), "tiny": 1e-7},
+            {"text": 'São Paulo \u2028 \x00 "quoted" <b>', "reasons": (), "value": 2**53 - 1, "flag": True},
+            {"severity": None, "sum": 0.1 + 0.2, "nested": {"top_features": [{"value": -0.0}]}},
+        ],
+    }
+    assert predictions_json(document) == pydantic_core.to_json(document, inf_nan_mode="null")
+
 #: Events as clients post them: offsets, naive and epoch times, sub-microsecond digits, IPv6,
 #: placeholders, both names of the resource, flags in every accepted form.
 POSTED = [
