@@ -40,10 +40,16 @@ class FlaggedRows:
             self._read[key] = convert(name)
         return self._read[key].copy()
 
-    def _column(self, name: str) -> pd.Series | None:
+    def _column(self, name: str):
+        """The column's stored values (a NumPy or extension array), features first: read by
+        position, as a Series made for each of the hundred columns sentences and top features
+        quote costs more than converting a few flagged rows' values."""
         for frame in (self.features, self.events):
-            if name in frame.columns:
-                return frame[name]
+            position = frame.columns.get_loc(name) if name in frame.columns else None
+            if isinstance(position, int):
+                return frame._get_column_array(position)
+            if position is not None:  # a name given twice: pandas picks it out
+                return frame[name].array
         return None
 
     def num(self, name: str) -> np.ndarray:
@@ -54,9 +60,10 @@ class FlaggedRows:
         column = self._column(name)
         if column is None:
             return np.full(len(self.features), self.missing_number, dtype="float64")
-        if column.dtype != "float64":  # features are float64 already: no conversion to pay for
-            column = pd.to_numeric(column, errors="coerce")
-        return column.to_numpy("float64", na_value=np.nan)
+        if isinstance(column, np.ndarray) and column.dtype == np.float64:  # every feature: as it is
+            return column
+        numbers = pd.to_numeric(pd.Series(column, copy=False), errors="coerce")
+        return numbers.to_numpy("float64", na_value=np.nan)
 
     def text(self, name: str) -> np.ndarray:
         """The column as text (object array), ``missing_text`` where a value is null."""
@@ -69,7 +76,7 @@ class FlaggedRows:
         if isinstance(column.dtype, pd.CategoricalDtype):
             return _category_texts(column, self.missing_text)
         if column.dtype != "string":
-            column = column.astype("string")
+            column = pd.Series(column, copy=False).astype("string").array
         return column.to_numpy(dtype=object, na_value=self.missing_text)
 
     def rule(self, code: str) -> np.ndarray:
@@ -87,12 +94,12 @@ class FlaggedRows:
         return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
 
 
-def _category_texts(column: pd.Series, missing_text: str | None) -> np.ndarray:
+def _category_texts(column: pd.Categorical, missing_text: str | None) -> np.ndarray:
     """A categorical column as text (object array), ``missing_text`` where a value is null.
 
     Each category is written as text once and picked by code: converting the column itself
     to text costs a millisecond however few rows it has, and the ``ctx_*`` facts sentences
     quote (time zone, peer group, holiday) are categorical.
     """
-    labels = column.cat.categories.astype("string").to_numpy(dtype=object, na_value=missing_text)
-    return np.append(labels, np.array([missing_text], dtype=object))[column.cat.codes.to_numpy()]
+    labels = column.categories.astype("string").to_numpy(dtype=object, na_value=missing_text)
+    return np.append(labels, np.array([missing_text], dtype=object))[column.codes]
