@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 
 from ztad.behaviour.baselines import REQUIRED_COLUMNS, BaselineState
 from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
@@ -71,17 +72,18 @@ def _maturity_context(ctx) -> dict[str, object]:
     }
 
 
-def _model_inputs(features: dict[str, np.ndarray], rows: int) -> pd.DataFrame:
-    """The model features as one float64 block, "not applicable" (NaN, infinite) as 0.
+def _model_inputs(features: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """The model features as one float64 block (a row per feature), "not applicable" (NaN,
+    infinite) as 0.
 
-    Filled in place and wrapped without a copy: a dict of cleaned columns, then a frame that
-    consolidates them, would hold the day's model inputs three times over at its peak.
+    Filled in place and handed to the frame without a copy: a dict of cleaned columns, then a
+    frame that consolidates them, would hold the day's model inputs three times over at its peak.
     """
     block = np.empty((len(FEATURE_NAMES), rows), dtype="float64")
     for position, name in enumerate(FEATURE_NAMES):
         block[position] = features.pop(name)
     np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return pd.DataFrame(block.T, columns=list(FEATURE_NAMES), copy=False)
+    return block
 
 
 def compute_features(
@@ -131,18 +133,31 @@ def compute_features(
         features.update(family_features)
         context.update(family_context)
     context.update(_maturity_context(ctx))
-    out = pd.concat([_model_inputs(features, len(events)), _context_frame(context, len(events))], axis=1)
-    out.index = events.index
-    return out
+    return _features_frame(_model_inputs(features, len(events)), context, events.index)
 
 
-def _context_frame(context: dict[str, object], rows: int) -> pd.DataFrame:
-    """The context columns as a frame that holds the families' arrays themselves, one block
-    each: no float64 block copied from them (a large day's peak), and no column inserted one
-    by one (dozens of insertions, each rebuilding the columns, are most of a small batch's cost).
-    """
-    columns = {
-        name: values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
-        for name, values in context.items()
-    }
-    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
+def _features_frame(inputs: np.ndarray, context: dict[str, object], index: pd.Index) -> pd.DataFrame:
+    """The model inputs' block and the context columns as one frame that holds the arrays
+    themselves, a block each: no float64 block copied from them (a large day's peak), and no
+    frames built and joined (per column and per frame costs that are most of a small
+    request's)."""
+    first = len(FEATURE_NAMES)
+    blocks = [(inputs, np.arange(first))]
+    for position, values in enumerate(context.values(), start=first):
+        if not isinstance(values, pd.Categorical):
+            values = np.asarray(values, dtype="float64").reshape(1, -1)
+        blocks.append((values, np.array([position])))
+    return create_dataframe_from_blocks(blocks, index=index, columns=_columns((*FEATURE_NAMES, *context)))
+
+
+#: Column indexes of the feature frames, by their names: the same few come back every call.
+_COLUMNS: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _columns(names: tuple[str, ...]) -> pd.Index:
+    """The column index of ``names``, built once (an index is never changed once built)."""
+    if names not in _COLUMNS:
+        if len(_COLUMNS) >= 16:
+            _COLUMNS.clear()
+        _COLUMNS[names] = pd.Index(names)
+    return _COLUMNS[names]
