@@ -99,6 +99,38 @@ def _positions(index: pd.Index, values) -> np.ndarray:
     return index.get_indexer(pd.Index(values))
 
 
+def frame_of(arrays: list, names: tuple[str, ...], index: pd.Index) -> pd.DataFrame:
+    """A frame of columns ``names`` that holds ``arrays`` themselves, in order: each a 2-D
+    numpy block (a row per column), a 1-D numpy column or an extension array.
+
+    No array is copied, checked or consolidated: a frame built from a dict of columns, or by
+    inserting them, pays per-column costs that are most of the work for a few rows.
+    """
+    from pandas.api.internals import create_dataframe_from_blocks
+
+    blocks, start = [], 0
+    for values in arrays:
+        if isinstance(values, np.ndarray) and values.ndim == 1:
+            values = values.reshape(1, -1)
+        width = values.shape[0] if isinstance(values, np.ndarray) else 1
+        blocks.append((values, np.arange(start, start + width)))
+        start += width
+    return create_dataframe_from_blocks(blocks, index=index, columns=_columns(names))
+
+
+#: Column indexes by their names, built once: the same few come back call after call.
+_COLUMNS: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _columns(names: tuple[str, ...]) -> pd.Index:
+    """The column index of ``names`` (an index is never changed once built, so it is shared)."""
+    if names not in _COLUMNS:
+        if len(_COLUMNS) >= 64:
+            _COLUMNS.clear()
+        _COLUMNS[names] = pd.Index(names)
+    return _COLUMNS[names]
+
+
 def reduce_groups(
     keys: np.ndarray,
     sums: dict[str, np.ndarray] | None = None,

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ztad.behaviour.baselines.arrays import frame_of
 from ztad.ingest import gazetteer
 
 #: Pair tables: name -> the canonical event column paired with ``user_id`` (``network`` is
@@ -127,9 +128,21 @@ def event_coordinates(events: pd.DataFrame) -> pd.DataFrame:
     Returns columns ``lat``, ``lon``, ``country_code``, ``timezone`` aligned with ``events``.
     """
     places = gazetteer.resolve_places(events["location"])
-    own_lat = pd.to_numeric(events["latitude"], errors="coerce").to_numpy("float64", na_value=np.nan)
-    own_lon = pd.to_numeric(events["longitude"], errors="coerce").to_numpy("float64", na_value=np.nan)
+    own_lat, own_lon = _numbers(events["latitude"]), _numbers(events["longitude"])
     has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
-    places["lat"] = np.where(has_own, own_lat, places["lat"].to_numpy())
-    places["lon"] = np.where(has_own, own_lon, places["lon"].to_numpy())
-    return places
+    where = np.where(has_own, [own_lat, own_lon], [places["lat"].to_numpy(), places["lon"].to_numpy()])
+    return frame_of(
+        [where, places["country_code"].array, places["timezone"].array], _PLACE_COLUMNS, places.index
+    )
+
+
+#: :func:`event_coordinates`' columns.
+_PLACE_COLUMNS = ("lat", "lon", "country_code", "timezone")
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column as float64 numbers, NaN where missing or not a number; canonical events hold
+    float64 already, read as it is."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy("float64", na_value=np.nan)

@@ -10,11 +10,17 @@ import pandas as pd
 
 from ztad.behaviour.baselines.arrays import codes_in, reduce_groups
 
+#: Up to this many needles, :func:`sorted_positions` searches them unsorted.
+_FEW_NEEDLES = 64
+
 
 def sorted_positions(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """``np.searchsorted(keys, wanted)``, searching each distinct wanted key once and in
     ascending order: a day's events repeat their pairs, and sorted needles walk the keys
-    forward instead of jumping across memory for every event."""
+    forward instead of jumping across memory for every event. A few needles are searched as
+    they are: sorting them costs more than the search."""
+    if len(wanted) <= _FEW_NEEDLES:
+        return np.searchsorted(keys, wanted)
     distinct, position = np.unique(wanted, return_inverse=True)
     return np.searchsorted(keys, distinct)[position]
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pandas.api.internals import create_dataframe_from_blocks
 
 from ztad.behaviour.baselines import REQUIRED_COLUMNS, BaselineState
+from ztad.behaviour.baselines.arrays import frame_of
 from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
 from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import FeatureInputError, build_context
@@ -138,26 +138,10 @@ def compute_features(
 
 def _features_frame(inputs: np.ndarray, context: dict[str, object], index: pd.Index) -> pd.DataFrame:
     """The model inputs' block and the context columns as one frame that holds the arrays
-    themselves, a block each: no float64 block copied from them (a large day's peak), and no
-    frames built and joined (per column and per frame costs that are most of a small
-    request's)."""
-    first = len(FEATURE_NAMES)
-    blocks = [(inputs, np.arange(first))]
-    for position, values in enumerate(context.values(), start=first):
-        if not isinstance(values, pd.Categorical):
-            values = np.asarray(values, dtype="float64").reshape(1, -1)
-        blocks.append((values, np.array([position])))
-    return create_dataframe_from_blocks(blocks, index=index, columns=_columns((*FEATURE_NAMES, *context)))
-
-
-#: Column indexes of the feature frames, by their names: the same few come back every call.
-_COLUMNS: dict[tuple[str, ...], pd.Index] = {}
-
-
-def _columns(names: tuple[str, ...]) -> pd.Index:
-    """The column index of ``names``, built once (an index is never changed once built)."""
-    if names not in _COLUMNS:
-        if len(_COLUMNS) >= 16:
-            _COLUMNS.clear()
-        _COLUMNS[names] = pd.Index(names)
-    return _COLUMNS[names]
+    themselves: no float64 block copied from them (a large day's peak), and no frames built
+    and joined (per-column and per-frame costs that are most of a small request's)."""
+    columns = [
+        values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
+        for values in context.values()
+    ]
+    return frame_of([inputs, *columns], (*FEATURE_NAMES, *context), index)

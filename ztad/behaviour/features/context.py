@@ -71,7 +71,7 @@ class EventContext:
     @cached_property
     def coords(self) -> pd.DataFrame:
         """Latitude, longitude, country code and time zone of each event."""
-        return event_coordinates(self.events).reset_index(drop=True)
+        return event_coordinates(self.events)  # on the events' index, already 0..n-1
 
     @cached_property
     def failed(self) -> np.ndarray:
@@ -281,7 +281,7 @@ def _check(events: pd.DataFrame) -> None:
             f"events lack column(s) {missing}; pass canonical events (ztad.schema.conform)"
         )
     for column in ("user_id", "timestamp"):
-        nulls = events[column].isna().to_numpy()
+        nulls = np.asarray(events[column].array.isna())
         if nulls.any():
             row = int(np.flatnonzero(nulls)[0])
             raise FeatureInputError(
