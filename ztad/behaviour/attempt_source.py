@@ -9,7 +9,10 @@ never passes for an address in findings, incidents or SQL.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from ztad.behaviour.baselines.arrays import few_texts
 
 WORKSTATION_PREFIX = "workstation "
 
@@ -45,5 +48,13 @@ def sources_of(frame: pd.DataFrame) -> pd.Series:
 
 
 def is_workstation(sources: pd.Series) -> pd.Series:
-    """True where a source is a workstation rather than an address (False where missing)."""
+    """True where a source is a workstation rather than an address (False where missing).
+
+    A few sources are read in Python (a prefix of the text is a prefix of its bytes, as Arrow
+    compares them): the string methods cost tens of microseconds a call each.
+    """
+    few = few_texts(sources)
+    if few is not None:
+        starts = [source is not None and source.startswith(WORKSTATION_PREFIX) for source in few]
+        return pd.Series(np.array(starts, dtype=bool), index=sources.index)
     return sources.astype("string").str.startswith(WORKSTATION_PREFIX).fillna(False).astype(bool)

@@ -64,16 +64,24 @@ def lowered_in(values: pd.Series, names, strip: bool = False) -> np.ndarray:
     A few values that are all ASCII are compared in Python, whose ``lower`` and ``strip`` agree
     with Arrow's there: the pandas string methods cost tens of microseconds a call each.
     """
-    import pyarrow as pa
-
-    few = isinstance(values, pd.Series) and values.dtype == _TEXT and len(values) <= _FEW_VALUES
-    items = pa.array(values.array).to_pylist() if few else None
+    items = few_texts(values)
     if items is None or not all(item is None or item.isascii() for item in items):
         text = values.str.strip() if strip else values
         return text.str.lower().isin(names).fillna(False).to_numpy(dtype=bool)
     if strip:
         items = [None if item is None else item.strip() for item in items]
     return np.array([item is not None and item.lower() in names for item in items], dtype=bool)
+
+
+def few_texts(values) -> list | None:
+    """The values of a few texts (a ``string`` Series of at most :data:`_FEW_VALUES`) as Python
+    ``str`` or ``None``, for the few-row paths that work on them in Python; ``None`` for
+    anything else, which takes the vectorised path."""
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series) and values.dtype == _TEXT and len(values) <= _FEW_VALUES:
+        return pa.array(values.array).to_pylist()
+    return None
 
 
 #: Up to this many values, text is coded in Python: Arrow's dictionary kernel and the

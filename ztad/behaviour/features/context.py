@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ztad.behaviour.attempt_source import sources_of
 from ztad.behaviour.baselines import (
     REQUIRED_COLUMNS,
     BaselineState,
@@ -90,6 +91,12 @@ class EventContext:
             return self.failed
         method = method.str.lower()
         return self.failed & ~method.isin(KEY_METHODS).fillna(False).to_numpy(dtype=bool)
+
+    @cached_property
+    def sources(self) -> pd.Series:
+        """Each attempt's source (:func:`ztad.behaviour.attempt_source.sources_of`), worked
+        out once for the families that count by it."""
+        return sources_of(self.events)
 
     def text(self, column: str) -> pd.Series:
         """An event column as text (``string`` dtype), converted once however many families

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ztad.behaviour.attempt_source import sources_of
 from ztad.behaviour.baselines import BaselineState
 from ztad.behaviour.features import volume
 from ztad.behaviour.features.context import as_text, build_context
@@ -123,7 +122,7 @@ class CrossUserInputs:
         """Work out the inputs of one part of the day: ``events`` are the day's rows ``rows``,
         every event of their users."""
         ctx = build_context(events, baseline, config, settings)
-        sources = sources_of(ctx.events)
+        sources = ctx.sources
         for name, values in (("user", ctx.text("user_id")), ("ip", ctx.text("ip_address")),
                              ("source", sources), ("resource", ctx.text("resource"))):
             self.text[name].add(rows, values)

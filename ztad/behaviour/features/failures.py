@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.attempt_source import is_workstation, sources_of
+from ztad.behaviour.attempt_source import is_workstation
 from ztad.behaviour.baselines.arrays import text_codes
 from ztad.behaviour.clock import MICROS_PER_MINUTE
 from ztad.behaviour.features.categories import categorical
@@ -225,7 +225,7 @@ def spray_counts(ctx: EventContext) -> tuple[np.ndarray, np.ndarray]:
     given_attempts = given(ctx, "ip_failures_60m")
     if given_attempts is not None:
         return given_attempts, given(ctx, "ip_failed_users_60m")
-    sources = sources_of(ctx.events)
+    sources = ctx.sources
     source_codes, _ = text_codes(sources)
     failing = ctx.guessed & foreign(ctx, sources)
     return spray_peaks(source_codes, ctx.micros, ctx.day_user, failing, ctx.settings)
@@ -284,7 +284,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     succeeded = ~failed
     since_first = ctx.micros - ctx.micros[np.maximum(first_failure, 0)] if ctx.n else ctx.micros
     burst_minutes = np.where(first_failure >= 0, since_first / MICROS_PER_MINUTE, 0.0)
-    sources = sources_of(ctx.events).to_numpy()
+    sources = ctx.sources.to_numpy()
     features = {
         "login_failed": failed.astype("float64"),
         "user_failures_10m": np.log1p(per_10m),
