@@ -16,7 +16,7 @@ def codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     codes, uniques = text_codes(values)
     if len(index) == 0 or len(uniques) == 0:
         return np.full(len(codes), -1, dtype="int64")
-    mapped = np.append(_positions(index, uniques), -1)
+    mapped = np.append(positions_in(index, uniques), -1)
     return mapped[codes].astype("int64")
 
 
@@ -100,8 +100,9 @@ def _few_text_codes(values: list, sort: bool) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array(distinct, dtype=object)
 
 
-def _positions(index: pd.Index, values) -> np.ndarray:
-    """Position of each distinct value in ``index`` (-1 when absent), by the index's own hash table."""
+def positions_in(index: pd.Index, values) -> np.ndarray:
+    """Position of each of distinct values (none null) in ``index`` (-1 when absent), by the
+    index's own hash table."""
     if (index.dtype == object or isinstance(index.dtype, pd.StringDtype)) and index.is_unique:
         return index._engine.get_indexer(np.asarray(values, dtype=object))
     return index.get_indexer(pd.Index(values))

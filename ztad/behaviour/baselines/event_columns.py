@@ -103,7 +103,15 @@ def asn_text(events: pd.DataFrame) -> pd.Series:
     numbers = events["asn"]
     if numbers.dtype != "Int64":  # canonical events hold Int64 already
         numbers = pd.to_numeric(numbers, errors="coerce").astype("Int64")
+    if len(numbers) <= _FEW_ADDRESSES:  # a few numbers written by Python, as pandas writes them
+        texts = [None if number is pd.NA else str(number) for number in numbers.tolist()]
+        return pd.Series(_text_array(texts), index=events.index, name=numbers.name, copy=False)
     return numbers.astype("string")
+
+
+def _text_array(texts: list) -> pd.api.extensions.ExtensionArray:
+    """Python ``str`` or ``None`` as the ``string`` array ``astype("string")`` gives."""
+    return pd.arrays.ArrowStringArray(pa.array(texts, pa.large_string()))
 
 
 def log_bytes(events: pd.DataFrame) -> np.ndarray:

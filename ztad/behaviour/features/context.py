@@ -77,7 +77,8 @@ class EventContext:
     @cached_property
     def failed(self) -> np.ndarray:
         """True for failed logins."""
-        return ~self.events["login_success"].astype(bool).to_numpy()
+        flags = self.events["login_success"]
+        return ~(flags.to_numpy() if flags.dtype == np.bool_ else flags.astype(bool).to_numpy())
 
     @cached_property
     def guessed(self) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import codes_in
-from ztad.behaviour.baselines.arrays import text_codes
+from ztad.behaviour.baselines.arrays import positions_in, text_codes
 from ztad.behaviour.clock import MICROS_PER_MINUTE
 from ztad.behaviour.features.context import EventContext
 from ztad.ingest.gazetteer import haversine_km
@@ -70,30 +70,35 @@ def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     events' own places, then the users' last places the events do not name, sorted.
 
     Users' last places are coded and sorted once per state; a batch only looks its distinct
-    places up among them, however many users the baseline holds.
+    places up among them, however many users the baseline holds, and builds the vocabulary's
+    index once.
     """
     event_codes, names = text_codes(ctx.text("location"))
-    sorted_last, sorted_position, last_codes = ctx.state.derived(
+    sorted_last, sorted_position, last_codes, sorted_text = ctx.state.derived(
         ("sorted_last_locations",), lambda: _sorted_last_locations(ctx.state)
     )
-    names = pd.Index(np.asarray(names, dtype=object), dtype="string")
-    found = codes_in(sorted_last, names.to_series())  # each event place among the last places
+    found = np.full(len(names), -1, dtype="int64")  # each event place among the last places
+    if len(names) and len(sorted_last):
+        found = positions_in(sorted_last, names)
     named = np.full(len(sorted_last), -1, dtype="int64")
     named[found[found >= 0]] = np.flatnonzero(found >= 0)
     unnamed = named < 0  # the last places the events do not name, after the events' own
     code_of_sorted = np.where(unnamed, len(names) + np.cumsum(unnamed) - 1, named)
     translate = np.append(code_of_sorted[sorted_position], -1)
-    return event_codes, translate[last_codes], names.append(sorted_last[unnamed])
+    vocabulary = pd.Index(np.concatenate([np.asarray(names, dtype=object), sorted_text[unnamed]]), dtype="string")
+    return event_codes, translate[last_codes], vocabulary
 
 
-def _sorted_last_locations(state) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+def _sorted_last_locations(state) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
     """The users' distinct last places sorted, the position there of each of
-    :func:`_last_locations`' places, and each user's code among those (-1: none)."""
+    :func:`_last_locations`' places, each user's code among those (-1: none), and the sorted
+    places as Python text."""
     last_names, last_codes = _last_locations(state)
     order = np.argsort(np.asarray(last_names, dtype=object), kind="stable")
     position = np.empty(len(order), dtype="int64")
     position[order] = np.arange(len(order))
-    return last_names[order], position, last_codes
+    sorted_names = last_names[order]
+    return sorted_names, position, last_codes, np.asarray(sorted_names, dtype=object)
 
 
 def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray, places):
