@@ -85,8 +85,8 @@ def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     unnamed = named < 0  # the last places the events do not name, after the events' own
     code_of_sorted = np.where(unnamed, len(names) + np.cumsum(unnamed) - 1, named)
     translate = np.append(code_of_sorted[sorted_position], -1)
-    vocabulary = pd.Index(np.concatenate([np.asarray(names, dtype=object), sorted_text[unnamed]]), dtype="string")
-    return event_codes, translate[last_codes], vocabulary
+    vocabulary = np.concatenate([np.asarray(names, dtype=object), sorted_text[unnamed]])
+    return event_codes, translate[last_codes], pd.Index(vocabulary, dtype="string")
 
 
 def _sorted_last_locations(state) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
