@@ -90,3 +90,48 @@ def test_the_input_columns_are_all_the_features_read(small_logs, tmp_path):
     pd.testing.assert_frame_equal(
         compute_features(events[list(INPUT_COLUMNS)], baseline, config), compute_features(events, baseline, config)
     )
+
+
+def _varied_day() -> tuple[list[dict], list[dict]]:
+    """History and a day of events that take every turn the features have: a known user at
+    home, travelling, on a new device and a new address, failing (a password and a key), an
+    unknown user, an event without an address or a place, an IPv6 address, an unresolvable
+    place, an event with its own coordinates, an autonomous system, a sensitive resource."""
+    history = working_days("ann", DAY - timedelta(days=20), 20, ip="192.0.2.10", asn=64500)
+    history += working_days("bob", DAY - timedelta(days=3), 3, location="Oslo, Norway", ip="198.51.100.7")
+    today = [
+        login("ann", f"{DAY} 08:00", ip="192.0.2.10", asn=64500),
+        login("ann", f"{DAY} 09:30", "Lagos, Nigeria", ip="203.0.113.9", device="ann-phone"),
+        login("ann", f"{DAY} 09:31", "Lagos, Nigeria", ip="203.0.113.9", success=False),
+        {**login("ann", f"{DAY} 09:32", None, ip="203.0.113.9", success=False), "auth_method": "publickey"},
+        login("bob", f"{DAY} 10:00", "Bergen, Norway", ip="2001:db8::1", resource="payroll"),
+        login("bob", f"{DAY} 10:05", "Atlantis, Nowhere", ip=None, success=False),
+        login("zed", f"{DAY} 03:00", "Sao Paulo, Brazil", ip="198.51.100.99", department=None),
+        login("zed", f"{DAY} 03:01", "Sao Paulo, Brazil", ip="198.51.100.99", success=False, nbytes=0),
+        {**login("eve", f"{DAY} 23:59", "Tokyo, Japan", ip="203.0.113.200"), "latitude": 35.0, "longitude": 139.0},
+    ]
+    return history, today
+
+
+def test_a_few_events_get_the_features_they_get_among_many():
+    """A few events take the few-row paths (Python in place of pandas and Arrow kernels);
+    among a hundred others they take the vectorised ones: the same values either way."""
+    history, today = _varied_day()
+    # Other users on addresses and devices of their own: nothing they do reaches the events'
+    # own features, but they make the day large enough for the vectorised paths.
+    others = [
+        login(f"other{k:03d}", f"{DAY} 12:{k % 60:02d}", "London, UK", ip=f"10.9.{k}.1", department="ops")
+        for k in range(120)
+    ]
+    state = state_from(history + others[:40])
+    config = DetectionConfig(sensitive_resources=("payroll",))
+    few = compute_features(frame(today), state, config)
+    many = compute_features(frame(today + others), state, config).iloc[: len(today)]
+    assert len(few) < 64 < len(today + others)
+    pd.testing.assert_frame_equal(_plain(few), _plain(many), check_exact=True)
+
+
+def _plain(features: pd.DataFrame) -> pd.DataFrame:
+    """Features with their categorical columns as values (the categories of a column depend on
+    the events judged together; the values do not)."""
+    return features.apply(lambda c: c.astype(object) if isinstance(c.dtype, pd.CategoricalDtype) else c)
