@@ -17,6 +17,8 @@ logs, which production logs are, stay those that earlier releases derived.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -50,9 +52,10 @@ _MISSING_TEXT = {
 }
 
 
-def _plain(values: pd.Series, dtype: str) -> pd.Series | np.ndarray:
-    """A column in a plain form whose hash depends only on the canonical value: text as a
-    text Series, anything else as a NumPy array of 64-bit values (or bytes for flags).
+def _plain(values, dtype: str):
+    """A column (a Series or a pandas array) in a plain form whose hash depends only on the
+    canonical value: text as it is held (a text Series or array), anything else as a NumPy
+    array of 64-bit values (or bytes for flags).
 
     Text stays as it is: :func:`_text_hashes` reads a missing value as "" (canonical text is
     never empty, blanks are missing, so "" safely stands for missing).
@@ -80,13 +83,13 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _value_hashes(plain: pd.Series | np.ndarray) -> list[np.ndarray]:
+def _value_hashes(plain) -> list[np.ndarray]:
     """Per key, one uint64 per row for a plain column.
 
     Text is hashed with keyed SipHash (:func:`_text_hashes`); numbers are their 64-bit
     patterns, seeded by the key and scrambled.
     """
-    if isinstance(plain, pd.Series):
+    if not isinstance(plain, np.ndarray):
         return _text_hashes(plain)
     bits = plain.astype(np.uint64) if plain.dtype == np.uint8 else np.ascontiguousarray(plain).view(np.uint64)
     return [_mix(bits ^ seed) for seed in _SEEDS]
@@ -96,7 +99,7 @@ def _value_hashes(plain: pd.Series | np.ndarray) -> list[np.ndarray]:
 _FEW_ROWS = 64
 
 
-def _text_hashes(text: pd.Series) -> list[np.ndarray]:
+def _text_hashes(text) -> list[np.ndarray]:
     """Per key, the SipHash of each value's UTF-8 bytes, a missing value hashed as "".
 
     A large column is hashed once per distinct value (logs repeat values a lot); a few rows
@@ -116,32 +119,36 @@ def _missing_text_hashes(rows: int) -> list[np.ndarray]:
     return [np.full(rows, _MISSING_TEXT[key], dtype=np.uint64) for key in _KEYS]
 
 
-def content_hashes(events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLUMNS) -> np.ndarray:
+def content_hashes(
+    events: pd.DataFrame, columns: tuple[str, ...] = CONTENT_COLUMNS, arrays: Mapping | None = None
+) -> np.ndarray:
     """Two 64-bit hashes per row (shape ``(n, 2)``, uint64) of ``columns`` in canonical form.
 
     Label columns count as missing, whatever they hold. Per key, a row's value hashes are folded in column order (multiply, xor) and scrambled.
+    ``arrays``, the frame's columns as the pandas arrays it was built from, are read in place
+    of its columns when given: for a few rows, a Series per column costs more than the hashing.
     """
     rows = len(events)
     if not rows:
         return np.zeros((0, 2), dtype=np.uint64)
     halves = [np.full(rows, seed, dtype=np.uint64) for seed in _SEEDS]
     with np.errstate(over="ignore"):
-        for hashes in _column_hashes(events, columns):
+        for hashes in _column_hashes(events if arrays is None else arrays, columns, rows):
             for half, hashed in zip(halves, hashes):
                 half *= _FOLD
                 half ^= hashed
         return np.column_stack([_mix(half) for half in halves])
 
 
-def _column_hashes(events: pd.DataFrame, columns: tuple[str, ...]) -> list[list[np.ndarray]]:
-    """Per column, :func:`_value_hashes` of its plain form (label columns as missing text).
+def _column_hashes(events: pd.DataFrame | Mapping, columns: tuple[str, ...], rows: int) -> list[list[np.ndarray]]:
+    """Per column of ``events`` (a frame, or its columns by name), :func:`_value_hashes` of
+    its plain form (label columns as missing text).
 
     A few rows' text columns are hashed together, one call per key for all of them: each
     value's hash depends on that value alone, and a call costs far more than a few values.
     """
-    rows = len(events)
     plains = {c: _plain(events[c], CANONICAL_DTYPES[c]) for c in columns if c not in LABEL_COLUMNS}
-    texts = [c for c, plain in plains.items() if isinstance(plain, pd.Series)] if rows <= _FEW_ROWS else []
+    texts = [c for c, plain in plains.items() if not isinstance(plain, np.ndarray)] if rows <= _FEW_ROWS else []
     hashed = {c: _missing_text_hashes(rows) for c in columns if c in LABEL_COLUMNS}
     if texts:
         values = np.concatenate([plains[c].to_numpy(dtype=object, na_value="") for c in texts])
@@ -171,22 +178,24 @@ def hex_digests(hashes: np.ndarray) -> pd.Series:
     return pd.Series(as_pandas, dtype="string")
 
 
-def derive_event_ids(events: pd.DataFrame) -> pd.Series:
-    """Stable 32-hex-character ids hashed from each event's canonical content."""
-    ids = hex_digests(content_hashes(events))
+def derive_event_ids(events: pd.DataFrame, arrays: Mapping | None = None) -> pd.Series:
+    """Stable 32-hex-character ids hashed from each event's canonical content (``arrays`` as
+    :func:`content_hashes` reads them)."""
+    ids = hex_digests(content_hashes(events, arrays=arrays))
     ids.index = events.index
     return ids
 
 
-def fill_event_ids(events: pd.DataFrame) -> pd.Series:
-    """Keep the source's event ids; derive one from the content where it is missing."""
+def fill_event_ids(events: pd.DataFrame, arrays: Mapping | None = None) -> pd.Series:
+    """Keep the source's event ids; derive one from the content where it is missing
+    (``arrays`` as :func:`content_hashes` reads them)."""
     given = events.get("event_id")
     if given is not None and given.dtype != _TEXT:
         given = given.astype("string")
     present = None if given is None else given.notna().to_numpy()
     if present is not None and present.all():
         return given
-    derived = derive_event_ids(events)
+    derived = derive_event_ids(events, arrays)
     return derived if present is None or not present.any() else given.fillna(derived)
 
 

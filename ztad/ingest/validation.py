@@ -250,7 +250,7 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
     # In canonical order, which :func:`conform` then keeps as it is.
     kept = {name: columns[name].array if not bad.any() else columns[name].array[~bad] for name in CANONICAL_COLUMNS}
     events = conform(pd.DataFrame(kept, copy=False))  # a frame over the columns' arrays, not copied
-    events["event_id"] = ids.fill_event_ids(events)  # the source's id, else one from the content
+    events["event_id"] = ids.fill_event_ids(events, kept)  # the source's id, else one from the content
     return events, quarantine
 
 

@@ -46,6 +46,16 @@ def test_a_few_rows_get_the_ids_they_get_among_many():
     assert derive_event_ids(few.iloc[1:]).tolist() == derive_event_ids(few).tolist()[1:]
 
 
+@pytest.mark.parametrize("copies", [1, 40])
+def test_ids_read_from_the_frames_arrays_are_those_read_from_its_columns(copies):
+    # Validation hands over the arrays it built the frame from (a few rows and many alike).
+    frame = pd.concat([events(event_id=[None, "given"])] * copies, ignore_index=True)
+    arrays = {name: frame[name].array for name in frame.columns}
+    assert derive_event_ids(frame, arrays).tolist() == derive_event_ids(frame).tolist()
+    assert fill_event_ids(frame, arrays).tolist() == fill_event_ids(frame).tolist()
+    assert fill_event_ids(frame, arrays).iloc[1] == "given"
+
+
 @pytest.mark.parametrize(
     "labels",
     [
