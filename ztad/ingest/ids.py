@@ -140,7 +140,9 @@ def content_hashes(
         return np.column_stack([_mix(half) for half in halves])
 
 
-def _column_hashes(events: pd.DataFrame | Mapping, columns: tuple[str, ...], rows: int) -> list[list[np.ndarray]]:
+def _column_hashes(
+    events: pd.DataFrame | Mapping, columns: tuple[str, ...], rows: int
+) -> list[list[np.ndarray]]:
     """Per column of ``events`` (a frame, or its columns by name), :func:`_value_hashes` of
     its plain form (label columns as missing text).
 
@@ -148,7 +150,8 @@ def _column_hashes(events: pd.DataFrame | Mapping, columns: tuple[str, ...], row
     value's hash depends on that value alone, and a call costs far more than a few values.
     """
     plains = {c: _plain(events[c], CANONICAL_DTYPES[c]) for c in columns if c not in LABEL_COLUMNS}
-    texts = [c for c, plain in plains.items() if not isinstance(plain, np.ndarray)] if rows <= _FEW_ROWS else []
+    few = rows <= _FEW_ROWS
+    texts = [c for c, plain in plains.items() if not isinstance(plain, np.ndarray)] if few else []
     hashed = {c: _missing_text_hashes(rows) for c in columns if c in LABEL_COLUMNS}
     if texts:
         values = np.concatenate([plains[c].to_numpy(dtype=object, na_value="") for c in texts])

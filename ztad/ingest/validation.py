@@ -240,18 +240,28 @@ def validate(frame: pd.DataFrame, source: str, day: date | None = None) -> tuple
         "longitude": _coordinate(frame, "longitude", 180.0, problems),
         "asn": _asn(frame, problems),
         "resource": _resource(frame),
-        **{name: _optional_text(frame, name) for name in _TEXT_COLUMNS},
+        **{name: _given_text(frame, name) for name in _TEXT_COLUMNS},
         "source_row": rows,
-        "event_id": _optional_text(frame, "event_id"),
+        "event_id": _given_text(frame, "event_id"),
     }
     _nul_characters(columns, problems)
     bad = problems.rows()
     quarantine = _quarantine(frame, rows, bad, problems, source)
     # In canonical order, which :func:`conform` then keeps as it is.
-    kept = {name: columns[name].array if not bad.any() else columns[name].array[~bad] for name in CANONICAL_COLUMNS}
+    kept = {name: _kept(columns[name], bad) for name in CANONICAL_COLUMNS}
     events = conform(pd.DataFrame(kept, copy=False))  # a frame over the columns' arrays, not copied
     events["event_id"] = ids.fill_event_ids(events, kept)  # the source's id, else one from the content
     return events, quarantine
+
+
+def _kept(values: pd.Series | None, bad: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The array of a checked column's rows that are not ``bad``; a text column the rows do
+    not have (``None``) as missing text."""
+    if values is None:
+        import pyarrow as pa
+
+        return pd.arrays.ArrowStringArray(pa.nulls(len(bad) - int(bad.sum()), pa.large_string()))
+    return values.array if not bad.any() else values.array[~bad]
 
 
 def _numbered_from_zero(index: pd.Index) -> bool:
@@ -264,11 +274,11 @@ def _numbered_from_zero(index: pd.Index) -> bool:
 _FEW_ROWS = 64
 
 
-def _nul_characters(columns: dict[str, pd.Series], problems: _Problems) -> None:
+def _nul_characters(columns: dict[str, pd.Series | None], problems: _Problems) -> None:
     """Quarantine rows whose text holds a NUL character: PostgreSQL rejects it in text, so
     one such row would fail the whole day's write."""
     for name, values in columns.items():
-        if values.dtype != "string" or not _holds_nul(values):
+        if values is None or values.dtype != "string" or not _holds_nul(values):
             continue
         found = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
         problems.add(name, found, f"{name} contains a NUL character")
@@ -331,6 +341,12 @@ def _stripped(values: list) -> list:
 def _string_series(array, index: pd.Index) -> pd.Series:
     """A text Series over an Arrow string array, without copying it."""
     return pd.Series(pd.arrays.ArrowStringArray(array), index=index, copy=False)
+
+
+def _given_text(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """:func:`_text` of a column the rows have, or ``None`` for one they do not: a column of
+    missing text is only made for the events (:func:`_kept`), as an array, not a Series."""
+    return _text(frame[name]) if name in frame else None
 
 
 def _optional_text(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -590,9 +606,9 @@ def _asn(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
     return pd.Series(pd.array(usable, dtype="Float64"), index=frame.index).astype("Int64")
 
 
-def _resource(frame: pd.DataFrame) -> pd.Series:
+def _resource(frame: pd.DataFrame) -> pd.Series | None:
     name = "resource_accessed" if "resource_accessed" in frame else "resource"
-    return _optional_text(frame, name)
+    return _given_text(frame, name)
 
 
 # --------------------------------------------------------------------------- quarantine

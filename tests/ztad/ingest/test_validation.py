@@ -270,6 +270,25 @@ def test_optional_columns_absent_are_null_and_bytes_zero():
     assert events["latitude"].isna().all()
 
 
+@pytest.mark.parametrize("bad_rows", [0, 1])
+def test_text_columns_absent_are_the_events_of_the_same_columns_given_empty(bad_rows):
+    # An absent text column is made as missing text only for the kept rows: the very events
+    # (dtypes, storage and ids alike) that a column of blanks gives.
+    required = ["timestamp", "user_id", "ip_address", "login_success", "source_row"]
+    frame = rows(*[{}] * 3, *[{"user_id": ""}] * bad_rows)[required]
+    blank = frame.assign(
+        **{c: pd.array([None] * len(frame), dtype="string") for c in ("device_id", "location", "department")},
+        resource_accessed=pd.array([" "] * len(frame), dtype="string"),
+        event_id=pd.array([None] * len(frame), dtype="string"),
+    )
+    absent, quarantined = validate(frame, "f")
+    given, _ = validate(blank, "f")
+    assert len(absent) == 3 and len(quarantined) == bad_rows
+    pd.testing.assert_frame_equal(absent, given)
+    for column in absent.columns:
+        assert type(absent[column].array) is type(given[column].array), column
+
+
 def test_blank_optional_bytes_value_is_zero():
     events, quarantine = validate(rows({"bytes_transferred": " "}), "f")
     assert quarantine.empty and events["bytes_transferred"].iloc[0] == 0
