@@ -274,7 +274,7 @@ def top_feature_documents(
     for name, places in wanted.items():
         rows = np.array([i for i, _ in places], dtype=np.int64)
         observed, baseline, texts = _FAMILIES.get(name, _generic(name))(facts, rows)
-        values = pd.to_numeric(features[name], errors="coerce").to_numpy("float64")[rows] if name in features else np.full(len(rows), np.nan)
+        values = facts.num(name)[rows] if name in features else np.full(len(rows), np.nan)
         share = share_values[rows, position[name]] if name in position else np.full(len(rows), np.nan)
         for (i, k), value, part, seen, usual, text in zip(places, values.tolist(), share.tolist(), observed, baseline, texts):
             documents[i][k] = {

@@ -119,3 +119,19 @@ def test_no_usual_hours_for_a_user_without_history():
     shares = pd.DataFrame([[0.0], [1.0]], columns=["hour_rarity"])
     _, second = top_feature_documents(_events(), features, ["hour_rarity"], shares)
     assert second[0]["baseline"] is None and second[0]["text"].endswith("usual hours not established")
+
+
+def test_a_feature_value_is_the_column_read_as_a_number_whatever_its_dtype():
+    # Read once per column by position; a value that is not a number is given as null.
+    features = _features().assign(
+        city_novelty=pd.array([1, None], dtype="Int64"),
+        device_novelty=[True, False],
+        bytes_log_ratio=pd.array(["1.7", "x"], dtype="string"),
+    )
+    shares = pd.DataFrame([[0.2, 0.3, 0.5, 0.0, 0.0], [0.3, 0.3, 0.4, 0.0, 0.0]], columns=NAMES)
+    first, second = (
+        {d["feature"]: d["value"] for d in row}
+        for row in top_feature_documents(_events(), features, NAMES, shares)
+    )
+    assert (first["city_novelty"], first["device_novelty"], first["bytes_log_ratio"]) == (1.0, 1.0, 1.7)
+    assert (second["city_novelty"], second["device_novelty"], second["bytes_log_ratio"]) == (None, 0.0, None)
