@@ -125,11 +125,18 @@ def _check(answer: httpx.Response, what: str) -> None:
 
 
 def _poll(fetch, done, timeout: float, what: str, every: float = 1.0):
+    """Fetch until ``done`` holds or ``timeout`` seconds pass. A fetch the busy API server does
+    not answer in time counts as not done yet: the poll, not one request, has the deadline."""
     began = time.monotonic()
+    value = None
     while True:
-        value = fetch()
-        if done(value):
-            return value
+        try:
+            value = fetch()
+        except httpx.TimeoutException:
+            pass
+        else:
+            if done(value):
+                return value
         if time.monotonic() - began > timeout:
             raise TimeoutError(f"{what} not done after {timeout:.0f} s: {value}")
         time.sleep(every)
