@@ -22,8 +22,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: venv
 	PYTHONPATH=plugins $(BIN)/python -m tests.support.demo
 
+# Two workers, each test module kept on one worker (its module fixtures are built once): much of
+# the suite waits on PostgreSQL, Airflow, subprocesses and the browser, and the other worker
+# uses that time. `pytest tests/...` alone still runs in one process.
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses 2 --dist loadfile
 
 stack: venv
 	$(BIN)/python -m tests.support.stack up

@@ -36,7 +36,13 @@ def pytest_runtest_makereport(item, call):
 def stack_scenario_in_the_background(request):
     """Start the stack scenario at the session's first test if the session runs it: the other
     tests then use the time it spends waiting. Whatever keeps it from starting is raised
-    again to the stack tests, which request the same fixture, and to no other test."""
+    again to the stack tests, which request the same fixture, and to no other test.
+
+    Split among pytest-xdist workers (``make test``), every worker collects every test but
+    runs only some: there the stack test starts the scenario itself when it runs, while the
+    other worker goes on with the rest, so that a single stack ever runs."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     if any(item.get_closest_marker("stack") for item in request.session.items):
         with contextlib.suppress(Exception, pytest.skip.Exception, pytest.fail.Exception):
             request.getfixturevalue("stack_scenario")
