@@ -258,9 +258,7 @@ def _kept(values: pd.Series | None, bad: np.ndarray) -> pd.api.extensions.Extens
     """The array of a checked column's rows that are not ``bad``; a text column the rows do
     not have (``None``) as missing text."""
     if values is None:
-        import pyarrow as pa
-
-        return pd.arrays.ArrowStringArray(pa.nulls(len(bad) - int(bad.sum()), pa.large_string()))
+        return _missing_text(len(bad) - int(bad.sum()))
     return values.array if not bad.any() else values.array[~bad]
 
 
@@ -351,10 +349,15 @@ def _given_text(frame: pd.DataFrame, name: str) -> pd.Series | None:
 
 def _optional_text(frame: pd.DataFrame, name: str) -> pd.Series:
     if name not in frame:
-        import pyarrow as pa
-
-        return _string_series(pa.nulls(len(frame), pa.large_string()), frame.index)
+        return pd.Series(_missing_text(len(frame)), index=frame.index, copy=False)
     return _text(frame[name])
+
+
+def _missing_text(rows: int) -> pd.api.extensions.ExtensionArray:
+    """A text array of ``rows`` missing values, for a field the rows do not have."""
+    import pyarrow as pa
+
+    return pd.arrays.ArrowStringArray(pa.nulls(rows, pa.large_string()))
 
 
 def _quoted(text: pd.Series) -> pd.Series:
