@@ -128,12 +128,16 @@ def content_hashes(
     ``arrays``, the frame's columns as the pandas arrays it was built from, are read in place
     of its columns when given: for a few rows, a Series per column costs more than the hashing.
     """
-    rows = len(events)
+    return _content_hashes(events if arrays is None else arrays, columns, len(events))
+
+
+def _content_hashes(events: pd.DataFrame | Mapping, columns: tuple[str, ...], rows: int) -> np.ndarray:
+    """:func:`content_hashes` of ``rows`` events (a frame, or its columns by name)."""
     if not rows:
         return np.zeros((0, 2), dtype=np.uint64)
     halves = [np.full(rows, seed, dtype=np.uint64) for seed in _SEEDS]
     with np.errstate(over="ignore"):
-        for hashes in _column_hashes(events if arrays is None else arrays, columns, rows):
+        for hashes in _column_hashes(events, columns, rows):
             for half, hashed in zip(halves, hashes):
                 half *= _FOLD
                 half ^= hashed
@@ -166,19 +170,33 @@ def hex_digests(hashes: np.ndarray) -> pd.Series:
     import pyarrow as pa
 
     hashes = np.atleast_2d(np.asarray(hashes, dtype=np.uint64).T).T  # one row per event
+    if 0 < len(hashes) <= _FEW_ROWS:
+        return pd.Series(pd.arrays.ArrowStringArray(_few_hex_digests(hashes)), copy=False)
+    as_pandas = _many_hex_digests(hashes).cast(pa.string()).to_pandas(types_mapper=lambda _: pd.StringDtype())
+    return pd.Series(as_pandas, dtype="string")
+
+
+def _few_hex_digests(hashes: np.ndarray):
+    """:func:`hex_digests` of a few rows as an Arrow array, written by Python: Arrow's buffers
+    cost more."""
+    import pyarrow as pa
+
+    written = ["".join(f"{half:016x}" for half in row) for row in hashes.tolist()]
+    return pa.array(written, pa.large_string())
+
+
+def _many_hex_digests(hashes: np.ndarray):
+    """:func:`hex_digests` of many rows as an Arrow array, written by NumPy into one buffer."""
+    import pyarrow as pa
+
     rows = len(hashes)
-    if 0 < rows <= _FEW_ROWS:  # a few rows written by Python: Arrow's buffers cost more
-        written = ["".join(f"{half:016x}" for half in row) for row in hashes.tolist()]
-        return pd.Series(pd.arrays.ArrowStringArray(pa.array(written, pa.large_string())), copy=False)
     big_endian = np.ascontiguousarray(hashes, dtype=">u8").view(np.uint8).reshape(rows, hashes.shape[1] * 8)
     width = big_endian.shape[1] * 2
     digits = np.empty((rows, width), dtype=np.uint8)
     digits[:, 0::2] = _HEX_DIGITS[big_endian >> 4]
     digits[:, 1::2] = _HEX_DIGITS[big_endian & 0x0F]
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int64)
-    text = pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(digits.tobytes()))
-    as_pandas = text.cast(pa.string()).to_pandas(types_mapper=lambda _: pd.StringDtype())
-    return pd.Series(as_pandas, dtype="string")
+    return pa.LargeStringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(digits.tobytes()))
 
 
 def derive_event_ids(events: pd.DataFrame, arrays: Mapping | None = None) -> pd.Series:
@@ -200,6 +218,21 @@ def fill_event_ids(events: pd.DataFrame, arrays: Mapping | None = None) -> pd.Se
         return given
     derived = derive_event_ids(events, arrays)
     return derived if present is None or not present.any() else given.fillna(derived)
+
+
+def event_id_array(arrays: Mapping, rows: int):
+    """:func:`fill_event_ids` of ``rows`` canonical events given as their columns' pandas arrays
+    only (by name, ``event_id`` stripped text or missing), as a text array: the few events of
+    a request need no frame, nor a Series per step."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    given = pa.array(arrays["event_id"])
+    if not given.null_count:
+        return arrays["event_id"]
+    hashes = _content_hashes(arrays, CONTENT_COLUMNS, rows)
+    derived = _few_hex_digests(hashes) if rows <= _FEW_ROWS else _many_hex_digests(hashes)
+    return pd.arrays.ArrowStringArray(pc.coalesce(given, derived.cast(given.type)))
 
 
 def duplicate_mask(events: pd.DataFrame) -> np.ndarray:

@@ -70,7 +70,8 @@ _ISO_SHAPE = r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?(?:[zZ]|[+-]
 #: Text meaning "no address" rather than a bad one.
 _NO_ADDRESS = ("-",)
 _MAX_ASN = 2.0**32
-_TRUE_TEXT = ("1", "true")
+#: ``login_success`` text meaning a success, lowercased.
+TRUE_TEXT = ("1", "true")
 _FALSE_TEXT = ("0", "false")
 
 
@@ -258,7 +259,7 @@ def _kept(values: pd.Series | None, bad: np.ndarray) -> pd.api.extensions.Extens
     """The array of a checked column's rows that are not ``bad``; a text column the rows do
     not have (``None``) as missing text."""
     if values is None:
-        return _missing_text(len(bad) - int(bad.sum()))
+        return missing_text(len(bad) - int(bad.sum()))
     return values.array if not bad.any() else values.array[~bad]
 
 
@@ -269,7 +270,7 @@ def _numbered_from_zero(index: pd.Index) -> bool:
 
 #: Rows up to which text is searched for a NUL character in Python rather than by an Arrow
 #: kernel, whose fixed cost per call outweighs a few values' search (a request's events).
-_FEW_ROWS = 64
+FEW_ROWS = 64
 
 
 def _nul_characters(columns: dict[str, pd.Series | None], problems: _Problems) -> None:
@@ -288,7 +289,7 @@ def _holds_nul(text: pd.Series) -> bool:
     import pyarrow.compute as pc
 
     array = pa.array(text.array)
-    if len(array) <= _FEW_ROWS:
+    if len(array) <= FEW_ROWS:
         return "\x00" in "".join(value for value in array.to_pylist() if value is not None)
     return pc.any(pc.match_substring(array, "\x00")).as_py()
 
@@ -318,18 +319,25 @@ def _text(values: pd.Series) -> pd.Series:
     a few pandas steps instead cost far more, for a one-event request as for a day's file.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     text = values if values.dtype == "string" else values.astype("string")
-    array = pa.array(text.array)
-    if len(array) <= _FEW_ROWS:
-        return _string_series(pa.array(_stripped(array.to_pylist()), array.type), values.index)
-    stripped = pc.utf8_trim_whitespace(array)
-    blank = pc.equal(pc.utf8_length(stripped), 0)
-    return _string_series(pc.if_else(blank, pa.scalar(None, stripped.type), stripped), values.index)
+    return _string_series(stripped_text(pa.array(text.array)), values.index)
 
 
-def _stripped(values: list) -> list:
+def stripped_text(array):
+    """An Arrow string array's values stripped, blank ones missing (what :func:`_text` makes of
+    a column): in Python for a few values, whose Arrow kernels cost more than the work."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(array) <= FEW_ROWS:
+        return pa.array(stripped(array.to_pylist()), array.type)
+    trimmed = pc.utf8_trim_whitespace(array)
+    blank = pc.equal(pc.utf8_length(trimmed), 0)
+    return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
+
+
+def stripped(values: list) -> list:
     """Text values stripped, blank ones (and ``None``) as ``None``: :func:`_text` of a few rows
     in Python. ``str.strip`` removes the very characters Arrow's ``utf8_trim_whitespace`` does
     (Unicode white space, ``\\x1c``-``\\x1f`` and ``\\x85`` included)."""
@@ -349,11 +357,11 @@ def _given_text(frame: pd.DataFrame, name: str) -> pd.Series | None:
 
 def _optional_text(frame: pd.DataFrame, name: str) -> pd.Series:
     if name not in frame:
-        return pd.Series(_missing_text(len(frame)), index=frame.index, copy=False)
+        return pd.Series(missing_text(len(frame)), index=frame.index, copy=False)
     return _text(frame[name])
 
 
-def _missing_text(rows: int) -> pd.api.extensions.ExtensionArray:
+def missing_text(rows: int) -> pd.api.extensions.ExtensionArray:
     """A text array of ``rows`` missing values, for a field the rows do not have."""
     import pyarrow as pa
 
@@ -401,8 +409,12 @@ def _beyond_years(values: pd.Series) -> np.ndarray:
     """True where a UTC time falls outside years 1 to 9999, which pandas holds but neither Python
     nor the databases can (a time of year 1 with a positive offset, read as typed)."""
     times = values.to_numpy("datetime64[us]")
-    micros = times.view(np.int64)
-    return ~np.isnat(times) & ((micros < _FIRST_MICROS) | (micros >= _PAST_LAST_MICROS))
+    return ~np.isnat(times) & beyond_years(times.view(np.int64))
+
+
+def beyond_years(micros: np.ndarray) -> np.ndarray:
+    """True where microseconds since the epoch (UTC) fall outside years 1 to 9999."""
+    return (micros < _FIRST_MICROS) | (micros >= _PAST_LAST_MICROS)
 
 
 def _parse_text_timestamps(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
@@ -530,7 +542,7 @@ def _login_success(frame: pd.DataFrame, problems: _Problems) -> pd.Series:
         bad = ~(numbers.isin([0, 1]).fillna(False).to_numpy(dtype=bool))
     else:
         text = _text(raw).str.lower()
-        success = text.isin(_TRUE_TEXT).fillna(False).to_numpy(dtype=bool)
+        success = text.isin(TRUE_TEXT).fillna(False).to_numpy(dtype=bool)
         bad = ~(success | text.isin(_FALSE_TEXT).fillna(False).to_numpy(dtype=bool))
     problems.add("login_success", bad, "login_success must be 0/1 or true/false, got", raw)
     return pd.Series(success, index=frame.index)

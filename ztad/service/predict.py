@@ -185,12 +185,19 @@ def events_frame(events: list[Event]) -> pd.DataFrame:
     """Canonical events from the request, or :class:`BadEventError` for the first bad one.
 
     The columns are taken from the validated models as they are (times already parsed, numbers
-    already numbers) rather than written back to JSON text and parsed again, and then go through
-    the checks a log row goes through (:func:`ztad.ingest.validation.validate`).
+    already numbers) rather than written back to JSON text and parsed again. What the checks a
+    log row goes through (:func:`ztad.ingest.validation.validate`) would still change is done on
+    the values directly (:func:`ztad.service.request_events.canonical_events`); a request some
+    event of which those checks refuse goes through them, for the same error.
     """
     from ztad.ingest.validation import validate
+    from ztad.service.request_events import canonical_events
 
-    canonical, quarantine = validate(request_frame(events), "request")
+    fields = _field_values(events)
+    canonical = canonical_events(fields)
+    if canonical is not None:
+        return canonical
+    canonical, quarantine = validate(_input_frame(fields), "request")
     if len(quarantine):
         first = quarantine.iloc[0]
         raise BadEventError(int(first["source_row"]) - 1, str(first["field"]), str(first["reason"]))
@@ -212,7 +219,11 @@ def request_frame(events: list[Event]) -> pd.DataFrame:
     The fields are read off the models in one pass and turned into columns at once (text by
     Arrow), rather than one Python list and one pandas conversion after another per field.
     """
-    fields = _field_values(events)
+    return _input_frame(_field_values(events))
+
+
+def _input_frame(fields: dict[str, tuple]) -> pd.DataFrame:
+    """:func:`request_frame` of the events' field values."""
     columns: dict[str, Any] = {"timestamp": utc_times(fields["timestamp"])}
     for name in _TEXT_FIELDS:
         values = fields[name]

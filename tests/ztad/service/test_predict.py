@@ -201,6 +201,18 @@ def test_a_request_gives_the_canonical_events_its_json_text_gives(picked):
     pd.testing.assert_frame_equal(events_frame(events[picked]), expected)
 
 
+def test_many_events_give_the_canonical_events_their_json_text_gives():
+    """Beyond a few events, text is stripped and ids are written by Arrow and NumPy instead."""
+    from ztad.ingest.validation import FEW_ROWS, validate
+    from ztad.service.predict import Event, events_frame
+
+    posted = [dict(e, event_id=f" {i} " if i % 3 else "  ") for i, e in enumerate(POSTED * FEW_ROWS)]
+    events = [Event.model_validate(e) for e in posted]
+    expected, quarantine = validate(_as_log_text(events), "request")
+    assert quarantine.empty and len(expected) > FEW_ROWS
+    pd.testing.assert_frame_equal(events_frame(events), expected)
+
+
 def test_a_time_beyond_year_9999_in_utc_is_refused_with_its_position():
     from ztad.service.predict import BadEventError, Event, events_frame
 
