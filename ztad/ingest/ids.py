@@ -42,14 +42,16 @@ IDENTITY_COLUMNS: tuple[str, ...] = tuple(c for c in CONTENT_COLUMNS if c not in
 #: Two fixed 16-byte SipHash keys; changing them changes every derived event id.
 _KEYS = ("ztad-event-id-k1", "ztad-event-id-k2")
 _SEEDS = (np.uint64(0x6A09E667F3BCC908), np.uint64(0xBB67AE8584CAA73B))
+#: The seeds as a column: a row's two hashes are worked out side by side, one array call for both.
+_SEED_COLUMN = np.array(_SEEDS, dtype=np.uint64)[:, None]
 _FOLD = np.uint64(0x100000001B3)  # an odd 64-bit multiplier (FNV prime)
 _UTC_MICROS = pd.DatetimeTZDtype("us", "UTC")
 _TEXT = pd.StringDtype()
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-#: Per key, the hash of a missing text value (hashed as "").
-_MISSING_TEXT = {
-    key: pd.util.hash_array(np.array([""], dtype=object), hash_key=key, categorize=False)[0] for key in _KEYS
-}
+#: Per key (a row each), the hash of a missing text value (hashed as "").
+_MISSING_TEXT = np.array(
+    [pd.util.hash_array(np.array([""], dtype=object), hash_key=key, categorize=False) for key in _KEYS]
+)
 
 
 def _plain(values, dtype: str):
@@ -83,8 +85,8 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _value_hashes(plain) -> list[np.ndarray]:
-    """Per key, one uint64 per row for a plain column.
+def _value_hashes(plain) -> np.ndarray:
+    """Per key (a row each), one uint64 per row of a plain column.
 
     Text is hashed with keyed SipHash (:func:`_text_hashes`); numbers are their 64-bit
     patterns, seeded by the key and scrambled.
@@ -92,31 +94,34 @@ def _value_hashes(plain) -> list[np.ndarray]:
     if not isinstance(plain, np.ndarray):
         return _text_hashes(plain)
     bits = plain.astype(np.uint64) if plain.dtype == np.uint8 else np.ascontiguousarray(plain).view(np.uint64)
-    return [_mix(bits ^ seed) for seed in _SEEDS]
+    return _mix(bits ^ _SEED_COLUMN)
 
 
 #: Up to this many rows, text is hashed value by value; above it, once per distinct value.
 _FEW_ROWS = 64
 
 
-def _text_hashes(text) -> list[np.ndarray]:
-    """Per key, the SipHash of each value's UTF-8 bytes, a missing value hashed as "".
+def _text_hashes(text) -> np.ndarray:
+    """Per key (a row each), the SipHash of each value's UTF-8 bytes, a missing value hashed as "".
 
     A large column is hashed once per distinct value (logs repeat values a lot); a few rows
     are hashed as they are, which gives the same hashes without the cost of finding them.
     """
     if len(text) <= _FEW_ROWS:
-        values = text.to_numpy(dtype=object, na_value="")
-        return [pd.util.hash_array(values, hash_key=key, categorize=False) for key in _KEYS]
+        return _keyed_text_hashes(text.to_numpy(dtype=object, na_value=""))
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     # "" is appended as the last distinct value, where a missing value's code (-1) points.
-    values = np.append(np.asarray(uniques, dtype=object), "")
-    return [pd.util.hash_array(values, hash_key=key, categorize=False)[codes] for key in _KEYS]
+    return _keyed_text_hashes(np.append(np.asarray(uniques, dtype=object), ""))[:, codes]
 
 
-def _missing_text_hashes(rows: int) -> list[np.ndarray]:
+def _keyed_text_hashes(values: np.ndarray) -> np.ndarray:
+    """Per key (a row each), the SipHash of each text value's UTF-8 bytes."""
+    return np.array([pd.util.hash_array(values, hash_key=key, categorize=False) for key in _KEYS])
+
+
+def _missing_text_hashes(rows: int) -> np.ndarray:
     """:func:`_text_hashes` of a column where every value is missing."""
-    return [np.full(rows, _MISSING_TEXT[key], dtype=np.uint64) for key in _KEYS]
+    return np.repeat(_MISSING_TEXT, rows, axis=1)
 
 
 def content_hashes(
@@ -135,18 +140,17 @@ def _content_hashes(events: pd.DataFrame | Mapping, columns: tuple[str, ...], ro
     """:func:`content_hashes` of ``rows`` events (a frame, or its columns by name)."""
     if not rows:
         return np.zeros((0, 2), dtype=np.uint64)
-    halves = [np.full(rows, seed, dtype=np.uint64) for seed in _SEEDS]
+    halves = np.repeat(_SEED_COLUMN, rows, axis=1)  # per key, a row: both folded at once
     with np.errstate(over="ignore"):
         for hashes in _column_hashes(events, columns, rows):
-            for half, hashed in zip(halves, hashes):
-                half *= _FOLD
-                half ^= hashed
-        return np.column_stack([_mix(half) for half in halves])
+            halves *= _FOLD
+            halves ^= hashes
+        return np.ascontiguousarray(_mix(halves).T)
 
 
 def _column_hashes(
     events: pd.DataFrame | Mapping, columns: tuple[str, ...], rows: int
-) -> list[list[np.ndarray]]:
+) -> list[np.ndarray]:
     """Per column of ``events`` (a frame, or its columns by name), :func:`_value_hashes` of
     its plain form (label columns as missing text).
 
@@ -158,10 +162,9 @@ def _column_hashes(
     texts = [c for c, plain in plains.items() if not isinstance(plain, np.ndarray)] if few else []
     hashed = {c: _missing_text_hashes(rows) for c in columns if c in LABEL_COLUMNS}
     if texts:
-        values = np.concatenate([plains[c].to_numpy(dtype=object, na_value="") for c in texts])
-        together = [pd.util.hash_array(values, hash_key=key, categorize=False) for key in _KEYS]
+        together = _keyed_text_hashes(np.concatenate([plains[c].to_numpy(dtype=object, na_value="") for c in texts]))
         for position, column in enumerate(texts):
-            hashed[column] = [keyed[position * rows : (position + 1) * rows] for keyed in together]
+            hashed[column] = together[:, position * rows : (position + 1) * rows]
     return [hashed[c] if c in hashed else _value_hashes(plains[c]) for c in columns]
 
 

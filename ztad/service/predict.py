@@ -296,8 +296,8 @@ def predictions(scored, state) -> dict:
     for position, finding in zip(np.flatnonzero(flagged).tolist(), _finding_rows(scored.findings)):
         found[position] = _finding_fields(*finding)
     heads = zip(
-        events["event_id"].astype(str).tolist(),
-        events["user_id"].astype(str).tolist(),
+        events["event_id"].tolist(),  # text, never missing: every event has an id and a user
+        events["user_id"].tolist(),
         iso_times(events["timestamp"]),
         frame["score"].to_numpy(float).tolist(),
         frame["threshold"].to_numpy(float).tolist(),
