@@ -144,7 +144,9 @@ def _in_scoring_pool() -> bool:
 # --------------------------------------------------------------------------- input checks
 
 
-def _first_bad_cell(values: np.ndarray, index: pd.Index, names: list[str]) -> str:
+def _first_bad_cell(values: np.ndarray, index: pd.Index | None, names: list[str]) -> str:
+    """Where the first value that is not finite lies (``index`` ``None``: rows by position)."""
+    index = pd.RangeIndex(len(values)) if index is None else index
     rows, cols = np.nonzero(~np.isfinite(values))
     row, col = rows[0], cols[0]
     count = len(rows)
@@ -192,7 +194,7 @@ def feature_matrix(X, expected_names: list[str] | None, n_features: int | None) 
             raise InvalidFeaturesError(
                 f"expected a 2-D feature matrix (rows x features), got {values.ndim} dimension(s)"
             )
-        index = pd.RangeIndex(len(values))
+        index = None  # positions, only named in an error
         names = expected_names or [f"x{i}" for i in range(values.shape[1])]
     if n_features is not None and values.shape[1] != n_features:
         raise FeatureMismatchError(

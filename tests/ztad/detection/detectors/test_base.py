@@ -198,6 +198,13 @@ def test_nan_is_refused_naming_row_and_feature():
         make_detector("ecod").fit(frame)
 
 
+def test_nan_in_an_array_is_refused_naming_its_row_by_position():
+    values = np.ones((4, 2))
+    values[2, 1] = np.inf
+    with pytest.raises(InvalidFeaturesError, match="row 2, feature 'x1'.*1 such cell"):
+        feature_matrix(values, None, None)
+
+
 def test_non_numeric_column_is_refused():
     frame = normal_features(30, seed=1).assign(user=["u"] * 30)
     with pytest.raises(InvalidFeaturesError, match="\\['user'\\] are not numeric"):
