@@ -30,7 +30,7 @@ def timestamp_micros(timestamps: pd.Series) -> np.ndarray:
     Zone-aware times are read off their array directly: the ``.dt`` accessors build a Series
     at each step, most of the cost for the few events of a scoring request.
     """
-    values = pd.Series(timestamps)
+    values = timestamps if isinstance(timestamps, pd.Series) else pd.Series(timestamps)
     if isinstance(values.dtype, pd.DatetimeTZDtype):  # held as UTC instants whatever the zone
         return np.asarray(values.array.as_unit("us").asi8, dtype="int64")
     if values.dt.tz is None:

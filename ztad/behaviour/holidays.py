@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from ztad.behaviour.baselines.arrays import few_texts
+
 
 @lru_cache(maxsize=512)
 def _country_calendar(country_code: str, year: int) -> dict[date, str]:
@@ -66,13 +68,28 @@ def holiday_names(
     if company:
         names[np.isin(local_dates, list(company))] = "company day off"
     if public:
-        pairs = pd.DataFrame({"country": country_codes.astype("string").to_numpy(), "day": local_dates})
-        distinct = pairs.drop_duplicates().dropna()
-        found = [_public_holiday(str(c), int(d)) for c, d in zip(distinct["country"], distinct["day"])]
-        lookup = pd.Series(found, index=pd.MultiIndex.from_frame(distinct), dtype="object")
-        public_names = lookup.reindex(pd.MultiIndex.from_frame(pairs)).to_numpy(dtype=object)
-        names = np.where(pd.isna(names), public_names, names)
+        names = _public_names(names, country_codes, local_dates)
     return pd.Series(names, dtype="string")
+
+
+def _public_names(names: np.ndarray, country_codes: pd.Series, local_dates: np.ndarray) -> np.ndarray:
+    """``names`` with the public holiday of each event's country and date where it has none."""
+    few = few_texts(country_codes)
+    if few is not None:  # a few events, looked up one at a time: the frames cost more
+        return np.array(
+            [
+                name if name is not None or country is None else _public_holiday(country, int(day))
+                for name, country, day in zip(names.tolist(), few, np.asarray(local_dates).tolist())
+            ],
+            dtype=object,
+        )
+    pairs = pd.DataFrame({"country": country_codes.astype("string").to_numpy(), "day": local_dates})
+    distinct = pairs.drop_duplicates().dropna()
+    found = [_public_holiday(str(c), int(d)) for c, d in zip(distinct["country"], distinct["day"])]
+    lookup = pd.Series(found, index=pd.MultiIndex.from_frame(distinct), dtype="object")
+    public_names = lookup.reindex(pd.MultiIndex.from_frame(pairs)).to_numpy(dtype=object)
+    names = np.where(pd.isna(names), public_names, names)
+    return names
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

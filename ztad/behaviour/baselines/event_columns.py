@@ -54,7 +54,8 @@ def network_prefix(ips: pd.Series) -> pd.Series:
     Arrow's regular expressions, not one Python call per address: a day of a million events
     holds tens of thousands of them.
     """
-    ips = pd.Series(ips, dtype="string")
+    if not (isinstance(ips, pd.Series) and ips.dtype == _TEXT):  # canonical events hold text already
+        ips = pd.Series(ips, dtype="string")
     values = pa.array(ips.array)
     if len(values) <= _FEW_ADDRESSES:
         few = pa.array([_prefix(ip) for ip in values.to_pylist()], values.type)
@@ -72,6 +73,9 @@ def network_prefix(ips: pd.Series) -> pd.Series:
         prefix = pc.if_else(v6, pc.binary_join_element_wise(head, suffix, nothing), prefix)
     return pd.Series(pd.array(prefix.take(encoded.indices), dtype="string"), index=ips.index)
 
+
+#: Text as canonical events hold it (Arrow-backed, ``NA`` for missing).
+_TEXT = pd.StringDtype()
 
 #: Up to this many addresses, prefixes are read by Python's regular expressions, one address at
 #: a time: Arrow's kernels cost tens of microseconds a call however few the addresses.
@@ -91,16 +95,17 @@ def _prefix(ip: str | None) -> str | None:
     return _IPV4_PYTHON.sub(r"\1.\2.0.0/16", ip, count=1)
 
 
-def asn_text(events: pd.DataFrame) -> pd.Series:
+def asn_text(events: pd.DataFrame, numbers: pd.Series | None = None) -> pd.Series:
     """Each event's autonomous system number as text (``"15169"``); null where unknown.
 
     Events without an ``asn`` column (no ASN data) have none. An autonomous system is the
     provider's whole network: the addresses a corporate VPN, a cloud host or a mobile carrier
-    hands out all share it, wherever GeoIP places them.
+    hands out all share it, wherever GeoIP places them. ``numbers`` is the ``asn`` column when
+    the caller has read it already.
     """
     if "asn" not in events.columns:
         return pd.Series(pd.NA, index=events.index, dtype="string")
-    numbers = events["asn"]
+    numbers = events["asn"] if numbers is None else numbers
     if numbers.dtype != "Int64":  # canonical events hold Int64 already
         numbers = pd.to_numeric(numbers, errors="coerce").astype("Int64")
     if len(numbers) <= _FEW_ADDRESSES:  # a few numbers written by Python, as pandas writes them
@@ -121,7 +126,11 @@ def log_bytes(events: pd.DataFrame) -> np.ndarray:
     moves a few hundred bytes of handshake whatever the resource, so it says nothing about
     the user's usual volume and would only widen the spread.
     """
-    moved, flags = events["bytes_transferred"], events["login_success"]
+    return log_bytes_of(events["bytes_transferred"], events["login_success"])
+
+
+def log_bytes_of(moved: pd.Series, flags: pd.Series) -> np.ndarray:
+    """:func:`log_bytes` of the events' ``bytes_transferred`` and ``login_success`` columns."""
     if isinstance(moved.dtype, np.dtype) and moved.dtype.kind in "iuf":  # canonical: int64, no nulls
         raw = moved.to_numpy("float64")
     else:
@@ -135,13 +144,31 @@ def event_coordinates(events: pd.DataFrame) -> pd.DataFrame:
 
     Returns columns ``lat``, ``lon``, ``country_code``, ``timezone`` aligned with ``events``.
     """
-    places = gazetteer.resolve_places(events["location"])
-    own_lat, own_lon = _numbers(events["latitude"]), _numbers(events["longitude"])
-    has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
-    where = np.where(has_own, [own_lat, own_lon], [places["lat"].to_numpy(), places["lon"].to_numpy()])
+    where, places = _coordinates(events["location"], events["latitude"], events["longitude"])
     return frame_of(
         [where, places["country_code"].array, places["timezone"].array], _PLACE_COLUMNS, places.index
     )
+
+
+def coordinates_of(location: pd.Series, latitude: pd.Series, longitude: pd.Series) -> dict[str, object]:
+    """:func:`event_coordinates` of the events' columns as a mapping: ``lat`` and ``lon``
+    float64 arrays, ``country_code`` and ``timezone`` ``string`` Series on the events' index.
+    No frame is built: for a few events, building one and reading its columns back costs more
+    than the coordinates themselves."""
+    where, places = _coordinates(location, latitude, longitude)
+    return {
+        "lat": where[0], "lon": where[1], "country_code": places["country_code"], "timezone": places["timezone"],
+    }
+
+
+def _coordinates(
+    location: pd.Series, latitude: pd.Series, longitude: pd.Series
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Latitude and longitude as one block (a row each), and the places the gazetteer found."""
+    places = gazetteer.resolve_places(location)
+    own_lat, own_lon = _numbers(latitude), _numbers(longitude)
+    has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
+    return np.where(has_own, [own_lat, own_lon], [places["lat"].to_numpy(), places["lon"].to_numpy()]), places
 
 
 #: :func:`event_coordinates`' columns.

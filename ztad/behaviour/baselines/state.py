@@ -110,7 +110,8 @@ class BaselineState:
         peers = np.full(len(events), -1, dtype="int64")
         known = user_codes >= 0
         if self.n_users:
-            peers[known] = self.users["peer"].to_numpy("int64")[user_codes[known]]
+            own = self.derived(("user_peers",), lambda: self.users["peer"].to_numpy("int64"))
+            peers[known] = own[user_codes[known]]
         unknown = ~known
         if not unknown.any() or len(self.peer_labels) == 0:
             return peers

@@ -61,7 +61,9 @@ CONTEXT_DESCRIPTIONS: dict[str, str] = {
 
 
 def _maturity_context(ctx) -> dict[str, object]:
-    labels = np.array(list(ctx.state.peer_descriptions) + [None], dtype=object)
+    labels = ctx.state.derived(
+        ("peer_labels_or_none",), lambda: np.array(list(ctx.state.peer_descriptions) + [None], dtype=object)
+    )
     return {
         "ctx_user_known": ctx.known_user.astype("float64"),
         "ctx_history_days": ctx.history_days,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.baselines.arrays import text_codes
+from ztad.behaviour.baselines.arrays import few_objects, few_text_codes, few_texts, text_codes
 
 #: Text as canonical events hold it.
 TEXT = pd.StringDtype()
@@ -39,19 +39,42 @@ def _kept(kind: str, values: tuple, categories) -> pd.CategoricalDtype:
     return dtype
 
 
-def categorical(values) -> pd.Categorical:
-    """``pandas.Categorical(values)``: the distinct values, sorted, as categories; nulls as
-    missing.
+def text_dtype(categories: np.ndarray) -> pd.CategoricalDtype:
+    """The categorical dtype of ``categories`` (distinct texts, no nulls) as a ``string`` index,
+    built once per set."""
+    return _kept(str(TEXT), tuple(categories), lambda: pd.Index(categories, dtype=TEXT))
 
-    Text (a ``string`` Series) is coded by :func:`ztad.behaviour.baselines.arrays.text_codes`
-    and its categories looked up by their values: no index is built for a set seen before.
+
+def categorical(values, missing_as: str | None = None) -> pd.Categorical:
+    """``pandas.Categorical(values)``: the distinct values, sorted, as categories; nulls as
+    missing, or as ``missing_as`` when given (``values.fillna(missing_as)`` first).
+
+    Text (a ``string`` Series, or a few ``str`` in an object array) is coded without pandas
+    (:func:`ztad.behaviour.baselines.arrays.text_codes`) and its categories looked up by their
+    values: no index is built for a set seen before.
     """
+    if missing_as is not None:
+        texts = few_texts(values)
+        if texts is None:
+            return categorical(values.fillna(missing_as))
+        codes, uniques = few_text_codes([missing_as if text is None else text for text in texts], sort=True)
+        return pd.Categorical.from_codes(codes, dtype=text_dtype(uniques))
     if isinstance(values, pd.Series) and values.dtype == TEXT:
         codes, uniques = text_codes(values, sort=True)
         dtype = _kept(str(values.dtype), tuple(uniques), lambda: pd.Index(uniques, dtype=values.dtype))
         return pd.Categorical.from_codes(codes, dtype=dtype)
+    texts = few_objects(values)
+    if texts is not None:  # a few Python texts: coded in Python, categories looked up by value
+        codes, uniques = few_text_codes(texts, sort=True)
+        dtype = _kept("objects", tuple(uniques), lambda: pd.Index(uniques))
+        return pd.Categorical.from_codes(codes, dtype=dtype)
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     return from_codes(codes, pd.Index(uniques))
+
+
+def from_names(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
+    """``from_codes(codes, pandas.Index(names))``, the index built once per set of names."""
+    return pd.Categorical.from_codes(codes, dtype=_kept("names", names, lambda: pd.Index(list(names))))
 
 
 def from_codes(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:

@@ -13,15 +13,15 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.attempt_source import sources_of
+from ztad.behaviour.attempt_source import attempt_sources
 from ztad.behaviour.baselines import (
     REQUIRED_COLUMNS,
     BaselineState,
     asn_text,
-    event_coordinates,
     network_prefix,
 )
-from ztad.behaviour.baselines.arrays import text_codes
+from ztad.behaviour.baselines.arrays import nan_to_zero, text_codes
+from ztad.behaviour.baselines.event_columns import coordinates_of
 from ztad.behaviour.clock import timestamp_micros
 from ztad.config import DetectionConfig, FeatureSettings
 from ztad.schema import KEY_METHODS
@@ -69,15 +69,29 @@ class EventContext:
         """Number of events."""
         return len(self.events)
 
+    def column(self, name: str) -> pd.Series:
+        """An event column, read out of the frame once however many families read it: each
+        read of a frame's column builds a new Series, a fixed cost that a request of a few
+        events pays dozens of times otherwise."""
+        key = ("column", name)
+        if key not in self.shared:
+            self.shared[key] = self.events[name]
+        return self.shared[key]
+
+    def present(self, column: str) -> np.ndarray:
+        """True where an event column holds a value."""
+        return present_in(self.column(column))
+
     @cached_property
-    def coords(self) -> pd.DataFrame:
-        """Latitude, longitude, country code and time zone of each event."""
-        return event_coordinates(self.events)  # on the events' index, already 0..n-1
+    def coords(self) -> dict[str, object]:
+        """Latitude and longitude (float64 arrays), country code and time zone (``string``
+        Series) of each event."""
+        return coordinates_of(self.column("location"), self.column("latitude"), self.column("longitude"))
 
     @cached_property
     def failed(self) -> np.ndarray:
         """True for failed logins."""
-        flags = self.events["login_success"]
+        flags = self.column("login_success")
         return ~(flags.to_numpy() if flags.dtype == np.bool_ else flags.astype(bool).to_numpy())
 
     @cached_property
@@ -88,7 +102,7 @@ class EventContext:
         if "auth_method" not in self.events.columns:
             return self.failed
         method = self.text("auth_method")
-        if not method.notna().any():  # no method named: every failure is a guess
+        if not present_in(method).any():  # no method named: every failure is a guess
             return self.failed
         method = method.str.lower()
         return self.failed & ~method.isin(KEY_METHODS).fillna(False).to_numpy(dtype=bool)
@@ -97,14 +111,14 @@ class EventContext:
     def sources(self) -> pd.Series:
         """Each attempt's source (:func:`ztad.behaviour.attempt_source.sources_of`), worked
         out once for the families that count by it."""
-        return sources_of(self.events)
+        return attempt_sources(self.column("ip_address"), self.column("device_id"))
 
     def text(self, column: str) -> pd.Series:
         """An event column as text (``string`` dtype), converted once however many families
         read it; canonical events hold text already, and are then not copied at all."""
         key = ("text", column)
         if key not in self.shared:
-            self.shared[key] = as_text(self.events[column])
+            self.shared[key] = as_text(self.column(column))
         return self.shared[key]
 
     def day_codes(self, column: str) -> np.ndarray:
@@ -132,7 +146,7 @@ class EventContext:
         if kind == "network":
             return self.network
         if kind == "asn":
-            return asn_text(self.events)
+            return asn_text(self.events, self.column("asn") if "asn" in self.events.columns else None)
         if kind == "country":
             return as_text(self.coords["country_code"])
         column = {"device": "device_id", "ip": "ip_address", "city": "location", "resource": "resource"}[kind]
@@ -179,7 +193,7 @@ class EventContext:
     @cached_property
     def network(self) -> pd.Series:
         """Each event's network (IPv4 /16, IPv6 /32)."""
-        return network_prefix(self.events["ip_address"])
+        return network_prefix(self.column("ip_address"))
 
     @cached_property
     def known_network(self) -> np.ndarray:
@@ -228,7 +242,7 @@ class EventContext:
     def history_days(self) -> np.ndarray:
         """Days since the user was first seen in the window (0 for a new user)."""
         first = self.user_column("first_day", default=np.nan)
-        return np.nan_to_num(self.state.day.toordinal() - first, nan=0.0)
+        return nan_to_zero(self.state.day.toordinal() - first)
 
     @cached_property
     def maturity(self) -> np.ndarray:
@@ -267,6 +281,12 @@ class EventContext:
 TEXT = pd.StringDtype()
 
 
+def present_in(values: pd.Series) -> np.ndarray:
+    """``values.notna().to_numpy()``, read off the column's array: the Series that ``notna``
+    builds costs more than the test itself for a few rows."""
+    return ~np.asarray(values.array.isna(), dtype=bool)
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """``values`` as ``string`` dtype: the column itself when it is text already (no copy)."""
     return values if values.dtype == TEXT else values.astype("string")
@@ -288,13 +308,23 @@ def _check(events: pd.DataFrame) -> None:
         raise FeatureInputError(
             f"events lack column(s) {missing}; pass canonical events (ztad.schema.conform)"
         )
-    for column in ("user_id", "timestamp"):
-        nulls = np.asarray(events[column].array.isna())
-        if nulls.any():
-            row = int(np.flatnonzero(nulls)[0])
-            raise FeatureInputError(
-                f"row {row}: field {column} is empty; validate events (ztad.ingest.validation) first"
-            )
+
+
+def _check_filled(column: str, values: pd.Series) -> None:
+    nulls = np.asarray(values.array.isna())
+    if nulls.any():
+        row = int(np.flatnonzero(nulls)[0])
+        raise FeatureInputError(
+            f"row {row}: field {column} is empty; validate events (ztad.ingest.validation) first"
+        )
+
+
+def _positional(events: pd.DataFrame) -> pd.DataFrame:
+    """The events on the index 0..n-1: as they are when they have it already (no copy)."""
+    index = events.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return events
+    return events.reset_index(drop=True)
 
 
 def build_context(
@@ -305,11 +335,14 @@ def build_context(
 ) -> EventContext:
     """Index the day's events once: codes, times, peer groups and the user-time order."""
     _check(events)
-    events = events.reset_index(drop=True)
-    micros = timestamp_micros(events["timestamp"])
-    user_ids = as_text(events["user_id"])
-    day_user, _ = text_codes(user_ids)
-    user = state.user_codes(user_ids)
+    events = _positional(events)
+    user_ids, timestamps = events["user_id"], events["timestamp"]
+    _check_filled("user_id", user_ids)
+    _check_filled("timestamp", timestamps)
+    micros = timestamp_micros(timestamps)
+    user_texts = as_text(user_ids)
+    day_user, _ = text_codes(user_texts)
+    user = state.user_codes(user_texts)
     peer = state.peer_codes_for(events, user)
     return EventContext(
         events=events,
@@ -321,5 +354,9 @@ def build_context(
         user=user,
         peer=peer,
         by_user_time=np.lexsort((micros, day_user)),
-        shared={("text", "user_id"): user_ids},
+        shared={
+            ("column", "user_id"): user_ids,
+            ("column", "timestamp"): timestamps,
+            ("text", "user_id"): user_texts,
+        },
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ztad.behaviour.baselines.arrays import nan_to_zero
 from ztad.behaviour.features.categories import categorical
-from ztad.behaviour.features.context import EventContext
+from ztad.behaviour.features.context import EventContext, present_in
 from ztad.behaviour.features.trips import AIRLINER_KMH, compute_moves
 from ztad.ingest.gazetteer import haversine_km
 
@@ -56,7 +57,7 @@ def blended_novelty(ctx: EventContext, kind: str) -> np.ndarray:
     somewhere, it is not new for them, whatever their peers do.
     """
     _, days = ctx.lookup(kind)
-    present = ctx.item_values(kind).notna().to_numpy()
+    present = present_in(ctx.item_values(kind))
     peers = group_users(ctx, kind)
     in_group = np.where(np.isnan(peers), ctx.org_users(kind), peers)
     w = ctx.maturity
@@ -78,11 +79,11 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     ordinary = ~moves.on_trip
     _, city_days = ctx.lookup("city")
     peers, org = group_users(ctx, "city"), ctx.org_users("city")
-    located = ctx.events["location"].notna().to_numpy()
+    located = ctx.present("location")
     seen = (city_days >= 1) if ctx.settings.known_networks else np.zeros(ctx.n, dtype=bool)
     counts = located & ~seen & ordinary
     org_rarity = rarity(org, ctx.state.n_users)
-    peer_rarity = np.where(np.isnan(peers), org_rarity, rarity(np.nan_to_num(peers), ctx.peer_size))
+    peer_rarity = np.where(np.isnan(peers), org_rarity, rarity(nan_to_zero(peers), ctx.peer_size))
     home = ctx.user_column("home_lat", np.nan), ctx.user_column("home_lon", np.nan)
     # A new user's home town may be rare in the organisation; it is still their home.
     weight = np.where(counts, np.where(settled(ctx, "city"), ctx.maturity, 1.0), 0.0)

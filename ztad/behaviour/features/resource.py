@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ztad.behaviour.baselines.arrays import lowered_in
-from ztad.behaviour.features.context import EventContext
+from ztad.behaviour.baselines.arrays import lowered_in, nan_to_zero
+from ztad.behaviour.features.context import EventContext, present_in
 from ztad.behaviour.features.place import group_users, rarity
 
 DESCRIPTIONS: dict[str, str] = {
@@ -25,11 +25,11 @@ DESCRIPTIONS: dict[str, str] = {
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Resource features and their context columns for the day's events."""
     resources = ctx.item_values("resource")
-    present = resources.notna().to_numpy()
+    present = present_in(resources)
     _, user_days = ctx.lookup("resource")
     peers = group_users(ctx, "resource")
     use_peers = ~np.isnan(peers)
-    in_group = np.where(use_peers, np.nan_to_num(peers), ctx.org_users("resource"))
+    in_group = np.where(use_peers, nan_to_zero(peers), ctx.org_users("resource"))
     group_size = np.where(use_peers, ctx.peer_size, float(ctx.state.n_users))
     w = ctx.maturity
     novelty = (present & (user_days == 0)) * (w + (1.0 - w) * (in_group == 0))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ztad.behaviour.clock import EPOCH_WEEKDAY, HOURS_PER_WEEK, MICROS_PER_DAY, MICROS_PER_HOUR, hour_of_week
 from ztad.behaviour.features.categories import categorical
-from ztad.behaviour.features.context import EventContext
+from ztad.behaviour.features.context import EventContext, as_text, present_in
 from ztad.behaviour.holidays import holiday_names
 from ztad.ingest.gazetteer import utc_offsets
 
@@ -229,13 +229,13 @@ def own_night_days(ctx: EventContext) -> np.ndarray:
     state = ctx.state
     if state.n_users == 0 or ctx.n == 0:
         return np.zeros(ctx.n)
-    nights = state.users["night_days"].to_numpy("float64")
+    nights = state.derived(("night_days",), lambda: state.users["night_days"].to_numpy("float64"))
     return np.where(ctx.user >= 0, nights[np.maximum(ctx.user, 0)], 0.0)
 
 
 def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Time features and their context columns for the day's events."""
-    zones = ctx.coords["timezone"].astype("string")
+    zones = as_text(ctx.coords["timezone"])
     local = ctx.micros + utc_offsets(ctx.micros, zones)
     table, rows = hour_probabilities(ctx)
     probability = table[rows, hour_of_week(local)]
@@ -248,7 +248,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         ctx.coords["country_code"], local_day.astype("int64"),
         public=ctx.settings.public_holidays, company_days=ctx.settings.company_holidays,
     )
-    rest_day = weekend | holiday.notna().to_numpy()
+    rest_day = weekend | present_in(holiday)
     features = {
         "hour_rarity": np.log10(1.0 / (HOURS_PER_WEEK * probability)),
         "off_hours_distance": hours_outside(local_hour, start, length),
@@ -261,7 +261,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_holiday": categorical(holiday),
         "ctx_hour_probability": probability,
         "ctx_local_hour": local_hour,
-        "ctx_timezone": categorical(zones.fillna("UTC")),
+        "ctx_timezone": categorical(zones, missing_as="UTC"),
         "ctx_usual_start": start.astype("float64"),
         "ctx_usual_end": np.where(length >= 24, np.nan, (start + length) % 24).astype("float64"),
         "ctx_own_events_near_hour": own_events_near_hour(ctx, local_hour),

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import codes_in
-from ztad.behaviour.baselines.arrays import positions_in, text_codes
+from ztad.behaviour.baselines.arrays import nan_to_zero, positions_in, text_codes
 from ztad.behaviour.clock import MICROS_PER_MINUTE
+from ztad.behaviour.features.categories import text_dtype
 from ztad.behaviour.features.context import EventContext
 from ztad.ingest.gazetteer import haversine_km
 
@@ -65,13 +66,13 @@ def _last_locations(state) -> tuple[pd.Index, np.ndarray]:
     return names, codes_in(names, last)
 
 
-def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.CategoricalDtype]:
     """Codes of the events' places and of the users' last places, over one vocabulary: the
     events' own places, then the users' last places the events do not name, sorted.
 
     Users' last places are coded and sorted once per state; a batch only looks its distinct
-    places up among them, however many users the baseline holds, and builds the vocabulary's
-    index once.
+    places up among them, however many users the baseline holds. The vocabulary comes as the
+    categorical dtype of the place columns, built once per vocabulary.
     """
     event_codes, names = text_codes(ctx.text("location"))
     sorted_last, sorted_position, last_codes, sorted_text = ctx.state.derived(
@@ -86,7 +87,7 @@ def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     code_of_sorted = np.where(unnamed, len(names) + np.cumsum(unnamed) - 1, named)
     translate = np.append(code_of_sorted[sorted_position], -1)
     vocabulary = np.concatenate([np.asarray(names, dtype=object), sorted_text[unnamed]])
-    return event_codes, translate[last_codes], pd.Index(vocabulary, dtype="string")
+    return event_codes, translate[last_codes], text_dtype(vocabulary)
 
 
 def _sorted_last_locations(state) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
@@ -104,8 +105,8 @@ def _sorted_last_locations(state) -> tuple[pd.Index, np.ndarray, np.ndarray, np.
 def _previous_points(ctx: EventContext, order: np.ndarray, previous: np.ndarray, places):
     """Coordinates, time and place code of each located login's predecessor (today or
     yesterday)."""
-    lat = ctx.coords["lat"].to_numpy("float64")
-    lon = ctx.coords["lon"].to_numpy("float64")
+    lat = ctx.coords["lat"]
+    lon = ctx.coords["lon"]
     locations, last_locations, _ = places
     k = len(order)
     p_lat, p_lon, p_time = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
@@ -169,14 +170,14 @@ def compute_moves(ctx: EventContext) -> Moves:
     if "moves" in ctx.shared:
         return ctx.shared["moves"]
     n, s = ctx.n, ctx.settings
-    lat = ctx.coords["lat"].to_numpy("float64")
+    lat = ctx.coords["lat"]
     # Where the user is: successful logins. A failure shows where someone tried the account.
     present = ~np.isnan(lat) & ~ctx.failed
     order = ctx.by_user_time[present[ctx.by_user_time]]
     previous = ctx.user_sorted_previous(order)
     places = place_codes(ctx)
     p_loc, minutes, km, kmh = _previous_points(ctx, order, previous, places)
-    moved = np.nan_to_num(km) >= s.geo_noise_km
+    moved = nan_to_zero(km) >= s.geo_noise_km
     next_pos = np.full(len(order), -1, dtype="int64")
     has_next = np.flatnonzero(previous >= 0)
     next_pos[has_next - 1] = has_next
@@ -187,13 +188,13 @@ def compute_moves(ctx: EventContext) -> Moves:
     n_moved = (next_pos >= 0) & moved[nxt]
     n_loc = np.where(next_pos >= 0, places[0][order[nxt]] if len(order) else -1, -1)
     excused = ctx.known_network[order]
-    enter = np.where(moved & ~excused, np.nan_to_num(kmh), 0.0)
-    leave = np.where(n_moved & ~excused, np.nan_to_num(n_kmh), 0.0)
+    enter = np.where(moved & ~excused, nan_to_zero(kmh), 0.0)
+    leave = np.where(n_moved & ~excused, nan_to_zero(n_kmh), 0.0)
     later = leave > enter
     blamed = np.maximum(enter, leave)
     on_trip = _trips(ctx, order, moved, kmh, next_pos) if s.plausible_travel else np.zeros(len(order), bool)
     worst = _user_max(ctx.day_user, _spread(n, order, blamed, 0.0))
-    place_dtype = pd.CategoricalDtype(places[2])  # its categories checked once for the three columns
+    place_dtype = places[2]
     moves = Moves(
         prev_location=_place(n, order, p_loc, place_dtype),
         prev_minutes=_spread(n, order, minutes, np.nan),

@@ -11,10 +11,10 @@ organisation on anything.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ztad.behaviour.baselines import log_bytes
-from ztad.behaviour.features.categories import from_codes
+from ztad.behaviour.baselines.arrays import nan_to_zero
+from ztad.behaviour.baselines.event_columns import log_bytes_of
+from ztad.behaviour.features.categories import from_names
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
 
@@ -58,7 +58,7 @@ def _candidate_stats(ctx: EventContext) -> dict[str, tuple[np.ndarray, np.ndarra
     columns = ("lb_count", "lb_sum", "lb_sumsq")
 
     def org_resource(column):
-        values = org[column].to_numpy("float64")
+        values = state.derived(("org_resource", column), lambda: org[column].to_numpy("float64"))
         return np.where(items >= 0, values[np.maximum(items, 0)] if len(values) else 0.0, 0.0)
 
     org_totals = state.derived(("org_log_bytes",), lambda: _org_totals(state, columns))
@@ -204,7 +204,7 @@ def _judged_bytes(ctx: EventContext) -> dict[str, np.ndarray]:
     """Each event's log-bytes and the baselines it is judged against: the user's (``mean``,
     ``spread``, ``observations``, ``chosen`` level, ``judged``) and the peers' (``peer_*``)."""
     s = ctx.settings
-    x = log_bytes(ctx.events)
+    x = log_bytes_of(ctx.column("bytes_transferred"), ctx.column("login_success"))
     has = ~np.isnan(x)
     candidates = _candidate_stats(ctx)
     if s.cold_start:
@@ -222,7 +222,7 @@ def _judged_bytes(ctx: EventContext) -> dict[str, np.ndarray]:
     judged = has & (chosen >= 0)
     return {
         "x": x, "order": order, "mean": mean, "spread": spread, "observations": observations,
-        "chosen": chosen, "judged": judged, "deviation": np.where(judged, np.nan_to_num(x) - mean, 0.0),
+        "chosen": chosen, "judged": judged, "deviation": np.where(judged, nan_to_zero(x) - mean, 0.0),
         "peer_mean": peer_mean, "peer_spread": peer_spread, "peer_judged": has & (candidates["org"][0] > 0),
     }
 
@@ -242,14 +242,14 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "bytes_log_ratio": deviation / _LN10,
         "bytes_z": deviation / b["spread"],
         "bytes_z_peers": np.where(
-            b["peer_judged"], (np.nan_to_num(x) - b["peer_mean"]) / b["peer_spread"], 0.0
+            b["peer_judged"], (nan_to_zero(x) - b["peer_mean"]) / b["peer_spread"], 0.0
         ),
         "logins_today_ratio": np.log2((so_far + 1.0) / (usual_daily + 1.0)),
     }
     context = {
         "ctx_usual_bytes": np.where(b["judged"], np.expm1(b["mean"]), np.nan),
         "ctx_bytes_observations": b["observations"],
-        "ctx_bytes_baseline": from_codes(np.where(b["judged"], b["chosen"], -1), pd.Index(list(b["order"]))),
+        "ctx_bytes_baseline": from_names(np.where(b["judged"], b["chosen"], -1), tuple(b["order"])),
         "ctx_events_so_far": so_far,
         "ctx_usual_daily_events": usual_daily,
         "ctx_peer_surge_users": peer_surge_users(ctx, features["bytes_log_ratio"]),

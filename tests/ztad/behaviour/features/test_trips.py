@@ -199,7 +199,8 @@ def test_places_are_coded_over_the_events_places_then_the_other_last_places_sort
              login("ann", f"{DAY} 09:10", None)]
     state = state_from(history)
     ctx = build_context(frame(today), state, DetectionConfig(), FeatureSettings())
-    event_codes, user_codes, places = place_codes(ctx)
+    event_codes, user_codes, dtype = place_codes(ctx)
+    places = dtype.categories
     assert list(places) == ["Madrid, Spain", "Lima, Peru", "Bergen, Norway", "Lagos, Nigeria", "Oslo, Norway"]
     assert [places[c] if c >= 0 else None for c in event_codes] == ["Madrid, Spain", "Lima, Peru", None]
     codes = state.user_codes(pd.Series(list(last), dtype="string"))
