@@ -16,6 +16,9 @@ from ztad.behaviour.baselines.arrays import few_texts
 
 WORKSTATION_PREFIX = "workstation "
 
+#: Text as canonical events hold it: such a column is used as it is, not converted again.
+_TEXT = pd.StringDtype()
+
 
 def attempt_sources(ip_address: pd.Series, device_id: pd.Series | None = None) -> pd.Series:
     """Each attempt's source: its IP address, else ``"workstation <device_id>"``, else missing.
@@ -30,8 +33,8 @@ def attempt_sources(ip_address: pd.Series, device_id: pd.Series | None = None) -
     pandas.Series
         Strings (``string`` dtype) on the index of ``ip_address``.
     """
-    sources = ip_address.astype("string")
-    if device_id is None or not sources.isna().any():  # every attempt has an address
+    sources = ip_address if ip_address.dtype == _TEXT else ip_address.astype("string")
+    if device_id is None or not sources.array.isna().any():  # every attempt has an address
         return sources
     workstations = WORKSTATION_PREFIX + device_id.astype("string")
     return sources.fillna(pd.Series(workstations.to_numpy(), index=sources.index))

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ztad.behaviour.baselines.arrays import few_texts
 
@@ -69,12 +70,18 @@ def holiday_names(
         names[np.isin(local_dates, list(company))] = "company day off"
     if public:
         names = _public_names(names, country_codes, local_dates)
+    if n <= FEW_EVENTS:  # the texts given to Arrow as they are: pandas checks them one by one
+        return pd.Series(pd.arrays.ArrowStringArray(pa.array(names.tolist(), pa.large_string())), copy=False)
     return pd.Series(names, dtype="string")
+
+
+#: Up to this many events, the holidays are looked up one event at a time.
+FEW_EVENTS = 64
 
 
 def _public_names(names: np.ndarray, country_codes: pd.Series, local_dates: np.ndarray) -> np.ndarray:
     """``names`` with the public holiday of each event's country and date where it has none."""
-    few = few_texts(country_codes)
+    few = few_texts(country_codes) if len(names) <= FEW_EVENTS else None
     if few is not None:  # a few events, looked up one at a time: the frames cost more
         return np.array(
             [

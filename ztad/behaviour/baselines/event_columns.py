@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ztad.behaviour.baselines.arrays import frame_of
+from ztad.behaviour.baselines.arrays import few_texts, frame_of
 from ztad.ingest import gazetteer
 
 #: Pair tables: name -> the canonical event column paired with ``user_id`` (``network`` is
@@ -155,10 +155,42 @@ def coordinates_of(location: pd.Series, latitude: pd.Series, longitude: pd.Serie
     float64 arrays, ``country_code`` and ``timezone`` ``string`` Series on the events' index.
     No frame is built: for a few events, building one and reading its columns back costs more
     than the coordinates themselves."""
-    where, places = _coordinates(location, latitude, longitude)
+    places = _few_places(location)
+    if places is None:
+        where, found = _coordinates(location, latitude, longitude)
+        return {
+            "lat": where[0], "lon": where[1], "country_code": found["country_code"], "timezone": found["timezone"],
+        }
+    own_lat, own_lon = _numbers(latitude), _numbers(longitude)
+    has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
+    lat, lon = np.where(has_own, [own_lat, own_lon], [places["lat"], places["lon"]])
+    return {**places, "lat": lat, "lon": lon}
+
+
+def _few_places(location: pd.Series) -> dict[str, object] | None:
+    """What :func:`ztad.ingest.gazetteer.resolve_places` finds for a few events whose places
+    the gazetteer all knows, as arrays and ``string`` Series rather than a frame; ``None`` for
+    more events, or for a place it does not know (which it then reports)."""
+    texts = few_texts(location)
+    if texts is None:
+        return None
+    found = {text: gazetteer.resolve_place(text) for text in texts if text is not None}
+    if None in found.values():
+        return None
+    cities = [found[text] if text is not None else None for text in texts]
+    countries = [city.country_code if city else None for city in cities]
+    zones = [city.timezone if city else None for city in cities]
     return {
-        "lat": where[0], "lon": where[1], "country_code": places["country_code"], "timezone": places["timezone"],
+        "lat": np.array([city.lat if city else np.nan for city in cities], dtype="float64"),
+        "lon": np.array([city.lon if city else np.nan for city in cities], dtype="float64"),
+        "country_code": _text_series(countries, location.index, "country_code"),
+        "timezone": _text_series(zones, location.index, "timezone"),
     }
+
+
+def _text_series(texts: list, index: pd.Index, name: str) -> pd.Series:
+    """Python ``str`` or ``None`` as a ``string`` Series."""
+    return pd.Series(_text_array(texts), index=index, name=name, copy=False)
 
 
 def _coordinates(

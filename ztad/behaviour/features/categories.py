@@ -4,6 +4,7 @@ A categorical dtype checks its categories when it is built (distinct, no nulls),
 that outweighs the rest of a context column for a request of a few events. The same sets come
 back request after request (a time zone, a peer group, the places of the baseline), so each
 set's dtype is kept and reused; the columns are the same as ``pandas.Categorical(values)``'s.
+Codes worked out here are valid by construction and are not checked again.
 """
 
 from __future__ import annotations
@@ -58,16 +59,16 @@ def categorical(values, missing_as: str | None = None) -> pd.Categorical:
         if texts is None:
             return categorical(values.fillna(missing_as))
         codes, uniques = few_text_codes([missing_as if text is None else text for text in texts], sort=True)
-        return pd.Categorical.from_codes(codes, dtype=text_dtype(uniques))
+        return pd.Categorical.from_codes(codes, dtype=text_dtype(uniques), validate=False)
     if isinstance(values, pd.Series) and values.dtype == TEXT:
         codes, uniques = text_codes(values, sort=True)
         dtype = _kept(str(values.dtype), tuple(uniques), lambda: pd.Index(uniques, dtype=values.dtype))
-        return pd.Categorical.from_codes(codes, dtype=dtype)
+        return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     texts = few_objects(values)
     if texts is not None:  # a few Python texts: coded in Python, categories looked up by value
         codes, uniques = few_text_codes(texts, sort=True)
         dtype = _kept("objects", tuple(uniques), lambda: pd.Index(uniques))
-        return pd.Categorical.from_codes(codes, dtype=dtype)
+        return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
     return from_codes(codes, pd.Index(uniques))
 

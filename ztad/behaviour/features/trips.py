@@ -140,7 +140,8 @@ def _spread(n: int, order: np.ndarray, values: np.ndarray, fill) -> np.ndarray:
 
 
 def _place(n: int, order: np.ndarray, codes: np.ndarray, places: pd.CategoricalDtype) -> pd.Categorical:
-    return pd.Categorical.from_codes(_spread(n, order, codes.astype("int64"), -1), dtype=places)
+    # Codes into the vocabulary by construction: not checked again.
+    return pd.Categorical.from_codes(_spread(n, order, codes.astype("int64"), -1), dtype=places, validate=False)
 
 
 def _user_max(day_user: np.ndarray, values: np.ndarray) -> np.ndarray:
