@@ -140,8 +140,6 @@ def frame_of(arrays: list, names: tuple[str, ...], index: pd.Index) -> pd.DataFr
     No array is copied, checked or consolidated: a frame built from a dict of columns, or by
     inserting them, pays per-column costs that are most of the work for a few rows.
     """
-    from pandas.api.internals import create_dataframe_from_blocks
-
     blocks, start = [], 0
     for values in arrays:
         if isinstance(values, np.ndarray) and values.ndim == 1:
@@ -149,6 +147,15 @@ def frame_of(arrays: list, names: tuple[str, ...], index: pd.Index) -> pd.DataFr
         width = values.shape[0] if isinstance(values, np.ndarray) else 1
         blocks.append((values, np.arange(start, start + width)))
         start += width
+    return frame_of_blocks(blocks, names, index)
+
+
+def frame_of_blocks(blocks: list[tuple], names: tuple[str, ...], index: pd.Index) -> pd.DataFrame:
+    """A frame of columns ``names`` that holds the ``(values, positions)`` blocks themselves:
+    each a 2-D numpy block (a row per column) or an extension array, and the positions among
+    ``names`` of its columns. No array is copied, checked or consolidated."""
+    from pandas.api.internals import create_dataframe_from_blocks
+
     return create_dataframe_from_blocks(blocks, index=index, columns=_columns(names))
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import REQUIRED_COLUMNS, BaselineState
-from ztad.behaviour.baselines.arrays import frame_of
+from ztad.behaviour.baselines.arrays import frame_of, frame_of_blocks
 from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
 from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import FeatureInputError, build_context
@@ -142,8 +142,33 @@ def _features_frame(inputs: np.ndarray, context: dict[str, object], index: pd.In
     """The model inputs' block and the context columns as one frame that holds the arrays
     themselves: no float64 block copied from them (a large day's peak), and no frames built
     and joined (per-column and per-frame costs that are most of a small request's)."""
+    if len(index) <= FEW_ROWS:
+        return _few_rows_frame(inputs, context, index)
     columns = [
         values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
         for values in context.values()
     ]
     return frame_of([inputs, *columns], (*FEATURE_NAMES, *context), index)
+
+
+#: Up to this many events, the float64 columns of the features are gathered into one block.
+FEW_ROWS = 64
+
+
+def _few_rows_frame(inputs: np.ndarray, context: dict[str, object], index: pd.Index) -> pd.DataFrame:
+    """:func:`_features_frame` of a few events, its float64 columns copied into one block: a
+    frame pays per block, and a block per context column is most of a small request's frame."""
+    names = (*FEATURE_NAMES, *context)
+    numbers = [position for position, values in enumerate(context.values(), len(FEATURE_NAMES))
+               if not isinstance(values, pd.Categorical)]
+    block = np.empty((len(FEATURE_NAMES) + len(numbers), len(index)), dtype="float64")
+    block[: len(FEATURE_NAMES)] = inputs
+    for row, position in enumerate(numbers, len(FEATURE_NAMES)):
+        block[row] = context[names[position]]
+    placed = [(block, np.r_[np.arange(len(FEATURE_NAMES)), numbers])]
+    placed += [
+        (values, np.array([position]))
+        for position, values in enumerate(context.values(), len(FEATURE_NAMES))
+        if isinstance(values, pd.Categorical)
+    ]
+    return frame_of_blocks(placed, names, index)

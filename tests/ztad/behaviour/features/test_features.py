@@ -113,10 +113,17 @@ def _varied_day() -> tuple[list[dict], list[dict]]:
     return history, today
 
 
-def test_a_few_events_get_the_features_they_get_among_many():
+@pytest.mark.parametrize("unknown_place", [True, False], ids=["an unknown place", "known places only"])
+def test_a_few_events_get_the_features_they_get_among_many(unknown_place):
     """A few events take the few-row paths (Python in place of pandas and Arrow kernels);
-    among a hundred others they take the vectorised ones: the same values either way."""
+    among a hundred others they take the vectorised ones: the same values either way. A few
+    events' places are looked up one by one unless one is unknown (the gazetteer then
+    reports it); holidays are a company day off, or a public holiday on another day."""
     history, today = _varied_day()
+    if not unknown_place:
+        today = [event for event in today if event["location"] != "Atlantis, Nowhere"]
+    today.append(login("ann", f"{DAY + timedelta(days=1)} 09:00", "Dublin, Ireland"))  # Saint Patrick's Day
+    settings = FeatureSettings(public_holidays=True, company_holidays=(str(DAY),))
     # Other users on addresses and devices of their own: nothing they do reaches the events'
     # own features, but they make the day large enough for the vectorised paths.
     others = [
@@ -125,9 +132,10 @@ def test_a_few_events_get_the_features_they_get_among_many():
     ]
     state = state_from(history + others[:40])
     config = DetectionConfig(sensitive_resources=("payroll",))
-    few = compute_features(frame(today), state, config)
-    many = compute_features(frame(today + others), state, config).iloc[: len(today)]
+    few = compute_features(frame(today), state, config, settings)
+    many = compute_features(frame(today + others), state, config, settings).iloc[: len(today)]
     assert len(few) < 64 < len(today + others)
+    assert {"company day off", "Saint Patrick's Day"} <= set(few["ctx_holiday"].dropna())
     pd.testing.assert_frame_equal(_plain(few), _plain(many), check_exact=True)
 
 
