@@ -103,9 +103,10 @@ def asn_text(events: pd.DataFrame, numbers: pd.Series | None = None) -> pd.Serie
     hands out all share it, wherever GeoIP places them. ``numbers`` is the ``asn`` column when
     the caller has read it already.
     """
-    if "asn" not in events.columns:
-        return pd.Series(pd.NA, index=events.index, dtype="string")
-    numbers = events["asn"] if numbers is None else numbers
+    if numbers is None:
+        if "asn" not in events.columns:
+            return pd.Series(pd.NA, index=events.index, dtype="string")
+        numbers = events["asn"]
     if numbers.dtype != "Int64":  # canonical events hold Int64 already
         numbers = pd.to_numeric(numbers, errors="coerce").astype("Int64")
     if len(numbers) <= _FEW_ADDRESSES:  # a few numbers written by Python, as pandas writes them

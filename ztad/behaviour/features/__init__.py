@@ -84,7 +84,10 @@ def _model_inputs(features: dict[str, np.ndarray], rows: int) -> np.ndarray:
     block = np.empty((len(FEATURE_NAMES), rows), dtype="float64")
     for position, name in enumerate(FEATURE_NAMES):
         block[position] = features.pop(name)
-    np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    if rows <= FEW_ROWS:  # a mask of a few values costs less than nan_to_num's dozen steps
+        block[~np.isfinite(block)] = 0.0
+    else:
+        np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return block
 
 

@@ -78,6 +78,11 @@ class EventContext:
             self.shared[key] = self.events[name]
         return self.shared[key]
 
+    @cached_property
+    def column_names(self) -> frozenset[str]:
+        """The events' column names."""
+        return frozenset(self.events.columns)
+
     def present(self, column: str) -> np.ndarray:
         """True where an event column holds a value."""
         return present_in(self.column(column))
@@ -99,7 +104,7 @@ class EventContext:
         """True for failed logins that tried a credential: every failure but those of a key
         method (``auth_method`` in :data:`ztad.schema.KEY_METHODS`). An SSH client offers its
         keys in turn before asking for a password, so a refused key is no password guess."""
-        if "auth_method" not in self.events.columns:
+        if "auth_method" not in self.column_names:
             return self.failed
         method = self.text("auth_method")
         if not present_in(method).any():  # no method named: every failure is a guess
@@ -146,7 +151,7 @@ class EventContext:
         if kind == "network":
             return self.network
         if kind == "asn":
-            return asn_text(self.events, self.column("asn") if "asn" in self.events.columns else None)
+            return asn_text(self.events, self.column("asn") if "asn" in self.column_names else None)
         if kind == "country":
             return as_text(self.coords["country_code"])
         column = {"device": "device_id", "ip": "ip_address", "city": "location", "resource": "resource"}[kind]
@@ -303,7 +308,8 @@ def _user_numbers(state: BaselineState, column: str) -> np.ndarray:
 
 
 def _check(events: pd.DataFrame) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]
+    names = set(events.columns)  # a set, not the frame's index: that hashes its names on first use
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise FeatureInputError(
             f"events lack column(s) {missing}; pass canonical events (ztad.schema.conform)"
