@@ -379,13 +379,13 @@ def _largest(frame: pd.DataFrame, top: int) -> list[list[list]]:
     ]
 
 
-def combined_shares(frames: dict[str, pd.DataFrame], member_scores: pd.DataFrame | None = None) -> pd.DataFrame:
+def combined_shares(frames: dict[str, pd.DataFrame], member_scores=None) -> pd.DataFrame:
     """Per row and feature, its share of the anomaly across members (rows sum to 1 or 0).
 
     Each member's positive attributions are turned into shares of that member's total, then
     averaged with the member's normalised score (``member_scores[member]``, e.g. the
-    ``score_<member>`` surprise) as weight, so that a member that found the row ordinary has
-    little say.
+    ``score_<member>`` surprise; a frame, or a mapping of member to values) as weight, so that
+    a member that found the row ordinary has little say.
     """
     if not frames:
         return pd.DataFrame()
@@ -398,7 +398,7 @@ def combined_shares(frames: dict[str, pd.DataFrame], member_scores: pd.DataFrame
         shares = np.divide(positive, sums, out=np.zeros_like(positive), where=sums > 0)
         weight = np.ones(len(frame))
         if member_scores is not None and member in member_scores:
-            weight = np.clip(np.nan_to_num(member_scores[member].to_numpy(np.float64)), 1e-6, None)
+            weight = np.clip(np.nan_to_num(np.asarray(member_scores[member], dtype=np.float64)), 1e-6, None)
         total += shares * weight[:, None]
         weights += weight * (sums[:, 0] > 0)
     combined = np.divide(total, weights[:, None], out=np.zeros_like(total), where=weights[:, None] > 0)

@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ztad.findings.evidence import positional
 from ztad.findings.typical import TypicalValues
 
 #: Prefix of per-detector score columns in the scored frame (``score_isolation_forest`` ...).
@@ -137,7 +138,6 @@ def enrich_findings(
     """
     from ztad.behaviour.features import FEATURE_NAMES
     from ztad.findings.attributions import attributions_documents, combined_shares
-    from ztad.findings.incidents import incident_ids
     from ztad.findings.severity import (
         categories,
         finding_severity,
@@ -146,33 +146,47 @@ def enrich_findings(
     )
     from ztad.findings.top_features import deviations, top_feature_documents
 
-    out = _positional(findings).copy(deep=False)  # columns are added to this frame only
-    events, features, scored = (_positional(f) for f in (events, features, scored))
-    rule_hits = None if rule_hits is None else _positional(rule_hits)
-    frames = {m: _positional(f) for m, f in (attributions or {}).items()}
+    out = positional(findings)
+    events, features, scored = (positional(f) for f in (events, features, scored))
+    rule_hits = None if rule_hits is None else positional(rule_hits)
+    frames = {m: positional(f) for m, f in (attributions or {}).items()}
     names = [n for n in FEATURE_NAMES if n in features.columns]
+    reasons, login_success = out["reasons"], events["login_success"]
     sensitive = sensitive_mask(events["resource"], sensitive_resources, features.get("resource_sensitive"))
-    out["category"] = categories(out["reasons"], events["login_success"])
-    out["severity"] = finding_severity(
-        out["reasons"], scored["ensemble_score"], scored["threshold"], events["login_success"], sensitive
-    )
-    out["severity_level"] = level_of(out["severity"])
-    member_scores = scored[[c for c in scored.columns if c.startswith(DETECTOR_SCORE_PREFIX)]]
-    shares = combined_shares(frames, member_scores.rename(columns=lambda c: c.removeprefix(DETECTOR_SCORE_PREFIX)))
+    severity = finding_severity(reasons, scored["ensemble_score"], scored["threshold"], login_success, sensitive)
+    shares = combined_shares(frames, _member_scores(scored))
     deviation = None
     unattributed = shares.empty or bool((shares.to_numpy().sum(axis=1) <= 0).any())
     if typical is not None and len(out) and unattributed:
         deviation = deviations(typical, features, names)
-    out["top_features"] = top_feature_documents(events, features, names, shares, rule_hits, deviation)
     documents = attributions_documents(frames, exact_shap)
-    out["attributions"] = documents if documents else [None] * len(out)
-    out["incident_id"] = incident_ids(out, out["day"].iloc[0]).to_numpy() if len(out) else []
-    return out
+    added = {
+        "category": categories(reasons, login_success),
+        "severity": severity,
+        "severity_level": level_of(severity),
+        "top_features": top_feature_documents(events, features, names, shares, rule_hits, deviation),
+        "attributions": documents if documents else [None] * len(out),
+        "incident_id": _incident_ids(out, events) if len(out) else [],
+    }
+    # The columns are put beside the findings' at once: a frame grown a column at a time
+    # costs more than the rest for the few flagged rows of a request.
+    return pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
 
 
-def _positional(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` indexed 0..n-1: as it is when it is already (the flagged rows mostly are)."""
-    index = frame.index
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
-        return frame
-    return frame.reset_index(drop=True)
+def _member_scores(scored: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each member's ``score_<member>`` column, by member name."""
+    return {
+        column.removeprefix(DETECTOR_SCORE_PREFIX): scored[column].to_numpy(np.float64)
+        for column in scored.columns if column.startswith(DETECTOR_SCORE_PREFIX)
+    }
+
+
+def _incident_ids(findings: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
+    """The findings' incident ids (:func:`ztad.findings.incidents.incident_ids`), their
+    sources read from the flagged ``events`` they were built from."""
+    from ztad.findings.incidents import incident_ids_of
+
+    day = findings["day"].iloc[0]
+    ids = incident_ids_of(events, findings["reasons"], findings["detectors"], day)
+    return pd.array(ids, dtype="string").to_numpy()
+

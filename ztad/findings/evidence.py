@@ -41,15 +41,11 @@ class FlaggedRows:
         return self._read[key].copy()
 
     def _column(self, name: str):
-        """The column's stored values (a NumPy or extension array), features first: read by
-        position, as a Series made for each of the hundred columns sentences and top features
-        quote costs more than converting a few flagged rows' values."""
+        """The column's stored values (a NumPy or extension array), features first."""
         for frame in (self.features, self.events):
-            position = frame.columns.get_loc(name) if name in frame.columns else None
-            if isinstance(position, int):
-                return frame._get_column_array(position)
-            if position is not None:  # a name given twice: pandas picks it out
-                return frame[name].array
+            column = column_values(frame, name)
+            if column is not None:
+                return column
         return None
 
     def num(self, name: str) -> np.ndarray:
@@ -84,9 +80,14 @@ class FlaggedRows:
         return self._once("rule", code, self._rule)
 
     def _rule(self, code: str) -> np.ndarray:
-        if self.hits is None or code not in self.hits.columns:
+        return rule_marks(self.hits, code, len(self.features))
+
+    def present(self, name: str) -> np.ndarray:
+        """Whether each row has a value in the event field ``name`` (False without one)."""
+        column = column_values(self.events, name)
+        if column is None:
             return np.zeros(len(self.features), dtype=bool)
-        return self.hits[code].fillna(False).to_numpy(dtype=bool)
+        return ~np.asarray(pd.isna(column), dtype=bool)
 
     def source(self) -> np.ndarray:
         """Each row's attempt source: its IP address, else its workstation, else None."""
@@ -94,12 +95,47 @@ class FlaggedRows:
         return sources.astype(object).where(sources.notna(), None).to_numpy(dtype=object)
 
 
+def positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` indexed 0..n-1: as it is when it is already (the flagged rows mostly are)."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
+        return frame
+    return frame.reset_index(drop=True)
+
+
+def column_values(frame: pd.DataFrame | None, name: str):
+    """The stored values of ``frame``'s column ``name`` (a NumPy or extension array), ``None``
+    without one. Read by position: a Series made for each of the hundred columns sentences and
+    top features quote costs more than converting a few flagged rows' values."""
+    if frame is None or name not in frame.columns:
+        return None
+    position = frame.columns.get_loc(name)
+    if isinstance(position, int):
+        return frame._get_column_array(position)
+    return frame[name].array  # a name given twice: pandas picks it out
+
+
+def rule_marks(hits: pd.DataFrame | None, code: str, rows: int) -> np.ndarray:
+    """Whether the rule ``code`` fired on each of the ``rows`` rows of ``hits`` (rule codes as
+    column names; False when the rule was not evaluated)."""
+    column = column_values(hits, code)
+    if column is None:
+        return np.zeros(rows, dtype=bool)
+    if isinstance(column, np.ndarray) and column.dtype == np.bool_:  # as scoring keeps them
+        return column
+    return pd.Series(column, copy=False).fillna(False).to_numpy(dtype=bool)
+
+
 def _category_texts(column: pd.Categorical, missing_text: str | None) -> np.ndarray:
     """A categorical column as text (object array), ``missing_text`` where a value is null.
 
-    Each category is written as text once and picked by code: converting the column itself
-    to text costs a millisecond however few rows it has, and the ``ctx_*`` facts sentences
-    quote (time zone, peer group, holiday) are categorical.
+    Only the categories the rows use are written as text, each once, and picked by code:
+    converting the column itself, or all its categories, to text costs a millisecond however
+    few rows it has, and the ``ctx_*`` facts sentences quote (time zone, peer group, holiday)
+    are categorical.
     """
-    labels = column.categories.astype("string").to_numpy(dtype=object, na_value=missing_text)
-    return np.append(labels, np.array([missing_text], dtype=object))[column.codes]
+    codes = column.codes
+    used = np.unique(codes[codes >= 0])
+    labels = np.full(len(column.categories) + 1, missing_text, dtype=object)  # the last: code -1
+    labels[used] = column.categories.take(used).astype("string").to_numpy(dtype=object, na_value=missing_text)
+    return labels[codes]

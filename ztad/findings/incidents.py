@@ -106,30 +106,41 @@ def _attack_sources(sources: list, users: list, codes: list[frozenset[str]]) -> 
 def scanning_sources(findings: pd.DataFrame) -> set[str]:
     """Addresses whose findings the ``background_scanning`` rule raised (none when the
     findings carry no ``detectors``)."""
-    if "detectors" not in findings.columns:
+    return _scanners(_texts(findings["ip_address"]), findings.get("detectors"))
+
+
+def _scanners(addresses: list[str | None], detectors) -> set[str]:
+    """:func:`scanning_sources` of the findings' aligned addresses and detectors."""
+    if detectors is None:
         return set()
-    addresses = _texts(findings["ip_address"])
     return {
         address
-        for address, detectors in zip(addresses, findings["detectors"])
-        if address is not None and SCANNING_DETECTOR in (detectors if detectors is not None else [])
+        for address, raised in zip(addresses, detectors)
+        if address is not None and SCANNING_DETECTOR in (raised if raised is not None else [])
     }
 
 
 def incident_ids(findings: pd.DataFrame, day: date) -> pd.Series:
     """The incident id of each finding (same index)."""
     _require(findings)
-    attempts, users = _texts(sources_of(findings)), _texts(findings["user_id"])
-    attackers = _attack_sources(attempts, users, _code_sets(findings["reasons"]))
-    scanners = scanning_sources(findings)
+    ids = incident_ids_of(findings, findings["reasons"], findings.get("detectors"), day)
+    return pd.Series(ids, index=findings.index, dtype="string")
+
+
+def incident_ids_of(rows: pd.DataFrame, reasons, detectors, day: date) -> list[str | None]:
+    """The incident id of each finding, from its ``rows`` (``user_id``, ``ip_address`` and
+    ``device_id`` of the findings or of their events, row-aligned), reasons and detectors
+    (``None``: no detectors known)."""
+    attempts, users, addresses = _texts(sources_of(rows)), _texts(rows["user_id"]), _texts(rows["ip_address"])
+    attackers = _attack_sources(attempts, users, _code_sets(reasons))
+    scanners = _scanners(addresses, detectors)
     prefix = day.isoformat()
-    ids = [
+    return [
         f"{prefix}:scanning" if address in scanners
         else f"{prefix}:source:{source}" if source in attackers
         else None if user is None else f"{prefix}:user:{user}"
-        for address, source, user in zip(_texts(findings["ip_address"]), attempts, users)
+        for address, source, user in zip(addresses, attempts, users)
     ]
-    return pd.Series(ids, index=findings.index, dtype="string")
 
 
 #: The columns of the findings that :func:`build_incidents` reads besides ``reasons``.

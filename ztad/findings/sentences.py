@@ -21,7 +21,7 @@ import pandas as pd
 
 from ztad.behaviour.attempt_source import sources_of
 from ztad.behaviour.features import FEATURE_NAMES
-from ztad.findings.evidence import FlaggedRows
+from ztad.findings.evidence import FlaggedRows, positional, rule_marks
 from ztad.findings.typical import TypicalValues
 
 _BYTES_BASELINE_WORDS = {
@@ -122,7 +122,7 @@ def _rare_place(r: FlaggedRows):
     org = np.nan_to_num(r.num("ctx_city_org_users"))
     rare_peers = np.nan_to_num(r.num("city_rarity_peers")) >= 1.0
     rare = rare_peers | (np.nan_to_num(r.num("city_rarity_org")) >= 1.5)
-    mask = rare & r.events["location"].notna().to_numpy()
+    mask = rare & r.present("location")
     loc, group = r.text("location"), r.text("ctx_peer_group")
     texts = [
         (f"{loc[i]} was used by {peers[i]:.0f} peers in {group[i]} and {org[i]:.0f} users "
@@ -174,14 +174,15 @@ def _failures(r: FlaggedRows):
     success = np.nan_to_num(r.num("login_failed")) < 0.5
     mask = count >= 3
     ip = r.text("ctx_burst_ip")
+    after_failures, brute_force = r.rule("success_after_failures"), r.rule("brute_force")
     texts = [
         f"{_count(count[i], 'failed login')} in {_count(max(span[i], 1), 'minute')} "
         + ("with no client address in the log" if ip[i] == "unknown" else f"from {ip[i]}")
         + (", then a success" if success[i] else "")
         for i in np.flatnonzero(mask)
     ]
-    codes = ["success_after_failures" if r.rule("success_after_failures")[i]
-             else "brute_force" if r.rule("brute_force")[i] else "failures" for i in np.flatnonzero(mask)]
+    codes = ["success_after_failures" if after_failures[i]
+             else "brute_force" if brute_force[i] else "failures" for i in np.flatnonzero(mask)]
     return mask, texts, codes
 
 
@@ -226,7 +227,7 @@ def _resource(r: FlaggedRows):
     novelty = np.nan_to_num(r.num("resource_novelty")) >= 0.5
     rare = np.nan_to_num(r.num("resource_rarity_peers")) >= 1.0
     sensitive = np.nan_to_num(r.num("resource_sensitive")) >= 0.5
-    mask = (novelty | rare) & r.events["resource"].notna().to_numpy()
+    mask = (novelty | rare) & r.present("resource")
     resource, group = r.text("resource"), r.text("ctx_peer_group")
     users, size = np.nan_to_num(r.num("ctx_resource_group_users")), np.nan_to_num(r.num("ctx_group_size"))
     texts = []
@@ -235,8 +236,9 @@ def _resource(r: FlaggedRows):
         kind = "sensitive resource " if sensitive[i] else ""
         texts.append(f"{opening} {kind}{resource[i]}; "
                      f"used by {users[i]:.0f} of {size[i]:.0f} peers in {group[i]}")
-    codes = ["rare_sensitive_access" if r.rule("rare_sensitive_access")[i]
-             else "resource_new_to_peers" if r.rule("resource_new_to_peers")[i]
+    rare_sensitive, new_to_peers = r.rule("rare_sensitive_access"), r.rule("resource_new_to_peers")
+    codes = ["rare_sensitive_access" if rare_sensitive[i]
+             else "resource_new_to_peers" if new_to_peers[i]
              else "new_resource" if novelty[i] else "rare_resource" for i in np.flatnonzero(mask)]
     return mask, texts, codes
 
@@ -324,7 +326,9 @@ def _scanning(
     attempts, the accounts it tried and whether any got in."""
     if rule_hits is None or SCANNING_CODE not in rule_hits.columns:
         return np.zeros(len(rows), dtype=bool), []
-    hit = rule_hits[SCANNING_CODE].fillna(False).to_numpy(dtype=bool)
+    hit = rule_marks(rule_hits, SCANNING_CODE, len(rule_hits))
+    if not hit[rows].any():  # no flagged row the rule raised: the day's addresses are not read
+        return np.zeros(len(rows), dtype=bool), []
     ip = events["ip_address"].astype("string")
     mask = hit[rows] & ip.iloc[rows].notna().to_numpy(dtype=bool)
     if not mask.any():
@@ -376,14 +380,6 @@ _EVIDENCE: tuple[Callable, ...] = (
     _simple("rare_place", _rare_place),
     _simple("many_logins", _many_logins),
 )
-
-
-def _positional(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` indexed 0..n-1: as it is when it is already."""
-    index = frame.index
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
-        return frame
-    return frame.reset_index(drop=True)
 
 
 def _check(events, features, rule_hits, flagged) -> np.ndarray:
@@ -445,9 +441,9 @@ def explain(
     if flagged_rule_hits is None and rule_hits is not None:
         flagged_rule_hits = rule_hits.iloc[rows]
     r = FlaggedRows(
-        _positional(events.iloc[rows] if flagged_events is None else flagged_events),
-        _positional(features.iloc[rows] if flagged_features is None else flagged_features),
-        None if flagged_rule_hits is None else _positional(flagged_rule_hits),
+        positional(events.iloc[rows] if flagged_events is None else flagged_events),
+        positional(features.iloc[rows] if flagged_features is None else flagged_features),
+        None if flagged_rule_hits is None else positional(flagged_rule_hits),
         missing_number=0.0,
         missing_text="unknown",
     )

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ztad.findings.evidence import FlaggedRows
+from ztad.findings.evidence import FlaggedRows, positional, rule_marks
 from ztad.findings.sentences import (
     format_bytes,
     format_clock,
@@ -191,7 +191,7 @@ def _rule_features(rule_hits: pd.DataFrame | None, names: list[str]) -> list[lis
         if code not in rule_hits.columns:
             continue
         usable = [name for name in features if name in names]
-        for i in np.flatnonzero(rule_hits[code].fillna(False).to_numpy(bool)):
+        for i in np.flatnonzero(rule_marks(rule_hits, code, n)):
             chosen[i].extend(usable)
     return chosen
 
@@ -257,12 +257,13 @@ def top_feature_documents(
         Per row and feature (``names`` order), distance from the day's typical values: ranks
         features when the detectors give no shares.
     """
-    events = events.reset_index(drop=True)
-    features = features.reset_index(drop=True)
-    rule_hits = None if rule_hits is None else rule_hits.reset_index(drop=True)
+    events, features = positional(events), positional(features)
+    rule_hits = None if rule_hits is None else positional(rule_hits)
     share_values = np.zeros((len(features), len(names)))
     if shares is not None and not shares.empty:
-        share_values = shares.reindex(columns=names, fill_value=0.0).to_numpy(np.float64)
+        if list(shares.columns) != names:  # the model's features, in order, as they mostly are
+            shares = shares.reindex(columns=names, fill_value=0.0)
+        share_values = shares.to_numpy(np.float64)
     chosen = choose(names, share_values, rule_hits, deviation, top)
     position = {name: j for j, name in enumerate(names)}
     facts = FlaggedRows(events, features)

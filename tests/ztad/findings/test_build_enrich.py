@@ -134,3 +134,18 @@ def test_injected_attacks_rank_above_normal_findings(scored_day):
     attacks = findings["event_label"] != "normal"
     assert attacks.any() and (~attacks).any()
     assert findings.loc[attacks, "severity"].median() > findings.loc[~attacks, "severity"].median()
+
+
+def test_findings_indexed_otherwise_are_enriched_as_those_indexed_from_zero():
+    """The flagged rows of a day come indexed by their place in it: their findings are the
+    same, row for row, as those of the rows indexed 0..n-1."""
+    events, features, scored, rules, reasons, attributions = _inputs()
+    kwargs = {"sensitive_resources": ("payroll",)}
+    findings = build_findings(day=DAY, events=events, scored=scored, reasons=reasons, model_version="m1", run_id="r1")
+    expected = enrich_findings(findings, events=events, features=features, scored=scored, rule_hits=rules,
+                               attributions=attributions, **kwargs)
+    moved = [frame.set_axis([7, 3]) for frame in (findings, events, features, scored, rules)]
+    out = enrich_findings(moved[0], events=moved[1], features=moved[2], scored=moved[3], rule_hits=moved[4],
+                          attributions={m: f.set_axis([7, 3]) for m, f in attributions.items()}, **kwargs)
+    pd.testing.assert_frame_equal(out, expected, check_exact=True)
+    assert out["incident_id"].dtype == expected["incident_id"].dtype

@@ -46,3 +46,20 @@ def test_a_categorical_column_reads_as_the_same_text_as_converted_whole():
     assert rows.text("ctx_timezone").tolist() == ["Europe/Madrid", "unknown", "UTC", "Europe/Madrid"]
     empty = FlaggedRows(pd.DataFrame(), features.iloc[:0])
     assert empty.text("ctx_timezone").tolist() == []
+
+
+def test_rule_hits_held_as_nullable_or_object_read_as_those_held_as_bool():
+    plain = pd.DataFrame({"brute_force": [True, False, False]})
+    nullable = pd.DataFrame({"brute_force": pd.array([True, None, False], dtype="boolean")})
+    loose = pd.DataFrame({"brute_force": np.array([True, None, False], dtype=object)})
+    for hits in (plain, nullable, loose):
+        rows = FlaggedRows(pd.DataFrame(index=range(3)), pd.DataFrame(index=range(3)), hits)
+        assert rows.rule("brute_force").tolist() == [True, False, False]
+        assert rows.rule("absent").tolist() == [False, False, False]
+
+
+def test_an_event_field_is_present_where_it_holds_a_value():
+    rows = _rows()
+    assert rows.present("ip_address").tolist() == [True, False]
+    assert rows.present("location").tolist() == [True, True]
+    assert rows.present("ctx_travel_km").tolist() == [False, False], "features are no event fields"
