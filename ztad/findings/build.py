@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ztad.findings.collection import collector_paused
 from ztad.findings.evidence import positional
 from ztad.findings.typical import TypicalValues
 
@@ -46,6 +47,7 @@ def _detector_scores(scored: pd.DataFrame) -> list[dict[str, float]]:
     return [{name: value for name, value in zip(names, row.tolist()) if math.isfinite(value)} for row in values]
 
 
+@collector_paused()
 def build_findings(
     *,
     day: date,
@@ -98,6 +100,7 @@ def build_findings(
     return pd.DataFrame(values, index=pd.RangeIndex(len(events)))
 
 
+@collector_paused()
 def enrich_findings(
     findings: pd.DataFrame,
     *,

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.attempt_source import WORKSTATION_PREFIX, sources_of
+from ztad.findings.collection import collector_paused
 from ztad.findings.severity import incident_severity, level_of, pattern_points
 
 #: Reasons that make an address a source of attack when they span users.
@@ -148,6 +149,7 @@ INCIDENT_INPUTS = ("user_id", "category", "severity", "event_time", "login_succe
                    "device_id")
 
 
+@collector_paused()
 def build_incidents(findings: pd.DataFrame, day: date, run_id: str | None = None) -> pd.DataFrame:
     """One row per incident of the day's findings (which must carry ``incident_id``).
 

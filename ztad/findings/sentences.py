@@ -21,6 +21,7 @@ import pandas as pd
 
 from ztad.behaviour.attempt_source import sources_of
 from ztad.behaviour.features import FEATURE_NAMES
+from ztad.findings.collection import collector_paused
 from ztad.findings.evidence import FlaggedRows, positional, rule_marks
 from ztad.findings.typical import TypicalValues
 
@@ -394,6 +395,7 @@ def _check(events, features, rule_hits, flagged) -> np.ndarray:
     return flagged
 
 
+@collector_paused()
 def explain(
     events: pd.DataFrame,
     features: pd.DataFrame | None,
