@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.findings.collection import collector_paused
-from ztad.findings.evidence import positional
+from ztad.findings.evidence import column_values, positional
 from ztad.findings.typical import TypicalValues
 
 #: Prefix of per-detector score columns in the scored frame (``score_isolation_forest`` ...).
@@ -28,8 +28,10 @@ def _sources_raised(scored: pd.DataFrame) -> list[list[str]]:
     """Per row, which sources raised it: the ensemble, and ``rule:<code>`` per rule hit."""
     rule_columns = [c for c in scored.columns if c.startswith(RULE_PREFIX) and c != "rule_hit"]
     labels = np.array([f"rule:{c.removeprefix(RULE_PREFIX)}" for c in rule_columns], dtype=object)
-    hits = scored[rule_columns].to_numpy(dtype=bool) if rule_columns else np.zeros((len(scored), 0), bool)
-    model = scored["model_flag"].to_numpy(dtype=bool)
+    hits = np.zeros((len(scored), len(rule_columns)), dtype=bool)
+    for j, column in enumerate(rule_columns):
+        hits[:, j] = _values(scored, column, bool)
+    model = _values(scored, "model_flag", bool)
     return [
         ([ENSEMBLE_SOURCE] if raised_by_model else []) + labels[row_hits].tolist()
         for raised_by_model, row_hits in zip(model, hits)
@@ -41,9 +43,7 @@ def _detector_scores(scored: pd.DataFrame) -> list[dict[str, float]]:
     (those with a value: a day no model scored has only the final one)."""
     columns = [c for c in scored.columns if c.startswith(DETECTOR_SCORE_PREFIX)]
     names = [c.removeprefix(DETECTOR_SCORE_PREFIX) for c in columns] + [ENSEMBLE_SOURCE, "final"]
-    values = np.column_stack(
-        [scored[columns + ["ensemble_score", "score"]].to_numpy(dtype=float)]
-    ).round(6)
+    values = np.column_stack([_values(scored, c, float) for c in columns + ["ensemble_score", "score"]]).round(6)
     return [{name: value for name, value in zip(names, row.tolist()) if math.isfinite(value)} for row in values]
 
 
@@ -71,22 +71,20 @@ def build_findings(
             f"events ({len(events)}), scores ({len(scored)}) and reasons ({len(reasons)}) "
             "must describe the same flagged rows"
         )
-    event_ids = events["event_id"].astype(str)
+    event_ids = _values(events, "event_id").astype(str)
+    fields = ("user_id", "device_id", "ip_address", "location", "resource", "login_success", "bytes_transferred",
+              "event_label")
+    # The columns' values are read by position, row-aligned already, and the frame is built
+    # on a fresh index: a Series per column, or an alignment of a score of indexes, cost more
+    # than the rest for the few flagged rows of a request.
     columns = {
         "finding_id": day.isoformat() + ":" + event_ids,
         "day": day,
         "event_id": event_ids,
-        "event_time": events["timestamp"],
-        "user_id": events["user_id"],
-        "device_id": events["device_id"],
-        "ip_address": events["ip_address"],
-        "location": events["location"],
-        "resource": events["resource"],
-        "login_success": events["login_success"],
-        "bytes_transferred": events["bytes_transferred"],
-        "event_label": events["event_label"],
-        "score": scored["score"].astype(float),
-        "threshold": scored["threshold"].astype(float),
+        "event_time": _values(events, "timestamp"),
+        **{name: _values(events, name) for name in fields},
+        "score": _values(scored, "score", float),
+        "threshold": _values(scored, "threshold", float),
         "detectors": _sources_raised(scored),
         "detector_scores": _detector_scores(scored),
         "reasons": list(reasons),
@@ -94,10 +92,16 @@ def build_findings(
         "run_id": run_id,
         "status": "new",
     }
-    # The columns' values, row-aligned already, on a fresh index: no alignment of a score of
-    # indexes, which cost more than the rest for the few flagged rows of a request.
-    values = {name: column.array if isinstance(column, pd.Series) else column for name, column in columns.items()}
-    return pd.DataFrame(values, index=pd.RangeIndex(len(events)))
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(events)))
+
+
+def _values(frame: pd.DataFrame, name: str, dtype=None):
+    """The stored values of ``frame``'s column ``name`` (as ``dtype`` when given), read by
+    position; a ``KeyError`` without one, as ``frame[name]``."""
+    values = column_values(frame, name)
+    if values is None:
+        raise KeyError(name)
+    return values if dtype is None else np.asarray(values, dtype=dtype)
 
 
 @collector_paused()
