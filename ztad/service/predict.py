@@ -224,6 +224,8 @@ def request_frame(events: list[Event]) -> pd.DataFrame:
 
 def _input_frame(fields: dict[str, tuple]) -> pd.DataFrame:
     """:func:`request_frame` of the events' field values."""
+    from ztad.service.request_events import given_resources
+
     columns: dict[str, Any] = {"timestamp": utc_times(fields["timestamp"])}
     for name in _TEXT_FIELDS:
         values = fields[name]
@@ -233,7 +235,7 @@ def _input_frame(fields: dict[str, tuple]) -> pd.DataFrame:
     columns["ip_address"] = _text_array(addresses)
     flags = list(fields["login_success"])
     columns["login_success"] = flags if all(type(f) is bool for f in flags) else pd.array(flags, dtype=object)
-    given = [a if a is not None else b for a, b in zip(fields["resource_accessed"], fields["resource"])]
+    given = given_resources(fields)
     if any(v is not None for v in given):
         columns["resource_accessed"] = _text_array(given)
     for name in _NUMBER_FIELDS:

@@ -52,7 +52,7 @@ def canonical_events(fields: Mapping[str, Sequence]) -> pd.DataFrame | None:
         "longitude": _floats(fields["longitude"]),
         "asn": _whole_numbers(fields["asn"]),
         "login_success": _flags(fields["login_success"]),
-        "resource": _text(_resources(fields["resource_accessed"], fields["resource"])),
+        "resource": _text(given_resources(fields)),
         "bytes_transferred": _byte_counts(fields["bytes_transferred"]),
         "source_row": np.arange(1, rows + 1, dtype=np.int64),
         **{name: _text(fields[name]) for name in _TEXT_FIELDS},
@@ -124,9 +124,9 @@ def _flags(values: Sequence) -> np.ndarray:
     )
 
 
-def _resources(accessed: Sequence, resource: Sequence) -> list:
-    """``resource_accessed`` where given, else ``resource``."""
-    return [a if a is not None else r for a, r in zip(accessed, resource)]
+def given_resources(fields: Mapping[str, Sequence]) -> list:
+    """Each event's ``resource_accessed`` where given, else its ``resource``."""
+    return [a if a is not None else r for a, r in zip(fields["resource_accessed"], fields["resource"])]
 
 
 def _byte_counts(values: Sequence) -> np.ndarray:
