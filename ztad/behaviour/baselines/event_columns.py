@@ -162,9 +162,7 @@ def coordinates_of(location: pd.Series, latitude: pd.Series, longitude: pd.Serie
         return {
             "lat": where[0], "lon": where[1], "country_code": found["country_code"], "timezone": found["timezone"],
         }
-    own_lat, own_lon = _numbers(latitude), _numbers(longitude)
-    has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
-    lat, lon = np.where(has_own, [own_lat, own_lon], [places["lat"], places["lon"]])
+    lat, lon = _own_else_place(latitude, longitude, places["lat"], places["lon"])
     return {**places, "lat": lat, "lon": lon}
 
 
@@ -199,9 +197,17 @@ def _coordinates(
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Latitude and longitude as one block (a row each), and the places the gazetteer found."""
     places = gazetteer.resolve_places(location)
+    return _own_else_place(latitude, longitude, places["lat"].to_numpy(), places["lon"].to_numpy()), places
+
+
+def _own_else_place(
+    latitude: pd.Series, longitude: pd.Series, place_lat: np.ndarray, place_lon: np.ndarray
+) -> np.ndarray:
+    """Latitude and longitude as one block (a row each): the event's own where it gives both,
+    else its place's."""
     own_lat, own_lon = _numbers(latitude), _numbers(longitude)
     has_own = ~np.isnan(own_lat) & ~np.isnan(own_lon)
-    return np.where(has_own, [own_lat, own_lon], [places["lat"].to_numpy(), places["lon"].to_numpy()]), places
+    return np.where(has_own, [own_lat, own_lon], [place_lat, place_lon])
 
 
 #: :func:`event_coordinates`' columns.
