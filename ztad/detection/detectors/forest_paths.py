@@ -8,6 +8,12 @@ compiled ``apply`` on the float32 rows, visit the trees in the same order
 and add their depths in the same order, so the results are scikit-learn's to the last bit
 (``tests/ztad/detection/detectors/test_forest_paths.py`` holds them equal); they cost about
 5 µs per tree for one row.
+
+On many rows each tree's walk costs little per node but mispredicts its branches: a row takes
+another way than the row before it at every other split. The rows are therefore walked in the
+order of the leaves they reach in the first :data:`ORDERING_TREES` trees, so that rows beside
+each other mostly follow the same paths in the rest of the trees as well (a quarter less time
+on a day's chunk); each row's depths are still added tree by tree, in tree order.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ _FLAT_TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _DENOMINATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: At most this many trees x rows are walked all trees at once (:func:`_flat_leaves`).
 AT_ONCE_CELLS = 16_384
+#: Trees whose leaves put many rows in the order the other trees walk them in.
+ORDERING_TREES = 4
+#: Fewest rows put in that order: below it, ordering costs about what it saves.
+ORDERED_MIN_ROWS = 16_384
 
 
 def _as_float32(forest, X) -> np.ndarray:
@@ -36,10 +46,11 @@ def _as_float32(forest, X) -> np.ndarray:
     return values
 
 
-def _tree_inputs(forest, values: np.ndarray):
-    """Per tree: its fitted estimator and the rows restricted to the features it was grown on."""
+def _tree_inputs(forest, values: np.ndarray, first: int = 0):
+    """Per tree from the ``first``: its fitted estimator and the rows restricted to the
+    features it was grown on."""
     subsets = forest._max_features != values.shape[1]
-    for estimator, features in zip(forest.estimators_, forest.estimators_features_):
+    for estimator, features in zip(forest.estimators_[first:], forest.estimators_features_[first:]):
         yield estimator, (np.ascontiguousarray(values[:, features]) if subsets else values)
 
 
@@ -155,8 +166,29 @@ def _summed_path_lengths(forest, X) -> np.ndarray:
         # A running sum down the trees adds them one after the other, as the loop below does
         # (a sum over an axis may add them pairwise, which rounds differently).
         return np.cumsum(per_tree, axis=0)[-1]
+    if len(values) < ORDERED_MIN_ROWS or len(forest.estimators_) <= ORDERING_TREES:
+        lengths = leaf_path_lengths(forest)
+        depths = np.zeros(len(values))
+        for index, (_, leaves) in enumerate(tree_leaves(forest, values)):
+            depths += lengths[index][leaves]
+        return depths
+    return _summed_in_leaf_order(forest, values)
+
+
+def _summed_in_leaf_order(forest, values: np.ndarray) -> np.ndarray:
+    """:func:`_summed_path_lengths` of many rows: the first :data:`ORDERING_TREES` trees walk
+    the rows as given, the others walk them ordered by the leaves those reached; each row's
+    lengths are still added one tree after the other, in tree order."""
     lengths = leaf_path_lengths(forest)
     depths = np.zeros(len(values))
-    for index, (_, leaves) in enumerate(tree_leaves(forest, values)):
-        depths += lengths[index][leaves]
+    leading = []
+    for index, (estimator, rows) in zip(range(ORDERING_TREES), _tree_inputs(forest, values)):
+        leading.append(estimator.tree_.apply(rows))
+        depths += lengths[index][leading[-1]]
+    order = np.lexsort(leading[::-1])
+    ordered_depths = depths[order]
+    ordered = np.ascontiguousarray(values[order])
+    for index, (estimator, rows) in enumerate(_tree_inputs(forest, ordered, ORDERING_TREES), start=ORDERING_TREES):
+        ordered_depths += lengths[index][estimator.tree_.apply(rows)]
+    depths[order] = ordered_depths
     return depths

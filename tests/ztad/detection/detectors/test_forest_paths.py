@@ -17,11 +17,14 @@ def forest(request):
     )
 
 
-@pytest.fixture(params=["trees-at-once", "tree-by-tree"], autouse=True)
+@pytest.fixture(params=["trees-at-once", "tree-by-tree", "in-leaf-order"], autouse=True)
 def walk(request, monkeypatch):
-    """Every test runs on both walks: all trees at once (few rows) and each tree's ``apply``."""
-    if request.param == "tree-by-tree":
+    """Every test runs on every walk: all trees at once (few rows), each tree's ``apply``, and
+    each tree's ``apply`` on the rows ordered by their first trees' leaves (many rows)."""
+    if request.param != "trees-at-once":
         monkeypatch.setattr(forest_paths, "AT_ONCE_CELLS", 0)
+    if request.param == "in-leaf-order":
+        monkeypatch.setattr(forest_paths, "ORDERED_MIN_ROWS", 1)
     return request.param
 
 
@@ -67,3 +70,17 @@ def test_few_rows_walk_all_trees_at_once_and_many_rows_tree_by_tree(forest, walk
     assert not forest_paths._walk_at_once(forest, many.astype(np.float32))
     np.testing.assert_array_equal(score_samples(forest, many), forest.score_samples(many))
     np.testing.assert_array_equal(score_samples(forest, few), forest.score_samples(few))
+
+
+def test_many_rows_are_walked_in_the_order_of_their_first_leaves(forest, walk, monkeypatch):
+    ordered = []
+    walk_in_order = forest_paths._summed_in_leaf_order
+    monkeypatch.setattr(forest_paths, "_summed_in_leaf_order",
+                        lambda *args: ordered.append(len(args[1])) or walk_in_order(*args))
+    monkeypatch.setattr(forest_paths, "AT_ONCE_CELLS", 0)
+    if walk != "in-leaf-order":
+        monkeypatch.setattr(forest_paths, "ORDERED_MIN_ROWS", 1000)
+    rows = np.repeat(_rows(), 4, axis=0)[:1000]
+    np.testing.assert_array_equal(score_samples(forest, rows), forest.score_samples(rows))
+    np.testing.assert_array_equal(score_samples(forest, rows[:-1]), forest.score_samples(rows[:-1]))
+    assert ordered == ([1000, 999] if walk == "in-leaf-order" else [1000])
