@@ -99,6 +99,23 @@ def test_contributions_keep_each_member_per_event(ensemble):
     assert (contributions.to_numpy() >= 0).all()
 
 
+def test_a_day_of_several_chunks_gets_each_members_own_surprises(ensemble, monkeypatch):
+    from ztad.detection import ensemble as module
+    from ztad.detection.detectors.base import SCORE_CHUNK_ROWS
+
+    rows = pd.concat([normal_features(4000, seed=6), far_anomalies(40, seed=7)]).to_numpy()
+    day = np.tile(rows, (2 * SCORE_CHUNK_ROWS // len(rows) + 1, 1))[: 2 * SCORE_CHUNK_ROWS + 1001]
+    parts = []
+    run_in_parts = module.run_in_parts
+    monkeypatch.setattr(module, "run_in_parts", lambda n, part, work: parts.append(part) or run_in_parts(n, part, work))
+    surprises = ensemble.member_surprises(day)
+    assert parts == [SCORE_CHUNK_ROWS]
+    for name, detector in ensemble.detectors_.items():
+        np.testing.assert_array_equal(surprises[name], surprise(detector.score_samples(day), detector.reference_scores_))
+    ensemble.member_surprises(day[: 2 * SCORE_CHUNK_ROWS - 1])  # fewer rows: member by member
+    assert parts == [SCORE_CHUNK_ROWS]
+
+
 def test_default_combination_takes_the_rarity_two_members_agree_on(ensemble):
     rows = normal_features(10, seed=6)
     assert ensemble.combine == "second"

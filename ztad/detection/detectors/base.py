@@ -22,6 +22,7 @@ import inspect
 import json
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,23 @@ os.register_at_fork(after_in_child=_forget_pool)
 def _in_scoring_pool() -> bool:
     """Whether this is one of the scoring threads, which must not wait on their own pool."""
     return threading.current_thread().name.startswith(_POOL_PREFIX)
+
+
+def run_in_parts(n_rows: int, part_rows: int, work: Callable[[int, int], None]) -> None:
+    """Call ``work(start, stop)`` for the rows ``0..n_rows`` ``part_rows`` at a time: on the
+    :data:`SCORE_THREADS` scoring threads, BLAS held to one thread for the whole run (the
+    parts' threads share the cores), when there are two parts or more; else, or from a
+    scoring thread (which must not wait on its own pool), one part after the other here."""
+    from ztad.detection.detectors.blas_threads import one_blas_thread
+
+    starts = range(0, n_rows, part_rows)
+    if len(starts) < 2 or _in_scoring_pool():
+        for start in starts:
+            work(start, min(start + part_rows, n_rows))
+        return
+    with one_blas_thread():
+        for _ in _scoring_pool().map(lambda start: work(start, min(start + part_rows, n_rows)), starts):
+            pass
 
 
 # --------------------------------------------------------------------------- input checks
@@ -390,23 +408,12 @@ class Detector:
         return self._score_in_chunks(self._input(X))
 
     def _score_in_chunks(self, values: np.ndarray) -> np.ndarray:
-        from ztad.detection.detectors.blas_threads import one_blas_thread
-
         scores = np.empty(len(values), dtype=np.float64)
-        rows = self._part_rows(len(values))
 
-        def score_part(start: int) -> None:
-            scores[start:start + rows] = self._score(values[start:start + rows])
+        def score_part(start: int, stop: int) -> None:
+            scores[start:stop] = self._score(values[start:stop])
 
-        starts = range(0, len(values), rows)
-        if len(starts) < 2 or _in_scoring_pool():
-            for start in starts:
-                score_part(start)
-            return scores
-        # BLAS stays on one thread for the whole run: the parts' threads share the cores.
-        with one_blas_thread():
-            for _ in _scoring_pool().map(score_part, starts):
-                pass
+        run_in_parts(len(values), self._part_rows(len(values)), score_part)
         return scores
 
     def _part_rows(self, n_rows: int) -> int:

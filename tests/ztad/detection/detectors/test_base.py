@@ -116,6 +116,34 @@ def test_a_small_call_split_among_threads_scores_as_in_one_go(fitted, fresh_norm
     np.testing.assert_array_equal(detector.score_samples(rows), np.asarray(detector._score(rows), dtype=np.float64))
 
 
+def test_parts_cover_the_rows_once():
+    from ztad.detection.detectors.base import run_in_parts
+
+    for rows, part, expected in [(10, 4, [(0, 4), (4, 8), (8, 10)]), (3, 4, [(0, 3)]), (0, 4, [])]:
+        seen = []
+        run_in_parts(rows, part, lambda start, stop, seen=seen: seen.append((start, stop)))
+        assert sorted(seen) == expected
+
+
+def test_parts_run_on_the_scoring_threads_and_a_scoring_thread_runs_its_own_parts_itself():
+    import threading
+
+    from ztad.detection.detectors.base import run_in_parts
+
+    def record(names):
+        return lambda start, stop: names.setdefault(start, set()).add(threading.current_thread().name)
+
+    alone, several, inner = {}, {}, {}
+    run_in_parts(3, 4, record(alone))
+    run_in_parts(8, 4, record(several))
+    run_in_parts(8, 4, lambda start, stop: run_in_parts(2, 1, record(inner.setdefault(start, {}))))
+    assert alone == {0: {threading.current_thread().name}}
+    assert sorted(several) == [0, 4] and all(name.startswith("ztad-score") for (name,) in several.values())
+    for parts in inner.values():  # both inner parts on the one scoring thread that asked for them
+        assert sorted(parts) == [0, 1] and len(parts[0] | parts[1]) == 1 and parts[0] == parts[1]
+        assert next(iter(parts[0])).startswith("ztad-score")
+
+
 def test_a_request_sized_call_is_scored_in_one_part(fitted, monkeypatch):
     from ztad.detection.detectors import base
 
