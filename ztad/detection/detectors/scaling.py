@@ -63,9 +63,20 @@ class FeatureScaler:
         )
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        """Standardised values (float64)."""
-        shaped = np.where(self.compressed, compress(values), values)
-        return (shaped - self.center) / self.scale
+        """Standardised values (float64).
+
+        Worked out in one array, in place: the operations on every value are those of
+        choosing between the compressed and the plain values whole, then centring and
+        scaling (the same bits), without a temporary array for each step.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        shaped = np.abs(values)
+        np.log1p(shaped, out=shaped)
+        shaped *= np.sign(values)
+        np.copyto(shaped, values, where=~self.compressed)
+        shaped -= self.center
+        shaped /= self.scale
+        return shaped
 
     def to_dict(self) -> dict:
         """JSON-able form."""

@@ -44,3 +44,17 @@ def test_round_trip_through_a_dict():
     again = FeatureScaler.from_dict(scaler.to_dict())
     values = normal_features(20, seed=2).to_numpy()
     np.testing.assert_array_equal(again.transform(values), scaler.transform(values))
+
+
+def test_transform_compresses_the_chosen_columns_then_centres_and_scales_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    rows = np.column_stack([rng.lognormal(0, 2, 500), rng.normal(0, 1, 500), rng.pareto(1.5, 500)])
+    scaler = FeatureScaler.fit(rows)
+    assert scaler.compressed.any() and not scaler.compressed.all()
+    fresh = np.vstack([rng.normal(0, 5, (50, 3)), [[-0.0, 0.0, -3.5], [np.nan, -np.inf, np.inf]]])
+    expected = (np.where(scaler.compressed, compress(fresh), fresh) - scaler.center) / scaler.scale
+    got = scaler.transform(fresh)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    assert got.dtype == np.float64 and got.flags.c_contiguous
+    np.testing.assert_array_equal(fresh[-2], [-0.0, 0.0, -3.5])  # the input is left as it was
