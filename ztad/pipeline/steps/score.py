@@ -37,8 +37,8 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
     scores written batch by batch, so that a large day's features are never held whole: each
     row's scores, rule hits and reasons depend on that row alone (the detectors score in
     chunks that the batches line up with), so the batches give the whole day's values. The
-    analysts' false positives and the attributions need only the flagged rows, which are
-    read on their own.
+    analysts' false positives need only the flagged rows, which are read on their own; the
+    attributions need only the flagged rows' model features, which the batches keep.
     """
     from ztad.detection.scoring_model import load_model
 
@@ -54,7 +54,7 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
         _write_suppressed(folder / "scored.parquet", flags.rows[suppressed])
     kept = ~suppressed
     if shard is None and model is not None:  # a sharded day is explained once gathered: see attribute_scores
-        table = _flagged_attribution_table(model, folder, flags.rows[kept], flags.scores[kept])
+        table = attribution_table_of_rows(model, flags.features[kept], flags.rows[kept], flags.scores[kept])
         write_parquet(table, folder / "attributions.parquet")
     result = {
         "day": day.isoformat(),
@@ -79,11 +79,13 @@ SCORE_BATCH_ROWS = 2 * SCORE_CHUNK_ROWS
 @dataclass
 class _Flags:
     """What the day's scoring keeps beyond the scores file: the flagged rows (positions in the
-    day, in order), their final scores and rule hits, and the day's counts."""
+    day, in order), their final scores, rule hits and scoring features (indexed 0..k-1), and
+    the day's counts."""
 
     rows: np.ndarray
     scores: np.ndarray
     rule_hits: pd.DataFrame
+    features: pd.DataFrame
     rows_scored: int
     rows_model_flagged: int
     rows_rule_flagged: int
@@ -92,14 +94,15 @@ class _Flags:
 def _score_in_batches(folder: Path, model, rule_thresholds) -> _Flags:
     """Score ``folder``'s features :data:`SCORE_BATCH_ROWS` at a time into its ``scored.parquet``
     (with ``suppressed`` false: :func:`_write_suppressed` marks the suppressed rows once known)."""
-    rows, scores, hits = [], [], []
+    rows, scores, hits, features_of_flagged = [], [], [], []
     counts = {"rows_scored": 0, "rows_model_flagged": 0, "rows_rule_flagged": 0}
 
     def batches():
         for first, features in read_parquet_batches(folder / "features.parquet", scoring_columns(), SCORE_BATCH_ROWS):
             scored, rule_hits = score_features(features, model, rule_thresholds)
-            del features
             flagged = scored["flagged"].to_numpy(bool)
+            features_of_flagged.append(features.take(np.flatnonzero(flagged)))
+            del features
             rows.append(first + np.flatnonzero(flagged))
             scores.append(scored["score"].to_numpy()[flagged])
             hits.append(rule_hits[flagged])
@@ -110,7 +113,8 @@ def _score_in_batches(folder: Path, model, rule_thresholds) -> _Flags:
             yield with_rule_columns(scored, rule_hits)
 
     write_parquet_parts(folder / "scored.parquet", batches())
-    return _Flags(np.concatenate(rows), np.concatenate(scores), pd.concat(hits, ignore_index=True), **counts)
+    return _Flags(np.concatenate(rows), np.concatenate(scores), pd.concat(hits, ignore_index=True),
+                  pd.concat(features_of_flagged, ignore_index=True), **counts)
 
 
 def scoring_columns() -> list[str]:

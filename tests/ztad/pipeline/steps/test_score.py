@@ -19,7 +19,7 @@ from ztad.feedback.allowlist import EVENT_COLUMN
 from ztad.feedback.relearning import FEEDBACK_FILE
 from ztad.pipeline.scoring import rule_hits_of
 from ztad.pipeline.steps import score as score_module
-from ztad.pipeline.steps.score import score
+from ztad.pipeline.steps.score import attribute_scores, score
 from ztad.pipeline.steps.update_baselines import update_baselines
 from ztad.pipeline.workfiles import day_dir
 
@@ -134,3 +134,17 @@ def test_a_day_in_parts_gets_the_features_and_scores_of_the_day_in_one_go(config
     pd.testing.assert_frame_equal(by_event["parts"], by_event["whole"], check_exact=True)
     assert np.isin(attributions["row"], np.flatnonzero(pd.read_parquet(
         day_dir(config, DAY) / "scored.parquet")["flagged"])).all()
+
+
+def test_the_flagged_rows_are_explained_from_the_batches_as_from_the_features_file(config, monkeypatch):
+    read = []
+    read_rows = score_module.read_rows
+    monkeypatch.setattr(score_module, "read_rows", lambda path, *args: read.append(path.name) or read_rows(path, *args))
+    monkeypatch.setattr(score_module, "SCORE_BATCH_ROWS", 64)
+    score(DAY, config)
+    assert read == []  # no feedback to apply: no file is read again for the flagged rows
+    attributions = _outputs(config)[1]
+    assert len(attributions) > 0
+    attribute_scores(DAY, config)  # the flagged rows' features read back from the features file
+    assert read == ["features.parquet"]
+    pd.testing.assert_frame_equal(_outputs(config)[1], attributions, check_exact=True)
