@@ -140,9 +140,31 @@ def _content_hashes(events: pd.DataFrame | Mapping, columns: tuple[str, ...], ro
     """:func:`content_hashes` of ``rows`` events (a frame, or its columns by name)."""
     if not rows:
         return np.zeros((0, 2), dtype=np.uint64)
+    return _folded(_column_hashes(events, columns, rows), rows)
+
+
+def plain_content_hashes(plains: Mapping[str, np.ndarray], rows: int) -> np.ndarray:
+    """:func:`content_hashes` of a few rows (at most 64) given as their :data:`CONTENT_COLUMNS`'
+    plain values (label columns left out): text as an object array with "" for a missing
+    value, times as int64 microseconds in UTC, flags as uint8, floats as float64 (NaN when
+    missing), whole numbers as int64.
+
+    A request's few events have these values at hand before any pandas array is built:
+    reading them back out of Arrow-backed text arrays, a call per column, cost more than the
+    hashing.
+    """
+    if rows > _FEW_ROWS:
+        raise ValueError(f"plain content hashes are for at most {_FEW_ROWS} rows, not {rows}")
+    if not rows:
+        return np.zeros((0, 2), dtype=np.uint64)
+    return _folded(_hashes_of_plains(plains, CONTENT_COLUMNS, rows), rows)
+
+
+def _folded(column_hashes: list[np.ndarray], rows: int) -> np.ndarray:
+    """Per row, its columns' hashes (per key, a row each) folded in column order and scrambled."""
     halves = np.repeat(_SEED_COLUMN, rows, axis=1)  # per key, a row: both folded at once
     with np.errstate(over="ignore"):
-        for hashes in _column_hashes(events, columns, rows):
+        for hashes in column_hashes:
             halves *= _FOLD
             halves ^= hashes
         return np.ascontiguousarray(_mix(halves).T)
@@ -158,14 +180,30 @@ def _column_hashes(
     value's hash depends on that value alone, and a call costs far more than a few values.
     """
     plains = {c: _plain(events[c], CANONICAL_DTYPES[c]) for c in columns if c not in LABEL_COLUMNS}
+    return _hashes_of_plains(plains, columns, rows)
+
+
+def _hashes_of_plains(plains: Mapping, columns: tuple[str, ...], rows: int) -> list[np.ndarray]:
+    """:func:`_column_hashes` of the columns' plain values (:func:`_plain`'s, or for a few rows
+    :func:`plain_content_hashes`', text as object arrays)."""
     few = rows <= _FEW_ROWS
-    texts = [c for c, plain in plains.items() if not isinstance(plain, np.ndarray)] if few else []
+    texts = [c for c, plain in plains.items() if _is_text(plain)] if few else []
     hashed = {c: _missing_text_hashes(rows) for c in columns if c in LABEL_COLUMNS}
     if texts:
-        together = _keyed_text_hashes(np.concatenate([plains[c].to_numpy(dtype=object, na_value="") for c in texts]))
+        together = _keyed_text_hashes(np.concatenate([_text_objects(plains[c]) for c in texts]))
         for position, column in enumerate(texts):
             hashed[column] = together[:, position * rows : (position + 1) * rows]
     return [hashed[c] if c in hashed else _value_hashes(plains[c]) for c in columns]
+
+
+def _is_text(plain) -> bool:
+    """Whether a plain column is text: a pandas text array, or an object array of ``str``."""
+    return not isinstance(plain, np.ndarray) or plain.dtype == object
+
+
+def _text_objects(plain) -> np.ndarray:
+    """A plain text column as an object array, "" for a missing value."""
+    return plain if isinstance(plain, np.ndarray) else plain.to_numpy(dtype=object, na_value="")
 
 
 def hex_digests(hashes: np.ndarray) -> pd.Series:
@@ -184,8 +222,12 @@ def _few_hex_digests(hashes: np.ndarray):
     cost more."""
     import pyarrow as pa
 
-    written = ["".join(f"{half:016x}" for half in row) for row in hashes.tolist()]
-    return pa.array(written, pa.large_string())
+    return pa.array(few_hex_digests(hashes), pa.large_string())
+
+
+def few_hex_digests(hashes: np.ndarray) -> list[str]:
+    """:func:`hex_digests` of a few rows (shape ``(n, 2)``) as Python text."""
+    return ["".join(f"{half:016x}" for half in row) for row in hashes.tolist()]
 
 
 def _many_hex_digests(hashes: np.ndarray):

@@ -21,7 +21,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ztad.schema import CANONICAL_COLUMNS
+from ztad.behaviour.baselines.arrays import frame_of
+from ztad.ingest.validation import FEW_ROWS
+from ztad.schema import CANONICAL_COLUMNS, LABEL_COLUMNS
 
 #: Optional text fields of an event, copied stripped to the canonical column of the same name.
 _TEXT_FIELDS = ("device_id", "location", "as_org", "department", "auth_method")
@@ -59,8 +61,48 @@ def canonical_events(fields: Mapping[str, Sequence]) -> pd.DataFrame | None:
         **{name: missing_text(rows) for name in _UNSENT_TEXT},
     }
     kept = {name: _as_pandas(columns[name]) for name in CANONICAL_COLUMNS}
-    kept["event_id"] = ids.event_id_array(kept, rows)  # the source's id, else one from the content
-    return pd.DataFrame(kept, index=pd.RangeIndex(rows), copy=False)
+    if rows <= FEW_ROWS:
+        kept["event_id"] = _few_event_ids(columns, micros)
+    else:
+        kept["event_id"] = ids.event_id_array(kept, rows)  # the source's id, else one from the content
+    # Built from its blocks as they are: a frame built from a dict pays per column, most of a
+    # one-event request's frame.
+    arrays = [columns[name] if isinstance(columns[name], np.ndarray) else kept[name] for name in CANONICAL_COLUMNS]
+    return frame_of(arrays, CANONICAL_COLUMNS, pd.RangeIndex(rows))
+
+
+def _few_event_ids(columns: Mapping, micros: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """The ids of a few events (the source's, else one hashed from the content, as
+    :func:`ztad.ingest.ids.event_id_array` gives them), hashed from the columns' values as
+    they are, before pandas arrays are built of them: reading those back cost more than the
+    hashing."""
+    import pyarrow as pa
+
+    from ztad.ingest import ids
+
+    given = columns["event_id"].to_pylist()
+    if None not in given:
+        return _as_pandas(columns["event_id"])
+    plains = {
+        name: micros if name == "timestamp" else _plain(columns[name])
+        for name in ids.CONTENT_COLUMNS
+        if name not in LABEL_COLUMNS
+    }
+    derived = ids.few_hex_digests(ids.plain_content_hashes(plains, len(micros)))
+    return _as_pandas(pa.array([d if g is None else g for g, d in zip(given, derived)], pa.large_string()))
+
+
+def _plain(values) -> np.ndarray:
+    """A column's values as :func:`ztad.ingest.ids.plain_content_hashes` reads them."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array):
+        return np.array(["" if v is None else v for v in values.to_pylist()], dtype=object)
+    if values.dtype == bool:
+        return values.astype(np.uint8)
+    if values.dtype == np.float64:
+        return np.where(np.isnan(values), np.nan, values)  # one bit pattern for NaN
+    return values
 
 
 def _as_pandas(values):
@@ -79,7 +121,7 @@ def _text(values: Sequence):
     stripped by Python first: one conversion to Arrow rather than two)."""
     import pyarrow as pa
 
-    from ztad.ingest.validation import FEW_ROWS, stripped, stripped_text
+    from ztad.ingest.validation import stripped, stripped_text
 
     if len(values) <= FEW_ROWS:
         return pa.array(stripped(values), pa.large_string())

@@ -154,3 +154,25 @@ def test_same_given_id_with_different_content_is_not_a_duplicate():
     assert duplicate_mask(frame).tolist() == [False, False]
     copy = pd.concat([frame.iloc[[0]], frame.iloc[[0]]], ignore_index=True)
     assert duplicate_mask(copy).tolist() == [False, True]
+
+
+def test_plain_content_hashes_are_those_of_the_frame_s_columns():
+    # A request's few events are hashed from their values before a frame is built of them.
+    from ztad.ingest.ids import CONTENT_COLUMNS, content_hashes, plain_content_hashes
+    from ztad.schema import LABEL_COLUMNS
+
+    frame = events(latitude=[-0.0, np.nan], event_label=["normal", None])
+    plains = {
+        "timestamp": frame["timestamp"].to_numpy("datetime64[us]").view(np.int64),
+        "latitude": frame["latitude"].to_numpy(),
+        "longitude": frame["longitude"].to_numpy(),
+        "login_success": frame["login_success"].to_numpy(np.uint8),
+        "bytes_transferred": frame["bytes_transferred"].to_numpy(np.int64),
+    }
+    for name in CONTENT_COLUMNS:
+        if name not in plains and name not in LABEL_COLUMNS:
+            plains[name] = frame[name].to_numpy(dtype=object, na_value="")
+    np.testing.assert_array_equal(plain_content_hashes(plains, len(frame)), content_hashes(frame))
+    assert plain_content_hashes(plains, 0).shape == (0, 2)
+    with pytest.raises(ValueError, match="at most 64 rows"):
+        plain_content_hashes(plains, 65)
