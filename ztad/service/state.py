@@ -111,13 +111,17 @@ class StateHolder:
 
     def current(self) -> ScoringState:
         """The state to score with; raises :class:`NotReadyError` before any nightly run."""
-        now = time.monotonic()
-        if self._state is not None and now - self._checked < self.check_seconds:
+        if self.fresh():
             return self._state
         with self._lock:
-            if self._state is None or time.monotonic() - self._checked >= self.check_seconds:
+            if not self.fresh():
                 self._refresh()
         return self._state
+
+    def fresh(self) -> bool:
+        """Whether :meth:`current` answers at once: a state is loaded and no check for a newer
+        run is due."""
+        return self._state is not None and time.monotonic() - self._checked < self.check_seconds
 
     def _refresh(self) -> None:
         if self.pinned is not None:

@@ -197,6 +197,29 @@ def test_one_event_gets_one_prediction(client, served):
     assert prediction["threshold"] == body["threshold"]
 
 
+def test_a_few_events_are_scored_on_the_event_loop_and_more_in_a_worker_thread(client, monkeypatch):
+    import threading
+
+    from ztad.service import api
+
+    event = {"timestamp": "2026-03-18T09:00:00Z", "user_id": "u0001", "login_success": True}
+    threads, answer = [], api._answer
+
+    def answered_on(*args):
+        threads.append(threading.current_thread().name)
+        return answer(*args)
+
+    monkeypatch.setattr(api, "_answer", answered_on)
+    assert client.post("/predict", json=event, headers=READ_HEADERS).status_code == 200  # the state loaded
+    assert client.post("/predict", json=event, headers=READ_HEADERS).status_code == 200
+    few = {"events": [event] * api.INLINE_EVENTS}
+    many = {"events": [event] * (api.INLINE_EVENTS + 1)}
+    assert client.post("/predict", json=few, headers=READ_HEADERS).status_code == 200
+    assert client.post("/predict", json=many, headers=READ_HEADERS).status_code == 200
+    workers = ["AnyIO worker thread" in name for name in threads[1:]]
+    assert workers == [False, False, True]
+
+
 def test_tokens_are_never_logged(served, caplog):
     caplog.set_level(logging.DEBUG)
     with client_of(served.config) as client:

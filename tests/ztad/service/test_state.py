@@ -103,3 +103,15 @@ def test_what_lives_at_a_load_is_frozen_until_the_next_load(copied):
     _record(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
     assert holder.current() is not first
     assert freed() is None  # unfrozen before the new load, and collected
+
+
+def test_a_state_is_fresh_once_loaded_until_a_check_is_due(copied):
+    _, config = copied
+    store = FindingsStore(config.resolved_database_url)
+    holder = StateHolder(config, store, check_seconds=3600)
+    assert not holder.fresh()
+    holder.current()
+    assert holder.fresh()
+    due = StateHolder(config, store, check_seconds=0)
+    due.current()
+    assert not due.fresh()
