@@ -120,6 +120,21 @@ def test_a_few_instants_get_the_offsets_they_get_among_many():
     assert utc_offsets(micros[:3], ["Europe/Madrid", np.nan, None]).tolist()[1:] == [0, 0]
 
 
+@pytest.mark.parametrize("zone", ["Europe/Madrid", "Australia/Lord_Howe", "America/St_Johns", "Africa/Casablanca", "UTC"])
+def test_zone_offsets_are_those_of_pandas_conversion(zone):
+    from ztad.ingest.gazetteer import zone_offsets
+
+    rng = np.random.default_rng(13)
+    # From before the first transitions (local mean time) to beyond the last one listed.
+    micros = rng.integers(-4_000_000_000, 4_500_000_000, 2000) * 10**6 + rng.integers(0, 10**6, 2000)
+    utc = pd.DatetimeIndex(micros.astype("datetime64[us]")).tz_localize("UTC")
+    expected = utc.tz_convert(zone).tz_localize(None).as_unit("us").asi8 - micros
+    np.testing.assert_array_equal(zone_offsets(micros, zone), expected)
+    np.testing.assert_array_equal(zone_offsets(micros[::-7], zone), expected[::-7])  # any order, a view
+
+
 def test_a_name_that_is_no_zone_is_refused_however_few_the_instants():
     with pytest.raises(Exception, match="Nowhere/Atlantis"):
         utc_offsets(np.array([0]), pd.Series(["Nowhere/Atlantis"]))
+    with pytest.raises(Exception, match="Nowhere/Atlantis"):
+        utc_offsets(np.zeros(100, dtype="int64"), pd.Series(["Nowhere/Atlantis"] * 100))
