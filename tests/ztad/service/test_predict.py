@@ -169,6 +169,20 @@ def test_the_reply_is_written_as_pydantic_writes_it():
     }
     assert predictions_json(document) == pydantic_core.to_json(document, inf_nan_mode="null")
 
+
+def test_a_prediction_row_is_written_as_the_object_of_its_fields():
+    import msgspec
+
+    from ztad.service.predict import PREDICTION_FIELDS, PredictionRow, Predictions, predictions_json
+
+    values = ("e1", "u1", "2026-03-18T09:15:00+00:00", 0.1 + 0.2, 0.25, "alert", 80, "high", "travel",
+              [{"code": "x", "text": "y"}], (), ("ensemble",), "tree_path", False, float("nan"), "m-1")
+    document = {"model_version": "m-1", "baseline_day": "2026-03-18", "threshold": 0.25,
+                "predictions": [PredictionRow(*values)]}
+    as_dicts = dict(document, predictions=[dict(zip(PREDICTION_FIELDS, values, strict=True))])
+    assert predictions_json(document) == predictions_json(as_dicts)
+    assert Predictions.model_validate(msgspec.to_builtins(document)).predictions[0].detectors == ["ensemble"]
+
 #: Events as clients post them: offsets, naive and epoch times, sub-microsecond digits, IPv6,
 #: placeholders, both names of the resource, flags in every accepted form.
 POSTED = [
