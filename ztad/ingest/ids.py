@@ -70,9 +70,13 @@ def _plain(values, dtype: str):
     if dtype == "bool":
         return values.to_numpy(dtype=np.uint8)
     if dtype == "float64":
-        floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return np.where(np.isnan(floats), np.nan, floats)  # one bit pattern for NaN
+        return _one_nan(values.to_numpy(dtype=np.float64, na_value=np.nan))
     return values.to_numpy(dtype=np.int64)
+
+
+def _one_nan(floats: np.ndarray) -> np.ndarray:
+    """Floats with every NaN as one bit pattern, so that a missing number hashes alike."""
+    return np.where(np.isnan(floats), np.nan, floats)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
@@ -157,6 +161,7 @@ def plain_content_hashes(plains: Mapping[str, np.ndarray], rows: int) -> np.ndar
         raise ValueError(f"plain content hashes are for at most {_FEW_ROWS} rows, not {rows}")
     if not rows:
         return np.zeros((0, 2), dtype=np.uint64)
+    plains = {c: _one_nan(v) if v.dtype == np.float64 else v for c, v in plains.items()}
     return _folded(_hashes_of_plains(plains, CONTENT_COLUMNS, rows), rows)
 
 

@@ -98,11 +98,7 @@ def _plain(values) -> np.ndarray:
 
     if isinstance(values, pa.Array):
         return np.array(["" if v is None else v for v in values.to_pylist()], dtype=object)
-    if values.dtype == bool:
-        return values.astype(np.uint8)
-    if values.dtype == np.float64:
-        return np.where(np.isnan(values), np.nan, values)  # one bit pattern for NaN
-    return values
+    return values.astype(np.uint8) if values.dtype == bool else values
 
 
 def _as_pandas(values):
