@@ -85,9 +85,14 @@ class _SavedTables(Mapping):
         self._folder, self._names = folder, list(names)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
+        return pd.read_parquet(self.path_of(name))
+
+    def path_of(self, name: str) -> Path:
+        """The file of the table ``name``, for a reader of its own
+        (:func:`~ztad.behaviour.baselines.window.arrow_table`)."""
         if name not in self._names:
             raise KeyError(name)
-        return pd.read_parquet(self._folder / f"{name}.parquet")
+        return self._folder / f"{name}.parquet"
 
     def __contains__(self, name) -> bool:
         # Mapping's own test would read the table to find out whether it is there.

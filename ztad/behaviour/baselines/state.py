@@ -10,20 +10,13 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.baselines.arrays import (
-    codes_in,
-    latest_rows,
-    latest_value,
-    reduce_groups,
-    take,
-    text_at,
-    text_codes,
-)
+from ztad.behaviour.baselines.arrays import codes_in, latest_rows, reduce_groups, take
 from ztad.behaviour.baselines.daily import USER_SUMS, BaselineError, DailyAggregate
 from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
 from ztad.behaviour.baselines.pairs import PairStats, pair_stats
 from ztad.behaviour.baselines.peers import assign_peers, group_items, org_items
 from ztad.behaviour.baselines.places import country_pairs, home_places
+from ztad.behaviour.baselines.window import WindowTable, read_window_table
 from ztad.behaviour.clock import HOURS_PER_WEEK, SMALL_HOURS_END
 
 
@@ -136,25 +129,28 @@ class BaselineState:
         return group[user_codes]
 
 
-def _combine_users(all_days: pd.DataFrame, day: np.ndarray, codes: np.ndarray, n: int) -> pd.DataFrame:
-    """Sum the per-day user rows (``codes`` their users', ``day`` their days); the latest
-    department and located login win."""
+def _combine_users(window: WindowTable, codes: np.ndarray, n: int) -> pd.DataFrame:
+    """Sum the window's per-day user rows (``codes`` their users'); the latest department and
+    located login win."""
     out = pd.DataFrame(index=pd.RangeIndex(n))
     for column in USER_SUMS:
-        out[column] = np.bincount(codes, weights=all_days[column].to_numpy("float64"), minlength=n)
+        out[column] = np.bincount(codes, weights=window.numbers(column, "float64"), minlength=n)
+    day = window.days
     keys, reduced = reduce_groups(codes, maxes={"last_day": day}, mins={"first_day": day})
     for column, values in (("active_days", reduced["rows"]), ("first_day", reduced["first_day"]),
                            ("last_day", reduced["last_day"])):
         out[column] = np.zeros(n, dtype="int64")
         out.loc[keys, column] = values
-    out["department"] = latest_value(all_days["department"], codes, day, n)
-    last_time = all_days["last_time"].to_numpy("float64", na_value=np.nan)
+    # The latest day that names the user's department.
+    named = np.where(window.valid("department"), day.astype("float64"), np.nan)
+    out["department"] = window.text_at("department", latest_rows(codes, named, n))
+    last_time = window.numbers("last_time", "float64")
     latest = latest_rows(codes, last_time, n)
     out["last_time"] = take(last_time, latest, np.nan)
     for column in ("last_lat", "last_lon"):
-        out[column] = take(all_days[column].to_numpy("float64", na_value=np.nan), latest, np.nan)
+        out[column] = take(window.numbers(column, "float64"), latest, np.nan)
     for column in ("last_location", "last_ip"):
-        out[column] = text_at(all_days[column], latest)
+        out[column] = window.text_at(column, latest)
     return out
 
 
@@ -181,25 +177,26 @@ def _night_days(codes: np.ndarray, days: np.ndarray, hours: np.ndarray, n: int) 
     return np.bincount(nights // span, minlength=n).astype("int64")
 
 
-def _habit_alerts(alerted: pd.DataFrame, others: pd.DataFrame) -> np.ndarray:
-    """Which of the window's ``alerted`` hours (those alerted by the off-hours rule alone) are
-    of users with no ``others`` alert in the window: one model alert, other rule or confirmed
-    attack, and the user's alerted nights stop counting as a habit."""
-    return ~alerted["user_id"].isin(others["user_id"].dropna().unique()).to_numpy()
+def _habit_alerts(alerted: pd.Series, others: pd.Series) -> np.ndarray:
+    """Which of the window's ``alerted`` hours (those alerted by the off-hours rule alone, by
+    their users) are of users with no ``others`` alert in the window (their users): one model
+    alert, other rule or confirmed attack, and the user's alerted nights stop counting as a
+    habit."""
+    return ~alerted.isin(others.dropna().unique()).to_numpy()
 
 
-def _combine_pairs(all_days: pd.DataFrame, day: np.ndarray, item_name: str, user_index: pd.Index) -> PairStats:
-    """Sum the window's user × item rows (``day`` their days) into one :class:`PairStats`
-    (``days`` = days seen). The items are found and coded in one pass over their values."""
-    item_codes, items = text_codes(all_days[item_name], sort=True)
+def _combine_pairs(window: WindowTable, item_name: str, user_index: pd.Index) -> PairStats:
+    """Sum the window's user × item rows into one :class:`PairStats` (``days`` = days seen).
+    The items are found and coded from the days' dictionaries of their values."""
+    item_codes, items = window.codes(item_name, sort=True)
     summed = ("count", "lb_count", "lb_sum", "lb_sumsq")
-    sums = {c: all_days[c].to_numpy("float64") for c in all_days.columns if c in summed}
+    sums = {c: window.numbers(c, "float64") for c in window.parts[0].column_names if c in summed}
     return pair_stats(
-        _user_codes(user_index, all_days["user_id"]),
+        window.codes_in(user_index, "user_id"),
         item_codes,
-        pd.Index(items, dtype="string"),
+        pd.Index(items.to_numpy(zero_copy_only=False), dtype="string"),
         sums,
-        maxes={"last_day": day},
+        maxes={"last_day": window.days},
         rows_as="days",
     )
 
@@ -208,42 +205,6 @@ def _hour_counts(codes: np.ndarray, hours: np.ndarray, counts: np.ndarray, n: in
     """Events per user (of ``n``) × hour of the week, from user × hour-of-week rows."""
     flat = codes * HOURS_PER_WEEK + hours
     return np.bincount(flat, weights=counts, minlength=n * HOURS_PER_WEEK).reshape(n, HOURS_PER_WEEK)
-
-
-def _user_codes(user_index: pd.Index, user_ids: pd.Series) -> np.ndarray:
-    """:func:`~ztad.behaviour.baselines.arrays.codes_in` of a window table's user ids, each run
-    of equal ids looked up once. A day's tables keep each user's rows together
-    (:mod:`~ztad.behaviour.baselines.daily`), so a window's user x item or user x hour table
-    has about a run per user and day: comparing neighbours is cheaper than hashing every
-    row. Rows in any other order are coded the same, only with more runs."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pa.array(user_ids.astype("string").array)
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    n = len(text)
-    if n < 2:
-        return codes_in(user_index, user_ids)
-    differs = pc.not_equal(text.slice(1), text.slice(0, n - 1)).fill_null(True)
-    starts = np.flatnonzero(np.r_[True, differs.to_numpy(zero_copy_only=False)])
-    heads = codes_in(user_index, user_ids.iloc[starts])
-    return np.repeat(heads, np.diff(np.r_[starts, n]))
-
-
-def _window_table(
-    dated: list[tuple[date, DailyAggregate]], name: str, empty: pd.DataFrame
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every day's table ``name``, one after another, then the ``empty`` one that gives the
-    columns, and the day (ordinal) of each row. Each day's table is read once."""
-    tables, days = [], []
-    for d, agg in dated:
-        if name in agg.tables:
-            table = agg.tables[name]
-            tables.append(table)
-            days.append(np.full(len(table), d.toordinal(), dtype="int64"))
-    tables.append(empty)
-    return pd.concat(tables, ignore_index=True), np.concatenate([*days, np.array([], dtype="int64")])
 
 
 def combine_aggregates(
@@ -262,31 +223,32 @@ def combine_aggregates(
         raise BaselineError(f"aggregates of {late[0]} cannot be part of the baseline as of {day}")
     empty = DailyAggregate.empty().tables
 
-    def window(name: str) -> tuple[pd.DataFrame, np.ndarray]:
-        return _window_table(dated, name, empty[name])
+    def window(name: str, texts: tuple[str, ...] = ("user_id",)) -> WindowTable:
+        return read_window_table(dated, name, empty[name], texts)
 
-    user_days, day_of_user = window("users")
-    days_with_data = len(np.unique(day_of_user[user_days["events"].to_numpy("int64") > 0]))
-    user_codes, user_ids = text_codes(user_days["user_id"], sort=True)
-    user_index = pd.Index(user_ids, dtype="string")
+    user_days = window("users", ("user_id", "department", "last_location", "last_ip"))
+    days_with_data = len(np.unique(user_days.days[user_days.numbers("events", "int64") > 0]))
+    user_codes, user_ids = user_days.codes("user_id", sort=True)
+    user_index = pd.Index(user_ids.to_numpy(zero_copy_only=False), dtype="string")
     n = len(user_index)
-    users = _combine_users(user_days, day_of_user, user_codes, n)
-    del user_days, day_of_user, user_codes
+    users = _combine_users(user_days, user_codes, n)
+    del user_days, user_codes
     pairs = {}
     for kind, column in PAIR_COLUMNS.items():
-        pairs[kind] = _combine_pairs(*window(f"user_{kind}"), column, user_index)
+        pairs[kind] = _combine_pairs(window(f"user_{kind}", ("user_id", column)), column, user_index)
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
-    hours, day_of_hour = window("user_hour")
-    hour_codes, hour_of_week = _user_codes(user_index, hours["user_id"]), hours["how"].to_numpy("int64")
-    hour_counts = _hour_counts(hour_codes, hour_of_week, hours["count"].to_numpy("float64"), n)
+    hours = window("user_hour")
+    hour_codes, hour_of_week = hours.codes_in(user_index, "user_id"), hours.numbers("how", "int64")
+    hour_counts = _hour_counts(hour_codes, hour_of_week, hours.numbers("count", "float64"), n)
+    day_of_hour = hours.days
     del hours
-    alerted, day_of_alert = window("user_alerted_hour")
-    habit = _habit_alerts(alerted, window("user_other_alert")[0])
+    alerted = window("user_alerted_hour")
+    habit = _habit_alerts(alerted.texts("user_id"), window("user_other_alert").texts("user_id"))
     users["night_days"] = _night_days(
-        np.concatenate([hour_codes, codes_in(user_index, alerted["user_id"])[habit]]),
-        np.concatenate([day_of_hour, day_of_alert[habit]]),
-        np.concatenate([hour_of_week, alerted["how"].to_numpy("int64")[habit]]),
+        np.concatenate([hour_codes, alerted.codes_in(user_index, "user_id")[habit]]),
+        np.concatenate([day_of_hour, alerted.days[habit]]),
+        np.concatenate([hour_of_week, alerted.numbers("how", "int64")[habit]]),
         n,
     )
     del hour_codes, hour_of_week, day_of_hour, alerted

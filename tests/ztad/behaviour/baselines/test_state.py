@@ -108,15 +108,3 @@ def test_aggregates_read_when_asked_for_combine_into_the_state_of_those_held_in_
     assert held.days_with_data == len(window)
     for field in fields(BaselineState):
         assert_same_value(getattr(read, field.name), getattr(held, field.name), field.name)
-
-
-def test_window_user_ids_in_runs_or_in_any_order_are_coded_like_each_row_on_its_own():
-    from ztad.behaviour.baselines.arrays import codes_in
-    from ztad.behaviour.baselines.state import _user_codes
-
-    index = pd.Index(["alice", "bob", "carol"], dtype="string")
-    rng = np.random.default_rng(4)
-    grouped = np.repeat(["bob", "alice", None, "mallory", "carol", "bob"], rng.integers(1, 5, 6))
-    for values in (grouped, rng.permutation(grouped), grouped[:1], grouped[:0]):
-        ids = pd.Series(values, dtype="string")
-        assert _user_codes(index, ids).tolist() == codes_in(index, ids).tolist()
