@@ -111,15 +111,14 @@ class HistoryFiles:
         file_parts(path)  # a large day is put in part order once, for every later read
         return path
 
-    def trusted_parts(self, day: date) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    def trusted_parts(self, day: date) -> Iterator[pd.DataFrame] | None:
         """The day's events its labels let the baseline learn, as parts that share no user and
-        with only the columns an aggregate reads; an empty frame when the day has no data.
+        with only the columns an aggregate reads; ``None`` when the day has no data (a window
+        reaching before the logs begin: no empty frame is built for each such day).
         For :func:`ztad.behaviour.baselines.baseline_as_of`."""
-        from ztad.schema import empty_events
-
         path = self.events_file(day)
         if path is None:
-            return empty_events()
+            return None
         return aggregate_parts(path, file_trust(self.config, day, path))
 
     def drop(self, day: date) -> None:

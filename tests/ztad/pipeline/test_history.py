@@ -85,6 +85,17 @@ def test_the_loader_gives_each_day_the_source_holds_and_nothing_for_days_before_
     assert load(START + timedelta(days=DAYS)).empty
 
 
+def test_history_files_give_a_day_the_source_lacks_nothing_and_a_day_it_holds_its_parts(attacked_history, tmp_path):
+    from ztad.pipeline.history import HistoryFiles
+
+    root, _ = attacked_history
+    files = HistoryFiles(_config(root, tmp_path / "files"))
+    assert files.trusted_parts(START - timedelta(days=1)) is None
+    assert not files.folder(START - timedelta(days=1)).exists()
+    parts = list(files.trusted_parts(START))
+    assert parts and sum(len(part) for part in parts) > 0
+
+
 def test_a_history_day_read_for_training_leaves_the_aggregate_of_its_trusted_events(attacked_history, tmp_path):
     root, _ = attacked_history
     config = _config(root, tmp_path / "aggregate")

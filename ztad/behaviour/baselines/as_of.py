@@ -31,7 +31,7 @@ DayEvents = pd.DataFrame | Iterable[pd.DataFrame]
 
 
 def _build_missing(
-    state_dir: Path, d: date, load_events: Callable[[date], DayEvents]
+    state_dir: Path, d: date, load_events: Callable[[date], DayEvents | None]
 ) -> DailyAggregate | None:
     """Aggregate a past day from its raw events and save it; ``None`` when it has no data."""
     try:
@@ -69,7 +69,7 @@ def baseline_as_of(
     state_dir: Path | str,
     day: date,
     window_days: int,
-    load_events: Callable[[date], DayEvents],
+    load_events: Callable[[date], DayEvents | None],
 ) -> BaselineState:
     """The baseline as it stood at the start of ``day``: days ``[day - window_days, day)``.
 
@@ -80,7 +80,7 @@ def baseline_as_of(
     the others, so that a window built from raw history (a first night) never holds every
     day's tables at once (about 70 MiB for each million events of the window).
     A day with no data
-    (``load_events`` returns nothing or raises ``FileNotFoundError``) is skipped and not saved,
+    (``load_events`` returns nothing, ``None`` or raises ``FileNotFoundError``) is skipped and not saved,
     so late-arriving data is picked up later. Nothing from ``day`` or later is read.
     """
     state_dir = Path(state_dir)

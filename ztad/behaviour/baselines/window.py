@@ -51,11 +51,11 @@ class WindowTable:
         chunks = list(self._chunks(column))
         if not chunks:
             return np.array([], dtype="int64"), pa.array([], type=pa.large_string())
-        merged = pa.concat_arrays([chunk.dictionary.cast(pa.large_string()) for chunk in chunks]).dictionary_encode()
+        dictionaries, start_of = _distinct_dictionaries(chunks)
+        merged = pa.concat_arrays(dictionaries).dictionary_encode()
         value_code = np.append(merged.indices.to_numpy(zero_copy_only=False).astype("int64"), -1)
-        starts = np.cumsum([0] + [len(chunk.dictionary) for chunk in chunks])
         codes = np.concatenate([value_code[_indices(chunk, start, len(value_code) - 1)]
-                                for chunk, start in zip(chunks, starts)])
+                                for chunk, start in zip(chunks, start_of)])
         used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(merged.dictionary)))
         values = merged.dictionary.take(pa.array(used))
         if sort and len(values) > 1:
@@ -92,6 +92,22 @@ class WindowTable:
     def _chunks(self, column: str) -> Iterator[pa.DictionaryArray]:
         for part in self.parts:
             yield from part.column(column).chunks
+
+
+def _distinct_dictionaries(chunks: list[pa.DictionaryArray]) -> tuple[list[pa.Array], list[int]]:
+    """The chunks' dictionaries, each only once, as text, and where each chunk's dictionary
+    begins in them put one after another. The chunks read from one row group share their
+    dictionary (the same buffers), which need not be hashed for every chunk."""
+    dictionaries, start_of, seen, total = [], [], {}, 0
+    for chunk in chunks:
+        dictionary = chunk.dictionary
+        key = (tuple(b.address if b is not None else 0 for b in dictionary.buffers()), dictionary.offset, len(dictionary))
+        if key not in seen:
+            seen[key] = total
+            dictionaries.append(dictionary.cast(pa.large_string()))
+            total += len(dictionary)
+        start_of.append(seen[key])
+    return dictionaries, start_of
 
 
 def _indices(chunk: pa.DictionaryArray, start: int, missing: int) -> np.ndarray:
