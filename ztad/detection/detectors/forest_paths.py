@@ -13,7 +13,7 @@ On many rows each tree's walk costs little per node but mispredicts its branches
 another way than the row before it at every other split. The rows are therefore walked in the
 order of the leaves they reach in the first :data:`ORDERING_TREES` trees, so that rows beside
 each other mostly follow the same paths in the rest of the trees as well (a quarter less time
-on a day's chunk); each row's depths are still added tree by tree, in tree order.
+on a day's chunk, an eighth on a request's batch of 1,000 events); each row's depths are still added tree by tree, in tree order.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ _DENOMINATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 AT_ONCE_CELLS = 16_384
 #: Trees whose leaves put many rows in the order the other trees walk them in.
 ORDERING_TREES = 4
-#: Fewest rows put in that order: below it, ordering costs about what it saves.
-ORDERED_MIN_ROWS = 16_384
+#: Fewest rows put in that order: below it, ordering costs about what it saves. A request's
+#: batch of 1,000 rows on a 200-tree forest walks in about 6.0 ms CPU ordered against 6.9 ms as
+#: given; 400 rows 3.5 against 3.8 ms; 100 rows about the same either way.
+ORDERED_MIN_ROWS = 256
 
 
 def _as_float32(forest, X) -> np.ndarray:

@@ -6,7 +6,7 @@ from sklearn.ensemble import IsolationForest
 
 from tests.ztad.detection.detectors.synthetic import far_anomalies, normal_features
 from ztad.detection.detectors import forest_paths
-from ztad.detection.detectors.forest_paths import score_samples, tree_leaves
+from ztad.detection.detectors.forest_paths import ORDERED_MIN_ROWS, score_samples, tree_leaves
 
 
 @pytest.fixture(scope="module", params=[1.0, 0.5], ids=["all-features", "feature-subsets"])
@@ -84,3 +84,17 @@ def test_many_rows_are_walked_in_the_order_of_their_first_leaves(forest, walk, m
     np.testing.assert_array_equal(score_samples(forest, rows), forest.score_samples(rows))
     np.testing.assert_array_equal(score_samples(forest, rows[:-1]), forest.score_samples(rows[:-1]))
     assert ordered == ([1000, 999] if walk == "in-leaf-order" else [1000])
+
+
+def test_a_request_sized_batch_is_walked_in_the_order_of_its_first_leaves(forest, monkeypatch):
+    ordered = []
+    walk_in_order = forest_paths._summed_in_leaf_order
+    monkeypatch.setattr(forest_paths, "_summed_in_leaf_order",
+                        lambda *args: ordered.append(len(args[1])) or walk_in_order(*args))
+    monkeypatch.setattr(forest_paths, "AT_ONCE_CELLS", 0)
+    monkeypatch.setattr(forest_paths, "ORDERED_MIN_ROWS", ORDERED_MIN_ROWS)  # as shipped, whatever the walk
+    batch = np.repeat(_rows(), 4, axis=0)[:1000]
+    np.testing.assert_array_equal(score_samples(forest, batch), forest.score_samples(batch))
+    fewer = batch[: ORDERED_MIN_ROWS - 1]
+    np.testing.assert_array_equal(score_samples(forest, fewer), forest.score_samples(fewer))
+    assert ordered == [1000]
