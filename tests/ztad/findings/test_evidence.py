@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from ztad.findings.evidence import FlaggedRows
+from ztad.findings.evidence import FEW_CATEGORIES, FlaggedRows
 
 
 def _rows() -> FlaggedRows:
@@ -46,6 +47,18 @@ def test_a_categorical_column_reads_as_the_same_text_as_converted_whole():
     assert rows.text("ctx_timezone").tolist() == ["Europe/Madrid", "unknown", "UTC", "Europe/Madrid"]
     empty = FlaggedRows(pd.DataFrame(), features.iloc[:0])
     assert empty.text("ctx_timezone").tolist() == []
+
+
+@pytest.mark.parametrize("dtype", ["string", "str"])
+@pytest.mark.parametrize("count", [3, FEW_CATEGORIES + 5])
+def test_text_categories_few_or_many_read_as_the_same_text_as_converted_whole(dtype, count):
+    names = pd.Index([f"group {k}" for k in range(count)], dtype=dtype)
+    values = pd.Categorical.from_codes([count - 1, -1, 0, count - 1], categories=names)
+    features = pd.DataFrame({"ctx_peer_group": values})
+    rows = FlaggedRows(pd.DataFrame(index=range(4)), features, missing_text="unknown")
+    whole = features["ctx_peer_group"].astype("string").to_numpy(dtype=object, na_value="unknown")
+    assert rows.text("ctx_peer_group").tolist() == whole.tolist() == [f"group {count - 1}", "unknown", "group 0", f"group {count - 1}"]
+    assert all(type(text) is str for text in rows.text("ctx_peer_group"))
 
 
 def test_rule_hits_held_as_nullable_or_object_read_as_those_held_as_bool():
