@@ -16,6 +16,7 @@ from ztad.findings.attributions import (
     isolation_forest_attributions,
     isolation_forest_shap,
     member_attributions,
+    model_inputs,
     split_table,
 )
 
@@ -150,3 +151,17 @@ def test_combined_shares_weigh_members_by_how_unusual_they_found_the_row():
     # A member with nothing to attribute has no say.
     assert shares.loc[1].tolist() == pytest.approx([0.0, 0.0, 0.75, 0.25])
     assert combined_shares({}).empty
+
+
+def test_model_inputs_are_the_named_columns_in_order_with_their_values():
+    frame = pd.DataFrame({"b": [1.5, np.nan], "ctx": ["x", None], "a": [0.0, 2.0]}, index=[7, 9])
+    picked = model_inputs(frame, ["a", "b"])
+    pd.testing.assert_frame_equal(picked, frame[["a", "b"]])
+    assert picked._mgr.nblocks == 1  # stacked at once
+
+
+def test_model_inputs_not_all_float_or_absent_are_picked_by_pandas():
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.0]})
+    pd.testing.assert_frame_equal(model_inputs(frame, ["b", "a"]), frame[["b", "a"]])
+    with pytest.raises(KeyError):
+        model_inputs(frame, ["b", "absent"])
