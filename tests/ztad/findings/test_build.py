@@ -66,3 +66,14 @@ def test_misaligned_inputs_are_refused():
             day=DAY, events=_events(), scored=_scored().iloc[:1], reasons=pd.Series([[]]),
             model_version="m", run_id="r",
         )
+
+
+@pytest.mark.parametrize("rows", [2, 0])
+def test_the_version_and_status_columns_are_typed_as_text_given_alone_would_be(rows):
+    reasons = pd.Series([[{"code": "x", "text": "1"}]] * 2).iloc[:rows]
+    out = build_findings(
+        day=DAY, events=_events().iloc[:rows], scored=_scored().iloc[:rows], reasons=reasons,
+        model_version="m", run_id="r",
+    )
+    alone = pd.DataFrame({"model_version": "m", "status": "new"}, index=pd.RangeIndex(rows))
+    pd.testing.assert_frame_equal(out[["model_version", "status"]], alone)
