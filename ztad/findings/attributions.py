@@ -250,30 +250,31 @@ def member_attributions(ensemble, X: pd.DataFrame, exact: np.ndarray | None = No
     ``exact`` marks rows whose Isolation Forest attributions are exact TreeSHAP values.
     """
     names = list(ensemble.feature_names_in_)
-    matrix = model_inputs(X, names)
+    columns = pd.Index(names)  # one index for every frame: pandas reads a list of names anew each time
+    matrix = model_inputs(X, names, columns)
     out: dict[str, pd.DataFrame] = {}
     for name, detector in ensemble.detectors_.items():
         if name == "isolation_forest" and hasattr(detector, "model_"):
             values = isolation_forest_attributions(detector.model_, matrix.to_numpy(np.float64))
             if exact is not None and exact.any():
                 values[exact] = isolation_forest_shap(detector.model_, matrix.to_numpy(np.float64)[exact])
-            out[name] = pd.DataFrame(values, index=X.index, columns=names)
+            out[name] = pd.DataFrame(values, index=X.index, columns=columns)
             continue
         try:
             frame = detector.feature_contributions(matrix)
         except NotImplementedError:
             continue
-        out[name] = pd.DataFrame(np.asarray(frame, dtype=float), index=X.index, columns=names)
+        out[name] = pd.DataFrame(np.asarray(frame, dtype=float), index=X.index, columns=columns)
     return out
 
 
-def model_inputs(X: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+def model_inputs(X: pd.DataFrame, names: list[str], columns: pd.Index | None = None) -> pd.DataFrame:
     """``X[names]``: one float64 block stacked from the columns' arrays when all of them are
     float64 (the features are), a seventh of the time pandas takes to pick a few dozen of a
-    hundred columns; ``X[names]`` itself otherwise."""
-    columns = [column_values(X, name) for name in names]
-    if columns and all(isinstance(c, np.ndarray) and c.dtype == np.float64 for c in columns):
-        return pd.DataFrame(np.column_stack(columns), index=X.index, columns=names)
+    hundred columns; ``X[names]`` itself otherwise. ``columns``: ``names`` as an index, if at hand."""
+    values = [column_values(X, name) for name in names]
+    if values and all(isinstance(v, np.ndarray) and v.dtype == np.float64 for v in values):
+        return pd.DataFrame(np.column_stack(values), index=X.index, columns=names if columns is None else columns)
     return X[names]
 
 

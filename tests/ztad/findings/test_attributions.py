@@ -165,3 +165,11 @@ def test_model_inputs_not_all_float_or_absent_are_picked_by_pandas():
     pd.testing.assert_frame_equal(model_inputs(frame, ["b", "a"]), frame[["b", "a"]])
     with pytest.raises(KeyError):
         model_inputs(frame, ["b", "absent"])
+
+
+def test_model_inputs_carry_the_index_of_names_given():
+    frame = pd.DataFrame({"b": [1.5], "a": [0.0]})
+    columns = pd.Index(["a", "b"])
+    picked = model_inputs(frame, ["a", "b"], columns)
+    assert picked.columns is columns
+    pd.testing.assert_frame_equal(picked, frame[["a", "b"]])
