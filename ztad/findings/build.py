@@ -189,7 +189,7 @@ def enrich_findings(
 def _member_scores(scored: pd.DataFrame) -> dict[str, np.ndarray]:
     """Each member's ``score_<member>`` column, by member name."""
     return {
-        column.removeprefix(DETECTOR_SCORE_PREFIX): scored[column].to_numpy(np.float64)
+        column.removeprefix(DETECTOR_SCORE_PREFIX): _values(scored, column, np.float64)  # by position, no Series
         for column in scored.columns if column.startswith(DETECTOR_SCORE_PREFIX)
     }
 

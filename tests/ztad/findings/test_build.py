@@ -77,3 +77,12 @@ def test_the_version_and_status_columns_are_typed_as_text_given_alone_would_be(r
     )
     alone = pd.DataFrame({"model_version": "m", "status": "new"}, index=pd.RangeIndex(rows))
     pd.testing.assert_frame_equal(out[["model_version", "status"]], alone)
+
+
+def test_member_scores_are_the_score_columns_as_numbers_missing_as_nan():
+    from ztad.findings.build import _member_scores
+
+    scored = pd.DataFrame({"score_ecod": pd.array([1.0, None], dtype="Float64"), "score_ocsvm": [0.5, 2.0], "score": [3, 4]})
+    scores = _member_scores(scored)
+    assert list(scores) == ["ecod", "ocsvm"]  # "score" is the final score, no member's
+    assert scores["ecod"][0] == 1.0 and pd.isna(scores["ecod"][1]) and scores["ocsvm"].tolist() == [0.5, 2.0]
