@@ -298,8 +298,10 @@ def predictions(scored, state) -> dict:
     """
     from itertools import repeat
 
+    from ztad.findings.evidence import column_values  # by position: no Series per column read
+
     events, frame = scored.events, scored.scored
-    flagged = frame["flagged"].to_numpy(bool)
+    flagged = np.asarray(column_values(frame, "flagged"), dtype=bool)
     found = [list(repeat(value, len(events))) for value in _NO_FINDING]  # a column per field
     for position, finding in zip(np.flatnonzero(flagged).tolist(), _finding_rows(scored.findings)):
         for column, value in zip(found, _finding_fields(*finding)):
@@ -307,15 +309,15 @@ def predictions(scored, state) -> dict:
     version = state.model_version
     rows = map(
         PredictionRow,
-        events["event_id"].tolist(),  # text, never missing: every event has an id and a user
-        events["user_id"].tolist(),
+        column_values(events, "event_id").tolist(),  # text, never missing: every event has an id and a user
+        column_values(events, "user_id").tolist(),
         iso_times(events["timestamp"]),
-        frame["score"].to_numpy(float).tolist(),
-        frame["threshold"].to_numpy(float).tolist(),
-        np.where(flagged, "alert", np.where(frame["suppressed"], "suppressed", "normal")).tolist(),
+        np.asarray(column_values(frame, "score"), dtype=float).tolist(),
+        np.asarray(column_values(frame, "threshold"), dtype=float).tolist(),
+        np.where(flagged, "alert", np.where(column_values(frame, "suppressed"), "suppressed", "normal")).tolist(),
         *found,
         np.asarray(scored.cold_start, dtype=bool).tolist(),
-        scored.features["ctx_maturity"].to_numpy(float).tolist(),
+        np.asarray(column_values(scored.features, "ctx_maturity"), dtype=float).tolist(),
         repeat(version),
     )
     return {
