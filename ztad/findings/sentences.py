@@ -85,17 +85,17 @@ def format_ratio(ratio: float) -> str:
 
 
 def _history_phrase(r: FlaggedRows) -> np.ndarray:
-    days = np.nan_to_num(r.num("ctx_history_days")).astype(int)
+    days = r.finite("ctx_history_days").astype(int)
     return np.array([f"in {d} days of history" if d > 0 else "with no history" for d in days], dtype=object)
 
 
 def _place_and_travel(r: FlaggedRows) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """New place and travel, in one sentence when both apply (the most telling pair)."""
-    new_city = np.nan_to_num(r.num("city_novelty")) >= 0.5
-    new_country = np.nan_to_num(r.num("country_novelty")) >= 0.5
-    speed = np.nan_to_num(r.num("ctx_travel_kmh"))
-    distance = np.nan_to_num(r.num("ctx_travel_km"))
-    minutes, direction = r.num("ctx_travel_minutes"), np.nan_to_num(r.num("ctx_travel_direction"))
+    new_city = r.finite("city_novelty") >= 0.5
+    new_country = r.finite("country_novelty") >= 0.5
+    speed = r.finite("ctx_travel_kmh")
+    distance = r.finite("ctx_travel_km")
+    minutes, direction = r.num("ctx_travel_minutes"), r.finite("ctx_travel_direction")
     impossible = r.rule("impossible_travel")
     fast = impossible | ((speed > 900) & (distance >= 500))
     mask = new_city | fast
@@ -120,9 +120,9 @@ def _place_and_travel(r: FlaggedRows) -> tuple[np.ndarray, np.ndarray, list[str]
 
 def _rare_place(r: FlaggedRows):
     peers = r.num("ctx_city_peer_users")
-    org = np.nan_to_num(r.num("ctx_city_org_users"))
-    rare_peers = np.nan_to_num(r.num("city_rarity_peers")) >= 1.0
-    rare = rare_peers | (np.nan_to_num(r.num("city_rarity_org")) >= 1.5)
+    org = r.finite("ctx_city_org_users")
+    rare_peers = r.finite("city_rarity_peers") >= 1.0
+    rare = rare_peers | (r.finite("city_rarity_org") >= 1.5)
     mask = rare & r.present("location")
     loc, group = r.text("location"), r.text("ctx_peer_group")
     texts = [
@@ -136,14 +136,14 @@ def _rare_place(r: FlaggedRows):
 
 
 def _off_hours(r: FlaggedRows):
-    distance = np.nan_to_num(r.num("off_hours_distance"))
-    rarity = np.nan_to_num(r.num("hour_rarity"))
-    day_off = np.nan_to_num(r.num("day_off")) >= 0.5
+    distance = r.finite("off_hours_distance")
+    rarity = r.finite("hour_rarity")
+    day_off = r.finite("day_off") >= 0.5
     mask = (distance >= 1.0) | (rarity >= 1.0) | day_off
     local, zone = r.num("ctx_local_hour"), r.text("ctx_timezone")
     start, end = r.num("ctx_usual_start"), r.num("ctx_usual_end")
     probability = r.num("ctx_hour_probability")
-    weekend = np.nan_to_num(r.num("ctx_weekend")) >= 0.5
+    weekend = r.finite("ctx_weekend") >= 0.5
     holiday = r.text("ctx_holiday")
     # Hours are "this user's" only when the user has logged in before (else they are a prior).
     has_history = np.nan_to_num(r.num("ctx_history_events"), nan=1.0) > 0
@@ -170,9 +170,9 @@ def _day_off_words(weekend: bool, holiday) -> str:
 
 
 def _failures(r: FlaggedRows):
-    count = np.nan_to_num(r.num("ctx_user_failures_10m"))
-    span = np.nan_to_num(r.num("ctx_burst_minutes"))
-    success = np.nan_to_num(r.num("login_failed")) < 0.5
+    count = r.finite("ctx_user_failures_10m")
+    span = r.finite("ctx_burst_minutes")
+    success = r.finite("login_failed") < 0.5
     mask = count >= 3
     ip = r.text("ctx_burst_ip")
     after_failures, brute_force = r.rule("success_after_failures"), r.rule("brute_force")
@@ -188,8 +188,8 @@ def _failures(r: FlaggedRows):
 
 
 def _spray(r: FlaggedRows):
-    users = np.nan_to_num(r.num("ctx_ip_failed_users_60m"))
-    attempts = np.nan_to_num(r.num("ctx_ip_failures_60m"))
+    users = r.finite("ctx_ip_failed_users_60m")
+    attempts = r.finite("ctx_ip_failures_60m")
     mask = users >= 3
     source = sources_of(r.events).fillna("unknown").to_numpy(dtype=object)
     texts = [f"{source[i]} failed to log in as {users[i]:.0f} different users "
@@ -198,8 +198,8 @@ def _spray(r: FlaggedRows):
 
 
 def _new_device(r: FlaggedRows):
-    mask = np.nan_to_num(r.num("device_novelty")) >= 0.5
-    device, known = r.text("device_id"), np.nan_to_num(r.num("ctx_user_devices"))
+    mask = r.finite("device_novelty") >= 0.5
+    device, known = r.text("device_id"), r.finite("ctx_user_devices")
     history = _history_phrase(r)
     texts = [f"first use of device {device[i]} {history[i]} (the user had {_count(known[i], 'known device')})"
              for i in np.flatnonzero(mask)]
@@ -209,10 +209,10 @@ def _new_device(r: FlaggedRows):
 
 
 def _new_ip(r: FlaggedRows):
-    novelty = np.nan_to_num(r.num("ip_novelty")) >= 0.5
-    new_in_org = np.nan_to_num(r.num("ip_new_in_org")) >= 0.5
-    today = np.nan_to_num(r.num("ctx_ip_users_today"))
-    before = np.nan_to_num(r.num("ctx_ip_users_history"))
+    novelty = r.finite("ip_novelty") >= 0.5
+    new_in_org = r.finite("ip_new_in_org") >= 0.5
+    today = r.finite("ctx_ip_users_today")
+    before = r.finite("ctx_ip_users_history")
     mask = novelty | (new_in_org & (today >= 3))
     ip = r.text("ip_address")
     texts = []
@@ -225,12 +225,12 @@ def _new_ip(r: FlaggedRows):
 
 
 def _resource(r: FlaggedRows):
-    novelty = np.nan_to_num(r.num("resource_novelty")) >= 0.5
-    rare = np.nan_to_num(r.num("resource_rarity_peers")) >= 1.0
-    sensitive = np.nan_to_num(r.num("resource_sensitive")) >= 0.5
+    novelty = r.finite("resource_novelty") >= 0.5
+    rare = r.finite("resource_rarity_peers") >= 1.0
+    sensitive = r.finite("resource_sensitive") >= 0.5
     mask = (novelty | rare) & r.present("resource")
     resource, group = r.text("resource"), r.text("ctx_peer_group")
-    users, size = np.nan_to_num(r.num("ctx_resource_group_users")), np.nan_to_num(r.num("ctx_group_size"))
+    users, size = r.finite("ctx_resource_group_users"), r.finite("ctx_group_size")
     texts = []
     for i in np.flatnonzero(mask):
         opening = "first access to" if novelty[i] else "access to"
@@ -245,8 +245,8 @@ def _resource(r: FlaggedRows):
 
 
 def _volume(r: FlaggedRows):
-    ratio_log = np.nan_to_num(r.num("bytes_log_ratio"))
-    z = np.nan_to_num(r.num("bytes_z"))
+    ratio_log = r.finite("bytes_log_ratio")
+    z = r.finite("bytes_z")
     mask = (ratio_log >= np.log10(5.0)) & (z >= 2.0)
     usual = r.num("ctx_usual_bytes")
     sent = pd.to_numeric(r.events["bytes_transferred"], errors="coerce").to_numpy("float64")
@@ -264,9 +264,9 @@ def _volume(r: FlaggedRows):
 
 
 def _many_logins(r: FlaggedRows):
-    ratio = np.nan_to_num(r.num("logins_today_ratio"))
+    ratio = r.finite("logins_today_ratio")
     mask = ratio >= 2.0
-    so_far, usual = np.nan_to_num(r.num("ctx_events_so_far")), np.nan_to_num(r.num("ctx_usual_daily_events"))
+    so_far, usual = r.finite("ctx_events_so_far"), r.finite("ctx_usual_daily_events")
     texts = [f"{so_far[i]:.0f} events so far today; usually {usual[i]:.0f} per day"
              for i in np.flatnonzero(mask)]
     return mask, texts
@@ -276,7 +276,7 @@ def _cold_start(r: FlaggedRows):
     maturity = r.num("ctx_maturity")
     mask = np.nan_to_num(maturity, nan=1.0) < 1.0
     group, history = r.text("ctx_peer_group"), _history_phrase(r)
-    events = np.nan_to_num(r.num("ctx_history_events"))
+    events = r.finite("ctx_history_events")
     texts = [
         f"new user ({history[i].removeprefix('in ')}, {events[i]:.0f} events), judged against "
         + (f"peers in {group[i]}" if group[i] != "unknown" else "the organisation")

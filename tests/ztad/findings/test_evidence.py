@@ -76,3 +76,14 @@ def test_an_event_field_is_present_where_it_holds_a_value():
     assert rows.present("ip_address").tolist() == [True, False]
     assert rows.present("location").tolist() == [True, True]
     assert rows.present("ctx_travel_km").tolist() == [False, False], "features are no event fields"
+
+
+def test_finite_numbers_read_as_numpy_nan_to_num_and_are_the_reader_s_own():
+    values = [np.nan, np.inf, -np.inf, -0.0, 1.5, 1e308]
+    rows = FlaggedRows(pd.DataFrame(index=range(6)), pd.DataFrame({"ctx_travel_kmh": values}))
+    finite = rows.finite("ctx_travel_kmh")
+    expected = np.nan_to_num(np.array(values))
+    assert np.array_equal(finite, expected) and np.array_equal(np.signbit(finite), np.signbit(expected))
+    finite[0] = 7.0
+    assert np.isnan(rows.num("ctx_travel_kmh")[0]) and rows.finite("ctx_travel_kmh")[0] == 0.0
+    assert rows.finite("absent").tolist() == [0.0] * 6
