@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.ingest.gazetteer import count_unresolved, haversine_km, resolve_place, resolve_places, utc_offsets
+from ztad.ingest.gazetteer import (
+    count_unresolved,
+    haversine_km,
+    place_columns,
+    resolve_place,
+    resolve_places,
+    utc_offsets,
+)
 
 
 def test_madrid_to_lagos_is_about_3830_km_and_40_minutes_is_about_5750_kmh():
@@ -138,3 +145,14 @@ def test_a_name_that_is_no_zone_is_refused_however_few_the_instants():
         utc_offsets(np.array([0]), pd.Series(["Nowhere/Atlantis"]))
     with pytest.raises(Exception, match="Nowhere/Atlantis"):
         utc_offsets(np.zeros(100, dtype="int64"), pd.Series(["Nowhere/Atlantis"] * 100))
+
+
+def test_place_columns_are_resolve_places_columns_without_a_frame():
+    places = ["Madrid, Spain", None, "Tokyo, Japan", "Nowhere, Atlantis", "Austin, TX"] * 20
+    locations = pd.Series(places, dtype="string", index=range(500, 600))
+    columns = place_columns(locations)
+    frame = resolve_places(locations)
+    assert set(columns) == set(frame.columns)
+    for name, values in columns.items():
+        assert len(values) == len(locations)
+        pd.testing.assert_series_equal(pd.Series(values, index=locations.index, name=name), frame[name])

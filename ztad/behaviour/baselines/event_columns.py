@@ -154,14 +154,11 @@ def event_coordinates(events: pd.DataFrame) -> pd.DataFrame:
 def coordinates_of(location: pd.Series, latitude: pd.Series, longitude: pd.Series) -> dict[str, object]:
     """:func:`event_coordinates` of the events' columns as a mapping: ``lat`` and ``lon``
     float64 arrays, ``country_code`` and ``timezone`` ``string`` Series on the events' index.
-    No frame is built: for a few events, building one and reading its columns back costs more
-    than the coordinates themselves."""
+    No frame is built: building one and reading its columns back costs more than the
+    coordinates themselves, for a few events and for a request's thousand alike."""
     places = _few_places(location)
     if places is None:
-        where, found = _coordinates(location, latitude, longitude)
-        return {
-            "lat": where[0], "lon": where[1], "country_code": found["country_code"], "timezone": found["timezone"],
-        }
+        places = _places(location)
     lat, lon = _own_else_place(latitude, longitude, places["lat"], places["lon"])
     return {**places, "lat": lat, "lon": lon}
 
@@ -185,6 +182,15 @@ def _few_places(location: pd.Series) -> dict[str, object] | None:
         "country_code": _text_series(countries, location.index, "country_code"),
         "timezone": _text_series(zones, location.index, "timezone"),
     }
+
+
+def _places(location: pd.Series) -> dict[str, object]:
+    """:func:`ztad.ingest.gazetteer.place_columns` with its text columns as ``string`` Series
+    on the events' index, named as :func:`ztad.ingest.gazetteer.resolve_places` names them."""
+    found = gazetteer.place_columns(location)
+    for name in ("country_code", "timezone"):
+        found[name] = pd.Series(found[name], index=location.index, name=name, copy=False)
+    return found
 
 
 def _text_series(texts: list, index: pd.Index, name: str) -> pd.Series:

@@ -1,10 +1,12 @@
-"""Values derived from the event columns baselines read: the network prefix."""
+"""Values derived from the event columns baselines read: the network prefix and coordinates."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from ztad.behaviour.baselines import network_prefix
+from ztad.behaviour.baselines import event_coordinates, network_prefix
+from ztad.behaviour.baselines.event_columns import coordinates_of
 
 
 def test_network_prefix_is_the_ipv4_16_or_ipv6_32():
@@ -47,3 +49,22 @@ def test_network_prefix_of_a_few_addresses_is_read_as_among_many():
     few = [network_prefix(pd.Series([value], dtype="string")).iloc[0] for value in odd]
     assert [None if pd.isna(v) else v for v in few] == [None if pd.isna(v) else v for v in many]
     assert few[:3] == ["::/32", "fe80::/32", ":b::/32"] and few[6] == "10.0.0.0/16"
+
+
+def test_coordinates_of_many_events_are_the_event_coordinates_columns():
+    # More events than the few-event path takes, with an unknown place, nulls and own coordinates.
+    n = 120
+    events = pd.DataFrame(
+        {
+            "location": pd.Series(["Madrid, Spain", None, "Lagos, Nigeria", "Nowhere, Atlantis"] * 30, dtype="string"),
+            "latitude": np.where(np.arange(n) % 5 == 0, 10.5, np.nan),
+            "longitude": np.where(np.arange(n) % 5 == 0, -3.25, np.nan),
+        },
+        index=range(1000, 1000 + n),
+    )
+    found = coordinates_of(events["location"], events["latitude"], events["longitude"])
+    expected = event_coordinates(events)
+    np.testing.assert_array_equal(found["lat"], expected["lat"].to_numpy())
+    np.testing.assert_array_equal(found["lon"], expected["lon"].to_numpy())
+    for name in ("country_code", "timezone"):
+        pd.testing.assert_series_equal(found[name], expected[name])
