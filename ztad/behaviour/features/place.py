@@ -41,11 +41,15 @@ def rarity(users_with: np.ndarray, group_size) -> np.ndarray:
 
 
 def group_users(ctx: EventContext, kind: str) -> np.ndarray:
-    """Users of the event's peer group who used its item (NaN when the group is tiny)."""
-    items, _ = ctx.lookup(kind)
-    peer_pairs = ctx.state.peer_pairs[kind]
-    users = peer_pairs.get("users", peer_pairs.find(ctx.peer, items))
-    return np.where(ctx.peer_size >= 3, users, np.nan)
+    """Users of the event's peer group who used its item (NaN when the group is tiny), looked
+    up once per kind however many features read it."""
+    key = ("group_users", kind)
+    if key not in ctx.shared:
+        items, _ = ctx.lookup(kind)
+        peer_pairs = ctx.state.peer_pairs[kind]
+        users = peer_pairs.get("users", peer_pairs.find(ctx.peer, items))
+        ctx.shared[key] = np.where(ctx.peer_size >= 3, users, np.nan)
+    return ctx.shared[key]
 
 
 def blended_novelty(ctx: EventContext, kind: str) -> np.ndarray:

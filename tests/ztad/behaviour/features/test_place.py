@@ -6,8 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.ztad.behaviour.features.sequences import DAY, features_of, login, working_days
+from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
 from ztad.behaviour.features import FeatureSettings
+from ztad.behaviour.features.context import build_context
+from ztad.behaviour.features.place import group_users
+from ztad.config import DetectionConfig
 
 
 def _team(users=("ann", "ben", "cat", "dan"), days=14, location="Madrid, Spain"):
@@ -77,3 +80,15 @@ def test_a_new_users_main_place_today_is_their_home_not_a_novelty():
     assert out["city_rarity_org"][0] == 0.0 and out["city_rarity_org"][4] > 0.5
     bare = features_of(_team(), today, FeatureSettings(cold_start=False))
     assert bare["city_novelty"].tolist() == [1.0] * 5
+
+
+def test_group_users_are_looked_up_once_per_kind_and_are_the_peers_users():
+    team = _team() + working_days("eve", DAY - timedelta(days=14), 14, location="Lagos, Nigeria")
+    today = frame([login("ann", f"{DAY} 09:00", "Lagos, Nigeria"), login("ann", f"{DAY} 10:00", "Sydney, Australia"),
+                   login("newbie", f"{DAY} 11:00", "Madrid, Spain")])
+    ctx = build_context(today, state_from(team), DetectionConfig(), FeatureSettings())
+    city = group_users(ctx, "city")
+    assert group_users(ctx, "city") is city
+    # Of the five finance users, eve used Lagos, none Sydney, the other four Madrid.
+    assert city.tolist() == [1.0, 0.0, 4.0]
+    assert group_users(ctx, "country") is not city
