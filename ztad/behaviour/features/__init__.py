@@ -21,7 +21,7 @@ import pandas as pd
 from ztad.behaviour.baselines import REQUIRED_COLUMNS, BaselineState
 from ztad.behaviour.baselines.arrays import frame_of, frame_of_blocks
 from ztad.behaviour.features import device, failures, place, resource, scanning, time_of_day, volume
-from ztad.behaviour.features.categories import categorical
+from ztad.behaviour.features.categories import sorted_codes, used_categorical
 from ztad.behaviour.features.context import FeatureInputError, build_context
 from ztad.behaviour.features.cross_user import cross_user_signals
 from ztad.behaviour.features.shared_counts import CROSS_USER_COLUMNS
@@ -61,8 +61,8 @@ CONTEXT_DESCRIPTIONS: dict[str, str] = {
 
 
 def _maturity_context(ctx) -> dict[str, object]:
-    labels = ctx.state.derived(
-        ("peer_labels_or_none",), lambda: np.array(list(ctx.state.peer_descriptions) + [None], dtype=object)
+    codes, labels = ctx.state.derived(
+        ("peer_label_codes",), lambda: sorted_codes(np.array(list(ctx.state.peer_descriptions), dtype=object))
     )
     return {
         "ctx_user_known": ctx.known_user.astype("float64"),
@@ -70,7 +70,7 @@ def _maturity_context(ctx) -> dict[str, object]:
         "ctx_active_days": ctx.active_days,
         "ctx_history_events": ctx.history_events,
         "ctx_maturity": ctx.maturity,
-        "ctx_peer_group": categorical(labels[np.where(ctx.peer >= 0, ctx.peer, len(labels) - 1)]),
+        "ctx_peer_group": used_categorical(codes[ctx.peer], labels),
     }
 
 

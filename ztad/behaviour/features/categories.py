@@ -81,3 +81,24 @@ def from_names(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical:
 def from_codes(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     """``pandas.Categorical.from_codes(codes, categories=categories)`` (-1: missing)."""
     return pd.Categorical.from_codes(codes, dtype=categories_dtype(categories))
+
+
+def sorted_codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """``pandas.factorize(values, sort=True)``: int64 codes (-1 for null) and the sorted distinct
+    values as an object array, the vocabulary :func:`used_categorical` takes. The codes end
+    with an extra -1, which position -1 (an unknown user, no peer group) reads as missing."""
+    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    return np.append(codes.astype("int64"), -1), np.asarray(uniques, dtype=object)
+
+
+def used_categorical(codes: np.ndarray, vocabulary: np.ndarray) -> pd.Categorical:
+    """``categorical(vocabulary[codes])`` (code -1: missing) for a sorted vocabulary of distinct
+    values: the categories are the values the codes use, in the vocabulary's order.
+
+    Per-user and per-group texts are coded once per baseline state; a request then reads its
+    events' codes instead of hashing a thousand texts again.
+    """
+    present = codes >= 0
+    used = np.unique(codes[present])
+    dense = np.where(present, np.searchsorted(used, codes), -1)
+    return from_codes(dense, pd.Index(vocabulary[used]))

@@ -23,6 +23,7 @@ from ztad.behaviour.baselines import (
 from ztad.behaviour.baselines.arrays import nan_to_zero, text_codes
 from ztad.behaviour.baselines.event_columns import coordinates_of
 from ztad.behaviour.clock import timestamp_micros
+from ztad.behaviour.features.categories import sorted_codes, used_categorical
 from ztad.config import DetectionConfig, FeatureSettings
 from ztad.schema import KEY_METHODS
 
@@ -226,6 +227,12 @@ class EventContext:
         values = self.state.derived(("user_text", column), lambda: _user_text(self.state, column))
         return np.where(self.known_user, values[np.maximum(self.user, 0)], None)
 
+    def user_categorical(self, column: str) -> pd.Categorical:
+        """``categorical(self.user_text(column))``, read off the users' codes among the
+        column's sorted values, coded once per state."""
+        codes, values = self.state.derived(("user_codes", column), lambda: _user_codes(self.state, column))
+        return used_categorical(codes[self.user], values)
+
     def user_column(self, column: str, default: float = 0.0) -> np.ndarray:
         """A numeric per-user baseline column for each event (``default`` for new users)."""
         values = self.state.derived(("user_column", column), lambda: _user_numbers(self.state, column))
@@ -300,6 +307,11 @@ def as_text(values: pd.Series) -> pd.Series:
 def _user_text(state: BaselineState, column: str) -> np.ndarray:
     """A text per-user column as Python objects (None where missing), converted once per state."""
     return state.users[column].astype("string").to_numpy(dtype=object)
+
+
+def _user_codes(state: BaselineState, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A text per-user column coded in sorted order (:func:`sorted_codes`)."""
+    return sorted_codes(_user_text(state, column) if state.n_users else np.array([], dtype=object))
 
 
 def _user_numbers(state: BaselineState, column: str) -> np.ndarray:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from ztad.behaviour.baselines.arrays import nan_to_zero
-from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import EventContext, present_in
 from ztad.behaviour.features.trips import AIRLINER_KMH, compute_moves
 from ztad.ingest.gazetteer import haversine_km
@@ -102,7 +101,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
         "ctx_city_days": city_days,
         "ctx_city_peer_users": peers,
         "ctx_city_org_users": org,
-        "ctx_home_location": categorical(ctx.user_text("home_location")),
+        "ctx_home_location": ctx.user_categorical("home_location"),
         "ctx_home_distance_km": haversine_km(home[0], home[1], ctx.coords["lat"], ctx.coords["lon"]),
         "ctx_prev_location": moves.prev_location,
         "ctx_prev_minutes": moves.prev_minutes,

@@ -9,6 +9,7 @@ import pytest
 
 from tests.ztad.behaviour.features.sequences import DAY, features_of, frame, login, state_from, working_days
 from ztad.behaviour.features import FeatureSettings
+from ztad.behaviour.features.categories import categorical
 from ztad.behaviour.features.context import build_context
 from ztad.config import DetectionConfig
 
@@ -59,3 +60,15 @@ def test_per_user_columns_are_converted_once_per_state_and_read_for_each_batch()
     assert second.user_text("home_location").tolist() == [None, state.users["home_location"].iloc[0]]
     assert second.user_column("events", default=-1.0).tolist() == [-1.0, float(state.users["events"].iloc[0])]
     assert state.derived(("user_text", "home_location"), None) is converted
+
+
+def test_a_per_user_text_is_the_categorical_of_its_events_texts():
+    history = (working_days("ann", DAY - timedelta(days=3), 3, location="Madrid, Spain")
+               + working_days("ben", DAY - timedelta(days=3), 3, location="Lagos, Nigeria"))
+    state = state_from(history)
+    today = frame([login("ben", f"{DAY} 09:00"), login("newbie", f"{DAY} 09:00"), login("ben", f"{DAY} 10:00")])
+    ctx = build_context(today, state, DetectionConfig(), FeatureSettings())
+    found = ctx.user_categorical("home_location")
+    expected = categorical(ctx.user_text("home_location"))
+    assert found.categories.tolist() == expected.categories.tolist() == ["Lagos, Nigeria"]
+    assert found.codes.tolist() == expected.codes.tolist() == [0, -1, 0]
