@@ -101,4 +101,6 @@ def used_categorical(codes: np.ndarray, vocabulary: np.ndarray) -> pd.Categorica
     present = codes >= 0
     used = np.unique(codes[present])
     dense = np.where(present, np.searchsorted(used, codes), -1)
-    return from_codes(dense, pd.Index(vocabulary[used]))
+    categories = vocabulary[used]
+    dtype = _kept("objects", tuple(categories), lambda: pd.Index(categories))
+    return pd.Categorical.from_codes(dense, dtype=dtype, validate=False)
