@@ -175,13 +175,10 @@ def isolation_forest_attributions(forest, X) -> np.ndarray:
     n_features = int(forest.n_features_in_)
     if values.ndim != 2 or values.shape[1] != n_features:
         raise AttributionError(f"the forest takes {n_features} features, got an array of shape {values.shape}")
-    from ztad.detection.detectors.forest_paths import tree_leaves
+    from ztad.detection.detectors.forest_paths import forest_leaves
 
     credits = path_credits(forest)
-    nodes = np.empty((len(values), len(forest.estimators_)), dtype=np.int64)
-    for index, (_, leaves) in enumerate(tree_leaves(forest, values)):
-        nodes[:, index] = leaves + credits.first_node[index]
-    nodes = nodes.ravel()
+    nodes = forest_leaves(forest, values).ravel()  # numbered across the forest, as the credits are
     cell_of_row = np.repeat(np.arange(len(values)) * n_features, len(forest.estimators_))
     total = np.zeros(len(values) * n_features)
     for _ in range(credits.depth):

@@ -6,7 +6,7 @@ from sklearn.ensemble import IsolationForest
 
 from tests.ztad.detection.detectors.synthetic import far_anomalies, normal_features
 from ztad.detection.detectors import forest_paths
-from ztad.detection.detectors.forest_paths import ORDERED_MIN_ROWS, score_samples, tree_leaves
+from ztad.detection.detectors.forest_paths import ORDERED_MIN_ROWS, forest_leaves, score_samples, tree_leaves
 
 
 @pytest.fixture(scope="module", params=[1.0, 0.5], ids=["all-features", "feature-subsets"])
@@ -51,6 +51,13 @@ def test_leaves_equal_the_library_leaves(forest):
     ):
         assert estimator is tree
         np.testing.assert_array_equal(leaves, tree.apply(rows[:, features].astype(np.float32)))
+
+
+def test_forest_leaves_number_each_trees_leaves_after_the_trees_before_it(forest):
+    rows = _rows()[4:]
+    first = np.cumsum([0] + [tree.tree_.node_count for tree in forest.estimators_[:-1]])
+    expected = np.column_stack([leaves for _, leaves in tree_leaves(forest, rows)]) + first
+    np.testing.assert_array_equal(forest_leaves(forest, rows), expected)
 
 
 def test_a_row_of_another_width_is_refused(forest):
