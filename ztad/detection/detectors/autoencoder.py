@@ -165,15 +165,32 @@ def _forward_block(layers: list[tuple[np.ndarray, np.ndarray, bool]], columns: n
     return columns
 
 
+#: Up to this many products (inputs x units x rows) a layer's are made at once: a few rows'
+#: layer is then a few array operations, not two per input unit.
+FEW_PRODUCTS = 2**15
+
+
 def _dense(columns: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``(columns.T @ kernel + bias).T`` for rows held as columns, summed over the inputs in
     order, row by row the same."""
+    if kernel.size * columns.shape[1] <= FEW_PRODUCTS:
+        return _dense_at_once(columns, kernel, bias)
     out = np.repeat(bias[:, None], columns.shape[1], axis=1)
     term = np.empty_like(out)
     for position, weights in enumerate(kernel):
         np.multiply(weights[:, None], columns[position], out=term)
         out += term
     return out
+
+
+def _dense_at_once(columns: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """:func:`_dense` of a few rows: every input's products made at once, below the bias, then
+    added down the inputs. A reduction over the outer axis adds one slice after the other, in
+    order (NumPy sums pairwise only along the innermost one), so the bits are :func:`_dense`'s."""
+    products = np.empty((kernel.shape[0] + 1, kernel.shape[1], columns.shape[1]))
+    products[0] = bias[:, None]
+    np.multiply(kernel[:, :, None], columns[:, None, :], out=products[1:])
+    return np.add.reduce(products, axis=0)
 
 
 class AutoencoderDetector(Detector):

@@ -136,3 +136,17 @@ def test_the_forward_pass_gives_each_row_the_same_bits_in_any_block():
         reference = reference @ kernel + bias
         reference = np.maximum(reference, 0.0) if relu else reference
     np.testing.assert_allclose(whole, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_a_few_rows_layer_adds_its_inputs_in_the_order_a_large_blocks_does():
+    from ztad.detection.detectors import autoencoder
+
+    rng = np.random.default_rng(5)
+    kernel, bias = rng.normal(size=(40, 24)), rng.normal(size=24)
+    columns = rng.normal(size=(40, 3)) * 10.0 ** rng.integers(-8, 8, size=(40, 1))  # rounding shows
+    assert kernel.size * columns.shape[1] <= autoencoder.FEW_PRODUCTS
+    one_by_one = np.repeat(bias[:, None], 3, axis=1)
+    for weights, values in zip(kernel, columns):
+        one_by_one += weights[:, None] * values
+    np.testing.assert_array_equal(autoencoder._dense(columns, kernel, bias), one_by_one)
+    assert not np.array_equal(one_by_one, (columns.T @ kernel + bias).T)  # the order matters
