@@ -20,7 +20,7 @@ from ztad.behaviour.baselines import (
     asn_text,
     network_prefix,
 )
-from ztad.behaviour.baselines.arrays import nan_to_zero, text_codes
+from ztad.behaviour.baselines.arrays import nan_to_zero, positions_in, text_codes
 from ztad.behaviour.baselines.event_columns import coordinates_of
 from ztad.behaviour.clock import timestamp_micros
 from ztad.behaviour.features.categories import sorted_codes, used_categorical
@@ -130,10 +130,17 @@ class EventContext:
     def day_codes(self, column: str) -> np.ndarray:
         """Dense codes of a text column's values within these events (-1 for null), factorised
         once for every family that counts by them."""
-        key = ("day_codes", column)
-        if key not in self.shared:
-            self.shared[key] = text_codes(self.text(column))[0]
-        return self.shared[key]
+        return self.codes_of(self.text(column))[0]
+
+    def codes_of(self, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`ztad.behaviour.baselines.arrays.text_codes` of one of the events' text
+        columns (:meth:`text`, :meth:`item_values`), worked out once per column: the places,
+        addresses and resources are coded by several families (never to be changed in place)."""
+        key = ("codes", id(values))
+        held = self.shared.get(key)
+        if held is None or held[0] is not values:  # the column is held, so its id is never reused
+            held = self.shared[key] = (values, text_codes(values))
+        return held[1]
 
     @cached_property
     def known_user(self) -> np.ndarray:
@@ -163,7 +170,7 @@ class EventContext:
         key = ("lookup", kind)
         if key not in self.shared:
             pairs = self.state.pairs[kind]
-            items = pairs.item_codes(self.item_values(kind))
+            items = _positions_of_codes(pairs.items, *self.codes_of(self.item_values(kind)))
             self.shared[key] = items, pairs.get("days", pairs.find(self.user, items))
         return self.shared[key]
 
@@ -185,7 +192,7 @@ class EventContext:
         """
         key = ("dominant", kind)
         if key not in self.shared:
-            codes, _ = text_codes(self.item_values(kind))
+            codes, _ = self.codes_of(self.item_values(kind))
             present = codes >= 0
             width = int(codes.max()) + 1 if present.any() else 1
             pairs = self.day_user * width + np.where(present, codes, 0)
@@ -287,6 +294,14 @@ class EventContext:
             same = self.day_user[rows[1:]] == self.day_user[rows[:-1]]
             previous[1:] = np.where(same, rows[:-1], -1)
         return previous
+
+
+def _positions_of_codes(index: pd.Index, codes: np.ndarray, uniques: np.ndarray) -> np.ndarray:
+    """What :func:`ztad.behaviour.baselines.arrays.codes_in` gives for the values of
+    ``codes`` and ``uniques``: each value's position in ``index``, -1 when absent or null."""
+    if len(index) == 0 or len(uniques) == 0:
+        return np.full(len(codes), -1, dtype="int64")
+    return np.append(positions_in(index, uniques), -1)[codes].astype("int64")
 
 
 #: The dtype ``astype("string")`` gives: text columns of canonical events have it already.

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ztad.behaviour.baselines import codes_in
-from ztad.behaviour.baselines.arrays import nan_to_zero, positions_in, text_codes
+from ztad.behaviour.baselines.arrays import nan_to_zero, positions_in
 from ztad.behaviour.clock import MICROS_PER_MINUTE
 from ztad.behaviour.features.categories import text_dtype
 from ztad.behaviour.features.context import EventContext
@@ -74,7 +74,7 @@ def place_codes(ctx: EventContext) -> tuple[np.ndarray, np.ndarray, pd.Categoric
     places up among them, however many users the baseline holds. The vocabulary comes as the
     categorical dtype of the place columns, built once per vocabulary.
     """
-    event_codes, names = text_codes(ctx.text("location"))
+    event_codes, names = ctx.codes_of(ctx.text("location"))
     sorted_last, sorted_position, last_codes, sorted_text = ctx.state.derived(
         ("sorted_last_locations",), lambda: _sorted_last_locations(ctx.state)
     )

@@ -72,3 +72,24 @@ def test_a_per_user_text_is_the_categorical_of_its_events_texts():
     expected = categorical(ctx.user_text("home_location"))
     assert found.categories.tolist() == expected.categories.tolist() == ["Lagos, Nigeria"]
     assert found.codes.tolist() == expected.codes.tolist() == [0, -1, 0]
+
+
+@pytest.mark.parametrize("events", [3, 90], ids=["few", "many"])
+def test_a_column_is_coded_once_and_its_items_found_as_the_pairs_find_them(events):
+    from ztad.behaviour.baselines.arrays import text_codes
+
+    history = working_days("ann", DAY - timedelta(days=3), 3) + working_days("bob", DAY - timedelta(days=3), 3,
+                                                                               department="legal")
+    places = ["Madrid, Spain", "Lagos, Nigeria", None]
+    today = [login(("ann", "bob", "eve")[i % 3], f"{DAY} 09:{i % 60:02d}", places[i % 3], ip=f"192.0.2.{i % 7}")
+             for i in range(events)]
+    state = state_from(history)
+    ctx = build_context(frame(today), state, DetectionConfig(), FeatureSettings())
+    codes, uniques = ctx.codes_of(ctx.text("location"))
+    expected_codes, expected_uniques = text_codes(ctx.text("location"))
+    assert codes.tolist() == expected_codes.tolist() and uniques.tolist() == expected_uniques.tolist()
+    assert ctx.codes_of(ctx.item_values("city"))[0] is codes  # the same column, coded once
+    for kind in ("city", "ip", "device"):
+        items, _ = ctx.lookup(kind)
+        assert items.tolist() == state.pairs[kind].item_codes(ctx.item_values(kind)).tolist()
+    assert (ctx.lookup("city")[0] >= 0).any() and (ctx.lookup("city")[0] == -1).any()
