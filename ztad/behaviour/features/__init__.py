@@ -145,8 +145,8 @@ def _features_frame(inputs: np.ndarray, context: dict[str, object], index: pd.In
     """The model inputs' block and the context columns as one frame that holds the arrays
     themselves: no float64 block copied from them (a large day's peak), and no frames built
     and joined (per-column and per-frame costs that are most of a small request's)."""
-    if len(index) <= FEW_ROWS:
-        return _few_rows_frame(inputs, context, index)
+    if len(index) <= ONE_BLOCK_ROWS:
+        return _one_block_frame(inputs, context, index)
     columns = [
         values if isinstance(values, pd.Categorical) else np.asarray(values, dtype="float64")
         for values in context.values()
@@ -154,13 +154,18 @@ def _features_frame(inputs: np.ndarray, context: dict[str, object], index: pd.In
     return frame_of([inputs, *columns], (*FEATURE_NAMES, *context), index)
 
 
-#: Up to this many events, the float64 columns of the features are gathered into one block.
+#: Up to this many events, a mask of non-finite values costs less than ``nan_to_num``.
 FEW_ROWS = 64
+#: Up to this many events (a request's most), the float64 columns of the features are gathered
+#: into one block: a frame pays per block, in every selection of its rows (the flagged ones)
+#: and of its columns, and copying a request's columns costs less than a day's peak would.
+ONE_BLOCK_ROWS = 10_000
 
 
-def _few_rows_frame(inputs: np.ndarray, context: dict[str, object], index: pd.Index) -> pd.DataFrame:
-    """:func:`_features_frame` of a few events, its float64 columns copied into one block: a
-    frame pays per block, and a block per context column is most of a small request's frame."""
+def _one_block_frame(inputs: np.ndarray, context: dict[str, object], index: pd.Index) -> pd.DataFrame:
+    """:func:`_features_frame` of up to :data:`ONE_BLOCK_ROWS` events, its float64 columns
+    copied into one block: a block per context column is most of a small request's frame, and
+    picking a batch's flagged rows out of sixty blocks costs more than copying them into one."""
     names = (*FEATURE_NAMES, *context)
     numbers = [position for position, values in enumerate(context.values(), len(FEATURE_NAMES))
                if not isinstance(values, pd.Categorical)]

@@ -143,3 +143,21 @@ def _plain(features: pd.DataFrame) -> pd.DataFrame:
     """Features with their categorical columns as values (the categories of a column depend on
     the events judged together; the values do not)."""
     return features.apply(lambda c: c.astype(object) if isinstance(c.dtype, pd.CategoricalDtype) else c)
+
+
+def test_a_requests_features_hold_their_numbers_in_one_block_with_the_values_of_a_days(monkeypatch):
+    """Up to ONE_BLOCK_ROWS events, the float64 columns are copied into one block (picking the
+    flagged rows out of it costs less than out of sixty); a larger day keeps its arrays as
+    they are. The values are the same either way."""
+    from ztad.behaviour import features
+
+    history, today = _varied_day()
+    others = [login(f"other{k:03d}", f"{DAY} 12:{k % 60:02d}", "London, UK", ip=f"10.9.{k}.1") for k in range(120)]
+    state = state_from(history + others[:40])
+    events = frame(today + others)
+    one_block = compute_features(events, state, DetectionConfig(), FeatureSettings())
+    monkeypatch.setattr(features, "ONE_BLOCK_ROWS", 64)
+    as_computed = compute_features(events, state, DetectionConfig(), FeatureSettings())
+    numbers = [block for block in one_block._mgr.blocks if block.dtype == np.float64]
+    assert len(numbers) == 1 and len(as_computed._mgr.blocks) > len(one_block._mgr.blocks)
+    pd.testing.assert_frame_equal(one_block, as_computed, check_exact=True)
