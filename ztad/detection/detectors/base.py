@@ -508,9 +508,23 @@ class Detector:
 
     def _feature_frame(self, values: np.ndarray, X) -> pd.DataFrame:
         """Wrap a rows x features array with the input's index and the model's names."""
-        names = self.feature_names_in_ or [f"x{i}" for i in range(self.n_features_in_)]
+        names = tuple(self.feature_names_in_ or [f"x{i}" for i in range(self.n_features_in_)])
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(values))
-        return pd.DataFrame(values, index=index, columns=names)
+        return pd.DataFrame(values, index=index, columns=_column_index(names))
+
+
+#: Column indexes of feature names, built once: a model's names come back call after call.
+_COLUMN_INDEXES: dict[tuple[str, ...], pd.Index] = {}
+
+
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """The column index of ``names``, shared (an index is never changed once built): pandas
+    reads a list of names anew for every frame, most of the cost of a few rows' frame."""
+    if names not in _COLUMN_INDEXES:
+        if len(_COLUMN_INDEXES) >= 64:
+            _COLUMN_INDEXES.clear()
+        _COLUMN_INDEXES[names] = pd.Index(names)
+    return _COLUMN_INDEXES[names]
 
 
 def read_description(folder: Path) -> dict:

@@ -299,3 +299,14 @@ def test_a_forked_child_scores_on_threads_of_its_own(fitted, fresh_normal):
     answer = os.read(read, 1)
     os.waitpid(child, 0)
     assert answer == b"1"
+
+
+def test_per_feature_frames_share_one_column_index_of_the_models_names():
+    from ztad.detection.detectors.ecod import ECODDetector
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    detector = ECODDetector().fit(X)
+    first, second = detector.feature_contributions(X.iloc[:2]), detector.feature_contributions(X.iloc[5:9])
+    assert list(first.columns) == ["a", "b", "c"] and first.columns is second.columns
+    assert second.index.tolist() == [5, 6, 7, 8]
