@@ -121,7 +121,15 @@ def _text(values: Sequence):
 
     if len(values) <= FEW_ROWS:
         return pa.array(stripped(values), pa.large_string())
+    if _none_given(values):  # a field no event gives: nothing to convert or strip
+        return pa.nulls(len(values), pa.large_string())
     return stripped_text(pa.array(values, pa.large_string()))
+
+
+def _none_given(values: Sequence) -> bool:
+    """Whether every value is ``None``: a field no event of the request gives (counted in C,
+    a few microseconds for a thousand events)."""
+    return values.count(None) == len(values)
 
 
 def _utc_micros(times: Sequence) -> np.ndarray:
@@ -174,11 +182,15 @@ def _byte_counts(values: Sequence) -> np.ndarray:
 
 def _floats(values: Sequence) -> np.ndarray:
     """Numbers as float64, NaN where none is given."""
+    if _none_given(values):
+        return np.full(len(values), np.nan)
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def _whole_numbers(values: Sequence) -> pd.arrays.IntegerArray:
     """Whole numbers (below 2**63) as ``Int64``, missing where none is given."""
+    if _none_given(values):
+        return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool))
     missing = np.array([v is None for v in values], dtype=bool)
     numbers = np.array([0 if v is None else v for v in values], dtype=np.int64)
     return pd.arrays.IntegerArray(numbers, missing)

@@ -227,6 +227,18 @@ def test_many_events_give_the_canonical_events_their_json_text_gives():
     pd.testing.assert_frame_equal(events_frame(events), expected)
 
 
+def test_fields_no_event_of_many_gives_are_missing_as_validation_leaves_them():
+    from ztad.ingest.validation import FEW_ROWS, validate
+    from ztad.service.predict import Event, events_frame
+
+    posted = [{k: v for k, v in e.items() if k != "event_id"} for e in POSTED[1:3] * FEW_ROWS]
+    events = [Event.model_validate(e) for e in posted]
+    assert all(e.as_org is None and e.asn is None and e.latitude is None and e.event_id is None for e in events)
+    expected, quarantine = validate(_as_log_text(events), "request")
+    assert quarantine.empty and len(expected) > FEW_ROWS
+    pd.testing.assert_frame_equal(events_frame(events), expected)
+
+
 def test_a_time_beyond_year_9999_in_utc_is_refused_with_its_position():
     from ztad.service.predict import BadEventError, Event, events_frame
 
