@@ -20,7 +20,7 @@ from ztad.behaviour.baselines import (
     asn_text,
     network_prefix,
 )
-from ztad.behaviour.baselines.arrays import nan_to_zero, positions_in, text_codes
+from ztad.behaviour.baselines.arrays import lowered_in, nan_to_zero, positions_in, text_codes
 from ztad.behaviour.baselines.event_columns import coordinates_of
 from ztad.behaviour.clock import timestamp_micros
 from ztad.behaviour.features.categories import sorted_codes, used_categorical
@@ -141,6 +141,21 @@ class EventContext:
         if held is None or held[0] is not values:  # the column is held, so its id is never reused
             held = self.shared[key] = (values, text_codes(values))
         return held[1]
+
+    def lowered_in(self, values: pd.Series, names, strip: bool = False) -> np.ndarray:
+        """:func:`ztad.behaviour.baselines.arrays.lowered_in` of one of the events' text columns,
+        decided once per distinct value (:meth:`codes_of`): a day repeats its users and
+        resources, and Arrow's string kernels behind pandas cost more than lowering a few
+        hundred distinct ASCII names in Python (whose ``lower`` and ``strip`` agree with
+        Arrow's there). Distinct values that are not all ASCII go to ``lowered_in`` itself."""
+        codes, uniques = self.codes_of(values)
+        texts = uniques.tolist()
+        if all(text.isascii() for text in texts):
+            texts = [text.strip() for text in texts] if strip else texts
+            hits = [text.lower() in names for text in texts]
+        else:
+            hits = lowered_in(pd.Series(uniques, dtype=TEXT), names, strip).tolist()
+        return np.array([*hits, False], dtype=bool)[codes]  # code -1, a missing value: False
 
     @cached_property
     def known_user(self) -> np.ndarray:
@@ -374,7 +389,8 @@ def build_context(
     _check_filled("timestamp", timestamps)
     micros = timestamp_micros(timestamps)
     user_texts = as_text(user_ids)
-    day_user, _ = text_codes(user_texts)
+    user_codes = text_codes(user_texts)
+    day_user = user_codes[0]
     user = state.user_codes(user_texts)
     peer = state.peer_codes_for(events, user)
     return EventContext(
@@ -391,5 +407,6 @@ def build_context(
             ("column", "user_id"): user_ids,
             ("column", "timestamp"): timestamps,
             ("text", "user_id"): user_texts,
+            ("codes", id(user_texts)): (user_texts, user_codes),  # what codes_of keeps
         },
     )

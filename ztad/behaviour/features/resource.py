@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ztad.behaviour.baselines.arrays import lowered_in, nan_to_zero
+from ztad.behaviour.baselines.arrays import nan_to_zero
 from ztad.behaviour.features.context import EventContext, present_in
 from ztad.behaviour.features.place import group_users, rarity
 
@@ -34,7 +34,7 @@ def compute(ctx: EventContext) -> tuple[dict[str, np.ndarray], dict[str, object]
     w = ctx.maturity
     novelty = (present & (user_days == 0)) * (w + (1.0 - w) * (in_group == 0))
     sensitive = {str(r).strip().lower() for r in ctx.config.sensitive_resources}
-    is_sensitive = lowered_in(resources, sensitive, strip=True)
+    is_sensitive = ctx.lowered_in(resources, sensitive, strip=True)
     features = {
         "resource_novelty": novelty,
         "resource_rarity_peers": np.where(present, rarity(in_group, group_size), 0.0),

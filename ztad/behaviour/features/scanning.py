@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ztad.behaviour.baselines.arrays import lowered_in
 from ztad.behaviour.features.context import EventContext
 from ztad.behaviour.features.shared_counts import given
 
@@ -86,7 +85,7 @@ def address_activity(
 
 def scanned_names(ctx: EventContext) -> np.ndarray:
     """True where the event's user name is one scanners try everywhere (:data:`SCANNED_NAMES`)."""
-    return lowered_in(ctx.text("user_id"), SCANNED_NAMES)
+    return ctx.lowered_in(ctx.text("user_id"), SCANNED_NAMES)
 
 
 def real_accounts(

@@ -93,3 +93,16 @@ def test_a_column_is_coded_once_and_its_items_found_as_the_pairs_find_them(event
         items, _ = ctx.lookup(kind)
         assert items.tolist() == state.pairs[kind].item_codes(ctx.item_values(kind)).tolist()
     assert (ctx.lookup("city")[0] >= 0).any() and (ctx.lookup("city")[0] == -1).any()
+
+
+@pytest.mark.parametrize("names", [["ann", " Root ", "ADMIN", None, "bob"] * 20, ["Ädmin", " ann ", None] * 30],
+                         ids=["ascii", "not-ascii"])
+def test_lowered_names_are_decided_per_distinct_value_as_for_every_event(names):
+    from ztad.behaviour.baselines.arrays import lowered_in
+
+    ctx = build_context(frame([login("u", f"{DAY} 09:00")]), state_from([]), DetectionConfig(), FeatureSettings())
+    values = pd.Series(names, dtype="string")
+    for strip in (False, True):
+        expected = lowered_in(values, {"root", "admin", "ädmin"}, strip=strip)
+        assert ctx.lowered_in(values, {"root", "admin", "ädmin"}, strip=strip).tolist() == expected.tolist()
+    assert ctx.lowered_in(values, {"root", "admin", "ädmin"}, strip=True).any()
