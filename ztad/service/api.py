@@ -111,19 +111,24 @@ def create_app(
     *,
     dashboard: bool = False,
     pinned: LatestRun | None = None,
+    worker_of: str | None = None,
 ) -> FastAPI:
     """The API over ``config``'s findings database and state folder.
 
     ``pinned`` judges ``/predict`` as of one day with one model version instead of following
     the nightly runs (to replay a day). ``dashboard`` adds the analysts' pages.
+    ``worker_of`` makes the app one of ``ztad serve --workers N``'s worker processes: the
+    folder the workers' metrics are shared in (:mod:`ztad.service.workers`); the parent process
+    has brought the database's schema up to date already.
     """
     from ztad.store import FindingsStore
 
     settings.require_token()
     store = FindingsStore(config.resolved_database_url)
-    store.create_schema()
+    if worker_of is None:
+        store.create_schema()
     holder = StateHolder(config, store, settings.check_seconds, pinned)
-    metrics = ServiceMetrics(lambda: _finished(store.engine))
+    metrics = ServiceMetrics(lambda: _finished(store.engine), shared_dir=worker_of)
     app = FastAPI(
         title="ztad",
         summary="Scores authentication events and serves the nightly job's findings.",
