@@ -427,28 +427,60 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """``ztad serve`` and ``ztad dashboard``: the same app, the dashboard with its pages."""
-    import uvicorn
-
-    from ztad.service.api import create_app
+    """``ztad serve`` and ``ztad dashboard``: the same app, the dashboard with its pages; with
+    ``--workers N`` above 1, served by N processes (:mod:`ztad.service.workers`)."""
     from ztad.service.auth import ServiceSettings
-    from ztad.store import safe_url
 
     config = _job_config(args)
     settings = ServiceSettings.from_env(token_connection=args.token_connection)
-    app = create_app(config, settings, dashboard=args.command == "dashboard")
-    what = "dashboard" if args.command == "dashboard" else "API"
-    print(
-        f"ztad {what} on http://{args.host}:{args.port} "
-        f"(findings database: {safe_url(config.resolved_database_url)})",
-        file=sys.stderr,
-        flush=True,
-    )
+    dashboard = args.command == "dashboard"
+    if args.workers > 1:
+        return _serve_workers(args, config, settings, dashboard)
+    import uvicorn
+
+    from ztad.service.api import create_app
+
+    app = create_app(config, settings, dashboard=dashboard)
+    _print_serving(args, config)
     uvicorn.run(
         app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning",
         access_log=args.verbose,
     )
     return 0
+
+
+def _positive_count(text: str) -> int:
+    """A whole number of processes, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of processes, 1 or more")
+    return int(text)
+
+
+def _serve_workers(args: argparse.Namespace, config, settings, dashboard: bool) -> int:
+    from functools import partial
+
+    from ztad.service.workers import check_service, listening_sockets, serve_workers
+
+    check_service(config, settings)
+    listeners = listening_sockets(args.host, args.port, args.workers)
+    _print_serving(args, config)
+    return serve_workers(
+        config, settings, listeners, dashboard=dashboard, verbose=args.verbose,
+        setup=partial(quiet_libraries, args.verbose),
+    )
+
+
+def _print_serving(args: argparse.Namespace, config) -> None:
+    from ztad.store import safe_url
+
+    what = "dashboard" if args.command == "dashboard" else "API"
+    workers = f", {args.workers} worker processes" if args.workers > 1 else ""
+    print(
+        f"ztad {what} on http://{args.host}:{args.port} "
+        f"(findings database: {safe_url(config.resolved_database_url)}{workers})",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # --------------------------------------------------------------------------- parser
@@ -573,6 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
         _add_job_options(web)
         web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         web.add_argument("--port", type=int, default=port, help=f"port to listen on (default {port})")
+        web.add_argument(
+            "--workers",
+            type=_positive_count,
+            default=1,
+            metavar="N",
+            help="worker processes answering on the port, each with the model and baselines loaded "
+            "(default 1: one process)",
+        )
         web.add_argument(
             "--token-connection",
             metavar="CONN_ID",
