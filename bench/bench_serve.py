@@ -6,9 +6,15 @@ runs two days into a temporary folder), then times, with one keep-alive HTTP cli
 
 - single events, one request each: p50 / p95 / p99 latency (target p95 <= 20 ms);
 - batches of ``--batch`` events: events per second (target >= 20,000 in batches of 1,000).
+  With ``--clients N``, N keep-alive clients send the ``--batches`` between them at the same
+  time, each posting the same body encoded once (so a client costs little beside the server),
+  and the figure is the events of all of them per second of wall-clock time. ``--workers N``
+  starts the server with N worker processes (``ztad serve --workers N``); the bench prints how
+  many of the clients' connections each worker holds (the kernel hands a new connection to
+  whichever worker accepts it first, so two clients may land on one worker).
 
-Beside each wall-clock figure it prints the server process's CPU time per request (user +
-system of all its threads, from ``/proc``): on a machine other work loads, wall-clock times
+Beside each wall-clock figure it prints the server's CPU time per request (user + system of
+all the threads of its processes, the workers too): on a machine other work loads, wall-clock times
 grow with the load and the CPU time much less. It counts the math libraries' worker threads
 too, which spin while they wait, so compare it between runs made one after the other.
 
@@ -21,17 +27,20 @@ varies far less than the wall-clock figures; compare runs made one after the oth
 
     .venv/bin/python bench/bench_serve.py
     .venv/bin/python bench/bench_serve.py --home ztad-home/demo --singles 1000 --batches 30
+    .venv/bin/python bench/bench_serve.py --home ztad-home/demo --batches 40 --workers 2 --clients 2
     .venv/bin/python bench/bench_serve.py --home ztad-home/demo --in-process
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -77,9 +86,11 @@ def _events(home: Path) -> list[dict]:
     return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dict("records")]
 
 
-def _serve(home: Path, port: int) -> subprocess.Popen:
+def _serve(home: Path, port: int, workers: int = 1) -> subprocess.Popen:
     env = dict(os.environ, ZTAD_API_TOKEN=TOKEN)
     command = [sys.executable, "-m", "ztad.cli", "serve", "--home", str(home), "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -97,12 +108,39 @@ def _wait(client: httpx.Client, server: subprocess.Popen) -> None:
 
 
 def _cpu_seconds(server: subprocess.Popen) -> float:
-    """CPU time (user + system) the server process has used so far, or NaN without ``/proc``."""
+    """CPU time (user + system) the server's processes have used so far, or NaN without ``/proc``."""
+    total = 0.0
+    for pid in (server.pid, *(child.pid for child in _children(server))):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(server: subprocess.Popen) -> list:
+    import psutil
+
     try:
-        fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return psutil.Process(server.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _connections_per_worker(server: subprocess.Popen, port: int) -> list[int]:
+    """How many established connections to ``port`` each of the server's processes holds."""
+    import psutil
+
+    counts = []
+    for process in (psutil.Process(server.pid), *_children(server)):
+        held = [
+            c for c in process.net_connections(kind="tcp")
+            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+        ]  # fmt: skip
+        if held:
+            counts.append(len(held))
+    return sorted(counts, reverse=True)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -139,6 +177,61 @@ def _in_process(home: Path, events: list[dict], singles: int, size: int, batches
     )
 
 
+class _Clients:
+    """``count`` keep-alive clients sending the same pre-encoded batch at the same time."""
+
+    def __init__(self, port: int, headers: dict, count: int):
+        headers = {**headers, "Content-Type": "application/json"}
+        self.clients = [
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) for _ in range(count)
+        ]
+
+    def warm_up(self, body: bytes) -> None:
+        """One batch from each client, each opening its connection while the clients before it
+        are busy, as new connections meet a server under load."""
+        busy, stop = [], threading.Event()
+
+        def keep_busy(client: httpx.Client, started: threading.Event) -> None:
+            while True:
+                client.post("/predict", content=body).raise_for_status()
+                started.set()
+                if stop.is_set():
+                    return
+
+        for client in self.clients:
+            started = threading.Event()
+            thread = threading.Thread(target=keep_busy, args=(client, started))
+            thread.start()
+            started.wait()
+            busy.append(thread)
+        stop.set()
+        for thread in busy:
+            thread.join()
+
+    def send(self, body: bytes, requests: int) -> float:
+        """Wall-clock seconds for the clients to send ``requests`` batches between them."""
+        shares = [len(range(i, requests, len(self.clients))) for i in range(len(self.clients))]
+        ready = threading.Barrier(len(self.clients) + 1)
+
+        def send_share(client: httpx.Client, share: int) -> None:
+            ready.wait()
+            for _ in range(share):
+                client.post("/predict", content=body).raise_for_status()
+
+        threads = [threading.Thread(target=send_share, args=pair) for pair in zip(self.clients, shares)]
+        for thread in threads:
+            thread.start()
+        ready.wait()
+        began = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - began
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, help="a state folder with nightly runs (default: prepare one)")
@@ -146,6 +239,8 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=500, help="single-event requests timed")
     parser.add_argument("--batch", type=int, default=1000, help="events per batch request")
     parser.add_argument("--batches", type=int, default=20, help="batch requests timed")
+    parser.add_argument("--clients", type=int, default=1, help="concurrent clients sending the batches")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of the server")
     parser.add_argument("--in-process", action="store_true", help="time the scoring path without the server")
     args = parser.parse_args()
 
@@ -159,7 +254,7 @@ def main() -> None:
         _in_process(home, events, args.singles, args.batch, args.batches)
         return
     print(f"{len(events):,} events of the last run day; server on 127.0.0.1:{args.port}", flush=True)
-    server = _serve(home, args.port)
+    server = _serve(home, args.port, args.workers)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{args.port}", headers=headers, timeout=120) as client:
@@ -179,16 +274,24 @@ def main() -> None:
                 f"{(_cpu_seconds(server) - cpu) / args.singles * 1000:.1f} ms per request"
             )
             batch = (events * (args.batch // len(events) + 1))[: args.batch]
-            began, cpu = time.perf_counter(), _cpu_seconds(server)
-            for _ in range(args.batches):
-                client.post("/predict", json={"events": batch}).raise_for_status()
-            seconds, cpu = time.perf_counter() - began, _cpu_seconds(server) - cpu
+            body = json.dumps({"events": batch}).encode()
+            clients = _Clients(args.port, headers, args.clients)
+            clients.warm_up(body)
+            cpu = _cpu_seconds(server)
+            seconds = clients.send(body, args.batches)
+            cpu = _cpu_seconds(server) - cpu
             rate = args.batch * args.batches / seconds
             print(
                 f"batches of {args.batch}: {rate:,.0f} events/s, {seconds / args.batches * 1000:.0f} ms per "
                 f"request over {args.batches} requests (target >= 20,000 events/s); server CPU "
                 f"{cpu / args.batches * 1000:.0f} ms per request"
             )
+            if args.clients > 1 or args.workers > 1:
+                print(
+                    f"{args.clients} clients, {args.workers} workers: connections per server process "
+                    f"(the single-event client's too) {_connections_per_worker(server, args.port)}"
+                )
+            clients.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
