@@ -1,7 +1,7 @@
 """A real server and a real headless Chromium for the dashboard's tests.
 
-The server is uvicorn in a thread of the test process, on a free port of 127.0.0.1; the
-browser is Debian's ``chromium`` driven by its ``chromedriver`` through Selenium, with a fresh
+The server is uvicorn in a thread of the test process, on a free port of 127.0.0.1 (or ``ztad
+serve`` in a process of its own, :func:`wait_until_up`); the browser is Debian's ``chromium`` driven by its ``chromedriver`` through Selenium, with a fresh
 profile and no network of its own (no sync, updates or background requests).
 """
 
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +39,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_up(client: httpx.Client, server: subprocess.Popen) -> None:
+    """Wait for a ``ztad serve`` process (its output piped) to answer HTTP on ``client``."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"ztad serve stopped: {server.stdout.read()}")
+        try:
+            client.get("/health")
+            return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise AssertionError("ztad serve did not answer within 300 s")
 
 
 @contextmanager

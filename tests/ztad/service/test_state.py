@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from tests.fixtures.served import SERVED_DAYS
-from tests.ztad.service.conftest import READ_HEADERS, client_of
+from tests.ztad.service.conftest import READ_HEADERS, client_of, record_run
 from ztad.config import JobConfig, SourceConfig
 from ztad.service.state import NotReadyError, StateHolder, latest_run
-from ztad.store import FindingsStore, RunRecord
-
-
-@pytest.fixture
-def copied(served_sqlite, tmp_path):
-    """A copy of the SQLite run's state folder and database, to add runs to."""
-    home = tmp_path / "home"
-    shutil.copytree(served_sqlite.config.home, home)
-    return served_sqlite, served_sqlite.config.with_overrides(home=home)
-
-
-def _record(store, day, version, status="success") -> None:
-    now = datetime.now(timezone.utc)
-    store.record_run(
-        RunRecord(
-            run_id=f"run-{day}-{status}",
-            day=day,
-            status=status,
-            model_version=version,
-            started_at=now,
-            finished_at=now,
-        )
-    )
+from ztad.store import FindingsStore
 
 
 def test_the_state_is_the_day_after_the_newest_run_with_its_model(copied):
@@ -51,9 +28,9 @@ def test_a_newer_run_is_picked_up_and_a_failed_one_is_not(copied):
     store = FindingsStore(config.resolved_database_url)
     holder = StateHolder(config, store, check_seconds=0)
     first = holder.current()
-    _record(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version, status="failed")
+    record_run(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version, status="failed")
     assert holder.current() is first
-    _record(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
+    record_run(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
     second = holder.current()
     assert second is not first and second.day == SERVED_DAYS[-1] + timedelta(days=2)
     assert latest_run(store).day == SERVED_DAYS[-1] + timedelta(days=1)
@@ -64,7 +41,7 @@ def test_checks_are_spaced_by_check_seconds(copied):
     store = FindingsStore(config.resolved_database_url)
     holder = StateHolder(config, store, check_seconds=3600)
     first = holder.current()
-    _record(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
+    record_run(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
     assert holder.current() is first  # the next look is an hour away
 
 
@@ -100,7 +77,7 @@ def test_what_lives_at_a_load_is_frozen_until_the_next_load(copied):
     del cycle
     gc.collect()
     assert freed() is not None  # frozen with the state: full collections no longer walk it
-    _record(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
+    record_run(store, SERVED_DAYS[-1] + timedelta(days=1), first.model_version)
     assert holder.current() is not first
     assert freed() is None  # unfrozen before the new load, and collected
 

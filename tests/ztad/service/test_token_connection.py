@@ -6,14 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from tests.support.airflow_home import PLUGINS_FOLDER  # noqa: F401  (puts plugins/ on the path)
 from tests.support.airflow_local import airflow_environment
-from tests.ztad.service.browser import free_port
+from tests.ztad.service.browser import free_port, wait_until_up
 from ztad.service.auth import READ, TRIAGE, ServiceSettings
 from ztad.service.token_connection import (
     ConnectionTokens,
@@ -118,7 +117,7 @@ def test_the_served_api_takes_the_connections_tokens_and_never_logs_them(airflow
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            _wait_until_up(client, server)
+            wait_until_up(client, server)
             triage = {"Authorization": f"Bearer {TRIAGE_TOKEN}"}
             read = {"Authorization": f"Bearer {READ_ONLY_TOKEN}"}
             assert client.get("/health", headers=triage).status_code == 200
@@ -135,15 +134,3 @@ def test_the_served_api_takes_the_connections_tokens_and_never_logs_them(airflow
     assert TRIAGE_TOKEN not in output and READ_ONLY_TOKEN not in output
     assert "tri%3Aage" not in output
 
-
-def _wait_until_up(client: httpx.Client, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"ztad serve stopped: {server.stdout.read()}")
-        try:
-            client.get("/health")
-            return
-        except httpx.TransportError:
-            time.sleep(0.3)
-    raise AssertionError("ztad serve did not answer within 300 s")
