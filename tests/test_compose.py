@@ -515,6 +515,14 @@ def test_the_api_and_the_dashboard_serve_the_findings_database_and_the_shared_st
     assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
 
+@pytest.mark.parametrize(("env", "workers"), [(DOT_ENV, 1), ({**DOT_ENV, "ZTAD_API_WORKERS": "4"}, 4)])
+def test_the_api_runs_the_worker_processes_the_env_asks_for(compose, env, workers):
+    from ztad.cli import build_parser
+
+    command = [resolve(word, env) for word in compose["services"]["api"]["command"]]
+    assert build_parser().parse_args(command).workers == workers
+
+
 @pytest.mark.parametrize("name", ZTAD_SERVICES)
 def test_the_api_and_the_dashboard_refuse_to_start_without_a_token(compose, name):
     with pytest.raises(MissingVariable, match="ZTAD_API_TOKEN"):
