@@ -178,35 +178,60 @@ def _in_process(home: Path, events: list[dict], singles: int, size: int, batches
 
 
 class _Clients:
-    """``count`` keep-alive clients sending the same pre-encoded batch at the same time."""
+    """``count`` keep-alive clients sending the same pre-encoded batch at the same time.
 
-    def __init__(self, port: int, headers: dict, count: int):
-        headers = {**headers, "Content-Type": "application/json"}
-        self.clients = [
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) for _ in range(count)
-        ]
+    With ``spread``, a client whose connection landed on a worker another client already holds
+    while a worker holds none connects again (up to 20 times), as a load balancer in front of
+    the workers would spread them; the kernel alone picks a worker by the connection's
+    addresses, so two clients land on one of two workers half the time.
+    """
+
+    def __init__(self, server: subprocess.Popen, port: int, headers: dict, count: int, spread: bool):
+        self.server, self.port, self.reconnections = server, port, 0
+        self.headers = {**headers, "Content-Type": "application/json"}
+        self.clients, taken = [], set()
+        for _ in range(count):
+            client, worker = self._connect()
+            for _ in range(20 if spread else 0):
+                if worker not in taken or len(taken) >= len(self._workers()):
+                    break
+                client.close()
+                client, worker = self._connect()
+                self.reconnections += 1
+            self.clients.append(client)
+            taken.add(worker)
+
+    def _connect(self) -> tuple[httpx.Client, int]:
+        """A client with its connection open, and the server process holding the other end."""
+        import psutil
+
+        mine = psutil.Process()
+        before = {c.laddr for c in mine.net_connections("tcp")}
+        client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=self.headers, timeout=120)
+        client.get("/health").raise_for_status()
+        (local,) = [
+            c.laddr for c in mine.net_connections("tcp")
+            if c.laddr not in before and c.raddr and c.raddr.port == self.port
+        ]  # fmt: skip
+        for worker in self._workers():
+            if any(c.raddr == local for c in worker.net_connections("tcp")):
+                return client, worker.pid
+        return client, self.server.pid
+
+    def _workers(self) -> list:
+        """The processes accepting connections: the workers, or the server itself."""
+        import psutil
+
+        listening = [
+            child for child in _children(self.server)
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port for c in child.net_connections("tcp"))
+        ]  # fmt: skip
+        return listening or [psutil.Process(self.server.pid)]
 
     def warm_up(self, body: bytes) -> None:
-        """One batch from each client, each opening its connection while the clients before it
-        are busy, as new connections meet a server under load."""
-        busy, stop = [], threading.Event()
-
-        def keep_busy(client: httpx.Client, started: threading.Event) -> None:
-            while True:
-                client.post("/predict", content=body).raise_for_status()
-                started.set()
-                if stop.is_set():
-                    return
-
+        """One batch from each client."""
         for client in self.clients:
-            started = threading.Event()
-            thread = threading.Thread(target=keep_busy, args=(client, started))
-            thread.start()
-            started.wait()
-            busy.append(thread)
-        stop.set()
-        for thread in busy:
-            thread.join()
+            client.post("/predict", content=body).raise_for_status()
 
     def send(self, body: bytes, requests: int) -> float:
         """Wall-clock seconds for the clients to send ``requests`` batches between them."""
@@ -241,6 +266,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="batch requests timed")
     parser.add_argument("--clients", type=int, default=1, help="concurrent clients sending the batches")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of the server")
+    parser.add_argument(
+        "--no-spread", action="store_true", help="keep the clients on the workers the kernel gives them"
+    )
     parser.add_argument("--in-process", action="store_true", help="time the scoring path without the server")
     args = parser.parse_args()
 
@@ -275,7 +303,7 @@ def main() -> None:
             )
             batch = (events * (args.batch // len(events) + 1))[: args.batch]
             body = json.dumps({"events": batch}).encode()
-            clients = _Clients(args.port, headers, args.clients)
+            clients = _Clients(server, args.port, headers, args.clients, spread=not args.no_spread)
             clients.warm_up(body)
             cpu = _cpu_seconds(server)
             seconds = clients.send(body, args.batches)
@@ -289,7 +317,8 @@ def main() -> None:
             if args.clients > 1 or args.workers > 1:
                 print(
                     f"{args.clients} clients, {args.workers} workers: connections per server process "
-                    f"(the single-event client's too) {_connections_per_worker(server, args.port)}"
+                    f"(the single-event client's too) {_connections_per_worker(server, args.port)}, "
+                    f"{clients.reconnections} reconnections to spread the clients"
                 )
             clients.close()
     finally:
