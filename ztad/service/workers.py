@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 #: Connections waiting to be accepted (uvicorn's default).
 LISTEN_BACKLOG = 2048
-#: uvicorn's exit code of a worker that failed before serving: its supervisor then stops
-#: instead of restarting the worker over and over.
+#: The exit code of a worker that failed before serving (uvicorn's): :class:`Supervisor` then
+#: stops instead of starting it over and over.
 STARTUP_FAILURE = 3
+
 
 @dataclass(frozen=True)
 class WorkerApp:
@@ -66,22 +67,31 @@ class WorkerApp:
             from ztad.service.api import create_app
 
             app = create_app(self.config, self.settings, dashboard=self.dashboard, worker_of=self.metrics_dir)
-            _load_state(app)
         except Exception as error:  # noqa: BLE001 - one line, and the supervisor stops rather than retries
-            text = " ".join(str(error).split()) or type(error).__name__
-            print(f"ztad: error: a worker could not start: {text}", file=sys.stderr, flush=True)
+            print(f"ztad: error: a worker could not start: {_one_line(error)}", file=sys.stderr, flush=True)
             sys.exit(STARTUP_FAILURE)
+        _load_state(app)
         return app
 
 
 def _load_state(app: FastAPI) -> None:
-    """Load the model and the baselines before serving, so no request waits for them."""
+    """Load the model and the baselines before serving, so no request waits for them.
+
+    A state that cannot be loaded yet (no run, a model file missing) is left to the requests,
+    which say why, as with one process.
+    """
     from ztad.service.state import NotReadyError
 
     try:
         app.state.holder.current()
-    except NotReadyError:  # no run yet: /predict says so, as with one process
+    except NotReadyError:
         pass
+    except Exception as error:  # noqa: BLE001 - the requests that need the state report it
+        log.warning("the scoring state could not be loaded ahead of requests: %s", _one_line(error))
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def check_service(config: JobConfig, settings: ServiceSettings) -> None:
