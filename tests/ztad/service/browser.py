@@ -1,8 +1,9 @@
 """A real server and a real headless Chromium for the dashboard's tests.
 
 The server is uvicorn in a thread of the test process, on a free port of 127.0.0.1 (or ``ztad
-serve`` in a process of its own, :func:`wait_until_up`); the browser is Debian's ``chromium`` driven by its ``chromedriver`` through Selenium, with a fresh
-profile and no network of its own (no sync, updates or background requests).
+serve`` in a process of its own, :func:`wait_until_up`); the browser is Debian's ``chromium``
+driven by its ``chromedriver`` through Selenium, with a fresh profile and no network of its own
+(no sync, updates or background requests).
 """
 
 from __future__ import annotations
