@@ -65,12 +65,22 @@ def lowered_in(values: pd.Series, names, strip: bool = False) -> np.ndarray:
     with Arrow's there: the pandas string methods cost tens of microseconds a call each.
     """
     items = few_texts(values)
-    if items is None or not all(item is None or item.isascii() for item in items):
+    hits = None if items is None else ascii_lowered_in(items, names, strip)
+    if hits is None:
         text = values.str.strip() if strip else values
         return text.str.lower().isin(names).fillna(False).to_numpy(dtype=bool)
+    return np.array(hits, dtype=bool)
+
+
+def ascii_lowered_in(items: list, names, strip: bool = False) -> list[bool] | None:
+    """Where each of ``items`` (``str`` or ``None``), lowered (and stripped), is one of
+    ``names``, decided in Python; ``None`` when some item is not ASCII, where Python's
+    ``lower`` and ``strip`` need not agree with Arrow's."""
+    if not all(item is None or item.isascii() for item in items):
+        return None
     if strip:
         items = [None if item is None else item.strip() for item in items]
-    return np.array([item is not None and item.lower() in names for item in items], dtype=bool)
+    return [item is not None and item.lower() in names for item in items]
 
 
 def few_texts(values) -> list | None:

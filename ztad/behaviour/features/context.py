@@ -20,7 +20,13 @@ from ztad.behaviour.baselines import (
     asn_text,
     network_prefix,
 )
-from ztad.behaviour.baselines.arrays import lowered_in, nan_to_zero, positions_in, text_codes
+from ztad.behaviour.baselines.arrays import (
+    ascii_lowered_in,
+    lowered_in,
+    nan_to_zero,
+    positions_in,
+    text_codes,
+)
 from ztad.behaviour.baselines.event_columns import coordinates_of
 from ztad.behaviour.clock import timestamp_micros
 from ztad.behaviour.features.categories import sorted_codes, used_categorical
@@ -149,11 +155,8 @@ class EventContext:
         hundred distinct ASCII names in Python (whose ``lower`` and ``strip`` agree with
         Arrow's there). Distinct values that are not all ASCII go to ``lowered_in`` itself."""
         codes, uniques = self.codes_of(values)
-        texts = uniques.tolist()
-        if all(text.isascii() for text in texts):
-            texts = [text.strip() for text in texts] if strip else texts
-            hits = [text.lower() in names for text in texts]
-        else:
+        hits = ascii_lowered_in(uniques.tolist(), names, strip)
+        if hits is None:
             hits = lowered_in(pd.Series(uniques, dtype=TEXT), names, strip).tolist()
         return np.array([*hits, False], dtype=bool)[codes]  # code -1, a missing value: False
 
