@@ -46,7 +46,6 @@ from ztad.pipeline.workfiles import (
     read_parquet,
     write_atomically,
     write_json,
-    write_parquet,
 )
 
 #: The split of a day, in the day's work folder.
@@ -61,36 +60,156 @@ BASELINE_FOLDER = "baseline"
 ROW = "row"
 
 
+#: Rows of the day's events read at once while it is split.
+SPLIT_BATCH_ROWS = 131_072
+
+
 def split_day(
-    folder: Path, events: pd.DataFrame, signals: pd.DataFrame, count: int, baseline=None
+    folder: Path, signals: pd.DataFrame, count: int, baseline=None, *, bounds=None,
+    batch_rows: int = SPLIT_BATCH_ROWS,
 ) -> dict:
-    """Write each shard's events and cross-user counts under the day's work ``folder``, and
-    the day's ``baseline`` (:class:`ztad.behaviour.baselines.BaselineState`) for all of them.
+    """Write each shard's events and cross-user counts under the day's work ``folder``, from
+    its ``events.parquet`` and the day's cross-user counts ``signals`` (row-aligned with it),
+    and the day's ``baseline`` (:class:`ztad.behaviour.baselines.BaselineState`) for all of
+    them.
+
+    The day's events are read ``batch_rows`` at a time and each batch's rows are appended to
+    their shards' files (:class:`_ShardFiles`): the day's events are never held whole. Each
+    shard's rows keep the day's order. ``bounds`` are where the day's parts of users begin
+    (:func:`ztad.behaviour.features.user_parts.part_order`; the whole day one part when
+    ``None``): a shard's rows of one part are contiguous, and the shard's own parts
+    (:func:`shard_parts`) are recorded so that its features can be computed a part at a time.
 
     Shard folders of an earlier split of the day are removed first, so that a rerun with
     another shard count cannot mix old and new files. Returns what :data:`MANIFEST` records:
-    the shard count and the events per shard.
+    the shard count, the events per shard and each shard's part bounds.
     """
+    import pyarrow.parquet as pq
+
     count = check_count(count)
-    if len(signals) != len(events):
-        raise ShardError(f"{len(signals)} cross-user rows for {len(events)} events of {folder.name}")
     folder = Path(folder)
+    path = folder / "events.parquet"
+    if not path.exists():
+        read_parquet(path)  # the missing file's own error
+    file = pq.ParquetFile(path)
+    rows = file.metadata.num_rows
+    if len(signals) != rows:
+        raise ShardError(f"{len(signals)} cross-user rows for {rows} events of {folder.name}")
+    bounds = np.array([0, rows], dtype=np.int64) if bounds is None else np.asarray(bounds, dtype=np.int64)
+    if len(bounds) < 2 or bounds[0] != 0 or bounds[-1] != rows or np.any(np.diff(bounds) < 0):
+        raise ShardError(f"the parts {bounds.tolist()} do not cover the {rows} events of {folder.name}")
     for old in folder.glob("shard=*"):
         shutil.rmtree(old)
-    assignment = shard_of(events["user_id"], count)
-    sizes = []
-    for shard in all_shards(count):
-        rows = np.flatnonzero(assignment == shard.index)
-        target = folder / shard.folder_name
-        write_parquet(events.iloc[rows].reset_index(drop=True), target / "events.parquet")
-        counts = signals.iloc[rows].reset_index(drop=True).assign(**{ROW: rows.astype(np.int64)})
-        write_parquet(counts, target / "cross_user.parquet")
-        sizes.append(int(len(rows)))
     if baseline is not None:
         save_baseline(folder, baseline)
-    manifest = {"shards": count, "events_per_shard": sizes}
+    per_part = _write_shard_files(folder, file, signals, count, bounds, batch_rows)
+    manifest = {
+        "shards": count,
+        "events_per_shard": [int(n) for n in per_part.sum(axis=1)],
+        "parts_per_shard": [shard_parts(counts).tolist() for counts in per_part],
+    }
     write_json(folder / MANIFEST, manifest)
     return manifest
+
+
+def _write_shard_files(folder: Path, file, signals: pd.DataFrame, count: int, bounds: np.ndarray,
+                       batch_rows: int) -> np.ndarray:
+    """Append every batch of the day's events ``file`` to its shards' files; returns how many
+    rows of each part of the day (``bounds``) each shard got (shards by parts)."""
+    per_part = np.zeros((count, len(bounds) - 1), dtype=np.int64)
+    shards = [_ShardFiles(folder / s.folder_name, file.schema_arrow, signals) for s in all_shards(count)]
+    try:
+        first = 0
+        for batch in file.iter_batches(batch_size=batch_rows):
+            positions = np.arange(first, first + batch.num_rows, dtype=np.int64)
+            first += batch.num_rows
+            assignment = shard_of(batch.column("user_id").to_pandas(), count)
+            part = np.searchsorted(bounds, positions, side="right") - 1
+            for index, shard in enumerate(shards):
+                taken = np.flatnonzero(assignment == index)
+                per_part[index] += np.bincount(part[taken], minlength=per_part.shape[1])
+                # One piece per part of the day, so that a shard's parts are whole row groups.
+                for piece in np.split(taken, np.flatnonzero(np.diff(part[taken])) + 1):
+                    if len(piece):
+                        shard.append(batch, piece, positions[piece])
+        for shard in shards:
+            shard.close()
+    finally:
+        for shard in shards:
+            shard.discard()
+    return per_part
+
+
+class _ShardFiles:
+    """One shard's ``events.parquet`` and ``cross_user.parquet`` (the day's counts of its rows
+    and their positions in the day, :data:`ROW`), appended to a few rows at a time under
+    temporary names and put in place once complete (:meth:`close`): a split that fails
+    leaves no shard file behind.
+
+    The events keep the day's file schema, dictionary columns with 32-bit codes so that every
+    piece's own dictionary fits; they read back with the day's types and values.
+    """
+
+    def __init__(self, folder: Path, schema, signals: pd.DataFrame):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ztad.pipeline.workfiles import shared_schema, temporary_name
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.signals = signals
+        self.finals = [folder / "events.parquet", folder / "cross_user.parquet"]
+        self.tmps = [temporary_name(path) for path in self.finals]
+        counts = pa.Schema.from_pandas(signals.iloc[:0].assign(**{ROW: np.zeros(0, np.int64)}),
+                                       preserve_index=False)
+        self.writers = [pq.ParquetWriter(self.tmps[0], shared_schema(schema)),
+                        pq.ParquetWriter(self.tmps[1], counts)]
+        self.written = 0
+
+    def append(self, batch, rows: np.ndarray, positions: np.ndarray) -> None:
+        """Add the rows ``rows`` of the day's ``batch`` of events, at ``positions`` in the day."""
+        import pyarrow as pa
+
+        events, counts = self.writers
+        events.write_table(pa.Table.from_batches([batch.take(pa.array(rows))]).cast(events.schema))
+        piece = self.signals.iloc[positions].reset_index(drop=True).assign(**{ROW: positions})
+        counts.write_table(pa.Table.from_pandas(piece, schema=counts.schema, preserve_index=False))
+        self.written += len(rows)
+
+    def close(self) -> None:
+        """Finish both files and put them in place."""
+        for writer in self.writers:
+            if self.written == 0:
+                writer.write_table(writer.schema.empty_table())
+            writer.close()
+        for tmp, final in zip(self.tmps, self.finals):
+            tmp.replace(final)
+
+    def discard(self) -> None:
+        """Close the files and remove what was not put in place."""
+        for writer, tmp in zip(self.writers, self.tmps):
+            if writer.is_open:
+                writer.close()
+            tmp.unlink(missing_ok=True)
+
+
+def shard_parts(counts: np.ndarray, part_events: int | None = None) -> np.ndarray:
+    """Where a shard's parts begin in its file, from its rows of each part of the day
+    (``counts``): adjacent parts of the day joined while they hold fewer than ``part_events``
+    rows (default :data:`ztad.behaviour.features.user_parts.PART_EVENTS`), so that each of the
+    shard's parts is about as large as one of an unsharded day's."""
+    from ztad.behaviour.features import user_parts
+
+    limit = part_events or user_parts.PART_EVENTS
+    bounds, held = [0], 0
+    for rows in np.asarray(counts, dtype=np.int64):
+        if held and held + rows > limit:
+            bounds.append(bounds[-1] + held)
+            held = 0
+        held += int(rows)
+    if held or len(bounds) == 1:
+        bounds.append(bounds[-1] + held)
+    return np.array(bounds, dtype=np.int64)
 
 
 def save_baseline(folder: Path, baseline) -> Path:

@@ -33,12 +33,17 @@ def day_dir(config: JobConfig, day: date, shard: Shard | None = None) -> Path:
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a uniquely named file beside ``path``, then rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = temporary_name(path)
     try:
         write(tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temporary_name(path: Path) -> Path:
+    """A unique name beside ``path`` to write it under before it is renamed into place."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 def _missing(path: Path) -> FileNotFoundError:
@@ -126,7 +131,7 @@ def write_parquet_parts(path: Path, parts: Iterable) -> int:
             for part in parts:
                 table = part if isinstance(part, pa.Table) else pa.Table.from_pandas(part, preserve_index=False)
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, _shared_schema(table.schema))
+                    writer = pq.ParquetWriter(tmp, shared_schema(table.schema))
                 writer.write_table(table.cast(writer.schema))
                 written += table.num_rows
         finally:
@@ -139,7 +144,7 @@ def write_parquet_parts(path: Path, parts: Iterable) -> int:
     return written
 
 
-def _shared_schema(schema):
+def shared_schema(schema):
     """``schema`` with every dictionary column's codes widened to 32 bits."""
     import pyarrow as pa
 

@@ -44,7 +44,9 @@ def split(tmp_path):
         "ip_failures_60m": np.arange(40, dtype="int64"),
         "ip_failed_users_60m": np.zeros(40, dtype="int64"),
     })
-    manifest = sharding.split_day(folder, events, signals, 3)
+    folder.mkdir(parents=True)
+    events.to_parquet(folder / "events.parquet", index=False)
+    manifest = sharding.split_day(folder, signals, 3, batch_rows=7)
     for shard in all_shards(3):
         part = pd.read_parquet(folder / shard.folder_name / "events.parquet")
         ids = part["event_id"].str[1:].astype(int).to_numpy()
@@ -132,7 +134,7 @@ def test_a_shard_that_lost_rows_is_refused(split):
 def test_a_new_split_replaces_the_old_shards(split):
     config, folder, events, _ = split
     signals = pd.DataFrame({"ip_users_today": np.zeros(40), "ip_failures_60m": 0, "ip_failed_users_60m": 0})
-    sharding.split_day(folder, events, signals, 2)
+    sharding.split_day(folder, signals, 2)
     assert sorted(p.name for p in folder.glob("shard=*")) == ["shard=001-of-002", "shard=002-of-002"]
     assert sharding.read_manifest(folder)["shards"] == 2
 
@@ -190,12 +192,19 @@ def exactly_explained(findings: pd.DataFrame) -> pd.Series:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("part_events", [None, 100], ids=["one-go", "in-parts"])
 def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
-    small_logs, empty_postgres_url, another_empty_postgres_url, tmp_path, monkeypatch
+    small_logs, empty_postgres_url, another_empty_postgres_url, tmp_path, monkeypatch, part_events
 ):
     """Three days, whole then in 3 shards (each with its own state and database), into
-    PostgreSQL: the same findings, incidents, scores, flags and explanations, column for column."""
+    PostgreSQL: the same findings, incidents, scores, flags and explanations, column for column.
+    With small parts, the days (and each shard) are computed a part of their users at a time,
+    the whole days' events put in part order first."""
+    from ztad.behaviour.features import user_parts
     from ztad.findings import attributions
+
+    if part_events is not None:
+        monkeypatch.setattr(user_parts, "PART_EVENTS", part_events)
 
     # Only the day's 3 highest findings get exact TreeSHAP (250 in production, more than
     # these small days flag; a quiet day may have fewer findings than 3): the choice must be
@@ -219,6 +228,10 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
     for table in ("findings", "incidents"):
         left, right = expected[table], actual[table].assign(run_id=lambda f: f["run_id"].str.replace("split-", "whole-"))
         pd.testing.assert_frame_equal(left, right, check_exact=True)
+    if part_events is not None:
+        manifests = [sharding.read_manifest(pipeline.day_dir(split, day)) for day in days]
+        assert any(len(bounds) > 2 and not user_parts.in_one_go(bounds[-1])
+                   for m in manifests for bounds in m["parts_per_shard"]), "shards are computed in parts"
     for day, summary in zip(days, summaries):
         assert summary.timings["update_baselines_slowest_shard"] <= summary.timings["update_baselines"]
         a = pd.read_parquet(pipeline.day_dir(whole, day) / "scored.parquet")

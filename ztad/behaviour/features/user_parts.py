@@ -133,27 +133,26 @@ def features_by_part(
     baseline: BaselineState,
     config: DetectionConfig,
     settings: FeatureSettings | None,
+    signals: pd.DataFrame | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Each part's :func:`ztad.behaviour.features.compute_features` in turn (indexed from 0),
     the day's cross-user counts handed to every part.
 
     ``read(begin, end)`` gives the day's events ``begin:end`` (in part order: part ``k`` is
     ``bounds[k]:bounds[k + 1]``), indexed from 0, and is called twice for each part: once for
-    the narrow inputs of the cross-user counts (:class:`CrossUserInputs`), once for its
+    the narrow inputs of the cross-user counts (:func:`signals_by_part`), once for its
     features. Neither the day's events nor their context are held whole: only one part's
     events, beside the day's cross-user inputs and then its counts.
+
+    Events that are only some users of a day (a shard's) come with their rows of the whole
+    day's cross-user counts, ``signals`` (row-aligned with the events ``read`` gives), which
+    are then not counted again: ``read`` is called once for each part.
     """
     from ztad.behaviour.features import compute_features
 
     settings = settings or FeatureSettings()
-
-    def parts_read():
-        for begin, end in pairwise(bounds):
-            yield slice(begin, end), read(begin, end)
-            _release_arrow_memory()
-
-    rows = int(bounds[-1]) if len(bounds) else 0
-    signals = signals_of_parts(rows, parts_read(), baseline, config, settings)
+    if signals is None:
+        signals = signals_by_part(read, bounds, baseline, config, settings)
     for begin, end in pairwise(bounds):
         part = read(begin, end)
         given = _rows_of(signals, begin, end)
@@ -162,6 +161,28 @@ def features_by_part(
         _release_arrow_memory()
         yield features
         del features  # the caller's now: not held while the next part is computed
+
+
+def signals_by_part(
+    read: Callable[[int, int], pd.DataFrame],
+    bounds: np.ndarray,
+    baseline: BaselineState,
+    config: DetectionConfig,
+    settings: FeatureSettings | None,
+) -> pd.DataFrame:
+    """The cross-user counts of a day in part order (part ``k`` the rows
+    ``bounds[k]:bounds[k + 1]``, each read with ``read(begin, end)`` when it is needed, as for
+    :func:`features_by_part`), indexed from 0: only one part's events are held at a time,
+    beside the day's narrow inputs of the counts."""
+    settings = settings or FeatureSettings()
+
+    def parts_read():
+        for begin, end in pairwise(bounds):
+            yield slice(begin, end), read(begin, end)
+            _release_arrow_memory()
+
+    rows = int(bounds[-1]) if len(bounds) else 0
+    return signals_of_parts(rows, parts_read(), baseline, config, settings)
 
 
 def _rows_of(signals: pd.DataFrame, begin: int, end: int) -> pd.DataFrame:

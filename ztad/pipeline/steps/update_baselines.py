@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from ztad.config import JobConfig
 from ztad.pipeline.history import baseline_before, history_loader
-from ztad.pipeline.sharding import load_baseline, split_day
+from ztad.pipeline.sharding import ROW, load_baseline, read_manifest, save_baseline, split_day
 from ztad.pipeline.shards import Shard
 from ztad.pipeline.training_data import feature_input_columns, part_reader, training_features_path
 from ztad.pipeline.workfiles import (
@@ -40,29 +39,51 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     from ztad.behaviour.features import compute_features
     from ztad.behaviour.features.user_parts import in_one_go
 
-    folder = day_dir(config, day, shard)
+    if shard is not None:
+        rows, columns = shard_features(day, config, shard)
+        return {"day": day.isoformat(), "rows": rows, "features": columns}
+    folder = day_dir(config, day)
     path = folder / "events.parquet"
-    if shard is None:
-        feedback = read_feedback(day, config)
-        # A large day's events are put in part order before the baseline is built: the
-        # rewrite holds the day's events, which need not sit beside the baseline.
-        bounds = None if in_one_go(_rows(path)) else put_events_in_part_order(path)
-        baseline = baseline_before(config, day)
-        if bounds is not None:
-            rows, columns = write_features_in_parts(folder, baseline, config, bounds)
-            return {"day": day.isoformat(), "rows": rows, "features": columns, **feedback}
-        events = read_parquet(path, feature_input_columns(path))
-        features = compute_features(events, baseline, config.detection, config.detection.feature_settings)
-    else:
-        events = read_parquet(path)
-        feedback, baseline = {}, load_baseline(day_dir(config, day), day)
-        whole_day = read_parquet(folder / "cross_user.parquet")
-        features = compute_features(
-            events, baseline, config.detection, config.detection.feature_settings, cross_user=whole_day
-        )
+    feedback = read_feedback(day, config)
+    # A large day's events are put in part order before the baseline is built: the
+    # rewrite holds the day's events, which need not sit beside the baseline.
+    bounds = None if in_one_go(_rows(path)) else put_events_in_part_order(path)
+    baseline = baseline_before(config, day)
+    if bounds is not None:
+        rows, columns = write_features_in_parts(folder, baseline, config, bounds)
+        return {"day": day.isoformat(), "rows": rows, "features": columns, **feedback}
+    events = read_parquet(path, feature_input_columns(path))
+    features = compute_features(events, baseline, config.detection, config.detection.feature_settings)
     del events, baseline
     write_parquet(features, folder / "features.parquet")
     return {"day": day.isoformat(), "rows": len(features), "features": len(features.columns), **feedback}
+
+
+def shard_features(day: date, config: JobConfig, shard: Shard) -> tuple[int, int]:
+    """Write the features of one shard's events, with their rows of the whole day's
+    cross-user counts and the day's baseline (:func:`cross_user`); returns the rows and
+    feature columns written.
+
+    A shard of more than a few parts of users is computed and written a part at a time
+    (:func:`write_features_in_parts`): its parts, recorded when the day was split
+    (:func:`ztad.pipeline.sharding.split_day`), are its users' rows of the day's parts, so that
+    the shard's file stays in the day's order and only one part's events are held at a time."""
+    from ztad.behaviour.features import compute_features
+    from ztad.behaviour.features.user_parts import in_one_go
+
+    folder = day_dir(config, day, shard)
+    signals = read_parquet(folder / "cross_user.parquet").drop(columns=[ROW])
+    parts = read_manifest(day_dir(config, day)).get("parts_per_shard")
+    baseline = load_baseline(day_dir(config, day), day)
+    if parts and len(parts[shard.index]) > 2 and not in_one_go(len(signals)):
+        return write_features_in_parts(folder, baseline, config, np.asarray(parts[shard.index]), signals)
+    path = folder / "events.parquet"
+    events = read_parquet(path, feature_input_columns(path))
+    detection = config.detection
+    features = compute_features(events, baseline, detection, detection.feature_settings, cross_user=signals)
+    del events, baseline, signals
+    write_parquet(features, folder / "features.parquet")
+    return len(features), len(features.columns)
 
 
 def put_events_in_part_order(path: Path) -> np.ndarray:
@@ -81,7 +102,9 @@ def put_events_in_part_order(path: Path) -> np.ndarray:
     return bounds
 
 
-def write_features_in_parts(folder: Path, baseline, config: JobConfig, bounds: np.ndarray) -> tuple[int, int]:
+def write_features_in_parts(
+    folder: Path, baseline, config: JobConfig, bounds: np.ndarray, signals=None
+) -> tuple[int, int]:
     """Write the features of the day's events, already in part order (part ``k`` the rows
     ``bounds[k]:bounds[k + 1]``: :func:`put_events_in_part_order`), part by part as
     ``features.parquet``; returns the rows and feature columns written.
@@ -90,13 +113,14 @@ def write_features_in_parts(folder: Path, baseline, config: JobConfig, bounds: n
     features read), so the day's events are never held whole. The features of every event
     are those the whole day computed in one go gives; only the rows' order differs, so what
     depends on row positions (the seeded sample of training rows) picks other, equally
-    uniform rows.
+    uniform rows. A shard's events come with their rows of the day's cross-user counts,
+    ``signals`` (:func:`ztad.behaviour.features.user_parts.features_by_part`).
     """
     from ztad.behaviour.features.user_parts import features_by_part
 
     detection = config.detection
     parts = features_by_part(part_reader(folder / "events.parquet"), bounds, baseline, detection,
-                             detection.feature_settings)
+                             detection.feature_settings, signals)
     columns = 0
 
     def written():
@@ -126,22 +150,32 @@ def cross_user(day: date, config: JobConfig, shards: int = 1) -> dict:
     computes the counts that look across users (users per IP today, password-spray counts)
     over the whole day, and gives each shard of users its events and their counts
     (:mod:`ztad.pipeline.sharding`).
+
+    As for an unsharded day, a day of more than a few parts of users is put in part order
+    first (:func:`put_events_in_part_order`), and its counts are worked out a part at a time
+    (:func:`ztad.behaviour.features.user_parts.signals_by_part`): neither step, nor the split,
+    holds the day's events whole beside the baseline. The shards then hold the day's rows in
+    that order, as an unsharded day's files do.
     """
-    from ztad.behaviour.features import cross_user_signals
-    from ztad.behaviour.features.user_parts import part_order
+    from ztad.behaviour.features.user_parts import in_one_go, signals_by_part
 
     folder = day_dir(config, day)
-    events = read_parquet(folder / "events.parquet")
+    path = folder / "events.parquet"
     feedback = read_feedback(day, config)
+    rows = _rows(path)
+    bounds = None if in_one_go(rows) else put_events_in_part_order(path)
     baseline = baseline_before(config, day)
-    # Each part of the users' inputs worked out on its own: no context of the whole day.
-    order, bounds = part_order(events["user_id"])
-    parts = (order[begin:end] for begin, end in pairwise(bounds))
     detection = config.detection
-    signals = cross_user_signals(events, baseline, detection, detection.feature_settings, parts=parts)
-    del order
-    split = split_day(folder, events, signals, shards, baseline)
-    return {"day": day.isoformat(), **split, **feedback}
+    signals = signals_by_part(part_reader(path), np.array([0, rows]) if bounds is None else bounds,
+                              baseline, detection, detection.feature_settings)
+    save_baseline(folder, baseline)
+    del baseline
+    release_unused_memory()
+    split = split_day(folder, signals, shards, bounds=bounds)
+    del signals
+    release_unused_memory()
+    return {"day": day.isoformat(), "shards": split["shards"], "events_per_shard": split["events_per_shard"],
+            **feedback}
 
 
 def read_feedback(day: date, config: JobConfig) -> dict:
