@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from ztad import pipeline
+from ztad.behaviour.features.user_parts import part_order
 from ztad.config import DetectionConfig, JobConfig, SourceConfig
 from ztad.pipeline import sharding
 from ztad.pipeline.shards import Shard, ShardError, all_shards, shard_of
@@ -132,11 +134,104 @@ def test_a_shard_that_lost_rows_is_refused(split):
 
 
 def test_a_new_split_replaces_the_old_shards(split):
-    config, folder, events, _ = split
+    _, folder, _, _ = split
     signals = pd.DataFrame({"ip_users_today": np.zeros(40), "ip_failures_60m": 0, "ip_failed_users_60m": 0})
     sharding.split_day(folder, signals, 2)
     assert sorted(p.name for p in folder.glob("shard=*")) == ["shard=001-of-002", "shard=002-of-002"]
     assert sharding.read_manifest(folder)["shards"] == 2
+
+
+def _streamed_day(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """A day of 60 events by 11 users in part order (parts of 20 rows), with columns of
+    several types (text with gaps, a categorical, times, integers), and its cross-user counts."""
+    users = [f"user{(i * 7) % 11}" for i in range(60)]
+    order, bounds = part_order(pd.Series(users), 20)
+    events = pd.DataFrame({
+        "event_id": [f"e{i:02d}" for i in range(60)],
+        "user_id": users,
+        "timestamp": pd.date_range("2026-03-18", periods=60, freq="min", tz="UTC"),
+        "resource": [None if i % 9 == 0 else f"r{i % 4}" for i in range(60)],
+        "place": pd.Categorical([f"city{i % 5}" for i in range(60)], categories=[f"city{k}" for k in range(6)]),
+        "bytes_transferred": np.arange(60, dtype="int64") * 1000,
+    }).iloc[order].reset_index(drop=True)
+    folder.mkdir(parents=True)
+    events.to_parquet(folder / "events.parquet", index=False)
+    signals = pd.DataFrame({"ip_users_today": np.arange(60, dtype="int32"), "source_scanner_like": np.arange(60) % 3 == 0})
+    return events, signals, bounds
+
+
+def test_a_streamed_split_gives_each_shard_its_users_rows_in_the_days_order_and_types(tmp_path):
+    folder = tmp_path / "day"
+    events, signals, bounds = _streamed_day(folder)
+    manifest = sharding.split_day(folder, signals, 3, bounds=bounds, batch_rows=7)
+    assignment = shard_of(events["user_id"], 3)
+    for shard, parts in zip(all_shards(3), manifest["parts_per_shard"]):
+        part = pd.read_parquet(folder / shard.folder_name / "events.parquet")
+        counts = pd.read_parquet(folder / shard.folder_name / "cross_user.parquet")
+        rows = np.flatnonzero(assignment == shard.index)
+        assert counts[sharding.ROW].tolist() == rows.tolist()
+        pd.testing.assert_frame_equal(part, events.iloc[rows].reset_index(drop=True), check_exact=True)
+        pd.testing.assert_frame_equal(counts.drop(columns=[sharding.ROW]), signals.iloc[rows].reset_index(drop=True))
+        # The shard's parts are its rows of whole parts of the day, each a run of its row groups.
+        day_part = np.searchsorted(bounds, rows, side="right") - 1
+        assert parts[0] == 0 and parts[-1] == len(rows)
+        assert all(day_part[begin - 1] < day_part[begin] for begin in parts[1:-1])
+        assert all(np.diff(parts) <= 20) or len(parts) == 2
+        file = pq.ParquetFile(folder / shard.folder_name / "events.parquet")
+        group_starts = np.cumsum([0] + [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)])
+        assert set(parts) <= set(group_starts.tolist())
+    assert manifest["events_per_shard"] == np.bincount(assignment, minlength=3).tolist()
+
+
+def test_a_split_again_writes_the_same_shards(tmp_path):
+    folder = tmp_path / "day"
+    _, signals, bounds = _streamed_day(folder)
+    first = sharding.split_day(folder, signals, 2, bounds=bounds, batch_rows=7)
+    files = {p.relative_to(folder): pd.read_parquet(p) for p in folder.glob("shard=*/*.parquet")}
+    again = sharding.split_day(folder, signals, 2, bounds=bounds, batch_rows=11)
+    assert again == first
+    assert {p.relative_to(folder) for p in folder.glob("shard=*/*")} == set(files)
+    for name, frame in files.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(folder / name), frame)
+
+
+def test_a_split_that_fails_leaves_no_shard_file(tmp_path, monkeypatch):
+    folder = tmp_path / "day"
+    _, signals, bounds = _streamed_day(folder)
+    sharding.split_day(folder, signals, 2, bounds=bounds)
+    batches = []
+
+    def failing_shard_of(user_ids, count):
+        batches.append(len(user_ids))
+        if len(batches) == 3:
+            raise OSError("disk full")
+        return shard_of(user_ids, count)
+
+    monkeypatch.setattr(sharding, "shard_of", failing_shard_of)
+    with pytest.raises(OSError, match="disk full"):
+        sharding.split_day(folder, signals, 3, bounds=bounds, batch_rows=7)
+    assert [p.name for p in folder.glob("shard=*/*") if p.name.endswith(".parquet")] == []
+    assert list(folder.glob("shard=*/.*")) == [], "no temporary file is left"
+
+
+def test_a_split_refuses_counts_or_parts_that_do_not_fit_the_day(tmp_path):
+    folder = tmp_path / "day"
+    _, signals, bounds = _streamed_day(folder)
+    with pytest.raises(ShardError, match="59 cross-user rows for 60 events"):
+        sharding.split_day(folder, signals.iloc[1:], 2)
+    with pytest.raises(ShardError, match="do not cover the 60 events"):
+        sharding.split_day(folder, signals, 2, bounds=bounds[:-1])
+
+
+@pytest.mark.parametrize(("counts", "bounds"), [
+    ([30, 30, 50, 0, 90, 10], [0, 60, 110, 210]),
+    ([250, 5], [0, 250, 255]),
+    ([40], [0, 40]),
+    ([0, 0], [0, 0]),
+    ([], [0, 0]),
+])
+def test_a_shards_parts_join_the_days_parts_up_to_a_parts_size(counts, bounds):
+    assert sharding.shard_parts(np.array(counts), 100).tolist() == bounds
 
 
 def test_gathering_a_day_that_was_never_split_says_what_to_run(tmp_path):

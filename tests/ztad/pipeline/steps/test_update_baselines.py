@@ -65,3 +65,29 @@ def test_only_the_columns_the_features_read_are_read(small_logs, tmp_path):
     columns = feature_input_columns(path)
     assert set(columns) <= set(INPUT_COLUMNS) and "event_id" not in columns
     assert set(columns) == set(INPUT_COLUMNS) & set(pd.read_parquet(path).columns)
+
+
+def test_a_days_shards_computed_in_parts_have_the_whole_days_features(small_logs, tmp_path, monkeypatch):
+    from ztad.pipeline import sharding
+    from ztad.pipeline.shards import all_shards
+    from ztad.pipeline.steps.update_baselines import cross_user
+
+    config = JobConfig(source=SourceConfig(root=str(small_logs)), home=tmp_path, detection=DetectionConfig())
+    pull(DAY, config)
+    folder = day_dir(config, DAY)
+    events = pd.read_parquet(folder / "events.parquet")
+    whole = compute_features(events, baseline_before(config, DAY), config.detection, config.detection.feature_settings)
+    monkeypatch.setattr(parts_module, "PART_EVENTS", 100)
+    cross_user(DAY, config, 2)
+    # The day is put in part order, as an unsharded day in parts is.
+    order, _ = parts_module.part_order(events["user_id"], 100)
+    pd.testing.assert_frame_equal(pd.read_parquet(folder / "events.parquet"), events.iloc[order].reset_index(drop=True))
+    parts = sharding.read_manifest(folder)["parts_per_shard"]
+    assert all(len(bounds) > 2 and not parts_module.in_one_go(bounds[-1]) for bounds in parts)
+    for shard in all_shards(2):
+        summary = update_baselines(DAY, config, shard=shard)
+        written = pd.read_parquet(day_dir(config, DAY, shard) / "features.parquet")
+        ids = pd.read_parquet(day_dir(config, DAY, shard) / "events.parquet")["event_id"]
+        assert summary["rows"] == len(written) == len(ids) and list(written.columns) == list(whole.columns)
+        expected = _by_event(whole, events["event_id"]).loc[sorted(ids.astype(str))]
+        pd.testing.assert_frame_equal(_by_event(written, ids), expected)
