@@ -5,9 +5,10 @@ shard, on every run and every machine. Everything a feature says about an event 
 its own user's events and the baseline, except two counts that look across users (users one
 IP served today, distinct users one source failed against in the last hour). The pre-pass
 :func:`ztad.pipeline.cross_user` computes those once over the whole day and gives each shard
-its events and their counts (:func:`split_day`); each shard then computes its features and
-scores them (:func:`ztad.pipeline.update_baselines` and :func:`ztad.pipeline.score` with a
-:class:`Shard`). The detectors are trained or loaded once per day, between the two, on the
+its events and their counts (:func:`split_day`, a batch of the day's events at a time); each
+shard then computes its features, a part of its users at a time when it is large, as an
+unsharded day is, and scores them (:func:`ztad.pipeline.update_baselines` and
+:func:`ztad.pipeline.score` with a :class:`Shard`). The detectors are trained or loaded once per day, between the two, on the
 whole day's features, so every shard scores with one model and one threshold. Gathering puts
 the shards' files back together in the day's event order (:func:`gather_features`,
 :func:`gather_scores`), a batch of rows at a time, never a whole file in memory, and the day
@@ -17,7 +18,8 @@ unsharded one.
 Work folder of a sharded day::
 
     day=YYYY-MM-DD/events.parquet               the day's events (pull)
-    day=YYYY-MM-DD/shards.json                  how the day was split
+    day=YYYY-MM-DD/shards.json                  how the day was split (shards, events and
+                                                parts of users per shard)
     day=YYYY-MM-DD/baseline/                    the day's baseline, built once for all shards
                                                 (Parquet, .npy and JSON: no pickle)
     day=YYYY-MM-DD/shard=001-of-004/            one shard: events.parquet, cross_user.parquet
