@@ -214,6 +214,19 @@ def test_a_split_that_fails_leaves_no_shard_file(tmp_path, monkeypatch):
     assert list(folder.glob("shard=*/.*")) == [], "no temporary file is left"
 
 
+def test_a_day_without_events_is_split_into_empty_shards_of_its_columns(tmp_path):
+    folder = tmp_path / "day"
+    events, signals, _ = _streamed_day(folder)
+    events.iloc[:0].to_parquet(folder / "events.parquet", index=False)
+    manifest = sharding.split_day(folder, signals.iloc[:0], 2)
+    assert manifest["events_per_shard"] == [0, 0] and manifest["parts_per_shard"] == [[0, 0], [0, 0]]
+    for shard in all_shards(2):
+        part = pd.read_parquet(folder / shard.folder_name / "events.parquet")
+        pd.testing.assert_frame_equal(part, pd.read_parquet(folder / "events.parquet"))
+        assert list(pd.read_parquet(folder / shard.folder_name / "cross_user.parquet").columns) == [
+            *signals.columns, sharding.ROW]
+
+
 def test_a_split_refuses_counts_or_parts_that_do_not_fit_the_day(tmp_path):
     folder = tmp_path / "day"
     _, signals, bounds = _streamed_day(folder)
