@@ -85,9 +85,13 @@ def _category_counts(frame: pd.DataFrame, users: pd.Index) -> list[dict[str, int
     the most frequent, then the first seen. One pass over the findings (a night has thousands
     of users with findings; a pandas count per user would cost milliseconds each)."""
     counts: dict[str, Counter] = {}
-    for user, category in zip(frame["user_id"], frame["category"]):
-        if not pd.isna(category):
-            counts.setdefault(user, Counter())[str(category)] += 1
+    known = frame["category"].notna().to_numpy(bool)
+    users_of, categories = frame["user_id"].to_numpy(object)[known], frame["category"].to_numpy(object)[known]
+    for user, category in zip(users_of.tolist(), categories.tolist()):
+        of_user = counts.get(user)
+        if of_user is None:  # a Counter per user, not one per finding
+            of_user = counts[user] = Counter()
+        of_user[str(category)] += 1
     return [
         dict(sorted(counts.get(user, Counter()).items(), key=lambda item: (-pattern_points(item[0]), -item[1])))
         for user in users
