@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ztad.pipeline.workfiles import (
+    DICTIONARY_PAGE_BYTES,
     put_in_part_order,
     read_parquet,
     read_parquet_batches,
@@ -60,6 +61,24 @@ def test_parts_with_their_own_categories_are_written_as_one_file(tmp_path):
     assert written["place"].astype(object).fillna("<NA>").tolist() == whole["place"].fillna("<NA>").tolist()
     assert written["x"].tolist() == whole["x"].tolist() and written["flag"].tolist() == whole["flag"].tolist()
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
+
+
+def test_many_distinct_values_are_written_plain_and_read_back_the_same(tmp_path):
+    path = tmp_path / "scored.parquet"
+    many = np.random.default_rng(0).normal(size=(2, 20_000))  # far more than a small dictionary holds
+    few = np.repeat(np.arange(4.0), 5_000)
+    categories = pd.Categorical([f"place {i}" for i in range(20_000)])
+    parts = [pd.DataFrame({"score": many[i], "count": few, "place": categories}) for i in range(2)]
+    assert write_parquet_parts(path, iter(parts)) == 40_000
+    written = read_parquet(path)
+    assert written["score"].to_numpy().tobytes() == many.ravel().tobytes()
+    assert written["count"].tolist() == [*few, *few]
+    assert written["place"].astype(str).tolist() == [*categories.astype(str)] * 2
+    chunks = pq.ParquetFile(path).metadata.row_group(0)
+    chunk = {chunks.column(i).path_in_schema: chunks.column(i) for i in range(chunks.num_columns)}
+    # The scores' dictionary stopped at the limit (the default 1 MiB would hold all 20,000 values).
+    assert chunk["score"].data_page_offset - chunk["score"].dictionary_page_offset < DICTIONARY_PAGE_BYTES * 1.1
+    assert chunk["count"].has_dictionary_page
 
 
 def test_a_file_written_with_no_part_is_an_error_and_leaves_no_file(tmp_path):
