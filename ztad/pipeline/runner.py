@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from ztad.config import JobConfig
+from ztad.pipeline.collector import fewer_collections
 from ztad.pipeline.day_lock import DEFAULT_LOCK_TIMEOUT, day_lock
 from ztad.pipeline.run_records import as_database_error, record_failure, record_outcome, start_run
 from ztad.pipeline.run_summary import RunSummary
@@ -120,7 +121,8 @@ def guarded_run(
             if on_missing == "wait":
                 wait_for_logs(day, config, wait_timeout)
             try:
-                pulled, decision, scored = steps(timed, timings)
+                with fewer_collections():
+                    pulled, decision, scored = steps(timed, timings)
             except MissingPartitionError as error:
                 if on_missing != "skip":
                     raise
