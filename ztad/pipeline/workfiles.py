@@ -156,12 +156,19 @@ def write_parquet_parts(path: Path, parts: Iterable) -> int:
 
 
 def shared_schema(schema):
-    """``schema`` with every dictionary column's codes widened to 32 bits."""
+    """``schema`` with every dictionary column's codes widened to 32 bits.
+
+    A dictionary of no values (a categorical column with no category: a part of the day
+    where a text feature, such as the address of a failure burst, is missing on every row)
+    is given text values, so that a later part's text can be written under it."""
     import pyarrow as pa
 
+    def shared(value_type):
+        return pa.large_string() if pa.types.is_null(value_type) else value_type
+
     fields = [
-        field.with_type(pa.dictionary(pa.int32(), field.type.value_type)) if pa.types.is_dictionary(field.type)
-        else field
+        field.with_type(pa.dictionary(pa.int32(), shared(field.type.value_type)))
+        if pa.types.is_dictionary(field.type) else field
         for field in schema
     ]
     return pa.schema(fields, metadata=schema.metadata)

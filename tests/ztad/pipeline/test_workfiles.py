@@ -63,6 +63,18 @@ def test_parts_with_their_own_categories_are_written_as_one_file(tmp_path):
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
 
 
+def test_a_first_part_without_any_category_takes_the_text_of_later_parts(tmp_path):
+    """A text feature missing on every row of the first part (a categorical of no category)
+    does not stop later parts' text from being written under it."""
+    path = tmp_path / "features.parquet"
+    empty = _part([None, None], 0).astype({"place": pd.CategoricalDtype(pd.Index([], dtype=object))})
+    parts = [empty, _part(["Lima", None, "Oslo"], 2)]
+    assert write_parquet_parts(path, iter(parts)) == 5
+    written = read_parquet(path)
+    assert isinstance(written["place"].dtype, pd.CategoricalDtype)
+    assert written["place"].astype(object).fillna("<NA>").tolist() == ["<NA>", "<NA>", "Lima", "<NA>", "Oslo"]
+
+
 def test_many_distinct_values_are_written_plain_and_read_back_the_same(tmp_path):
     path = tmp_path / "scored.parquet"
     many = np.random.default_rng(0).normal(size=(2, 20_000))  # far more than a small dictionary holds
