@@ -46,6 +46,8 @@ from ztad.pipeline.workfiles import (
     day_dir,
     read_json,
     read_parquet,
+    shared_schema,
+    temporary_name,
     write_atomically,
     write_json,
 )
@@ -155,8 +157,6 @@ class _ShardFiles:
     def __init__(self, folder: Path, schema, signals: pd.DataFrame):
         import pyarrow as pa
         import pyarrow.parquet as pq
-
-        from ztad.pipeline.workfiles import shared_schema, temporary_name
 
         folder.mkdir(parents=True, exist_ok=True)
         self.signals = signals
@@ -306,15 +306,13 @@ def _owners(sizes: list[int], positions: list[np.ndarray], what: str) -> np.ndar
 
 
 def _gathered_schema(files: list):
-    """The day's file schema: the first shard's, with dictionary columns indexed by int32,
-    wide enough for the union of every shard's values."""
+    """The day's file schema: the shards' schemas unified (a column with no value in one
+    shard's file, stored as nulls, takes the type another shard gives it), its dictionary
+    columns shared by every shard's values (:func:`ztad.pipeline.workfiles.shared_schema`)."""
     import pyarrow as pa
 
-    schema = files[0].schema_arrow
-    for i, field in enumerate(schema):
-        if pa.types.is_dictionary(field.type):
-            schema = schema.set(i, field.with_type(pa.dictionary(pa.int32(), field.type.value_type)))
-    return schema
+    unified = pa.unify_schemas([f.schema_arrow for f in files], promote_options="permissive")
+    return shared_schema(unified.with_metadata(files[0].schema_arrow.metadata))
 
 
 def _next_rows(batches, pending: list, count: int):

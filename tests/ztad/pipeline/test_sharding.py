@@ -353,3 +353,18 @@ def test_a_sharded_day_gives_the_findings_of_an_unsharded_one(
     for day, summary in zip(days, summaries):
         assert runs.loc[summary.run_id, "rows_flagged"] == runs.loc[f"whole-{day}", "rows_flagged"]
         assert runs.loc[summary.run_id, "status"] == "success"
+
+
+def test_a_text_column_missing_in_the_first_shard_keeps_the_other_shards_values(tmp_path):
+    """A shard's file where a text feature has no value stores the column as nulls; gathering
+    must take the column's type from the shards that have values, not drop them."""
+    empty = pd.DataFrame({"x": [1.0, 2.0], "ip": pd.Categorical([None, None], categories=pd.Index([], dtype=object))})
+    valued = pd.DataFrame({"x": [3.0], "ip": pd.Categorical(["10.0.0.1"])})
+    empty.to_parquet(tmp_path / "a.parquet")
+    valued.to_parquet(tmp_path / "b.parquet")
+    rows = sharding._write_in_day_order([tmp_path / "a.parquet", tmp_path / "b.parquet"],
+                                        [np.array([0, 2]), np.array([1])], tmp_path / "day.parquet", "features")
+    gathered = pd.read_parquet(tmp_path / "day.parquet")
+    assert rows == 3
+    assert gathered["ip"].astype(object).fillna("<NA>").tolist() == ["<NA>", "10.0.0.1", "<NA>"]
+    assert gathered["x"].tolist() == [1.0, 3.0, 2.0]
