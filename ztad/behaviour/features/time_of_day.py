@@ -59,8 +59,10 @@ def _with_prior(counts: np.ndarray, prior: np.ndarray, weight: float) -> np.ndar
 
 #: Users' rows of an hour table worked on at once: a large organisation's whole table (800,000
 #: users x 168 hours) is a gibibyte, and smoothing it whole held several such copies at once.
-#: Every row is computed on its own, so the rows come out the same whatever the chunk.
-TABLE_ROWS = 65_536
+#: A run this short (11 MiB of float64) keeps smoothing's shifted copies in the processor's
+#: cache: the table of 82,000 users takes 0.4 s instead of 1.0 to 1.6 s with runs of 65,536.
+#: Every row is computed on its own, so the rows come out the same whatever the run.
+TABLE_ROWS = 8_192
 
 
 def _chunks(rows: int) -> list[slice]:

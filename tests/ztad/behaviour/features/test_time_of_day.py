@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.ztad.behaviour.features.sequences import DAY, features_of, login, working_days
-from ztad.behaviour.features import FeatureSettings
+from tests.ztad.behaviour.features.sequences import DAY, features_of, login, state_from, working_days
+from ztad.behaviour.features import FeatureSettings, time_of_day
 from ztad.behaviour.features.time_of_day import hours_outside, usual_windows
 
 # Madrid is UTC+1 in early March: 08:00-16:00 UTC logins are 09:00-17:00 local.
@@ -122,3 +122,20 @@ def test_nights_are_counted_as_separate_days_of_trusted_small_hours_logins():
     out = features_of(history + bob + dave + erin,
                       [login(user, f"{DAY} 02:00") for user in ("alice", "bob", "dave", "erin", "carol")])
     assert out["ctx_own_night_days"].tolist() == [0.0, 2.0, 1.0, 0.0, 0.0]
+
+
+def test_the_hour_tables_are_the_same_whatever_the_run_of_users_worked_on(monkeypatch):
+    history = [
+        row
+        for k, user in enumerate(["alice", "bob", "carol", "dave", "erin"])
+        for row in working_days(user, DAY - timedelta(days=10), 10, hours=(k, 8 + k, 20 - k),
+                                department="sales" if k % 2 else None)
+    ]
+    state = state_from(history)
+    whole = time_of_day._probability_table(state, 5.0), time_of_day._windows(state, 5.0, 0.8)
+    monkeypatch.setattr(time_of_day, "TABLE_ROWS", 2)
+    in_runs = time_of_day._probability_table(state, 5.0), time_of_day._windows(state, 5.0, 0.8)
+    assert state.n_users == 5
+    np.testing.assert_array_equal(in_runs[0], whole[0])
+    for got, expected in zip(in_runs[1], whole[1]):
+        np.testing.assert_array_equal(got, expected)
