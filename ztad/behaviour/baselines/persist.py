@@ -37,8 +37,9 @@ def save_daily_aggregate(agg: DailyAggregate, state_dir: Path | str, day: date) 
     staging.mkdir()
     for name, table in agg.tables.items():
         table.to_parquet(staging / f"{name}.parquet", index=False)
+    # ``saved`` tells this save from any other of the day (:func:`saved_token`).
     meta = {"version": AGGREGATE_VERSION, "day": day.isoformat(), "events": agg.events,
-            "tables": sorted(agg.tables)}
+            "tables": sorted(agg.tables), "saved": uuid.uuid4().hex}
     (staging / "meta.json").write_text(json.dumps(meta, indent=2))
     retired = final.with_name(f"{final.name}.{unique}.old")
     if final.exists():
@@ -62,6 +63,21 @@ def _current_meta(folder: Path) -> dict | None:
                     folder, meta.get("version"), AGGREGATE_VERSION)
         return None
     return meta
+
+
+def saved_token(state_dir: Path | str, day: date) -> str | None:
+    """What tells this save of a day's aggregate from any other (``None`` when there is none in
+    the current layout): the id written when it was saved, or for an aggregate saved without
+    one, its metadata file's modification time (a save writes a new file). Copies that keep
+    modification times (``cp -a``) keep the token."""
+    path = aggregate_dir(state_dir, day) / "meta.json"
+    try:
+        meta = _current_meta(path.parent)
+        if meta is None:
+            return None
+        return meta.get("saved") or f"mtime:{path.stat().st_mtime_ns}"
+    except (OSError, ValueError):
+        return None
 
 
 def has_daily_aggregate(state_dir: Path | str, day: date) -> bool:

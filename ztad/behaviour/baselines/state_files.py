@@ -34,25 +34,29 @@ _INDEXES = ("user_index", "peer_labels", "centroid_resources")
 _ARRAYS = ("hour_counts", "centroid_peers")
 
 
-def _write_index(index: pd.Index, path: Path) -> dict:
+def write_index(index: pd.Index, path: Path) -> dict:
+    """Write ``index`` as a Parquet column ``value``; return what :func:`read_index` needs."""
     pd.DataFrame({"value": index}).to_parquet(path, index=False)
     return {"dtype": str(index.dtype), "name": index.name}
 
 
-def _read_index(path: Path, kind: dict) -> pd.Index:
+def read_index(path: Path, kind: dict) -> pd.Index:
+    """The index :func:`write_index` wrote (``kind`` as it returned)."""
     return pd.Index(pd.read_parquet(path)["value"].to_numpy(), dtype=kind["dtype"]).rename(kind["name"])
 
 
-def _write_pairs(stats: PairStats, folder: Path) -> dict:
+def write_pairs(stats: PairStats, folder: Path) -> dict:
+    """Write ``stats`` into the new ``folder``; return what :func:`read_pairs` needs of its items."""
     folder.mkdir(parents=True)
     np.save(folder / "keys.npy", stats.keys, allow_pickle=False)
     stats.values.to_parquet(folder / "values.parquet")
-    return _write_index(stats.items, folder / "items.parquet")
+    return write_index(stats.items, folder / "items.parquet")
 
 
-def _read_pairs(folder: Path, kind: dict) -> PairStats:
+def read_pairs(folder: Path, kind: dict) -> PairStats:
+    """The :class:`PairStats` :func:`write_pairs` wrote into ``folder`` (``kind`` as it returned)."""
     return PairStats(
-        items=_read_index(folder / "items.parquet", kind),
+        items=read_index(folder / "items.parquet", kind),
         keys=np.load(folder / "keys.npy", allow_pickle=False),
         values=pd.read_parquet(folder / "values.parquet"),
     )
@@ -63,13 +67,13 @@ def save_state(state: BaselineState, folder: Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state.users.to_parquet(folder / "users.parquet")
-    dtypes = {name: _write_index(getattr(state, name), folder / f"{name}.parquet") for name in _INDEXES}
+    dtypes = {name: write_index(getattr(state, name), folder / f"{name}.parquet") for name in _INDEXES}
     for name in _ARRAYS:
         np.save(folder / f"{name}.npy", np.asarray(getattr(state, name)), allow_pickle=False)
     if state.centroids is not None:
         np.save(folder / "centroids.npy", state.centroids, allow_pickle=False)
-    pair_dtypes = {kind: _write_pairs(stats, folder / "pairs" / kind) for kind, stats in state.pairs.items()}
-    peer_dtypes = {kind: _write_pairs(stats, folder / "peer_pairs" / kind) for kind, stats in state.peer_pairs.items()}
+    pair_dtypes = {kind: write_pairs(stats, folder / "pairs" / kind) for kind, stats in state.pairs.items()}
+    peer_dtypes = {kind: write_pairs(stats, folder / "peer_pairs" / kind) for kind, stats in state.peer_pairs.items()}
     (folder / "org_items").mkdir()
     for kind, frame in state.org_items.items():
         frame.to_parquet(folder / "org_items" / f"{kind}.parquet")
@@ -109,7 +113,7 @@ def load_state(folder: Path) -> BaselineState:
             f"{path} has layout {description.get('format')!r}, not {STATE_FORMAT}: prepare the day again"
         )
     indexes = {
-        name: _read_index(folder / f"{name}.parquet", dtype) for name, dtype in description["index_dtypes"].items()
+        name: read_index(folder / f"{name}.parquet", dtype) for name, dtype in description["index_dtypes"].items()
     }
     return BaselineState(
         day=date.fromisoformat(description["day"]),
@@ -117,10 +121,10 @@ def load_state(folder: Path) -> BaselineState:
         days_with_data=int(description["days_with_data"]),
         users=pd.read_parquet(folder / "users.parquet"),
         hour_counts=np.load(folder / "hour_counts.npy", allow_pickle=False),
-        pairs={kind: _read_pairs(folder / "pairs" / kind, dtype) for kind, dtype in description["pairs"].items()},
+        pairs={kind: read_pairs(folder / "pairs" / kind, dtype) for kind, dtype in description["pairs"].items()},
         peer_descriptions=list(description["peer_descriptions"]),
         peer_pairs={
-            kind: _read_pairs(folder / "peer_pairs" / kind, dtype) for kind, dtype in description["peer_pairs"].items()
+            kind: read_pairs(folder / "peer_pairs" / kind, dtype) for kind, dtype in description["peer_pairs"].items()
         },
         org_items={kind: pd.read_parquet(folder / "org_items" / f"{kind}.parquet") for kind in description["org_items"]},
         centroids=np.load(folder / "centroids.npy", allow_pickle=False) if description["centroids"] else None,
