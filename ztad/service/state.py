@@ -80,7 +80,9 @@ def load_state(config: JobConfig, store, day: date, model_version: str) -> Scori
     from ztad.schema import empty_events
 
     model = load_model(config, model_version, FindingsDatabaseTrust(config.resolved_database_url))
-    baseline = baseline_as_of(config.state_dir, day, config.detection.history_days, lambda _: empty_events())
+    baseline = baseline_as_of(
+        config.state_dir, day, config.detection.history_days, lambda _: empty_events(), keep_window=False
+    )
     verdicts = read_verdicts(store, end=day)
     allowlist = effective_allowlist(read_allowlist(store), derive_allowlist(verdicts), day)
     return ScoringState(day, model, baseline, allowlist, time.monotonic())

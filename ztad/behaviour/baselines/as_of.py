@@ -16,7 +16,8 @@ from ztad.behaviour.baselines.daily import (
     daily_aggregate,
 )
 from ztad.behaviour.baselines.persist import save_daily_aggregate, saved_daily_aggregate
-from ztad.behaviour.baselines.state import BaselineState, combine_aggregates
+from ztad.behaviour.baselines.rolling import combine_rolling
+from ztad.behaviour.baselines.state import BaselineState
 
 
 def window_days_before(day: date, window_days: int) -> list[date]:
@@ -70,6 +71,7 @@ def baseline_as_of(
     day: date,
     window_days: int,
     load_events: Callable[[date], DayEvents | None],
+    keep_window: bool = True,
 ) -> BaselineState:
     """The baseline as it stood at the start of ``day``: days ``[day - window_days, day)``.
 
@@ -82,6 +84,10 @@ def baseline_as_of(
     A day with no data
     (``load_events`` returns nothing, ``None`` or raises ``FileNotFoundError``) is skipped and not saved,
     so late-arriving data is picked up later. Nothing from ``day`` or later is read.
+
+    The user x item pairs are rolled from the window kept the night before when that is
+    exactly right (:mod:`~ztad.behaviour.baselines.rolling`); with ``keep_window`` this
+    window's are kept in turn.
     """
     state_dir = Path(state_dir)
     aggregates = []
@@ -91,7 +97,7 @@ def baseline_as_of(
             agg = saved_daily_aggregate(state_dir, d)
         if agg is not None:
             aggregates.append((d, agg))
-    state = combine_aggregates(aggregates, day, window_days)
+    state = combine_rolling(state_dir, aggregates, day, window_days, keep=keep_window)
     # The window's tables were read into Arrow's memory pool, which keeps freed blocks for
     # Arrow alone; handed back, they can hold the day's features instead of adding to them.
     pa.default_memory_pool().release_unused()

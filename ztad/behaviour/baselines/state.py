@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -207,10 +207,21 @@ def _hour_counts(codes: np.ndarray, hours: np.ndarray, counts: np.ndarray, n: in
     return np.bincount(flat, weights=counts, minlength=n * HOURS_PER_WEEK).reshape(n, HOURS_PER_WEEK)
 
 
+#: The user x item pairs of one kind (a key of ``PAIR_COLUMNS``) of the window, coded against the
+#: window's user index, found without combining every day's table; ``None`` when they cannot be.
+RolledPairs = Callable[[str, pd.Index], PairStats | None]
+
+
 def combine_aggregates(
-    aggregates: Iterable[tuple[date, DailyAggregate]], day: date, window_days: int
+    aggregates: Iterable[tuple[date, DailyAggregate]],
+    day: date,
+    window_days: int,
+    rolled_pairs: RolledPairs | None = None,
 ) -> BaselineState:
     """Combine daily aggregates (all before ``day``) into the state as of ``day``.
+
+    The user x item pairs of a kind are taken from ``rolled_pairs`` when it gives them
+    (:mod:`~ztad.behaviour.baselines.rolling`), else combined from every day's table.
 
     One kind of table is combined at a time, and each kind's daily tables are let go once it
     is: with aggregates that read their tables when asked for
@@ -235,7 +246,10 @@ def combine_aggregates(
     del user_days, user_codes
     pairs = {}
     for kind, column in PAIR_COLUMNS.items():
-        pairs[kind] = _combine_pairs(window(f"user_{kind}", ("user_id", column)), column, user_index)
+        rolled = None if rolled_pairs is None else rolled_pairs(kind, user_index)
+        if rolled is None:
+            rolled = _combine_pairs(window(f"user_{kind}", ("user_id", column)), column, user_index)
+        pairs[kind] = rolled
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
     hours = window("user_hour")

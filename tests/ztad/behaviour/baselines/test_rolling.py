@@ -1,0 +1,249 @@
+"""Rolling the window's user x item pairs from night to night gives what combining every day
+gives, and falls back to that whenever the kept window cannot be trusted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ztad.behaviour.baselines import (
+    PAIR_COLUMNS,
+    baseline_as_of,
+    combine_aggregates,
+    daily_aggregate,
+    save_daily_aggregate,
+    window_days_before,
+)
+from ztad.behaviour.baselines.persist import saved_daily_aggregate
+from ztad.behaviour.baselines.rolling import WINDOW_FOLDER, kept_window
+from ztad.behaviour.features import compute_features
+from ztad.config import DetectionConfig, SourceConfig
+from ztad.ingest import MissingPartitionError, load_day
+from ztad.synth import generate
+
+START = date(2026, 3, 2)
+WINDOW = 5
+FIRST = START + timedelta(days=WINDOW)  # the first night with a whole window behind it
+CONFIG = DetectionConfig()
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory) -> dict[date, pd.DataFrame]:
+    """Twelve generated days of 250 users, each day's events."""
+    root = tmp_path_factory.mktemp("rolling_logs")
+    generate(root, start=START, days=12, users=250, seed=11, clean_days=12)
+    source = SourceConfig(root=str(root))
+    out = {}
+    for k in range(12):
+        d = START + timedelta(days=k)
+        try:
+            out[d] = load_day(source, d).events
+        except MissingPartitionError:
+            pass
+    return out
+
+
+def loader(events: dict[date, pd.DataFrame]):
+    def load(d: date) -> pd.DataFrame:
+        if d not in events:
+            raise FileNotFoundError(d)
+        return events[d]
+
+    return load
+
+
+def combined(state_dir, day: date):
+    """The baseline as of ``day`` combined from every saved day of its window."""
+    dated = [(d, a) for d in window_days_before(day, WINDOW) if (a := saved_daily_aggregate(state_dir, d))]
+    return combine_aggregates(dated, day, WINDOW)
+
+
+def nights_rolled(state_dir) -> int:
+    """Nights in a row the kept window was rolled, every kind of pairs rolled the last night
+    (0 when it was combined from every day)."""
+    kept = kept_window(state_dir)
+    assert kept.rolled_kinds in ([], list(PAIR_COLUMNS))
+    return kept.rolled_nights
+
+
+def assert_same_pairs(rolled, full) -> None:
+    """Pairs equal kind by kind: items and keys exactly, integer counts exactly, float sums
+    within 1e-9."""
+    for kind in PAIR_COLUMNS:
+        a, b = rolled.pairs[kind], full.pairs[kind]
+        assert a.items.dtype == b.items.dtype and a.items.equals(b.items), kind
+        np.testing.assert_array_equal(a.keys, b.keys, err_msg=kind)
+        assert list(a.values.columns) == list(b.values.columns), kind
+        for column in a.values.columns:
+            x, y = a.values[column].to_numpy(), b.values[column].to_numpy()
+            assert x.dtype == y.dtype, (kind, column)
+            if column in ("count", "days", "last_day", "lb_count"):
+                np.testing.assert_array_equal(x, y, err_msg=f"{kind}.{column}")
+            else:
+                np.testing.assert_allclose(x, y, rtol=1e-9, atol=0, err_msg=f"{kind}.{column}")
+
+
+def assert_same_state(rolled, full, events: pd.DataFrame) -> None:
+    """Pairs, users and every feature of a day's events equal."""
+    assert_same_pairs(rolled, full)
+    assert rolled.user_index.equals(full.user_index)
+    pd.testing.assert_frame_equal(rolled.users, full.users, rtol=1e-9)
+    a = compute_features(events, rolled, CONFIG)
+    b = compute_features(events, full, CONFIG)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+
+
+def night(state_dir, day: date, events: dict[date, pd.DataFrame]):
+    """The night's baseline (rolled when it can be) and the one combined from every day."""
+    return baseline_as_of(state_dir, day, WINDOW, loader(events)), combined(state_dir, day)
+
+
+def test_consecutive_nights_roll_to_what_combining_gives(tmp_path, days):
+    for k in range(6):
+        day = FIRST + timedelta(days=k)
+        rolled, full = night(tmp_path, day, days)
+        assert nights_rolled(tmp_path) == k
+        assert_same_state(rolled, full, days[day])
+
+
+def test_skipped_nights_roll_over_several_days(tmp_path, days):
+    night(tmp_path, FIRST, days)
+    day = FIRST + timedelta(days=3)
+    rolled, full = night(tmp_path, day, days)
+    assert nights_rolled(tmp_path) == 1
+    assert_same_state(rolled, full, days[day])
+
+
+def test_a_window_with_a_day_without_data_rolls_as_the_day_enters_and_leaves(tmp_path, days):
+    without = {d: e for d, e in days.items() if d != FIRST + timedelta(days=1)}
+    for k in range(WINDOW + 2):
+        day = FIRST + timedelta(days=k)
+        rolled, full = night(tmp_path, day, without)
+        assert nights_rolled(tmp_path) == k
+        assert_same_pairs(rolled, full)
+
+
+def test_a_rerun_of_the_same_day_gives_the_identical_baseline(tmp_path, days):
+    night(tmp_path, FIRST, days)
+    day = FIRST + timedelta(days=1)
+    first, _ = night(tmp_path, day, days)
+    folder = kept_window(tmp_path).folder
+    again, _ = night(tmp_path, day, days)
+    assert kept_window(tmp_path).folder == folder
+    for kind in PAIR_COLUMNS:
+        assert again.pairs[kind].items.equals(first.pairs[kind].items)
+        np.testing.assert_array_equal(again.pairs[kind].keys, first.pairs[kind].keys)
+        pd.testing.assert_frame_equal(again.pairs[kind].values, first.pairs[kind].values, check_exact=True)
+
+
+def test_a_rerun_of_an_earlier_day_combines_every_day(tmp_path, days):
+    night(tmp_path, FIRST + timedelta(days=2), days)
+    day = FIRST + timedelta(days=1)
+    rolled, full = night(tmp_path, day, days)
+    assert nights_rolled(tmp_path) == 0
+    assert_same_state(rolled, full, days[day])
+
+
+@pytest.mark.parametrize("saved_again", [FIRST - timedelta(days=WINDOW), FIRST - timedelta(days=2)])
+def test_a_past_day_saved_again_is_combined_again(tmp_path, days, saved_again):
+    """A leaving day or a shared day saved again (here with a user's events taken out)."""
+    night(tmp_path, FIRST, days)
+    events = days[saved_again]
+    save_daily_aggregate(daily_aggregate(events[events["user_id"] != events["user_id"].iloc[0]]),
+                         tmp_path, saved_again)
+    day = FIRST + timedelta(days=1)
+    rolled, full = night(tmp_path, day, days)
+    assert nights_rolled(tmp_path) == 0
+    assert_same_state(rolled, full, days[day])
+
+
+def test_late_data_for_a_day_of_the_kept_window_is_combined_again(tmp_path, days):
+    late = FIRST - timedelta(days=2)
+    night(tmp_path, FIRST, {d: e for d, e in days.items() if d != late})
+    day = FIRST + timedelta(days=1)
+    rolled, full = night(tmp_path, day, days)
+    assert nights_rolled(tmp_path) == 0
+    assert len(rolled.pairs["device"].keys) == len(full.pairs["device"].keys)
+    assert_same_pairs(rolled, full)
+
+
+def _pointer_to_nowhere(root):
+    (root / "current.json").write_text(json.dumps({"folder": "gone"}))
+
+
+def _torn_pointer(root):
+    (root / "current.json").write_text('{"fold')
+
+
+def _garbled_keys(root):
+    (kept_folder(root) / "ip" / "keys.npy").write_bytes(b"not an array")
+
+
+def _half_written(root):
+    (kept_folder(root) / "resource" / "values.parquet").unlink()
+
+
+def _no_meta(root):
+    (kept_folder(root) / "window.json").unlink()
+
+
+def kept_folder(root):
+    return root / json.loads((root / "current.json").read_text())["folder"]
+
+
+@pytest.mark.parametrize("damage", [_pointer_to_nowhere, _torn_pointer, _garbled_keys, _half_written, _no_meta])
+def test_a_damaged_kept_window_is_combined_again_without_error(tmp_path, days, damage):
+    night(tmp_path, FIRST, days)
+    damage(tmp_path / WINDOW_FOLDER)
+    day = FIRST + timedelta(days=1)
+    rolled, full = night(tmp_path, day, days)
+    assert_same_state(rolled, full, days[day])
+    # The window kept that night is whole again, and the next night rolls from it.
+    night(tmp_path, day + timedelta(days=1), days)
+    assert nights_rolled(tmp_path) >= 1
+
+
+def test_a_user_seen_only_on_the_leaving_day_leaves_the_pairs(tmp_path, days):
+    leaving = FIRST - timedelta(days=WINDOW)
+    user = days[leaving]["user_id"].iloc[0]
+    edited = {d: (e if d == leaving else e[e["user_id"] != user]) for d, e in days.items()}
+    night(tmp_path, FIRST, edited)
+    assert user in combined(tmp_path, FIRST).user_index
+    day = FIRST + timedelta(days=1)
+    rolled, full = night(tmp_path, day, edited)
+    assert nights_rolled(tmp_path) == 1
+    assert user not in rolled.user_index
+    assert_same_state(rolled, full, edited[day])
+
+
+def test_an_item_seen_only_on_the_leaving_day_leaves_the_items(tmp_path, days):
+    leaving = FIRST - timedelta(days=WINDOW)
+    events = days[leaving].copy()
+    events["device_id"] = events["device_id"].astype("string")
+    events.loc[events.index[:3], "device_id"] = "zz-only-on-the-leaving-day"
+    edited = {**days, leaving: events}
+    night(tmp_path, FIRST, edited)
+    assert "zz-only-on-the-leaving-day" in combined(tmp_path, FIRST).pairs["device"].items
+    day = FIRST + timedelta(days=1)
+    rolled, full = night(tmp_path, day, edited)
+    assert nights_rolled(tmp_path) == 1
+    assert "zz-only-on-the-leaving-day" not in rolled.pairs["device"].items
+    assert_same_state(rolled, full, days[day])
+
+
+def test_older_kept_windows_are_removed(tmp_path, days):
+    for k in range(3):
+        night(tmp_path, FIRST + timedelta(days=k), days)
+    kept = [p.name for p in (tmp_path / WINDOW_FOLDER).iterdir() if p.is_dir()]
+    assert kept == [kept_window(tmp_path).folder.name]
+
+
+def test_the_window_is_not_kept_when_asked_not_to(tmp_path, days):
+    baseline_as_of(tmp_path, FIRST, WINDOW, loader(days), keep_window=False)
+    assert kept_window(tmp_path) is None
+    shutil.rmtree(tmp_path / "baselines")
