@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 MAX_ROLLED_NIGHTS = 30
 
 WINDOW_FOLDER = "window"
+#: Bumped when the layout of a kept window changes; one of another layout is not rolled.
+WINDOW_FORMAT = 1
 _POINTER = "current.json"
 _META = "window.json"
 #: Rolled log-bytes sums below this are rounding left by subtracted days, and are zero: a
@@ -98,6 +100,8 @@ def kept_window(state_dir: Path | str) -> KeptWindow | None:
     try:
         folder = root / json.loads((root / _POINTER).read_text())["folder"]
         meta = json.loads((folder / _META).read_text())
+        if meta.get("format") != WINDOW_FORMAT:
+            return None
         return KeptWindow(
             folder=folder,
             day=date.fromisoformat(meta["day"]),
@@ -129,6 +133,7 @@ def keep_window(
     try:
         staging.mkdir(parents=True)
         meta = {
+            "format": WINDOW_FORMAT,
             "day": state.day.isoformat(),
             "window_days": state.window_days,
             "tokens": {d.isoformat(): t for d, t in sorted(tokens.items())},
@@ -171,14 +176,13 @@ class WindowRoll:
         ones; ``None`` when they cannot be read or do not add up (combine every day then)."""
         try:
             kept, kept_users = self.kept.pairs(kind), self.kept.user_index()
+            if self.unchanged and kept_users.equals(user_index):
+                return kept
+            rolled = roll_pairs(kept, kept_users, user_index, self._rows(kind, self.entering),
+                                self._rows(kind, self.leaving), PAIR_COLUMNS[kind])
         except _KEPT_ERRORS as error:
             log.warning("the kept %s pairs cannot be read (%s): combining every day", kind, error)
             return None
-        if self.unchanged and kept_users.equals(user_index):
-            return kept
-        column = PAIR_COLUMNS[kind]
-        rolled = roll_pairs(kept, kept_users, user_index, self._rows(kind, self.entering),
-                            self._rows(kind, self.leaving), column)
         if rolled is None:
             log.warning("the kept %s pairs do not add up with the days that moved: combining every day", kind)
         return rolled

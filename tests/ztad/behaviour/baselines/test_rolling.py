@@ -192,11 +192,23 @@ def _no_meta(root):
     (kept_folder(root) / "window.json").unlink()
 
 
+def _no_days_column(root):
+    values = kept_folder(root) / "city" / "values.parquet"
+    pd.read_parquet(values).drop(columns="days").to_parquet(values)
+
+
+def _other_layout(root):
+    meta = kept_folder(root) / "window.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": 0}))
+
+
 def kept_folder(root):
     return root / json.loads((root / "current.json").read_text())["folder"]
 
 
-@pytest.mark.parametrize("damage", [_pointer_to_nowhere, _torn_pointer, _garbled_keys, _half_written, _no_meta])
+@pytest.mark.parametrize("damage", [
+    _pointer_to_nowhere, _torn_pointer, _garbled_keys, _half_written, _no_meta, _no_days_column, _other_layout,
+])
 def test_a_damaged_kept_window_is_combined_again_without_error(tmp_path, days, damage):
     night(tmp_path, FIRST, days)
     damage(tmp_path / WINDOW_FOLDER)
