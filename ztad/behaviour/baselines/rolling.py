@@ -14,7 +14,7 @@ latest day of a pair that remains is the latest of its kept and entering rows.
 Layout::
 
     window/current.json          {"folder": name}: the kept window, replaced atomically
-    window/<name>/window.json    day, window, tokens of the days, nights rolled, dtypes
+    window/<name>/window.json    day, window, tokens of the days, times rolled, dtypes
     window/<name>/user_index.parquet, window/<name>/<kind>/  (items, keys, values)
 """
 
@@ -46,11 +46,12 @@ from ztad.behaviour.baselines.window import WindowTable, read_window_table
 
 log = logging.getLogger(__name__)
 
-#: Nights in a row the pairs may be rolled before they are combined again from every day.
+#: Times in a row the pairs may be rolled before they are combined again from every day (a
+#: night rolls them once, a first night that also builds the baselines of past days once a day).
 #: Rolling adds and subtracts the log-bytes sums in another order than combining does, so
 #: a rolled sum differs from the combined one by rounding (well under 1e-12 relative), a little
-#: more each night rolled; a full combine now and then keeps that from building up.
-MAX_ROLLED_NIGHTS = 30
+#: more each time; a full combine now and then keeps that from building up.
+MAX_ROLLS = 30
 
 WINDOW_FOLDER = "window"
 #: Bumped when the layout of a kept window changes; one of another layout is not rolled.
@@ -67,14 +68,14 @@ _KEPT_ERRORS = (OSError, ValueError, KeyError, TypeError, pa.ArrowException)
 @dataclass
 class KeptWindow:
     """A window's combined pairs as kept: ``folder``, the window (``day``, ``window_days``),
-    the token of each day it was combined from, the nights rolled since combined whole and
-    the kinds of pairs rolled the night it was kept (the others were combined from every day)."""
+    the token of each day it was combined from, the times rolled since combined whole and
+    the kinds of pairs rolled when it was kept (the others were combined from every day)."""
 
     folder: Path
     day: date
     window_days: int
     tokens: dict[date, str]
-    rolled_nights: int
+    rolls: int
     rolled_kinds: list[str]
     dtypes: dict
     _users: pd.Index | None = field(default=None, repr=False)
@@ -107,7 +108,7 @@ def kept_window(state_dir: Path | str) -> KeptWindow | None:
             day=date.fromisoformat(meta["day"]),
             window_days=int(meta["window_days"]),
             tokens={date.fromisoformat(d): str(t) for d, t in meta["tokens"].items()},
-            rolled_nights=int(meta["rolled_nights"]),
+            rolls=int(meta["rolls"]),
             rolled_kinds=list(meta["rolled_kinds"]),
             dtypes={"user_index": meta["user_index"], "items": meta["items"]},
         )
@@ -119,7 +120,7 @@ def kept_window(state_dir: Path | str) -> KeptWindow | None:
 
 
 def keep_window(
-    state_dir: Path | str, state: BaselineState, tokens: dict[date, str], rolled_nights: int,
+    state_dir: Path | str, state: BaselineState, tokens: dict[date, str], rolls: int,
     rolled_kinds: list[str],
 ) -> Path | None:
     """Keep ``state``'s user x item pairs (those of ``PAIR_COLUMNS``) and the ``tokens`` of the
@@ -137,7 +138,7 @@ def keep_window(
             "day": state.day.isoformat(),
             "window_days": state.window_days,
             "tokens": {d.isoformat(): t for d, t in sorted(tokens.items())},
-            "rolled_nights": rolled_nights,
+            "rolls": rolls,
             "rolled_kinds": rolled_kinds,
             "user_index": write_index(state.user_index, staging / "user_index.parquet"),
             "items": {kind: write_pairs(state.pairs[kind], staging / kind) for kind in PAIR_COLUMNS},
@@ -199,18 +200,42 @@ def window_roll(
 ) -> WindowRoll | None:
     """How the window ``[day - window_days, day)`` of the saved aggregates ``dated`` (their
     ``tokens``) follows from the kept one; ``None`` when its pairs cannot be rolled from it:
-    none kept, rolled too many nights, a window that starts or ends earlier or shares no day,
+    none kept, rolled too many times, a window that starts or ends earlier or shares no day,
     a shared day saved again, added or gone, or a leaving day no longer as it was."""
     kept = kept_window(state_dir)
     start = day - timedelta(days=window_days)
-    if kept is None or kept.rolled_nights >= MAX_ROLLED_NIGHTS or None in tokens.values():
+    why = _not_rollable(kept, start, day, tokens)
+    if why is None:
+        leaving = _leaving_days(state_dir, kept, start)
+        why = "a day that left the window was saved again or is gone" if leaving is None else None
+    if why is not None:
+        log.info("the window's pairs as of %s are combined from every day: %s", day, why)
         return None
+    return WindowRoll(kept, [(d, a) for d, a in dated if d >= kept.day], leaving)
+
+
+def _not_rollable(kept: KeptWindow | None, start: date, day: date, tokens: dict[date, str | None]) -> str | None:
+    """Why the window ``[start, day)`` of the days with ``tokens`` cannot be rolled from
+    ``kept`` (``None`` when it can, as far as the days it shares with it tell)."""
+    if kept is None:
+        return "no window kept"
+    if kept.rolls >= MAX_ROLLS:
+        return f"rolled {kept.rolls} times in a row"
+    if None in tokens.values():
+        return "a day's aggregate is not saved"
     if not (kept.start <= start < kept.day <= day):
-        return None
+        return f"the kept window is [{kept.start}, {kept.day})"
     shared_kept = {d: t for d, t in kept.tokens.items() if d >= start}
     shared_now = {d: t for d, t in tokens.items() if d < kept.day}
     if shared_kept != shared_now:
-        return None
+        changed = sorted(set(shared_kept.items()) ^ set(shared_now.items()))
+        return f"the aggregate of {changed[0][0]} was saved again, came late or is gone"
+    return None
+
+
+def _leaving_days(state_dir: Path | str, kept: KeptWindow, start: date) -> list | None:
+    """The kept window's days before ``start``, as they were kept; ``None`` when one was saved
+    again or is gone."""
     leaving = []
     for d, token in sorted(kept.tokens.items()):
         if d < start:
@@ -218,7 +243,7 @@ def window_roll(
             if agg is None or saved_token(state_dir, d) != token:
                 return None
             leaving.append((d, agg))
-    return WindowRoll(kept, [(d, a) for d, a in dated if d >= kept.day], leaving)
+    return leaving
 
 
 def combine_rolling(
@@ -242,7 +267,7 @@ def combine_rolling(
     state = combine_aggregates(dated, day, window_days, None if roll is None else rolled_pairs)
     whole = len(rolled) == len(PAIR_COLUMNS)
     if keep and None not in tokens.values() and not (whole and roll.unchanged):
-        keep_window(state_dir, state, tokens, roll.kept.rolled_nights + 1 if rolled else 0, rolled)
+        keep_window(state_dir, state, tokens, roll.kept.rolls + 1 if rolled else 0, rolled)
     return state
 
 

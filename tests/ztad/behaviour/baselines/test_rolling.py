@@ -63,12 +63,12 @@ def combined(state_dir, day: date):
     return combine_aggregates(dated, day, WINDOW)
 
 
-def nights_rolled(state_dir) -> int:
-    """Nights in a row the kept window was rolled, every kind of pairs rolled the last night
+def times_rolled(state_dir) -> int:
+    """Times in a row the kept window was rolled, every kind of pairs rolled the last time
     (0 when it was combined from every day)."""
     kept = kept_window(state_dir)
     assert kept.rolled_kinds in ([], list(PAIR_COLUMNS))
-    return kept.rolled_nights
+    return kept.rolls
 
 
 def assert_same_pairs(rolled, full) -> None:
@@ -107,7 +107,7 @@ def test_consecutive_nights_roll_to_what_combining_gives(tmp_path, days):
     for k in range(6):
         day = FIRST + timedelta(days=k)
         rolled, full = night(tmp_path, day, days)
-        assert nights_rolled(tmp_path) == k
+        assert times_rolled(tmp_path) == k
         assert_same_state(rolled, full, days[day])
 
 
@@ -115,7 +115,7 @@ def test_skipped_nights_roll_over_several_days(tmp_path, days):
     night(tmp_path, FIRST, days)
     day = FIRST + timedelta(days=3)
     rolled, full = night(tmp_path, day, days)
-    assert nights_rolled(tmp_path) == 1
+    assert times_rolled(tmp_path) == 1
     assert_same_state(rolled, full, days[day])
 
 
@@ -124,7 +124,7 @@ def test_a_window_with_a_day_without_data_rolls_as_the_day_enters_and_leaves(tmp
     for k in range(WINDOW + 2):
         day = FIRST + timedelta(days=k)
         rolled, full = night(tmp_path, day, without)
-        assert nights_rolled(tmp_path) == k
+        assert times_rolled(tmp_path) == k
         assert_same_pairs(rolled, full)
 
 
@@ -145,7 +145,7 @@ def test_a_rerun_of_an_earlier_day_combines_every_day(tmp_path, days):
     night(tmp_path, FIRST + timedelta(days=2), days)
     day = FIRST + timedelta(days=1)
     rolled, full = night(tmp_path, day, days)
-    assert nights_rolled(tmp_path) == 0
+    assert times_rolled(tmp_path) == 0
     assert_same_state(rolled, full, days[day])
 
 
@@ -158,7 +158,7 @@ def test_a_past_day_saved_again_is_combined_again(tmp_path, days, saved_again):
                          tmp_path, saved_again)
     day = FIRST + timedelta(days=1)
     rolled, full = night(tmp_path, day, days)
-    assert nights_rolled(tmp_path) == 0
+    assert times_rolled(tmp_path) == 0
     assert_same_state(rolled, full, days[day])
 
 
@@ -167,7 +167,7 @@ def test_late_data_for_a_day_of_the_kept_window_is_combined_again(tmp_path, days
     night(tmp_path, FIRST, {d: e for d, e in days.items() if d != late})
     day = FIRST + timedelta(days=1)
     rolled, full = night(tmp_path, day, days)
-    assert nights_rolled(tmp_path) == 0
+    assert times_rolled(tmp_path) == 0
     assert len(rolled.pairs["device"].keys) == len(full.pairs["device"].keys)
     assert_same_pairs(rolled, full)
 
@@ -217,7 +217,7 @@ def test_a_damaged_kept_window_is_combined_again_without_error(tmp_path, days, d
     assert_same_state(rolled, full, days[day])
     # The window kept that night is whole again, and the next night rolls from it.
     night(tmp_path, day + timedelta(days=1), days)
-    assert nights_rolled(tmp_path) >= 1
+    assert times_rolled(tmp_path) >= 1
 
 
 def test_a_user_seen_only_on_the_leaving_day_leaves_the_pairs(tmp_path, days):
@@ -228,7 +228,7 @@ def test_a_user_seen_only_on_the_leaving_day_leaves_the_pairs(tmp_path, days):
     assert user in combined(tmp_path, FIRST).user_index
     day = FIRST + timedelta(days=1)
     rolled, full = night(tmp_path, day, edited)
-    assert nights_rolled(tmp_path) == 1
+    assert times_rolled(tmp_path) == 1
     assert user not in rolled.user_index
     assert_same_state(rolled, full, edited[day])
 
@@ -243,7 +243,7 @@ def test_an_item_seen_only_on_the_leaving_day_leaves_the_items(tmp_path, days):
     assert "zz-only-on-the-leaving-day" in combined(tmp_path, FIRST).pairs["device"].items
     day = FIRST + timedelta(days=1)
     rolled, full = night(tmp_path, day, edited)
-    assert nights_rolled(tmp_path) == 1
+    assert times_rolled(tmp_path) == 1
     assert "zz-only-on-the-leaving-day" not in rolled.pairs["device"].items
     assert_same_state(rolled, full, days[day])
 
@@ -259,3 +259,12 @@ def test_the_window_is_not_kept_when_asked_not_to(tmp_path, days):
     baseline_as_of(tmp_path, FIRST, WINDOW, loader(days), keep_window=False)
     assert kept_window(tmp_path) is None
     shutil.rmtree(tmp_path / "baselines")
+
+
+def test_pairs_rolled_too_many_times_are_combined_again(tmp_path, days, monkeypatch):
+    monkeypatch.setattr("ztad.behaviour.baselines.rolling.MAX_ROLLS", 2)
+    for k, rolls in enumerate((0, 1, 2, 0, 1)):
+        day = FIRST + timedelta(days=k)
+        rolled, full = night(tmp_path, day, days)
+        assert times_rolled(tmp_path) == rolls
+        assert_same_pairs(rolled, full)
