@@ -259,7 +259,7 @@ def progress_line(summary, done: int, total: int) -> str:
         counts += f", not sign-ins {summary.rows_skipped}"
     if summary.files_skipped:
         counts += f", files not read {len(summary.files_skipped)}"
-    seconds = f"in {sum(summary.timings.values()):.1f}s"
+    seconds = f"in {summary.seconds:.1f}s"
     if summary.status == "empty":
         return f"{head}: {counts}, no events {seconds}"
     judged = (

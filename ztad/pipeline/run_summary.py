@@ -7,6 +7,10 @@ from datetime import date
 
 STEPS = ("pull", "update_baselines", "prepare_detectors", "score", "write_findings")
 
+#: Ends the name of a sharded step's timing of its slowest shard (``score_slowest_shard``):
+#: the step's wall time when every shard has a worker, and part of the step's own time.
+SLOWEST_SHARD = "_slowest_shard"
+
 
 @dataclass
 class RunSummary:
@@ -46,6 +50,12 @@ class RunSummary:
             timings=timings,
             **step_counts(pulled, decision, scored),
         )
+
+    @property
+    def seconds(self) -> float:
+        """The run's time: its steps' times added up, without the slowest shards' times, which
+        are already part of their steps'."""
+        return sum(t for name, t in self.timings.items() if not name.endswith(SLOWEST_SHARD))
 
     def as_dict(self) -> dict:
         """A JSON-able copy (the day as an ISO string)."""

@@ -13,7 +13,7 @@ from ztad.config import JobConfig
 from ztad.pipeline.collector import fewer_collections
 from ztad.pipeline.day_lock import DEFAULT_LOCK_TIMEOUT, day_lock
 from ztad.pipeline.run_records import as_database_error, record_failure, record_outcome, start_run
-from ztad.pipeline.run_summary import RunSummary
+from ztad.pipeline.run_summary import SLOWEST_SHARD, RunSummary
 from ztad.pipeline.sharding import gather_features, gather_scores
 from ztad.pipeline.shards import all_shards, check_count
 from ztad.pipeline.steps.prepare_detectors import prepare_detectors
@@ -235,7 +235,7 @@ def run_sharded_day(
                 begin = time.perf_counter()
                 timed(name, lambda: step(shard))
                 slowest = max(slowest, time.perf_counter() - begin)
-            timings[f"{name}_slowest_shard"] = round(slowest, 3)
+            timings[f"{name}{SLOWEST_SHARD}"] = round(slowest, 3)
 
         pulled = timed("pull", lambda: pull(day, config))
         timed("cross_user", lambda: cross_user(day, config, count))
