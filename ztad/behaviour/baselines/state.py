@@ -207,9 +207,37 @@ def _hour_counts(codes: np.ndarray, hours: np.ndarray, counts: np.ndarray, n: in
     return np.bincount(flat, weights=counts, minlength=n * HOURS_PER_WEEK).reshape(n, HOURS_PER_WEEK)
 
 
+@dataclass
+class WindowHours:
+    """The window's trusted hours: ``counts``, events per user × hour of the week (the
+    state's ``hour_counts``), and ``nights``, the dated user × hour-of-week rows in the small
+    hours, one row each of user code, day ordinal and hour of the week (what
+    :func:`_night_days` counts)."""
+
+    counts: np.ndarray
+    nights: np.ndarray
+
+
+def night_rows(codes: np.ndarray, days: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """The dated user × hour-of-week rows of known users in the small hours, as
+    :attr:`WindowHours.nights` holds them."""
+    night = ((hours % 24) < SMALL_HOURS_END) & (codes >= 0)
+    return np.stack([codes[night], days[night], hours[night]], axis=1).astype("int64", copy=False)
+
+
+def combine_hours(window: WindowTable, user_index: pd.Index) -> WindowHours:
+    """The window's trusted hours combined from every day's user × hour-of-week rows."""
+    codes, hours = window.codes_in(user_index, "user_id"), window.numbers("how", "int64")
+    counts = _hour_counts(codes, hours, window.numbers("count", "float64"), len(user_index))
+    return WindowHours(counts, night_rows(codes, window.days, hours))
+
+
 #: The user x item pairs of one kind (a key of ``PAIR_COLUMNS``) of the window, coded against the
 #: window's user index, found without combining every day's table; ``None`` when they cannot be.
 RolledPairs = Callable[[str, pd.Index], PairStats | None]
+#: The window's trusted hours coded against the window's user index: found without combining
+#: every day's table when they can be, else by calling the given function, which combines them.
+RolledHours = Callable[[pd.Index, Callable[[], WindowHours]], WindowHours]
 
 
 def combine_aggregates(
@@ -217,11 +245,13 @@ def combine_aggregates(
     day: date,
     window_days: int,
     rolled_pairs: RolledPairs | None = None,
+    rolled_hours: RolledHours | None = None,
 ) -> BaselineState:
     """Combine daily aggregates (all before ``day``) into the state as of ``day``.
 
     The user x item pairs of a kind are taken from ``rolled_pairs`` when it gives them
-    (:mod:`~ztad.behaviour.baselines.rolling`), else combined from every day's table.
+    (:mod:`~ztad.behaviour.baselines.rolling`), else combined from every day's table; the
+    trusted hours likewise from ``rolled_hours``.
 
     One kind of table is combined at a time, and each kind's daily tables are let go once it
     is: with aggregates that read their tables when asked for
@@ -252,20 +282,20 @@ def combine_aggregates(
         pairs[kind] = rolled
     pairs["country"] = country_pairs(pairs["city"])
     users = pd.concat([users, home_places(users, pairs["city"])], axis=1)
-    hours = window("user_hour")
-    hour_codes, hour_of_week = hours.codes_in(user_index, "user_id"), hours.numbers("how", "int64")
-    hour_counts = _hour_counts(hour_codes, hour_of_week, hours.numbers("count", "float64"), n)
-    day_of_hour = hours.days
-    del hours
+
+    def combined_hours() -> WindowHours:
+        return combine_hours(window("user_hour"), user_index)
+
+    hours = combined_hours() if rolled_hours is None else rolled_hours(user_index, combined_hours)
     alerted = window("user_alerted_hour")
     habit = _habit_alerts(alerted.texts("user_id"), window("user_other_alert").texts("user_id"))
     users["night_days"] = _night_days(
-        np.concatenate([hour_codes, alerted.codes_in(user_index, "user_id")[habit]]),
-        np.concatenate([day_of_hour, alerted.days[habit]]),
-        np.concatenate([hour_of_week, alerted.numbers("how", "int64")[habit]]),
+        np.concatenate([hours.nights[:, 0], alerted.codes_in(user_index, "user_id")[habit]]),
+        np.concatenate([hours.nights[:, 1], alerted.days[habit]]),
+        np.concatenate([hours.nights[:, 2], alerted.numbers("how", "int64")[habit]]),
         n,
     )
-    del hour_codes, hour_of_week, day_of_hour, alerted
+    del alerted
     peer, labels, descriptions, centroids, centroid_peers = assign_peers(users, pairs["resource"])
     users["peer"] = peer
     bytes_columns = ("lb_count", "lb_sum", "lb_sumsq")
@@ -275,7 +305,7 @@ def combine_aggregates(
         days_with_data=days_with_data,
         user_index=user_index,
         users=users,
-        hour_counts=hour_counts,
+        hour_counts=hours.counts,
         pairs=pairs,
         peer_labels=labels,
         peer_descriptions=descriptions,
