@@ -9,13 +9,16 @@ day's saved aggregate (:func:`~ztad.behaviour.baselines.persist.saved_token`); t
 only when that is exactly right (the new window starts and ends no earlier, shares days with
 the kept one, and no shared or leaving day was saved again or newly appeared), else the
 pairs are combined from every day. Every leaving day is older than every kept day, so the
-latest day of a pair that remains is the latest of its kept and entering rows.
+latest day of a pair that remains is the latest of its kept and entering rows. The window's
+trusted hours are kept beside the pairs and rolled when they are
+(:mod:`~ztad.behaviour.baselines.rolling_hours`).
 
 Layout::
 
     window/current.json          {"folder": name}: the kept window, replaced atomically
     window/<name>/window.json    day, window, tokens of the days, times rolled, dtypes
     window/<name>/user_index.parquet, window/<name>/<kind>/  (items, keys, values)
+    window/<name>/hours/         the trusted hours (:mod:`~ztad.behaviour.baselines.rolling_hours`)
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from ztad.behaviour.baselines.daily import DailyAggregate
 from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
 from ztad.behaviour.baselines.pairs import PairStats
 from ztad.behaviour.baselines.persist import saved_daily_aggregate, saved_token
-from ztad.behaviour.baselines.state import BaselineState, combine_aggregates
+from ztad.behaviour.baselines.rolling_hours import HOURS_FOLDER, read_hours, roll_hours, write_hours
+from ztad.behaviour.baselines.state import BaselineState, WindowHours, combine_aggregates
 from ztad.behaviour.baselines.state_files import read_index, read_pairs, write_index, write_pairs
 from ztad.behaviour.baselines.window import WindowTable, read_window_table
 
@@ -55,7 +59,7 @@ MAX_ROLLS = 30
 
 WINDOW_FOLDER = "window"
 #: Bumped when the layout of a kept window changes; one of another layout is not rolled.
-WINDOW_FORMAT = 1
+WINDOW_FORMAT = 2
 _POINTER = "current.json"
 _META = "window.json"
 #: Rolled log-bytes sums below this are rounding left by subtracted days, and are zero: a
@@ -94,6 +98,10 @@ class KeptWindow:
         """The kept pairs of one kind."""
         return read_pairs(self.folder / kind, self.dtypes["items"][kind])
 
+    def hours(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kept trusted hours: their nonzero cells and night rows."""
+        return read_hours(self.folder / HOURS_FOLDER)
+
 
 def kept_window(state_dir: Path | str) -> KeptWindow | None:
     """The window kept under ``state_dir``; ``None`` when none is, or it cannot be read."""
@@ -120,11 +128,12 @@ def kept_window(state_dir: Path | str) -> KeptWindow | None:
 
 
 def keep_window(
-    state_dir: Path | str, state: BaselineState, tokens: dict[date, str], rolls: int,
+    state_dir: Path | str, state: BaselineState, hours: WindowHours, tokens: dict[date, str], rolls: int,
     rolled_kinds: list[str],
 ) -> Path | None:
-    """Keep ``state``'s user x item pairs (those of ``PAIR_COLUMNS``) and the ``tokens`` of the
-    days they were combined from, for the next night to roll; return the folder. A fresh
+    """Keep ``state``'s user x item pairs (those of ``PAIR_COLUMNS``), the window's trusted
+    ``hours`` and the ``tokens`` of the days they were combined from, for the next night to
+    roll; return the folder. A fresh
     folder is written and then named by the pointer, replaced atomically, so a reader sees the
     old window or the new one whole; older folders are removed. Failing to keep the window
     only costs the next night a full combine, so an error is logged, not raised."""
@@ -143,6 +152,7 @@ def keep_window(
             "user_index": write_index(state.user_index, staging / "user_index.parquet"),
             "items": {kind: write_pairs(state.pairs[kind], staging / kind) for kind in PAIR_COLUMNS},
         }
+        write_hours(hours, staging / HOURS_FOLDER)
         (staging / _META).write_text(json.dumps(meta, indent=2))
         staging.rename(root / name)
         pointer = root / f"{_POINTER}.{name}.tmp"
@@ -188,10 +198,29 @@ class WindowRoll:
             log.warning("the kept %s pairs do not add up with the days that moved: combining every day", kind)
         return rolled
 
+    def hours(self, user_index: pd.Index, start: date) -> WindowHours | None:
+        """The trusted hours of the window starting on ``start``, coded against
+        ``user_index``, rolled from the kept ones; ``None`` when they cannot be read or do not
+        add up (combine every day then)."""
+        try:
+            cells, nights = self.kept.hours()
+            rolled = roll_hours(cells, nights, self.kept.user_index(), user_index,
+                                self._table("user_hour", self.entering, ("user_id",)),
+                                self._table("user_hour", self.leaving, ("user_id",)), start)
+        except _KEPT_ERRORS as error:
+            log.warning("the kept hours cannot be read (%s): combining every day", error)
+            return None
+        if rolled is None:
+            log.warning("the kept hours do not add up with the days that moved: combining every day")
+        return rolled
+
     @staticmethod
     def _rows(kind: str, dated: list[tuple[date, DailyAggregate]]) -> WindowTable:
-        name = f"user_{kind}"
-        return read_window_table(dated, name, DailyAggregate.empty().tables[name], ("user_id", PAIR_COLUMNS[kind]))
+        return WindowRoll._table(f"user_{kind}", dated, ("user_id", PAIR_COLUMNS[kind]))
+
+    @staticmethod
+    def _table(name: str, dated: list[tuple[date, DailyAggregate]], texts: tuple[str, ...]) -> WindowTable:
+        return read_window_table(dated, name, DailyAggregate.empty().tables[name], texts)
 
 
 def window_roll(
@@ -257,6 +286,7 @@ def combine_rolling(
     tokens = {d: saved_token(state_dir, d) for d, _ in dated}
     roll = window_roll(state_dir, dated, day, window_days, tokens)
     rolled: list[str] = []
+    hours: list[WindowHours] = []
 
     def rolled_pairs(kind: str, user_index: pd.Index) -> PairStats | None:
         pairs = roll.pairs(kind, user_index)
@@ -264,10 +294,18 @@ def combine_rolling(
             rolled.append(kind)
         return pairs
 
-    state = combine_aggregates(dated, day, window_days, None if roll is None else rolled_pairs)
-    whole = len(rolled) == len(PAIR_COLUMNS)
+    def rolled_hours(user_index: pd.Index, combine) -> WindowHours:
+        found = None if roll is None else roll.hours(user_index, day - timedelta(days=window_days))
+        if found is not None:
+            rolled.append(HOURS_FOLDER)
+        hours.append(combine() if found is None else found)
+        return hours[-1]
+
+    state = combine_aggregates(dated, day, window_days, None if roll is None else rolled_pairs, rolled_hours)
+    whole = len(rolled) == len(PAIR_COLUMNS) + 1  # every kind of pairs and the hours
     if keep and None not in tokens.values() and not (whole and roll.unchanged):
-        keep_window(state_dir, state, tokens, roll.kept.rolls + 1 if rolled else 0, rolled)
+        rolled_kinds = [kind for kind in rolled if kind in PAIR_COLUMNS]
+        keep_window(state_dir, state, hours[0], tokens, roll.kept.rolls + 1 if rolled_kinds else 0, rolled_kinds)
     return state
 
 

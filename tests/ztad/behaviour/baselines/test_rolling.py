@@ -1,8 +1,9 @@
-"""Rolling the window's user x item pairs from night to night gives what combining every day
-gives, and falls back to that whenever the kept window cannot be trusted."""
+"""Rolling the window's user x item pairs and trusted hours from night to night gives what
+combining every day gives, and falls back to that whenever the kept window cannot be trusted."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from ztad.behaviour.baselines import (
     baseline_as_of,
     combine_aggregates,
     daily_aggregate,
+    rolling,
     save_daily_aggregate,
     window_days_before,
 )
@@ -48,6 +50,23 @@ def days(tmp_path_factory) -> dict[date, pd.DataFrame]:
     return out
 
 
+#: Each window start the hours were rolled into by the night run last, and whether they were.
+HOURS_ROLLED: dict[date, bool] = {}
+
+
+@pytest.fixture(autouse=True)
+def record_rolled_hours(monkeypatch):
+    """Record whether each roll of the kept hours added up."""
+    roll_hours = rolling.roll_hours
+
+    def recorded(*args):
+        hours = roll_hours(*args)
+        HOURS_ROLLED[args[-1]] = hours is not None
+        return hours
+
+    monkeypatch.setattr(rolling, "roll_hours", recorded)
+
+
 def loader(events: dict[date, pd.DataFrame]):
     def load(d: date) -> pd.DataFrame:
         if d not in events:
@@ -68,6 +87,7 @@ def times_rolled(state_dir) -> int:
     (0 when it was combined from every day)."""
     kept = kept_window(state_dir)
     assert kept.rolled_kinds in ([], list(PAIR_COLUMNS))
+    assert HOURS_ROLLED.get(kept.start, False) == (kept.rolls > 0), "the hours roll with the pairs"
     return kept.rolls
 
 
@@ -88,9 +108,19 @@ def assert_same_pairs(rolled, full) -> None:
                 np.testing.assert_allclose(x, y, rtol=1e-9, atol=0, err_msg=f"{kind}.{column}")
 
 
+def assert_same_hours(rolled, full) -> None:
+    """Events per user x hour of the week and nights in the small hours exactly equal."""
+    assert rolled.hour_counts.dtype == full.hour_counts.dtype
+    np.testing.assert_array_equal(rolled.hour_counts, full.hour_counts)
+    a, b = rolled.users["night_days"].to_numpy(), full.users["night_days"].to_numpy()
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
+
+
 def assert_same_state(rolled, full, events: pd.DataFrame) -> None:
-    """Pairs, users and every feature of a day's events equal."""
+    """Pairs, hours, users and every feature of a day's events equal."""
     assert_same_pairs(rolled, full)
+    assert_same_hours(rolled, full)
     assert rolled.user_index.equals(full.user_index)
     pd.testing.assert_frame_equal(rolled.users, full.users, rtol=1e-9)
     a = compute_features(events, rolled, CONFIG)
@@ -100,15 +130,21 @@ def assert_same_state(rolled, full, events: pd.DataFrame) -> None:
 
 def night(state_dir, day: date, events: dict[date, pd.DataFrame]):
     """The night's baseline (rolled when it can be) and the one combined from every day."""
+    HOURS_ROLLED.clear()
     return baseline_as_of(state_dir, day, WINDOW, loader(events)), combined(state_dir, day)
 
 
 def test_consecutive_nights_roll_to_what_combining_gives(tmp_path, days):
+    nights = []
     for k in range(6):
         day = FIRST + timedelta(days=k)
         rolled, full = night(tmp_path, day, days)
         assert times_rolled(tmp_path) == k
         assert_same_state(rolled, full, days[day])
+        nights.append(full.users.set_index(full.user_index)["night_days"])
+    # Nights in the small hours entered and left the window as it moved.
+    assert all(n.sum() > 0 for n in nights)
+    assert any(not a.equals(b) for a, b in itertools.pairwise(nights))
 
 
 def test_skipped_nights_roll_over_several_days(tmp_path, days):
@@ -126,6 +162,7 @@ def test_a_window_with_a_day_without_data_rolls_as_the_day_enters_and_leaves(tmp
         rolled, full = night(tmp_path, day, without)
         assert times_rolled(tmp_path) == k
         assert_same_pairs(rolled, full)
+        assert_same_hours(rolled, full)
 
 
 def test_a_rerun_of_the_same_day_gives_the_identical_baseline(tmp_path, days):
@@ -139,6 +176,7 @@ def test_a_rerun_of_the_same_day_gives_the_identical_baseline(tmp_path, days):
         assert again.pairs[kind].items.equals(first.pairs[kind].items)
         np.testing.assert_array_equal(again.pairs[kind].keys, first.pairs[kind].keys)
         pd.testing.assert_frame_equal(again.pairs[kind].values, first.pairs[kind].values, check_exact=True)
+    assert_same_hours(again, first)
 
 
 def test_a_rerun_of_an_earlier_day_combines_every_day(tmp_path, days):
@@ -170,6 +208,7 @@ def test_late_data_for_a_day_of_the_kept_window_is_combined_again(tmp_path, days
     assert times_rolled(tmp_path) == 0
     assert len(rolled.pairs["device"].keys) == len(full.pairs["device"].keys)
     assert_same_pairs(rolled, full)
+    assert_same_hours(rolled, full)
 
 
 def _pointer_to_nowhere(root):
@@ -202,12 +241,41 @@ def _other_layout(root):
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": 0}))
 
 
+def _garbled_hours(root):
+    (kept_folder(root) / "hours" / "cells.npy").write_bytes(b"not an array")
+
+
+def _no_night_rows(root):
+    (kept_folder(root) / "hours" / "nights.npy").unlink()
+
+
+def _hours_of_an_unknown_user(root):
+    cells = kept_folder(root) / "hours" / "cells.npy"
+    kept = np.load(cells)
+    kept[0, 0] = len(pd.read_parquet(kept_folder(root) / "user_index.parquet"))
+    np.save(cells, kept)
+
+
+def _hours_short_of_events(root):
+    """Each kept cell one event short: the leaving day's rows leave some negative."""
+    cells = kept_folder(root) / "hours" / "cells.npy"
+    kept = np.load(cells)
+    kept[:, 2] -= 1
+    np.save(cells, kept)
+
+
+def _float_hours(root):
+    cells = kept_folder(root) / "hours" / "cells.npy"
+    np.save(cells, np.load(cells).astype("float64"))
+
+
 def kept_folder(root):
     return root / json.loads((root / "current.json").read_text())["folder"]
 
 
 @pytest.mark.parametrize("damage", [
     _pointer_to_nowhere, _torn_pointer, _garbled_keys, _half_written, _no_meta, _no_days_column, _other_layout,
+    _garbled_hours, _no_night_rows, _hours_of_an_unknown_user, _hours_short_of_events, _float_hours,
 ])
 def test_a_damaged_kept_window_is_combined_again_without_error(tmp_path, days, damage):
     night(tmp_path, FIRST, days)
@@ -231,6 +299,7 @@ def test_a_user_seen_only_on_the_leaving_day_leaves_the_pairs(tmp_path, days):
     assert times_rolled(tmp_path) == 1
     assert user not in rolled.user_index
     assert_same_state(rolled, full, edited[day])
+    assert len(rolled.hour_counts) == len(rolled.user_index)
 
 
 def test_an_item_seen_only_on_the_leaving_day_leaves_the_items(tmp_path, days):
@@ -268,3 +337,4 @@ def test_pairs_rolled_too_many_times_are_combined_again(tmp_path, days, monkeypa
         rolled, full = night(tmp_path, day, days)
         assert times_rolled(tmp_path) == rolls
         assert_same_pairs(rolled, full)
+        assert_same_hours(rolled, full)
