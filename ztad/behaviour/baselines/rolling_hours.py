@@ -7,8 +7,8 @@ days' rows, and its dated rows in the small hours are the kept ones of the days 
 window plus the entering days' own. Both are integer counts, so rolling gives exactly what
 combining gives, whatever the order of the sums.
 
-Kept as integer arrays (one row per nonzero cell or per night row), coded against the kept
-window's user index::
+Kept as integer arrays (one row per nonzero cell or per night row, int32 when they fit), coded
+against the kept window's user index::
 
     hours/cells.npy     user code, hour of the week, events
     hours/nights.npy    user code, day ordinal, hour of the week
@@ -35,20 +35,31 @@ _NIGHTS = "nights.npy"
 def write_hours(hours: WindowHours, folder: Path) -> None:
     """Keep ``hours`` in the new ``folder``: the nonzero cells of the counts and the night rows."""
     folder.mkdir(parents=True)
-    users, hour = np.nonzero(hours.counts)
-    cells = np.stack([users, hour, hours.counts[users, hour]], axis=1).astype("int64")
+    counts = hours.counts.ravel()
+    flat = np.flatnonzero(counts)
+    cells = np.empty((len(flat), 3), dtype=_integers(max(len(hours.counts), counts.max(initial=0))))
+    cells[:, 0], cells[:, 1] = np.divmod(flat, HOURS_PER_WEEK)
+    cells[:, 2] = counts[flat]
     np.save(folder / _CELLS, cells, allow_pickle=False)
-    np.save(folder / _NIGHTS, hours.nights.astype("int64", copy=False), allow_pickle=False)
+    nights = hours.nights
+    np.save(folder / _NIGHTS, nights.astype(_integers(nights.max(initial=0))), allow_pickle=False)
 
 
 def read_hours(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The cells and night rows :func:`write_hours` kept (each ``(rows, 3)`` integers)."""
-    cells = np.load(folder / _CELLS, allow_pickle=False)
-    nights = np.load(folder / _NIGHTS, allow_pickle=False)
-    for array in (cells, nights):
+    """The cells and night rows :func:`write_hours` kept (each ``(rows, 3)`` int64)."""
+    kept = []
+    for name in (_CELLS, _NIGHTS):
+        array = np.load(folder / name, allow_pickle=False)
         if array.ndim != 2 or array.shape[1] != 3 or array.dtype.kind != "i":
             raise ValueError(f"kept hours of shape {array.shape} and dtype {array.dtype}")
-    return cells, nights
+        kept.append(array.astype("int64"))
+    return kept[0], kept[1]
+
+
+def _integers(largest) -> str:
+    """int32 for nonnegative integers up to ``largest`` when they fit (half the bytes to write
+    and read), else int64."""
+    return "int32" if largest <= np.iinfo("int32").max else "int64"
 
 
 def roll_hours(
