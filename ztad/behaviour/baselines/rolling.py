@@ -38,12 +38,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ztad.behaviour.baselines.arrays import positions_in, reduce_groups
+from ztad.behaviour.baselines.arrays import reduce_groups
 from ztad.behaviour.baselines.daily import DailyAggregate
 from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
 from ztad.behaviour.baselines.pairs import PairStats
 from ztad.behaviour.baselines.persist import saved_daily_aggregate, saved_token
-from ztad.behaviour.baselines.rolling_hours import HOURS_FOLDER, read_hours, roll_hours, write_hours
+from ztad.behaviour.baselines.rolling_hours import (
+    HOURS_FOLDER,
+    kept_user_codes,
+    read_hours,
+    roll_hours,
+    write_hours,
+)
 from ztad.behaviour.baselines.state import BaselineState, WindowHours, combine_aggregates
 from ztad.behaviour.baselines.state_files import read_index, read_pairs, write_index, write_pairs
 from ztad.behaviour.baselines.window import WindowTable, read_window_table
@@ -322,8 +328,7 @@ def roll_pairs(
     if leave_item is None:
         return None
     gone = len(user_index)  # the code of users no longer in the window
-    user_map = positions_in(user_index, kept_users.to_numpy(dtype=object)) if len(kept_users) else np.array([], "int64")
-    user_map = np.where(user_map >= 0, user_map, gone).astype("int64")
+    user_map = kept_user_codes(kept_users, user_index, gone)
     n_kept_items = max(len(kept.items), 1)
     enter_user = entering.codes_in(user_index, "user_id")
     if (enter_user < 0).any():

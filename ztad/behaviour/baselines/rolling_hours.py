@@ -73,7 +73,7 @@ def roll_hours(
     a user gone, an entering or remaining row of a user outside ``user_index``)."""
     n = len(user_index)
     gone = n  # the code of users no longer in the window
-    user_map = _user_map(kept_users, user_index, gone)
+    user_map = kept_user_codes(kept_users, user_index, gone)
     enter_user = entering.codes_in(user_index, "user_id")
     leave_user = leaving.codes_in(user_index, "user_id")
     if (enter_user < 0).any() or not _coded(cells, 1, len(kept_users)) or not _coded(nights, 2, len(kept_users)):
@@ -97,7 +97,7 @@ def roll_hours(
     return WindowHours(counts[:n], np.concatenate([remaining, entered]).astype("int64", copy=False))
 
 
-def _user_map(kept_users: pd.Index, user_index: pd.Index, gone: int) -> np.ndarray:
+def kept_user_codes(kept_users: pd.Index, user_index: pd.Index, gone: int) -> np.ndarray:
     """The code in ``user_index`` of each of ``kept_users`` (``gone`` for those not in it)."""
     if not len(kept_users):
         return np.array([], dtype="int64")
