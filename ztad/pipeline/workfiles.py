@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from itertools import pairwise
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ def read_parquet_by_column(path: Path, columns: list[str] | None = None) -> pd.D
 DICTIONARY_PAGE_BYTES = 64 * 1024
 
 
-def write_parquet_parts(path: Path, parts: Iterable) -> int:
+def write_parquet_parts(path: Path, parts: Iterable, *, overlap: bool = False) -> int:
     """Write the frames (or Arrow tables) ``parts`` one after another as one Parquet file,
     atomically, each as row groups of its own; returns the rows written.
 
@@ -127,32 +128,82 @@ def write_parquet_parts(path: Path, parts: Iterable) -> int:
     it, and it reads back as one categorical of every part's values. ``parts`` must hold at
     least one frame (an empty one writes an empty file). Dictionaries are kept small
     (:data:`DICTIONARY_PAGE_BYTES`); the values read back are the same either way.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    With ``overlap``, each part is written on a thread of its own while the next one is made
+    (Arrow lets go of the interpreter while it encodes and compresses): the file is the same,
+    and two parts are held at a time instead of one.
+    """
     written = 0
 
     def write(tmp: Path) -> None:
         nonlocal written
-        writer = None
-        try:
+        with _PartWriter(tmp, overlap) as writer:
             for part in parts:
-                table = part if isinstance(part, pa.Table) else pa.Table.from_pandas(part, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(
-                        tmp, shared_schema(table.schema), dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES
-                    )
-                writer.write_table(table.cast(writer.schema))
-                written += table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
+                written += writer.write(part)
+                del part  # held by the writer alone while the next part is made
+        if not writer.started:
             raise ValueError(f"no part to write to {path}")
 
     write_atomically(path, write)
     return written
+
+
+class _PartWriter:
+    """The Parquet file :func:`write_parquet_parts` writes, its parts written in turn, each
+    on a thread of its own when ``overlap`` (at most one part being written at a time)."""
+
+    def __init__(self, path: Path, overlap: bool):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.path = path
+        self.writer = None
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="parquet-part") if overlap else None
+        self.pending = None
+
+    @property
+    def started(self) -> bool:
+        return self.writer is not None
+
+    def write(self, part) -> int:
+        """Write ``part`` (a frame or an Arrow table) after the part before it; its rows."""
+        self.wait()
+        if self.pool is None:
+            self._write(part)
+        else:
+            self.pending = self.pool.submit(self._write, part)
+        return len(part)
+
+    def wait(self) -> None:
+        """Wait for the part being written, raising what writing it raised."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, part) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = part if isinstance(part, pa.Table) else pa.Table.from_pandas(part, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(
+                self.path, shared_schema(table.schema), dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES
+            )
+        self.writer.write_table(table.cast(self.writer.schema))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            self.wait()
+        except Exception:
+            if error is None:
+                raise  # else the part's own failure is the one raised
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+            if self.writer is not None:
+                self.writer.close()
 
 
 def shared_schema(schema):

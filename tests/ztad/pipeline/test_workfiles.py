@@ -1,7 +1,10 @@
 """Work files between a night's steps: a file read column by column or in batches is the file read
-whole, a file written in parts is the parts' rows, and a file put in part order keeps its rows."""
+whole, a file written in parts is the parts' rows (each part written while the next is made or
+not), and a file put in part order keeps its rows."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pandas as pd
@@ -129,3 +132,42 @@ def test_a_file_put_in_part_order_keeps_its_rows_in_that_order(tmp_path):
     put_in_part_order(path, order, bounds)
     pd.testing.assert_frame_equal(read_parquet(path), _frame().iloc[order].reset_index(drop=True), check_exact=True)
     assert pq.ParquetFile(path).metadata.num_row_groups == 2
+
+
+def test_parts_written_while_the_next_is_made_give_the_same_file(tmp_path):
+    parts = [_part(["Oslo", "Lima", None], 0), _part([None, None], 3), _part(["Pune"] * 300 + ["Oslo"], 5)]
+    writing = []
+
+    def made():
+        for part in parts:
+            yield part
+            writing.append(any(t.name.startswith("parquet-part") for t in threading.enumerate()))
+
+    in_turn, overlapped = tmp_path / "in_turn.parquet", tmp_path / "overlapped.parquet"
+    assert write_parquet_parts(in_turn, iter(parts)) == write_parquet_parts(overlapped, made(), overlap=True)
+    assert all(writing)  # the next part was made beside the thread writing the last one
+    pd.testing.assert_frame_equal(read_parquet(overlapped), read_parquet(in_turn), check_exact=True)
+    assert pq.ParquetFile(overlapped).metadata.num_row_groups == 3
+
+
+def test_a_part_that_cannot_be_written_is_an_error_and_leaves_no_file(tmp_path):
+    """A part the first part's schema cannot hold fails its write, on the writing thread or
+    not, and the failure is raised at the latest when the file is finished."""
+    path = tmp_path / "features.parquet"
+    parts = [_part(["Oslo"], 0), _part(["Lima"], 1).assign(x="not a number")]
+    for overlap in (False, True):
+        with pytest.raises(Exception, match="not a number|convert"):
+            write_parquet_parts(path, iter(parts), overlap=overlap)
+        assert not list(tmp_path.iterdir())
+
+
+def test_a_part_that_cannot_be_made_is_the_error_raised_while_another_is_written(tmp_path):
+    path = tmp_path / "features.parquet"
+
+    def parts():
+        yield _part(["Oslo"] * 1000, 0)
+        raise RuntimeError("the second part failed")
+
+    with pytest.raises(RuntimeError, match="second part"):
+        write_parquet_parts(path, parts(), overlap=True)
+    assert not list(tmp_path.iterdir())

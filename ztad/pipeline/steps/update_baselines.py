@@ -107,7 +107,8 @@ def write_features_in_parts(
 ) -> tuple[int, int]:
     """Write the features of the day's events, already in part order (part ``k`` the rows
     ``bounds[k]:bounds[k + 1]``: :func:`put_events_in_part_order`), part by part as
-    ``features.parquet``; returns the rows and feature columns written.
+    ``features.parquet``; returns the rows and feature columns written. Each part is
+    written while the next one is computed (at most two parts' features held at a time).
 
     Each part's events are read from the file when they are needed (only the columns the
     features read), so the day's events are never held whole. The features of every event
@@ -128,9 +129,9 @@ def write_features_in_parts(
         for features in parts:
             columns = len(features.columns)
             yield features
-            del features  # not held while the next part is computed
+            del features  # held by the writer alone, while the next part is computed
 
-    rows = write_parquet_parts(folder / "features.parquet", written())
+    rows = write_parquet_parts(folder / "features.parquet", written(), overlap=True)
     return rows, columns
 
 
