@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ztad.behaviour.baselines.arrays import codes_in, stable_order, text_codes
+from ztad.behaviour.baselines.arrays import codes_in, latest_rows, stable_order, text_codes
 
 
 @pytest.mark.parametrize("dtype", ["string", object])
@@ -91,3 +91,28 @@ def test_lowered_in_is_what_the_pandas_string_methods_give(strip, size):
 def test_the_stable_order_of_keys_is_argsorts(keys):
     order = stable_order(keys)
     assert order.dtype.kind == "i" and np.array_equal(order, np.argsort(keys, kind="stable"))
+
+
+def _latest_by_sorting(codes: np.ndarray, order_by: np.ndarray, n: int) -> np.ndarray:
+    """Per code, the last row of those sorted by code and then (stably) by value."""
+    out = np.full(n, -1, dtype="int64")
+    rows = np.flatnonzero(~np.isnan(order_by))
+    ordered = rows[np.lexsort((order_by[rows], codes[rows]))]
+    ending = np.r_[codes[ordered][1:] != codes[ordered][:-1], True] if len(rows) else ordered
+    out[codes[ordered][ending]] = ordered[ending]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_latest_row_per_code_is_the_last_of_those_tied_on_the_largest_value(seed):
+    rng = np.random.default_rng(seed)
+    for rows in (0, 1, 7, 200):
+        codes = rng.integers(0, 6, rows)
+        values = rng.choice([np.nan, -np.inf, -0.0, 0.0, 1.0, 2.5, np.inf], rows)
+        np.testing.assert_array_equal(latest_rows(codes, values, 8), _latest_by_sorting(codes, values, 8))
+
+
+def test_the_latest_row_of_a_code_without_any_value_is_minus_one():
+    codes = np.array([0, 1, 1, 2, 0])
+    values = np.array([3.0, np.nan, np.nan, 1.0, 3.0])
+    np.testing.assert_array_equal(latest_rows(codes, values, 4), [4, -1, 3, -1])
