@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ztad.behaviour.baselines.arrays import codes_in, latest_rows, reduce_groups, take
+from ztad.behaviour.baselines.arrays import codes_in, latest_rows, take
 from ztad.behaviour.baselines.daily import USER_SUMS, BaselineError, DailyAggregate
 from ztad.behaviour.baselines.event_columns import PAIR_COLUMNS
 from ztad.behaviour.baselines.pairs import PairStats, pair_stats
@@ -136,11 +136,7 @@ def _combine_users(window: WindowTable, codes: np.ndarray, n: int) -> pd.DataFra
     for column in USER_SUMS:
         out[column] = np.bincount(codes, weights=window.numbers(column, "float64"), minlength=n)
     day = window.days
-    keys, reduced = reduce_groups(codes, maxes={"last_day": day}, mins={"first_day": day})
-    for column, values in (("active_days", reduced["rows"]), ("first_day", reduced["first_day"]),
-                           ("last_day", reduced["last_day"])):
-        out[column] = np.zeros(n, dtype="int64")
-        out.loc[keys, column] = values
+    out["active_days"], out["first_day"], out["last_day"] = _day_span(codes, day, n)
     # The latest day that names the user's department.
     named = np.where(window.valid("department"), day.astype("float64"), np.nan)
     out["department"] = window.text_at("department", latest_rows(codes, named, n))
@@ -152,6 +148,19 @@ def _combine_users(window: WindowTable, codes: np.ndarray, n: int) -> pd.DataFra
     for column in ("last_location", "last_ip"):
         out[column] = window.text_at(column, latest)
     return out
+
+
+def _day_span(codes: np.ndarray, days: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per user (of ``n``, ``codes`` the users of the dated rows ``days``): their rows, first
+    day and last day (0, 0 and 0 for a user without rows). Counted and found by maxima per
+    user, not by sorting the window's rows by user."""
+    rows = np.bincount(codes, minlength=n).astype("int64")
+    first = np.full(n, np.iinfo("int64").max)
+    last = np.full(n, np.iinfo("int64").min)
+    np.minimum.at(first, codes, days)
+    np.maximum.at(last, codes, days)
+    seen = rows > 0
+    return rows, np.where(seen, first, 0), np.where(seen, last, 0)
 
 
 def _night_days(codes: np.ndarray, days: np.ndarray, hours: np.ndarray, n: int) -> np.ndarray:

@@ -75,10 +75,25 @@ class WindowTable:
         return mapped[codes].astype("int64")
 
     def text_at(self, column: str, rows: np.ndarray) -> pd.api.extensions.ExtensionArray:
-        """A text column's values at ``rows`` (missing where a row is -1), as ``string``."""
-        codes, values = self.codes(column)
-        picked = np.where(rows >= 0, codes[np.maximum(rows, 0)] if len(codes) else -1, -1)
-        taken = values.take(pa.array(picked, mask=picked < 0))
+        """A text column's values at ``rows`` (missing where a row is -1), as ``string``.
+
+        Only the rows asked for are decoded, each from its own day's chunk: a user's latest
+        value is one of the window's rows of every user and day, and the others are never
+        coded (:meth:`codes` would code them all)."""
+        chunks = list(self._chunks(column))
+        ends = np.cumsum([len(chunk) for chunk in chunks], dtype="int64")
+        chunk_of = np.searchsorted(ends, rows, side="right")
+        asked = np.flatnonzero(rows >= 0)
+        by_chunk = asked[np.argsort(chunk_of[asked], kind="stable")]
+        pieces = [pa.array([], type=pa.large_string())]
+        for k in np.unique(chunk_of[asked]):
+            mine = by_chunk[chunk_of[by_chunk] == k]
+            local = rows[mine] - (ends[k - 1] if k else 0)
+            pieces.append(chunks[k].take(pa.array(local)).dictionary_decode().cast(pa.large_string()))
+        decoded = pa.concat_arrays(pieces)
+        position = np.full(len(rows), -1, dtype="int64")
+        position[by_chunk] = np.arange(len(by_chunk))
+        taken = decoded.take(pa.array(position, mask=position < 0))
         return pd.array(pd.arrays.ArrowStringArray(taken), dtype="string")
 
     def texts(self, column: str) -> pd.Series:

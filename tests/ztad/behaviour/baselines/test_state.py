@@ -108,3 +108,17 @@ def test_aggregates_read_when_asked_for_combine_into_the_state_of_those_held_in_
     assert held.days_with_data == len(window)
     for field in fields(BaselineState):
         assert_same_value(getattr(read, field.name), getattr(held, field.name), field.name)
+
+
+def test_each_users_active_days_span_from_their_first_day_to_their_last():
+    history = (working_days("alice", DAY - timedelta(days=9), 3)
+               + working_days("alice", DAY - timedelta(days=2), 1)
+               + working_days("bob", DAY - timedelta(days=5), 4)
+               + working_days("carol", DAY - timedelta(days=1), 1))
+    state = state_from(history)
+    users = state.users.iloc[state.user_codes(pd.Series(["alice", "bob", "carol"]))]
+    ordinal = [(DAY - timedelta(days=k)).toordinal() for k in range(10)]
+    assert users["active_days"].tolist() == [4, 4, 1]
+    assert users["first_day"].tolist() == [ordinal[9], ordinal[5], ordinal[1]]
+    assert users["last_day"].tolist() == [ordinal[2], ordinal[2], ordinal[1]]
+    assert all(users[column].dtype == "int64" for column in ("active_days", "first_day", "last_day"))

@@ -90,6 +90,9 @@ def test_window_text_is_coded_as_the_rows_text_one_after_another(tmp_path, seed)
         assert window.valid("user_id").tolist() == whole["user_id"].notna().tolist()
         rows = np.random.default_rng(seed).integers(-1, max(len(whole), 1), 7) if len(whole) else np.full(3, -1)
         pd.testing.assert_extension_array_equal(window.text_at("user_id", rows), text_at(whole["user_id"], rows))
+        every_row_back_and_forth = np.r_[np.arange(len(whole))[::-1], -1, np.arange(len(whole))]
+        pd.testing.assert_extension_array_equal(window.text_at("user_id", every_row_back_and_forth),
+                                                text_at(whole["user_id"], every_row_back_and_forth))
         pd.testing.assert_series_equal(window.texts("user_id"), whole["user_id"], check_names=False)
         np.testing.assert_array_equal(window.numbers("count", "float64"), whole["count"].to_numpy("float64"))
         np.testing.assert_array_equal(window.numbers("lat", "float64"), whole["lat"].to_numpy("float64"))
