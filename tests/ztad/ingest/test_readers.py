@@ -86,6 +86,34 @@ def test_csv_in_small_chunks_gives_several_batches_and_the_same_rows(tmp_path):
     assert whole["source_row"].tolist() == list(range(2, 302))
 
 
+def test_csv_line_breaks_and_bad_quotes_late_in_a_file_of_plain_batches(tmp_path):
+    """Batches of plain values come first; the line break and the bad quote in a later one
+    still number the rows after them and quarantine the record."""
+    plain = "".join(f"2024-03-01T00:00:{i % 60:02d}Z,u{i},plain\n" for i in range(300))
+    path = tmp_path / "logs.csv"
+    path.write_text(HEADER + plain + 't1,a,"two\nlines"\n' + 't2,b,"u000"01"\n' + "t3,c,after\n")
+    frame, quarantine, batches = collect(read_csv(str(path), {"chunk_bytes": "1500"}))
+    assert batches > 2
+    assert frame["source_row"].tolist()[-2:] == [302, 305]
+    assert frame["note"].tolist()[-2:] == ["two\nlines", "after"]
+    assert quarantine["source_row"].tolist() == [304]
+    assert quarantine["reason"].str.startswith("malformed CSV quoting").all()
+
+
+@pytest.mark.parametrize("text_type", ["string", "large_string"])
+def test_may_hold_searches_only_the_bytes_of_the_arrays_values(text_type):
+    import pyarrow as pa
+
+    from ztad.ingest.readers import _may_hold
+
+    array = pa.array(['a"b', None, "c\nd", "plain", "x"], getattr(pa, text_type)())
+    assert _may_hold(array, b"\n") and _may_hold(array, b'"')
+    assert not _may_hold(array.slice(3), b"\n") and not _may_hold(array.slice(3), b'"')
+    assert _may_hold(array.slice(2, 1), b"\n") and not _may_hold(array.slice(2, 1), b'"')
+    assert not _may_hold(array.slice(1, 1), b"\n")  # a missing value only
+    assert not _may_hold(array.slice(0, 0), b'"')
+
+
 def test_csv_gz_header_only_and_empty_files(tmp_path):
     gz = tmp_path / "logs.csv.gz"
     gz.write_bytes(gzip.compress(b"timestamp,user_id\n2024-03-01,a\n"))
