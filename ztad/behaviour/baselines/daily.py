@@ -14,6 +14,7 @@ from ztad.behaviour.baselines.arrays import (
     latest_value,
     reduce_groups,
     take,
+    text_at,
 )
 from ztad.behaviour.baselines.event_columns import (
     PAIR_COLUMNS,
@@ -127,8 +128,7 @@ def _user_table(events, user_codes, users, micros, coords, lb) -> pd.DataFrame:
     table["last_lat"] = take(coords["lat"].to_numpy("float64"), last, np.nan)
     table["last_lon"] = take(coords["lon"].to_numpy("float64"), last, np.nan)
     for column, source in (("last_location", "location"), ("last_ip", "ip_address")):
-        values = events[source].astype("string").to_numpy()
-        table[column] = pd.array(take(values, last, None), dtype="string")
+        table[column] = text_at(events[source], last)
     return table
 
 
@@ -152,8 +152,8 @@ def _pair_table(users, user_codes, items: pd.Series, item_name: str, lb: np.ndar
     unique_keys, reduced = reduce_groups(keys, sums=sums)
     table = pd.DataFrame(
         {
-            "user_id": pd.array(np.asarray(users, dtype=object)[unique_keys // n_items], dtype="string"),
-            item_name: pd.array(np.asarray(item_values, dtype=object)[unique_keys % n_items], dtype="string"),
+            "user_id": text_at(users, unique_keys // n_items),
+            item_name: text_at(item_values, unique_keys % n_items),
         }
     )
     for name in sums:
@@ -167,7 +167,7 @@ def _hour_table(user_codes: np.ndarray, users, micros: np.ndarray, timezones: pd
     how_keys, how = reduce_groups(user_codes * HOURS_PER_WEEK + hour_of_week(local))
     return pd.DataFrame(
         {
-            "user_id": pd.array(np.asarray(users, dtype=object)[how_keys // HOURS_PER_WEEK], dtype="string"),
+            "user_id": text_at(users, how_keys // HOURS_PER_WEEK),
             "how": (how_keys % HOURS_PER_WEEK).astype("int16"),
             "count": how["rows"].astype("int64"),
         }

@@ -93,3 +93,23 @@ def test_a_day_of_no_parts_is_the_empty_aggregate():
 
     empty = aggregate_of_parts(iter([]))
     assert empty.events == 0 and sorted(empty.tables) == sorted(DailyAggregate.empty().tables)
+
+
+def test_text_columns_are_nullable_text_missing_where_nothing_is_known():
+    events = frame([
+        login("carol", "2026-03-09 08:00", None, ip=None, success=False, resource="erp"),
+        login("alice", "2026-03-09 09:00", "Madrid, Spain", ip="192.0.2.1", resource="git"),
+        login("alice", "2026-03-09 10:00", "Madrid, Spain", ip="192.0.2.2", resource="erp"),
+    ])
+    tables = daily_aggregate(events).tables
+    users = tables["users"]
+    assert users["user_id"].tolist() == ["carol", "alice"]
+    assert users["last_location"].isna().tolist() == [True, False]
+    assert users["last_ip"].tolist()[1] == "192.0.2.2" and users["last_ip"].isna().tolist()[0]
+    assert tables["user_resource"][["user_id", "resource"]].values.tolist() == [
+        ["carol", "erp"], ["alice", "erp"], ["alice", "git"]]
+    assert tables["user_hour"]["user_id"].tolist() == ["carol", "alice", "alice"]
+    for name, table in tables.items():
+        for column in ("user_id", "last_location", "last_ip", "ip_address", "resource"):
+            if column in table:
+                assert table[column].dtype == pd.StringDtype(), (name, column)
