@@ -97,7 +97,7 @@ def test_a_day_of_no_parts_is_the_empty_aggregate():
 
 def test_text_columns_are_nullable_text_missing_where_nothing_is_known():
     events = frame([
-        login("carol", "2026-03-09 08:00", None, ip=None, success=False, resource="erp"),
+        login("carol", "2026-03-09 08:00", "Lagos, Nigeria", ip="192.0.2.9", success=False, resource="erp"),
         login("alice", "2026-03-09 09:00", "Madrid, Spain", ip="192.0.2.1", resource="git"),
         login("alice", "2026-03-09 10:00", "Madrid, Spain", ip="192.0.2.2", resource="erp"),
     ])
