@@ -11,6 +11,7 @@ import pandas as pd
 
 from ztad.config import JobConfig
 from ztad.detection.detectors.base import SCORE_CHUNK_ROWS
+from ztad.findings.forked_half import forked_halves
 from ztad.pipeline.model_trust import FindingsDatabaseTrust
 from ztad.pipeline.scoring import attribution_table_of_rows, score_features, with_rule_columns
 from ztad.pipeline.shards import Shard
@@ -54,7 +55,8 @@ def score(day: date, config: JobConfig, *, shard: Shard | None = None) -> dict:
         _write_suppressed(folder / "scored.parquet", flags.rows[suppressed])
     kept = ~suppressed
     if shard is None and model is not None:  # a sharded day is explained once gathered: see attribute_scores
-        table = attribution_table_of_rows(model, flags.features[kept], flags.rows[kept], flags.scores[kept])
+        with forked_halves():
+            table = attribution_table_of_rows(model, flags.features[kept], flags.rows[kept], flags.scores[kept])
         write_parquet(table, folder / "attributions.parquet")
     result = {
         "day": day.isoformat(),
@@ -191,7 +193,8 @@ def attribute_scores(day: date, config: JobConfig) -> None:
     scored = read_parquet(folder / "scored.parquet", ["flagged", "score"])
     rows = np.flatnonzero(scored["flagged"].to_numpy(bool))
     model = load_model(config, version, FindingsDatabaseTrust(config.resolved_database_url))
-    table = _flagged_attribution_table(model, folder, rows, scored["score"].to_numpy()[rows])
+    with forked_halves():
+        table = _flagged_attribution_table(model, folder, rows, scored["score"].to_numpy()[rows])
     write_parquet(table, folder / "attributions.parquet")
 
 
