@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MIN_SPLIT_ROWS = 32
 #: Least time the copy is waited for beyond the time this process took for its half.
 MIN_PATIENCE_SECONDS = 30.0
+#: Seconds the copy is given to end once its values are in (it ends right after writing them).
+EXIT_GRACE_SECONDS = 5.0
 
 _ENABLED: ContextVar[bool] = ContextVar("forked_halves", default=False)
 
@@ -100,19 +102,26 @@ class _ForkedPart:
         """The copy's values, ``None`` when it failed or did not answer within ``patience``
         seconds; the copy is reaped either way."""
         expected = self.shape[0] * self.shape[1] * 8
+        data = None
         try:
             data = _read_exactly(self.reader, expected, time.monotonic() + patience)
         finally:
             os.close(self.reader)
-            status = self._reap()
+            status = self._reap(EXIT_GRACE_SECONDS if data is not None else 0.0)
         if data is None or status != 0:
             log.warning("the forked copy explaining half of the rows failed (exit %s): explaining them here", status)
             return None
         return np.frombuffer(data, dtype=np.float64).reshape(self.shape).copy()
 
-    def _reap(self) -> int | None:
-        """The copy's exit status, killed first if it is still running after its answer."""
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
+    def _reap(self, grace: float) -> int:
+        """The copy's exit status, given ``grace`` seconds to end (it ends as soon as its
+        values are written), killed after them."""
+        deadline = time.monotonic() + grace
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid or time.monotonic() >= deadline:
+                break
+            time.sleep(0.005)
         if pid == 0:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
