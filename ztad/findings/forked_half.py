@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: Fewest rows worth splitting: below it the copy's start costs about what it saves.
 MIN_SPLIT_ROWS = 32
-#: Least time the copy is waited for beyond the time this process took for its half.
+#: Least time the copy is waited for once this process's half is done.
 MIN_PATIENCE_SECONDS = 30.0
 #: Seconds the copy is given to end once its values are in (it ends right after writing them).
 EXIT_GRACE_SECONDS = 5.0
@@ -59,7 +59,12 @@ def by_halves(compute: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> 
     half = len(rows) // 2
     child = _ForkedPart.start(compute, rows[half:])
     started = time.monotonic()
-    here = _as_values(compute(rows[:half]))
+    try:
+        here = _as_values(compute(rows[:half]))
+    except BaseException:
+        if child is not None:
+            child.stop()
+        raise
     there = None if child is None else child.values(_patience(time.monotonic() - started))
     if there is None:
         there = _as_values(compute(rows[half:]))
@@ -112,6 +117,11 @@ class _ForkedPart:
             log.warning("the forked copy explaining half of the rows failed (exit %s): explaining them here", status)
             return None
         return np.frombuffer(data, dtype=np.float64).reshape(self.shape).copy()
+
+    def stop(self) -> None:
+        """Kill and reap the copy, its values unread (this process's own half failed)."""
+        os.close(self.reader)
+        self._reap(0.0)
 
     def _reap(self, grace: float) -> int:
         """The copy's exit status, given ``grace`` seconds to end (it ends as soon as its

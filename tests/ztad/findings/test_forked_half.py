@@ -125,3 +125,27 @@ def test_a_split_that_works_says_nothing(caplog):
     with caplog.at_level(logging.WARNING), forked_halves():
         by_halves(computed_by, rows_of(200))
     assert caplog.text == ""
+
+
+def test_a_failure_here_stops_the_copy_and_is_raised(monkeypatch):
+    parent = os.getpid()
+    started = []
+    start = forked_half._ForkedPart.start
+
+    def recorded(*args):
+        started.append(start(*args))
+        return started[-1]
+
+    monkeypatch.setattr(forked_half._ForkedPart, "start", staticmethod(recorded))
+
+    def fails_here(part):
+        if os.getpid() == parent:
+            raise ValueError("bad rows")
+        time.sleep(600)
+        return part
+
+    with pytest.raises(ValueError, match="bad rows"), forked_halves():
+        by_halves(fails_here, rows_of(40))
+    assert len(started) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0].pid, os.WNOHANG)  # killed and reaped: no copy left behind
