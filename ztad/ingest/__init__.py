@@ -22,6 +22,7 @@ from ztad.ingest.files import (
     MissingPartitionError,
     SourceNotFoundError,
     available_days,
+    has_partition,
     load_day,
     load_range,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "UnreadableFileError",
     "available_days",
     "get_reader",
+    "has_partition",
     "load_day",
     "load_range",
     "write_day_files",

@@ -208,6 +208,14 @@ def available_days(source: SourceConfig, index_dir: Path | str | None = None) ->
     return [_EPOCH + timedelta(days=int(n)) for n in sorted(seen)]
 
 
+def has_partition(source: SourceConfig, day: date) -> bool:
+    """Whether the source is a folder of daily partitions whose ``day`` holds files to read: the
+    pull of such a day reads that folder alone. ``False`` for a flat file, which every day
+    shares."""
+    root = _Root.open(source.root)
+    return not root.flat and bool(root.data_files(root.partition(day), source.format)[0])
+
+
 def _published_index(root: _Root, source: SourceConfig, index_dir: Path | str | None) -> flat_index.FlatIndex | None:
     """The flat file's index in ``index_dir`` when one is published for its current content."""
     if index_dir is None or not root.local:

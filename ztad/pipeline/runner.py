@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from ztad.config import JobConfig
 from ztad.pipeline.collector import fewer_collections
 from ztad.pipeline.day_lock import DEFAULT_LOCK_TIMEOUT, day_lock
+from ztad.pipeline.pull_beside_baseline import pull_and_update_baselines
 from ztad.pipeline.run_records import as_database_error, record_failure, record_outcome, start_run
 from ztad.pipeline.run_summary import SLOWEST_SHARD, RunSummary
 from ztad.pipeline.sharding import gather_features, gather_scores
@@ -56,14 +57,14 @@ def run_day(
 ) -> RunSummary:
     """Run all five steps for one day and return what happened.
 
-    A rerun of the same day replaces its findings. See :func:`guarded_run` for the day's
+    The day is pulled by a forked copy of the process while the baseline is built, when it
+    can be (:mod:`ztad.pipeline.pull_beside_baseline`). A rerun of the same day replaces its findings. See :func:`guarded_run` for the day's
     lock, its run record, a day without logs (``on_missing``) and failures.
     """
     run_id = run_id or new_run_id(day)
 
     def steps(timed, timings: dict) -> tuple[dict, dict, dict]:
-        pulled = timed("pull", lambda: pull(day, config))
-        timed("update_baselines", lambda: update_baselines(day, config))
+        pulled = pull_and_update_baselines(day, config, timed, timings)
         decision = timed("prepare_detectors", lambda: prepare_detectors(day, config, retrain))
         scored = timed("score", lambda: score(day, config))
         timed("write_findings", lambda: write_findings(day, config, run_id, dry_run))

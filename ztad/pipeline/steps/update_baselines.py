@@ -36,27 +36,42 @@ def update_baselines(day: date, config: JobConfig, *, shard: Shard | None = None
     the analysts' feedback is already applied, the baseline is the one it built, and the
     counts across users come from the whole day.
     """
-    from ztad.behaviour.features import compute_features
-    from ztad.behaviour.features.user_parts import in_one_go
-
     if shard is not None:
         rows, columns = shard_features(day, config, shard)
         return {"day": day.isoformat(), "rows": rows, "features": columns}
-    folder = day_dir(config, day)
-    path = folder / "events.parquet"
     feedback = read_feedback(day, config)
     # A large day's events are put in part order before the baseline is built: the
     # rewrite holds the day's events, which need not sit beside the baseline.
-    bounds = None if in_one_go(_rows(path)) else put_events_in_part_order(path)
-    baseline = baseline_before(config, day)
+    bounds = order_day_events(day, config)
+    # Passed on, not kept here: the features free the baseline once they no longer need it.
+    return {**write_day_features(day, config, baseline_before(config, day), bounds), **feedback}
+
+
+def order_day_events(day: date, config: JobConfig) -> np.ndarray | None:
+    """Put a large day's pulled events in part order (:func:`put_events_in_part_order`) and
+    return where each part begins; ``None`` for a day small enough to compute in one go."""
+    from ztad.behaviour.features.user_parts import in_one_go
+
+    path = day_dir(config, day) / "events.parquet"
+    return None if in_one_go(_rows(path)) else put_events_in_part_order(path)
+
+
+def write_day_features(day: date, config: JobConfig, baseline, bounds: np.ndarray | None) -> dict:
+    """Compute and write the day's features against ``baseline``: a part at a time when the
+    events are in part order (``bounds``: :func:`order_day_events`), else in one go (the
+    baseline then freed before the features are written, if the caller keeps no reference)."""
+    from ztad.behaviour.features import compute_features
+
+    folder = day_dir(config, day)
     if bounds is not None:
         rows, columns = write_features_in_parts(folder, baseline, config, bounds)
-        return {"day": day.isoformat(), "rows": rows, "features": columns, **feedback}
+        return {"day": day.isoformat(), "rows": rows, "features": columns}
+    path = folder / "events.parquet"
     events = read_parquet(path, feature_input_columns(path))
     features = compute_features(events, baseline, config.detection, config.detection.feature_settings)
     del events, baseline
     write_parquet(features, folder / "features.parquet")
-    return {"day": day.isoformat(), "rows": len(features), "features": len(features.columns), **feedback}
+    return {"day": day.isoformat(), "rows": len(features), "features": len(features.columns)}
 
 
 def shard_features(day: date, config: JobConfig, shard: Shard) -> tuple[int, int]:
