@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The layers of ``ztad``, lowest first. A module may import its own layer and those below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ztad.schema", "ztad.config"),
+    ("ztad.schema", "ztad.config", "ztad.forking"),
     ("ztad.ingest",),
     ("ztad.behaviour",),
     ("ztad.detection",),

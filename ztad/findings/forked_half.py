@@ -20,12 +20,13 @@ import contextlib
 import logging
 import os
 import select
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 import numpy as np
+
+from ztad.forking import fork_copy, reap
 
 log = logging.getLogger(__name__)
 
@@ -89,30 +90,24 @@ class _ForkedPart:
     @classmethod
     def start(cls, compute: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> _ForkedPart | None:
         """Fork a copy that computes ``rows``' values (``None`` when it cannot be forked)."""
-        reader, writer = os.pipe()
         try:
-            pid = os.fork()
+            pid, reader = fork_copy(lambda writer: _compute_and_exit(compute, rows, writer))
         except OSError as error:
-            os.close(reader)
-            os.close(writer)
             log.warning("could not fork to explain half of the rows (%s): explaining them here", error)
             return None
-        if pid == 0:  # the copy: compute, write, and end without running the parent's clean-up
-            os.close(reader)
-            _compute_and_exit(compute, rows, writer)
-        os.close(writer)
         return cls(pid, reader, (len(rows), rows.shape[1]))
 
     def values(self, patience: float) -> np.ndarray | None:
         """The copy's values, ``None`` when it failed or did not answer within ``patience``
-        seconds; the copy is reaped either way."""
+        seconds; the copy is reaped either way (given :data:`EXIT_GRACE_SECONDS` to end once
+        its values are in, killed at once otherwise)."""
         expected = self.shape[0] * self.shape[1] * 8
         data = None
         try:
             data = _read_exactly(self.reader, expected, time.monotonic() + patience)
         finally:
             os.close(self.reader)
-            status = self._reap(EXIT_GRACE_SECONDS if data is not None else 0.0)
+            status = reap(self.pid, EXIT_GRACE_SECONDS if data is not None else 0.0)
         if data is None or status != 0:
             log.warning("the forked copy explaining half of the rows failed (exit %s): explaining them here", status)
             return None
@@ -121,22 +116,7 @@ class _ForkedPart:
     def stop(self) -> None:
         """Kill and reap the copy, its values unread (this process's own half failed)."""
         os.close(self.reader)
-        self._reap(0.0)
-
-    def _reap(self, grace: float) -> int:
-        """The copy's exit status, given ``grace`` seconds to end (it ends as soon as its
-        values are written), killed after them."""
-        deadline = time.monotonic() + grace
-        while True:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid or time.monotonic() >= deadline:
-                break
-            time.sleep(0.005)
-        if pid == 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status)
+        reap(self.pid, 0.0)
 
 
 def _compute_and_exit(compute, rows: np.ndarray, writer: int) -> None:

@@ -23,9 +23,10 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Self
+
+from ztad.forking import fork_copy, reap
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +57,11 @@ class ForkedStep:
         """Fork a copy running ``step``; without one, ``step`` runs when its result is asked for."""
         if not can_fork():
             return cls(step)
-        reader, writer = os.pipe()
         try:
-            pid = os.fork()
+            pid, reader = fork_copy(lambda writer: _run_and_exit(step, writer))
         except OSError as error:
-            os.close(reader)
-            os.close(writer)
             log.info("could not fork (%s): the step runs in this process", error)
             return cls(step)
-        if pid == 0:
-            os.close(reader)
-            _run_and_exit(step, writer)
-        os.close(writer)
         return cls(step, pid, reader)
 
     @property
@@ -106,13 +100,9 @@ class ForkedStep:
         self._wait(STOP_GRACE_SECONDS)
 
     def _wait(self, grace: float | None = None) -> int:
-        """The copy's exit status; with ``grace``, it is killed if it has not ended by then."""
+        """The copy's exit code; with ``grace``, it is killed if it has not ended by then."""
         pid, self._pid = self._pid, None
-        if grace is not None and not _ended_within(pid, grace):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        return os.waitstatus_to_exitcode(status)
+        return reap(pid, grace)
 
     def __enter__(self) -> Self:
         return self
@@ -125,16 +115,6 @@ def can_fork() -> bool:
     """Whether a copy can be forked safely: the platform forks, and no other thread of this
     process runs (a copy would inherit the locks they hold, held forever)."""
     return hasattr(os, "fork") and threading.active_count() == 1
-
-
-def _ended_within(pid: int, seconds: float) -> bool:
-    """Whether the process ``pid`` ends within ``seconds`` (it is left to be reaped)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def _run_and_exit(step: Step, writer: int) -> None:

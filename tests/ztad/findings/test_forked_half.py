@@ -112,15 +112,6 @@ def test_exact_treeshap_is_the_same_split_or_not():
     assert np.array_equal(split, whole)
 
 
-def test_a_copy_ending_just_after_its_answer_is_waited_for_not_killed():
-    pid = os.fork()
-    if pid == 0:
-        time.sleep(0.3)
-        os._exit(0)
-    part = forked_half._ForkedPart(pid, reader=-1, shape=(1, 1))
-    assert part._reap(grace=5.0) == 0
-
-
 def test_a_split_that_works_says_nothing(caplog):
     with caplog.at_level(logging.WARNING), forked_halves():
         by_halves(computed_by, rows_of(200))
