@@ -128,6 +128,17 @@ def _scoring_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def stop_scoring_threads() -> None:
+    """End the scoring threads, waiting for them (the next scoring starts new ones): a process
+    forks a copy of itself only while no other thread runs
+    (:func:`ztad.pipeline.forked_step.can_fork`), and these wait for work until the process ends."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
 def _forget_pool() -> None:
     """In a forked child: the parent's scoring threads are not there, start new ones if needed."""
     global _POOL, _POOL_LOCK

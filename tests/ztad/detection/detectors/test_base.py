@@ -310,3 +310,17 @@ def test_per_feature_frames_share_one_column_index_of_the_models_names():
     first, second = detector.feature_contributions(X.iloc[:2]), detector.feature_contributions(X.iloc[5:9])
     assert list(first.columns) == ["a", "b", "c"] and first.columns is second.columns
     assert second.index.tolist() == [5, 6, 7, 8]
+
+
+def test_the_scoring_threads_end_when_stopped_and_start_again_when_needed(fitted, fresh_normal):
+    import threading
+
+    from ztad.detection.detectors import base
+
+    _, detector, _ = fitted
+    rows = np.tile(fresh_normal.to_numpy(), (2 * SCORE_CHUNK_ROWS // len(fresh_normal) + 1, 1))[: 2 * SCORE_CHUNK_ROWS]
+    expected = detector.score_samples(rows)
+    base.stop_scoring_threads()
+    assert not [t for t in threading.enumerate() if t.name.startswith(base._POOL_PREFIX)]
+    assert np.array_equal(detector.score_samples(rows), expected)
+    assert base._POOL is not None
