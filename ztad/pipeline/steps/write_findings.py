@@ -1,5 +1,6 @@
 """Step 5: replace the day's findings, incidents, user risk, quarantine rows and run record in
-one transaction, then teach the baseline the day's unflagged events."""
+one transaction, and teach the baseline the day's unflagged events, in a forked copy of the
+process beside the findings."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ class _Day:
     typical: TypicalValues
 
     @classmethod
-    def read(cls, folder: Path) -> _Day:
+    def read(cls, folder: Path, marks: pd.DataFrame) -> _Day:
+        """The day's work files as findings read them; ``marks`` are :func:`read_marks`'."""
         import pyarrow.parquet as pq
 
         from ztad.behaviour.features import FEATURE_NAMES
@@ -59,7 +61,6 @@ class _Day:
 
         scored_path = folder / "scored.parquet"
         features_path, events_path = folder / "features.parquet", folder / "events.parquet"
-        marks = read_parquet_by_column(scored_path, _mark_columns(pq.ParquetFile(scored_path).schema_arrow))
         rows = described_rows(events_path, marks)
         scored = _rows_of(scored_path, None, rows)
         flagged_features = _rows_of(features_path, None, np.flatnonzero(marks["flagged"].to_numpy(bool)))
@@ -68,6 +69,15 @@ class _Day:
         typical = TypicalValues([n for n in FEATURE_NAMES if n in day_features.names], day_features.__getitem__)
         release_unused_memory()
         return cls(marks, rows, scored, events, flagged_features, typical)
+
+
+def read_marks(folder: Path) -> pd.DataFrame:
+    """The yes/no columns of every event's scores: what both the findings and the learning of
+    the day start from."""
+    import pyarrow.parquet as pq
+
+    path = folder / "scored.parquet"
+    return read_parquet_by_column(path, _mark_columns(pq.ParquetFile(path).schema_arrow))
 
 
 def _mark_columns(schema) -> list[str]:
@@ -117,22 +127,27 @@ def _attributions_of(table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     return table.assign(row=np.searchsorted(rows, table["row"].to_numpy()))
 
 
-def _learn_day(day: date, config: JobConfig, folder: Path, marks: pd.DataFrame) -> None:
+def _learn_day(day: date, config: JobConfig, folder: Path, marks: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
     """Teach the baseline the day's unflagged events and false positives, and the training set
     its unflagged events; confirmed attacks go to neither (:mod:`ztad.feedback`). Logins
     alerted for their hour alone tell the baseline which nights the user worked, nothing else.
-    ``marks`` are the flags and rule hits of every event of the day. A large day is learnt a
-    part of its users at a time (:mod:`ztad.pipeline.day_learning`)."""
+    ``marks`` are the flags and rule hits of every event of the day, ``verdicts`` those of its
+    findings (:func:`ztad.feedback.day_verdicts`, read by the caller: this may run in a forked
+    copy, which must not use the database). A large day is learnt a part of its users at a
+    time (:mod:`ztad.pipeline.day_learning`).
+
+    It reads only the work files and writes the aggregate, the training file and the applied
+    verdicts, each whole, never reading them: run again, it writes the same. Returns the count
+    of training rows."""
     import pyarrow.parquet as pq
 
     from ztad.behaviour.baselines import save_daily_aggregate
-    from ztad.feedback import baseline_mask, day_verdicts, hour_only_alerts, record_fingerprint, training_mask
+    from ztad.feedback import baseline_mask, hour_only_alerts, record_fingerprint, training_mask
     from ztad.pipeline.day_learning import learn_in_parts
     from ztad.pipeline.day_training_file import write_day_training_file
 
     flagged, rule_hit = marks["flagged"].to_numpy(bool), marks["rule_hit"].to_numpy(bool)
     hour_alone = rows_raised_for_hour_alone(marks)
-    verdicts = day_verdicts(config, day)
 
     def judge(events: pd.DataFrame, rows):
         ids = events["event_id"]
@@ -150,6 +165,7 @@ def _learn_day(day: date, config: JobConfig, folder: Path, marks: pd.DataFrame) 
                             training_features_path(config, day))
     save_daily_aggregate(aggregate, config.state_dir, day)
     record_fingerprint(config.state_dir, day, verdicts)
+    return {"training_rows": int(np.count_nonzero(train))}
 
 
 def rows_raised_for_hour_alone(scored: pd.DataFrame) -> np.ndarray:
@@ -204,21 +220,61 @@ def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
 
 def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
     """Replace the day's findings, incidents, user risk, quarantine rows and run record, and
-    note which run trained the day's model and why (``models``), in one transaction.
+    note which run trained the day's model and why (``models``), in one transaction; and learn
+    the day (:func:`_learn_day`).
+
+    Both read only the day's work files, so the day is learnt by a forked copy of this process
+    (:class:`~ztad.pipeline.forked_step.ForkedStep`), on the other core, while the findings
+    are built and stored here. It is forked once the marks are read, before the findings' rows
+    are, so that it starts with no more memory than they need. The copy must not use the
+    database (a connection used by two processes breaks): it is handed the day's verdicts read
+    before the fork. The store write can change them on a rerun of a day analysts triaged (a
+    judged finding the rerun no longer raises is removed with its verdict; a new finding of a
+    judged incident inherits it), so they are read again after it, and when they differ the
+    day is learnt again here with those: the day is always learnt with the verdicts its stored
+    findings carry, as when it was learnt after the store write.
+
+    A failed store write stops the copy and is raised, but the copy may already have written
+    the day's aggregate, training file or applied verdicts (each whole, none half): the day
+    may be learnt from this run's flags while the stored findings are the earlier run's. The
+    run fails; its rerun learns the day again from the same work files, writing the same.
 
     With ``dry_run`` nothing is written (no findings, run record, baseline or training rows);
     the counts are still returned. A model the run trained stays registered (prepare step).
     """
+    from ztad.detection.detectors.base import stop_scoring_threads
+    from ztad.feedback import day_verdicts
+    from ztad.feedback.relearning import fingerprint
+    from ztad.pipeline.forked_step import ForkedStep
+
+    folder = day_dir(config, day)
+    marks = read_marks(folder)
+    if dry_run:
+        return _store_day(day, config, run_id, folder, marks, dry_run=True)
+    learnt_with = day_verdicts(config, day)
+    stop_scoring_threads()  # idle since the day was scored, they would keep the copy from being forked
+    with ForkedStep.start(lambda: _learn_day(day, config, folder, marks, learnt_with)) as learning:
+        result = _store_day(day, config, run_id, folder, marks)
+        learning.result()
+    verdicts = day_verdicts(config, day)
+    if fingerprint(verdicts) != fingerprint(learnt_with):
+        _learn_day(day, config, folder, marks, verdicts)
+    return result
+
+
+def _store_day(day: date, config: JobConfig, run_id: str, folder: Path, marks: pd.DataFrame,
+               dry_run: bool = False) -> dict:
+    """Build the day's findings, incidents and user risk from its work files and, unless
+    ``dry_run``, store them with its quarantine rows and run record; returns the counts."""
     from ztad.feedback import sync_allowlist
     from ztad.findings.incidents import build_incidents
     from ztad.findings.risk import user_risk
     from ztad.store import FindingsStore, RunRecord
 
-    folder = day_dir(config, day)
     pulled = read_json(folder / "pull.json")
     decision = read_json(folder / "detectors.json")
     scored = read_json(folder / "score.json")
-    work = _Day.read(folder)
+    work = _Day.read(folder, marks)
     findings = _findings_frame(day, config, run_id, decision, work)
     quarantine = read_parquet(folder / "quarantine.parquet")
     run = RunRecord(
@@ -241,14 +297,10 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     if dry_run:
         return result
     model = _model_record(day, config, run_id, decision)
-    store = FindingsStore(config.resolved_database_url)
-    store.create_schema()
-    # Before the day is replaced: a false positive that this run no longer raises keeps its
-    # allowlist entry.
-    sync_allowlist(store)
-    store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
-    # Stored: released before the day is learnt, so that they do not add to its peak.
-    marks = work.marks
-    del findings, incidents, risk, quarantine, work
-    _learn_day(day, config, folder, marks)
+    with FindingsStore(config.resolved_database_url) as store:
+        store.create_schema()
+        # Before the day is replaced: a false positive that this run no longer raises keeps its
+        # allowlist entry.
+        sync_allowlist(store)
+        store.replace_day(run, findings, quarantine, incidents=incidents, user_risk=risk, model=model)
     return result

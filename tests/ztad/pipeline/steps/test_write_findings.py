@@ -1,11 +1,22 @@
-"""The write step's learning: which alerts still tell the baseline when a user works."""
+"""The write step: which alerts still tell the baseline when a user works, which event fields it
+reads, and the day learnt by a forked copy of the process beside its findings."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from datetime import date
+
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
 from ztad.behaviour.rules import RULES
-from ztad.pipeline.steps.write_findings import rows_raised_for_hour_alone
+from ztad.config import DetectionConfig, JobConfig, SourceConfig
+from ztad.pipeline.steps import write_findings as steps
+from ztad.pipeline.steps.write_findings import rows_raised_for_hour_alone, write_findings
 
 
 def _scored(model_flag: list[bool], **rules: list[bool]) -> pd.DataFrame:
@@ -50,3 +61,163 @@ def test_findings_are_built_from_the_event_fields_the_write_step_reads():
                               reasons=pd.Series([[{"code": "deviation", "text": "t"}]]),
                               model_version="m", run_id="r")
     assert findings["finding_id"].tolist() == ["2026-03-16:x"]
+
+
+# --------------------------------------------------------------------------- the day learnt beside its findings
+
+FIRST_SCORED = date(2026, 3, 16)  # the small data set's attacks start after 14 clean days
+
+
+def _config(logs, home) -> JobConfig:
+    return JobConfig(source=SourceConfig(root=str(logs)), home=home,
+                     detection=DetectionConfig(detectors=("isolation_forest", "ecod")))
+
+
+@pytest.fixture(scope="module")
+def scored_home(small_logs, tmp_path_factory):
+    """A home after the first scored day of the small data set: its work files and findings."""
+    from ztad import pipeline
+
+    home = tmp_path_factory.mktemp("scored") / "home"
+    pipeline.run_day(FIRST_SCORED, _config(small_logs, home))
+    return home
+
+
+@pytest.fixture
+def home(scored_home, small_logs, tmp_path):
+    """A copy of ``scored_home`` and its configuration."""
+    copy = tmp_path / "home"
+    shutil.copytree(scored_home, copy)
+    return _config(small_logs, copy)
+
+
+@pytest.fixture
+def learnt_by(monkeypatch, tmp_path):
+    """The pids of the processes that learnt a day, one a line, as the write step learns it."""
+    log = tmp_path / "learnt_by"
+    real = steps._learn_day
+
+    def learn(*args):
+        with log.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(steps, "_learn_day", learn)
+    return lambda: [int(pid) for pid in log.read_text().split()] if log.exists() else []
+
+
+@contextmanager
+def _another_thread_running():
+    """A thread alive beside this one: no copy of the process is forked meanwhile."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        yield
+    finally:
+        release.set()
+        other.join()
+
+
+def _learnt(config: JobConfig) -> dict:
+    """What the write step left of the day: its aggregate's tables, training file, applied
+    verdicts and stored findings (without the run's own ids and times)."""
+    from ztad.behaviour.baselines import aggregate_dir
+    from ztad.feedback import applied_fingerprint
+    from ztad.pipeline import training_features_path
+    from ztad.store import FindingsStore
+
+    folder = aggregate_dir(config.state_dir, FIRST_SCORED)
+    with FindingsStore(config.resolved_database_url) as store:
+        findings = store.findings(day=FIRST_SCORED).drop(columns=["run_id", "created_at", "updated_at"])
+    return {
+        "aggregate": {p.name: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))},
+        "training": pd.read_parquet(training_features_path(config, FIRST_SCORED)),
+        "verdicts": applied_fingerprint(config.state_dir, FIRST_SCORED),
+        "findings": findings.sort_values("finding_id", ignore_index=True),
+    }
+
+
+def _assert_same(left: dict, right: dict) -> None:
+    assert left["aggregate"].keys() == right["aggregate"].keys() and left["aggregate"]
+    for name, table in left["aggregate"].items():
+        pd.testing.assert_frame_equal(table, right["aggregate"][name])
+    pd.testing.assert_frame_equal(left["training"], right["training"])
+    assert left["verdicts"] == right["verdicts"]
+    pd.testing.assert_frame_equal(left["findings"], right["findings"])
+    assert len(left["findings"]) > 0
+
+
+def _forget_the_day(config: JobConfig) -> None:
+    """Remove what learning the day wrote, so that only a new learning can bring it back."""
+    from ztad.behaviour.baselines import aggregate_dir
+    from ztad.pipeline import training_features_path
+
+    shutil.rmtree(aggregate_dir(config.state_dir, FIRST_SCORED))
+    training_features_path(config, FIRST_SCORED).unlink()
+
+
+def test_the_day_is_learnt_by_a_forked_copy_as_it_is_learnt_here(home, tmp_path, learnt_by):
+    _forget_the_day(home)
+    write_findings(FIRST_SCORED, home, run_id="forked")
+    (copy,) = learnt_by()
+    assert copy != os.getpid()
+
+    here = _config(home.source.root, tmp_path / "here")
+    shutil.copytree(home.home, here.home)
+    _forget_the_day(here)
+    with _another_thread_running():
+        write_findings(FIRST_SCORED, here, run_id="here")
+    assert learnt_by()[1:] == [os.getpid()]
+    _assert_same(_learnt(home), _learnt(here))
+
+
+def test_a_copy_that_fails_leaves_the_learning_to_this_process(home, scored_home, monkeypatch, learnt_by):
+    parent, real = os.getpid(), steps._learn_day
+
+    def fails_in_the_copy(*args):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args)
+
+    monkeypatch.setattr(steps, "_learn_day", fails_in_the_copy)
+    _forget_the_day(home)
+    write_findings(FIRST_SCORED, home, run_id="again")
+    assert learnt_by() == [parent]
+    _assert_same(_learnt(home), _learnt(_config(home.source.root, scored_home)))
+
+
+def test_a_dry_run_learns_nothing(home, learnt_by):
+    from ztad.behaviour.baselines import aggregate_dir
+    from ztad.pipeline import training_features_path
+
+    _forget_the_day(home)
+    result = write_findings(FIRST_SCORED, home, run_id="dry", dry_run=True)
+    assert result["dry_run"] and result["findings"] > 0
+    assert learnt_by() == []
+    assert not aggregate_dir(home.state_dir, FIRST_SCORED).exists()
+    assert not training_features_path(home, FIRST_SCORED).exists()
+
+
+def test_the_day_is_learnt_with_the_verdicts_of_the_findings_stored(home, learnt_by):
+    """A confirmed finding that the rerun no longer raises leaves with the store write: its
+    event, unflagged now, is learnt, as when the day was learnt after the store write."""
+    from ztad.feedback import applied_fingerprint
+    from ztad.pipeline import scored_events, training_features_path
+    from ztad.store import FindingsStore, tables
+
+    scored = scored_events(FIRST_SCORED, home)
+    unflagged = scored.loc[~scored["flagged"], "event_id"].iloc[0]
+    with FindingsStore(home.resolved_database_url) as store:
+        stored = store.findings(day=FIRST_SCORED).iloc[0].to_dict()
+        gone = {**stored, "finding_id": f"{FIRST_SCORED}:{unflagged}", "event_id": unflagged,
+                "status": "confirmed", "incident_id": None}
+        with store.engine.begin() as connection:
+            connection.execute(sa.insert(tables.findings), [{k: v for k, v in gone.items() if k != "id"}])
+
+    write_findings(FIRST_SCORED, home, run_id="rerun")
+
+    copy, here = learnt_by()
+    assert copy != os.getpid() and here == os.getpid()  # learnt again with the verdicts stored
+    assert applied_fingerprint(home.state_dir, FIRST_SCORED) == {"false_positive": [], "confirmed": []}
+    assert unflagged in set(pd.read_parquet(training_features_path(home, FIRST_SCORED))["event_id"])
