@@ -221,3 +221,22 @@ def test_the_day_is_learnt_with_the_verdicts_of_the_findings_stored(home, learnt
     assert copy != os.getpid() and here == os.getpid()  # learnt again with the verdicts stored
     assert applied_fingerprint(home.state_dir, FIRST_SCORED) == {"false_positive": [], "confirmed": []}
     assert unflagged in set(pd.read_parquet(training_features_path(home, FIRST_SCORED))["event_id"])
+
+
+def test_after_a_failed_store_write_a_rerun_leaves_the_day_as_a_run_that_did_not_fail(home, scored_home):
+    """The copy may have learnt the day when the store write fails; the rerun writes the same."""
+    from ztad.store import FindingsStore
+
+    refuse = "CREATE TRIGGER refuse BEFORE INSERT ON findings BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    with FindingsStore(home.resolved_database_url) as store, store.engine.begin() as connection:
+        connection.execute(sa.text(refuse))
+    _forget_the_day(home)
+    with pytest.raises(sa.exc.IntegrityError, match="refused"):
+        write_findings(FIRST_SCORED, home, run_id="fails")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the copy was stopped and reaped
+    with FindingsStore(home.resolved_database_url) as store, store.engine.begin() as connection:
+        connection.execute(sa.text("DROP TRIGGER refuse"))
+
+    write_findings(FIRST_SCORED, home, run_id="rerun")
+    _assert_same(_learnt(home), _learnt(_config(home.source.root, scored_home)))
