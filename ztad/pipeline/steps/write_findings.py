@@ -265,7 +265,9 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
 def _store_day(day: date, config: JobConfig, run_id: str, folder: Path, marks: pd.DataFrame,
                dry_run: bool = False) -> dict:
     """Build the day's findings, incidents and user risk from its work files and, unless
-    ``dry_run``, store them with its quarantine rows and run record; returns the counts."""
+    ``dry_run``, store them with its quarantine rows and run record; returns the counts. The
+    store is closed once written, so that no connection is left open for the copy of a later
+    day (a backfill in one process) to inherit."""
     from ztad.feedback import sync_allowlist
     from ztad.findings.incidents import build_incidents
     from ztad.findings.risk import user_risk
