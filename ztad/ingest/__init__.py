@@ -22,9 +22,9 @@ from ztad.ingest.files import (
     MissingPartitionError,
     SourceNotFoundError,
     available_days,
-    has_partition,
     load_day,
     load_range,
+    partition_size,
 )
 from ztad.ingest.readers import (
     QUARANTINE_COLUMNS,
@@ -49,8 +49,8 @@ __all__ = [
     "UnreadableFileError",
     "available_days",
     "get_reader",
-    "has_partition",
     "load_day",
     "load_range",
+    "partition_size",
     "write_day_files",
 ]

@@ -208,12 +208,14 @@ def available_days(source: SourceConfig, index_dir: Path | str | None = None) ->
     return [_EPOCH + timedelta(days=int(n)) for n in sorted(seen)]
 
 
-def has_partition(source: SourceConfig, day: date) -> bool:
-    """Whether the source is a folder of daily partitions whose ``day`` holds files to read: the
-    pull of such a day reads that folder alone. ``False`` for a flat file, which every day
-    shares."""
+def partition_size(source: SourceConfig, day: date) -> int:
+    """Bytes of the files the pull of ``day`` reads from the day's own partition: ``0`` for a
+    day without one, and for a flat file, which every day shares."""
     root = _Root.open(source.root)
-    return not root.flat and bool(root.data_files(root.partition(day), source.format)[0])
+    if root.flat:
+        return 0
+    files, _ = root.data_files(root.partition(day), source.format)
+    return sum(int(root.fs.size(path) or 0) for path in files)
 
 
 def _published_index(root: _Root, source: SourceConfig, index_dir: Path | str | None) -> flat_index.FlatIndex | None:

@@ -8,9 +8,10 @@ part order while this process applies the analysts' feedback and builds the base
 day's features then need both. The files written are those of the two steps run one after the
 other.
 
-Only a day read from its own partition is pulled beside the baseline. The index of a flat file
-is built by its first reader, which the baseline's history could be too; and a day without a
-partition must fail its pull at once, before a baseline is built for it.
+Only a large day read from its own partition is pulled beside the baseline. A small day's pull
+takes less than forking a copy of a large process costs. The index of a flat file is built by
+its first reader, which the baseline's history could be too. And a day without a partition
+must fail its pull at once, before a baseline is built for it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from ztad.pipeline.steps.update_baselines import (
     update_baselines,
     write_day_features,
 )
+
+#: Fewest bytes of a day's partition pulled beside the baseline: about 250,000 events of CSV,
+#: whose pull takes a second or more.
+PULL_BESIDE_MIN_BYTES = 16 * 1024 * 1024
 
 #: ``timed(name, step)``: runs a step, keeping its wall time under ``name`` (the runner's).
 Timed = Callable[[str, Callable[[], dict]], dict]
@@ -65,10 +70,10 @@ def pull_and_update_baselines(day: date, config: JobConfig, timed: Timed, timing
 
 def pulls_beside_baseline(day: date, config: JobConfig) -> bool:
     """Whether ``day`` is pulled by a forked copy while the baseline is built: a copy can be
-    forked here, and the day has a partition of its own."""
-    from ztad.ingest import has_partition
+    forked here, and the day has a partition of its own of :data:`PULL_BESIDE_MIN_BYTES` or more."""
+    from ztad.ingest import partition_size
 
-    return can_fork() and has_partition(config.source, day)
+    return can_fork() and partition_size(config.source, day) >= max(1, PULL_BESIDE_MIN_BYTES)
 
 
 def _pulled_in_part_order(day: date, config: JobConfig) -> dict:

@@ -13,6 +13,15 @@ from ztad.pipeline import forked_step
 from ztad.pipeline.forked_step import ForkedStep
 
 
+@pytest.fixture(autouse=True)
+def no_idle_scoring_threads():
+    """Earlier tests in this process may leave the scoring threads waiting for work: they would
+    keep a copy from being forked (:func:`ztad.pipeline.forked_step.can_fork`)."""
+    from ztad.detection.detectors.base import stop_scoring_threads
+
+    stop_scoring_threads()
+
+
 def _no_children_left() -> bool:
     try:
         os.waitpid(-1, os.WNOHANG)

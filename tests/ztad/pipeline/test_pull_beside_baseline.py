@@ -22,6 +22,18 @@ DAY = date(2026, 3, 18)  # the small data set's spray day
 FILES = ("events.parquet", "features.parquet", "quarantine.parquet")
 
 
+@pytest.fixture(autouse=True)
+def pulled_beside():
+    """Every day with a partition pulled beside the baseline, however small, and no idle
+    scoring threads left by earlier tests in this process to keep a copy from being forked."""
+    from ztad.detection.detectors.base import stop_scoring_threads
+
+    stop_scoring_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pull_beside_baseline, "PULL_BESIDE_MIN_BYTES", 0)
+        yield
+
+
 def _config(root, home) -> JobConfig:
     return JobConfig(source=SourceConfig(root=str(root)), home=home, detection=DetectionConfig())
 
@@ -82,6 +94,16 @@ def test_a_failed_copy_leaves_the_pull_to_this_process(small_logs, tmp_path, mon
     pulled, _ = _run(config)
     assert pulled["rows_read"] > 0
     assert len(pd.read_parquet(day_dir(config, DAY) / "features.parquet")) == pulled["rows_valid"]
+
+
+def test_a_small_day_is_pulled_before_the_baseline(small_logs, tmp_path, monkeypatch):
+    monkeypatch.setattr(pull_beside_baseline, "PULL_BESIDE_MIN_BYTES", 16 * 1024 * 1024)
+    config = _config(small_logs, tmp_path)
+    assert not pulls_beside_baseline(DAY, config)
+    record = tmp_path / "pids.txt"
+    _pulling_pids(monkeypatch, record)
+    _run(config)
+    assert record.read_text().split() == [str(os.getpid())]
 
 
 def test_a_flat_file_is_pulled_before_the_baseline(small_flat_logs, tmp_path, monkeypatch):

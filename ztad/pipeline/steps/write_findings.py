@@ -218,14 +218,21 @@ def _model_record(day: date, config: JobConfig, run_id: str, decision: dict):
     return ModelRecord(**facts, train_reason=decision.get("reason"), trained_for_day=day, run_id=run_id)
 
 
+#: Fewest events of a day learnt by a forked copy beside its findings (:func:`write_findings`):
+#: learning a smaller day takes less than forking a copy of a large process costs.
+LEARN_BESIDE_MIN_EVENTS = 250_000
+
+
 def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = False) -> dict:
     """Replace the day's findings, incidents, user risk, quarantine rows and run record, and
     note which run trained the day's model and why (``models``), in one transaction; and learn
     the day (:func:`_learn_day`).
 
-    Both read only the day's work files, so the day is learnt by a forked copy of this process
+    Both read only the day's work files, so a day of :data:`LEARN_BESIDE_MIN_EVENTS` or more
+    is learnt by a forked copy of this process
     (:class:`~ztad.pipeline.forked_step.ForkedStep`), on the other core, while the findings
-    are built and stored here. It is forked once the marks are read, before the findings' rows
+    are built and stored here (a smaller day is learnt after them, as forking costs more than
+    it saves there). It is forked once the marks are read, before the findings' rows
     are, so that it starts with no more memory than they need. The copy must not use the
     database (a connection used by two processes breaks): it is handed the day's verdicts read
     before the fork. The store write can change them on a rerun of a day analysts triaged (a
@@ -251,6 +258,10 @@ def write_findings(day: date, config: JobConfig, run_id: str, dry_run: bool = Fa
     marks = read_marks(folder)
     if dry_run:
         return _store_day(day, config, run_id, folder, marks, dry_run=True)
+    if len(marks) < max(1, LEARN_BESIDE_MIN_EVENTS):
+        result = _store_day(day, config, run_id, folder, marks)
+        _learn_day(day, config, folder, marks, day_verdicts(config, day))
+        return result
     learnt_with = day_verdicts(config, day)
     stop_scoring_threads()  # idle since the day was scored, they would keep the copy from being forked
     with ForkedStep.start(lambda: _learn_day(day, config, folder, marks, learnt_with)) as learning:

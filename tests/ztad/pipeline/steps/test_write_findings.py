@@ -106,6 +106,12 @@ def learnt_by(monkeypatch, tmp_path):
     return lambda: [int(pid) for pid in log.read_text().split()] if log.exists() else []
 
 
+@pytest.fixture
+def learning_beside(monkeypatch):
+    """Every day learnt by a forked copy beside its findings, however small."""
+    monkeypatch.setattr(steps, "LEARN_BESIDE_MIN_EVENTS", 0)
+
+
 @contextmanager
 def _another_thread_running():
     """A thread alive beside this one: no copy of the process is forked meanwhile."""
@@ -157,7 +163,7 @@ def _forget_the_day(config: JobConfig) -> None:
     training_features_path(config, FIRST_SCORED).unlink()
 
 
-def test_the_day_is_learnt_by_a_forked_copy_as_it_is_learnt_here(home, tmp_path, learnt_by):
+def test_the_day_is_learnt_by_a_forked_copy_as_it_is_learnt_here(home, tmp_path, learnt_by, learning_beside):
     _forget_the_day(home)
     write_findings(FIRST_SCORED, home, run_id="forked")
     (copy,) = learnt_by()
@@ -172,7 +178,16 @@ def test_the_day_is_learnt_by_a_forked_copy_as_it_is_learnt_here(home, tmp_path,
     _assert_same(_learnt(home), _learnt(here))
 
 
-def test_a_copy_that_fails_leaves_the_learning_to_this_process(home, scored_home, monkeypatch, learnt_by):
+def test_a_small_day_is_learnt_here_after_its_findings(home, scored_home, learnt_by):
+    assert steps.LEARN_BESIDE_MIN_EVENTS > 10_000  # the small data set's day is far below it
+    _forget_the_day(home)
+    write_findings(FIRST_SCORED, home, run_id="small")
+    assert learnt_by() == [os.getpid()]
+    _assert_same(_learnt(home), _learnt(_config(home.source.root, scored_home)))
+
+
+def test_a_copy_that_fails_leaves_the_learning_to_this_process(home, scored_home, monkeypatch, learnt_by,
+                                                              learning_beside):
     parent, real = os.getpid(), steps._learn_day
 
     def fails_in_the_copy(*args):
@@ -187,7 +202,7 @@ def test_a_copy_that_fails_leaves_the_learning_to_this_process(home, scored_home
     _assert_same(_learnt(home), _learnt(_config(home.source.root, scored_home)))
 
 
-def test_a_dry_run_learns_nothing(home, learnt_by):
+def test_a_dry_run_learns_nothing(home, learnt_by, learning_beside):
     from ztad.behaviour.baselines import aggregate_dir
     from ztad.pipeline import training_features_path
 
@@ -199,7 +214,7 @@ def test_a_dry_run_learns_nothing(home, learnt_by):
     assert not training_features_path(home, FIRST_SCORED).exists()
 
 
-def test_the_day_is_learnt_with_the_verdicts_of_the_findings_stored(home, learnt_by):
+def test_the_day_is_learnt_with_the_verdicts_of_the_findings_stored(home, learnt_by, learning_beside):
     """A confirmed finding that the rerun no longer raises leaves with the store write: its
     event, unflagged now, is learnt, as when the day was learnt after the store write."""
     from ztad.feedback import applied_fingerprint
@@ -223,7 +238,7 @@ def test_the_day_is_learnt_with_the_verdicts_of_the_findings_stored(home, learnt
     assert unflagged in set(pd.read_parquet(training_features_path(home, FIRST_SCORED))["event_id"])
 
 
-def test_after_a_failed_store_write_a_rerun_leaves_the_day_as_a_run_that_did_not_fail(home, scored_home):
+def test_after_a_failed_store_write_a_rerun_leaves_the_day_as_a_run_that_did_not_fail(home, scored_home, learning_beside):
     """The copy may have learnt the day when the store write fails; the rerun writes the same."""
     from ztad.store import FindingsStore
 
