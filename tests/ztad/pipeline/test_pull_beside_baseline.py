@@ -24,13 +24,15 @@ FILES = ("events.parquet", "features.parquet", "quarantine.parquet")
 
 @pytest.fixture(autouse=True)
 def pulled_beside():
-    """Every day with a partition pulled beside the baseline, however small, and no idle
-    scoring threads left by earlier tests in this process to keep a copy from being forked."""
-    from ztad.detection.detectors.base import stop_scoring_threads
+    """Every day with a partition pulled beside the baseline, however small. Earlier tests in
+    this process may leave threads behind (a job's process has none at this point), which
+    would keep a copy from being forked: the copy here runs the pull alone, so it forks anyway."""
+    from ztad.pipeline import forked_step
 
-    stop_scoring_threads()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pull_beside_baseline, "PULL_BESIDE_MIN_BYTES", 0)
+        patch.setattr(pull_beside_baseline, "can_fork", lambda: True)
+        patch.setattr(forked_step, "can_fork", lambda: True)
         yield
 
 
